@@ -1,0 +1,52 @@
+import { loadConfig, type Role } from '../../config.js';
+import { startSluice } from '../../main.js';
+import { parseOptions, UsageError, type Command } from '../command.js';
+
+const ROLES: Role[] = ['all', 'api', 'worker'];
+
+export const startCommand: Command = {
+  summary: 'run the HTTP server and the workers',
+  help: [
+    'Usage: sluice start [--role all|api|worker] [--port N] [--host ADDR]',
+    '',
+    '  --role   all (default): HTTP and workers; api: HTTP only; worker: background work only',
+    '  --port   port to listen on (default $PORT or 8080; 0 picks a free one)',
+    '  --host   address to listen on (default $HOST or 127.0.0.1)',
+    '',
+    'Uses the embedded database under $SLUICE_DATA_DIR (./data) unless DATABASE_URL is set.',
+    'SIGTERM or Ctrl-C stops accepting, finishes in-flight work, then exits.',
+  ].join('\n'),
+  async run(args) {
+    const { values } = parseOptions(args, { role: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } });
+    const role = (values.role ?? 'all') as Role;
+    if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`);
+    const overrides: { port?: number; host?: string } = {};
+    if (values.port !== undefined) {
+      const port = Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port must be an integer from 0 to 65535');
+      overrides.port = port;
+    }
+    if (values.host !== undefined) overrides.host = values.host;
+    const config = loadConfig(process.env, overrides);
+    const running = await startSluice(config, role);
+
+    await new Promise<void>((resolve) => {
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        signals += 1;
+        if (signals > 1) {
+          running.ctx.log.warn({ signal }, 'second signal: exiting now');
+          process.exit(130);
+        }
+        void running.stop().then(resolve, (err: unknown) => {
+          running.ctx.log.error({ err }, 'shutdown failed');
+          process.exitCode = 1;
+          resolve();
+        });
+      };
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
+    });
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  },
+};

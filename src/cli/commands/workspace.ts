@@ -1,0 +1,69 @@
+import { loadConfig } from '../../config.js';
+import { createWorkspace } from '../../services/create-workspace.js';
+import { listWorkspaces } from '../../services/list-workspaces.js';
+import type { WorkspaceView } from '../../services/workspace-view.js';
+import { parseOptions, UsageError, type Command } from '../command.js';
+import { openAccess } from '../local.js';
+
+const HELP = [
+  'Usage: sluice workspace create --name NAME [--demo] [--json]',
+  '       sluice workspace list [--json]',
+  '',
+  '  create   creates a workspace and prints its id and webhook URLs',
+  '  list     lists workspaces, newest first',
+  '  --demo   a demo workspace answers live-mode traffic with 200 and ignores it',
+  '  --json   print JSON instead of text',
+  '',
+  'While `sluice start` holds the embedded data dir, this goes through its HTTP API.',
+].join('\n');
+
+function printWorkspace(ws: WorkspaceView): string {
+  return [
+    `${ws.id}  ${ws.name}${ws.demo ? '  (demo)' : ''}`,
+    `  Stripe webhook URL: ${ws.webhookUrls.stripe}`,
+    `  Piano webhook URL:  ${ws.webhookUrls.piano}`,
+  ].join('\n');
+}
+
+export const workspaceCommand: Command = {
+  summary: 'create and list workspaces',
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parseOptions(
+      args,
+      { name: { type: 'string' }, demo: { type: 'boolean' }, json: { type: 'boolean' } },
+      true,
+    );
+    const [sub, ...extra] = positionals;
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    if (sub !== 'create' && sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'give a subcommand: create or list');
+    if (sub === 'create' && !values.name) throw new UsageError('--name is required');
+
+    const access = await openAccess(loadConfig());
+    let out: string;
+    try {
+      if (sub === 'create') {
+        const input = { name: values.name, demo: values.demo ?? false };
+        const ws = access.via === 'server' ? await access.call<WorkspaceView>('POST', '/workspaces', input) : await createWorkspace(access.ctx, input);
+        out = values.json ? JSON.stringify(ws, null, 2) : `Created workspace ${printWorkspace(ws)}`;
+      } else {
+        const all: WorkspaceView[] = [];
+        let cursor: string | null = null;
+        do {
+          const query: Record<string, string> = { limit: '500', ...(cursor ? { cursor } : {}) };
+          const page: { data: WorkspaceView[]; nextCursor: string | null } =
+            access.via === 'server'
+              ? await access.call('GET', `/workspaces?${new URLSearchParams(query).toString()}`)
+              : await listWorkspaces(access.ctx, { kind: 'admin' }, query);
+          all.push(...page.data);
+          cursor = page.nextCursor;
+        } while (cursor);
+        out = values.json ? JSON.stringify(all, null, 2) : all.length === 0 ? 'no workspaces yet: sluice workspace create --name NAME' : all.map(printWorkspace).join('\n');
+      }
+    } finally {
+      if (access.via === 'direct') await access.close();
+    }
+    process.stdout.write(`${out}\n`);
+    return 0;
+  },
+};

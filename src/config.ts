@@ -1,0 +1,129 @@
+// The only reader of process.env. Everything is validated at boot and every problem is listed at once,
+// so an operator fixes a bad environment in one go instead of one restart per typo.
+import path from 'node:path';
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface Config {
+  /** PORT, default 8080. */
+  port: number;
+  /** HOST, default 127.0.0.1 (loopback only until the operator opts in). */
+  host: string;
+  /** SLUICE_DATA_DIR, default ./data: embedded database files and the generated master key. */
+  dataDir: string;
+  /** DATABASE_URL, default unset: a PostgreSQL server instead of the embedded PGlite. */
+  databaseUrl: string | undefined;
+  /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
+  adminToken: string | undefined;
+  /** SLUICE_PUBLIC_URL, default unset: base of the webhook URLs shown to users; when unset it is
+   *  http://HOST:PORT of the address the server actually listens on. */
+  publicUrl: string | undefined;
+  /** SLUICE_SECRET_KEY, default unset: generated into the data dir (mode 0600). */
+  secretKey: string | undefined;
+  /** SLUICE_MAX_BODY_BYTES, default 1048576 (1 MiB): largest inbound webhook body accepted. */
+  maxBodyBytes: number;
+  /** SLUICE_STRIPE_TOLERANCE_SECONDS, default 300: how old a Stripe signature timestamp may be. */
+  stripeToleranceSeconds: number;
+  /** SLUICE_PROCESSING_RETRY_SCHEDULE, default 1,5,30,120,600,1800,3600: seconds before each retry of a
+   *  failed event; once the schedule is used up the event is marked `failed`. */
+  processingRetrySchedule: number[];
+  /** SLUICE_WORKER_POLL_MS, default 250: how often an idle worker looks for due events. */
+  workerPollMs: number;
+  /** SLUICE_WORKER_BATCH, default 20: events claimed per round trip. */
+  workerBatchSize: number;
+  /** SLUICE_WORKER_LEASE_SECONDS, default 60: a claimed event is reclaimable after this if its worker died. */
+  workerLeaseSeconds: number;
+  /** SLUICE_SHUTDOWN_TIMEOUT_MS, default 10000: how long SIGTERM waits for in-flight work. */
+  shutdownTimeoutMs: number;
+  /** LOG_LEVEL, default info. */
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return n;
+  };
+  const str = (name: string): string | undefined => {
+    const raw = env[name];
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+
+  const port = int('PORT', 8080, 0, 65535);
+  const host = str('HOST') ?? '127.0.0.1';
+  const databaseUrl = str('DATABASE_URL');
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const adminToken = str('SLUICE_ADMIN_TOKEN');
+  if (adminToken !== undefined && adminToken.length < 16) {
+    problems.push('SLUICE_ADMIN_TOKEN must be at least 16 characters');
+  }
+  const secretKey = str('SLUICE_SECRET_KEY');
+  if (secretKey !== undefined && secretKey.length < 32) {
+    problems.push('SLUICE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -base64 32`)');
+  }
+  let publicUrl = str('SLUICE_PUBLIC_URL');
+  if (publicUrl !== undefined) {
+    try {
+      const u = new URL(publicUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      publicUrl = publicUrl.replace(/\/+$/, '');
+    } catch {
+      problems.push(`SLUICE_PUBLIC_URL must be an http(s) URL, got "${publicUrl}"`);
+      publicUrl = undefined;
+    }
+  }
+  const logLevel = str('LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  let processingRetrySchedule = [1, 5, 30, 120, 600, 1800, 3600];
+  const schedule = str('SLUICE_PROCESSING_RETRY_SCHEDULE');
+  if (schedule !== undefined) {
+    const parts = schedule.split(',').map((s) => Number(s.trim()));
+    if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
+      problems.push('SLUICE_PROCESSING_RETRY_SCHEDULE must be a comma-separated list of seconds, e.g. 1,5,30');
+    } else {
+      processingRetrySchedule = parts;
+    }
+  }
+
+  const config: Config = {
+    port,
+    host,
+    dataDir: path.resolve(str('SLUICE_DATA_DIR') ?? './data'),
+    databaseUrl,
+    adminToken,
+    publicUrl,
+    secretKey,
+    maxBodyBytes: int('SLUICE_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    stripeToleranceSeconds: int('SLUICE_STRIPE_TOLERANCE_SECONDS', 300, 1, 86_400),
+    processingRetrySchedule,
+    workerPollMs: int('SLUICE_WORKER_POLL_MS', 250, 10, 60_000),
+    workerBatchSize: int('SLUICE_WORKER_BATCH', 20, 1, 1000),
+    workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 60, 5, 3600),
+    shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    logLevel,
+    ...overrides,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

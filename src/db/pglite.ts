@@ -1,0 +1,55 @@
+// Embedded adapter. PGlite runs PostgreSQL in-process on one connection and serializes every query behind
+// its own mutex; transaction() holds that mutex until commit, so concurrent callers simply wait their turn
+// and FOR UPDATE SKIP LOCKED degenerates to "nobody else is looking". Callers never see the difference.
+import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { mkdirSync } from 'node:fs';
+import type { Db, Queryable, QueryResult } from './port.js';
+import { classifyDbError } from './store-errors.js';
+
+function wrap(target: PGlite | Transaction): Queryable {
+  return {
+    async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+      try {
+        const res = await target.query<T>(sql, params as unknown[]);
+        return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+      } catch (err) {
+        throw classifyDbError(err);
+      }
+    },
+    async exec(sql: string): Promise<void> {
+      try {
+        await target.exec(sql);
+      } catch (err) {
+        throw classifyDbError(err);
+      }
+    },
+  };
+}
+
+/** dataDir undefined = in memory (tests of pure SQL only). */
+export async function openPglite(dataDir: string | undefined): Promise<Db> {
+  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
+  const pg = await PGlite.create(dataDir);
+  const root = wrap(pg);
+  let closed = false;
+  return {
+    kind: 'pglite',
+    query: root.query,
+    async transaction(fn) {
+      try {
+        return await pg.transaction((tx) => fn(wrap(tx)));
+      } catch (err) {
+        throw classifyDbError(err);
+      }
+    },
+    exec: root.exec,
+    async ping() {
+      await root.query('SELECT 1');
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await pg.close();
+    },
+  };
+}

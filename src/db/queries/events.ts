@@ -1,0 +1,235 @@
+// The inbound event store, which is also the processing queue: a row with status 'received' whose
+// next_attempt_at has passed and that no live worker holds is due.
+import type { Queryable } from '../port.js';
+
+export type EventStatus = 'received' | 'processed' | 'ignored' | 'failed';
+
+export interface EventSummary {
+  id: string;
+  workspaceId: string;
+  provider: string;
+  providerEventId: string;
+  type: string;
+  livemode: boolean | null;
+  status: EventStatus;
+  attempts: number;
+  error: string | null;
+  receivedAt: Date;
+  processedAt: Date | null;
+  providerCreatedAt: Date | null;
+  nextAttemptAt: Date;
+}
+
+export interface EventWithPayload extends EventSummary {
+  payload: unknown;
+}
+
+const SUMMARY = `id, workspace_id AS "workspaceId", provider, provider_event_id AS "providerEventId", type, livemode,
+  status, attempts, error, received_at AS "receivedAt", processed_at AS "processedAt",
+  provider_created_at AS "providerCreatedAt", next_attempt_at AS "nextAttemptAt"`;
+
+export interface NewEvent {
+  id: string;
+  workspaceId: string;
+  provider: string;
+  providerEventId: string;
+  type: string;
+  livemode: boolean | null;
+  providerCreatedAt: Date | null;
+  payload: unknown;
+  rawBody: string;
+  /** 'ignored' for events stored only for the record (live traffic into a demo workspace). */
+  status: 'received' | 'ignored';
+  error: string | null;
+}
+
+/** Inserts unless (workspace, provider, providerEventId) exists; returns false for a duplicate. */
+export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, livemode, provider_created_at,
+                         payload, raw_body, status, error, processed_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 = 'ignored' THEN now() END)
+     ON CONFLICT (workspace_id, provider, provider_event_id) DO NOTHING`,
+    [e.id, e.workspaceId, e.provider, e.providerEventId, e.type, e.livemode, e.providerCreatedAt,
+     JSON.stringify(e.payload), e.rawBody, e.status, e.error],
+  );
+  return rowCount === 1;
+}
+
+export interface ClaimedEvent {
+  id: string;
+  workspaceId: string;
+  provider: string;
+  type: string;
+  attempts: number;
+  payload: unknown;
+}
+
+/** Claims up to `limit` due events for `workerId` until the lease expires. Counts the attempt up front, so
+ *  an event that crashes its worker every time still runs out of attempts. */
+export async function claimDueEvents(db: Queryable, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
+  const { rows } = await db.query<ClaimedEvent>(
+    `WITH due AS (
+       SELECT id FROM events
+       WHERE status = 'received' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
+       ORDER BY next_attempt_at, id
+       LIMIT $2
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE events e
+     SET locked_by = $1, locked_until = now() + make_interval(secs => $3), attempts = e.attempts + 1
+     FROM due WHERE e.id = due.id
+     RETURNING e.id, e.workspace_id AS "workspaceId", e.provider, e.type, e.attempts, e.payload`,
+    [workerId, limit, leaseSeconds],
+  );
+  return rows;
+}
+
+/** Final outcome of a claimed event; no-op when the claim was lost (lease expired and taken over). */
+export async function finishEvent(db: Queryable, id: string, workerId: string, status: 'processed' | 'ignored'): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE events SET status = $3, processed_at = now(), error = NULL, locked_by = NULL, locked_until = NULL
+     WHERE id = $1 AND locked_by = $2`,
+    [id, workerId, status],
+  );
+  return rowCount === 1;
+}
+
+/** Records a failed attempt: retried after `retryInSeconds`, or marked failed when that is null. */
+export async function failEventAttempt(
+  db: Queryable,
+  id: string,
+  workerId: string,
+  error: string,
+  retryInSeconds: number | null,
+): Promise<void> {
+  await db.query(
+    `UPDATE events SET error = $3, locked_by = NULL, locked_until = NULL,
+       status = CASE WHEN $4::float8 IS NULL THEN 'failed' ELSE 'received' END,
+       processed_at = CASE WHEN $4::float8 IS NULL THEN now() END,
+       next_attempt_at = now() + make_interval(secs => COALESCE($4::float8, 0))
+     WHERE id = $1 AND locked_by = $2`,
+    [id, workerId, error.slice(0, 2000), retryInSeconds],
+  );
+}
+
+/** Gives claims back without counting the attempt (graceful shutdown). */
+export async function releaseClaims(db: Queryable, workerId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE events SET locked_by = NULL, locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
+     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = 'received'`,
+    [ids, workerId],
+  );
+}
+
+/** Frees every claim at once; only safe when this process is the sole worker (embedded database). */
+export async function releaseAllClaims(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE events SET locked_by = NULL, locked_until = NULL WHERE status = 'received' AND locked_by IS NOT NULL`,
+  );
+  return rowCount;
+}
+
+/** Puts a stored event back in the queue for a fresh run (replay). */
+export async function requeueEvent(db: Queryable, workspaceId: string, id: string): Promise<EventSummary | undefined> {
+  const { rows } = await db.query<EventSummary>(
+    `UPDATE events SET status = 'received', attempts = 0, error = NULL, processed_at = NULL,
+       next_attempt_at = now(), locked_by = NULL, locked_until = NULL
+     WHERE workspace_id = $1 AND id = $2 RETURNING ${SUMMARY}`,
+    [workspaceId, id],
+  );
+  return rows[0];
+}
+
+export interface EventFilter {
+  workspaceId: string;
+  provider?: string | undefined;
+  type?: string | undefined;
+  status?: EventStatus | undefined;
+  since?: Date | undefined;
+  before?: string | undefined;
+  limit: number;
+}
+
+/** Newest first, keyset-paged by id. */
+export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSummary[]> {
+  const { rows } = await db.query<EventSummary>(
+    `SELECT ${SUMMARY} FROM events
+     WHERE workspace_id = $1
+       AND ($2::text IS NULL OR provider = $2)
+       AND ($3::text IS NULL OR type = $3)
+       AND ($4::text IS NULL OR status = $4)
+       AND ($5::timestamptz IS NULL OR received_at >= $5)
+       AND ($6::text IS NULL OR id < $6)
+     ORDER BY id DESC LIMIT $7`,
+    [f.workspaceId, f.provider ?? null, f.type ?? null, f.status ?? null, f.since ?? null, f.before ?? null, f.limit],
+  );
+  return rows;
+}
+
+export async function getEvent(db: Queryable, workspaceId: string, id: string): Promise<EventWithPayload | undefined> {
+  const { rows } = await db.query<EventWithPayload>(
+    `SELECT ${SUMMARY}, payload FROM events WHERE workspace_id = $1 AND id = $2`,
+    [workspaceId, id],
+  );
+  return rows[0];
+}
+
+export interface ProviderEventStats {
+  provider: string;
+  status: EventStatus;
+  count: number;
+  lastReceivedAt: Date;
+}
+
+export async function eventStatsByProvider(db: Queryable, workspaceId: string): Promise<ProviderEventStats[]> {
+  const { rows } = await db.query<ProviderEventStats>(
+    `SELECT provider, status, count(*)::int AS count, max(received_at) AS "lastReceivedAt"
+     FROM events WHERE workspace_id = $1 GROUP BY provider, status`,
+    [workspaceId],
+  );
+  return rows;
+}
+
+export async function unhandledTypes(db: Queryable, workspaceId: string): Promise<{ provider: string; type: string; count: number }[]> {
+  const { rows } = await db.query<{ provider: string; type: string; count: number }>(
+    `SELECT provider, type, count(*)::int AS count FROM events
+     WHERE workspace_id = $1 AND status = 'ignored' GROUP BY provider, type ORDER BY count DESC, type LIMIT 100`,
+    [workspaceId],
+  );
+  return rows;
+}
+
+export interface LagStats {
+  provider: string;
+  pending: number;
+  /** Age in seconds of the oldest event still waiting to be processed; 0 when none waits. */
+  oldestPendingSeconds: number;
+  /** Mean seconds from receipt to outcome over the last 5 minutes of outcomes, null without any. */
+  recentMeanSeconds: number | null;
+}
+
+export async function processingLag(db: Queryable, workspaceId: string | null): Promise<LagStats[]> {
+  const { rows } = await db.query<LagStats>(
+    `SELECT provider,
+       count(*) FILTER (WHERE status = 'received')::int AS pending,
+       COALESCE(EXTRACT(EPOCH FROM now() - min(received_at) FILTER (WHERE status = 'received')), 0)::float8
+         AS "oldestPendingSeconds",
+       (avg(EXTRACT(EPOCH FROM processed_at - received_at))
+         FILTER (WHERE processed_at > now() - interval '5 minutes'))::float8 AS "recentMeanSeconds"
+     FROM events
+     WHERE ($1::text IS NULL OR workspace_id = $1)
+       AND (status = 'received' OR processed_at > now() - interval '5 minutes')
+     GROUP BY provider`,
+    [workspaceId],
+  );
+  return rows;
+}
+
+export async function countEventsByStatus(db: Queryable): Promise<{ provider: string; status: EventStatus; count: number }[]> {
+  const { rows } = await db.query<{ provider: string; status: EventStatus; count: number }>(
+    'SELECT provider, status, count(*)::int AS count FROM events GROUP BY provider, status',
+  );
+  return rows;
+}

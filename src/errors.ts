@@ -1,0 +1,90 @@
+// Every failure a caller can act on is an AppError with a stable code. The HTTP error handler maps them to
+// `{"error":{"code","message"}}`; 5xx answers never carry internals.
+
+export class AppError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    /** True when trying again later may succeed (database down, provider timeout). */
+    readonly retryable = false,
+    /** Extra machine-readable fields merged into the error object of the answer. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('VALIDATION_FAILED', message, 400, false, details);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  constructor(message = 'a valid bearer token is required') {
+    super('UNAUTHORIZED', message, 401);
+  }
+}
+
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super('FORBIDDEN', message, 403);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, message, 404);
+  }
+}
+
+export class WorkspaceNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super('WORKSPACE_NOT_FOUND', `no workspace ${JSON.stringify(id)}`);
+  }
+}
+
+export class ProviderNotConnectedError extends NotFoundError {
+  constructor(provider: string) {
+    super('PROVIDER_NOT_CONNECTED', `${provider} is not connected for this workspace`);
+  }
+}
+
+export type SignatureFailureReason =
+  | 'missing_header'
+  | 'malformed_header'
+  | 'no_signatures'
+  | 'signature_mismatch'
+  | 'timestamp_outside_tolerance'
+  | 'invalid_payload';
+
+const SIGNATURE_MESSAGES: Record<SignatureFailureReason, string> = {
+  missing_header: 'the Stripe-Signature header is missing',
+  malformed_header: 'the Stripe-Signature header could not be parsed (expected t=…,v1=…)',
+  no_signatures: 'the Stripe-Signature header carries no v1 signature',
+  signature_mismatch: 'no v1 signature matches any signing secret of this workspace for the raw body',
+  timestamp_outside_tolerance: 'the signature timestamp is outside the tolerance window (replay protection)',
+  invalid_payload: 'the body is not a JSON Stripe event ({id, object:"event", type, created, data.object})',
+};
+
+export class SignatureInvalidError extends AppError {
+  constructor(readonly reason: SignatureFailureReason) {
+    super('SIGNATURE_INVALID', SIGNATURE_MESSAGES[reason], 400, false, { reason });
+  }
+}
+
+/** The database could not be reached or written; the provider should retry later. */
+export class StoreUnavailableError extends AppError {
+  constructor(cause?: unknown) {
+    super('STORE_UNAVAILABLE', 'the event store is unavailable; retry later', 503, true);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
+export class ConflictError extends AppError {
+  constructor(code: string, message: string) {
+    super(code, message, 409);
+  }
+}

@@ -1,0 +1,45 @@
+// buildApp(deps) builds the HTTP app without listening; only main.ts listens. Tests build their own.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AdminTokenHashes } from '../services/authenticate.js';
+import type { Ctx } from '../services/context.js';
+import { requireToken } from './plugins/auth.js';
+import { registerErrorHandling } from './plugins/errors.js';
+import { connectionRoutes } from './routes/connections.js';
+import { eventRoutes } from './routes/events.js';
+import { opsRoutes } from './routes/ops.js';
+import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
+import { workspaceRoutes } from './routes/workspaces.js';
+
+export interface AppDeps {
+  ctx: Ctx;
+  admin: AdminTokenHashes;
+}
+
+export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    // Request ids in logs; trust no proxy headers unless the operator puts one in front and says so.
+    requestIdHeader: false,
+    // Each route sets its own limit; this is the ceiling for JSON bodies of the API.
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+  registerErrorHandling(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+
+  await app.register(opsRoutes, { ctx });
+  await app.register(stripeWebhookRoutes, { ctx });
+  await app.register(
+    async (api) => {
+      requireToken(api, ctx, admin);
+      await api.register(workspaceRoutes, { ctx });
+      await api.register(connectionRoutes, { ctx });
+      await api.register(eventRoutes, { ctx });
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

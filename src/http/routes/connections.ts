@@ -1,0 +1,11 @@
+import type { FastifyInstance } from 'fastify';
+import type { Ctx } from '../../services/context.js';
+import { getStripeConnection, setStripeConnection } from '../../services/stripe-connection.js';
+
+type Ws = { Params: { ws: string } };
+
+export async function connectionRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {
+  const { ctx } = opts;
+  app.put<Ws>('/workspaces/:ws/connections/stripe', async (request) => setStripeConnection(ctx, request.params.ws, request.body));
+  app.get<Ws>('/workspaces/:ws/connections/stripe', async (request) => getStripeConnection(ctx, request.params.ws));
+}

@@ -1,0 +1,18 @@
+import type { FastifyInstance } from 'fastify';
+import type { Ctx } from '../../services/context.js';
+import { getEvent, listEvents } from '../../services/list-events.js';
+import { replayEvent } from '../../services/replay-event.js';
+
+type Ws = { Params: { ws: string } };
+type WsEvent = { Params: { ws: string; id: string } };
+
+export async function eventRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {
+  const { ctx } = opts;
+  app.get<Ws & { Querystring: Record<string, string> }>('/workspaces/:ws/events', async (request) =>
+    listEvents(ctx, request.params.ws, request.query),
+  );
+  app.get<WsEvent>('/workspaces/:ws/events/:id', async (request) => getEvent(ctx, request.params.ws, request.params.id));
+  app.post<WsEvent>('/workspaces/:ws/events/:id/replay', async (request, reply) =>
+    reply.status(202).send(await replayEvent(ctx, request.params.ws, request.params.id)),
+  );
+}

@@ -1,0 +1,44 @@
+// The minimal shape a verified body must have to be stored as a Stripe event. Anything more specific is the
+// projection's business: an event we cannot project is still kept.
+
+export interface StripeEventEnvelope {
+  id: string;
+  type: string;
+  created: number;
+  livemode: boolean | null;
+  payload: Record<string, unknown>;
+}
+
+export function parseStripeEvent(rawBody: Buffer): StripeEventEnvelope | undefined {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return undefined;
+  const p = payload as Record<string, unknown>;
+  const data = p.data as Record<string, unknown> | undefined;
+  if (
+    typeof p.id !== 'string' ||
+    p.id.length === 0 ||
+    p.id.length > 255 ||
+    p.object !== 'event' ||
+    typeof p.type !== 'string' ||
+    p.type.length === 0 ||
+    typeof p.created !== 'number' ||
+    typeof data !== 'object' ||
+    data === null ||
+    typeof data.object !== 'object' ||
+    data.object === null
+  ) {
+    return undefined;
+  }
+  return {
+    id: p.id,
+    type: p.type,
+    created: p.created,
+    livemode: typeof p.livemode === 'boolean' ? p.livemode : null,
+    payload: p,
+  };
+}

@@ -1,0 +1,97 @@
+// The processing loop: claim due events in batches (FOR UPDATE SKIP LOCKED, so any number of workers on one
+// PostgreSQL share the queue), process them one by one, and sleep until woken by a new event or the next
+// poll. Nothing lives only in memory: a claim that dies with its process becomes due again when its lease
+// expires (or at once on the next start, in embedded mode, where this process is the only worker).
+import { claimDueEvents, releaseClaims } from '../db/queries/events.js';
+import { newId } from '../lib/ids.js';
+import type { Ctx } from '../services/context.js';
+import { processEvent } from '../services/process-event.js';
+
+export interface EventWorker {
+  readonly id: string;
+  /** Look for work now instead of at the next poll. */
+  wake(): void;
+  /** Stop claiming, let the event in hand finish (bounded), give the rest of the batch back. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export function startEventWorker(ctx: Ctx): EventWorker {
+  const id = newId('wrk', ctx.now());
+  let running = true;
+  let wakeUp: (() => void) | undefined;
+  let pendingWake = false;
+  let held: string[] = []; // claimed and not yet finished
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (pendingWake || !running) {
+        pendingWake = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wakeUp = undefined;
+        resolve();
+      }
+      wakeUp = done;
+    });
+
+  const loop = (async () => {
+    while (running) {
+      pendingWake = false;
+      let batch;
+      try {
+        batch = await claimDueEvents(ctx.db, id, ctx.config.workerBatchSize, ctx.config.workerLeaseSeconds);
+      } catch (err) {
+        ctx.log.error({ err }, 'event worker could not claim events; retrying in 1 s');
+        await sleep(1000);
+        continue;
+      }
+      if (batch.length === 0) {
+        await sleep(ctx.config.workerPollMs);
+        continue;
+      }
+      held = batch.map((e) => e.id);
+      for (const event of batch) {
+        if (!running) break;
+        try {
+          await processEvent(ctx, id, event);
+        } catch (err) {
+          // Only a store outage reaches here; the claim expires and the event is picked up again.
+          ctx.log.error({ err, eventId: event.id }, 'event worker lost the database');
+          await sleep(1000);
+        }
+        held = held.filter((h) => h !== event.id);
+      }
+      if (held.length > 0) {
+        try {
+          await releaseClaims(ctx.db, id, held);
+        } catch (err) {
+          ctx.log.warn({ err }, 'could not release claims; they expire with their lease');
+        }
+        held = [];
+      }
+    }
+  })();
+
+  return {
+    id,
+    wake() {
+      pendingWake = true;
+      wakeUp?.();
+    },
+    async stop(timeoutMs) {
+      running = false;
+      wakeUp?.();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const result = await Promise.race([loop.then(() => 'done' as const), timedOut]);
+      clearTimeout(timer);
+      if (result === 'timeout') ctx.log.warn({ held: held.length }, 'event worker did not finish in time; its claims expire with their lease');
+    },
+  };
+}

@@ -1,0 +1,93 @@
+// One process per embedded data dir. PGlite has no server: two processes writing the same files lose rows
+// silently, so the process that opens the dir holds this lock for its lifetime. The lock file also tells a
+// CLI command where the running server listens and which local token it accepts, so the command can go
+// through the server's API instead of opening the files a second time. The file is 0600: whoever can read
+// it can read the database files anyway.
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface LockInfo {
+  pid: number;
+  startedAt: string;
+  /** Set once the HTTP server listens. */
+  url?: string;
+  /** A per-run admin token for local CLI commands; only its holder can read this file. */
+  cliToken?: string;
+}
+
+export class DataDirLockedError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly holder: LockInfo,
+  ) {
+    super(
+      `the data dir ${dataDir} is in use by another sluice process (pid ${holder.pid}` +
+        `${holder.url ? `, serving ${holder.url}` : ''}); stop it first, or run this command while it serves HTTP`,
+    );
+    this.name = 'DataDirLockedError';
+  }
+}
+
+export function lockFilePath(dataDir: string): string {
+  return path.join(dataDir, 'sluice.lock');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The live holder of the lock, or undefined when the dir is free (no file, or its process is gone). */
+export function readDataDirLock(dataDir: string): LockInfo | undefined {
+  let info: LockInfo;
+  try {
+    info = JSON.parse(readFileSync(lockFilePath(dataDir), 'utf8')) as LockInfo;
+  } catch {
+    return undefined;
+  }
+  if (typeof info.pid !== 'number' || info.pid === process.pid || !isAlive(info.pid)) return undefined;
+  return info;
+}
+
+export interface DataDirLock {
+  update(extra: Partial<LockInfo>): void;
+  release(): void;
+}
+
+export function acquireDataDirLock(dataDir: string): DataDirLock {
+  mkdirSync(dataDir, { recursive: true });
+  const file = lockFilePath(dataDir);
+  let info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString() };
+  const write = (flag: 'wx' | 'w') => writeFileSync(file, JSON.stringify(info), { mode: 0o600, flag });
+  try {
+    write('wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const holder = readDataDirLock(dataDir);
+    if (holder) throw new DataDirLockedError(dataDir, holder);
+    // The previous holder died without releasing (kill -9, power loss): the lock is stale, take it over.
+    unlinkSync(file);
+    write('wx');
+  }
+  let released = false;
+  return {
+    update(extra) {
+      info = { ...info, ...extra };
+      write('w');
+    },
+    release() {
+      if (released) return;
+      released = true;
+      try {
+        const current = JSON.parse(readFileSync(file, 'utf8')) as LockInfo;
+        if (current.pid === process.pid) unlinkSync(file);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}

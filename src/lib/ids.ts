@@ -1,0 +1,30 @@
+// Opaque ids with a readable prefix (`ws_…`, `ev_…`). The body starts with the creation time in
+// milliseconds (base32, fixed width) so ids sort by creation: list endpoints page by id alone.
+import { randomBytes } from 'node:crypto';
+
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
+
+function encodeTime(ms: number): string {
+  let out = '';
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[ms % 32]! + out;
+    ms = Math.floor(ms / 32);
+  }
+  return out;
+}
+
+function randomChars(n: number): string {
+  const bytes = randomBytes(n);
+  let out = '';
+  for (const b of bytes) out += ALPHABET[b % 32]!;
+  return out;
+}
+
+export function newId(prefix: string, now: number = Date.now()): string {
+  return `${prefix}_${encodeTime(now)}${randomChars(14)}`;
+}
+
+/** A random secret token with a readable prefix, e.g. `sk_live_…`; 32 bytes of entropy. */
+export function newToken(prefix: string): string {
+  return `${prefix}_${randomBytes(32).toString('base64url')}`;
+}

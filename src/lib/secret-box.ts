@@ -1,0 +1,50 @@
+// Encryption of credentials at rest (provider API keys, signing secrets) with the master key.
+// AES-256-GCM: the tag authenticates, so a tampered or foreign-key value fails loudly instead of
+// decrypting to garbage.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+const VERSION = 'v1';
+
+export interface SecretBox {
+  seal(plaintext: string): string;
+  open(sealed: string): string;
+}
+
+export function createSecretBox(masterKey: string): SecretBox {
+  // Any string of >= 32 characters is accepted; SHA-256 turns it into the 32-byte AES key.
+  const key = createHash('sha256').update(masterKey, 'utf8').digest();
+  return {
+    seal(plaintext) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+      return `${VERSION}:${Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64')}`;
+    },
+    open(sealed) {
+      const [version, payload] = sealed.split(':', 2);
+      if (version !== VERSION || payload === undefined) throw new Error('unknown sealed-secret format');
+      const raw = Buffer.from(payload, 'base64');
+      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+      decipher.setAuthTag(raw.subarray(12, 28));
+      try {
+        return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+      } catch {
+        throw new Error('stored secret cannot be decrypted: SLUICE_SECRET_KEY differs from the key it was sealed with');
+      }
+    },
+  };
+}
+
+/** The master key: SLUICE_SECRET_KEY, else a key generated once into the data dir, readable by its owner only. */
+export function loadOrCreateMasterKey(configured: string | undefined, dataDir: string): { key: string; generated: boolean } {
+  if (configured !== undefined) return { key: configured, generated: false };
+  const file = path.join(dataDir, 'secret.key');
+  if (existsSync(file)) return { key: readFileSync(file, 'utf8').trim(), generated: false };
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32).toString('base64');
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { key, generated: true };
+}

@@ -1,0 +1,141 @@
+// Process entry: config → database → HTTP and/or workers → graceful shutdown.
+import { pino, type Logger } from 'pino';
+import type { Config, Role } from './config.js';
+import { openDb } from './db/open.js';
+import { migrate } from './db/migrate.js';
+import type { Db } from './db/port.js';
+import { releaseAllClaims } from './db/queries/events.js';
+import { buildApp } from './http/app.js';
+import { acquireDataDirLock, type DataDirLock } from './lib/data-dir-lock.js';
+import { hashToken } from './lib/hash.js';
+import { newToken } from './lib/ids.js';
+import { createMetrics } from './lib/metrics.js';
+import { createSecretBox, loadOrCreateMasterKey } from './lib/secret-box.js';
+import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
+import type { Ctx } from './services/context.js';
+import { ensureAdminToken } from './services/ensure-admin-token.js';
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  return pino({
+    level: config.logLevel,
+    // Belt and braces: nothing we log should carry these, but a future log line must not leak them either.
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers["stripe-signature"]', '*.secret', '*.apiKey', '*.webhookSecrets', '*.privateKey', '*.token'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+export interface RunningSluice {
+  /** http://host:port when the role serves HTTP. */
+  url: string | undefined;
+  ctx: Ctx;
+  stop(): Promise<void>;
+}
+
+/** Opens the configured database (taking the data-dir lock in embedded mode) and applies migrations. */
+export async function openStore(config: Config): Promise<{ db: Db; lock: DataDirLock | undefined }> {
+  const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
+  try {
+    const db = await openDb(config);
+    try {
+      await migrate(db);
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    return { db, lock };
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
+export async function startSluice(config: Config, role: Role, log: Logger = createLogger(config)): Promise<RunningSluice> {
+  const masterKey = loadOrCreateMasterKey(config.secretKey, config.dataDir);
+  if (masterKey.generated) {
+    log.warn({ dataDir: config.dataDir }, 'generated a master key into the data dir (secret.key); back it up, or set SLUICE_SECRET_KEY');
+  }
+  const { db, lock } = await openStore(config);
+  let url: string | undefined;
+  let worker: EventWorker | undefined;
+  const ctx: Ctx = {
+    db,
+    config,
+    secretBox: createSecretBox(masterKey.key),
+    log,
+    metrics: createMetrics(),
+    now: Date.now,
+    publicUrl: () => config.publicUrl ?? url ?? `http://${config.host}:${config.port}`,
+    onEventStored: () => worker?.wake(),
+  };
+
+  const admin = await ensureAdminToken(ctx);
+  if (admin.generated) {
+    process.stdout.write(
+      `\n  Sluice generated an admin token. It is shown this once; only its hash is stored:\n\n    ${admin.generated}\n\n` +
+        '  Use it as `Authorization: Bearer <token>` on /api/v1, or set SLUICE_ADMIN_TOKEN instead.\n\n',
+    );
+  }
+  // In embedded mode, CLI commands run while this process holds the data dir reach it through HTTP with
+  // this per-run token, read from the 0600 lock file.
+  const cliToken = lock ? newToken('sluice_cli') : undefined;
+  const adminHashes = [admin.hash, ...(cliToken ? [hashToken(cliToken)] : [])];
+
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  try {
+    if (role !== 'api') {
+      // Embedded: this process is the only worker there can be, so claims left by a crash are ours to free.
+      if (lock) {
+        const freed = await releaseAllClaims(db);
+        if (freed > 0) log.info({ freed }, 'released event claims left by the previous run');
+      }
+      worker = startEventWorker(ctx);
+    } else if (lock) {
+      log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
+    }
+    if (role !== 'worker') {
+      app = await buildApp({ ctx, admin: { hashes: adminHashes } });
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      if (address && typeof address === 'object') {
+        const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+        url = `http://${host}:${address.port}`;
+      }
+      lock?.update({ url, cliToken });
+    }
+  } catch (err) {
+    await worker?.stop(0);
+    await app?.close();
+    await db.close();
+    lock?.release();
+    throw err;
+  }
+  log.info({ url, role, database: db.kind, publicUrl: ctx.publicUrl() }, 'sluice started');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('shutting down: no new requests, finishing in-flight work');
+      const deadline = config.shutdownTimeoutMs;
+      if (app) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          app.close(),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(() => {
+              log.warn('in-flight requests did not finish in time; closing their connections');
+              app?.server.closeAllConnections();
+              resolve();
+            }, deadline);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
+      await worker?.stop(deadline);
+      await db.close();
+      lock?.release();
+      log.info('stopped');
+    })());
+  return { url, ctx, stop };
+}

@@ -1,0 +1,50 @@
+// The numbers an operator opens the health view for: is each provider sending, is anything being
+// rejected and why, is processing keeping up, which event types nobody handles.
+import { eventStatsByProvider, processingLag, unhandledTypes } from '../db/queries/events.js';
+import { listRejections } from '../db/queries/inbound-rejections.js';
+import { findWorkspace } from '../db/queries/workspaces.js';
+import { WorkspaceNotFoundError } from '../errors.js';
+import type { Ctx } from './context.js';
+
+const PROVIDERS = ['stripe', 'piano'] as const;
+
+export interface ProviderHealth {
+  lastEventAt: string | null;
+  counts: { received: number; processed: number; ignored: number; failed: number };
+  lastSignatureFailure: { at: string; reason: string } | null;
+  rejections: { reason: string; count: number; lastAt: string }[];
+  unhandledTypes: { type: string; count: number }[];
+  lag: { pending: number; oldestPendingSeconds: number; recentMeanSeconds: number | null };
+}
+
+export async function getHealth(ctx: Ctx, workspaceId: string): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth> }> {
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+  const [stats, rejections, unhandled, lag] = await Promise.all([
+    eventStatsByProvider(ctx.db, workspaceId),
+    listRejections(ctx.db, workspaceId),
+    unhandledTypes(ctx.db, workspaceId),
+    processingLag(ctx.db, workspaceId),
+  ]);
+  const providers: Record<string, ProviderHealth> = {};
+  for (const provider of PROVIDERS) {
+    const mine = stats.filter((s) => s.provider === provider);
+    const counts = { received: 0, processed: 0, ignored: 0, failed: 0 };
+    for (const s of mine) counts[s.status] = s.count;
+    const last = mine.reduce<Date | null>((acc, s) => (acc === null || s.lastReceivedAt > acc ? s.lastReceivedAt : acc), null);
+    const rej = rejections.filter((r) => r.provider === provider); // newest first
+    const l = lag.find((x) => x.provider === provider);
+    providers[provider] = {
+      lastEventAt: last?.toISOString() ?? null,
+      counts,
+      lastSignatureFailure: rej[0] ? { at: rej[0].lastAt.toISOString(), reason: rej[0].reason } : null,
+      rejections: rej.map((r) => ({ reason: r.reason, count: r.count, lastAt: r.lastAt.toISOString() })),
+      unhandledTypes: unhandled.filter((u) => u.provider === provider).map((u) => ({ type: u.type, count: u.count })),
+      lag: {
+        pending: l?.pending ?? 0,
+        oldestPendingSeconds: Math.round((l?.oldestPendingSeconds ?? 0) * 1000) / 1000,
+        recentMeanSeconds: l?.recentMeanSeconds == null ? null : Math.round(l.recentMeanSeconds * 1000) / 1000,
+      },
+    };
+  }
+  return { workspaceId, providers };
+}

@@ -1,0 +1,34 @@
+// One claimed event: run its handler and record the outcome in the same transaction. A handler error is
+// recorded on the event and retried on the processing schedule; after the last retry the event is `failed`.
+import { failEventAttempt, finishEvent, type ClaimedEvent } from '../db/queries/events.js';
+import { findHandler } from '../crm/handlers.js';
+import { StoreUnavailableError } from '../errors.js';
+import type { Ctx } from './context.js';
+
+export type ProcessOutcome = 'processed' | 'ignored' | 'retry' | 'failed' | 'lost';
+
+export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEvent): Promise<ProcessOutcome> {
+  const handler = findHandler(event.provider, event.type);
+  try {
+    const outcome = handler ? 'processed' : 'ignored';
+    const kept = await ctx.db.transaction(async (tx) => {
+      if (handler) await handler(tx, event);
+      return finishEvent(tx, event.id, workerId, outcome);
+    });
+    // Our lease ran out and another worker took the event over; its run decides the outcome.
+    if (!kept) return 'lost';
+    ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
+    return outcome;
+  } catch (err) {
+    // The database itself is gone: leave the claim to expire rather than counting a handler failure.
+    if (err instanceof StoreUnavailableError) throw err;
+    const schedule = ctx.config.processingRetrySchedule;
+    const retryIn = event.attempts <= schedule.length ? schedule[event.attempts - 1]! : null;
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.log.warn({ eventId: event.id, type: event.type, attempt: event.attempts, err }, 'event processing failed');
+    await failEventAttempt(ctx.db, event.id, workerId, message, retryIn);
+    const outcome = retryIn === null ? 'failed' : 'retry';
+    ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
+    return outcome;
+  }
+}
