@@ -13,6 +13,7 @@ import { createMetrics } from './lib/metrics.js';
 import { createSecretBox, loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import type { Ctx } from './services/context.js';
+import { findHandler } from './crm/handlers.js';
 import { ensureAdminToken } from './services/ensure-admin-token.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
@@ -68,6 +69,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     now: Date.now,
     publicUrl: () => config.publicUrl ?? url ?? `http://${config.host}:${config.port}`,
     onEventStored: () => worker?.wake(),
+    findHandler,
   };
 
   const admin = await ensureAdminToken(ctx);

@@ -7,6 +7,7 @@ import { createMetrics } from '../lib/metrics.js';
 import { createSecretBox, loadOrCreateMasterKey } from '../lib/secret-box.js';
 import { openStore } from '../main.js';
 import type { Ctx } from '../services/context.js';
+import { findHandler } from '../crm/handlers.js';
 
 export type Access = { via: 'direct'; ctx: Ctx; close(): Promise<void> } | { via: 'server'; call<T>(method: string, path: string, body?: unknown): Promise<T> };
 
@@ -41,6 +42,7 @@ export async function openAccess(config: Config): Promise<Access> {
     now: Date.now,
     publicUrl: () => config.publicUrl ?? `http://${config.host}:${config.port}`,
     onEventStored: () => {},
+    findHandler,
   };
   return {
     via: 'direct',

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { EventHandler } from '../crm/handlers.js';
 import type { Db } from '../db/port.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { SecretBox } from '../lib/secret-box.js';
@@ -17,4 +18,6 @@ export interface Ctx {
   publicUrl: () => string;
   /** Wakes this process's workers when an event was stored, instead of waiting for their next poll. */
   onEventStored: () => void;
+  /** The projection handler for a provider's event type; undefined means the type is stored and ignored. */
+  findHandler: (provider: string, type: string) => EventHandler | undefined;
 }

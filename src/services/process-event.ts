@@ -1,14 +1,13 @@
 // One claimed event: run its handler and record the outcome in the same transaction. A handler error is
 // recorded on the event and retried on the processing schedule; after the last retry the event is `failed`.
 import { failEventAttempt, finishEvent, type ClaimedEvent } from '../db/queries/events.js';
-import { findHandler } from '../crm/handlers.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { Ctx } from './context.js';
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'retry' | 'failed' | 'lost';
 
 export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEvent): Promise<ProcessOutcome> {
-  const handler = findHandler(event.provider, event.type);
+  const handler = ctx.findHandler(event.provider, event.type);
   try {
     const outcome = handler ? 'processed' : 'ignored';
     const kept = await ctx.db.transaction(async (tx) => {

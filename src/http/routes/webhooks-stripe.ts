@@ -11,7 +11,7 @@ export async function stripeWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx
   app.post<{ Params: { workspaceId: string } }>(
     '/webhooks/stripe/:workspaceId',
     // Provider traffic is high-volume: per-request lines only at debug; rejections are counted instead.
-    { bodyLimit: ctx.config.maxBodyBytes, logLevel: ['debug', 'trace'].includes(ctx.config.logLevel) ? ctx.config.logLevel : 'warn' },
+    { bodyLimit: ctx.config.maxBodyBytes, logLevel: ctx.config.logLevel === 'debug' || ctx.config.logLevel === 'trace' ? ctx.config.logLevel : 'warn' },
     async (request, reply) => {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const result = await ingestStripeEvent(ctx, { workspaceId: request.params.workspaceId, rawBody, headers: request.headers });

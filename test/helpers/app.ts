@@ -1,0 +1,96 @@
+// A real Sluice in the test process: real database, real HTTP on an ephemeral loopback port, real worker.
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import { findHandler } from '../../src/crm/handlers.js';
+import type { Db } from '../../src/db/port.js';
+import { buildApp } from '../../src/http/app.js';
+import { startEventWorker, type EventWorker } from '../../src/jobs/event-worker.js';
+import { hashToken } from '../../src/lib/hash.js';
+import { createMetrics } from '../../src/lib/metrics.js';
+import { createSecretBox } from '../../src/lib/secret-box.js';
+import type { Ctx } from '../../src/services/context.js';
+import { createTestStore, openMigrated, type TestStore } from './db.js';
+
+export interface TestApp {
+  url: string;
+  ctx: Ctx;
+  db: Db;
+  store: TestStore;
+  adminToken: string;
+  worker: EventWorker | undefined;
+  /** fetch against the app with the admin token (or another token) and JSON in and out. */
+  api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  worker?: boolean;
+  config?: Partial<Config>;
+  findHandler?: Ctx['findHandler'];
+  now?: () => number;
+  /** Reuse a store (to restart on the same data); created and dropped by the app otherwise. */
+  store?: TestStore;
+}
+
+export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
+  const store = opts.store ?? (await createTestStore());
+  const db = await openMigrated(store);
+  const adminToken = `test_admin_${randomBytes(16).toString('hex')}`;
+  const config = loadConfig({}, { port: 0, workerPollMs: 50, dataDir: store.dataDir, ...opts.config });
+  let worker: EventWorker | undefined;
+  let url = '';
+  const ctx: Ctx = {
+    db,
+    config,
+    secretBox: createSecretBox(randomBytes(32).toString('base64')),
+    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    metrics: createMetrics(),
+    now: opts.now ?? Date.now,
+    publicUrl: () => url,
+    onEventStored: () => worker?.wake(),
+    findHandler: opts.findHandler ?? findHandler,
+  };
+  const app = await buildApp({ ctx, admin: { hashes: [hashToken(adminToken)] } });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (!address || typeof address === 'string') throw new Error('no address');
+  url = `http://127.0.0.1:${address.port}`;
+  if (opts.worker !== false) worker = startEventWorker(ctx);
+
+  return {
+    url,
+    ctx,
+    db,
+    store,
+    adminToken,
+    worker,
+    async api(method, path, body, token = adminToken) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async close() {
+      await app.close();
+      await worker?.stop(5000);
+      await db.close();
+      if (!opts.store) await store.drop();
+    },
+  };
+}
+
+/** Polls until check() returns a truthy value or the time runs out (then fails with the last value). */
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    last = await check();
+    if (last) return last as T;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
