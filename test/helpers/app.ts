@@ -37,14 +37,15 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const store = opts.store ?? (await createTestStore());
   const db = await openMigrated(store);
   const adminToken = `test_admin_${randomBytes(16).toString('hex')}`;
-  const config = loadConfig({}, { port: 0, workerPollMs: 50, dataDir: store.dataDir, ...opts.config });
+  const logLevel = process.env.TEST_LOG_LEVEL ?? 'silent';
+  const config = loadConfig({}, { port: 0, workerPollMs: 50, dataDir: store.dataDir, logLevel, ...opts.config });
   let worker: EventWorker | undefined;
   let url = '';
   const ctx: Ctx = {
     db,
     config,
     secretBox: createSecretBox(randomBytes(32).toString('base64')),
-    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log: pino({ level: logLevel }),
     metrics: createMetrics(),
     now: opts.now ?? Date.now,
     publicUrl: () => url,

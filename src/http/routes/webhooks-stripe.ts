@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LogLevel } from 'fastify';
 import type { Ctx } from '../../services/context.js';
 import { ingestStripeEvent } from '../../services/ingest-stripe-event.js';
 
@@ -10,8 +10,9 @@ export async function stripeWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx
 
   app.post<{ Params: { workspaceId: string } }>(
     '/webhooks/stripe/:workspaceId',
-    // Provider traffic is high-volume: per-request lines only at debug; rejections are counted instead.
-    { bodyLimit: ctx.config.maxBodyBytes, logLevel: ctx.config.logLevel === 'debug' || ctx.config.logLevel === 'trace' ? ctx.config.logLevel : 'warn' },
+    // Provider traffic is high-volume: no per-request lines at info (rejections are counted instead);
+    // debug and trace keep them, and a quieter configured level stays quieter.
+    { bodyLimit: ctx.config.maxBodyBytes, logLevel: ctx.config.logLevel === 'info' ? 'warn' : (ctx.config.logLevel as LogLevel) },
     async (request, reply) => {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const result = await ingestStripeEvent(ctx, { workspaceId: request.params.workspaceId, rawBody, headers: request.headers });
