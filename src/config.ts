@@ -31,7 +31,8 @@ export interface Config {
   workerPollMs: number;
   /** SLUICE_WORKER_BATCH, default 20: events claimed per round trip. */
   workerBatchSize: number;
-  /** SLUICE_WORKER_LEASE_SECONDS, default 60: a claimed event is reclaimable after this if its worker died. */
+  /** SLUICE_WORKER_LEASE_SECONDS, default 15: a claimed event is reclaimable after this if its worker died;
+   *  a live worker renews its lease every third of it, so this bounds recovery time, not handler time. */
   workerLeaseSeconds: number;
   /** SLUICE_SHUTDOWN_TIMEOUT_MS, default 10000: how long SIGTERM waits for in-flight work. */
   shutdownTimeoutMs: number;
@@ -119,7 +120,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     processingRetrySchedule,
     workerPollMs: int('SLUICE_WORKER_POLL_MS', 250, 10, 60_000),
     workerBatchSize: int('SLUICE_WORKER_BATCH', 20, 1, 1000),
-    workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 60, 5, 3600),
+    workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 15, 3, 3600),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     logLevel,
     ...overrides,

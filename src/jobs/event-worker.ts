@@ -2,7 +2,7 @@
 // PostgreSQL share the queue), process them one by one, and sleep until woken by a new event or the next
 // poll. Nothing lives only in memory: a claim that dies with its process becomes due again when its lease
 // expires (or at once on the next start, in embedded mode, where this process is the only worker).
-import { claimDueEvents, releaseClaims } from '../db/queries/events.js';
+import { claimDueEvents, extendClaims, releaseClaims } from '../db/queries/events.js';
 import { newId } from '../lib/ids.js';
 import type { Ctx } from '../services/context.js';
 import { processEvent } from '../services/process-event.js';
@@ -37,6 +37,16 @@ export function startEventWorker(ctx: Ctx): EventWorker {
       }
       wakeUp = done;
     });
+
+  // Heartbeat: a batch may take longer than one lease (slow handlers, provider API calls); a live worker
+  // keeps its claims, a dead one stops renewing and its events become due within one lease.
+  const heartbeat = setInterval(() => {
+    if (held.length === 0) return;
+    extendClaims(ctx.db, id, held, ctx.config.workerLeaseSeconds).catch((err: unknown) =>
+      ctx.log.warn({ err }, 'could not renew event claims'),
+    );
+  }, (ctx.config.workerLeaseSeconds * 1000) / 3);
+  heartbeat.unref();
 
   const loop = (async () => {
     while (running) {
@@ -74,7 +84,7 @@ export function startEventWorker(ctx: Ctx): EventWorker {
         held = [];
       }
     }
-  })();
+  })().finally(() => clearInterval(heartbeat));
 
   return {
     id,

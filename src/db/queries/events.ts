@@ -113,6 +113,16 @@ export async function failEventAttempt(
   );
 }
 
+/** Heartbeat: pushes the lease of claims still held by a live worker forward. */
+export async function extendClaims(db: Queryable, workerId: string, ids: string[], leaseSeconds: number): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE events SET locked_until = now() + make_interval(secs => $3)
+     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = 'received'`,
+    [ids, workerId, leaseSeconds],
+  );
+}
+
 /** Gives claims back without counting the attempt (graceful shutdown). */
 export async function releaseClaims(db: Queryable, workerId: string, ids: string[]): Promise<void> {
   if (ids.length === 0) return;
