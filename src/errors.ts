@@ -53,12 +53,7 @@ export class ProviderNotConnectedError extends NotFoundError {
 }
 
 export type SignatureFailureReason =
-  | 'missing_header'
-  | 'malformed_header'
-  | 'no_signatures'
-  | 'signature_mismatch'
-  | 'timestamp_outside_tolerance'
-  | 'invalid_payload';
+  'missing_header' | 'malformed_header' | 'no_signatures' | 'signature_mismatch' | 'timestamp_outside_tolerance' | 'invalid_payload';
 
 const SIGNATURE_MESSAGES: Record<SignatureFailureReason, string> = {
   missing_header: 'the Stripe-Signature header is missing',

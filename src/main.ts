@@ -4,7 +4,6 @@ import type { Config, Role } from './config.js';
 import { openDb } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import type { Db } from './db/port.js';
-import { releaseAllClaims } from './db/queries/events.js';
 import { buildApp } from './http/app.js';
 import { acquireDataDirLock, type DataDirLock } from './lib/data-dir-lock.js';
 import { hashToken } from './lib/hash.js';
@@ -15,13 +14,22 @@ import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import type { Ctx } from './services/context.js';
 import { findHandler } from './crm/handlers.js';
 import { ensureAdminToken } from './services/ensure-admin-token.js';
+import { releaseOrphanedClaims } from './services/claim-events.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   return pino({
     level: config.logLevel,
     // Belt and braces: nothing we log should carry these, but a future log line must not leak them either.
     redact: {
-      paths: ['req.headers.authorization', 'req.headers["stripe-signature"]', '*.secret', '*.apiKey', '*.webhookSecrets', '*.privateKey', '*.token'],
+      paths: [
+        'req.headers.authorization',
+        'req.headers["stripe-signature"]',
+        '*.secret',
+        '*.apiKey',
+        '*.webhookSecrets',
+        '*.privateKey',
+        '*.token',
+      ],
       censor: '[redacted]',
     },
   });
@@ -89,7 +97,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     if (role !== 'api') {
       // Embedded: this process is the only worker there can be, so claims left by a crash are ours to free.
       if (lock) {
-        const freed = await releaseAllClaims(db);
+        const freed = await releaseOrphanedClaims(ctx);
         if (freed > 0) log.info({ freed }, 'released event claims left by the previous run');
       }
       worker = startEventWorker(ctx);

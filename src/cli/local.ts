@@ -9,7 +9,9 @@ import { openStore } from '../main.js';
 import type { Ctx } from '../services/context.js';
 import { findHandler } from '../crm/handlers.js';
 
-export type Access = { via: 'direct'; ctx: Ctx; close(): Promise<void> } | { via: 'server'; call<T>(method: string, path: string, body?: unknown): Promise<T> };
+export type Access =
+  | { via: 'direct'; ctx: Ctx; close(): Promise<void> }
+  | { via: 'server'; call<T>(method: string, path: string, body?: unknown): Promise<T> };
 
 export async function openAccess(config: Config): Promise<Access> {
   if (!config.databaseUrl) {

@@ -2,9 +2,9 @@
 // PostgreSQL share the queue), process them one by one, and sleep until woken by a new event or the next
 // poll. Nothing lives only in memory: a claim that dies with its process becomes due again when its lease
 // expires (or at once on the next start, in embedded mode, where this process is the only worker).
-import { claimDueEvents, extendClaims, releaseClaims } from '../db/queries/events.js';
 import { newId } from '../lib/ids.js';
 import type { Ctx } from '../services/context.js';
+import { claimEvents, giveBackClaims, renewClaims } from '../services/claim-events.js';
 import { processEvent } from '../services/process-event.js';
 
 export interface EventWorker {
@@ -40,12 +40,13 @@ export function startEventWorker(ctx: Ctx): EventWorker {
 
   // Heartbeat: a batch may take longer than one lease (slow handlers, provider API calls); a live worker
   // keeps its claims, a dead one stops renewing and its events become due within one lease.
-  const heartbeat = setInterval(() => {
-    if (held.length === 0) return;
-    extendClaims(ctx.db, id, held, ctx.config.workerLeaseSeconds).catch((err: unknown) =>
-      ctx.log.warn({ err }, 'could not renew event claims'),
-    );
-  }, (ctx.config.workerLeaseSeconds * 1000) / 3);
+  const heartbeat = setInterval(
+    () => {
+      if (held.length === 0) return;
+      renewClaims(ctx, id, held).catch((err: unknown) => ctx.log.warn({ err }, 'could not renew event claims'));
+    },
+    (ctx.config.workerLeaseSeconds * 1000) / 3,
+  );
   heartbeat.unref();
 
   const loop = (async () => {
@@ -53,7 +54,7 @@ export function startEventWorker(ctx: Ctx): EventWorker {
       pendingWake = false;
       let batch;
       try {
-        batch = await claimDueEvents(ctx.db, id, ctx.config.workerBatchSize, ctx.config.workerLeaseSeconds);
+        batch = await claimEvents(ctx, id);
       } catch (err) {
         ctx.log.error({ err }, 'event worker could not claim events; retrying in 1 s');
         await sleep(1000);
@@ -77,7 +78,7 @@ export function startEventWorker(ctx: Ctx): EventWorker {
       }
       if (held.length > 0) {
         try {
-          await releaseClaims(ctx.db, id, held);
+          await giveBackClaims(ctx, id, held);
         } catch (err) {
           ctx.log.warn({ err }, 'could not release claims; they expire with their lease');
         }
@@ -101,7 +102,8 @@ export function startEventWorker(ctx: Ctx): EventWorker {
       });
       const result = await Promise.race([loop.then(() => 'done' as const), timedOut]);
       clearTimeout(timer);
-      if (result === 'timeout') ctx.log.warn({ held: held.length }, 'event worker did not finish in time; its claims expire with their lease');
+      if (result === 'timeout')
+        ctx.log.warn({ held: held.length }, 'event worker did not finish in time; its claims expire with their lease');
     },
   };
 }

@@ -17,7 +17,10 @@ export interface ProviderHealth {
   lag: { pending: number; oldestPendingSeconds: number; recentMeanSeconds: number | null };
 }
 
-export async function getHealth(ctx: Ctx, workspaceId: string): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth> }> {
+export async function getHealth(
+  ctx: Ctx,
+  workspaceId: string,
+): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth> }> {
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const [stats, rejections, unhandled, lag] = await Promise.all([
     eventStatsByProvider(ctx.db, workspaceId),

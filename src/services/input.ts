@@ -36,7 +36,8 @@ export function parseLimit(raw: unknown): number {
 
 export function parseCursor(raw: unknown): string | undefined {
   if (raw === undefined || raw === '') return undefined;
-  if (typeof raw !== 'string' || !/^[a-z]+_[0-9a-z]{24}$/.test(raw)) throw new ValidationError('cursor is not one this API returned', { field: 'cursor' });
+  if (typeof raw !== 'string' || !/^[a-z]+_[0-9a-z]{24}$/.test(raw))
+    throw new ValidationError('cursor is not one this API returned', { field: 'cursor' });
   return raw;
 }
 

@@ -12,9 +12,21 @@ export async function renderMetrics(ctx: Ctx): Promise<string> {
       ctx.metrics.inboundRejections.render(),
       ctx.metrics.eventsStored.render(),
       ctx.metrics.eventOutcomes.render(),
-      renderGauge('sluice_events', 'Stored events, by provider and status', byStatus.map((r) => ({ labels: { provider: r.provider, status: r.status }, value: r.count }))),
-      renderGauge('sluice_events_pending', 'Events waiting to be processed', lag.map((r) => ({ labels: { provider: r.provider }, value: r.pending }))),
-      renderGauge('sluice_event_processing_lag_seconds', 'Age of the oldest event waiting to be processed', lag.map((r) => ({ labels: { provider: r.provider }, value: r.oldestPendingSeconds }))),
+      renderGauge(
+        'sluice_events',
+        'Stored events, by provider and status',
+        byStatus.map((r) => ({ labels: { provider: r.provider, status: r.status }, value: r.count })),
+      ),
+      renderGauge(
+        'sluice_events_pending',
+        'Events waiting to be processed',
+        lag.map((r) => ({ labels: { provider: r.provider }, value: r.pending })),
+      ),
+      renderGauge(
+        'sluice_event_processing_lag_seconds',
+        'Age of the oldest event waiting to be processed',
+        lag.map((r) => ({ labels: { provider: r.provider }, value: r.oldestPendingSeconds })),
+      ),
       renderGauge('sluice_process_resident_memory_bytes', 'Resident set size of this process', [{ labels: {}, value: mem.rss }]),
       renderGauge('sluice_process_heap_used_bytes', 'V8 heap in use', [{ labels: {}, value: mem.heapUsed }]),
     ].join('\n\n') + '\n'

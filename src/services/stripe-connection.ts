@@ -45,10 +45,14 @@ function parseSecrets(raw: unknown): string[] {
   raw.forEach((s, i) => {
     // The message names the position, never the value: it is a secret.
     if (typeof s !== 'string' || !s.startsWith('whsec_') || s.length < 10 || s.length > 200) {
-      throw new ValidationError(`webhookSecrets[${i}] is not a Stripe signing secret (it must start with whsec_)`, { field: 'webhookSecrets' });
+      throw new ValidationError(`webhookSecrets[${i}] is not a Stripe signing secret (it must start with whsec_)`, {
+        field: 'webhookSecrets',
+      });
     }
     if (/\s/.test(s)) {
-      throw new ValidationError(`webhookSecrets[${i}] contains whitespace; copy the secret again without spaces or line breaks`, { field: 'webhookSecrets' });
+      throw new ValidationError(`webhookSecrets[${i}] contains whitespace; copy the secret again without spaces or line breaks`, {
+        field: 'webhookSecrets',
+      });
     }
     if (!out.includes(s)) out.push(s);
   });
@@ -58,7 +62,9 @@ function parseSecrets(raw: unknown): string[] {
 function parseApiKey(raw: unknown): string | undefined {
   if (raw === null) return undefined;
   if (typeof raw !== 'string' || !/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/.test(raw)) {
-    throw new ValidationError('apiKey must be a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…), or null to remove it', { field: 'apiKey' });
+    throw new ValidationError('apiKey must be a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…), or null to remove it', {
+      field: 'apiKey',
+    });
   }
   return raw;
 }
@@ -84,7 +90,12 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
       throw new ValidationError('give webhookSecrets (to receive webhooks) or an apiKey (to create the endpoint through Stripe)');
     }
     const settings = { ...(existing?.settings ?? {}), ...(mode ? { mode } : {}) };
-    const row = await upsertConnection(tx, { workspaceId, provider: 'stripe', settings, secretsSealed: ctx.secretBox.seal(JSON.stringify(next)) });
+    const row = await upsertConnection(tx, {
+      workspaceId,
+      provider: 'stripe',
+      settings,
+      secretsSealed: ctx.secretBox.seal(JSON.stringify(next)),
+    });
     ctx.log.info({ workspaceId, secrets: next.webhookSecrets.length, hasApiKey: next.apiKey !== undefined }, 'stripe connection saved');
     return view(ctx, row, next);
   });

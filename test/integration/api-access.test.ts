@@ -48,7 +48,10 @@ describe('management API access', () => {
     const put = await app.api('PUT', `/api/v1/workspaces/${wsB}/connections/stripe`, { webhookSecrets: ['whsec_abcdefghij'] }, keyA);
     assert.equal(put.status, 404);
     const list = await app.api('GET', '/api/v1/workspaces', undefined, keyA);
-    assert.deepEqual(list.body.data.map((w: any) => w.id), [wsA]);
+    assert.deepEqual(
+      list.body.data.map((w: any) => w.id),
+      [wsA],
+    );
     assert.equal((await app.api('POST', '/api/v1/workspaces', { name: 'C' }, keyA)).status, 403);
   });
 
@@ -90,7 +93,10 @@ describe('management API access', () => {
       assert.ok(!body.includes(secret) && !body.includes(apiKey), 'no secret in an answer');
     }
     const stored = await app.db.query<{ sealed: string }>('SELECT secrets_sealed AS sealed FROM connections');
-    assert.ok(stored.rows.every((r) => !r.sealed.includes(secret)), 'secrets are encrypted at rest');
+    assert.ok(
+      stored.rows.every((r) => !r.sealed.includes(secret)),
+      'secrets are encrypted at rest',
+    );
 
     const badSecret = await app.api('PUT', `/api/v1/workspaces/${wsA}/connections/stripe`, { webhookSecrets: ['not-a-secret-xyz'] });
     assert.equal(badSecret.status, 400);

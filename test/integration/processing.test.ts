@@ -99,12 +99,18 @@ describe('event processing', () => {
     const payload = stripeEvent('customer.created');
     const id = await send(payload);
     const claimed = await claimDueEvents(app.db, 'wrk_dead', 10, 1);
-    assert.deepEqual(claimed.map((c) => c.id), [id]);
+    assert.deepEqual(
+      claimed.map((c) => c.id),
+      [id],
+    );
     // While the lease holds, nobody else may take it.
     assert.deepEqual(await claimDueEvents(app.db, 'wrk_other', 10, 30), []);
     await new Promise((r) => setTimeout(r, 1100));
     const retaken = await claimDueEvents(app.db, 'wrk_other', 10, 30);
-    assert.deepEqual(retaken.map((c) => c.id), [id]);
+    assert.deepEqual(
+      retaken.map((c) => c.id),
+      [id],
+    );
     assert.equal(retaken[0]!.attempts, 2);
   });
 });

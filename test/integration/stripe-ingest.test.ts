@@ -77,7 +77,11 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     const wrong = stripeEvent('customer.created');
     cases.push(['wrong secret', () => postStripe(app.url, ws, wrong, signStripe(wrong, 'whsec_not_ours_at_all')), 'signature_mismatch']);
     const stale = stripeEvent('customer.created');
-    cases.push(['301 s old', () => postStripe(app.url, ws, stale, signStripe(stale, SECRET, Math.floor(Date.now() / 1000) - 301)), 'timestamp_outside_tolerance']);
+    cases.push([
+      '301 s old',
+      () => postStripe(app.url, ws, stale, signStripe(stale, SECRET, Math.floor(Date.now() / 1000) - 301)),
+      'timestamp_outside_tolerance',
+    ]);
     const unsigned = stripeEvent('customer.created');
     cases.push(['no header', () => postStripe(app.url, ws, unsigned, undefined), 'missing_header']);
     const original = stripeEvent('customer.created', { name: 'Ada' });

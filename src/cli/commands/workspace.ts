@@ -44,7 +44,10 @@ export const workspaceCommand: Command = {
     try {
       if (sub === 'create') {
         const input = { name: values.name, demo: values.demo ?? false };
-        const ws = access.via === 'server' ? await access.call<WorkspaceView>('POST', '/workspaces', input) : await createWorkspace(access.ctx, input);
+        const ws =
+          access.via === 'server'
+            ? await access.call<WorkspaceView>('POST', '/workspaces', input)
+            : await createWorkspace(access.ctx, input);
         out = values.json ? JSON.stringify(ws, null, 2) : `Created workspace ${printWorkspace(ws)}`;
       } else {
         const all: WorkspaceView[] = [];
@@ -58,7 +61,11 @@ export const workspaceCommand: Command = {
           all.push(...page.data);
           cursor = page.nextCursor;
         } while (cursor);
-        out = values.json ? JSON.stringify(all, null, 2) : all.length === 0 ? 'no workspaces yet: sluice workspace create --name NAME' : all.map(printWorkspace).join('\n');
+        out = values.json
+          ? JSON.stringify(all, null, 2)
+          : all.length === 0
+            ? 'no workspaces yet: sluice workspace create --name NAME'
+            : all.map(printWorkspace).join('\n');
       }
     } finally {
       if (access.via === 'direct') await access.close();

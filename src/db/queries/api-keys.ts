@@ -13,9 +13,8 @@ export async function insertApiKey(
 }
 
 export async function findWorkspaceIdByKeyHash(db: Queryable, keyHash: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ workspaceId: string }>(
-    'SELECT workspace_id AS "workspaceId" FROM api_keys WHERE key_hash = $1',
-    [keyHash],
-  );
+  const { rows } = await db.query<{ workspaceId: string }>('SELECT workspace_id AS "workspaceId" FROM api_keys WHERE key_hash = $1', [
+    keyHash,
+  ]);
   return rows[0]?.workspaceId;
 }

@@ -8,14 +8,13 @@ export interface ConnectionRow {
   updatedAt: Date;
 }
 
-const COLUMNS =
-  'workspace_id AS "workspaceId", provider, settings, secrets_sealed AS "secretsSealed", updated_at AS "updatedAt"';
+const COLUMNS = 'workspace_id AS "workspaceId", provider, settings, secrets_sealed AS "secretsSealed", updated_at AS "updatedAt"';
 
 export async function findConnection(db: Queryable, workspaceId: string, provider: string): Promise<ConnectionRow | undefined> {
-  const { rows } = await db.query<ConnectionRow>(
-    `SELECT ${COLUMNS} FROM connections WHERE workspace_id = $1 AND provider = $2`,
-    [workspaceId, provider],
-  );
+  const { rows } = await db.query<ConnectionRow>(`SELECT ${COLUMNS} FROM connections WHERE workspace_id = $1 AND provider = $2`, [
+    workspaceId,
+    provider,
+  ]);
   return rows[0];
 }
 
@@ -25,7 +24,12 @@ export async function findWorkspaceWithConnection(
   workspaceId: string,
   provider: string,
 ): Promise<{ demo: boolean; connection: ConnectionRow | undefined } | undefined> {
-  const { rows } = await db.query<{ demo: boolean; secretsSealed: string | null; settings: Record<string, unknown> | null; updatedAt: Date | null }>(
+  const { rows } = await db.query<{
+    demo: boolean;
+    secretsSealed: string | null;
+    settings: Record<string, unknown> | null;
+    updatedAt: Date | null;
+  }>(
     `SELECT w.demo, c.secrets_sealed AS "secretsSealed", c.settings, c.updated_at AS "updatedAt"
      FROM workspaces w LEFT JOIN connections c ON c.workspace_id = w.id AND c.provider = $2
      WHERE w.id = $1`,

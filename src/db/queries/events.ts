@@ -50,8 +50,19 @@ export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> 
                          payload, raw_body, status, error, processed_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 = 'ignored' THEN now() END)
      ON CONFLICT (workspace_id, provider, provider_event_id) DO NOTHING`,
-    [e.id, e.workspaceId, e.provider, e.providerEventId, e.type, e.livemode, e.providerCreatedAt,
-     JSON.stringify(e.payload), e.rawBody, e.status, e.error],
+    [
+      e.id,
+      e.workspaceId,
+      e.provider,
+      e.providerEventId,
+      e.type,
+      e.livemode,
+      e.providerCreatedAt,
+      JSON.stringify(e.payload),
+      e.rawBody,
+      e.status,
+      e.error,
+    ],
   );
   return rowCount === 1;
 }
@@ -179,10 +190,10 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
 }
 
 export async function getEvent(db: Queryable, workspaceId: string, id: string): Promise<EventWithPayload | undefined> {
-  const { rows } = await db.query<EventWithPayload>(
-    `SELECT ${SUMMARY}, payload FROM events WHERE workspace_id = $1 AND id = $2`,
-    [workspaceId, id],
-  );
+  const { rows } = await db.query<EventWithPayload>(`SELECT ${SUMMARY}, payload FROM events WHERE workspace_id = $1 AND id = $2`, [
+    workspaceId,
+    id,
+  ]);
   return rows[0];
 }
 

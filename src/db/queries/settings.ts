@@ -7,9 +7,6 @@ export async function getSetting(db: Queryable, key: string): Promise<string | u
 
 /** Inserts unless the key exists; returns true when this call wrote it (first writer wins across instances). */
 export async function insertSettingIfAbsent(db: Queryable, key: string, value: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING',
-    [key, value],
-  );
+  const { rowCount } = await db.query('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
   return rowCount === 1;
 }

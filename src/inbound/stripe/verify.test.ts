@@ -22,7 +22,11 @@ function verify(header: string | undefined, opts: { secrets?: string[]; now?: nu
 test('matches the published test vector byte for byte', () => {
   // Vector from Stripe's scheme (see shared/docs/research/stripe-notes.md), also accepted by stripe@23.
   assert.equal(signStripePayload(body, t, secret).toString('hex'), 'd95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990');
-  assert.deepEqual(verify(`t=${t},v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990`), { ok: true, timestamp: t, secretIndex: 0 });
+  assert.deepEqual(verify(`t=${t},v1=d95c6b7477fbd7e9f90b1b0ef5f9c7ac25abca5382460e0d988c2b2a5b71b990`), {
+    ok: true,
+    timestamp: t,
+    secretIndex: 0,
+  });
 });
 
 test('accepts headers made by the official stripe SDK', () => {
@@ -64,6 +68,12 @@ test('missing and malformed headers', () => {
   assert.deepEqual(verify('v1=abc'), { ok: false, reason: 'malformed_header' });
   assert.deepEqual(verify(`t=notanumber,v1=${'a'.repeat(64)}`), { ok: false, reason: 'malformed_header' });
   assert.deepEqual(verify(`t=${t},v1=short`), { ok: false, reason: 'no_signatures' });
-  const r = verifyStripeSignature({ rawBody: body, headers: { 'stripe-signature': ['a', 'b'] }, secrets: [secret], now: at(t), toleranceSeconds: 300 });
+  const r = verifyStripeSignature({
+    rawBody: body,
+    headers: { 'stripe-signature': ['a', 'b'] },
+    secrets: [secret],
+    now: at(t),
+    toleranceSeconds: 300,
+  });
   assert.deepEqual(r, { ok: false, reason: 'malformed_header' });
 });

@@ -17,8 +17,7 @@ export interface StripeVerifyInput {
 }
 
 export type StripeVerifyResult =
-  | { ok: true; timestamp: number; secretIndex: number }
-  | { ok: false; reason: Exclude<SignatureFailureReason, 'invalid_payload'> };
+  { ok: true; timestamp: number; secretIndex: number } | { ok: false; reason: Exclude<SignatureFailureReason, 'invalid_payload'> };
 
 interface ParsedHeader {
   timestamp: number;
@@ -45,10 +44,7 @@ function parseHeader(header: string): ParsedHeader | undefined {
 }
 
 export function signStripePayload(rawBody: Buffer, timestamp: number, secret: string): Buffer {
-  return createHmac('sha256', Buffer.from(secret, 'utf8'))
-    .update(`${timestamp}.`, 'utf8')
-    .update(rawBody)
-    .digest();
+  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(`${timestamp}.`, 'utf8').update(rawBody).digest();
 }
 
 export function verifyStripeSignature(input: StripeVerifyInput): StripeVerifyResult {
