@@ -43,10 +43,14 @@ export function startSluiceProcess(env: Record<string, string>, extraArgs: strin
     }, 30_000);
     const onData = (d: Buffer) => {
       out += d.toString();
-      const m = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"sluice started"/.exec(out);
-      if (m) {
+      const line = out
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.includes('"msg":"sluice started"'));
+      if (line) {
         clearTimeout(timer);
-        resolve({ proc, url: m[1]!, output: () => out, exited });
+        // A worker-only instance serves no HTTP and has no url.
+        resolve({ proc, url: (JSON.parse(line) as { url?: string }).url ?? '', output: () => out, exited });
       }
     };
     proc.stdout!.on('data', onData);
