@@ -5,6 +5,7 @@ import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { connectionRoutes } from './routes/connections.js';
+import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
@@ -38,6 +39,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(workspaceRoutes, { ctx });
       await api.register(connectionRoutes, { ctx });
       await api.register(eventRoutes, { ctx });
+      await api.register(crmRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

@@ -1,0 +1,208 @@
+// Stripe objects → CRM column values. Handles both payload generations in the wild: 2020-era (period on the
+// subscription, `invoice.subscription`) and 2026 (period on subscription items,
+// `invoice.parent.subscription_details.subscription`). Fields may be ids or expanded objects.
+
+type Obj = Record<string, unknown>;
+
+export function idOf(v: unknown): string | null {
+  if (typeof v === 'string' && v.length > 0) return v;
+  if (v && typeof v === 'object' && typeof (v as Obj).id === 'string') return (v as Obj).id as string;
+  return null;
+}
+
+export function time(v: unknown): Date | null {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? new Date(v * 1000) : null;
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const bool = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : null);
+const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
+const list = (v: unknown): Obj[] => {
+  const data = obj(v).data;
+  return Array.isArray(data) ? (data.filter((x) => x && typeof x === 'object') as Obj[]) : [];
+};
+
+export function customerValues(c: Obj) {
+  return {
+    email: str(c.email),
+    name: str(c.name),
+    phone: str(c.phone),
+    metadata: obj(c.metadata),
+  };
+}
+
+export function productValues(p: Obj) {
+  return { name: str(p.name), description: str(p.description), active: bool(p.active), metadata: obj(p.metadata) };
+}
+
+export function priceValues(p: Obj) {
+  const recurring = obj(p.recurring);
+  return {
+    product_provider_id: idOf(p.product),
+    nickname: str(p.nickname),
+    lookup_key: str(p.lookup_key),
+    unit_amount: num(p.unit_amount),
+    currency: str(p.currency),
+    recurring_interval: str(recurring.interval),
+    recurring_interval_count: num(recurring.interval_count),
+    active: bool(p.active),
+  };
+}
+
+export const SUBSCRIPTION_STATUSES = ['trialing', 'active', 'past_due', 'unpaid', 'paused', 'incomplete', 'incomplete_expired', 'canceled'];
+export const TERMINAL_SUBSCRIPTION_STATUSES = ['canceled', 'incomplete_expired'];
+
+/** Same-second tie rank: later lifecycle stages win; terminal states win over everything. */
+export function subscriptionRank(status: string | null): number {
+  switch (status) {
+    case 'incomplete':
+      return 1;
+    case 'trialing':
+      return 2;
+    case 'active':
+      return 3;
+    case 'past_due':
+      return 4;
+    case 'unpaid':
+    case 'paused':
+      return 5;
+    case 'canceled':
+    case 'incomplete_expired':
+      return 9;
+    default:
+      return 0;
+  }
+}
+
+export function subscriptionValues(s: Obj) {
+  const items = list(s.items);
+  const first = items[0] ?? {};
+  const price = obj(first.price ?? first.plan);
+  const status = str(s.status);
+  return {
+    status: status && SUBSCRIPTION_STATUSES.includes(status) ? status : status,
+    price_provider_id: idOf(first.price ?? first.plan),
+    product_provider_id: idOf(price.product),
+    plan_name: str(price.nickname) ?? str(obj(price.product).name) ?? str(price.lookup_key),
+    quantity: num(first.quantity) ?? num(s.quantity),
+    items: items.map((i) => ({
+      id: idOf(i),
+      price: idOf(i.price ?? i.plan),
+      product: idOf(obj(i.price ?? i.plan).product),
+      quantity: num(i.quantity),
+      currentPeriodStart: time(i.current_period_start)?.toISOString() ?? null,
+      currentPeriodEnd: time(i.current_period_end)?.toISOString() ?? null,
+    })),
+    // 2020-era: on the subscription; 2026: on each item.
+    current_period_start: time(s.current_period_start) ?? time(first.current_period_start),
+    current_period_end: time(s.current_period_end) ?? time(first.current_period_end),
+    cancel_at_period_end: bool(s.cancel_at_period_end) ?? false,
+    cancel_at: time(s.cancel_at),
+    canceled_at: time(s.canceled_at),
+    ended_at: time(s.ended_at),
+    trial_start: time(s.trial_start),
+    trial_end: time(s.trial_end),
+    metadata: obj(s.metadata),
+  };
+}
+
+export function invoiceSubscriptionId(i: Obj): string | null {
+  return idOf(i.subscription) ?? idOf(obj(obj(i.parent).subscription_details).subscription);
+}
+
+export function invoiceValues(i: Obj) {
+  const transitions = obj(i.status_transitions);
+  return {
+    subscription_provider_id: invoiceSubscriptionId(i),
+    number: str(i.number),
+    status: str(i.status),
+    billing_reason: str(i.billing_reason),
+    currency: str(i.currency),
+    amount_due: num(i.amount_due),
+    amount_paid: num(i.amount_paid),
+    amount_remaining: num(i.amount_remaining),
+    total: num(i.total),
+    attempt_count: num(i.attempt_count),
+    paid_at: time(transitions.paid_at) ?? (i.status === 'paid' ? (time(i.webhooks_delivered_at) ?? time(i.created)) : null),
+    period_start: time(i.period_start),
+    period_end: time(i.period_end),
+    hosted_invoice_url: str(i.hosted_invoice_url),
+  };
+}
+
+export const INVOICE_RANK: Record<string, number> = { draft: 1, open: 2, uncollectible: 3, paid: 9, void: 9 };
+
+export function paymentIntentValues(p: Obj) {
+  return {
+    kind: 'payment_intent',
+    invoice_provider_id: idOf(p.invoice),
+    payment_intent_provider_id: idOf(p),
+    charge_provider_id: idOf(p.latest_charge),
+    status: str(p.status),
+    amount: num(p.amount),
+    amount_refunded: null,
+    currency: str(p.currency),
+    failure_message: str(obj(p.last_payment_error).message),
+  };
+}
+
+export const PAYMENT_INTENT_RANK: Record<string, number> = {
+  requires_payment_method: 1,
+  requires_confirmation: 2,
+  requires_action: 3,
+  processing: 4,
+  requires_capture: 5,
+  succeeded: 9,
+  canceled: 9,
+};
+
+export function chargeValues(c: Obj) {
+  return {
+    kind: 'charge',
+    invoice_provider_id: idOf(c.invoice),
+    payment_intent_provider_id: idOf(c.payment_intent),
+    charge_provider_id: idOf(c),
+    status: str(c.status),
+    amount: num(c.amount),
+    amount_refunded: num(c.amount_refunded),
+    currency: str(c.currency),
+    failure_message: str(c.failure_message),
+  };
+}
+
+export const CHARGE_RANK: Record<string, number> = { pending: 1, failed: 8, succeeded: 8 };
+
+export function disputeValues(d: Obj) {
+  return {
+    kind: 'dispute',
+    invoice_provider_id: null,
+    payment_intent_provider_id: idOf(d.payment_intent),
+    charge_provider_id: idOf(d.charge),
+    status: str(d.status),
+    amount: num(d.amount),
+    amount_refunded: null,
+    currency: str(d.currency),
+    failure_message: str(d.reason),
+  };
+}
+
+export function checkoutValues(c: Obj) {
+  return {
+    mode: str(c.mode),
+    status: str(c.status),
+    payment_status: str(c.payment_status),
+    subscription_provider_id: idOf(c.subscription),
+    payment_intent_provider_id: idOf(c.payment_intent),
+    amount_total: num(c.amount_total),
+    currency: str(c.currency),
+  };
+}
+
+export const CHECKOUT_RANK: Record<string, number> = { open: 1, complete: 9, expired: 9 };
+
+export function entitlementKeys(summary: Obj): { lookupKey: string; entitlementId: string | null }[] {
+  return list(summary.entitlements)
+    .map((e) => ({ lookupKey: str(e.lookup_key) ?? idOf(e.feature) ?? '', entitlementId: idOf(e) }))
+    .filter((e) => e.lookupKey !== '');
+}

@@ -1,0 +1,394 @@
+// Stripe events → CRM rows and business events. Each function runs inside the transaction that marks the
+// event processed. Business events are derived from the change (old row vs new row), so a replayed or
+// older event, which the version guard does not apply, publishes nothing.
+import type { Queryable } from '../../db/port.js';
+import {
+  activeAccessForCustomer,
+  ensureRow,
+  insertMessage,
+  linkCustomerEvent,
+  upsertGuarded,
+  type CrmRow,
+  type CrmTable,
+} from '../../db/queries/crm.js';
+import { newId } from '../../lib/ids.js';
+import type { StoredEvent } from '../handlers.js';
+import {
+  CHARGE_RANK,
+  CHECKOUT_RANK,
+  INVOICE_RANK,
+  PAYMENT_INTENT_RANK,
+  TERMINAL_SUBSCRIPTION_STATUSES,
+  chargeValues,
+  checkoutValues,
+  customerValues,
+  disputeValues,
+  entitlementKeys,
+  idOf,
+  invoiceValues,
+  paymentIntentValues,
+  priceValues,
+  productValues,
+  subscriptionRank,
+  subscriptionValues,
+} from './normalize.js';
+
+type Obj = Record<string, unknown>;
+
+const ROW_PREFIX: Record<CrmTable, string> = {
+  customers: 'cus',
+  products: 'prod',
+  prices: 'price',
+  subscriptions: 'sub',
+  invoices: 'inv',
+  payments: 'pay',
+  checkout_sessions: 'cs',
+  access: 'acc',
+};
+
+export interface ProjectionOptions {
+  /** False while rebuilding: the rows are restored, but facts already published are not published again. */
+  publish: boolean;
+}
+
+class Projection {
+  readonly ts: Date;
+  readonly providerEventId: string;
+  readonly object: Obj;
+
+  constructor(
+    readonly tx: Queryable,
+    readonly event: StoredEvent,
+    readonly opts: ProjectionOptions,
+  ) {
+    const payload = event.payload as Obj;
+    this.ts = new Date(Number(payload.created) * 1000);
+    this.providerEventId = String(payload.id);
+    this.object = (payload.data as Obj).object as Obj;
+  }
+
+  key(providerId: string) {
+    return { workspaceId: this.event.workspaceId, provider: 'stripe', providerId };
+  }
+
+  version(rank: number, deleted = false) {
+    return { ts: this.ts, rank, eventId: this.providerEventId, deleted };
+  }
+
+  upsert(table: CrmTable, providerId: string, values: Obj | ((old: CrmRow | undefined) => Obj), rank: number, deleted = false) {
+    return upsertGuarded(this.tx, table, this.key(providerId), values, this.version(rank, deleted), () => newId(ROW_PREFIX[table]));
+  }
+
+  /** The customer row for a Stripe customer id (a stub until its own event arrives), linked to this event. */
+  async customer(ref: unknown): Promise<string | null> {
+    const providerId = idOf(ref);
+    if (!providerId) return null;
+    const id = await ensureRow(this.tx, 'customers', this.key(providerId), {}, () => newId('cus'));
+    await linkCustomerEvent(this.tx, id, this.event.id);
+    return id;
+  }
+
+  async publish(type: string, fact: string, data: Obj): Promise<void> {
+    if (!this.opts.publish) return;
+    await insertMessage(this.tx, {
+      id: newId('msg'),
+      workspaceId: this.event.workspaceId,
+      type,
+      data,
+      sourceProvider: 'stripe',
+      sourceEventId: this.providerEventId,
+      dedupeKey: `${type}:${fact}`,
+    });
+  }
+}
+
+const firstKnown = (old: CrmRow | undefined) => old === undefined || old.stub;
+
+function customerData(row: CrmRow): Obj {
+  return {
+    id: row.id,
+    provider: 'stripe',
+    providerId: row.provider_id,
+    email: row.email ?? null,
+    name: row.name ?? null,
+    deleted: row.deleted,
+  };
+}
+
+function subscriptionData(row: CrmRow): Obj {
+  const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : null);
+  return {
+    id: row.id,
+    provider: 'stripe',
+    providerId: row.provider_id,
+    customerId: row.customer_id ?? null,
+    status: row.status,
+    priceId: row.price_provider_id ?? null,
+    planName: row.plan_name ?? null,
+    quantity: row.quantity ?? null,
+    currentPeriodEnd: iso(row.current_period_end),
+    cancelAtPeriodEnd: row.cancel_at_period_end,
+    trialEnd: iso(row.trial_end),
+  };
+}
+
+async function projectCustomer(p: Projection, deleted: boolean): Promise<void> {
+  const c = p.object;
+  const providerId = idOf(c)!;
+  const r = await p.upsert('customers', providerId, customerValues(c), deleted ? 9 : 1, deleted);
+  await linkCustomerEvent(p.tx, r.row.id, p.event.id);
+  if (!r.applied) return;
+  const data = { customer: customerData(r.row) };
+  if (firstKnown(r.old)) await p.publish('customer.created', `customer:${providerId}`, data);
+  else if (!r.old!.deleted && !r.row.deleted) {
+    const changed =
+      ['email', 'name', 'phone'].some((k) => r.old![k] !== r.row[k]) || JSON.stringify(r.old!.metadata) !== JSON.stringify(r.row.metadata);
+    if (changed) await p.publish('customer.updated', `customer:${providerId}:${p.providerEventId}`, data);
+  }
+  if (r.row.deleted && !r.old?.deleted) await p.publish('customer.deleted', `customer:${providerId}`, data);
+}
+
+async function projectSubscription(p: Projection): Promise<void> {
+  const s = p.object;
+  const providerId = idOf(s)!;
+  const customerId = await p.customer(s.customer);
+  const values = { ...subscriptionValues(s), customer_id: customerId };
+  const r = await p.upsert('subscriptions', providerId, values, subscriptionRank(values.status));
+  if (!r.applied) return;
+  const old = firstKnown(r.old) ? undefined : r.old;
+  const now = r.row;
+  const data = { subscription: subscriptionData(now) };
+  const fact = `subscription:${providerId}`;
+  const terminal = (row: CrmRow | undefined) => row !== undefined && TERMINAL_SUBSCRIPTION_STATUSES.includes(String(row.status));
+
+  if (!old) await p.publish('subscription.created', fact, data);
+  if (now.status === 'trialing' && old?.status !== 'trialing') await p.publish('trial.started', fact, data);
+  if (old?.status === 'trialing' && now.status !== 'trialing') await p.publish('trial.ended', fact, data);
+  if (now.status === 'active' && old?.status !== 'active') await p.publish('subscription.activated', `${fact}:${p.providerEventId}`, data);
+  const cancellationScheduled = now.cancel_at_period_end === true && old?.cancel_at_period_end !== true;
+  const endedUnscheduled = terminal(now) && !terminal(old) && old?.cancel_at_period_end !== true;
+  if (cancellationScheduled || endedUnscheduled) {
+    const endsAt = (now.cancel_at ?? now.current_period_end ?? now.ended_at ?? now.canceled_at) as Date | null;
+    await p.publish('subscription.canceled', `${fact}:${p.providerEventId}`, { ...data, endsAt: endsAt?.toISOString() ?? null });
+  }
+  if (terminal(now) && !terminal(old)) await p.publish('subscription.ended', fact, data);
+  if (old && !terminal(now)) {
+    const changed =
+      ['price_provider_id', 'quantity'].some((k) => old[k] !== now[k]) ||
+      (old.cancel_at_period_end === true && now.cancel_at_period_end === false);
+    if (changed) await p.publish('subscription.updated', `${fact}:${p.providerEventId}`, data);
+  }
+}
+
+async function projectInvoice(p: Projection): Promise<void> {
+  const i = p.object;
+  const providerId = idOf(i)!;
+  const customerId = await p.customer(i.customer);
+  const values = { ...invoiceValues(i), customer_id: customerId };
+  const r = await p.upsert('invoices', providerId, values, INVOICE_RANK[values.status ?? ''] ?? 0);
+  if (!r.applied) return;
+  const old = firstKnown(r.old) ? undefined : r.old;
+  const now = r.row;
+  const data = {
+    invoice: {
+      id: now.id,
+      providerId,
+      customerId,
+      subscriptionId: now.subscription_provider_id ?? null,
+      status: now.status,
+      amountPaid: now.amount_paid,
+      amountDue: now.amount_due,
+      currency: now.currency,
+      billingReason: now.billing_reason,
+      hostedInvoiceUrl: now.hosted_invoice_url,
+    },
+  };
+  if (now.status === 'paid' && old?.status !== 'paid') {
+    await p.publish('payment.succeeded', `invoice:${providerId}`, data);
+    if (now.billing_reason === 'subscription_cycle') await p.publish('subscription.renewed', `invoice:${providerId}`, data);
+  }
+  const attempts = Number(now.attempt_count ?? 0);
+  if (p.event.type === 'invoice.payment_failed' && now.status !== 'paid' && attempts > Number(old?.attempt_count ?? 0)) {
+    await p.publish('payment.failed', `invoice:${providerId}:${attempts}`, data);
+  }
+}
+
+async function projectPaymentIntent(p: Projection): Promise<void> {
+  const pi = p.object;
+  const customerId = await p.customer(pi.customer);
+  const values = { ...paymentIntentValues(pi), customer_id: customerId };
+  await p.upsert('payments', idOf(pi)!, values, PAYMENT_INTENT_RANK[values.status ?? ''] ?? 0);
+}
+
+async function projectCharge(p: Projection): Promise<void> {
+  const c = p.object;
+  const providerId = idOf(c)!;
+  const customerId = await p.customer(c.customer);
+  const values = { ...chargeValues(c), customer_id: customerId };
+  // amount_refunded only grows, so it extends the rank: a later refund state wins a same-second tie.
+  const rank = (CHARGE_RANK[values.status ?? ''] ?? 0) * 1_000_000_000 + Math.min(Number(values.amount_refunded ?? 0), 999_999_999);
+  const r = await p.upsert('payments', providerId, values, Math.min(rank, 2_147_483_647));
+  if (!r.applied) return;
+  const old = firstKnown(r.old) ? undefined : r.old;
+  const now = r.row;
+  const data = {
+    payment: {
+      id: now.id,
+      providerId,
+      customerId,
+      amount: now.amount,
+      amountRefunded: now.amount_refunded,
+      currency: now.currency,
+      status: now.status,
+    },
+  };
+  // Invoice payments are published from the invoice; only one-off charges speak for themselves here.
+  if (!now.invoice_provider_id) {
+    if (now.status === 'succeeded' && old?.status !== 'succeeded') await p.publish('payment.succeeded', `charge:${providerId}`, data);
+    if (now.status === 'failed' && old?.status !== 'failed') await p.publish('payment.failed', `charge:${providerId}`, data);
+  }
+  if (Number(now.amount_refunded ?? 0) > Number(old?.amount_refunded ?? 0)) {
+    await p.publish('order.refunded', `charge:${providerId}:${String(now.amount_refunded)}`, data);
+  }
+}
+
+async function projectDispute(p: Projection): Promise<void> {
+  const d = p.object;
+  const providerId = idOf(d)!;
+  const r = await p.upsert(
+    'payments',
+    providerId,
+    { ...disputeValues(d), customer_id: null },
+    p.event.type === 'charge.dispute.closed' ? 9 : 1,
+  );
+  if (r.applied && firstKnown(r.old)) {
+    await p.publish('chargeback.received', `dispute:${providerId}`, {
+      dispute: {
+        id: r.row.id,
+        providerId,
+        amount: r.row.amount,
+        currency: r.row.currency,
+        reason: r.row.failure_message,
+        chargeId: r.row.charge_provider_id,
+      },
+    });
+  }
+}
+
+async function projectCheckout(p: Projection): Promise<void> {
+  const c = p.object;
+  const providerId = idOf(c)!;
+  const customerId = await p.customer(c.customer);
+  const values = { ...checkoutValues(c), customer_id: customerId };
+  const r = await p.upsert('checkout_sessions', providerId, values, CHECKOUT_RANK[values.status ?? ''] ?? 0);
+  if (!r.applied) return;
+  const paid = (row: CrmRow | undefined) =>
+    row?.status === 'complete' && (row.payment_status === 'paid' || row.payment_status === 'no_payment_required');
+  if (paid(r.row) && !paid(firstKnown(r.old) ? undefined : r.old)) {
+    await p.publish('order.completed', `checkout:${providerId}`, {
+      order: {
+        id: r.row.id,
+        providerId,
+        customerId,
+        mode: r.row.mode,
+        amountTotal: r.row.amount_total,
+        currency: r.row.currency,
+        subscriptionId: r.row.subscription_provider_id ?? null,
+      },
+    });
+  }
+}
+
+async function projectProduct(p: Projection, deleted: boolean): Promise<void> {
+  await p.upsert('products', idOf(p.object)!, productValues(p.object), deleted ? 9 : 1, deleted);
+}
+
+async function projectPrice(p: Projection, deleted: boolean): Promise<void> {
+  await p.upsert('prices', idOf(p.object)!, priceValues(p.object), deleted ? 9 : 1, deleted);
+}
+
+/** The summary lists every active entitlement of a customer: keys present are granted, keys gone revoked. */
+async function projectEntitlements(p: Projection): Promise<void> {
+  const customerProviderId = idOf(p.object.customer);
+  const customerId = await p.customer(p.object.customer);
+  if (!customerProviderId || !customerId) return;
+  const keys = entitlementKeys(p.object);
+  const active = new Set(keys.map((k) => k.lookupKey));
+  for (const { lookupKey, entitlementId } of keys) {
+    const r = await p.upsert(
+      'access',
+      `${customerProviderId}:${lookupKey}`,
+      (old) => ({
+        customer_id: customerId,
+        resource: lookupKey,
+        provider_access_id: entitlementId,
+        status: 'active',
+        granted_at: old?.status === 'active' ? old.granted_at : p.ts,
+        revoked_at: null,
+        expires_at: null,
+      }),
+      1,
+    );
+    if (r.applied && r.old?.status !== 'active') {
+      await p.publish('access.granted', `access:${r.row.provider_id}:${p.providerEventId}`, {
+        access: { id: r.row.id, customerId, resource: lookupKey, grantedAt: p.ts.toISOString() },
+      });
+    }
+  }
+  for (const row of await activeAccessForCustomer(p.tx, p.event.workspaceId, 'stripe', customerId)) {
+    if (active.has(String(row.resource))) continue;
+    const r = await p.upsert('access', String(row.provider_id), { status: 'revoked', revoked_at: p.ts }, 1);
+    if (r.applied) {
+      await p.publish('access.revoked', `access:${row.provider_id}:${p.providerEventId}`, {
+        access: { id: row.id, customerId, resource: row.resource, revokedAt: p.ts.toISOString() },
+      });
+    }
+  }
+}
+
+type Projector = (p: Projection) => Promise<void>;
+
+export const STRIPE_PROJECTORS: Record<string, Projector> = {
+  'customer.created': (p) => projectCustomer(p, false),
+  'customer.updated': (p) => projectCustomer(p, false),
+  'customer.deleted': (p) => projectCustomer(p, true),
+  'customer.subscription.created': projectSubscription,
+  'customer.subscription.updated': projectSubscription,
+  'customer.subscription.deleted': projectSubscription,
+  'customer.subscription.paused': projectSubscription,
+  'customer.subscription.resumed': projectSubscription,
+  'customer.subscription.trial_will_end': projectSubscription,
+  'invoice.created': projectInvoice,
+  'invoice.finalized': projectInvoice,
+  'invoice.updated': projectInvoice,
+  'invoice.paid': projectInvoice,
+  'invoice.payment_failed': projectInvoice,
+  'invoice.voided': projectInvoice,
+  'invoice.marked_uncollectible': projectInvoice,
+  'payment_intent.created': projectPaymentIntent,
+  'payment_intent.succeeded': projectPaymentIntent,
+  'payment_intent.payment_failed': projectPaymentIntent,
+  'payment_intent.canceled': projectPaymentIntent,
+  'charge.succeeded': projectCharge,
+  'charge.failed': projectCharge,
+  'charge.refunded': projectCharge,
+  'charge.updated': projectCharge,
+  'charge.dispute.created': projectDispute,
+  'charge.dispute.closed': projectDispute,
+  'checkout.session.completed': projectCheckout,
+  'checkout.session.expired': projectCheckout,
+  'product.created': (p) => projectProduct(p, false),
+  'product.updated': (p) => projectProduct(p, false),
+  'product.deleted': (p) => projectProduct(p, true),
+  'price.created': (p) => projectPrice(p, false),
+  'price.updated': (p) => projectPrice(p, false),
+  'price.deleted': (p) => projectPrice(p, true),
+  'entitlements.active_entitlement_summary.updated': projectEntitlements,
+};
+
+export async function projectStripeEvent(tx: Queryable, event: StoredEvent, opts: ProjectionOptions): Promise<boolean> {
+  const projector = STRIPE_PROJECTORS[event.type];
+  if (!projector) return false;
+  await projector(new Projection(tx, event, opts));
+  return true;
+}

@@ -1,0 +1,83 @@
+// Read side of the CRM: lists are newest first, keyset-paged by row id.
+import type { Queryable } from '../port.js';
+
+type Row = Record<string, unknown> & { id: string };
+
+export interface ListOptions {
+  workspaceId: string;
+  before?: string | undefined;
+  limit: number;
+}
+
+export async function listCustomers(
+  db: Queryable,
+  o: ListOptions & { email?: string | undefined; q?: string | undefined },
+): Promise<Row[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT * FROM customers
+     WHERE workspace_id = $1 AND stub = false
+       AND ($2::text IS NULL OR lower(email) = lower($2))
+       AND ($3::text IS NULL OR email ILIKE '%' || $3 || '%' OR name ILIKE '%' || $3 || '%' OR provider_id = $3)
+       AND ($4::text IS NULL OR id < $4)
+     ORDER BY id DESC LIMIT $5`,
+    [o.workspaceId, o.email ?? null, o.q ?? null, o.before ?? null, o.limit],
+  );
+  return rows;
+}
+
+export async function findCustomer(db: Queryable, workspaceId: string, id: string): Promise<Row | undefined> {
+  const { rows } = await db.query<Row>(
+    'SELECT * FROM customers WHERE workspace_id = $1 AND (id = $2 OR provider_id = $2) ORDER BY stub LIMIT 1',
+    [workspaceId, id],
+  );
+  return rows[0];
+}
+
+const TABLES = {
+  subscriptions: 'subscriptions',
+  invoices: 'invoices',
+  payments: 'payments',
+  access: 'access',
+  products: 'products',
+  prices: 'prices',
+} as const;
+
+export async function listRows(
+  db: Queryable,
+  table: keyof typeof TABLES,
+  o: ListOptions & { customerId?: string | undefined; status?: string | undefined },
+): Promise<Row[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT * FROM ${TABLES[table]}
+     WHERE workspace_id = $1
+       AND ($2::text IS NULL OR ${table === 'products' || table === 'prices' ? 'NULL' : 'customer_id'} = $2)
+       AND ($3::text IS NULL OR status = $3)
+       AND ($4::text IS NULL OR id < $4)
+     ORDER BY id DESC LIMIT $5`,
+    [o.workspaceId, o.customerId ?? null, o.status ?? null, o.before ?? null, o.limit],
+  );
+  return rows;
+}
+
+export async function customerTimeline(db: Queryable, customerId: string, limit: number): Promise<Row[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT e.id, e.provider, e.provider_event_id, e.type, e.status, e.received_at, e.provider_created_at
+     FROM customer_events ce JOIN events e ON e.id = ce.event_id
+     WHERE ce.customer_id = $1 ORDER BY e.provider_created_at DESC NULLS LAST, e.id DESC LIMIT $2`,
+    [customerId, limit],
+  );
+  return rows;
+}
+
+export async function listMessages(
+  db: Queryable,
+  o: ListOptions & { type?: string | undefined; since?: Date | undefined },
+): Promise<Row[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT * FROM messages WHERE workspace_id = $1
+       AND ($2::text IS NULL OR type = $2) AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::text IS NULL OR id < $4)
+     ORDER BY id DESC LIMIT $5`,
+    [o.workspaceId, o.type ?? null, o.since ?? null, o.before ?? null, o.limit],
+  );
+  return rows;
+}

@@ -1,0 +1,145 @@
+// Generic, order-safe writes to the CRM tables (see migrations/0002_crm.sql for the rule). Table and
+// column names come from code, never from input; values are always parameters.
+import type { Queryable } from '../port.js';
+
+export type CrmTable = 'customers' | 'products' | 'prices' | 'subscriptions' | 'invoices' | 'payments' | 'checkout_sessions' | 'access';
+
+export type CrmRow = Record<string, unknown> & { id: string; deleted: boolean; stub: boolean };
+
+export interface ObjectKey {
+  workspaceId: string;
+  provider: string;
+  providerId: string;
+}
+
+/** The version of the event writing a row; compared as the tuple (ts, rank, eventId). */
+export interface Version {
+  ts: Date;
+  /** Settles same-second ties without depending on arrival order (e.g. a terminal status ranks highest). */
+  rank: number;
+  eventId: string;
+  deleted: boolean;
+}
+
+export interface UpsertResult {
+  old: CrmRow | undefined;
+  row: CrmRow;
+  applied: boolean;
+}
+
+function param(v: unknown): unknown {
+  return v !== null && typeof v === 'object' && !(v instanceof Date) ? JSON.stringify(v) : v;
+}
+
+async function selectForUpdate(db: Queryable, table: CrmTable, key: ObjectKey): Promise<CrmRow | undefined> {
+  const { rows } = await db.query<CrmRow>(
+    `SELECT * FROM ${table} WHERE workspace_id = $1 AND provider = $2 AND provider_id = $3 FOR UPDATE`,
+    [key.workspaceId, key.provider, key.providerId],
+  );
+  return rows[0];
+}
+
+export function isNewer(old: CrmRow, v: Version): boolean {
+  if (old.stub || old.source_ts == null) return true;
+  if (old.deleted && !v.deleted) return false; // tombstone: nothing but a delete touches it
+  const oldTs = (old.source_ts as Date).getTime();
+  const ts = v.ts.getTime();
+  if (ts !== oldTs) return ts > oldTs;
+  const oldRank = Number(old.source_rank);
+  if (v.rank !== oldRank) return v.rank > oldRank;
+  return v.eventId > String(old.source_event_id ?? '');
+}
+
+export async function upsertGuarded(
+  db: Queryable,
+  table: CrmTable,
+  key: ObjectKey,
+  valuesFor: Record<string, unknown> | ((old: CrmRow | undefined) => Record<string, unknown>),
+  version: Version,
+  newRowId: () => string,
+): Promise<UpsertResult> {
+  const compute = typeof valuesFor === 'function' ? valuesFor : () => valuesFor;
+  const meta = {
+    deleted: version.deleted,
+    stub: false,
+    source_ts: version.ts,
+    source_rank: version.rank,
+    source_event_id: version.eventId,
+  };
+  let old = await selectForUpdate(db, table, key);
+  if (!old) {
+    const all: Record<string, unknown> = { ...compute(undefined), ...meta };
+    const names = Object.keys(all);
+    const { rows } = await db.query<CrmRow>(
+      `INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
+       VALUES ($1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')})
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *`,
+      [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(all[n]))],
+    );
+    if (rows[0]) return { old: undefined, row: rows[0], applied: true };
+    // Another transaction inserted it between our SELECT and INSERT: take the guarded path on its row.
+    old = (await selectForUpdate(db, table, key))!;
+  }
+  if (!isNewer(old, version)) return { old, row: old, applied: false };
+  const all: Record<string, unknown> = { ...compute(old), ...meta };
+  const names = Object.keys(all);
+  const { rows } = await db.query<CrmRow>(
+    `UPDATE ${table} SET ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`,
+    [old.id, ...names.map((n) => param(all[n]))],
+  );
+  return { old, row: rows[0]!, applied: true };
+}
+
+/** The row id of an object, creating a stub when it is referenced before its own event arrived. */
+export async function ensureRow(
+  db: Queryable,
+  table: CrmTable,
+  key: ObjectKey,
+  stubValues: Record<string, unknown>,
+  newRowId: () => string,
+): Promise<string> {
+  const names = Object.keys(stubValues);
+  const { rows } = await db.query<{ id: string }>(
+    `WITH ins AS (
+       INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
+       VALUES ($1, $2, $3, $4, true${names.map((_, i) => `, $${i + 5}`).join('')})
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id)
+     SELECT id FROM ins UNION ALL
+     SELECT id FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4
+     LIMIT 1`,
+    [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(stubValues[n]))],
+  );
+  return rows[0]!.id;
+}
+
+export async function linkCustomerEvent(db: Queryable, customerId: string, eventId: string): Promise<void> {
+  await db.query('INSERT INTO customer_events (customer_id, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [customerId, eventId]);
+}
+
+export async function activeAccessForCustomer(db: Queryable, workspaceId: string, provider: string, customerId: string): Promise<CrmRow[]> {
+  const { rows } = await db.query<CrmRow>(
+    `SELECT * FROM access WHERE workspace_id = $1 AND provider = $2 AND customer_id = $3 AND status = 'active' FOR UPDATE`,
+    [workspaceId, provider, customerId],
+  );
+  return rows;
+}
+
+export interface NewMessage {
+  id: string;
+  workspaceId: string;
+  type: string;
+  data: unknown;
+  sourceProvider: string | null;
+  sourceEventId: string | null;
+  dedupeKey: string;
+}
+
+/** Publishes a message unless the same fact (dedupe key) was already published; true when inserted. */
+export async function insertMessage(db: Queryable, m: NewMessage): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
+    [m.id, m.workspaceId, m.type, JSON.stringify(m.data), m.sourceProvider, m.sourceEventId, m.dedupeKey],
+  );
+  return rowCount === 1;
+}

@@ -1,0 +1,108 @@
+// The CRM read API: rows as camelCase JSON, without the bookkeeping columns of the order-safety guard.
+import {
+  customerTimeline,
+  findCustomer,
+  listCustomers as queryCustomers,
+  listMessages as queryMessages,
+  listRows,
+} from '../db/queries/crm-read.js';
+import { findWorkspace } from '../db/queries/workspaces.js';
+import { NotFoundError, WorkspaceNotFoundError } from '../errors.js';
+import type { Ctx } from './context.js';
+import { oneOf, optionalString, page, parseCursor, parseLimit, parseTime } from './input.js';
+
+type Row = Record<string, unknown> & { id: string };
+const HIDDEN = new Set(['workspace_id', 'source_rank', 'source_event_id', 'stub']);
+
+function camel(row: Row): Row {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (HIDDEN.has(k)) continue;
+    const name = k === 'source_ts' ? 'providerUpdatedAt' : k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    out[name] = v instanceof Date ? v.toISOString() : v;
+  }
+  return out as Row;
+}
+
+async function assertWorkspace(ctx: Ctx, workspaceId: string): Promise<void> {
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+}
+
+export async function listCustomers(ctx: Ctx, workspaceId: string, q: Record<string, unknown>) {
+  const limit = parseLimit(q.limit);
+  const before = parseCursor(q.cursor);
+  const email = optionalString(q, 'email', 320);
+  const text = optionalString(q, 'q', 200);
+  await assertWorkspace(ctx, workspaceId);
+  const p = page(await queryCustomers(ctx.db, { workspaceId, before, limit: limit + 1, email, q: text }), limit);
+  return { data: p.data.map(camel), nextCursor: p.nextCursor };
+}
+
+export async function getCustomer(ctx: Ctx, workspaceId: string, id: string) {
+  await assertWorkspace(ctx, workspaceId);
+  const customer = await findCustomer(ctx.db, workspaceId, id);
+  if (!customer) throw new NotFoundError('CUSTOMER_NOT_FOUND', `no customer ${JSON.stringify(id)} in this workspace`);
+  const opts = { workspaceId, customerId: customer.id, limit: 500 };
+  const [subscriptions, invoices, payments, access, timeline] = await Promise.all([
+    listRows(ctx.db, 'subscriptions', opts),
+    listRows(ctx.db, 'invoices', opts),
+    listRows(ctx.db, 'payments', opts),
+    listRows(ctx.db, 'access', opts),
+    customerTimeline(ctx.db, customer.id, 500),
+  ]);
+  return {
+    ...camel(customer),
+    subscriptions: subscriptions.map(camel),
+    invoices: invoices.map(camel),
+    payments: payments.map(camel),
+    access: access.map(camel),
+    timeline: timeline.map(camel),
+  };
+}
+
+const STATUS_FILTERS = {
+  subscriptions: ['trialing', 'active', 'past_due', 'unpaid', 'paused', 'incomplete', 'incomplete_expired', 'canceled'],
+  access: ['active', 'revoked', 'expired'],
+} as const;
+
+export async function listCrm(
+  ctx: Ctx,
+  workspaceId: string,
+  table: 'subscriptions' | 'invoices' | 'payments' | 'access' | 'products' | 'prices',
+  q: Record<string, unknown>,
+) {
+  const limit = parseLimit(q.limit);
+  const before = parseCursor(q.cursor);
+  const allowed = table === 'subscriptions' || table === 'access' ? STATUS_FILTERS[table] : undefined;
+  const status = allowed ? oneOf(q.status, 'status', allowed) : optionalString(q, 'status', 50);
+  const customerRef = optionalString(q, 'customer', 200);
+  await assertWorkspace(ctx, workspaceId);
+  let customerId: string | undefined;
+  if (customerRef) {
+    const c = await findCustomer(ctx.db, workspaceId, customerRef);
+    if (!c) return { data: [], nextCursor: null };
+    customerId = c.id;
+  }
+  const p = page(await listRows(ctx.db, table, { workspaceId, before, limit: limit + 1, status, customerId }), limit);
+  return { data: p.data.map(camel), nextCursor: p.nextCursor };
+}
+
+export async function listMessages(ctx: Ctx, workspaceId: string, q: Record<string, unknown>) {
+  const limit = parseLimit(q.limit);
+  const before = parseCursor(q.cursor);
+  const type = optionalString(q, 'type', 200);
+  const since = parseTime(q.since, 'since');
+  await assertWorkspace(ctx, workspaceId);
+  const p = page(await queryMessages(ctx.db, { workspaceId, before, limit: limit + 1, type, since }), limit);
+  return {
+    data: p.data.map((m) => ({
+      id: m.id,
+      type: m.type,
+      timestamp: (m.created_at as Date).toISOString(),
+      workspaceId,
+      data: m.data,
+      source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id } : null,
+    })),
+    nextCursor: p.nextCursor,
+  };
+}

@@ -1,0 +1,205 @@
+// The Stripe → CRM projection: order safety under shuffled, duplicated and same-second delivery,
+// tombstones, and business events derived from state changes.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+
+const SECRET = 'whsec_crm_test_secret';
+const T0 = 1_790_000_000;
+
+function subscription(status: string, extra: Record<string, unknown> = {}) {
+  return {
+    id: 'sub_life',
+    object: 'subscription',
+    customer: 'cus_life',
+    status,
+    cancel_at_period_end: false,
+    current_period_start: T0,
+    current_period_end: T0 + 30 * 86400,
+    trial_start: T0,
+    trial_end: T0 + 7 * 86400,
+    items: { object: 'list', data: [{ id: 'si_1', price: { id: 'price_gold', nickname: 'Gold', product: 'prod_gold' }, quantity: 1 }] },
+    ...extra,
+  };
+}
+
+/** Deterministic shuffle (seeded), so a failure is reproducible. */
+function shuffle<T>(items: T[], seed: number): T[] {
+  const out = [...items];
+  let s = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe('Stripe → CRM', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  async function workspace(name: string): Promise<string> {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name })).body.id;
+    await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    return ws;
+  }
+  async function deliver(ws: string, payloads: string[]): Promise<void> {
+    for (const payload of payloads) {
+      const res = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
+    await waitFor(
+      async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0,
+      'processing',
+    );
+  }
+  const get = async (ws: string, path: string) => (await app.api('GET', `/api/v1/workspaces/${ws}${path}`)).body;
+  const stateOf = async (ws: string) => {
+    const strip = ({ id: _i, createdAt: _c, updatedAt: _u, customerId: _cu, ...rest }: any) => rest;
+    const subs = (await get(ws, '/subscriptions')).data.map(strip);
+    const customers = (await get(ws, '/customers')).data.map(strip);
+    return { subs, customers };
+  };
+
+  test('a shuffled lifecycle with duplicates and same-second events ends as the in-order one', async () => {
+    const lifecycle = [
+      stripeEvent('customer.created', { id: 'cus_life', email: 'life@example.com', name: 'Life' }, { created: T0 - 5 }),
+      stripeEvent('customer.subscription.created', subscription('trialing'), { created: T0 }),
+      stripeEvent('customer.subscription.updated', subscription('active'), { created: T0 + 10 }),
+      // same second as the activation above: the later lifecycle stage wins whatever the order
+      stripeEvent('customer.subscription.updated', subscription('past_due'), { created: T0 + 20 }),
+      stripeEvent('customer.subscription.updated', subscription('active', { current_period_end: T0 + 60 * 86400 }), { created: T0 + 30 }),
+      stripeEvent(
+        'customer.subscription.updated',
+        subscription('active', { cancel_at_period_end: true, current_period_end: T0 + 60 * 86400 }),
+        { created: T0 + 40 },
+      ),
+      stripeEvent(
+        'customer.subscription.deleted',
+        subscription('canceled', { cancel_at_period_end: true, current_period_end: T0 + 60 * 86400, ended_at: T0 + 40 }),
+        { created: T0 + 40 },
+      ),
+      stripeEvent('customer.updated', { id: 'cus_life', email: 'life2@example.com', name: 'Life' }, { created: T0 + 50 }),
+    ];
+    const inOrder = await workspace('in order');
+    await deliver(inOrder, lifecycle);
+    const expected = await stateOf(inOrder);
+    assert.equal(expected.subs[0].status, 'canceled');
+    assert.equal(expected.subs[0].currentPeriodEnd, new Date((T0 + 60 * 86400) * 1000).toISOString());
+    assert.equal(expected.customers[0].email, 'life2@example.com');
+
+    for (const seed of [1, 2, 3]) {
+      const shuffled = await workspace(`shuffled ${seed}`);
+      const withDuplicates = shuffle([...lifecycle, lifecycle[2]!, lifecycle[5]!, lifecycle[6]!], seed);
+      await deliver(shuffled, withDuplicates);
+      assert.deepEqual(await stateOf(shuffled), expected, `seed ${seed}`);
+    }
+  });
+
+  test('a deleted customer stays deleted when an older update arrives last', async () => {
+    const ws = await workspace('tombstone');
+    await deliver(ws, [
+      stripeEvent('customer.created', { id: 'cus_gone', email: 'gone@example.com' }, { created: T0 }),
+      stripeEvent('customer.deleted', { id: 'cus_gone', email: 'gone@example.com' }, { created: T0 + 10 }),
+      stripeEvent('customer.updated', { id: 'cus_gone', email: 'resurrected@example.com' }, { created: T0 + 5 }),
+      // even a newer update cannot undo a delete
+      stripeEvent('customer.updated', { id: 'cus_gone', email: 'newer@example.com' }, { created: T0 + 20 }),
+    ]);
+    const [c] = (await get(ws, '/customers')).data;
+    assert.equal(c.deleted, true);
+    assert.equal(c.email, 'gone@example.com');
+  });
+
+  test('a subscription for an unseen customer creates a stub that the customer event fills in', async () => {
+    const ws = await workspace('stub');
+    await deliver(ws, [
+      stripeEvent('customer.subscription.created', subscription('active', { id: 'sub_stub', customer: 'cus_later' }), { created: T0 }),
+    ]);
+    const sub = (await get(ws, '/subscriptions')).data[0];
+    assert.ok(sub.customerId, 'linked to a stub customer');
+    await deliver(ws, [stripeEvent('customer.created', { id: 'cus_later', email: 'later@example.com' }, { created: T0 - 100 })]);
+    const customer = await get(ws, `/customers/${sub.customerId}`);
+    assert.equal(customer.email, 'later@example.com');
+    assert.deepEqual(
+      customer.subscriptions.map((s: any) => s.providerId),
+      ['sub_stub'],
+    );
+    assert.equal(customer.timeline.length, 2);
+    assert.equal(customer.timeline[0].type, 'customer.subscription.created', 'newest first');
+  });
+
+  test('business events: one subscription.canceled for a cancellation delivered three times, none for a no-op update', async () => {
+    const ws = await workspace('messages');
+    const active = stripeEvent('customer.subscription.created', subscription('active', { id: 'sub_msg', customer: 'cus_msg' }), {
+      created: T0,
+    });
+    const cancel = stripeEvent(
+      'customer.subscription.updated',
+      subscription('active', { id: 'sub_msg', customer: 'cus_msg', cancel_at_period_end: true }),
+      { created: T0 + 10 },
+    );
+    const sameStateLater = stripeEvent(
+      'customer.subscription.updated',
+      subscription('active', { id: 'sub_msg', customer: 'cus_msg', cancel_at_period_end: true }),
+      { created: T0 + 20 },
+    );
+    await deliver(ws, [active, cancel, cancel, cancel, sameStateLater]);
+    const cancelEvent = (await get(ws, '/events?type=customer.subscription.updated')).data.find(
+      (e: any) => e.providerEventId === JSON.parse(cancel).id,
+    );
+    assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/events/${cancelEvent.id}/replay`)).status, 202);
+    await waitFor(async () => (await get(ws, '/events?status=received')).data.length === 0, 'replay processed');
+
+    const types = (await get(ws, '/messages')).data.map((m: any) => m.type).sort();
+    assert.deepEqual(types, ['subscription.activated', 'subscription.canceled', 'subscription.created']);
+    const canceled = (await get(ws, '/messages?type=subscription.canceled')).data[0];
+    assert.equal(canceled.data.endsAt, new Date((T0 + 30 * 86400) * 1000).toISOString());
+    assert.deepEqual(canceled.source, { provider: 'stripe', eventId: JSON.parse(cancel).id });
+  });
+
+  test('entitlements grant and revoke access; a paid renewal invoice publishes renewed', async () => {
+    const ws = await workspace('access');
+    const summary = (keys: string[], created: number) =>
+      stripeEvent(
+        'entitlements.active_entitlement_summary.updated',
+        {
+          object: 'entitlements.active_entitlement_summary',
+          customer: 'cus_acc',
+          entitlements: { object: 'list', data: keys.map((k) => ({ id: `ent_${k}`, lookup_key: k, feature: `feat_${k}` })) },
+        },
+        { created },
+      );
+    await deliver(ws, [summary(['premium', 'archive'], T0), summary(['premium'], T0 + 10)]);
+    const rows = (await get(ws, '/access')).data;
+    const byResource = Object.fromEntries(rows.map((r: any) => [r.resource, r.status]));
+    assert.deepEqual(byResource, { premium: 'active', archive: 'revoked' });
+    // The older summary arriving again (replayed) must not re-grant what was revoked.
+    await deliver(ws, [summary(['premium', 'archive'], T0 - 10)]);
+    assert.equal((await get(ws, '/access?status=active')).data.length, 1);
+
+    await deliver(ws, [
+      stripeEvent(
+        'invoice.paid',
+        {
+          id: 'in_cycle',
+          object: 'invoice',
+          customer: 'cus_acc',
+          status: 'paid',
+          billing_reason: 'subscription_cycle',
+          amount_paid: 900,
+          currency: 'eur',
+          parent: { subscription_details: { subscription: 'sub_x' } },
+        },
+        { created: T0 + 20 },
+      ),
+    ]);
+    const types = (await get(ws, '/messages')).data.map((m: any) => m.type).sort();
+    assert.deepEqual(types, ['access.granted', 'access.granted', 'access.revoked', 'payment.succeeded', 'subscription.renewed']);
+    assert.equal((await get(ws, '/invoices')).data[0].subscriptionProviderId, 'sub_x');
+  });
+});
