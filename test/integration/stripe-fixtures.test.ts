@@ -46,4 +46,22 @@ describe('shared Stripe fixtures', { skip: present ? false : `no fixtures at ${F
       'every fixture type is a handled type',
     );
   });
+
+  test('fixtures land in the CRM tables, in both payload generations', async () => {
+    const list = async (what: string) => (await app.api('GET', `/api/v1/workspaces/${ws}/${what}?limit=500`)).body.data;
+    const customers = await list('customers');
+    assert.ok(customers.some((c: any) => c.providerId === 'cus_IhGfebO16cMIGN'), 'the captured customer');
+    const subscriptions = await list('subscriptions');
+    assert.ok(subscriptions.length >= 2);
+    // 2020 captures carry the period on the subscription, 2026 ones on the items: both fill the column.
+    for (const s of subscriptions) assert.ok(s.currentPeriodEnd, `${s.providerId} has a period end`);
+    const invoices = await list('invoices');
+    assert.ok(invoices.length >= 2);
+    for (const i of invoices) assert.ok(i.subscriptionProviderId, `${i.providerId} is linked to its subscription`);
+    const payments = await list('payments');
+    assert.ok(payments.some((p: any) => p.kind === 'charge') && payments.some((p: any) => p.kind === 'payment_intent'));
+    assert.ok((await list('products')).length >= 1);
+    assert.ok((await list('prices')).length >= 1);
+    assert.ok((await list('access')).some((a: any) => a.status === 'active'));
+  });
 });

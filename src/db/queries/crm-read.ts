@@ -47,14 +47,15 @@ export async function listRows(
   table: keyof typeof TABLES,
   o: ListOptions & { customerId?: string | undefined; status?: string | undefined },
 ): Promise<Row[]> {
+  // The catalogue (products, prices) has neither a customer nor a status to filter on.
+  const perCustomer = table !== 'products' && table !== 'prices';
   const { rows } = await db.query<Row>(
     `SELECT * FROM ${TABLES[table]}
      WHERE workspace_id = $1
-       AND ($2::text IS NULL OR ${table === 'products' || table === 'prices' ? 'NULL' : 'customer_id'} = $2)
-       AND ($3::text IS NULL OR status = $3)
+       ${perCustomer ? 'AND ($2::text IS NULL OR customer_id = $2) AND ($3::text IS NULL OR status = $3)' : 'AND $2::text IS NULL AND $3::text IS NULL'}
        AND ($4::text IS NULL OR id < $4)
      ORDER BY id DESC LIMIT $5`,
-    [o.workspaceId, o.customerId ?? null, o.status ?? null, o.before ?? null, o.limit],
+    [o.workspaceId, perCustomer ? (o.customerId ?? null) : null, perCustomer ? (o.status ?? null) : null, o.before ?? null, o.limit],
   );
   return rows;
 }
