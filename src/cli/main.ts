@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../lib/data-dir-lock.js';
 import { AppError } from '../errors.js';
 import { migrateCommand } from './commands/migrate.js';
+import { rebuildCommand } from './commands/rebuild.js';
 import { startCommand } from './commands/start.js';
 import { workspaceCommand } from './commands/workspace.js';
 import { UsageError, type Command } from './command.js';
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, Command> = {
   start: startCommand,
   migrate: migrateCommand,
   workspace: workspaceCommand,
+  rebuild: rebuildCommand,
 };
 
 function mainHelp(): string {

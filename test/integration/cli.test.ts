@@ -39,6 +39,11 @@ describe('sluice CLI', () => {
     assert.match(ws.id, /^ws_/);
     assert.match(ws.webhookUrls.stripe, new RegExp(`/webhooks/stripe/${ws.id}$`));
 
+    const rebuild = await runSluice(['rebuild', '--workspace', ws.id], store.env);
+    assert.equal(rebuild.code, 0, rebuild.stderr);
+    assert.match(rebuild.stdout, /Dry run[\s\S]*no changes/);
+    assert.equal((await runSluice(['rebuild', '--workspace', 'ws_nope'], store.env)).code, 1);
+
     const missingName = await runSluice(['workspace', 'create'], store.env);
     assert.equal(missingName.code, 2);
     assert.match(missingName.stderr, /--name is required/);

@@ -202,4 +202,40 @@ describe('Stripe → CRM', () => {
     assert.deepEqual(types, ['access.granted', 'access.granted', 'access.revoked', 'payment.succeeded', 'subscription.renewed']);
     assert.equal((await get(ws, '/invoices')).data[0].subscriptionProviderId, 'sub_x');
   });
+
+  test('rebuild: no changes on an untouched workspace; restores deleted rows with --apply, publishing nothing', async () => {
+    const ws = await workspace('rebuild');
+    await deliver(ws, [
+      stripeEvent('customer.created', { id: 'cus_rb', email: 'rb@example.com' }, { created: T0 }),
+      stripeEvent('customer.subscription.created', subscription('active', { id: 'sub_rb', customer: 'cus_rb' }), { created: T0 + 1 }),
+      stripeEvent(
+        'invoice.paid',
+        { id: 'in_rb', object: 'invoice', customer: 'cus_rb', status: 'paid', subscription: 'sub_rb' },
+        { created: T0 + 2 },
+      ),
+    ]);
+    const messagesBefore = (await get(ws, '/messages')).data.length;
+    const clean = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, {});
+    assert.equal(clean.status, 200);
+    assert.equal(clean.body.events, 3);
+    for (const [table, t] of Object.entries<any>(clean.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
+
+    const sub = (await get(ws, '/subscriptions')).data[0];
+    await app.db.query('DELETE FROM subscriptions WHERE workspace_id = $1', [ws]);
+    await app.db.query("UPDATE invoices SET status = 'void' WHERE workspace_id = $1", [ws]);
+    const dry = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, { apply: false });
+    assert.deepEqual(dry.body.tables.subscriptions, { added: 1, changed: 0, removed: 0 });
+    assert.deepEqual(dry.body.tables.invoices, { added: 0, changed: 1, removed: 0 });
+    assert.deepEqual((await get(ws, '/subscriptions')).data, [], 'a dry run changes nothing');
+
+    const applied = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, { apply: true });
+    assert.equal(applied.body.applied, true);
+    const restored = (await get(ws, '/subscriptions')).data[0];
+    assert.equal(restored.providerId, sub.providerId);
+    assert.equal(restored.status, 'active');
+    assert.equal((await get(ws, '/invoices')).data[0].status, 'paid');
+    assert.equal((await get(ws, '/messages')).data.length, messagesBefore, 'a rebuild publishes nothing');
+    const again = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, {});
+    for (const t of Object.values<any>(again.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 });
+  });
 });

@@ -50,7 +50,10 @@ describe('shared Stripe fixtures', { skip: present ? false : `no fixtures at ${F
   test('fixtures land in the CRM tables, in both payload generations', async () => {
     const list = async (what: string) => (await app.api('GET', `/api/v1/workspaces/${ws}/${what}?limit=500`)).body.data;
     const customers = await list('customers');
-    assert.ok(customers.some((c: any) => c.providerId === 'cus_IhGfebO16cMIGN'), 'the captured customer');
+    assert.ok(
+      customers.some((c: any) => c.providerId === 'cus_IhGfebO16cMIGN'),
+      'the captured customer',
+    );
     const subscriptions = await list('subscriptions');
     assert.ok(subscriptions.length >= 2);
     // 2020 captures carry the period on the subscription, 2026 ones on the items: both fill the column.

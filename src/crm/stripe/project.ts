@@ -49,6 +49,8 @@ const ROW_PREFIX: Record<CrmTable, string> = {
 export interface ProjectionOptions {
   /** False while rebuilding: the rows are restored, but facts already published are not published again. */
   publish: boolean;
+  /** Row id for a new row; a rebuild passes the ids the rows had, so references to them stay valid. */
+  rowId?: (table: CrmTable, providerId: string) => string | undefined;
 }
 
 class Projection {
@@ -67,6 +69,10 @@ class Projection {
     this.object = (payload.data as Obj).object as Obj;
   }
 
+  rowId(table: CrmTable, providerId: string): string {
+    return this.opts.rowId?.(table, providerId) ?? newId(ROW_PREFIX[table]);
+  }
+
   key(providerId: string) {
     return { workspaceId: this.event.workspaceId, provider: 'stripe', providerId };
   }
@@ -76,14 +82,14 @@ class Projection {
   }
 
   upsert(table: CrmTable, providerId: string, values: Obj | ((old: CrmRow | undefined) => Obj), rank: number, deleted = false) {
-    return upsertGuarded(this.tx, table, this.key(providerId), values, this.version(rank, deleted), () => newId(ROW_PREFIX[table]));
+    return upsertGuarded(this.tx, table, this.key(providerId), values, this.version(rank, deleted), () => this.rowId(table, providerId));
   }
 
   /** The customer row for a Stripe customer id (a stub until its own event arrives), linked to this event. */
   async customer(ref: unknown): Promise<string | null> {
     const providerId = idOf(ref);
     if (!providerId) return null;
-    const id = await ensureRow(this.tx, 'customers', this.key(providerId), {}, () => newId('cus'));
+    const id = await ensureRow(this.tx, 'customers', this.key(providerId), {}, () => this.rowId('customers', providerId));
     await linkCustomerEvent(this.tx, id, this.event.id);
     return id;
   }

@@ -143,3 +143,29 @@ export async function insertMessage(db: Queryable, m: NewMessage): Promise<boole
   );
   return rowCount === 1;
 }
+
+export const CRM_TABLES: CrmTable[] = [
+  'customers',
+  'products',
+  'prices',
+  'subscriptions',
+  'invoices',
+  'payments',
+  'checkout_sessions',
+  'access',
+];
+
+/** Every CRM row of a workspace, by table. */
+export async function snapshotCrm(db: Queryable, workspaceId: string): Promise<Record<CrmTable, CrmRow[]>> {
+  const out = {} as Record<CrmTable, CrmRow[]>;
+  for (const table of CRM_TABLES) {
+    out[table] = (await db.query<CrmRow>(`SELECT * FROM ${table} WHERE workspace_id = $1`, [workspaceId])).rows;
+  }
+  return out;
+}
+
+/** Removes the workspace's CRM rows and timeline links (before a rebuild re-projects them). */
+export async function clearCrm(db: Queryable, workspaceId: string): Promise<void> {
+  await db.query('DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM customers WHERE workspace_id = $1)', [workspaceId]);
+  for (const table of [...CRM_TABLES].reverse()) await db.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [workspaceId]);
+}

@@ -254,3 +254,39 @@ export async function countEventsByStatus(db: Queryable): Promise<{ provider: st
   );
   return rows;
 }
+
+export interface ReplayableEvent {
+  id: string;
+  workspaceId: string;
+  provider: string;
+  type: string;
+  payload: unknown;
+  providerCreatedAt: Date | null;
+}
+
+/** Processed events of a workspace in provider order, keyset-paged (for rebuilds). */
+export async function processedEventsPage(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  after: { ts: Date; id: string } | undefined,
+  limit: number,
+): Promise<ReplayableEvent[]> {
+  const { rows } = await db.query<ReplayableEvent>(
+    `SELECT id, workspace_id AS "workspaceId", provider, type, payload, provider_created_at AS "providerCreatedAt"
+     FROM events
+     WHERE workspace_id = $1 AND provider = $2 AND status = 'processed'
+       AND ($3::timestamptz IS NULL OR (provider_created_at, id) > ($3, $4))
+     ORDER BY provider_created_at, id LIMIT $5`,
+    [workspaceId, provider, after?.ts ?? null, after?.id ?? '', limit],
+  );
+  return rows;
+}
+
+export async function countProcessedEvents(db: Queryable, workspaceId: string, provider: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM events WHERE workspace_id = $1 AND provider = $2 AND status = 'processed'`,
+    [workspaceId, provider],
+  );
+  return rows[0]!.n;
+}

@@ -5,6 +5,8 @@ import { createApiKey } from '../../services/create-api-key.js';
 import { createWorkspace } from '../../services/create-workspace.js';
 import { getHealth } from '../../services/get-health.js';
 import { getWorkspace, listWorkspaces } from '../../services/list-workspaces.js';
+import { rebuildCrm } from '../../services/rebuild-crm.js';
+import { asObject, optionalBoolean } from '../../services/input.js';
 
 type Ws = { Params: { ws: string } };
 
@@ -21,4 +23,8 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: Ctx }):
     return reply.status(201).send(await createApiKey(ctx, request.params.ws, request.body));
   });
   app.get<Ws>('/workspaces/:ws/health', async (request) => getHealth(ctx, request.params.ws));
+  app.post<Ws>('/workspaces/:ws/rebuild', async (request) => {
+    assertAdmin(request.principal, 'rebuilding the CRM');
+    return rebuildCrm(ctx, { workspaceId: request.params.ws, apply: optionalBoolean(asObject(request.body), 'apply') ?? false });
+  });
 }
