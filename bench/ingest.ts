@@ -145,10 +145,13 @@ async function run(db: 'pglite' | 'postgres') {
     );
     const ingestSeconds = (performance.now() - start) / 1000;
     let processed = 0;
+    let meanLag: number | null = null;
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      const counts = (await api(base, 'GET', `/workspaces/${ws}/health`)).providers.stripe.counts;
+      const stripeHealth = (await api(base, 'GET', `/workspaces/${ws}/health`)).providers.stripe;
+      const counts = stripeHealth.counts;
       processed = counts.processed + counts.failed + counts.ignored;
+      meanLag = stripeHealth.lag.recentMeanSeconds;
       if (processed >= N - errors) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -166,6 +169,8 @@ async function run(db: 'pglite' | 'postgres') {
       'max ms': +latencies[latencies.length - 1]!.toFixed(1),
       'all processed s': +drainSeconds.toFixed(2),
       'processed/s': Math.round(processed / drainSeconds),
+      // mean time from receipt to CRM row over the run (the health view's 5-minute window)
+      'mean lag s': meanLag,
       'peak RSS MB': Math.round(rss),
       'non-200': errors,
     };
