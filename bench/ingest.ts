@@ -2,15 +2,9 @@
 // (compiled dist/) on PGlite and on PostgreSQL; prints acked throughput, answer latency percentiles, time
 // until every event is processed, and the server's peak RSS. Loopback only, bounded in count and time.
 //   npm run build && node --import tsx bench/ingest.ts [--db pglite|postgres|both] [--events N] [--concurrency C]
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import Stripe from 'stripe';
+import { agent, benchStore, createBenchWorkspace, api, pct, peakRssMb, postAll, startServer, type BenchDb } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -21,37 +15,6 @@ const { values } = parseArgs({
 });
 const N = Math.min(Number(values.events), 100_000);
 const C = Math.min(Number(values.concurrency), 200);
-const TOKEN = `bench_admin_${randomBytes(12).toString('hex')}`;
-const SECRET = 'whsec_bench_secret';
-const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const stripe = new Stripe('sk_test_unused');
-const agent = new http.Agent({ keepAlive: true, maxSockets: C });
-
-function request(
-  url: string,
-  method: string,
-  body?: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, agent, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-const api = async (base: string, method: string, p: string, body?: unknown) =>
-  JSON.parse(
-    (
-      await request(`${base}/api/v1${p}`, method, body === undefined ? undefined : JSON.stringify(body), {
-        authorization: `Bearer ${TOKEN}`,
-      })
-    ).body,
-  );
 
 function subscriptionEvent(n: number): string {
   const now = Math.floor(Date.now() / 1000);
@@ -90,60 +53,15 @@ function subscriptionEvent(n: number): string {
   });
 }
 
-const peakRss = (pid: number) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
-async function run(db: 'pglite' | 'postgres') {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-'));
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    SLUICE_DATA_DIR: dataDir,
-    SLUICE_ADMIN_TOKEN: TOKEN,
-    LOG_LEVEL: 'info',
-  };
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
-  if (db === 'postgres') {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`CREATE SCHEMA ${schema}`);
-    await c.end();
-    const u = new URL(PG_URL);
-    u.searchParams.set('options', `-c search_path=${schema}`);
-    env.DATABASE_URL = u.toString();
-  }
-  const proc = spawn(process.execPath, ['bin/sluice.js', 'start', '--port', '0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const guard = setTimeout(() => proc.kill('SIGKILL'), 300_000); // the whole run is bounded
+async function run(db: BenchDb) {
+  const store = await benchStore(db);
+  const server = await startServer(store.env);
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      proc.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"sluice started"/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      proc.on('exit', (code) => reject(new Error(`sluice exited with ${code}: ${out}`)));
-    });
-    const ws = (await api(base, 'POST', '/workspaces', { name: 'bench' })).id;
-    await api(base, 'PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    const { base } = server;
+    const ws = await createBenchWorkspace(base);
     const bodies = Array.from({ length: N }, (_, i) => subscriptionEvent(i));
-    const latencies: number[] = [];
-    let next = 0;
-    let errors = 0;
     const start = performance.now();
-    await Promise.all(
-      Array.from({ length: C }, async () => {
-        while (next < N) {
-          const body = bodies[next++]!;
-          const t = performance.now();
-          const res = await request(`${base}/webhooks/stripe/${ws}`, 'POST', body, {
-            'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: body, secret: SECRET }),
-          }).catch(() => ({ status: 0, body: '' }));
-          latencies.push(performance.now() - t);
-          if (res.status !== 200) errors += 1;
-        }
-      }),
-    );
-    const ingestSeconds = (performance.now() - start) / 1000;
+    const { latencies, errors, seconds: ingestSeconds } = await postAll(base, ws, bodies, C);
     let processed = 0;
     let meanLag: number | null = null;
     const deadline = Date.now() + 120_000;
@@ -157,7 +75,7 @@ async function run(db: 'pglite' | 'postgres') {
     }
     const drainSeconds = (performance.now() - start) / 1000;
     latencies.sort((a, b) => a - b);
-    const rss = peakRss(proc.pid!);
+    const rss = peakRssMb(server.proc.pid!);
     return {
       db,
       events: N,
@@ -175,17 +93,8 @@ async function run(db: 'pglite' | 'postgres') {
       'non-200': errors,
     };
   } finally {
-    clearTimeout(guard);
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await exited;
-    rmSync(dataDir, { recursive: true, force: true });
-    if (db === 'postgres') {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    }
+    await server.stop();
+    await store.drop();
   }
 }
 

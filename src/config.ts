@@ -36,6 +36,9 @@ export interface Config {
   workerLeaseSeconds: number;
   /** SLUICE_SHUTDOWN_TIMEOUT_MS, default 10000: how long SIGTERM waits for in-flight work. */
   shutdownTimeoutMs: number;
+  /** SLUICE_STRIPE_API_URL, default https://api.stripe.com: where the Stripe SDK sends API calls (tie
+   *  refetches, managed endpoints, doctor); pointed at a local stand-in in tests or at stripe-mock. */
+  stripeApiUrl: URL;
   /** LOG_LEVEL, default info. */
   logLevel: string;
 }
@@ -93,6 +96,17 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       publicUrl = undefined;
     }
   }
+  let stripeApiUrl = new URL('https://api.stripe.com');
+  const stripeApi = str('SLUICE_STRIPE_API_URL');
+  if (stripeApi !== undefined) {
+    try {
+      const u = new URL(stripeApi);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('protocol');
+      stripeApiUrl = u;
+    } catch {
+      problems.push(`SLUICE_STRIPE_API_URL must be an http(s) URL, got "${stripeApi}"`);
+    }
+  }
   const logLevel = str('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -122,6 +136,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workerBatchSize: int('SLUICE_WORKER_BATCH', 20, 1, 1000),
     workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 15, 3, 3600),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    stripeApiUrl,
     logLevel,
     ...overrides,
   };

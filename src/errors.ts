@@ -78,8 +78,16 @@ export class StoreUnavailableError extends AppError {
   }
 }
 
+/** The request cannot be carried out in the resource's current state (e.g. no API key to call Stripe with). */
 export class ConflictError extends AppError {
   constructor(code: string, message: string) {
     super(code, message, 409);
+  }
+}
+
+/** A provider's API refused, or could not answer, a call made on the user's behalf. */
+export class ProviderApiError extends AppError {
+  constructor(code: string, message: string, status: 400 | 502) {
+    super(code, message, status, status === 502);
   }
 }

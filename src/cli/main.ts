@@ -3,6 +3,7 @@
 import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../lib/data-dir-lock.js';
 import { AppError } from '../errors.js';
+import { doctorCommand } from './commands/doctor.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rebuildCommand } from './commands/rebuild.js';
 import { startCommand } from './commands/start.js';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
   workspace: workspaceCommand,
   rebuild: rebuildCommand,
+  doctor: doctorCommand,
 };
 
 function mainHelp(): string {

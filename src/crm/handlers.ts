@@ -6,6 +6,8 @@
 import type { Queryable } from '../db/port.js';
 import { STRIPE_PROJECTORS, projectStripeEvent } from './stripe/project.js';
 
+export { RefetchNeeded } from './stripe/project.js';
+
 export interface StoredEvent {
   id: string;
   workspaceId: string;
@@ -14,12 +16,19 @@ export interface StoredEvent {
   payload: unknown;
 }
 
-export type EventHandler = (tx: Queryable, event: StoredEvent) => Promise<void>;
+export interface HandlerOptions {
+  /** Provider objects fetched for this event to settle same-second ties, by object id. */
+  snapshots?: Map<string, Record<string, unknown>>;
+  /** Whether a tie on this object may be settled by fetching it (the handler then throws RefetchNeeded). */
+  refetchable?: (objectId: string) => boolean;
+}
+
+export type EventHandler = (tx: Queryable, event: StoredEvent, options?: HandlerOptions) => Promise<void>;
 
 export const STRIPE_HANDLED_TYPES = Object.keys(STRIPE_PROJECTORS);
 
-const projectLive: EventHandler = async (tx, event) => {
-  await projectStripeEvent(tx, event, { publish: true });
+const projectLive: EventHandler = async (tx, event, options = {}) => {
+  await projectStripeEvent(tx, event, { publish: true, ...options });
 };
 
 const registry: Record<string, Record<string, EventHandler>> = {

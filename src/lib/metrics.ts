@@ -43,6 +43,7 @@ export interface Metrics {
   inboundRejections: Counter;
   eventsStored: Counter;
   eventOutcomes: Counter;
+  tieRefetches: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -51,5 +52,6 @@ export function createMetrics(): Metrics {
     inboundRejections: new Counter('sluice_inbound_rejections_total', 'Inbound webhooks rejected, by provider and reason'),
     eventsStored: new Counter('sluice_events_stored_total', 'Inbound events stored, by provider (duplicates not counted)'),
     eventOutcomes: new Counter('sluice_event_outcomes_total', 'Processing outcomes, by provider and outcome'),
+    tieRefetches: new Counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome'),
   };
 }

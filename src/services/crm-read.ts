@@ -43,11 +43,12 @@ export async function getCustomer(ctx: Ctx, workspaceId: string, id: string) {
   const customer = await findCustomer(ctx.db, workspaceId, id);
   if (!customer) throw new NotFoundError('CUSTOMER_NOT_FOUND', `no customer ${JSON.stringify(id)} in this workspace`);
   const opts = { workspaceId, customerId: customer.id, limit: 500 };
-  const [subscriptions, invoices, payments, access, timeline] = await Promise.all([
+  const [subscriptions, invoices, payments, access, checkoutSessions, timeline] = await Promise.all([
     listRows(ctx.db, 'subscriptions', opts),
     listRows(ctx.db, 'invoices', opts),
     listRows(ctx.db, 'payments', opts),
     listRows(ctx.db, 'access', opts),
+    listRows(ctx.db, 'checkout_sessions', opts),
     customerTimeline(ctx.db, customer.id, 500),
   ]);
   return {
@@ -56,6 +57,7 @@ export async function getCustomer(ctx: Ctx, workspaceId: string, id: string) {
     invoices: invoices.map(camel),
     payments: payments.map(camel),
     access: access.map(camel),
+    checkoutSessions: checkoutSessions.map(camel),
     timeline: timeline.map(camel),
   };
 }
@@ -68,7 +70,7 @@ const STATUS_FILTERS = {
 export async function listCrm(
   ctx: Ctx,
   workspaceId: string,
-  table: 'subscriptions' | 'invoices' | 'payments' | 'access' | 'products' | 'prices',
+  table: 'subscriptions' | 'invoices' | 'payments' | 'access' | 'products' | 'prices' | 'checkout_sessions',
   q: Record<string, unknown>,
 ) {
   const limit = parseLimit(q.limit);
@@ -76,6 +78,7 @@ export async function listCrm(
   const allowed = table === 'subscriptions' || table === 'access' ? STATUS_FILTERS[table] : undefined;
   const status = allowed ? oneOf(q.status, 'status', allowed) : optionalString(q, 'status', 50);
   const customerRef = optionalString(q, 'customer', 200);
+  const kind = table === 'payments' ? oneOf(q.kind, 'kind', ['payment_intent', 'charge', 'refund', 'dispute'] as const) : undefined;
   await assertWorkspace(ctx, workspaceId);
   let customerId: string | undefined;
   if (customerRef) {
@@ -83,7 +86,7 @@ export async function listCrm(
     if (!c) return { data: [], nextCursor: null };
     customerId = c.id;
   }
-  const p = page(await listRows(ctx.db, table, { workspaceId, before, limit: limit + 1, status, customerId }), limit);
+  const p = page(await listRows(ctx.db, table, { workspaceId, before, limit: limit + 1, status, customerId, kind }), limit);
   return { data: p.data.map(camel), nextCursor: p.nextCursor };
 }
 

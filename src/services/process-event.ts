@@ -1,8 +1,11 @@
 // One claimed event: run its handler and record the outcome in the same transaction. A handler error is
 // recorded on the event and retried on the processing schedule; after the last retry the event is `failed`.
 import { failEventAttempt, finishEvent, type ClaimedEvent } from '../db/queries/events.js';
+import { RefetchNeeded, type HandlerOptions } from '../crm/handlers.js';
 import { StoreUnavailableError } from '../errors.js';
+import { canRetrieve } from '../inbound/stripe/api.js';
 import type { Ctx } from './context.js';
+import { settleTieByRefetch } from './settle-tie.js';
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'retry' | 'failed' | 'lost';
 
@@ -10,10 +13,22 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
   const handler = ctx.findHandler(event.provider, event.type);
   try {
     const outcome = handler ? 'processed' : 'ignored';
-    const kept = await ctx.db.transaction(async (tx) => {
-      if (handler) await handler(tx, event);
-      return finishEvent(tx, event.id, workerId, outcome);
-    });
+    // Optimistic: whether the workspace has an API key is only looked up when a tie actually happens.
+    let options: HandlerOptions = event.provider === 'stripe' ? { refetchable: canRetrieve } : {};
+    let kept: boolean;
+    for (let round = 1; ; round += 1) {
+      try {
+        kept = await ctx.db.transaction(async (tx) => {
+          if (handler) await handler(tx, event, options);
+          return finishEvent(tx, event.id, workerId, outcome);
+        });
+        break;
+      } catch (err) {
+        // Each round settles one more object, so this ends; the bound only guards against a bug looping.
+        if (!(err instanceof RefetchNeeded) || round > 10) throw err;
+        options = await settleTieByRefetch(ctx, event, err.objectId, options);
+      }
+    }
     // Our lease ran out and another worker took the event over; its run decides the outcome.
     if (!kept) return 'lost';
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });

@@ -4,6 +4,7 @@
 // published again.
 import { CRM_TABLES, clearCrm, snapshotCrm, type CrmRow, type CrmTable } from '../db/queries/crm.js';
 import { countProcessedEvents, processedEventsPage } from '../db/queries/events.js';
+import { snapshotsForEvents } from '../db/queries/provider-snapshots.js';
 import { findWorkspace } from '../db/queries/workspaces.js';
 import { projectStripeEvent } from '../crm/stripe/project.js';
 import { WorkspaceNotFoundError } from '../errors.js';
@@ -90,8 +91,17 @@ export async function rebuildCrm(
       for (;;) {
         const batch = await processedEventsPage(tx, workspaceId, 'stripe', cursor, 500);
         if (batch.length === 0) break;
+        // Ties settled by a fetch from Stripe's API are settled again with the object fetched then.
+        const snapshots = await snapshotsForEvents(
+          tx,
+          batch.map((e) => e.id),
+        );
         for (const event of batch) {
-          await projectStripeEvent(tx, event, { publish: false, rowId: (table, providerId) => ids.get(`${table}:${providerId}`) });
+          await projectStripeEvent(tx, event, {
+            publish: false,
+            rowId: (table, providerId) => ids.get(`${table}:${providerId}`),
+            snapshots: snapshots.get(event.id),
+          });
         }
         done += batch.length;
         onProgress(done, total);

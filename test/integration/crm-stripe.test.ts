@@ -238,4 +238,74 @@ describe('Stripe → CRM', () => {
     const again = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, {});
     for (const t of Object.values<any>(again.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 });
   });
+
+  test('refunds listed on a charge become payment rows of their own; checkout sessions are readable', async () => {
+    const ws = await workspace('refunds');
+    const charge = (refunds: Record<string, unknown>[], amountRefunded: number) => ({
+      id: 'ch_ref',
+      object: 'charge',
+      customer: 'cus_ref',
+      status: 'succeeded',
+      amount: 2000,
+      amount_refunded: amountRefunded,
+      currency: 'eur',
+      payment_intent: 'pi_ref',
+      refunds: { object: 'list', data: refunds },
+    });
+    const refund = (id: string, amount: number, status: string) => ({
+      id,
+      object: 'refund',
+      amount,
+      currency: 'eur',
+      status,
+      charge: 'ch_ref',
+      reason: 'requested_by_customer',
+    });
+    await deliver(ws, [
+      stripeEvent('charge.succeeded', charge([], 0), { created: T0 }),
+      stripeEvent('charge.refunded', charge([refund('re_1', 500, 'succeeded')], 500), { created: T0 + 10 }),
+      stripeEvent('charge.refunded', charge([refund('re_2', 700, 'pending'), refund('re_1', 500, 'succeeded')], 1200), {
+        created: T0 + 20,
+      }),
+      stripeEvent(
+        'checkout.session.completed',
+        {
+          id: 'cs_ref',
+          object: 'checkout.session',
+          customer: 'cus_ref',
+          mode: 'payment',
+          status: 'complete',
+          payment_status: 'paid',
+          amount_total: 2000,
+          currency: 'eur',
+          payment_intent: 'pi_ref',
+        },
+        { created: T0 - 10 },
+      ),
+    ]);
+    const refunds = (await get(ws, '/payments?kind=refund')).data.sort((a: any, b: any) => a.providerId.localeCompare(b.providerId));
+    assert.deepEqual(
+      refunds.map((r: any) => [r.providerId, r.amount, r.status, r.chargeProviderId, r.failureMessage]),
+      [
+        ['re_1', 500, 'succeeded', 'ch_ref', 'requested_by_customer'],
+        ['re_2', 700, 'pending', 'ch_ref', 'requested_by_customer'],
+      ],
+    );
+    assert.equal((await get(ws, '/payments?kind=charge')).data[0].amountRefunded, 1200);
+    assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/payments?kind=nonsense`)).status, 400);
+    const refundMessages = (await get(ws, '/messages?type=order.refunded')).data;
+    assert.equal(refundMessages.length, 2, 'one order.refunded per increase of the refunded amount');
+
+    const sessions = (await get(ws, '/checkout-sessions')).data;
+    assert.deepEqual(
+      sessions.map((c: any) => [c.providerId, c.status, c.paymentStatus, c.amountTotal]),
+      [['cs_ref', 'complete', 'paid', 2000]],
+    );
+    const customer = await get(ws, '/customers/cus_ref');
+    assert.deepEqual(
+      customer.checkoutSessions.map((c: any) => c.providerId),
+      ['cs_ref'],
+    );
+    assert.equal(customer.payments.length, 3, 'the charge and its two refunds');
+  });
 });

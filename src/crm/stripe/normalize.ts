@@ -173,6 +173,22 @@ export function chargeValues(c: Obj) {
 
 export const CHARGE_RANK: Record<string, number> = { pending: 1, failed: 8, succeeded: 8 };
 
+export function refundValues(r: Obj, charge: Obj) {
+  return {
+    kind: 'refund',
+    invoice_provider_id: idOf(charge.invoice),
+    payment_intent_provider_id: idOf(r.payment_intent) ?? idOf(charge.payment_intent),
+    charge_provider_id: idOf(r.charge) ?? idOf(charge),
+    status: str(r.status),
+    amount: num(r.amount),
+    amount_refunded: null,
+    currency: str(r.currency),
+    failure_message: str(r.reason) ?? str(r.failure_reason),
+  };
+}
+
+export const REFUND_RANK: Record<string, number> = { pending: 1, requires_action: 1, succeeded: 8, failed: 8, canceled: 8 };
+
 export function disputeValues(d: Obj) {
   return {
     kind: 'dispute',

@@ -10,6 +10,7 @@ import {
   upsertGuarded,
   type CrmRow,
   type CrmTable,
+  type TieResolver,
 } from '../../db/queries/crm.js';
 import { newId } from '../../lib/ids.js';
 import type { StoredEvent } from '../handlers.js';
@@ -29,6 +30,8 @@ import {
   paymentIntentValues,
   priceValues,
   productValues,
+  REFUND_RANK,
+  refundValues,
   subscriptionRank,
   subscriptionValues,
 } from './normalize.js';
@@ -51,6 +54,21 @@ export interface ProjectionOptions {
   publish: boolean;
   /** Row id for a new row; a rebuild passes the ids the rows had, so references to them stay valid. */
   rowId?: (table: CrmTable, providerId: string) => string | undefined;
+  /** Objects fetched from Stripe's API for this event (by object id) to settle a same-second tie. */
+  snapshots?: Map<string, Record<string, unknown>>;
+  /** Whether a tie on this object may be settled by fetching it: the projection then throws RefetchNeeded. */
+  refetchable?: (objectId: string) => boolean;
+}
+
+/**
+ * Thrown inside the projection's transaction when a same-second tie could be settled by fetching the object
+ * from Stripe. The caller rolls back, fetches outside any transaction, and projects again with the snapshot.
+ */
+export class RefetchNeeded extends Error {
+  constructor(readonly objectId: string) {
+    super(`same-second tie on ${objectId}: fetch it from Stripe to settle`);
+    this.name = 'RefetchNeeded';
+  }
 }
 
 class Projection {
@@ -83,6 +101,34 @@ class Projection {
 
   upsert(table: CrmTable, providerId: string, values: Obj | ((old: CrmRow | undefined) => Obj), rank: number, deleted = false) {
     return upsertGuarded(this.tx, table, this.key(providerId), values, this.version(rank, deleted), () => this.rowId(table, providerId));
+  }
+
+  /**
+   * Writes the event's own object. A same-second tie with another event is settled by the object as Stripe
+   * has it now (a stored snapshot, or fetched on request), else by the rank rule.
+   */
+  upsertObject(table: CrmTable, toValues: (object: Obj) => Obj, rank: number, deleted = false) {
+    const providerId = idOf(this.object)!;
+    const resolveTie: TieResolver = () => {
+      const snapshot = this.opts.snapshots?.get(providerId);
+      if (snapshot) {
+        // A deleted object comes back as a bare {id, deleted: true}: keep the event's fields, mark it deleted.
+        return snapshot.deleted === true
+          ? { values: toValues(this.object), deleted: true }
+          : { values: toValues(snapshot), deleted: false };
+      }
+      if (this.opts.refetchable?.(providerId)) throw new RefetchNeeded(providerId);
+      return undefined;
+    };
+    return upsertGuarded(
+      this.tx,
+      table,
+      this.key(providerId),
+      toValues(this.object),
+      this.version(rank, deleted),
+      () => this.rowId(table, providerId),
+      resolveTie,
+    );
   }
 
   /** The customer row for a Stripe customer id (a stub until its own event arrives), linked to this event. */
@@ -141,7 +187,7 @@ function subscriptionData(row: CrmRow): Obj {
 async function projectCustomer(p: Projection, deleted: boolean): Promise<void> {
   const c = p.object;
   const providerId = idOf(c)!;
-  const r = await p.upsert('customers', providerId, customerValues(c), deleted ? 9 : 1, deleted);
+  const r = await p.upsertObject('customers', customerValues, deleted ? 9 : 1, deleted);
   await linkCustomerEvent(p.tx, r.row.id, p.event.id);
   if (!r.applied) return;
   const data = { customer: customerData(r.row) };
@@ -158,8 +204,8 @@ async function projectSubscription(p: Projection): Promise<void> {
   const s = p.object;
   const providerId = idOf(s)!;
   const customerId = await p.customer(s.customer);
-  const values = { ...subscriptionValues(s), customer_id: customerId };
-  const r = await p.upsert('subscriptions', providerId, values, subscriptionRank(values.status));
+  const values = (o: Obj) => ({ ...subscriptionValues(o), customer_id: customerId });
+  const r = await p.upsertObject('subscriptions', values, subscriptionRank(subscriptionValues(s).status));
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
@@ -190,8 +236,8 @@ async function projectInvoice(p: Projection): Promise<void> {
   const i = p.object;
   const providerId = idOf(i)!;
   const customerId = await p.customer(i.customer);
-  const values = { ...invoiceValues(i), customer_id: customerId };
-  const r = await p.upsert('invoices', providerId, values, INVOICE_RANK[values.status ?? ''] ?? 0);
+  const values = (o: Obj) => ({ ...invoiceValues(o), customer_id: customerId });
+  const r = await p.upsertObject('invoices', values, INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
@@ -222,18 +268,20 @@ async function projectInvoice(p: Projection): Promise<void> {
 async function projectPaymentIntent(p: Projection): Promise<void> {
   const pi = p.object;
   const customerId = await p.customer(pi.customer);
-  const values = { ...paymentIntentValues(pi), customer_id: customerId };
-  await p.upsert('payments', idOf(pi)!, values, PAYMENT_INTENT_RANK[values.status ?? ''] ?? 0);
+  const values = (o: Obj) => ({ ...paymentIntentValues(o), customer_id: customerId });
+  await p.upsertObject('payments', values, PAYMENT_INTENT_RANK[paymentIntentValues(pi).status ?? ''] ?? 0);
 }
 
 async function projectCharge(p: Projection): Promise<void> {
   const c = p.object;
   const providerId = idOf(c)!;
   const customerId = await p.customer(c.customer);
-  const values = { ...chargeValues(c), customer_id: customerId };
+  const values = (o: Obj) => ({ ...chargeValues(o), customer_id: customerId });
+  const own = chargeValues(c);
   // amount_refunded only grows, so it extends the rank: a later refund state wins a same-second tie.
-  const rank = (CHARGE_RANK[values.status ?? ''] ?? 0) * 1_000_000_000 + Math.min(Number(values.amount_refunded ?? 0), 999_999_999);
-  const r = await p.upsert('payments', providerId, values, Math.min(rank, 2_147_483_647));
+  const rank = (CHARGE_RANK[own.status ?? ''] ?? 0) * 1_000_000_000 + Math.min(Number(own.amount_refunded ?? 0), 999_999_999);
+  const r = await p.upsertObject('payments', values, Math.min(rank, 2_147_483_647));
+  await projectRefunds(p, c, customerId);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
@@ -258,13 +306,24 @@ async function projectCharge(p: Projection): Promise<void> {
   }
 }
 
+/** Refunds listed on the charge (payloads of API versions that embed them) become payment rows of their own. */
+async function projectRefunds(p: Projection, charge: Obj, customerId: string | null): Promise<void> {
+  const list = (charge.refunds as { data?: unknown } | undefined)?.data;
+  if (!Array.isArray(list)) return;
+  for (const refund of list as Obj[]) {
+    const providerId = idOf(refund);
+    if (!providerId) continue;
+    const values = { ...refundValues(refund, charge), customer_id: customerId };
+    await p.upsert('payments', providerId, values, REFUND_RANK[values.status ?? ''] ?? 0);
+  }
+}
+
 async function projectDispute(p: Projection): Promise<void> {
   const d = p.object;
   const providerId = idOf(d)!;
-  const r = await p.upsert(
+  const r = await p.upsertObject(
     'payments',
-    providerId,
-    { ...disputeValues(d), customer_id: null },
+    (o) => ({ ...disputeValues(o), customer_id: null }),
     p.event.type === 'charge.dispute.closed' ? 9 : 1,
   );
   if (r.applied && firstKnown(r.old)) {
@@ -285,8 +344,8 @@ async function projectCheckout(p: Projection): Promise<void> {
   const c = p.object;
   const providerId = idOf(c)!;
   const customerId = await p.customer(c.customer);
-  const values = { ...checkoutValues(c), customer_id: customerId };
-  const r = await p.upsert('checkout_sessions', providerId, values, CHECKOUT_RANK[values.status ?? ''] ?? 0);
+  const values = (o: Obj) => ({ ...checkoutValues(o), customer_id: customerId });
+  const r = await p.upsertObject('checkout_sessions', values, CHECKOUT_RANK[checkoutValues(c).status ?? ''] ?? 0);
   if (!r.applied) return;
   const paid = (row: CrmRow | undefined) =>
     row?.status === 'complete' && (row.payment_status === 'paid' || row.payment_status === 'no_payment_required');
@@ -306,11 +365,11 @@ async function projectCheckout(p: Projection): Promise<void> {
 }
 
 async function projectProduct(p: Projection, deleted: boolean): Promise<void> {
-  await p.upsert('products', idOf(p.object)!, productValues(p.object), deleted ? 9 : 1, deleted);
+  await p.upsertObject('products', productValues, deleted ? 9 : 1, deleted);
 }
 
 async function projectPrice(p: Projection, deleted: boolean): Promise<void> {
-  await p.upsert('prices', idOf(p.object)!, priceValues(p.object), deleted ? 9 : 1, deleted);
+  await p.upsertObject('prices', priceValues, deleted ? 9 : 1, deleted);
 }
 
 /** The summary lists every active entitlement of a customer: keys present are granted, keys gone revoked. */

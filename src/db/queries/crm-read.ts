@@ -40,12 +40,13 @@ const TABLES = {
   access: 'access',
   products: 'products',
   prices: 'prices',
+  checkout_sessions: 'checkout_sessions',
 } as const;
 
 export async function listRows(
   db: Queryable,
   table: keyof typeof TABLES,
-  o: ListOptions & { customerId?: string | undefined; status?: string | undefined },
+  o: ListOptions & { customerId?: string | undefined; status?: string | undefined; kind?: string | undefined },
 ): Promise<Row[]> {
   // The catalogue (products, prices) has neither a customer nor a status to filter on.
   const perCustomer = table !== 'products' && table !== 'prices';
@@ -54,8 +55,16 @@ export async function listRows(
      WHERE workspace_id = $1
        ${perCustomer ? 'AND ($2::text IS NULL OR customer_id = $2) AND ($3::text IS NULL OR status = $3)' : 'AND $2::text IS NULL AND $3::text IS NULL'}
        AND ($4::text IS NULL OR id < $4)
+       ${table === 'payments' ? 'AND ($6::text IS NULL OR kind = $6)' : 'AND $6::text IS NULL'}
      ORDER BY id DESC LIMIT $5`,
-    [o.workspaceId, perCustomer ? (o.customerId ?? null) : null, perCustomer ? (o.status ?? null) : null, o.before ?? null, o.limit],
+    [
+      o.workspaceId,
+      perCustomer ? (o.customerId ?? null) : null,
+      perCustomer ? (o.status ?? null) : null,
+      o.before ?? null,
+      o.limit,
+      table === 'payments' ? (o.kind ?? null) : null,
+    ],
   );
   return rows;
 }

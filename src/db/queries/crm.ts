@@ -39,6 +39,18 @@ async function selectForUpdate(db: Queryable, table: CrmTable, key: ObjectKey): 
   return rows[0];
 }
 
+/** The row was last written by another event of the same second, and this write could change it. */
+export function isTie(old: CrmRow, v: Version): boolean {
+  if (old.stub || old.source_ts == null || old.deleted || v.deleted) return false;
+  return (old.source_ts as Date).getTime() === v.ts.getTime() && String(old.source_event_id ?? '') !== v.eventId;
+}
+
+/**
+ * Settles a same-second tie: the values to write (the object as the provider has it now, fetched through its
+ * API), or undefined to fall back on the rank rule. It may throw to ask for the object to be fetched first.
+ */
+export type TieResolver = (old: CrmRow) => { values: Record<string, unknown>; deleted: boolean } | undefined;
+
 export function isNewer(old: CrmRow, v: Version): boolean {
   if (old.stub || old.source_ts == null) return true;
   if (old.deleted && !v.deleted) return false; // tombstone: nothing but a delete touches it
@@ -57,6 +69,7 @@ export async function upsertGuarded(
   valuesFor: Record<string, unknown> | ((old: CrmRow | undefined) => Record<string, unknown>),
   version: Version,
   newRowId: () => string,
+  resolveTie?: TieResolver,
 ): Promise<UpsertResult> {
   const compute = typeof valuesFor === 'function' ? valuesFor : () => valuesFor;
   const meta = {
@@ -80,8 +93,9 @@ export async function upsertGuarded(
     // Another transaction inserted it between our SELECT and INSERT: take the guarded path on its row.
     old = (await selectForUpdate(db, table, key))!;
   }
-  if (!isNewer(old, version)) return { old, row: old, applied: false };
-  const all: Record<string, unknown> = { ...compute(old), ...meta };
+  const settled = resolveTie && isTie(old, version) ? resolveTie(old) : undefined;
+  if (!settled && !isNewer(old, version)) return { old, row: old, applied: false };
+  const all: Record<string, unknown> = settled ? { ...settled.values, ...meta, deleted: settled.deleted } : { ...compute(old), ...meta };
   const names = Object.keys(all);
   const { rows } = await db.query<CrmRow>(
     `UPDATE ${table} SET ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`,

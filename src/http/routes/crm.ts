@@ -11,5 +11,6 @@ export async function crmRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promi
   for (const table of ['subscriptions', 'invoices', 'payments', 'access', 'products', 'prices'] as const) {
     app.get<Ws>(`/workspaces/:ws/${table}`, async (r) => listCrm(ctx, r.params.ws, table, r.query));
   }
+  app.get<Ws>('/workspaces/:ws/checkout-sessions', async (r) => listCrm(ctx, r.params.ws, 'checkout_sessions', r.query));
   app.get<Ws>('/workspaces/:ws/messages', async (r) => listMessages(ctx, r.params.ws, r.query));
 }
