@@ -211,7 +211,7 @@ describe('Stripe API through the SDK (local stand-in)', () => {
       assert.equal(created.status, 201, JSON.stringify(created.body));
       const healthy = await doctor();
       assert.equal(healthy.code, 0, healthy.stdout + healthy.stderr);
-      assert.match(healthy.stdout, /\[ok  \] events: subscribed to all/);
+      assert.match(healthy.stdout, /\[ok {2}\] events: subscribed to all/);
       assert.equal(healthy.stdout.includes(stripe.apiKey), false, 'the key is never printed');
 
       const endpoint = stripe.endpoints.find((e) => e.id === created.body.endpoint.id)!;
