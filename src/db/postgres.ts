@@ -6,6 +6,14 @@ import { classifyDbError } from './store-errors.js';
 
 type Client = pg.Pool | pg.PoolClient;
 
+// bigint (int8) columns hold amounts in minor units: read them as numbers, as PGlite does, so answers are the
+// same on both databases. Amounts stay far below 2^53.
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
 function wrap(client: Client): Queryable {
   return {
     async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
@@ -32,6 +40,7 @@ export interface PostgresOptions {
 
 export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Db> {
   const pool = new pg.Pool({
+    types,
     connectionString: url,
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
