@@ -1,6 +1,7 @@
 // The only reader of process.env. Everything is validated at boot and every problem is listed at once,
 // so an operator fixes a bad environment in one go instead of one restart per typo.
 import path from 'node:path';
+import { parseCidrs, type Cidr } from './lib/cidr.js';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -39,6 +40,21 @@ export interface Config {
   /** SLUICE_STRIPE_API_URL, default https://api.stripe.com: where the Stripe SDK sends API calls (tie
    *  refetches, managed endpoints, doctor); pointed at a local stand-in in tests or at stripe-mock. */
   stripeApiUrl: URL;
+  /** SLUICE_RETRY_SCHEDULE, default 0,5,300,1800,7200,18000,36000,36000: seconds before each outbound
+   *  attempt (the first is the initial try), ±20% jitter; after the last the delivery is `failed`. */
+  retrySchedule: number[];
+  /** SLUICE_OUTBOUND_ALLOW, default empty: CIDRs deliveries may reach although private or loopback. */
+  outboundAllow: Cidr[];
+  /** SLUICE_OUTBOUND_TIMEOUT_MS, default 15000: how long a receiver has to answer a delivery. */
+  outboundTimeoutMs: number;
+  /** SLUICE_OUTBOUND_CONCURRENCY, default 50: deliveries in flight per instance. */
+  outboundConcurrency: number;
+  /** SLUICE_ENDPOINT_CONCURRENCY, default 4: deliveries in flight per endpoint, so one slow receiver cannot
+   *  take every slot. */
+  endpointConcurrency: number;
+  /** SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS, default 432000 (5 days): an endpoint failing this long without a
+   *  success is disabled and an incident opened. */
+  endpointDisableAfterSeconds: number;
   /** LOG_LEVEL, default info. */
   logLevel: string;
 }
@@ -121,6 +137,19 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     }
   }
 
+  const seconds = (name: string, fallback: number[]): number[] => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    const parts = raw.split(',').map((x) => Number(x.trim()));
+    if (parts.length === 0 || parts.length > 50 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
+      problems.push(`${name} must be a comma-separated list of up to 50 non-negative seconds, e.g. 0,5,300`);
+      return fallback;
+    }
+    return parts;
+  };
+  const allow = parseCidrs(str('SLUICE_OUTBOUND_ALLOW') ?? '');
+  for (const p of allow.problems) problems.push(`SLUICE_OUTBOUND_ALLOW: ${p}`);
+
   const config: Config = {
     port,
     host,
@@ -137,6 +166,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 15, 3, 3600),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     stripeApiUrl,
+    retrySchedule: seconds('SLUICE_RETRY_SCHEDULE', [0, 5, 300, 1800, 7200, 18000, 36000, 36000]),
+    outboundAllow: allow.cidrs,
+    outboundTimeoutMs: int('SLUICE_OUTBOUND_TIMEOUT_MS', 15_000, 100, 300_000),
+    outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 50, 1, 1000),
+    endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 4, 1, 100),
+    endpointDisableAfterSeconds: int('SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS', 432_000, 1, 31_536_000),
     logLevel,
     ...overrides,
   };

@@ -10,10 +10,12 @@ import { hashToken } from './lib/hash.js';
 import { newToken } from './lib/ids.js';
 import { createMetrics } from './lib/metrics.js';
 import { createSecretBox, loadOrCreateMasterKey } from './lib/secret-box.js';
+import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import type { Ctx } from './services/context.js';
 import { findHandler } from './crm/handlers.js';
 import { ensureAdminToken } from './services/ensure-admin-token.js';
+import { releaseOrphanedDeliveries } from './services/claim-deliveries.js';
 import { releaseOrphanedClaims } from './services/claim-events.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
@@ -68,6 +70,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   const { db, lock } = await openStore(config);
   let url: string | undefined;
   let worker: EventWorker | undefined;
+  let sender: DeliveryWorker | undefined;
   const ctx: Ctx = {
     db,
     config,
@@ -77,6 +80,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     now: Date.now,
     publicUrl: () => config.publicUrl ?? url ?? `http://${config.host}:${config.port}`,
     onEventStored: () => worker?.wake(),
+    onDeliveriesQueued: () => sender?.wake(),
     findHandler,
   };
 
@@ -99,8 +103,11 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       if (lock) {
         const freed = await releaseOrphanedClaims(ctx);
         if (freed > 0) log.info({ freed }, 'released event claims left by the previous run');
+        const freedDeliveries = await releaseOrphanedDeliveries(ctx);
+        if (freedDeliveries > 0) log.info({ freed: freedDeliveries }, 'released delivery claims left by the previous run');
       }
       worker = startEventWorker(ctx);
+      sender = startDeliveryWorker(ctx);
     } else if (lock) {
       log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
     }
@@ -116,6 +123,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     }
   } catch (err) {
     await worker?.stop(0);
+    await sender?.stop(0);
     await app?.close();
     await db.close();
     lock?.release();
@@ -142,7 +150,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         ]);
         clearTimeout(timer);
       }
-      await worker?.stop(deadline);
+      await Promise.all([worker?.stop(deadline), sender?.stop(deadline)]);
       await db.close();
       lock?.release();
       log.info('stopped');

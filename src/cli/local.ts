@@ -44,6 +44,7 @@ export async function openAccess(config: Config): Promise<Access> {
     now: Date.now,
     publicUrl: () => config.publicUrl ?? `http://${config.host}:${config.port}`,
     onEventStored: () => {},
+    onDeliveriesQueued: () => {},
     findHandler,
   };
   return {

@@ -21,6 +21,8 @@ export interface HandlerOptions {
   snapshots?: Map<string, Record<string, unknown>>;
   /** Whether a tie on this object may be settled by fetching it (the handler then throws RefetchNeeded). */
   refetchable?: (objectId: string) => boolean;
+  /** Seconds before the first delivery attempt of the messages the handler publishes. */
+  firstAttemptDelaySeconds?: number;
 }
 
 export type EventHandler = (tx: Queryable, event: StoredEvent, options?: HandlerOptions) => Promise<void>;

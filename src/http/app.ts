@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdminTokenHashes } from '../services/authenticate.js';
 import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
+import { outboundRoutes } from './routes/outbound.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { connectionRoutes } from './routes/connections.js';
 import { crmRoutes } from './routes/crm.js';
@@ -40,6 +41,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(connectionRoutes, { ctx });
       await api.register(eventRoutes, { ctx });
       await api.register(crmRoutes, { ctx });
+      await api.register(outboundRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

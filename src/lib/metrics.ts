@@ -44,6 +44,7 @@ export interface Metrics {
   eventsStored: Counter;
   eventOutcomes: Counter;
   tieRefetches: Counter;
+  deliveryAttempts: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -52,6 +53,7 @@ export function createMetrics(): Metrics {
     inboundRejections: new Counter('sluice_inbound_rejections_total', 'Inbound webhooks rejected, by provider and reason'),
     eventsStored: new Counter('sluice_events_stored_total', 'Inbound events stored, by provider (duplicates not counted)'),
     eventOutcomes: new Counter('sluice_event_outcomes_total', 'Processing outcomes, by provider and outcome'),
+    deliveryAttempts: new Counter('sluice_delivery_attempts_total', 'Outbound delivery attempts, by outcome'),
     tieRefetches: new Counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome'),
   };
 }

@@ -18,6 +18,8 @@ export interface Ctx {
   publicUrl: () => string;
   /** Wakes this process's workers when an event was stored, instead of waiting for their next poll. */
   onEventStored: () => void;
+  /** Wakes this process's delivery worker when deliveries may have been queued. */
+  onDeliveriesQueued: () => void;
   /** The projection handler for a provider's event type; undefined means the type is stored and ignored. */
   findHandler: (provider: string, type: string) => EventHandler | undefined;
 }

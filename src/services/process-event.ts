@@ -1,6 +1,8 @@
 // One claimed event: run its handler and record the outcome in the same transaction. A handler error is
 // recorded on the event and retried on the processing schedule; after the last retry the event is `failed`.
 import { failEventAttempt, finishEvent, type ClaimedEvent } from '../db/queries/events.js';
+import { publishMessage } from '../db/queries/messages.js';
+import { newId } from '../lib/ids.js';
 import { RefetchNeeded, type HandlerOptions } from '../crm/handlers.js';
 import { StoreUnavailableError } from '../errors.js';
 import { canRetrieve } from '../inbound/stripe/api.js';
@@ -14,12 +16,24 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
   try {
     const outcome = handler ? 'processed' : 'ignored';
     // Optimistic: whether the workspace has an API key is only looked up when a tie actually happens.
-    let options: HandlerOptions = event.provider === 'stripe' ? { refetchable: canRetrieve } : {};
+    const firstAttemptDelaySeconds = ctx.config.retrySchedule[0] ?? 0;
+    let options: HandlerOptions = { firstAttemptDelaySeconds, ...(event.provider === 'stripe' ? { refetchable: canRetrieve } : {}) };
     let kept: boolean;
     for (let round = 1; ; round += 1) {
       try {
         kept = await ctx.db.transaction(async (tx) => {
           if (handler) await handler(tx, event, options);
+          // Every provider event is also a message of its own (`stripe.<type>`), for endpoints that want the raw feed.
+          await publishMessage(tx, {
+            id: newId('msg'),
+            workspaceId: event.workspaceId,
+            type: `${event.provider}.${event.type}`,
+            data: event.payload,
+            sourceProvider: event.provider,
+            sourceEventId: event.providerEventId,
+            dedupeKey: `raw:${event.id}`,
+            firstAttemptDelaySeconds,
+          });
           return finishEvent(tx, event.id, workerId, outcome);
         });
         break;
@@ -31,6 +45,7 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     }
     // Our lease ran out and another worker took the event over; its run decides the outcome.
     if (!kept) return 'lost';
+    ctx.onDeliveriesQueued();
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
     return outcome;
   } catch (err) {

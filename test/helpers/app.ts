@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { findHandler } from '../../src/crm/handlers.js';
 import type { Db } from '../../src/db/port.js';
 import { buildApp } from '../../src/http/app.js';
+import { startDeliveryWorker, type DeliveryWorker } from '../../src/jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from '../../src/jobs/event-worker.js';
 import { hashToken } from '../../src/lib/hash.js';
 import { createMetrics } from '../../src/lib/metrics.js';
@@ -19,6 +20,7 @@ export interface TestApp {
   store: TestStore;
   adminToken: string;
   worker: EventWorker | undefined;
+  sender: DeliveryWorker | undefined;
   /** fetch against the app with the admin token (or another token) and JSON in and out. */
   api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
@@ -40,6 +42,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const logLevel = process.env.TEST_LOG_LEVEL ?? 'silent';
   const config = loadConfig({}, { port: 0, workerPollMs: 50, dataDir: store.dataDir, logLevel, ...opts.config });
   let worker: EventWorker | undefined;
+  let sender: DeliveryWorker | undefined;
   let url = '';
   const ctx: Ctx = {
     db,
@@ -50,6 +53,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     now: opts.now ?? Date.now,
     publicUrl: () => url,
     onEventStored: () => worker?.wake(),
+    onDeliveriesQueued: () => sender?.wake(),
     findHandler: opts.findHandler ?? findHandler,
   };
   const app = await buildApp({ ctx, admin: { hashes: [hashToken(adminToken)] } });
@@ -57,7 +61,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const address = app.server.address();
   if (!address || typeof address === 'string') throw new Error('no address');
   url = `http://127.0.0.1:${address.port}`;
-  if (opts.worker !== false) worker = startEventWorker(ctx);
+  if (opts.worker !== false) {
+    worker = startEventWorker(ctx);
+    sender = startDeliveryWorker(ctx);
+  }
 
   return {
     url,
@@ -66,6 +73,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     store,
     adminToken,
     worker,
+    sender,
     async api(method, path, body, token = adminToken) {
       const res = await fetch(`${url}${path}`, {
         method,
@@ -77,7 +85,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await app.close();
-      await worker?.stop(5000);
+      await Promise.all([worker?.stop(5000), sender?.stop(5000)]);
       await db.close();
       if (!opts.store) await store.drop();
     },

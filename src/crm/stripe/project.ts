@@ -5,13 +5,13 @@ import type { Queryable } from '../../db/port.js';
 import {
   activeAccessForCustomer,
   ensureRow,
-  insertMessage,
   linkCustomerEvent,
   upsertGuarded,
   type CrmRow,
   type CrmTable,
   type TieResolver,
 } from '../../db/queries/crm.js';
+import { publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import type { StoredEvent } from '../handlers.js';
 import {
@@ -58,6 +58,8 @@ export interface ProjectionOptions {
   snapshots?: Map<string, Record<string, unknown>>;
   /** Whether a tie on this object may be settled by fetching it: the projection then throws RefetchNeeded. */
   refetchable?: (objectId: string) => boolean;
+  /** Seconds before the first delivery attempt of what is published (SLUICE_RETRY_SCHEDULE's first value). */
+  firstAttemptDelaySeconds?: number;
 }
 
 /**
@@ -142,7 +144,7 @@ class Projection {
 
   async publish(type: string, fact: string, data: Obj): Promise<void> {
     if (!this.opts.publish) return;
-    await insertMessage(this.tx, {
+    await publishMessage(this.tx, {
       id: newId('msg'),
       workspaceId: this.event.workspaceId,
       type,
@@ -150,6 +152,7 @@ class Projection {
       sourceProvider: 'stripe',
       sourceEventId: this.providerEventId,
       dedupeKey: `${type}:${fact}`,
+      firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
     });
   }
 }

@@ -138,26 +138,6 @@ export async function activeAccessForCustomer(db: Queryable, workspaceId: string
   return rows;
 }
 
-export interface NewMessage {
-  id: string;
-  workspaceId: string;
-  type: string;
-  data: unknown;
-  sourceProvider: string | null;
-  sourceEventId: string | null;
-  dedupeKey: string;
-}
-
-/** Publishes a message unless the same fact (dedupe key) was already published; true when inserted. */
-export async function insertMessage(db: Queryable, m: NewMessage): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
-    [m.id, m.workspaceId, m.type, JSON.stringify(m.data), m.sourceProvider, m.sourceEventId, m.dedupeKey],
-  );
-  return rowCount === 1;
-}
-
 export const CRM_TABLES: CrmTable[] = [
   'customers',
   'products',

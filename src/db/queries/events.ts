@@ -71,6 +71,7 @@ export interface ClaimedEvent {
   id: string;
   workspaceId: string;
   provider: string;
+  providerEventId: string;
   type: string;
   attempts: number;
   payload: unknown;
@@ -90,7 +91,7 @@ export async function claimDueEvents(db: Queryable, workerId: string, limit: num
      UPDATE events e
      SET locked_by = $1, locked_until = now() + make_interval(secs => $3), attempts = e.attempts + 1
      FROM due WHERE e.id = due.id
-     RETURNING e.id, e.workspace_id AS "workspaceId", e.provider, e.type, e.attempts, e.payload`,
+     RETURNING e.id, e.workspace_id AS "workspaceId", e.provider, e.provider_event_id AS "providerEventId", e.type, e.attempts, e.payload`,
     [workerId, limit, leaseSeconds],
   );
   return rows;

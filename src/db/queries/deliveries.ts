@@ -1,0 +1,217 @@
+// Deliveries are the outbound queue: one row per message and endpoint, due when next_attempt_at has passed and
+// no live sender holds it. Every attempt is a row of its own in delivery_attempts.
+import type { Queryable } from '../port.js';
+
+export interface ClaimedDelivery {
+  id: string;
+  workspaceId: string;
+  endpointId: string;
+  messageId: string;
+  /** Attempts made including the one now starting. */
+  attempts: number;
+}
+
+/**
+ * Claims up to `limit` due deliveries, at most `perEndpoint` in flight per endpoint (counting other senders'
+ * claims), and within each endpoint's rate limit (deliveries per second, counting the last second's attempts):
+ * a slow or dead endpoint fills its own slots and no more, so the others keep flowing.
+ */
+export async function claimDueDeliveries(
+  db: Queryable,
+  o: { workerId: string; limit: number; perEndpoint: number; leaseSeconds: number },
+): Promise<ClaimedDelivery[]> {
+  const { rows } = await db.query<ClaimedDelivery>(
+    `WITH inflight AS (
+       SELECT endpoint_id, count(*)::int AS n FROM deliveries
+       WHERE status = 'pending' AND locked_until > now() GROUP BY endpoint_id
+     ), recent AS (
+       SELECT endpoint_id, count(*)::int AS n FROM delivery_attempts
+       WHERE started_at > now() - interval '1 second' GROUP BY endpoint_id
+     ), ranked AS (
+       SELECT d.id, d.next_attempt_at, d.endpoint_id, e.rate_limit,
+              row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
+       FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+       WHERE d.status = 'pending' AND e.enabled AND d.next_attempt_at <= now()
+         AND (d.locked_until IS NULL OR d.locked_until < now())
+     ), picked AS (
+       SELECT r.id FROM ranked r
+       LEFT JOIN inflight i ON i.endpoint_id = r.endpoint_id
+       LEFT JOIN recent a ON a.endpoint_id = r.endpoint_id
+       WHERE r.rn <= $3 - COALESCE(i.n, 0)
+         AND (r.rate_limit IS NULL OR r.rn <= r.rate_limit - COALESCE(i.n, 0) - COALESCE(a.n, 0))
+       ORDER BY r.next_attempt_at, r.id LIMIT $2
+     ), locked AS (
+       SELECT id FROM deliveries
+       WHERE id IN (SELECT id FROM picked) AND status = 'pending' AND (locked_until IS NULL OR locked_until < now())
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE deliveries d
+     SET locked_by = $1, locked_until = now() + make_interval(secs => $4), attempts = d.attempts + 1
+     FROM locked WHERE d.id = locked.id
+     RETURNING d.id, d.workspace_id AS "workspaceId", d.endpoint_id AS "endpointId", d.message_id AS "messageId", d.attempts`,
+    [o.workerId, o.limit, o.perEndpoint, o.leaseSeconds],
+  );
+  return rows;
+}
+
+export interface AttemptRecord {
+  id: string;
+  deliveryId: string;
+  endpointId: string;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  responseExcerpt: string | null;
+  error: string | null;
+  outcome: 'succeeded' | 'retry' | 'failed' | 'gone';
+}
+
+/** Records an attempt and moves the delivery on: done, due again after `retryInSeconds`, or failed. */
+export async function recordAttempt(db: Queryable, workerId: string, a: AttemptRecord, retryInSeconds: number | null): Promise<boolean> {
+  await db.query(
+    `INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [a.id, a.deliveryId, a.endpointId, a.startedAt, a.durationMs, a.statusCode, a.responseExcerpt, a.error, a.outcome],
+  );
+  const status = a.outcome === 'succeeded' ? 'succeeded' : a.outcome === 'retry' ? 'pending' : 'failed';
+  const { rowCount } = await db.query(
+    `UPDATE deliveries SET status = $3, last_status_code = $4, last_error = $5, locked_by = NULL, locked_until = NULL,
+       next_attempt_at = now() + make_interval(secs => COALESCE($6::float8, 0)),
+       finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END
+     WHERE id = $1 AND locked_by = $2`,
+    [a.deliveryId, workerId, status, a.statusCode, a.error, retryInSeconds],
+  );
+  return rowCount === 1;
+}
+
+/** Gives claims back without counting the attempt (graceful shutdown). */
+export async function releaseDeliveryClaims(db: Queryable, workerId: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE deliveries SET locked_by = NULL, locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
+     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = 'pending'`,
+    [ids, workerId],
+  );
+}
+
+/** Frees every claim at once; only safe when this process is the sole sender (embedded database). */
+export async function releaseAllDeliveryClaims(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE status = 'pending' AND locked_by IS NOT NULL`,
+  );
+  return rowCount;
+}
+
+export interface DeliveryRow {
+  id: string;
+  workspace_id: string;
+  endpoint_id: string;
+  message_id: string;
+  message_type: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempts: number;
+  next_attempt_at: Date;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+const DELIVERY = `d.id, d.workspace_id, d.endpoint_id, d.message_id, m.type AS message_type, d.status, d.attempts,
+  d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.finished_at`;
+
+export async function listDeliveries(
+  db: Queryable,
+  o: {
+    workspaceId: string;
+    endpointId?: string | undefined;
+    messageId?: string | undefined;
+    status?: string | undefined;
+    before?: string | undefined;
+    limit: number;
+  },
+): Promise<DeliveryRow[]> {
+  const { rows } = await db.query<DeliveryRow>(
+    `SELECT ${DELIVERY} FROM deliveries d JOIN messages m ON m.id = d.message_id
+     WHERE d.workspace_id = $1 AND ($2::text IS NULL OR d.endpoint_id = $2) AND ($3::text IS NULL OR d.message_id = $3)
+       AND ($4::text IS NULL OR d.status = $4) AND ($5::text IS NULL OR d.id < $5)
+     ORDER BY d.id DESC LIMIT $6`,
+    [o.workspaceId, o.endpointId ?? null, o.messageId ?? null, o.status ?? null, o.before ?? null, o.limit],
+  );
+  return rows;
+}
+
+export async function findDelivery(db: Queryable, workspaceId: string, id: string): Promise<DeliveryRow | undefined> {
+  const { rows } = await db.query<DeliveryRow>(
+    `SELECT ${DELIVERY} FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.workspace_id = $1 AND d.id = $2`,
+    [workspaceId, id],
+  );
+  return rows[0];
+}
+
+export interface AttemptRow {
+  id: string;
+  started_at: Date;
+  duration_ms: number;
+  status_code: number | null;
+  response_excerpt: string | null;
+  error: string | null;
+  outcome: string;
+}
+
+export async function attemptsOf(db: Queryable, deliveryId: string): Promise<AttemptRow[]> {
+  const { rows } = await db.query<AttemptRow>(
+    `SELECT id, started_at, duration_ms, status_code, response_excerpt, error, outcome
+     FROM delivery_attempts WHERE delivery_id = $1 ORDER BY started_at, id`,
+    [deliveryId],
+  );
+  return rows;
+}
+
+/** Queues a delivery for one more attempt now, unless a sender holds it at this moment. */
+export async function requeueDelivery(db: Queryable, workspaceId: string, id: string): Promise<'queued' | 'in_flight' | 'not_found'> {
+  const { rows } = await db.query<{ busy: boolean }>(
+    `SELECT (status = 'pending' AND locked_until > now()) AS busy FROM deliveries WHERE workspace_id = $1 AND id = $2 FOR UPDATE`,
+    [workspaceId, id],
+  );
+  if (!rows[0]) return 'not_found';
+  if (rows[0].busy) return 'in_flight';
+  await db.query(
+    `UPDATE deliveries SET status = 'pending', next_attempt_at = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL
+     WHERE id = $1`,
+    [id],
+  );
+  return 'queued';
+}
+
+/** Queues every failed delivery of an endpoint created since a time for a fresh run of the schedule. */
+export async function requeueFailedDeliveries(db: Queryable, endpointId: string, since: Date): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), finished_at = NULL
+     WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
+    [endpointId, since],
+  );
+  return rowCount;
+}
+
+export async function deliveryStatsByEndpoint(
+  db: Queryable,
+  workspaceId: string,
+): Promise<{ endpoint_id: string; pending: number; failed: number; succeeded: number; oldest_pending_seconds: number | null }[]> {
+  const { rows } = await db.query<{
+    endpoint_id: string;
+    pending: number;
+    failed: number;
+    succeeded: number;
+    oldest_pending_seconds: number | null;
+  }>(
+    `SELECT endpoint_id,
+            count(*) FILTER (WHERE status = 'pending')::int AS pending,
+            count(*) FILTER (WHERE status = 'failed')::int AS failed,
+            count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
+            extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::float8 AS oldest_pending_seconds
+     FROM deliveries WHERE workspace_id = $1 GROUP BY endpoint_id`,
+    [workspaceId],
+  );
+  return rows;
+}

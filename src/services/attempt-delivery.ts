@@ -1,0 +1,107 @@
+// One attempt of one claimed delivery: sign with Standard Webhooks headers, POST, record the attempt, and move
+// the delivery on (done, retry on the schedule with jitter and Retry-After, or failed). A 410 disables the
+// endpoint, or removes it when it is a REST Hooks subscription. An endpoint failing without a success for
+// SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS (5 days) is disabled, with an incident and an incident.opened message.
+import { recordAttempt, releaseDeliveryClaims, type ClaimedDelivery } from '../db/queries/deliveries.js';
+import { deleteEndpoint, findEndpointById, recordEndpointFailure, recordEndpointSuccess, updateEndpoint } from '../db/queries/endpoints.js';
+import { openIncident } from '../db/queries/incidents.js';
+import { findMessage, publishMessage } from '../db/queries/messages.js';
+import { newId } from '../lib/ids.js';
+import { nextAttemptDelay, parseRetryAfter } from '../outbound/backoff.js';
+import type { Sender } from '../outbound/send.js';
+import { signatureHeader } from '../outbound/sign.js';
+import type { Ctx } from './context.js';
+import { openEndpoint, signingSecrets } from './endpoint-view.js';
+import { messageBody } from './message-body.js';
+
+export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'gone' | 'skipped';
+
+const USER_AGENT = 'Sluice-Webhooks/1.0';
+
+export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string, d: ClaimedDelivery): Promise<AttemptOutcome> {
+  const [endpoint, message] = await Promise.all([findEndpointById(ctx.db, d.endpointId), findMessage(ctx.db, d.workspaceId, d.messageId)]);
+  if (!endpoint || !message) return 'skipped'; // deleted since the claim; its deliveries went with it
+  if (!endpoint.enabled) {
+    // Disabled between the claim and now: give the delivery back untouched; it waits for re-enabling.
+    await releaseDeliveryClaims(ctx.db, workerId, [d.id]);
+    return 'skipped';
+  }
+  const sealed = openEndpoint(ctx, endpoint);
+  const body = JSON.stringify(messageBody(message));
+  const now = ctx.now();
+  const timestamp = Math.floor(now / 1000);
+  const headers = {
+    ...sealed.headers,
+    'content-type': 'application/json',
+    'user-agent': USER_AGENT,
+    'webhook-id': message.id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signatureHeader({ id: message.id, timestamp, body, secrets: signingSecrets(sealed, now) }),
+  };
+  const startedAt = new Date(now);
+  const result = await sender.send(endpoint.url, headers, body);
+
+  const ok = result.answered && result.status >= 200 && result.status < 300;
+  const gone = result.answered && result.status === 410;
+  const retryAfter = result.answered ? parseRetryAfter(result.retryAfter, ctx.now()) : null;
+  const retryIn = ok || gone ? null : nextAttemptDelay(ctx.config.retrySchedule, d.attempts, retryAfter);
+  const outcome = ok ? 'succeeded' : gone ? 'gone' : retryIn === null ? 'failed' : 'retry';
+  const error = result.answered ? (ok ? null : `HTTP ${result.status}`) : result.error;
+
+  await ctx.db.transaction(async (tx) => {
+    await recordAttempt(
+      tx,
+      workerId,
+      {
+        id: newId('att', now),
+        deliveryId: d.id,
+        endpointId: endpoint.id,
+        startedAt,
+        durationMs: result.durationMs,
+        statusCode: result.answered ? result.status : null,
+        responseExcerpt: result.answered ? result.excerpt : null,
+        error,
+        outcome,
+      },
+      retryIn,
+    );
+    if (ok) {
+      await recordEndpointSuccess(tx, endpoint.id);
+      return;
+    }
+    if (gone) {
+      if (endpoint.kind === 'hook') await deleteEndpoint(tx, endpoint.workspace_id, endpoint.id);
+      else await updateEndpoint(tx, endpoint.id, { enabled: false, disabledReason: 'the receiver answered 410 Gone' });
+      ctx.log.warn({ endpointId: endpoint.id, kind: endpoint.kind }, 'receiver answered 410: endpoint removed from delivery');
+      return;
+    }
+    const failingFor = await recordEndpointFailure(tx, endpoint.id);
+    if (failingFor >= ctx.config.endpointDisableAfterSeconds) {
+      const days = Math.round((failingFor / 86400) * 10) / 10;
+      const detail = `${endpoint.url} failed every delivery for ${days} days (last: ${error ?? 'no answer'}); disabled`;
+      await updateEndpoint(tx, endpoint.id, { enabled: false, disabledReason: `failing for ${days} days` });
+      const incident = await openIncident(tx, {
+        id: newId('inc', now),
+        workspaceId: endpoint.workspace_id,
+        endpointId: endpoint.id,
+        kind: 'endpoint.disabled',
+        detail,
+      });
+      await publishMessage(tx, {
+        id: newId('msg', now),
+        workspaceId: endpoint.workspace_id,
+        type: 'incident.opened',
+        data: {
+          incident: { id: incident.id, kind: incident.kind, endpointId: endpoint.id, detail, openedAt: incident.opened_at.toISOString() },
+        },
+        sourceProvider: null,
+        sourceEventId: null,
+        dedupeKey: `incident.opened:${incident.id}`,
+        firstAttemptDelaySeconds: ctx.config.retrySchedule[0] ?? 0,
+      });
+      ctx.log.error({ endpointId: endpoint.id, days }, 'endpoint disabled after failing too long');
+    }
+  });
+  ctx.metrics.deliveryAttempts.inc({ outcome });
+  return outcome;
+}

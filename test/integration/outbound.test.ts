@@ -1,0 +1,291 @@
+// Outbound webhooks end to end: real HTTP receivers on loopback, signatures checked with the reference
+// `standardwebhooks` library, retries, 410, per-endpoint isolation, filters, custom events and REST Hooks.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+
+const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
+const SECRET = 'whsec_outbound_test_secret';
+
+describe('outbound webhooks', () => {
+  let app: TestApp;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    app = await startTestApp({
+      config: { outboundAllow: LOOPBACK, retrySchedule: [0, 0.2, 0.2, 0.2], outboundTimeoutMs: 4000, endpointConcurrency: 2 },
+    });
+  });
+  after(async () => {
+    await app.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+
+  async function receiver(answer?: Parameters<typeof startReceiver>[0]): Promise<Receiver> {
+    const r = await startReceiver(answer);
+    receivers.push(r);
+    return r;
+  }
+  async function workspace(name: string): Promise<string> {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name })).body.id as string;
+    await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    return ws;
+  }
+  const call = (method: string, ws: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
+  async function endpoint(ws: string, body: Record<string, unknown>): Promise<{ id: string; secret: string }> {
+    const res = await call('POST', ws, '/endpoints', body);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body;
+  }
+  const publish = async (ws: string, type: string, data: Record<string, unknown> = {}, id?: string) => {
+    const res = await call('POST', ws, '/events', { type, data, ...(id ? { id } : {}) });
+    assert.ok(res.status === 201 || res.status === 200, JSON.stringify(res.body));
+    return res.body.message.id as string;
+  };
+
+  test('every delivery verifies with standardwebhooks; during a rotation with the old and the new secret', async () => {
+    const ws = await workspace('signing');
+    const r = await receiver();
+    const ep = await endpoint(ws, { url: `${r.url}/hook`, description: 'app' });
+    assert.match(ep.secret, /^whsec_/);
+    const messageId = await publish(ws, 'course.enrolled', { course: 'ts-101', user: 'u_1' });
+    await waitFor(async () => r.requests.length === 1, 'first delivery');
+    const first = r.requests[0]!;
+    assert.equal(first.headers['webhook-id'], messageId);
+    const verified = new Webhook(ep.secret).verify(first.body, first.headers as Record<string, string>) as any;
+    assert.equal(verified.type, 'course.enrolled');
+    assert.deepEqual(verified.data, { course: 'ts-101', user: 'u_1' });
+    assert.equal(verified.workspaceId, ws);
+
+    const rotated = await call('POST', ws, `/endpoints/${ep.id}/rotate-secret`);
+    assert.equal(rotated.status, 200);
+    assert.notEqual(rotated.body.secret, ep.secret);
+    await publish(ws, 'course.enrolled', { course: 'ts-102' });
+    await waitFor(async () => r.requests.length === 2, 'delivery after rotation');
+    const second = r.requests[1]!;
+    assert.equal(String(second.headers['webhook-signature']).split(' ').length, 2, 'signed with both secrets');
+    for (const secret of [ep.secret, rotated.body.secret]) {
+      assert.equal((new Webhook(secret).verify(second.body, second.headers as Record<string, string>) as any).data.course, 'ts-102');
+    }
+    assert.throws(() =>
+      new Webhook('whsec_' + Buffer.alloc(32, 7).toString('base64')).verify(second.body, second.headers as Record<string, string>),
+    );
+    assert.equal(JSON.stringify((await call('GET', ws, `/endpoints/${ep.id}`)).body).includes('whsec_'), false, 'secrets are not listed');
+  });
+
+  test('500 three times then 200: one success, four attempts, the same webhook-id', async () => {
+    const ws = await workspace('retries');
+    const r = await receiver((_req, n) => (n <= 3 ? { status: 500, body: `boom ${n}` } : { status: 200, body: 'thanks' }));
+    const ep = await endpoint(ws, { url: r.url });
+    const messageId = await publish(ws, 'lesson.completed', { lesson: 1 });
+    const [delivery] = (await waitFor(async () => {
+      const list = (await call('GET', ws, `/endpoints/${ep.id}/deliveries`)).body.data;
+      return list[0]?.status === 'succeeded' ? list : null;
+    }, 'delivery succeeded')) as any[];
+    assert.equal(r.requests.length, 4);
+    assert.deepEqual(new Set(r.requests.map((q) => q.headers['webhook-id'])), new Set([messageId]));
+    const detail = (await call('GET', ws, `/deliveries/${delivery.id}`)).body;
+    assert.equal(detail.attempts, 4);
+    assert.deepEqual(
+      detail.attemptLog.map((a: any) => [a.statusCode, a.outcome]),
+      [
+        [500, 'retry'],
+        [500, 'retry'],
+        [500, 'retry'],
+        [200, 'succeeded'],
+      ],
+    );
+    assert.equal(detail.attemptLog[0].responseExcerpt, 'boom 1');
+    assert.deepEqual(
+      (await call('GET', ws, `/deliveries?message=${messageId}`)).body.data.map((d: any) => d.id),
+      [delivery.id],
+    );
+  });
+
+  test('the schedule used up leaves the delivery failed; recover and retry send it again', async () => {
+    const ws = await workspace('failed');
+    let healthy = false;
+    const r = await receiver(() => (healthy ? { status: 204 } : { status: 503, headers: { 'retry-after': '0' } }));
+    const ep = await endpoint(ws, { url: r.url });
+    const since = new Date(Date.now() - 1000).toISOString();
+    await publish(ws, 'lesson.completed', { lesson: 2 });
+    await waitFor(async () => (await call('GET', ws, `/endpoints/${ep.id}/deliveries?status=failed`)).body.data.length === 1, 'failed');
+    assert.equal(r.requests.length, 4, 'as many attempts as the schedule has entries');
+    assert.ok((await call('GET', ws, `/endpoints/${ep.id}`)).body.failingSince);
+
+    healthy = true;
+    const recovered = await call('POST', ws, `/endpoints/${ep.id}/recover`, { since });
+    assert.deepEqual(recovered.body, { requeued: 1 });
+    await waitFor(
+      async () => (await call('GET', ws, `/endpoints/${ep.id}/deliveries?status=succeeded`)).body.data.length === 1,
+      'recovered',
+    );
+    const view = (await call('GET', ws, `/endpoints/${ep.id}`)).body;
+    assert.equal(view.failingSince, null);
+    assert.deepEqual(view.deliveries, { pending: 0, failed: 0, succeeded: 1, oldestPendingSeconds: null });
+
+    const [delivery] = (await call('GET', ws, `/endpoints/${ep.id}/deliveries`)).body.data;
+    assert.equal((await call('POST', ws, `/deliveries/${delivery.id}/retry`)).status, 202);
+    await waitFor(async () => r.requests.length === 6, 'resent on request');
+    assert.equal((await call('POST', ws, '/deliveries/dlv_000000000000000000000000/retry')).status, 404);
+    assert.equal((await call('POST', ws, `/endpoints/${ep.id}/recover`, {})).status, 400);
+  });
+
+  test('410 disables an endpoint and removes a REST Hooks subscription', async () => {
+    const ws = await workspace('gone');
+    const r = await receiver(() => ({ status: 410 }));
+    const ep = await endpoint(ws, { url: r.url });
+    const hook = await call('POST', ws, '/hooks', { targetUrl: `${r.url}/zap`, event: 'course.enrolled' });
+    assert.equal(hook.status, 201, JSON.stringify(hook.body));
+    await publish(ws, 'course.enrolled');
+    await waitFor(async () => (await call('GET', ws, `/endpoints/${ep.id}`)).body.enabled === false, 'endpoint disabled');
+    assert.match((await call('GET', ws, `/endpoints/${ep.id}`)).body.disabledReason, /410/);
+    await waitFor(async () => (await call('GET', ws, `/endpoints/${hook.body.id}`)).status === 404, 'hook removed');
+    const requestsBefore = r.requests.length;
+    await publish(ws, 'course.enrolled');
+    await new Promise((res) => setTimeout(res, 500));
+    assert.equal(r.requests.length, requestsBefore, 'a disabled endpoint receives nothing');
+  });
+
+  test('a blackholed endpoint does not hold up a healthy one', async () => {
+    const ws = await workspace('isolation');
+    const blackhole = await receiver(() => 'hang');
+    const healthy = await receiver();
+    const dead = await endpoint(ws, { url: blackhole.url });
+    await endpoint(ws, { url: healthy.url });
+    for (let i = 0; i < 12; i++) await publish(ws, 'course.enrolled', { i });
+    await waitFor(async () => healthy.requests.length === 12, 'all 12 at the healthy endpoint');
+    // At this point the blackhole holds its two slots (SLUICE_ENDPOINT_CONCURRENCY) and has recorded nothing:
+    // the healthy endpoint did not wait for it.
+    assert.equal(blackhole.requests.length, 2);
+    const deadDeliveries = (await call('GET', ws, `/endpoints/${dead.id}/deliveries`)).body.data;
+    assert.equal(deadDeliveries.filter((d: any) => d.status === 'pending').length, 12);
+  });
+
+  test('filters: subscription.* gets subscription events only; stripe.customer.* the raw customer events', async () => {
+    const ws = await workspace('filters');
+    const subs = await receiver();
+    const raw = await receiver();
+    await endpoint(ws, { url: subs.url, eventTypes: ['subscription.*'] });
+    await endpoint(ws, { url: raw.url, eventTypes: ['stripe.customer.*'] });
+    const t = Math.floor(Date.now() / 1000);
+    for (const payload of [
+      stripeEvent('customer.created', { id: 'cus_f', email: 'f@example.com' }, { created: t }),
+      stripeEvent(
+        'customer.subscription.created',
+        { id: 'sub_f', object: 'subscription', customer: 'cus_f', status: 'active', items: { data: [] } },
+        { created: t + 1 },
+      ),
+    ]) {
+      assert.equal((await postStripe(app.url, ws, payload, signStripe(payload, SECRET))).status, 200);
+    }
+    await publish(ws, 'course.enrolled');
+    await waitFor(async () => subs.requests.length >= 2 && raw.requests.length >= 2, 'filtered deliveries');
+    await new Promise((res) => setTimeout(res, 300));
+    assert.deepEqual(subs.requests.map((q) => JSON.parse(q.body).type).sort(), ['subscription.activated', 'subscription.created']);
+    assert.deepEqual(raw.requests.map((q) => JSON.parse(q.body).type).sort(), [
+      'stripe.customer.created',
+      'stripe.customer.subscription.created',
+    ]);
+    const rawBody = JSON.parse(raw.requests.find((q) => JSON.parse(q.body).type === 'stripe.customer.created')!.body);
+    assert.equal(rawBody.data.data.object.id, 'cus_f');
+    assert.equal(rawBody.source.provider, 'stripe');
+  });
+
+  test('custom events: validated, idempotent with an id', async () => {
+    const ws = await workspace('custom');
+    const first = await call('POST', ws, '/events', { type: 'course.enrolled', data: { user: 'u' }, id: 'enrol-1' });
+    assert.equal(first.status, 201);
+    const again = await call('POST', ws, '/events', { type: 'course.enrolled', data: { user: 'u' }, id: 'enrol-1' });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.duplicate, true);
+    assert.equal(again.body.message.id, first.body.message.id);
+    assert.equal((await call('GET', ws, '/messages?type=course.enrolled')).body.data.length, 1);
+    for (const bad of [
+      { type: 'Course Enrolled' },
+      { type: 'subscription.canceled' },
+      { type: 'stripe.charge.succeeded' },
+      { type: 'a.b', data: [1] },
+      { type: 'a.b', x: 1 },
+    ]) {
+      const res = await call('POST', ws, '/events', bad);
+      assert.equal(res.status, 400, JSON.stringify(bad));
+    }
+  });
+
+  test('REST Hooks: subscribe, sample for every business type, unsubscribe', async () => {
+    const ws = await workspace('hooks');
+    const r = await receiver();
+    const hook = await call('POST', ws, '/hooks', { targetUrl: r.url, event: 'course.enrolled' });
+    assert.equal(hook.status, 201);
+    await publish(ws, 'course.enrolled', { user: 'zap' });
+    await waitFor(async () => r.requests.length === 1, 'hook delivery');
+    for (const type of ['subscription.canceled', 'access.granted', 'order.completed', 'payment.failed', 'stripe.invoice.paid']) {
+      const sample = await call('GET', ws, `/hooks/sample?event=${type}`);
+      assert.equal(sample.status, 200);
+      assert.equal(sample.body[0].type, type);
+      assert.ok(Object.keys(sample.body[0].data).length > 0, type);
+    }
+    const realSample = (await call('GET', ws, '/hooks/sample?event=course.enrolled')).body[0];
+    assert.deepEqual(realSample.data, { user: 'zap' }, 'a real message when there is one');
+    assert.equal((await call('GET', ws, '/hooks/sample')).status, 400);
+    assert.equal((await call('DELETE', ws, `/hooks/${hook.body.id}`)).status, 204);
+    assert.equal((await call('DELETE', ws, `/hooks/${hook.body.id}`)).status, 404);
+    assert.equal((await call('POST', ws, '/hooks', { targetUrl: 'ftp://x', event: 'a.b' })).status, 400);
+  });
+
+  test('test events go to one endpoint only; bad endpoint input is refused', async () => {
+    const ws = await workspace('test events');
+    const a = await receiver();
+    const b = await receiver();
+    const ep = await endpoint(ws, { url: a.url, eventTypes: ['subscription.*'] });
+    await endpoint(ws, { url: b.url });
+    assert.equal((await call('POST', ws, `/endpoints/${ep.id}/test`, {})).status, 202);
+    await waitFor(async () => a.requests.length === 1, 'test delivery');
+    assert.equal(JSON.parse(a.requests[0]!.body).type, 'sluice.test');
+    assert.equal(b.requests.length, 0);
+
+    for (const bad of [
+      { url: 'not a url' },
+      { url: 'ftp://example.com' },
+      { url: 'https://user:pw@example.com/' },
+      { url: a.url, eventTypes: ['Bad Type'] },
+      { url: a.url, rateLimit: 0 },
+      { url: a.url, headers: { 'webhook-signature': 'x' } },
+      { url: a.url, headers: { 'x-ok': 'line\nbreak' } },
+      { url: a.url, secret: 'whsec_short' },
+    ]) {
+      const res = await call('POST', ws, '/endpoints', bad);
+      assert.equal(res.status, 400, JSON.stringify(bad));
+    }
+    const patched = await call('PATCH', ws, `/endpoints/${ep.id}`, { enabled: false, headers: { authorization: 'Bearer abc' } });
+    assert.equal(patched.body.enabled, false);
+    assert.deepEqual(patched.body.headerNames, ['authorization']);
+    assert.equal(JSON.stringify(patched.body).includes('Bearer abc'), false);
+  });
+});
+
+describe('outbound address policy', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ config: { outboundAllow: [] } });
+  });
+  after(() => app.close());
+
+  test('private, loopback and link-local destinations are refused without SLUICE_OUTBOUND_ALLOW', async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'ssrf' })).body.id;
+    for (const url of [
+      'http://127.0.0.1:9/',
+      'http://localhost:9/',
+      'http://169.254.169.254/latest/meta-data',
+      'http://10.1.2.3/',
+      'http://[::1]:9/',
+    ]) {
+      const res = await app.api('POST', `/api/v1/workspaces/${ws}/endpoints`, { url });
+      assert.equal(res.status, 400, url);
+      assert.match(res.body.error.message, /SLUICE_OUTBOUND_ALLOW/);
+    }
+  });
+});
