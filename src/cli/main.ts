@@ -4,6 +4,8 @@ import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../lib/data-dir-lock.js';
 import { AppError } from '../errors.js';
 import { doctorCommand } from './commands/doctor.js';
+import { endpointCommand } from './commands/endpoint.js';
+import { listenCommand } from './commands/listen.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rebuildCommand } from './commands/rebuild.js';
 import { startCommand } from './commands/start.js';
@@ -16,6 +18,8 @@ const COMMANDS: Record<string, Command> = {
   workspace: workspaceCommand,
   rebuild: rebuildCommand,
   doctor: doctorCommand,
+  endpoint: endpointCommand,
+  listen: listenCommand,
 };
 
 function mainHelp(): string {

@@ -100,11 +100,11 @@ export async function listMessages(ctx: Ctx, workspaceId: string, q: Record<stri
   return {
     data: p.data.map((m) => ({
       id: m.id,
-      type: m.type,
+      type: m.type as string,
       timestamp: (m.created_at as Date).toISOString(),
       workspaceId,
       data: m.data,
-      source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id } : null,
+      source: m.source_provider ? { provider: m.source_provider as string, eventId: (m.source_event_id as string | null) ?? null } : null,
     })),
     nextCursor: p.nextCursor,
   };

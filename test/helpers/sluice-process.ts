@@ -26,6 +26,20 @@ export function runSluice(args: string[], env: Record<string, string>): Promise<
   });
 }
 
+/** A long-running command (`sluice listen`): its output so far, and a way to stop it. */
+export function spawnSluice(args: string[], env: Record<string, string>) {
+  const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d) => (stdout += d));
+  proc.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
 /** Starts `sluice start --port 0` and resolves once it listens. */
 export function startSluiceProcess(env: Record<string, string>, extraArgs: string[] = []): Promise<SluiceProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'start', '--port', '0', ...extraArgs], {

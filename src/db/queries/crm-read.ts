@@ -85,7 +85,8 @@ export async function listMessages(
 ): Promise<Row[]> {
   const { rows } = await db.query<Row>(
     `SELECT * FROM messages WHERE workspace_id = $1
-       AND ($2::text IS NULL OR type = $2) AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::text IS NULL OR id < $4)
+       AND ($2::text IS NULL OR type = $2 OR (right($2, 2) = '.*' AND left(type, length($2) - 1) = left($2, -1)))
+       AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::text IS NULL OR id < $4)
      ORDER BY id DESC LIMIT $5`,
     [o.workspaceId, o.type ?? null, o.since ?? null, o.before ?? null, o.limit],
   );

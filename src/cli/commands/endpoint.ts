@@ -1,0 +1,124 @@
+import { loadConfig } from '../../config.js';
+import { createEndpoint } from '../../services/create-endpoint.js';
+import { listEndpoints } from '../../services/endpoint-read.js';
+import type { EndpointView } from '../../services/endpoint-view.js';
+import { updateEndpoint } from '../../services/update-endpoint.js';
+import { parseOptions, UsageError, type Command } from '../command.js';
+import { openAccess } from '../local.js';
+
+const HELP = [
+  'Usage: sluice endpoint add --workspace ID --url URL [--events TYPES] [--description TEXT] [--rate-limit N] [--json]',
+  '       sluice endpoint list --workspace ID [--json]',
+  '       sluice endpoint disable|enable --workspace ID --endpoint EP',
+  '',
+  '  add       creates an outbound endpoint and prints its signing secret (shown this once)',
+  '  list      endpoints with their pending and failed deliveries',
+  '  disable   stops deliveries to an endpoint (they wait); enable resumes them',
+  '  --events  comma-separated event types or prefixes, e.g. "subscription.*,order.completed"; default: every type',
+  '',
+  'While `sluice start` holds the embedded data dir, this goes through its HTTP API.',
+].join('\n');
+
+type Listed = EndpointView & { deliveries: { pending: number; failed: number } };
+
+export const endpointCommand: Command = {
+  summary: 'add, list, disable and enable outbound webhook endpoints',
+  help: HELP,
+  async run(args) {
+    const { values, positionals } = parseOptions(
+      args,
+      {
+        workspace: { type: 'string' },
+        url: { type: 'string' },
+        events: { type: 'string' },
+        description: { type: 'string' },
+        'rate-limit': { type: 'string' },
+        endpoint: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      true,
+    );
+    const [sub, ...extra] = positionals;
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    if (!['add', 'list', 'disable', 'enable'].includes(sub ?? '')) {
+      throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'give a subcommand: add, list, disable or enable');
+    }
+    const ws = values.workspace;
+    if (!ws) throw new UsageError('--workspace is required');
+    if (sub === 'add' && !values.url) throw new UsageError('--url is required');
+    if ((sub === 'disable' || sub === 'enable') && !values.endpoint) throw new UsageError('--endpoint is required');
+    let rateLimit: number | undefined;
+    if (values['rate-limit'] !== undefined) {
+      rateLimit = Number(values['rate-limit']);
+      if (!Number.isInteger(rateLimit)) throw new UsageError('--rate-limit must be a whole number of deliveries per second');
+    }
+
+    const access = await openAccess(loadConfig());
+    const base = `/workspaces/${encodeURIComponent(ws)}/endpoints`;
+    let out: string;
+    try {
+      if (sub === 'add') {
+        const input = {
+          url: values.url,
+          ...(values.events
+            ? {
+                eventTypes: values.events
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean),
+              }
+            : {}),
+          ...(values.description ? { description: values.description } : {}),
+          ...(rateLimit !== undefined ? { rateLimit } : {}),
+        };
+        const ep =
+          access.via === 'server'
+            ? await access.call<EndpointView & { secret: string }>('POST', base, input)
+            : await createEndpoint(access.ctx, ws, input);
+        out = values.json
+          ? JSON.stringify(ep, null, 2)
+          : [
+              `Created endpoint ${ep.id} → ${ep.url}`,
+              `  events: ${ep.eventTypes.length ? ep.eventTypes.join(', ') : 'all'}`,
+              `  signing secret (shown once; verify deliveries with any Standard Webhooks library):`,
+              `    ${ep.secret}`,
+            ].join('\n');
+      } else if (sub === 'list') {
+        const all: Listed[] = [];
+        let cursor: string | null = null;
+        do {
+          const query: Record<string, string> = { limit: '500', ...(cursor ? { cursor } : {}) };
+          const page: { data: Listed[]; nextCursor: string | null } =
+            access.via === 'server'
+              ? await access.call('GET', `${base}?${new URLSearchParams(query).toString()}`)
+              : await listEndpoints(access.ctx, ws, query);
+          all.push(...page.data);
+          cursor = page.nextCursor;
+        } while (cursor);
+        out = values.json
+          ? JSON.stringify(all, null, 2)
+          : all.length === 0
+            ? `no endpoints yet: sluice endpoint add --workspace ${ws} --url https://…`
+            : all
+                .map(
+                  (e) =>
+                    `${e.id}  ${e.enabled ? 'enabled ' : 'DISABLED'}  ${e.url}\n` +
+                    `  events: ${e.eventTypes.length ? e.eventTypes.join(', ') : 'all'}; pending ${e.deliveries.pending}, failed ${e.deliveries.failed}` +
+                    (e.enabled ? '' : `; ${e.disabledReason ?? ''}`),
+                )
+                .join('\n');
+      } else {
+        const input = { enabled: sub === 'enable' };
+        const ep =
+          access.via === 'server'
+            ? await access.call<EndpointView>('PATCH', `${base}/${encodeURIComponent(values.endpoint!)}`, input)
+            : await updateEndpoint(access.ctx, ws, values.endpoint!, input);
+        out = `${ep.id} ${ep.enabled ? 'enabled' : 'disabled'}`;
+      }
+    } finally {
+      if (access.via === 'direct') await access.close();
+    }
+    process.stdout.write(`${out}\n`);
+    return 0;
+  },
+};

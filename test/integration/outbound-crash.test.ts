@@ -1,0 +1,78 @@
+// kill -9 between two attempts of a delivery: after a restart the delivery carries on with the same
+// webhook-id and succeeds once; no message is lost.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { waitFor } from '../helpers/app.js';
+import { createTestStore } from '../helpers/db.js';
+import { startReceiver } from '../helpers/receiver.js';
+import { startSluiceProcess } from '../helpers/sluice-process.js';
+
+const TOKEN = 'outbound_crash_admin_token_0123456789';
+
+async function api(url: string, method: string, p: string, body?: unknown) {
+  const res = await fetch(`${url}/api/v1${p}`, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+test('kill -9 between attempts loses nothing: the delivery resumes after a restart', { timeout: 120_000 }, async () => {
+  const store = await createTestStore();
+  let up = false;
+  const successes = new Map<string, number>();
+  const receiver = await startReceiver((req) => {
+    if (!up) return { status: 500 };
+    const id = String(req.headers['webhook-id']);
+    successes.set(id, (successes.get(id) ?? 0) + 1);
+    return { status: 200 };
+  });
+  // The second attempt is due 3 s after the first: time enough to kill the process in between.
+  const env = { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, SLUICE_OUTBOUND_ALLOW: '127.0.0.0/8', SLUICE_RETRY_SCHEDULE: '0,3,1,1' };
+  try {
+    const first = await startSluiceProcess(env);
+    const ws = (await api(first.url, 'POST', '/workspaces', { name: 'crash' })).body.id;
+    const ep = (await api(first.url, 'POST', `/workspaces/${ws}/endpoints`, { url: receiver.url })).body;
+    const messages: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      messages.push((await api(first.url, 'POST', `/workspaces/${ws}/events`, { type: 'course.enrolled', data: { i } })).body.message.id);
+    }
+    await waitFor(async () => new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size === 5, 'first attempts');
+    first.proc.kill('SIGKILL');
+    await first.exited;
+
+    up = true;
+    const second = await startSluiceProcess(env);
+    try {
+      await waitFor(
+        async () =>
+          (await api(second.url, 'GET', `/workspaces/${ws}/endpoints/${ep.id}/deliveries?status=succeeded`)).body.data.length === 5,
+        'every delivery succeeded after the restart',
+        30_000,
+      );
+      assert.deepEqual(
+        messages.map((id) => successes.get(id)),
+        Array(5).fill(1),
+        'each message answered 200 exactly once',
+      );
+      for (const id of messages) {
+        const forMessage = receiver.requests.filter((r) => r.headers['webhook-id'] === id);
+        assert.ok(forMessage.length >= 2, `${id} was attempted before and after the kill`);
+        for (const r of forMessage) assert.ok(new Webhook(ep.secret).verify(r.body, r.headers as Record<string, string>));
+      }
+      const deliveries = (await api(second.url, 'GET', `/workspaces/${ws}/endpoints/${ep.id}/deliveries`)).body.data;
+      assert.deepEqual(
+        deliveries.map((d: any) => d.status),
+        Array(5).fill('succeeded'),
+      );
+    } finally {
+      second.proc.kill('SIGTERM');
+      await second.exited;
+    }
+  } finally {
+    await receiver.close();
+    await store.drop();
+  }
+});
