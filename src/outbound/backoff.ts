@@ -12,7 +12,7 @@ export function nextAttemptDelay(
 ): number | null {
   if (attemptsMade >= schedule.length) return null;
   const base = schedule[attemptsMade]!;
-  const jittered = base * (0.8 + 0.4 * random());
+  const jittered = Math.round(base * (0.8 + 0.4 * random()) * 1000) / 1000;
   return retryAfterSeconds === null ? jittered : Math.max(jittered, Math.min(retryAfterSeconds, MAX_RETRY_AFTER_SECONDS));
 }
 

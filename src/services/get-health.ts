@@ -1,6 +1,9 @@
 // The numbers an operator opens the health view for: is each provider sending, is anything being
 // rejected and why, is processing keeping up, which event types nobody handles.
 import { eventStatsByProvider, processingLag, unhandledTypes } from '../db/queries/events.js';
+import { deliveryStatsByEndpoint } from '../db/queries/deliveries.js';
+import { listEndpoints } from '../db/queries/endpoints.js';
+import { listIncidents } from '../db/queries/incidents.js';
 import { listRejections } from '../db/queries/inbound-rejections.js';
 import { findWorkspace } from '../db/queries/workspaces.js';
 import { WorkspaceNotFoundError } from '../errors.js';
@@ -17,10 +20,42 @@ export interface ProviderHealth {
   lag: { pending: number; oldestPendingSeconds: number; recentMeanSeconds: number | null };
 }
 
+export interface OutboundHealth {
+  endpoints: { enabled: number; disabled: number };
+  deliveries: { pending: number; failed: number; succeeded: number; oldestPendingSeconds: number | null };
+  /** Enabled endpoints whose last attempts failed, with when the failures began. */
+  failingEndpoints: { id: string; url: string; failingSince: string }[];
+  openIncidents: { id: string; kind: string; endpointId: string | null; detail: string; openedAt: string }[];
+}
+
+async function outboundHealth(ctx: Ctx, workspaceId: string): Promise<OutboundHealth> {
+  const [endpoints, stats, incidents] = await Promise.all([
+    listEndpoints(ctx.db, { workspaceId, limit: 10_000 }),
+    deliveryStatsByEndpoint(ctx.db, workspaceId),
+    listIncidents(ctx.db, workspaceId, 50),
+  ]);
+  const oldest = stats.map((s) => s.oldest_pending_seconds).filter((x): x is number => x !== null);
+  return {
+    endpoints: { enabled: endpoints.filter((e) => e.enabled).length, disabled: endpoints.filter((e) => !e.enabled).length },
+    deliveries: {
+      pending: stats.reduce((n, s) => n + s.pending, 0),
+      failed: stats.reduce((n, s) => n + s.failed, 0),
+      succeeded: stats.reduce((n, s) => n + s.succeeded, 0),
+      oldestPendingSeconds: oldest.length ? Math.round(Math.max(...oldest)) : null,
+    },
+    failingEndpoints: endpoints
+      .filter((e) => e.enabled && e.failing_since)
+      .map((e) => ({ id: e.id, url: e.url, failingSince: e.failing_since!.toISOString() })),
+    openIncidents: incidents
+      .filter((i) => !i.resolved_at)
+      .map((i) => ({ id: i.id, kind: i.kind, endpointId: i.endpoint_id, detail: i.detail, openedAt: i.opened_at.toISOString() })),
+  };
+}
+
 export async function getHealth(
   ctx: Ctx,
   workspaceId: string,
-): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth> }> {
+): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth>; outbound: OutboundHealth }> {
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const [stats, rejections, unhandled, lag] = await Promise.all([
     eventStatsByProvider(ctx.db, workspaceId),
@@ -49,5 +84,5 @@ export async function getHealth(
       },
     };
   }
-  return { workspaceId, providers };
+  return { workspaceId, providers, outbound: await outboundHealth(ctx, workspaceId) };
 }

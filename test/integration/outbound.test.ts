@@ -114,6 +114,12 @@ describe('outbound webhooks', () => {
     await waitFor(async () => (await call('GET', ws, `/endpoints/${ep.id}/deliveries?status=failed`)).body.data.length === 1, 'failed');
     assert.equal(r.requests.length, 4, 'as many attempts as the schedule has entries');
     assert.ok((await call('GET', ws, `/endpoints/${ep.id}`)).body.failingSince);
+    const health = (await call('GET', ws, '/health')).body.outbound;
+    assert.deepEqual(
+      health.failingEndpoints.map((e: any) => e.id),
+      [ep.id],
+    );
+    assert.equal(health.deliveries.failed, 1);
 
     healthy = true;
     const recovered = await call('POST', ws, `/endpoints/${ep.id}/recover`, { since });
@@ -264,6 +270,40 @@ describe('outbound webhooks', () => {
     assert.equal(patched.body.enabled, false);
     assert.deepEqual(patched.body.headerNames, ['authorization']);
     assert.equal(JSON.stringify(patched.body).includes('Bearer abc'), false);
+  });
+});
+
+describe('an endpoint failing too long', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({
+      config: { outboundAllow: LOOPBACK, retrySchedule: [0, 0.6, 0.6, 0.6, 0.6], endpointDisableAfterSeconds: 1 },
+    });
+  });
+  after(() => app.close());
+
+  test('is disabled with an incident, announced as incident.opened; re-enabling resolves it', async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'incidents' })).body.id;
+    const call = (method: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
+    const failing = await startReceiver(() => ({ status: 500 }));
+    const ops = await startReceiver();
+    try {
+      const bad = (await call('POST', '/endpoints', { url: failing.url, eventTypes: ['course.*'] })).body;
+      await call('POST', '/endpoints', { url: ops.url, eventTypes: ['incident.*'] });
+      await call('POST', '/events', { type: 'course.enrolled', data: {} });
+      await waitFor(async () => (await call('GET', `/endpoints/${bad.id}`)).body.enabled === false, 'disabled after failing too long');
+      const health = (await call('GET', '/health')).body.outbound;
+      assert.equal(health.openIncidents.length, 1);
+      assert.equal(health.openIncidents[0].endpointId, bad.id);
+      await waitFor(async () => ops.requests.some((r) => JSON.parse(r.body).type === 'incident.opened'), 'incident.opened delivered');
+
+      assert.equal((await call('PATCH', `/endpoints/${bad.id}`, { enabled: true })).body.enabled, true);
+      assert.deepEqual((await call('GET', '/health')).body.outbound.openIncidents, []);
+      await waitFor(async () => ops.requests.some((r) => JSON.parse(r.body).type === 'incident.resolved'), 'incident.resolved delivered');
+    } finally {
+      await failing.close();
+      await ops.close();
+    }
   });
 });
 
