@@ -47,9 +47,9 @@ export interface Config {
   outboundAllow: Cidr[];
   /** SLUICE_OUTBOUND_TIMEOUT_MS, default 15000: how long a receiver has to answer a delivery. */
   outboundTimeoutMs: number;
-  /** SLUICE_OUTBOUND_CONCURRENCY, default 50: deliveries in flight per instance. */
+  /** SLUICE_OUTBOUND_CONCURRENCY, default 64: deliveries in flight per instance. */
   outboundConcurrency: number;
-  /** SLUICE_ENDPOINT_CONCURRENCY, default 4: deliveries in flight per endpoint, so one slow receiver cannot
+  /** SLUICE_ENDPOINT_CONCURRENCY, default 10: deliveries in flight per endpoint, so one slow receiver cannot
    *  take every slot. */
   endpointConcurrency: number;
   /** SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS, default 432000 (5 days): an endpoint failing this long without a
@@ -169,8 +169,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     retrySchedule: seconds('SLUICE_RETRY_SCHEDULE', [0, 5, 300, 1800, 7200, 18000, 36000, 36000]),
     outboundAllow: allow.cidrs,
     outboundTimeoutMs: int('SLUICE_OUTBOUND_TIMEOUT_MS', 15_000, 100, 300_000),
-    outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 50, 1, 1000),
-    endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 4, 1, 100),
+    outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 64, 1, 1000),
+    endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 10, 1, 100),
     endpointDisableAfterSeconds: int('SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS', 432_000, 1, 31_536_000),
     logLevel,
     ...overrides,
