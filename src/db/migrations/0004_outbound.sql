@@ -41,7 +41,11 @@ CREATE TABLE deliveries (
   finished_at timestamptz,
   UNIQUE (endpoint_id, message_id)
 );
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+-- the claim walks enabled endpoints and takes each one's earliest due deliveries, so a backlog at one
+-- endpoint costs the others nothing
+CREATE INDEX deliveries_endpoint_due ON deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
+-- deliveries held by a sender right now, counted against the endpoint's concurrency
+CREATE INDEX deliveries_in_flight ON deliveries (endpoint_id) WHERE locked_by IS NOT NULL;
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, id DESC);
 CREATE INDEX deliveries_message ON deliveries (message_id);
 

@@ -21,25 +21,31 @@ export async function claimDueDeliveries(
   o: { workerId: string; limit: number; perEndpoint: number; leaseSeconds: number },
 ): Promise<ClaimedDelivery[]> {
   const { rows } = await db.query<ClaimedDelivery>(
-    `WITH inflight AS (
-       SELECT endpoint_id, count(*)::int AS n FROM deliveries
-       WHERE status = 'pending' AND locked_until > now() GROUP BY endpoint_id
-     ), recent AS (
-       SELECT endpoint_id, count(*)::int AS n FROM delivery_attempts
-       WHERE started_at > now() - interval '1 second' GROUP BY endpoint_id
-     ), ranked AS (
-       SELECT d.id, d.next_attempt_at, d.endpoint_id, e.rate_limit,
-              row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
-       FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-       WHERE d.status = 'pending' AND e.enabled AND d.next_attempt_at <= now()
-         AND (d.locked_until IS NULL OR d.locked_until < now())
-     ), picked AS (
-       SELECT r.id FROM ranked r
-       LEFT JOIN inflight i ON i.endpoint_id = r.endpoint_id
-       LEFT JOIN recent a ON a.endpoint_id = r.endpoint_id
-       WHERE r.rn <= $3 - COALESCE(i.n, 0)
-         AND (r.rate_limit IS NULL OR r.rn <= r.rate_limit - COALESCE(i.n, 0) - COALESCE(a.n, 0))
-       ORDER BY r.next_attempt_at, r.id LIMIT $2
+    `WITH picked AS (
+       SELECT d.id, d.next_attempt_at
+       FROM endpoints e
+       CROSS JOIN LATERAL (
+         SELECT count(*)::int AS n FROM deliveries x
+         WHERE x.endpoint_id = e.id AND x.locked_by IS NOT NULL AND x.locked_until > now()
+       ) busy
+       CROSS JOIN LATERAL (
+         SELECT CASE WHEN e.rate_limit IS NULL THEN 0 ELSE (
+           SELECT count(*)::int FROM delivery_attempts a WHERE a.endpoint_id = e.id AND a.started_at > now() - interval '1 second'
+         ) END AS n
+       ) recent
+       CROSS JOIN LATERAL (
+         SELECT q.id, q.next_attempt_at, row_number() OVER (ORDER BY q.next_attempt_at, q.id) AS rn
+         FROM (
+           SELECT id, next_attempt_at FROM deliveries
+           WHERE endpoint_id = e.id AND status = 'pending' AND next_attempt_at <= now()
+             AND (locked_until IS NULL OR locked_until < now())
+           ORDER BY next_attempt_at LIMIT $3
+         ) q
+       ) d
+       WHERE e.enabled
+         AND d.rn <= $3 - busy.n
+         AND (e.rate_limit IS NULL OR d.rn <= e.rate_limit - busy.n - recent.n)
+       ORDER BY d.next_attempt_at LIMIT $2
      ), locked AS (
        SELECT id FROM deliveries
        WHERE id IN (SELECT id FROM picked) AND status = 'pending' AND (locked_until IS NULL OR locked_until < now())
