@@ -40,6 +40,8 @@ export interface Config {
   /** SLUICE_STRIPE_API_URL, default https://api.stripe.com: where the Stripe SDK sends API calls (tie
    *  refetches, managed endpoints, doctor); pointed at a local stand-in in tests or at stripe-mock. */
   stripeApiUrl: URL;
+  /** SLUICE_PIANO_API_URL, default unset: replaces the region's Piano API base (e.g. a local stand-in). */
+  pianoApiUrl: URL | undefined;
   /** SLUICE_RETRY_SCHEDULE, default 0,5,300,1800,7200,18000,36000,36000: seconds before each outbound
    *  attempt (the first is the initial try), ±20% jitter; after the last the delivery is `failed`. */
   retrySchedule: number[];
@@ -147,6 +149,17 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     }
     return parts;
   };
+  let pianoApiUrl: URL | undefined;
+  const pianoApi = str('SLUICE_PIANO_API_URL');
+  if (pianoApi !== undefined) {
+    try {
+      pianoApiUrl = new URL(pianoApi);
+      if (pianoApiUrl.protocol !== 'http:' && pianoApiUrl.protocol !== 'https:') throw new Error('protocol');
+    } catch {
+      problems.push(`SLUICE_PIANO_API_URL must be an http(s) URL, got "${pianoApi}"`);
+      pianoApiUrl = undefined;
+    }
+  }
   const allow = parseCidrs(str('SLUICE_OUTBOUND_ALLOW') ?? '');
   for (const p of allow.problems) problems.push(`SLUICE_OUTBOUND_ALLOW: ${p}`);
 
@@ -166,6 +179,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 15, 3, 3600),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     stripeApiUrl,
+    pianoApiUrl,
     retrySchedule: seconds('SLUICE_RETRY_SCHEDULE', [0, 5, 300, 1800, 7200, 18000, 36000, 36000]),
     outboundAllow: allow.cidrs,
     outboundTimeoutMs: int('SLUICE_OUTBOUND_TIMEOUT_MS', 15_000, 100, 300_000),

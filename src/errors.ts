@@ -53,7 +53,20 @@ export class ProviderNotConnectedError extends NotFoundError {
 }
 
 export type SignatureFailureReason =
-  'missing_header' | 'malformed_header' | 'no_signatures' | 'signature_mismatch' | 'timestamp_outside_tolerance' | 'invalid_payload';
+  | 'missing_header'
+  | 'malformed_header'
+  | 'no_signatures'
+  | 'signature_mismatch'
+  | 'timestamp_outside_tolerance'
+  | 'invalid_payload'
+  // Piano
+  | 'missing_data'
+  | 'malformed_data'
+  | 'hmac_missing'
+  | 'hmac_mismatch'
+  | 'undecryptable'
+  | 'not_json'
+  | 'aid_mismatch';
 
 const SIGNATURE_MESSAGES: Record<SignatureFailureReason, string> = {
   missing_header: 'the Stripe-Signature header is missing',
@@ -62,6 +75,13 @@ const SIGNATURE_MESSAGES: Record<SignatureFailureReason, string> = {
   signature_mismatch: 'no v1 signature matches any signing secret of this workspace for the raw body',
   timestamp_outside_tolerance: 'the signature timestamp is outside the tolerance window (replay protection)',
   invalid_payload: 'the body is not a JSON Stripe event ({id, object:"event", type, created, data.object})',
+  missing_data: 'no Piano `data` parameter in the query string, form or JSON body',
+  malformed_data: 'the Piano `data` parameter is not base64url text with an optional ~~~HMAC part',
+  hmac_missing: 'the Piano `data` parameter carries no ~~~HMAC part',
+  hmac_mismatch: "the HMAC of the Piano `data` does not match this workspace's private key",
+  undecryptable: "the Piano `data` does not decrypt with this workspace's private key",
+  not_json: 'the decrypted Piano `data` is not a JSON object',
+  aid_mismatch: "the decrypted Piano event belongs to another application (its aid is not this connection's)",
 };
 
 export class SignatureInvalidError extends AppError {

@@ -4,6 +4,7 @@ import type { AdminTokenHashes } from '../services/authenticate.js';
 import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
 import { outboundRoutes } from './routes/outbound.js';
+import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { connectionRoutes } from './routes/connections.js';
 import { crmRoutes } from './routes/crm.js';
@@ -34,6 +35,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
 
   await app.register(opsRoutes, { ctx });
   await app.register(stripeWebhookRoutes, { ctx });
+  await app.register(pianoWebhookRoutes, { ctx });
   await app.register(
     async (api) => {
       requireToken(api, ctx, admin);

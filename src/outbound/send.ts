@@ -16,7 +16,8 @@ export type SendResult =
   | { answered: false; durationMs: number; error: string; blocked: boolean };
 
 export interface Sender {
-  send(url: string, headers: Record<string, string>, body: string): Promise<SendResult>;
+  /** POST `body`, or GET (no body) to replay a webhook that arrived as a GET. */
+  send(url: string, headers: Record<string, string>, body: string, method?: 'POST' | 'GET'): Promise<SendResult>;
   close(): void;
 }
 
@@ -43,7 +44,7 @@ export function createSender(policy: AddressPolicy, opts: { timeoutMs: number; m
   const httpsAgent = new https.Agent(agentOptions);
 
   return {
-    send(url, headers, body) {
+    send(url, headers, body, method = 'POST') {
       const started = performance.now();
       const elapsed = () => Math.round(performance.now() - started);
       return new Promise<SendResult>((resolve) => {
@@ -61,9 +62,9 @@ export function createSender(policy: AddressPolicy, opts: { timeoutMs: number; m
         }
         const isHttps = target.protocol === 'https:';
         const req = (isHttps ? https : http).request(target, {
-          method: 'POST',
+          method,
           agent: isHttps ? httpsAgent : httpAgent,
-          headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+          headers: method === 'GET' ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
         });
         const timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
         let settled = false;
@@ -98,7 +99,7 @@ export function createSender(policy: AddressPolicy, opts: { timeoutMs: number; m
           const error = blocked ? `blocked: ${err.message}` : err.code ? `${err.code}: ${err.message}` : err.message;
           done({ answered: false, durationMs: elapsed(), error, blocked });
         });
-        req.end(body);
+        req.end(method === 'GET' ? undefined : body);
       });
     },
     close() {

@@ -5,18 +5,54 @@
 import { recordAttempt, releaseDeliveryClaims, type ClaimedDelivery } from '../db/queries/deliveries.js';
 import { deleteEndpoint, findEndpointById, recordEndpointFailure, recordEndpointSuccess, updateEndpoint } from '../db/queries/endpoints.js';
 import { openIncident } from '../db/queries/incidents.js';
-import { findMessage, publishMessage } from '../db/queries/messages.js';
+import { findRawEvent } from '../db/queries/events.js';
+import { findMessage, publishMessage, type MessageRow } from '../db/queries/messages.js';
 import { newId } from '../lib/ids.js';
 import { nextAttemptDelay, parseRetryAfter } from '../outbound/backoff.js';
 import type { Sender } from '../outbound/send.js';
 import { signatureHeader } from '../outbound/sign.js';
 import type { Ctx } from './context.js';
-import { openEndpoint, signingSecrets } from './endpoint-view.js';
+import { openEndpoint, signingSecrets, type SealedEndpoint } from './endpoint-view.js';
 import { messageBody } from './message-body.js';
 
 export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'gone' | 'skipped';
 
 const USER_AGENT = 'Sluice-Webhooks/1.0';
+
+interface OutboundRequest {
+  url: string;
+  method: 'POST' | 'GET';
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A message as a signed Standard Webhooks POST. */
+function signedRequest(url: string, message: MessageRow, sealed: SealedEndpoint, now: number): OutboundRequest {
+  const body = JSON.stringify(messageBody(message));
+  const timestamp = Math.floor(now / 1000);
+  return {
+    url,
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': message.id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signatureHeader({ id: message.id, timestamp, body, secrets: signingSecrets(sealed, now) }),
+    },
+  };
+}
+
+/** A Piano webhook as Piano sent it: the same method and the same `data` string, for the destination to decrypt. */
+async function pianoForwardRequest(ctx: Ctx, url: string, message: MessageRow): Promise<OutboundRequest | undefined> {
+  if (message.source_provider !== 'piano' || !message.source_event_id) return undefined;
+  const raw = await findRawEvent(ctx.db, message.workspace_id, 'piano', message.source_event_id);
+  if (!raw) return undefined;
+  const data = `data=${encodeURIComponent(raw.rawBody)}`;
+  return raw.inboundMethod === 'GET'
+    ? { url: `${url}${url.includes('?') ? '&' : '?'}${data}`, method: 'GET', headers: {}, body: '' }
+    : { url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: data };
+}
 
 export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string, d: ClaimedDelivery): Promise<AttemptOutcome> {
   const [endpoint, message] = await Promise.all([findEndpointById(ctx.db, d.endpointId), findMessage(ctx.db, d.workspaceId, d.messageId)]);
@@ -27,19 +63,13 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
     return 'skipped';
   }
   const sealed = openEndpoint(ctx, endpoint);
-  const body = JSON.stringify(messageBody(message));
   const now = ctx.now();
-  const timestamp = Math.floor(now / 1000);
-  const headers = {
-    ...sealed.headers,
-    'content-type': 'application/json',
-    'user-agent': USER_AGENT,
-    'webhook-id': message.id,
-    'webhook-timestamp': String(timestamp),
-    'webhook-signature': signatureHeader({ id: message.id, timestamp, body, secrets: signingSecrets(sealed, now) }),
-  };
+  const request =
+    endpoint.kind === 'forward' ? await pianoForwardRequest(ctx, endpoint.url, message) : signedRequest(endpoint.url, message, sealed, now);
   const startedAt = new Date(now);
-  const result = await sender.send(endpoint.url, headers, body);
+  const result = request
+    ? await sender.send(request.url, { ...sealed.headers, 'user-agent': USER_AGENT, ...request.headers }, request.body, request.method)
+    : ({ answered: false, durationMs: 0, error: 'the Piano event to forward is no longer stored', blocked: false } as const);
 
   const ok = result.answered && result.status >= 200 && result.status < 300;
   const gone = result.answered && result.status === 410;

@@ -1,6 +1,6 @@
 // A new outbound endpoint (or, with kind 'hook', a REST Hooks subscription). Its signing secret is returned
 // here and on rotation only.
-import { insertEndpoint, type EndpointRow } from '../db/queries/endpoints.js';
+import { insertEndpoint, type EndpointRow, type EndpointKind } from '../db/queries/endpoints.js';
 import { findWorkspace } from '../db/queries/workspaces.js';
 import { ValidationError, WorkspaceNotFoundError } from '../errors.js';
 import { newId } from '../lib/ids.js';
@@ -16,7 +16,7 @@ export async function createEndpoint(
   ctx: Ctx,
   workspaceId: string,
   input: unknown,
-  kind: 'endpoint' | 'hook' = 'endpoint',
+  kind: EndpointKind = 'endpoint',
 ): Promise<EndpointView & { secret: string }> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !FIELDS.includes(k));

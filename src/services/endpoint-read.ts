@@ -29,7 +29,7 @@ async function statsFor(ctx: Ctx, workspaceId: string): Promise<Map<string, Stat
 export async function listEndpoints(ctx: Ctx, workspaceId: string, q: Record<string, unknown>) {
   const limit = parseLimit(q.limit);
   const before = parseCursor(q.cursor);
-  const kind = oneOf(q.kind, 'kind', ['endpoint', 'hook'] as const);
+  const kind = oneOf(q.kind, 'kind', ['endpoint', 'hook', 'forward'] as const);
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const p = page(await queryEndpoints(ctx.db, { workspaceId, kind, before, limit: limit + 1 }), limit);
   const stats = await statsFor(ctx, workspaceId);

@@ -1,6 +1,6 @@
 // What the API says about an endpoint, and its sealed part: signing secrets (two during a rotation) and the
 // custom header values (often credentials for the receiver), neither ever returned after creation.
-import type { EndpointRow } from '../db/queries/endpoints.js';
+import type { EndpointKind, EndpointRow } from '../db/queries/endpoints.js';
 import type { Ctx } from './context.js';
 
 export interface SealedEndpoint {
@@ -26,7 +26,7 @@ export function signingSecrets(sealed: SealedEndpoint, now: number): string[] {
 
 export interface EndpointView {
   id: string;
-  kind: 'endpoint' | 'hook';
+  kind: EndpointKind;
   url: string;
   description: string | null;
   eventTypes: string[];

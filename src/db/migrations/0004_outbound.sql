@@ -4,8 +4,9 @@
 CREATE TABLE endpoints (
   id text PRIMARY KEY,
   workspace_id text NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
-  -- 'endpoint' (created by a person) or 'hook' (a REST Hooks subscription, removed when the target answers 410)
-  kind text NOT NULL DEFAULT 'endpoint' CHECK (kind IN ('endpoint', 'hook')),
+  -- 'endpoint' (created by a person), 'hook' (a REST Hooks subscription, removed when the target answers 410)
+  -- or 'forward' (a Piano proxy destination: gets each Piano webhook as Piano sent it, not a signed message)
+  kind text NOT NULL DEFAULT 'endpoint' CHECK (kind IN ('endpoint', 'hook', 'forward')),
   url text NOT NULL,
   description text,
   -- exact names and 'prefix.*'; empty means every type

@@ -1,10 +1,12 @@
 // Outbound endpoints and REST Hooks subscriptions (migrations/0004_outbound.sql).
 import type { Queryable } from '../port.js';
 
+export type EndpointKind = 'endpoint' | 'hook' | 'forward';
+
 export interface EndpointRow {
   id: string;
   workspace_id: string;
-  kind: 'endpoint' | 'hook';
+  kind: EndpointKind;
   url: string;
   description: string | null;
   event_types: string[];
@@ -22,7 +24,7 @@ export interface EndpointRow {
 export interface NewEndpoint {
   id: string;
   workspaceId: string;
-  kind: 'endpoint' | 'hook';
+  kind: EndpointKind;
   url: string;
   description: string | null;
   eventTypes: string[];
@@ -55,7 +57,7 @@ export async function findEndpointById(db: Queryable, id: string): Promise<Endpo
 
 export async function listEndpoints(
   db: Queryable,
-  o: { workspaceId: string; kind?: 'endpoint' | 'hook' | undefined; before?: string | undefined; limit: number },
+  o: { workspaceId: string; kind?: EndpointKind | undefined; before?: string | undefined; limit: number },
 ): Promise<EndpointRow[]> {
   const { rows } = await db.query<EndpointRow>(
     `SELECT * FROM endpoints WHERE workspace_id = $1 AND ($2::text IS NULL OR kind = $2) AND ($3::text IS NULL OR id < $3)
@@ -100,7 +102,7 @@ export async function updateEndpoint(db: Queryable, id: string, changes: Endpoin
   return rows[0]!;
 }
 
-export async function deleteEndpoint(db: Queryable, workspaceId: string, id: string, kind?: 'endpoint' | 'hook'): Promise<boolean> {
+export async function deleteEndpoint(db: Queryable, workspaceId: string, id: string, kind?: EndpointKind): Promise<boolean> {
   const { rowCount } = await db.query('DELETE FROM endpoints WHERE workspace_id = $1 AND id = $2 AND ($3::text IS NULL OR kind = $3)', [
     workspaceId,
     id,

@@ -41,14 +41,16 @@ export interface NewEvent {
   /** 'ignored' for events stored only for the record (live traffic into a demo workspace). */
   status: 'received' | 'ignored';
   error: string | null;
+  /** How the webhook arrived (GET or POST), where forwarding must repeat it. */
+  inboundMethod?: string | null;
 }
 
 /** Inserts unless (workspace, provider, providerEventId) exists; returns false for a duplicate. */
 export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, livemode, provider_created_at,
-                         payload, raw_body, status, error, processed_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 = 'ignored' THEN now() END)
+                         payload, raw_body, status, error, processed_at, inbound_method)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 = 'ignored' THEN now() END, $12)
      ON CONFLICT (workspace_id, provider, provider_event_id) DO NOTHING`,
     [
       e.id,
@@ -62,6 +64,7 @@ export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> 
       e.rawBody,
       e.status,
       e.error,
+      e.inboundMethod ?? null,
     ],
   );
   return rowCount === 1;
@@ -290,4 +293,19 @@ export async function countProcessedEvents(db: Queryable, workspaceId: string, p
     [workspaceId, provider],
   );
   return rows[0]!.n;
+}
+
+/** The exact inbound request of a stored event (Piano forwards resend it as it came). */
+export async function findRawEvent(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  providerEventId: string,
+): Promise<{ rawBody: string; inboundMethod: string | null } | undefined> {
+  const { rows } = await db.query<{ rawBody: string; inboundMethod: string | null }>(
+    `SELECT raw_body AS "rawBody", inbound_method AS "inboundMethod" FROM events
+     WHERE workspace_id = $1 AND provider = $2 AND provider_event_id = $3`,
+    [workspaceId, provider, providerEventId],
+  );
+  return rows[0];
 }
