@@ -1,10 +1,11 @@
 // The projection handlers, by provider and event type. A handler runs inside the transaction that records
 // the event's outcome, so a projection and its "processed" mark commit together or not at all.
 //
-// Stripe types are projected by crm/stripe/project.ts; any other type is stored and `ignored` (and listed as
-// unhandled in the health view).
+// Stripe types are projected by crm/stripe/project.ts, Piano types by crm/piano/project.ts; any other type is
+// stored and `ignored` (and listed as unhandled in the health view).
 import type { Queryable } from '../db/port.js';
-import { STRIPE_PROJECTORS, projectStripeEvent } from './stripe/project.js';
+import { PIANO_PROJECTORS, projectPianoEvent } from './piano/project.js';
+import { STRIPE_PROJECTORS, projectStripeEvent, type ProjectionOptions } from './stripe/project.js';
 
 export { RefetchNeeded } from './stripe/project.js';
 
@@ -14,6 +15,8 @@ export interface StoredEvent {
   provider: string;
   type: string;
   payload: unknown;
+  /** When Sluice stored it: the time of facts whose event carries none (Piano access events). */
+  receivedAt?: Date;
 }
 
 export interface HandlerOptions {
@@ -28,13 +31,20 @@ export interface HandlerOptions {
 export type EventHandler = (tx: Queryable, event: StoredEvent, options?: HandlerOptions) => Promise<void>;
 
 export const STRIPE_HANDLED_TYPES = Object.keys(STRIPE_PROJECTORS);
+export const PIANO_HANDLED_TYPES = Object.keys(PIANO_PROJECTORS);
+
+/** Projects one stored event of any provider (live processing and rebuild). */
+export function projectEvent(tx: Queryable, event: StoredEvent, opts: ProjectionOptions): Promise<boolean> {
+  return event.provider === 'piano' ? projectPianoEvent(tx, event, opts) : projectStripeEvent(tx, event, opts);
+}
 
 const projectLive: EventHandler = async (tx, event, options = {}) => {
-  await projectStripeEvent(tx, event, { publish: true, ...options });
+  await projectEvent(tx, event, { publish: true, ...options });
 };
 
 const registry: Record<string, Record<string, EventHandler>> = {
   stripe: Object.fromEntries(STRIPE_HANDLED_TYPES.map((t) => [t, projectLive])),
+  piano: Object.fromEntries(PIANO_HANDLED_TYPES.map((t) => [t, projectLive])),
 };
 
 export function findHandler(provider: string, type: string): EventHandler | undefined {

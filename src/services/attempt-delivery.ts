@@ -9,7 +9,8 @@ import { findRawEvent } from '../db/queries/events.js';
 import { findMessage, publishMessage, type MessageRow } from '../db/queries/messages.js';
 import { newId } from '../lib/ids.js';
 import { nextAttemptDelay, parseRetryAfter } from '../outbound/backoff.js';
-import type { Sender } from '../outbound/send.js';
+import type { Sender, SendResult } from '../outbound/send.js';
+import { StoreUnavailableError } from '../errors.js';
 import { signatureHeader } from '../outbound/sign.js';
 import type { Ctx } from './context.js';
 import { openEndpoint, signingSecrets, type SealedEndpoint } from './endpoint-view.js';
@@ -62,14 +63,24 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
     await releaseDeliveryClaims(ctx.db, workerId, [d.id]);
     return 'skipped';
   }
-  const sealed = openEndpoint(ctx, endpoint);
   const now = ctx.now();
-  const request =
-    endpoint.kind === 'forward' ? await pianoForwardRequest(ctx, endpoint.url, message) : signedRequest(endpoint.url, message, sealed, now);
   const startedAt = new Date(now);
-  const result = request
-    ? await sender.send(request.url, { ...sealed.headers, 'user-agent': USER_AGENT, ...request.headers }, request.body, request.method)
-    : ({ answered: false, durationMs: 0, error: 'the Piano event to forward is no longer stored', blocked: false } as const);
+  let result: SendResult;
+  try {
+    const sealed = openEndpoint(ctx, endpoint);
+    const request =
+      endpoint.kind === 'forward'
+        ? await pianoForwardRequest(ctx, endpoint.url, message)
+        : signedRequest(endpoint.url, message, sealed, now);
+    result = request
+      ? await sender.send(request.url, { ...sealed.headers, 'user-agent': USER_AGENT, ...request.headers }, request.body, request.method)
+      : { answered: false, durationMs: 0, error: 'the Piano event to forward is no longer stored', blocked: false };
+  } catch (err) {
+    // A delivery that cannot even be prepared (e.g. its secret sealed under another master key) is a failed
+    // attempt like any other: it follows the schedule and ends `failed`, visible, instead of looping unseen.
+    if (err instanceof StoreUnavailableError) throw err;
+    result = { answered: false, durationMs: 0, error: `could not prepare the delivery: ${(err as Error).message}`, blocked: false };
+  }
 
   const ok = result.answered && result.status >= 200 && result.status < 300;
   const gone = result.answered && result.status === 410;

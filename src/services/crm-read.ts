@@ -1,6 +1,7 @@
 // The CRM read API: rows as camelCase JSON, without the bookkeeping columns of the order-safety guard.
 import {
   customerTimeline,
+  customersOfPerson,
   findCustomer,
   listCustomers as queryCustomers,
   listMessages as queryMessages,
@@ -42,22 +43,30 @@ export async function getCustomer(ctx: Ctx, workspaceId: string, id: string) {
   await assertWorkspace(ctx, workspaceId);
   const customer = await findCustomer(ctx.db, workspaceId, id);
   if (!customer) throw new NotFoundError('CUSTOMER_NOT_FOUND', `no customer ${JSON.stringify(id)} in this workspace`);
-  const opts = { workspaceId, customerId: customer.id, limit: 500 };
-  const [subscriptions, invoices, payments, access, checkoutSessions, timeline] = await Promise.all([
-    listRows(ctx.db, 'subscriptions', opts),
-    listRows(ctx.db, 'invoices', opts),
-    listRows(ctx.db, 'payments', opts),
-    listRows(ctx.db, 'access', opts),
-    listRows(ctx.db, 'checkout_sessions', opts),
-    customerTimeline(ctx.db, customer.id, 500),
+  // A person known to two providers is one customer here: every row of the person contributes.
+  const members = await customersOfPerson(ctx.db, customer);
+  const all = async (table: 'subscriptions' | 'invoices' | 'payments' | 'access' | 'checkout_sessions') =>
+    (await Promise.all(members.map((m) => listRows(ctx.db, table, { workspaceId, customerId: m.id, limit: 500 })))).flat().map(camel);
+  const [subscriptions, invoices, payments, access, checkoutSessions, timelines] = await Promise.all([
+    all('subscriptions'),
+    all('invoices'),
+    all('payments'),
+    all('access'),
+    all('checkout_sessions'),
+    Promise.all(members.map((m) => customerTimeline(ctx.db, m.id, 500))),
   ]);
+  const timeline = timelines
+    .flat()
+    .sort((a, b) => Number(b.provider_created_at ?? b.received_at) - Number(a.provider_created_at ?? a.received_at))
+    .slice(0, 500);
   return {
     ...camel(customer),
-    subscriptions: subscriptions.map(camel),
-    invoices: invoices.map(camel),
-    payments: payments.map(camel),
-    access: access.map(camel),
-    checkoutSessions: checkoutSessions.map(camel),
+    identities: members.map((m) => ({ id: m.id, provider: m.provider, providerId: m.provider_id, email: m.email ?? null })),
+    subscriptions,
+    invoices,
+    payments,
+    access,
+    checkoutSessions,
     timeline: timeline.map(camel),
   };
 }

@@ -17,7 +17,10 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     const outcome = handler ? 'processed' : 'ignored';
     // Optimistic: whether the workspace has an API key is only looked up when a tie actually happens.
     const firstAttemptDelaySeconds = ctx.config.retrySchedule[0] ?? 0;
-    let options: HandlerOptions = { firstAttemptDelaySeconds, ...(event.provider === 'stripe' ? { refetchable: canRetrieve } : {}) };
+    let options: HandlerOptions = {
+      firstAttemptDelaySeconds,
+      refetchable: event.provider === 'stripe' ? canRetrieve : (id) => id.startsWith('piano-access:'),
+    };
     let kept: boolean;
     for (let round = 1; ; round += 1) {
       try {

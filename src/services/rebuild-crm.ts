@@ -6,7 +6,7 @@ import { CRM_TABLES, clearCrm, snapshotCrm, type CrmRow, type CrmTable } from '.
 import { countProcessedEvents, processedEventsPage } from '../db/queries/events.js';
 import { snapshotsForEvents } from '../db/queries/provider-snapshots.js';
 import { findWorkspace } from '../db/queries/workspaces.js';
-import { projectStripeEvent } from '../crm/stripe/project.js';
+import { projectEvent } from '../crm/handlers.js';
 import { WorkspaceNotFoundError } from '../errors.js';
 import type { Ctx } from './context.js';
 
@@ -85,11 +85,11 @@ export async function rebuildCrm(
       for (const table of CRM_TABLES) for (const r of before[table]) ids.set(`${table}:${String(r.provider_id)}`, r.id);
       await clearCrm(tx, workspaceId);
 
-      const total = await countProcessedEvents(tx, workspaceId, 'stripe');
+      const total = await countProcessedEvents(tx, workspaceId);
       let done = 0;
       let cursor: { ts: Date; id: string } | undefined;
       for (;;) {
-        const batch = await processedEventsPage(tx, workspaceId, 'stripe', cursor, 500);
+        const batch = await processedEventsPage(tx, workspaceId, cursor, 500);
         if (batch.length === 0) break;
         // Ties settled by a fetch from Stripe's API are settled again with the object fetched then.
         const snapshots = await snapshotsForEvents(
@@ -97,7 +97,7 @@ export async function rebuildCrm(
           batch.map((e) => e.id),
         );
         for (const event of batch) {
-          await projectStripeEvent(tx, event, {
+          await projectEvent(tx, event, {
             publish: false,
             rowId: (table, providerId) => ids.get(`${table}:${providerId}`),
             snapshots: snapshots.get(event.id),

@@ -35,6 +35,15 @@ export interface TestAppOptions {
   store?: TestStore;
 }
 
+function masterKey(store: TestStore): string {
+  let key = masterKeys.get(store);
+  if (!key) masterKeys.set(store, (key = randomBytes(32).toString('base64')));
+  return key;
+}
+
+// A restarted app must open what the previous one sealed: one master key per store.
+const masterKeys = new WeakMap<TestStore, string>();
+
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const store = opts.store ?? (await createTestStore());
   const db = await openMigrated(store);
@@ -47,7 +56,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const ctx: Ctx = {
     db,
     config,
-    secretBox: createSecretBox(randomBytes(32).toString('base64')),
+    secretBox: createSecretBox(masterKey(store)),
     log: pino({ level: logLevel }),
     metrics: createMetrics(),
     now: opts.now ?? Date.now,

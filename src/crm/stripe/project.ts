@@ -14,6 +14,7 @@ import {
 import { publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import type { StoredEvent } from '../handlers.js';
+import { linkPersonByEmail } from '../link-person.js';
 import {
   CHARGE_RANK,
   CHECKOUT_RANK,
@@ -192,6 +193,7 @@ async function projectCustomer(p: Projection, deleted: boolean): Promise<void> {
   const providerId = idOf(c)!;
   const r = await p.upsertObject('customers', customerValues, deleted ? 9 : 1, deleted);
   await linkCustomerEvent(p.tx, r.row.id, p.event.id);
+  await linkPersonByEmail(p.tx, p.event.workspaceId, r.row);
   if (!r.applied) return;
   const data = { customer: customerData(r.row) };
   if (firstKnown(r.old)) await p.publish('customer.created', `customer:${providerId}`, data);

@@ -92,3 +92,13 @@ export async function listMessages(
   );
   return rows;
 }
+
+/** Every customer row of one person (rows linked by person_id), the given one first. */
+export async function customersOfPerson(db: Queryable, customer: Row): Promise<Row[]> {
+  if (!customer.person_id) return [customer];
+  const { rows } = await db.query<Row>('SELECT * FROM customers WHERE workspace_id = $1 AND person_id = $2 ORDER BY id', [
+    customer.workspace_id,
+    customer.person_id,
+  ]);
+  return [customer, ...rows.filter((r) => r.id !== customer.id)];
+}

@@ -19,6 +19,8 @@ export interface Version {
   rank: number;
   eventId: string;
   deleted: boolean;
+  /** Write even if not newer (the provider's API just confirmed the state); a tombstone still wins. */
+  force?: boolean;
 }
 
 export interface UpsertResult {
@@ -94,7 +96,8 @@ export async function upsertGuarded(
     old = (await selectForUpdate(db, table, key))!;
   }
   const settled = resolveTie && isTie(old, version) ? resolveTie(old) : undefined;
-  if (!settled && !isNewer(old, version)) return { old, row: old, applied: false };
+  const forced = version.force === true && !(old.deleted && !version.deleted);
+  if (!settled && !forced && !isNewer(old, version)) return { old, row: old, applied: false };
   const all: Record<string, unknown> = settled ? { ...settled.values, ...meta, deleted: settled.deleted } : { ...compute(old), ...meta };
   const names = Object.keys(all);
   const { rows } = await db.query<CrmRow>(

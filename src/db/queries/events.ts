@@ -78,6 +78,7 @@ export interface ClaimedEvent {
   type: string;
   attempts: number;
   payload: unknown;
+  receivedAt: Date;
 }
 
 /** Claims up to `limit` due events for `workerId` until the lease expires. Counts the attempt up front, so
@@ -94,7 +95,8 @@ export async function claimDueEvents(db: Queryable, workerId: string, limit: num
      UPDATE events e
      SET locked_by = $1, locked_until = now() + make_interval(secs => $3), attempts = e.attempts + 1
      FROM due WHERE e.id = due.id
-     RETURNING e.id, e.workspace_id AS "workspaceId", e.provider, e.provider_event_id AS "providerEventId", e.type, e.attempts, e.payload`,
+     RETURNING e.id, e.workspace_id AS "workspaceId", e.provider, e.provider_event_id AS "providerEventId", e.type, e.attempts, e.payload,
+               e.received_at AS "receivedAt"`,
     [workerId, limit, leaseSeconds],
   );
   return rows;
@@ -266,32 +268,37 @@ export interface ReplayableEvent {
   type: string;
   payload: unknown;
   providerCreatedAt: Date | null;
+  receivedAt: Date;
 }
 
 /** Processed events of a workspace in provider order, keyset-paged (for rebuilds). */
+/**
+ * Processed events of a workspace in provider order (the provider's time, else receipt), for a rebuild. The
+ * order key is cut to milliseconds: the cursor comes back as a JavaScript Date, and a microsecond key would
+ * never compare greater than its own truncation (the page would repeat for ever).
+ */
 export async function processedEventsPage(
   db: Queryable,
   workspaceId: string,
-  provider: string,
   after: { ts: Date; id: string } | undefined,
   limit: number,
 ): Promise<ReplayableEvent[]> {
   const { rows } = await db.query<ReplayableEvent>(
-    `SELECT id, workspace_id AS "workspaceId", provider, type, payload, provider_created_at AS "providerCreatedAt"
+    `SELECT id, workspace_id AS "workspaceId", provider, provider_event_id AS "providerEventId", type, payload,
+            date_trunc('milliseconds', COALESCE(provider_created_at, received_at)) AS "providerCreatedAt", received_at AS "receivedAt"
      FROM events
-     WHERE workspace_id = $1 AND provider = $2 AND status = 'processed'
-       AND ($3::timestamptz IS NULL OR (provider_created_at, id) > ($3, $4))
-     ORDER BY provider_created_at, id LIMIT $5`,
-    [workspaceId, provider, after?.ts ?? null, after?.id ?? '', limit],
+     WHERE workspace_id = $1 AND status = 'processed'
+       AND ($2::timestamptz IS NULL OR (date_trunc('milliseconds', COALESCE(provider_created_at, received_at)), id) > ($2, $3))
+     ORDER BY date_trunc('milliseconds', COALESCE(provider_created_at, received_at)), id LIMIT $4`,
+    [workspaceId, after?.ts ?? null, after?.id ?? '', limit],
   );
   return rows;
 }
 
-export async function countProcessedEvents(db: Queryable, workspaceId: string, provider: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM events WHERE workspace_id = $1 AND provider = $2 AND status = 'processed'`,
-    [workspaceId, provider],
-  );
+export async function countProcessedEvents(db: Queryable, workspaceId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1 AND status = 'processed'`, [
+    workspaceId,
+  ]);
   return rows[0]!.n;
 }
 

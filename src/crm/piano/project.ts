@@ -1,0 +1,385 @@
+// Piano events → CRM rows and business events, inside the transaction that marks the event processed.
+//
+// Piano events carry no id and access events no time, so order safety rests on what they do carry:
+// - access rows (keyed by access_id, else uid:rid) rank revoked > modified > granted, and within a rank the later
+//   expiry wins (unlimited counts as latest). Whatever the delivery order, granted → modified → revoked ends
+//   revoked with the revoke's expiry. Before revoking, and before re-granting a revoked row, the projection
+//   asks Piano's API (`/publisher/user/access/list`) when the workspace has an API token: a
+//   `subscription_canceled` that only stops auto-renewal leaves the access active, a real re-purchase reopens it.
+// - users and subscriptions use the event's own time when it has one (`timestamp`), else the period dates
+//   (`next_bill_date`) they carry.
+import type { Queryable } from '../../db/port.js';
+import { ensureRow, linkCustomerEvent, upsertGuarded, type CrmRow, type CrmTable, type Version } from '../../db/queries/crm.js';
+import { publishMessage } from '../../db/queries/messages.js';
+import { newId } from '../../lib/ids.js';
+import { pianoEventTime, str, unixSeconds } from '../../inbound/piano/parse.js';
+import type { StoredEvent } from '../handlers.js';
+import { linkPersonByEmail } from '../link-person.js';
+import { RefetchNeeded, type ProjectionOptions } from '../stripe/project.js';
+
+type Obj = Record<string, unknown>;
+const EPOCH = new Date(0);
+const NO_EXPIRY = 99_999_999_999; // sorts after any real expiry
+
+const GRANT_EVENTS = ['new_purchase', 'payment_verified', 'free_access_granted', 'free_promo_redemption', 'new_registration_conversion'];
+const MODIFY_EVENTS = ['access_modified', 'grace_period_extension', 'subscription_updated', 'subscription_auto_renewed'];
+const REVOKE_EVENTS = ['access_revoked', 'subscription_ended', 'subscription_expired', 'access_ended'];
+
+/** The access stage of an event: v2 says it in `type`; v1 (`type` access) in `event`. */
+function accessStage(type: string, event: string | null): 1 | 2 | 3 | null {
+  if (type === 'access_granted') return 1;
+  if (type === 'access_modified') return 2;
+  if (type === 'access_revoked') return 3;
+  if (type === 'access' && event) {
+    if (GRANT_EVENTS.includes(event)) return 1;
+    if (MODIFY_EVENTS.includes(event)) return 2;
+    if (REVOKE_EVENTS.includes(event)) return 3;
+  }
+  return null;
+}
+
+/** A tie-break string that orders by a date first (zero-padded seconds), then by the event's own key. */
+const ordered = (seconds: number | null, eventKey: string) => `${String(seconds ?? NO_EXPIRY).padStart(12, '0')}:${eventKey}`;
+
+export const accessConfirmKey = (uid: string) => `piano-access:${uid}`;
+
+class PianoProjection {
+  readonly p: Obj;
+  readonly type: string;
+  readonly event: string | null;
+  readonly uid: string | null;
+  readonly ts: Date | null;
+
+  constructor(
+    readonly tx: Queryable,
+    readonly stored: StoredEvent & { providerEventId?: string },
+    readonly opts: ProjectionOptions,
+  ) {
+    this.p = stored.payload as Obj;
+    this.type = String(this.p.type ?? stored.type);
+    this.event = str(this.p.event);
+    this.uid = str(this.p.uid);
+    this.ts = pianoEventTime(this.p);
+  }
+
+  key(providerId: string) {
+    return { workspaceId: this.stored.workspaceId, provider: 'piano', providerId };
+  }
+
+  /** The event's own key in version comparisons: its stored id (Piano has none of its own). */
+  get eventKey(): string {
+    return this.stored.id;
+  }
+
+  upsert(table: CrmTable, providerId: string, values: Obj | ((old: CrmRow | undefined) => Obj), version: Version) {
+    return upsertGuarded(
+      this.tx,
+      table,
+      this.key(providerId),
+      values,
+      version,
+      () => this.opts.rowId?.(table, providerId) ?? newId(table.slice(0, 3)),
+    );
+  }
+
+  async publish(type: string, fact: string, data: Obj): Promise<void> {
+    if (!this.opts.publish) return;
+    await publishMessage(this.tx, {
+      id: newId('msg'),
+      workspaceId: this.stored.workspaceId,
+      type,
+      data,
+      sourceProvider: 'piano',
+      sourceEventId: this.stored.providerEventId ?? this.stored.id,
+      dedupeKey: `${type}:${fact}`,
+      firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
+    });
+  }
+
+  /** The Piano user as a customer row, created (and announced) on first sight; email kept up to date. */
+  async customer(): Promise<CrmRow | null> {
+    if (!this.uid) return null;
+    const email = str(this.p.user_email) ?? str(this.p.email);
+    const profile: Obj = {};
+    if (email) profile.email = email;
+    const first = str(this.p.first_name);
+    const last = str(this.p.last_name);
+    if (first || last) profile.name = [first, last].filter(Boolean).join(' ');
+    if (this.type === 'user_disabled') profile.metadata = { disabled: true };
+    let row: CrmRow;
+    if (Object.keys(profile).length === 0 && !this.type.startsWith('user_')) {
+      // Nothing to say about the person: make sure the row exists without claiming a version.
+      const id = await ensureRow(
+        this.tx,
+        'customers',
+        this.key(this.uid),
+        {},
+        () => this.opts.rowId?.('customers', this.uid!) ?? newId('cus'),
+      );
+      row = (await this.tx.query<CrmRow>('SELECT * FROM customers WHERE id = $1', [id])).rows[0]!;
+    } else {
+      const r = await this.upsert(
+        'customers',
+        this.uid,
+        (old) => ({ ...profile, metadata: { ...((old?.metadata as Obj) ?? {}), ...((profile.metadata as Obj) ?? {}) } }),
+        {
+          ts: this.ts ?? EPOCH,
+          rank: 0,
+          eventId: this.eventKey,
+          deleted: false,
+        },
+      );
+      row = r.row;
+      const data = {
+        customer: { id: row.id, provider: 'piano', providerId: this.uid, email: row.email ?? null, name: row.name ?? null, deleted: false },
+      };
+      if (r.applied && (!r.old || r.old.stub)) await this.publish('customer.created', `customer:piano:${this.uid}`, data);
+      else if (r.applied && r.old && (r.old.email !== row.email || r.old.name !== row.name)) {
+        await this.publish('customer.updated', `customer:piano:${this.uid}:${this.eventKey}`, data);
+      }
+    }
+    await linkCustomerEvent(this.tx, row.id, this.stored.id);
+    if (row.email && !row.person_id) await linkPersonByEmail(this.tx, this.stored.workspaceId, row);
+    return row;
+  }
+}
+
+interface ApiAccess {
+  access_id?: string;
+  granted?: boolean;
+  revoked?: boolean;
+  resource?: { rid?: string };
+  expire_date?: number | null;
+}
+
+/** What Piano's API says of this access right now, when it was asked (see the header). */
+function confirmed(
+  pp: PianoProjection,
+  accessId: string | null,
+  rid: string | null,
+): { active: boolean; expires: Date | null } | undefined {
+  const snapshot = pp.opts.snapshots?.get(accessConfirmKey(pp.uid!));
+  if (!snapshot) return undefined;
+  const list = Array.isArray(snapshot.accesses) ? (snapshot.accesses as ApiAccess[]) : [];
+  const match = list.filter((a) => (accessId && a.access_id === accessId) || (rid && a.resource?.rid === rid));
+  const now = Date.now() / 1000;
+  const live = match.find((a) => a.granted !== false && a.revoked !== true && (a.expire_date == null || a.expire_date > now));
+  return live ? { active: true, expires: unixSeconds(live.expire_date) } : { active: false, expires: null };
+}
+
+async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<void> {
+  const customer = await pp.customer();
+  const rid = str(pp.p.rid) ?? 'unknown';
+  const accessId = str(pp.p.access_id);
+  const providerId = accessId ?? `${pp.uid ?? 'anonymous'}:${rid}`;
+  const expiresSeconds = typeof pp.p.expires === 'number' || typeof pp.p.expires === 'string' ? Number(pp.p.expires) || null : null;
+  const expires = unixSeconds(expiresSeconds);
+  const existing = (
+    await pp.tx.query<CrmRow>('SELECT * FROM access WHERE workspace_id = $1 AND provider = $2 AND provider_id = $3', [
+      pp.stored.workspaceId,
+      'piano',
+      providerId,
+    ])
+  ).rows[0];
+
+  // Confirm with Piano before revoking, and before reopening a revoked row (see the header).
+  const needsConfirm = pp.uid !== null && (stage === 3 || existing?.status === 'revoked');
+  const confirmKey = pp.uid ? accessConfirmKey(pp.uid) : '';
+  if (needsConfirm && !pp.opts.snapshots?.has(confirmKey) && pp.opts.refetchable?.(confirmKey)) throw new RefetchNeeded(confirmKey);
+  const api = needsConfirm ? confirmed(pp, accessId, rid) : undefined;
+
+  const at = pp.ts ?? pp.stored.receivedAt ?? new Date(0);
+  let status: 'active' | 'revoked' = stage === 3 ? 'revoked' : 'active';
+  let expiresAt = expires;
+  let force = false;
+  if (api) {
+    status = api.active ? 'active' : 'revoked';
+    if (api.active) expiresAt = api.expires;
+    // The API's word settles it whatever the rank order says.
+    force = stage === 3 ? api.active : api.active && existing?.status === 'revoked';
+  }
+  const r = await pp.upsert(
+    'access',
+    providerId,
+    (old) => ({
+      customer_id: customer?.id ?? null,
+      resource: rid,
+      provider_access_id: accessId,
+      term_id: str(pp.p.term_id) ?? (old?.term_id as string | null) ?? null,
+      status,
+      granted_at: status === 'active' ? ((old?.status === 'active' ? old.granted_at : null) ?? at) : (old?.granted_at ?? null),
+      revoked_at: status === 'revoked' ? at : null,
+      // A revoke without an expiry keeps the one the access had.
+      expires_at: expiresAt ?? (status === 'revoked' ? ((old?.expires_at as Date | null) ?? null) : null),
+    }),
+    { ts: EPOCH, rank: stage, eventId: ordered(expiresSeconds, pp.eventKey), deleted: false, force },
+  );
+  if (!r.applied) return;
+  const old = r.old && !r.old.stub ? r.old : undefined;
+  const now = r.row;
+  const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : null);
+  const data = {
+    access: {
+      id: now.id,
+      customerId: customer?.id ?? null,
+      provider: 'piano',
+      resource: rid,
+      providerAccessId: accessId,
+      termId: now.term_id ?? null,
+      expiresAt: iso(now.expires_at),
+      grantedAt: iso(now.granted_at),
+      revokedAt: iso(now.revoked_at),
+    },
+  };
+  if (now.status === 'active' && old?.status !== 'active') {
+    await pp.publish('access.granted', `access:piano:${providerId}:${pp.eventKey}`, data);
+    if (pp.event === 'new_purchase') {
+      await pp.publish('order.completed', `order:piano:${providerId}`, {
+        order: {
+          id: now.id,
+          provider: 'piano',
+          customerId: customer?.id ?? null,
+          resource: rid,
+          termId: now.term_id ?? null,
+          paymentId: str(pp.p.payment_id),
+        },
+      });
+    }
+  } else if (now.status === 'active' && old && (iso(old.expires_at) !== iso(now.expires_at) || old.resource !== now.resource)) {
+    await pp.publish('access.modified', `access:piano:${providerId}:${iso(now.expires_at) ?? 'unlimited'}:${now.resource}`, data);
+  } else if (now.status === 'revoked' && old?.status === 'active') {
+    await pp.publish('access.revoked', `access:piano:${providerId}:${pp.eventKey}`, data);
+  }
+}
+
+/** Renewals, term changes and auto-renew switches keep one subscription row per Piano subscription id. */
+async function projectSubscription(pp: PianoProjection): Promise<void> {
+  const customer = await pp.customer();
+  const subscriptionId = str(pp.p.new_subscription_id) ?? str(pp.p.subscription_id);
+  if (!subscriptionId) return;
+  const nextBill = unixSeconds(pp.p.next_bill_date ?? pp.p.new_subscription_next_bill_date);
+  const autoRenew =
+    typeof pp.p.auto_renew === 'boolean' ? pp.p.auto_renew : pp.p.auto_renew === 'true' ? true : pp.p.auto_renew === 'false' ? false : null;
+  const failed = pp.event === 'subscription_auto_renewed_failure' || pp.event === 'subscription_auto_renewed_auth_failure';
+  const pianoStatus = str(pp.p.status)?.toLowerCase() ?? null;
+  const r = await pp.upsert(
+    'subscriptions',
+    subscriptionId,
+    (old) => {
+      const values: Obj = { customer_id: customer?.id ?? (old?.customer_id as string | null) ?? null };
+      const term = str(pp.p.new_term_id) ?? str(pp.p.term_id);
+      if (term) values.price_provider_id = term;
+      const termName = str(pp.p.new_term_name) ?? str(pp.p.term_name);
+      if (termName) values.plan_name = termName;
+      if (nextBill) values.current_period_end = nextBill;
+      if (autoRenew !== null) values.cancel_at_period_end = !autoRenew;
+      if (failed) values.status = 'past_due';
+      else if (pianoStatus === 'active' || pp.type === 'subscription_renewal' || pp.type.startsWith('term_change'))
+        values.status = 'active';
+      else if (pianoStatus === 'expired' || pianoStatus === 'cancelled' || pianoStatus === 'canceled') values.status = 'canceled';
+      else if (!old) values.status = 'active';
+      return values;
+    },
+    // Without an event time, the billing date orders renewals; a switch of auto-renewal without either applies in order.
+    {
+      ts: pp.ts ?? EPOCH,
+      rank: 0,
+      eventId: ordered(nextBill ? nextBill.getTime() / 1000 : 0, pp.eventKey),
+      deleted: false,
+      force: !pp.ts && !nextBill,
+    },
+  );
+  if (!r.applied) return;
+  const old = r.old && !r.old.stub ? r.old : undefined;
+  const now = r.row;
+  const data = {
+    subscription: {
+      id: now.id,
+      provider: 'piano',
+      providerId: subscriptionId,
+      customerId: now.customer_id ?? null,
+      status: now.status,
+      planName: now.plan_name ?? null,
+      termId: now.price_provider_id ?? null,
+      currentPeriodEnd: now.current_period_end instanceof Date ? now.current_period_end.toISOString() : null,
+      cancelAtPeriodEnd: now.cancel_at_period_end,
+    },
+  };
+  const fact = `subscription:piano:${subscriptionId}`;
+  if (!old) await pp.publish('subscription.created', fact, data);
+  const renewed =
+    pp.type === 'subscription_renewal' && !failed && nextBill && (!old?.current_period_end || nextBill > (old.current_period_end as Date));
+  if (renewed) await pp.publish('subscription.renewed', `${fact}:${nextBill.toISOString()}`, data);
+  if (now.cancel_at_period_end === true && old?.cancel_at_period_end !== true) {
+    await pp.publish('subscription.canceled', `${fact}:${pp.eventKey}`, { ...data, endsAt: data.subscription.currentPeriodEnd });
+  }
+  if (old && old.price_provider_id && now.price_provider_id !== old.price_provider_id)
+    await pp.publish('subscription.updated', `${fact}:${pp.eventKey}`, data);
+  if (now.status === 'active' && old && old.status !== 'active') await pp.publish('subscription.activated', `${fact}:${pp.eventKey}`, data);
+  if (now.status === 'canceled' && old?.status !== 'canceled') await pp.publish('subscription.ended', fact, data);
+}
+
+async function projectRefund(pp: PianoProjection): Promise<void> {
+  const customer = await pp.customer();
+  const paymentId = str(pp.p.payment_id);
+  if (!paymentId) return;
+  const amount = Number(pp.p.amount);
+  const r = await pp.upsert(
+    'payments',
+    `refund:${paymentId}`,
+    {
+      kind: 'refund',
+      customer_id: customer?.id ?? null,
+      charge_provider_id: paymentId,
+      status: 'succeeded',
+      amount: Number.isFinite(amount) ? Math.round(amount * 100) : null,
+      currency: str(pp.p.currency),
+    },
+    { ts: pp.ts ?? EPOCH, rank: 0, eventId: pp.eventKey, deleted: false },
+  );
+  if (r.applied && (!r.old || r.old.stub)) {
+    await pp.publish('order.refunded', `refund:piano:${paymentId}`, {
+      payment: {
+        id: r.row.id,
+        provider: 'piano',
+        providerId: paymentId,
+        customerId: customer?.id ?? null,
+        amountRefunded: r.row.amount,
+        currency: r.row.currency,
+      },
+    });
+  }
+}
+
+type Projector = (pp: PianoProjection) => Promise<void>;
+
+const USER_TYPES = ['user_created', 'user_updated', 'user_disabled', 'user_email_confirmed', 'user_address_updated', 'user_payment_method'];
+const SUBSCRIPTION_TYPES = [
+  'subscription_renewal',
+  'subscription_auto_renew_changed',
+  'term_change',
+  'term_changed',
+  'term_change_finished',
+];
+
+export const PIANO_PROJECTORS: Record<string, Projector> = {
+  access_granted: (pp) => projectAccess(pp, 1),
+  access_modified: (pp) => projectAccess(pp, 2),
+  access_revoked: (pp) => projectAccess(pp, 3),
+  // Version 1: `type` access carries the stage in `event`.
+  access: async (pp) => {
+    const stage = accessStage(pp.type, pp.event);
+    if (stage) await projectAccess(pp, stage);
+    else await pp.customer();
+  },
+  payment_refund: projectRefund,
+  ...Object.fromEntries(USER_TYPES.map((t) => [t, async (pp: PianoProjection) => void (await pp.customer())])),
+  ...Object.fromEntries(SUBSCRIPTION_TYPES.map((t) => [t, projectSubscription])),
+};
+
+export async function projectPianoEvent(tx: Queryable, event: StoredEvent, opts: ProjectionOptions): Promise<boolean> {
+  const projector = PIANO_PROJECTORS[event.type];
+  if (!projector) return false;
+  await projector(new PianoProjection(tx, event, opts));
+  return true;
+}

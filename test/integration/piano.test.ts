@@ -1,0 +1,306 @@
+// Piano end to end: encrypted webhooks in (GET, form, JSON), every refusal a 400 that stores nothing, access
+// rows that end right in any delivery order, confirmation through Piano's API, the Piano proxy, and one person
+// across Piano and Stripe.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { createTestStore } from '../helpers/db.js';
+import { pianoData, sendPiano, startPianoApi, type PianoApiStandIn } from '../helpers/piano.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+
+const KEY = 'PianoTestPrivateKey0123456789abcdefghij'; // 40 characters: AES uses 32, the HMAC all of them
+const AID = 'AppTest123';
+const E1 = 1_800_000_000;
+const E2 = 1_810_000_000;
+const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
+
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
+describe('Piano', () => {
+  let app: TestApp;
+  let pianoApi: PianoApiStandIn;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    pianoApi = await startPianoApi();
+    app = await startTestApp({
+      config: { pianoApiUrl: pianoApi.url, outboundAllow: LOOPBACK, retrySchedule: [0, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3] },
+    });
+  });
+  after(async () => {
+    await app.close();
+    await pianoApi.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+
+  const call = (method: string, ws: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
+  async function workspace(name: string, connection: Record<string, unknown> = {}): Promise<string> {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name })).body.id as string;
+    const res = await call('PUT', ws, '/connections/piano', { aid: AID, privateKey: KEY, ...connection });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    return ws;
+  }
+  const events = async (ws: string) => (await call('GET', ws, '/events?provider=piano')).body.data as any[];
+  const drained = (ws: string) =>
+    waitFor(async () => (await call('GET', ws, '/events?status=received')).body.data.length === 0, 'processing');
+
+  test('GET, form and JSON deliveries are stored once; refusals are 400 and store nothing', async () => {
+    const ws = await workspace('ingest');
+    const view = (await call('GET', ws, '/connections/piano')).body;
+    assert.equal(view.aid, AID);
+    assert.equal(JSON.stringify(view).includes(KEY), false, 'the key is never returned');
+    assert.match(view.webhookUrl, new RegExp(`/webhooks/piano/${ws}$`));
+
+    const payload = (n: number) => ({
+      version: 2,
+      type: 'user_created',
+      event: 'user_created',
+      aid: AID,
+      uid: `u${n}`,
+      timestamp: String(E1 + n),
+    });
+    const data = pianoData(payload(1), KEY);
+    assert.deepEqual(await sendPiano(app.url, ws, data, 'GET'), { status: 200, body: { received: true } });
+    assert.deepEqual(await sendPiano(app.url, ws, data, 'POST form'), { status: 200, body: { received: true, duplicate: true } });
+    assert.deepEqual(await sendPiano(app.url, ws, pianoData(payload(2), KEY), 'POST form'), { status: 200, body: { received: true } });
+    assert.deepEqual(await sendPiano(app.url, ws, pianoData(payload(3), KEY), 'POST json'), { status: 200, body: { received: true } });
+    // Unknown types, `test` events and version 1 payloads are stored too: Piano's queue must never block on them.
+    for (const p of [
+      { type: 'voucher_purchased', version: 2, aid: AID },
+      { type: 'test', aid: AID, timestamp: E1 },
+      { type: 'access', event: 'new_purchase', aid: AID, uid: 'v1', rid: 'R1', expires: E1 },
+    ]) {
+      assert.equal((await sendPiano(app.url, ws, pianoData(p, KEY))).status, 200, JSON.stringify(p));
+    }
+    await drained(ws);
+    const stored = await events(ws);
+    assert.equal(stored.length, 6);
+    assert.deepEqual(Object.fromEntries(stored.map((e) => [e.type, e.status])), {
+      user_created: 'processed',
+      voucher_purchased: 'ignored',
+      test: 'ignored',
+      access: 'processed',
+    });
+
+    const [cipherText, mac] = pianoData(payload(9), KEY).split('~~~') as [string, string];
+    const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
+    const refusals: [string | undefined, string][] = [
+      [`${flip(cipherText, 10)}~~~${mac}`, 'hmac_mismatch'],
+      [`${cipherText}~~~${flip(mac, 10)}`, 'hmac_mismatch'],
+      [cipherText, 'hmac_missing'],
+      [pianoData({ ...payload(9), aid: 'SomeoneElse' }, KEY), 'aid_mismatch'],
+      [pianoData(payload(9), 'AnotherKeyAltogether0123456789abcdefghij'), 'hmac_mismatch'],
+      [pianoData({} as never, KEY).replace(/^[^~]+/, ''), 'malformed_data'],
+      [undefined, 'missing_data'],
+    ];
+    for (const [bad, reason] of refusals) {
+      const res =
+        bad === undefined
+          ? await fetch(`${app.url}/webhooks/piano/${ws}`).then(async (r) => ({ status: r.status, body: await r.json() }))
+          : await sendPiano(app.url, ws, bad);
+      assert.equal(res.status, 400, reason);
+      assert.equal((res.body as any).error.code, 'SIGNATURE_INVALID');
+      assert.equal((res.body as any).error.reason, reason);
+    }
+    // A payload that decrypts and verifies but is not JSON: built with the right key.
+    const notJson = (await import('../../src/inbound/piano/crypto.js')).encryptPianoData('plain text', KEY);
+    assert.equal((await sendPiano(app.url, ws, notJson)).body.error.reason, 'not_json');
+    assert.equal((await events(ws)).length, 6, 'nothing stored by a refusal');
+    const health = (await call('GET', ws, '/health')).body.providers.piano;
+    assert.ok(health.rejections.some((r: any) => r.reason === 'hmac_mismatch' && r.count >= 3));
+
+    const other = (await app.api('POST', '/api/v1/workspaces', { name: 'not connected' })).body.id;
+    assert.equal((await sendPiano(app.url, other, data)).status, 404);
+    assert.equal((await sendPiano(app.url, 'ws_nope', data)).status, 404);
+    for (const bad of [{ aid: 'bad aid!' }, { privateKey: 'short' }, { region: 'mars' }, { colour: 'blue' }]) {
+      assert.equal((await call('PUT', ws, '/connections/piano', bad)).status, 400, JSON.stringify(bad));
+    }
+  });
+
+  test('granted → modified → revoked in any delivery order ends as one revoked row with the right expiry', async () => {
+    const base = {
+      version: 2,
+      aid: AID,
+      uid: 'reader1',
+      rid: 'RPREMIUM',
+      term_id: 'TM1',
+      access_id: 'ACC1',
+      user_email: 'reader@example.com',
+    };
+    const granted = pianoData({ ...base, type: 'access_granted', event: 'new_purchase', expires: E1 }, KEY);
+    const modified = pianoData({ ...base, type: 'access_modified', event: 'subscription_updated', expires: E2 }, KEY);
+    const revoked = pianoData({ ...base, type: 'access_revoked', event: 'access_revoked', expires: E2 }, KEY);
+    const orders = permutations([granted, modified, revoked]);
+    for (const [i, order] of orders.entries()) {
+      const ws = await workspace(`access order ${i}`);
+      for (const d of order) assert.equal((await sendPiano(app.url, ws, d)).status, 200);
+      await drained(ws);
+      const rows = (await call('GET', ws, '/access')).body.data;
+      assert.equal(rows.length, 1, `order ${i}`);
+      assert.equal(rows[0].status, 'revoked', `order ${i}`);
+      assert.equal(rows[0].expiresAt, new Date(E2 * 1000).toISOString(), `order ${i}`);
+      assert.equal(rows[0].resource, 'RPREMIUM');
+      assert.equal(rows[0].termId, 'TM1');
+      const customer = (await call('GET', ws, `/customers/${rows[0].customerId}`)).body;
+      assert.equal(customer.email, 'reader@example.com');
+      assert.equal(customer.timeline.length, 3);
+      if (i === 0) {
+        const types = (await call('GET', ws, '/messages?limit=100')).body.data
+          .map((m: any) => m.type)
+          .filter((t: string) => !t.startsWith('piano.'));
+        assert.deepEqual(types.sort(), ['access.granted', 'access.modified', 'access.revoked', 'customer.created', 'order.completed']);
+        const rebuild = await call('POST', ws, '/rebuild', {});
+        for (const t of Object.values<any>(rebuild.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 });
+      }
+    }
+  });
+
+  test("with an API token, a revoke is checked against Piano's API first", async () => {
+    const ws = await workspace('confirm', { apiToken: 'piano_api_token_123' });
+    let active = true;
+    pianoApi.answer = (path, params) =>
+      path === '/publisher/user/access/list'
+        ? {
+            code: 0,
+            total: 1,
+            accesses: [{ access_id: 'ACC9', granted: true, revoked: !active, resource: { rid: 'R9' }, expire_date: active ? E2 : E1 }],
+            uid: params.get('uid'),
+          }
+        : { code: 404, message: 'unknown' };
+    const base = { version: 2, aid: AID, uid: 'reader9', rid: 'R9', access_id: 'ACC9', term_id: 'TM9' };
+    await sendPiano(app.url, ws, pianoData({ ...base, type: 'access_granted', event: 'new_purchase', expires: E1 }, KEY));
+    // Auto-renewal switched off: Piano says revoked/subscription_canceled, but the access still runs.
+    await sendPiano(app.url, ws, pianoData({ ...base, type: 'access_revoked', event: 'subscription_canceled', expires: E1 }, KEY));
+    await drained(ws);
+    let [row] = (await call('GET', ws, '/access')).body.data;
+    assert.equal(row.status, 'active');
+    assert.equal(row.expiresAt, new Date(E2 * 1000).toISOString(), "the API's expiry");
+    const asked = pianoApi.requests.filter((r) => r.path === '/publisher/user/access/list' && r.params.get('uid') === 'reader9');
+    assert.ok(asked.length >= 1);
+    assert.equal(asked[0]!.params.get('aid'), AID);
+    assert.equal(asked[0]!.params.get('api_token'), 'piano_api_token_123');
+
+    // Now it has really ended.
+    active = false;
+    await sendPiano(app.url, ws, pianoData({ ...base, type: 'access_revoked', event: 'access_ended', expires: E2 }, KEY));
+    await drained(ws);
+    [row] = (await call('GET', ws, '/access')).body.data;
+    assert.equal(row.status, 'revoked');
+
+    // An API error (code != 0 on HTTP 200) falls back on the event.
+    pianoApi.answer = () => ({ code: 2, message: 'Access denied' });
+    const ws2 = await workspace('confirm error', { apiToken: 'piano_api_token_123' });
+    await sendPiano(app.url, ws2, pianoData({ ...base, type: 'access_revoked', event: 'access_revoked', expires: E1 }, KEY));
+    await drained(ws2);
+    assert.equal((await call('GET', ws2, '/access')).body.data[0].status, 'revoked');
+    assert.deepEqual((await call('GET', ws2, '/events?status=failed')).body.data, []);
+  });
+
+  test('one person across Piano and Stripe, linked by email', async () => {
+    const ws = await workspace('merge');
+    await call('PUT', ws, '/connections/stripe', { webhookSecrets: ['whsec_merge_test'] });
+    const stripe = stripeEvent('customer.created', { id: 'cus_merge', object: 'customer', email: 'Both@Example.com', name: 'Both' });
+    assert.equal((await postStripe(app.url, ws, stripe, signStripe(stripe, 'whsec_merge_test'))).status, 200);
+    await sendPiano(
+      app.url,
+      ws,
+      pianoData(
+        {
+          version: 2,
+          type: 'access_granted',
+          event: 'new_purchase',
+          aid: AID,
+          uid: 'pboth',
+          rid: 'R1',
+          access_id: 'AB1',
+          user_email: 'both@example.com',
+          expires: E1,
+        },
+        KEY,
+      ),
+    );
+    await drained(ws);
+    const detail = (await call('GET', ws, '/customers/cus_merge')).body;
+    assert.deepEqual(detail.identities.map((i: any) => `${i.provider}:${i.providerId}`).sort(), ['piano:pboth', 'stripe:cus_merge']);
+    assert.equal(detail.access.length, 1, "the Piano access shows on the Stripe customer's person");
+    const viaPiano = (await call('GET', ws, '/customers/pboth')).body;
+    assert.equal(viaPiano.personId, detail.personId);
+  });
+
+  test('the Piano proxy: 200 at once, identical data to the healthy destination, the down one catches up, also across a restart', async () => {
+    const store = await createTestStore();
+    let downIsUp = false;
+    const healthy = await startReceiver();
+    const down = await startReceiver(() => (downIsUp ? { status: 200 } : { status: 503 }));
+    receivers.push(healthy, down);
+    const config = { outboundAllow: LOOPBACK, retrySchedule: [0, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5, 1.5] };
+    let proxy = await startTestApp({ store, config });
+    try {
+      const ws = (await proxy.api('POST', '/api/v1/workspaces', { name: 'proxy' })).body.id;
+      await proxy.api('PUT', `/api/v1/workspaces/${ws}/connections/piano`, { aid: AID, privateKey: KEY });
+      const a = await proxy.api('POST', `/api/v1/workspaces/${ws}/connections/piano/forwards`, { url: `${healthy.url}/piano?site=1` });
+      assert.equal(a.status, 201, JSON.stringify(a.body));
+      const b = await proxy.api('POST', `/api/v1/workspaces/${ws}/connections/piano/forwards`, { url: `${down.url}/hook` });
+      assert.equal(b.status, 201);
+      assert.equal(JSON.stringify(b.body).includes('whsec_'), false);
+
+      const sent = [
+        pianoData(
+          { version: 2, type: 'access_granted', event: 'new_purchase', aid: AID, uid: 'p1', rid: 'R', access_id: 'X1', expires: E1 },
+          KEY,
+        ),
+        pianoData({ version: 2, type: 'user_updated', aid: AID, uid: 'p1', timestamp: String(E1) }, KEY),
+      ];
+      assert.equal((await sendPiano(proxy.url, ws, sent[0]!, 'GET')).status, 200);
+      assert.equal((await sendPiano(proxy.url, ws, sent[1]!, 'POST form')).status, 200);
+
+      await waitFor(async () => healthy.requests.length === 2, 'the healthy destination has both');
+      const got = healthy.requests.map((r) => ({
+        method: r.method,
+        data: r.method === 'GET' ? new URL(r.path, 'http://x').searchParams.get('data') : new URLSearchParams(r.body).get('data'),
+      }));
+      assert.deepEqual(
+        got.sort((x, y) => x.method.localeCompare(y.method)),
+        [
+          { method: 'GET', data: sent[0] },
+          { method: 'POST', data: sent[1] },
+        ],
+      );
+      assert.equal(
+        new URL(healthy.requests.find((r) => r.method === 'GET')!.path, 'http://x').searchParams.get('site'),
+        '1',
+        "the destination's own query is kept",
+      );
+      await waitFor(async () => down.requests.length >= 2, 'the down destination was tried');
+
+      // Restart while the second destination is still down: its deliveries are rows, not memory.
+      await proxy.close();
+      proxy = await startTestApp({ store, config });
+      downIsUp = true;
+      await waitFor(
+        async () =>
+          (await proxy.api('GET', `/api/v1/workspaces/${ws}/endpoints/${b.body.id}/deliveries?status=succeeded`)).body.data.length === 2,
+        'caught up after the restart',
+        20_000,
+      );
+      const lastTwo = new Set(
+        down.requests
+          .slice(-2)
+          .map((r) =>
+            r.method === 'GET' ? new URL(r.path, 'http://x').searchParams.get('data') : new URLSearchParams(r.body).get('data'),
+          ),
+      );
+      assert.deepEqual(lastTwo, new Set(sent));
+      const forwards = (await proxy.api('GET', `/api/v1/workspaces/${ws}/connections/piano/forwards`)).body.data;
+      assert.deepEqual(forwards.map((f: any) => f.deliveries.succeeded).sort(), [2, 2]);
+      assert.equal((await proxy.api('DELETE', `/api/v1/workspaces/${ws}/connections/piano/forwards/${a.body.id}`)).status, 204);
+      assert.equal((await proxy.api('DELETE', `/api/v1/workspaces/${ws}/connections/piano/forwards/${a.body.id}`)).status, 404);
+    } finally {
+      await proxy.close();
+      await store.drop();
+    }
+  });
+});
