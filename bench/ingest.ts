@@ -1,18 +1,56 @@
-// Ingest load: N signed Stripe events from C concurrent keep-alive clients against a real `sluice start`
-// (compiled dist/) on PGlite and on PostgreSQL; prints acked throughput, answer latency percentiles, time
-// until every event is processed, and the server's peak RSS. Loopback only, bounded in count and time.
-//   npm run build && node --import tsx bench/ingest.ts [--db pglite|postgres|both] [--events N] [--concurrency C]
+// Ingest load: N webhooks from C concurrent keep-alive clients against a real `sluice start` (compiled dist/)
+// on PGlite and on PostgreSQL: signed Stripe events (default) or encrypted Piano webhooks (GET ?data=, as
+// Piano sends them). Prints acked throughput, answer latency percentiles, time until every event is
+// processed, and the server's peak RSS. Loopback only, bounded in count and time.
+//   npm run build && node --import tsx bench/ingest.ts [--provider stripe|piano] [--db pglite|postgres|both] [--events N] [--concurrency C]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { agent, benchStore, createBenchWorkspace, api, pct, peakRssMb, postAll, startServer, type BenchDb } from './lib.js';
+import { encryptPianoData } from '../src/inbound/piano/crypto.js';
+import {
+  agent,
+  api,
+  benchStore,
+  createBenchWorkspace,
+  pct,
+  peakRssMb,
+  postAll,
+  request,
+  sendAll,
+  startServer,
+  type BenchDb,
+} from './lib.js';
 
 const { values } = parseArgs({
   options: {
     db: { type: 'string', default: 'both' },
     events: { type: 'string', default: '5000' },
     concurrency: { type: 'string', default: '20' },
+    provider: { type: 'string', default: 'stripe' },
   },
 });
+const PROVIDER = values.provider === 'piano' ? 'piano' : 'stripe';
+const PIANO_AID = 'BenchAid01';
+const PIANO_KEY = 'BenchPianoPrivateKey0123456789abcdefghij';
+
+/** An access_granted webhook for one of 500 readers, as Piano encrypts it (~600 characters of `data`). */
+function pianoAccessEvent(n: number): string {
+  const payload = {
+    version: 2,
+    type: 'access_granted',
+    event: 'new_purchase',
+    aid: PIANO_AID,
+    uid: `reader_${n % 500}`,
+    rid: 'RPREMIUM',
+    term_id: 'TMBENCH',
+    access_id: `acc_${n}`,
+    user_email: `reader_${n % 500}@example.com`,
+    expires: Math.floor(Date.now() / 1000) + 2_592_000 + n,
+    contract_id: null,
+    payment_id: `UP${n}`,
+    conversion_id: null,
+  };
+  return encryptPianoData(JSON.stringify(payload), PIANO_KEY);
+}
 const N = Math.min(Number(values.events), 100_000);
 const C = Math.min(Number(values.concurrency), 200);
 
@@ -58,18 +96,30 @@ async function run(db: BenchDb) {
   const server = await startServer(store.env);
   try {
     const { base } = server;
-    const ws = await createBenchWorkspace(base);
-    const bodies = Array.from({ length: N }, (_, i) => subscriptionEvent(i));
+    let ws: string;
+    let bodies: string[];
+    let send: (ws: string, bodies: string[]) => ReturnType<typeof postAll>;
+    if (PROVIDER === 'piano') {
+      ws = (await api(base, 'POST', '/workspaces', { name: 'bench' })).id as string;
+      await api(base, 'PUT', `/workspaces/${ws}/connections/piano`, { aid: PIANO_AID, privateKey: PIANO_KEY });
+      bodies = Array.from({ length: N }, (_, i) => pianoAccessEvent(i));
+      send = (w, b) =>
+        sendAll(b, C, async (data) => (await request(`${base}/webhooks/piano/${w}?data=${encodeURIComponent(data)}`, 'GET')).status);
+    } else {
+      ws = await createBenchWorkspace(base);
+      bodies = Array.from({ length: N }, (_, i) => subscriptionEvent(i));
+      send = (w, b) => postAll(base, w, b, C);
+    }
     const start = performance.now();
-    const { latencies, errors, seconds: ingestSeconds } = await postAll(base, ws, bodies, C);
+    const { latencies, errors, seconds: ingestSeconds } = await send(ws, bodies);
     let processed = 0;
     let meanLag: number | null = null;
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      const stripeHealth = (await api(base, 'GET', `/workspaces/${ws}/health`)).providers.stripe;
-      const counts = stripeHealth.counts;
+      const providerHealth = (await api(base, 'GET', `/workspaces/${ws}/health`)).providers[PROVIDER];
+      const counts = providerHealth.counts;
       processed = counts.processed + counts.failed + counts.ignored;
-      meanLag = stripeHealth.lag.recentMeanSeconds;
+      meanLag = providerHealth.lag.recentMeanSeconds;
       if (processed >= N - errors) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -77,6 +127,7 @@ async function run(db: BenchDb) {
     latencies.sort((a, b) => a - b);
     const rss = peakRssMb(server.proc.pid!);
     return {
+      provider: PROVIDER,
       db,
       events: N,
       concurrency: C,

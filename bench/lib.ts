@@ -117,12 +117,11 @@ export async function createBenchWorkspace(base: string): Promise<string> {
   return ws;
 }
 
-/** Posts the bodies from `concurrency` keep-alive clients; returns each answer's latency and the non-200 count. */
-export async function postAll(
-  base: string,
-  ws: string,
+/** Sends every body from `concurrency` keep-alive clients; returns each answer's latency and the non-200 count. */
+export async function sendAll(
   bodies: string[],
   concurrency: number,
+  send: (body: string) => Promise<number>,
 ): Promise<{ latencies: number[]; errors: number; seconds: number }> {
   const latencies: number[] = [];
   let next = 0;
@@ -133,14 +132,20 @@ export async function postAll(
       while (next < bodies.length) {
         const body = bodies[next++]!;
         const t = performance.now();
-        const res = await request(`${base}/webhooks/stripe/${ws}`, 'POST', body, { 'stripe-signature': signStripe(body) }).catch(() => ({
-          status: 0,
-          body: '',
-        }));
+        const status = await send(body).catch(() => 0);
         latencies.push(performance.now() - t);
-        if (res.status !== 200) errors += 1;
+        if (status !== 200) errors += 1;
       }
     }),
   );
   return { latencies, errors, seconds: (performance.now() - start) / 1000 };
+}
+
+/** Posts signed Stripe events to the workspace's Stripe webhook URL. */
+export function postAll(base: string, ws: string, bodies: string[], concurrency: number) {
+  return sendAll(
+    bodies,
+    concurrency,
+    async (body) => (await request(`${base}/webhooks/stripe/${ws}`, 'POST', body, { 'stripe-signature': signStripe(body) })).status,
+  );
 }

@@ -2,7 +2,7 @@
 // rejected and why, is processing keeping up, which event types nobody handles.
 import { eventStatsByProvider, processingLag, unhandledTypes } from '../db/queries/events.js';
 import { deliveryStatsByEndpoint } from '../db/queries/deliveries.js';
-import { listEndpoints } from '../db/queries/endpoints.js';
+import { listEndpoints, type EndpointRow } from '../db/queries/endpoints.js';
 import { listIncidents } from '../db/queries/incidents.js';
 import { listRejections } from '../db/queries/inbound-rejections.js';
 import { findWorkspace } from '../db/queries/workspaces.js';
@@ -18,6 +18,17 @@ export interface ProviderHealth {
   rejections: { reason: string; count: number; lastAt: string }[];
   unhandledTypes: { type: string; count: number }[];
   lag: { pending: number; oldestPendingSeconds: number; recentMeanSeconds: number | null };
+  /** Piano only: the Piano proxy's destinations and how their deliveries stand. */
+  forwards?: {
+    id: string;
+    url: string;
+    enabled: boolean;
+    pending: number;
+    failed: number;
+    succeeded: number;
+    failingSince: string | null;
+    lastSuccessAt: string | null;
+  }[];
 }
 
 export interface OutboundHealth {
@@ -28,12 +39,13 @@ export interface OutboundHealth {
   openIncidents: { id: string; kind: string; endpointId: string | null; detail: string; openedAt: string }[];
 }
 
-async function outboundHealth(ctx: Ctx, workspaceId: string): Promise<OutboundHealth> {
-  const [endpoints, stats, incidents] = await Promise.all([
-    listEndpoints(ctx.db, { workspaceId, limit: 10_000 }),
-    deliveryStatsByEndpoint(ctx.db, workspaceId),
-    listIncidents(ctx.db, workspaceId, 50),
-  ]);
+async function outboundHealth(
+  ctx: Ctx,
+  workspaceId: string,
+  endpoints: EndpointRow[],
+  stats: Awaited<ReturnType<typeof deliveryStatsByEndpoint>>,
+): Promise<OutboundHealth> {
+  const incidents = await listIncidents(ctx.db, workspaceId, 50);
   const oldest = stats.map((s) => s.oldest_pending_seconds).filter((x): x is number => x !== null);
   return {
     endpoints: { enabled: endpoints.filter((e) => e.enabled).length, disabled: endpoints.filter((e) => !e.enabled).length },
@@ -84,5 +96,22 @@ export async function getHealth(
       },
     };
   }
-  return { workspaceId, providers, outbound: await outboundHealth(ctx, workspaceId) };
+  const [endpoints, deliveryStats] = await Promise.all([
+    listEndpoints(ctx.db, { workspaceId, limit: 10_000 }),
+    deliveryStatsByEndpoint(ctx.db, workspaceId),
+  ]);
+  const byEndpoint = new Map(deliveryStats.map((d) => [d.endpoint_id, d]));
+  providers.piano!.forwards = endpoints
+    .filter((e) => e.kind === 'forward')
+    .map((e) => ({
+      id: e.id,
+      url: e.url,
+      enabled: e.enabled,
+      pending: byEndpoint.get(e.id)?.pending ?? 0,
+      failed: byEndpoint.get(e.id)?.failed ?? 0,
+      succeeded: byEndpoint.get(e.id)?.succeeded ?? 0,
+      failingSince: e.failing_since?.toISOString() ?? null,
+      lastSuccessAt: e.last_success_at?.toISOString() ?? null,
+    }));
+  return { workspaceId, providers, outbound: await outboundHealth(ctx, workspaceId, endpoints, deliveryStats) };
 }

@@ -1,6 +1,7 @@
 // Piano credentials of a workspace: the application id, its private key (decrypts and authenticates webhooks)
 // and an optional API token (for the Piano API), sealed with the master key; secrets are never returned.
 import { findConnection, upsertConnection, type ConnectionRow } from '../db/queries/connections.js';
+import { listEndpoints } from '../db/queries/endpoints.js';
 import { findWorkspace } from '../db/queries/workspaces.js';
 import { ProviderNotConnectedError, ValidationError, WorkspaceNotFoundError } from '../errors.js';
 import { PIANO_REGIONS, type PianoRegion } from '../inbound/piano/api.js';
@@ -27,6 +28,8 @@ export interface PianoConnectionView extends PianoSettings {
   /** The one URL to paste into Piano; it also fans out to the forward destinations (the Piano proxy). */
   webhookUrl: string;
   hasApiToken: boolean;
+  /** Enabled Piano proxy destinations the webhooks are forwarded to. */
+  forwards: number;
   updatedAt: string;
 }
 
@@ -44,12 +47,16 @@ export function openPianoSecrets(ctx: Ctx, row: ConnectionRow): PianoSecrets {
   return JSON.parse(ctx.secretBox.open(row.secretsSealed)) as PianoSecrets;
 }
 
-function view(ctx: Ctx, row: ConnectionRow): PianoConnectionView {
+async function view(ctx: Ctx, row: ConnectionRow): Promise<PianoConnectionView> {
+  const forwards = (await listEndpoints(ctx.db, { workspaceId: row.workspaceId, kind: 'forward', limit: 500 })).filter(
+    (e) => e.enabled,
+  ).length;
   return {
     provider: 'piano',
     ...pianoSettings(row),
     webhookUrl: webhookUrls(ctx, row.workspaceId).piano,
     hasApiToken: openPianoSecrets(ctx, row).apiToken !== undefined,
+    forwards,
     updatedAt: row.updatedAt.toISOString(),
   };
 }
@@ -85,30 +92,32 @@ export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: u
   const mergeCustomersByEmail = optionalBoolean(body, 'mergeCustomersByEmail');
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
 
-  return ctx.db.transaction(async (tx) => {
-    const existing = await findConnection(tx, workspaceId, 'piano');
-    const current = existing ? openPianoSecrets(ctx, existing) : undefined;
-    const privateKey = (body.privateKey as string | undefined) ?? current?.privateKey;
-    const aid = (body.aid as string | undefined) ?? (existing ? pianoSettings(existing).aid : undefined);
-    if (!privateKey || !aid) throw new ValidationError('aid and privateKey are required to connect Piano');
-    const apiToken = body.apiToken === undefined ? current?.apiToken : ((body.apiToken as string | null) ?? undefined);
-    const secrets: PianoSecrets = { privateKey, ...(apiToken ? { apiToken } : {}) };
-    const settings = {
-      ...(existing?.settings ?? {}),
-      aid,
-      ...(region ? { region } : {}),
-      ...(requireHmac === undefined ? {} : { requireHmac }),
-      ...(mergeCustomersByEmail === undefined ? {} : { mergeCustomersByEmail }),
-    };
-    const row = await upsertConnection(tx, {
-      workspaceId,
-      provider: 'piano',
-      settings,
-      secretsSealed: ctx.secretBox.seal(JSON.stringify(secrets)),
-    });
-    ctx.log.info({ workspaceId, aid, hasApiToken: apiToken !== undefined }, 'piano connection saved');
-    return view(ctx, row);
-  });
+  return ctx.db
+    .transaction(async (tx) => {
+      const existing = await findConnection(tx, workspaceId, 'piano');
+      const current = existing ? openPianoSecrets(ctx, existing) : undefined;
+      const privateKey = (body.privateKey as string | undefined) ?? current?.privateKey;
+      const aid = (body.aid as string | undefined) ?? (existing ? pianoSettings(existing).aid : undefined);
+      if (!privateKey || !aid) throw new ValidationError('aid and privateKey are required to connect Piano');
+      const apiToken = body.apiToken === undefined ? current?.apiToken : ((body.apiToken as string | null) ?? undefined);
+      const secrets: PianoSecrets = { privateKey, ...(apiToken ? { apiToken } : {}) };
+      const settings = {
+        ...(existing?.settings ?? {}),
+        aid,
+        ...(region ? { region } : {}),
+        ...(requireHmac === undefined ? {} : { requireHmac }),
+        ...(mergeCustomersByEmail === undefined ? {} : { mergeCustomersByEmail }),
+      };
+      const row = await upsertConnection(tx, {
+        workspaceId,
+        provider: 'piano',
+        settings,
+        secretsSealed: ctx.secretBox.seal(JSON.stringify(secrets)),
+      });
+      ctx.log.info({ workspaceId, aid, hasApiToken: apiToken !== undefined }, 'piano connection saved');
+      return row;
+    })
+    .then((row) => view(ctx, row));
 }
 
 export async function getPianoConnection(ctx: Ctx, workspaceId: string): Promise<PianoConnectionView> {

@@ -296,6 +296,15 @@ describe('Piano', () => {
       assert.deepEqual(lastTwo, new Set(sent));
       const forwards = (await proxy.api('GET', `/api/v1/workspaces/${ws}/connections/piano/forwards`)).body.data;
       assert.deepEqual(forwards.map((f: any) => f.deliveries.succeeded).sort(), [2, 2]);
+      const health = (await proxy.api('GET', `/api/v1/workspaces/${ws}/health`)).body.providers.piano;
+      assert.deepEqual(
+        health.forwards.map((f: any) => [f.url, f.succeeded, f.pending]).sort(),
+        [
+          [`${down.url}/hook`, 2, 0],
+          [`${healthy.url}/piano?site=1`, 2, 0],
+        ].sort(),
+      );
+      assert.equal((await proxy.api('GET', `/api/v1/workspaces/${ws}/connections/piano`)).body.forwards, 2);
       assert.equal((await proxy.api('DELETE', `/api/v1/workspaces/${ws}/connections/piano/forwards/${a.body.id}`)).status, 204);
       assert.equal((await proxy.api('DELETE', `/api/v1/workspaces/${ws}/connections/piano/forwards/${a.body.id}`)).status, 404);
     } finally {
