@@ -3,6 +3,7 @@
 // free up. Claims are leased for longer than the send timeout, so a live sender never loses one and a dead
 // one's come back within a lease (or at once on an embedded restart).
 import { newId } from '../lib/ids.js';
+import { createWakeSleep } from '../lib/wake-sleep.js';
 import { attemptDelivery } from '../services/attempt-delivery.js';
 import { claimDeliveries, createDeliverySender, giveBackDeliveries } from '../services/claim-deliveries.js';
 import type { Ctx } from '../services/context.js';
@@ -19,32 +20,14 @@ export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
   const sender = createDeliverySender(ctx);
   const inFlight = new Map<string, Promise<void>>();
   let running = true;
-  let pendingWake = false;
-  let wakeUp: (() => void) | undefined;
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (pendingWake || !running) {
-        pendingWake = false;
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
-  const wake = () => {
-    pendingWake = true;
-    wakeUp?.();
-  };
+  const waker = createWakeSleep();
+  const sleep = waker.sleep;
+  const wake = waker.wake;
 
   const loop = (async () => {
     while (running) {
-      pendingWake = false;
+      waker.clear();
       const capacity = ctx.config.outboundConcurrency - inFlight.size;
       if (capacity <= 0) {
         await sleep(ctx.config.workerPollMs);
@@ -81,7 +64,7 @@ export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
     wake,
     async stop(timeoutMs) {
       running = false;
-      wakeUp?.();
+      waker.stop();
       await loop;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {

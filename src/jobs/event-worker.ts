@@ -3,6 +3,7 @@
 // poll. Nothing lives only in memory: a claim that dies with its process becomes due again when its lease
 // expires (or at once on the next start, in embedded mode, where this process is the only worker).
 import { newId } from '../lib/ids.js';
+import { createWakeSleep } from '../lib/wake-sleep.js';
 import type { Ctx } from '../services/context.js';
 import { claimEvents, giveBackClaims, renewClaims } from '../services/claim-events.js';
 import { processEvent } from '../services/process-event.js';
@@ -18,25 +19,10 @@ export interface EventWorker {
 export function startEventWorker(ctx: Ctx): EventWorker {
   const id = newId('wrk', ctx.now());
   let running = true;
-  let wakeUp: (() => void) | undefined;
-  let pendingWake = false;
   let held: string[] = []; // claimed and not yet finished
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (pendingWake || !running) {
-        pendingWake = false;
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        resolve();
-      }
-      wakeUp = done;
-    });
+  const waker = createWakeSleep();
+  const sleep = waker.sleep;
 
   // Heartbeat: a batch may take longer than one lease (slow handlers, provider API calls); a live worker
   // keeps its claims, a dead one stops renewing and its events become due within one lease.
@@ -51,7 +37,7 @@ export function startEventWorker(ctx: Ctx): EventWorker {
 
   const loop = (async () => {
     while (running) {
-      pendingWake = false;
+      waker.clear();
       let batch;
       try {
         batch = await claimEvents(ctx, id);
@@ -89,13 +75,10 @@ export function startEventWorker(ctx: Ctx): EventWorker {
 
   return {
     id,
-    wake() {
-      pendingWake = true;
-      wakeUp?.();
-    },
+    wake: waker.wake,
     async stop(timeoutMs) {
       running = false;
-      wakeUp?.();
+      waker.stop();
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);

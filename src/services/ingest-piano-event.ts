@@ -6,29 +6,19 @@
 import { createHash } from 'node:crypto';
 import { findWorkspaceWithConnection } from '../db/queries/connections.js';
 import { insertEvent } from '../db/queries/events.js';
-import { countRejection } from '../db/queries/inbound-rejections.js';
-import { ProviderNotConnectedError, SignatureInvalidError, WorkspaceNotFoundError, type SignatureFailureReason } from '../errors.js';
+import { ProviderNotConnectedError, WorkspaceNotFoundError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { normalizePianoData } from '../inbound/piano/crypto.js';
 import { pianoEventTime } from '../inbound/piano/parse.js';
 import { verifyPianoWebhook } from '../inbound/piano/verify.js';
 import type { Ctx } from './context.js';
+import { rejectWebhook } from './reject-webhook.js';
 import { openPianoSecrets, pianoSettings } from './piano-connection.js';
 
 export interface PianoIngestInput {
   workspaceId: string;
   method: 'GET' | 'POST';
   data: string | undefined;
-}
-
-async function reject(ctx: Ctx, workspaceId: string, reason: SignatureFailureReason): Promise<never> {
-  ctx.metrics.inboundRejections.inc({ provider: 'piano', reason });
-  try {
-    await countRejection(ctx.db, workspaceId, 'piano', reason);
-  } catch (err) {
-    ctx.log.warn({ err, workspaceId, reason }, 'could not record a rejected webhook');
-  }
-  throw new SignatureInvalidError(reason);
 }
 
 export async function ingestPianoEvent(ctx: Ctx, input: PianoIngestInput): Promise<{ duplicate: boolean; eventId: string }> {
@@ -44,7 +34,7 @@ export async function ingestPianoEvent(ctx: Ctx, input: PianoIngestInput): Promi
   const settings = pianoSettings(found.connection);
   const { privateKey } = openPianoSecrets(ctx, found.connection);
   const verdict = verifyPianoWebhook({ data: input.data, privateKey, aid: settings.aid, requireHmac: settings.requireHmac });
-  if (!verdict.ok) return reject(ctx, input.workspaceId, verdict.reason);
+  if (!verdict.ok) return rejectWebhook(ctx, 'piano', input.workspaceId, verdict.reason);
 
   const data = normalizePianoData(input.data!);
   const providerEventId = `sha256:${createHash('sha256').update(data).digest('hex')}`;

@@ -2,12 +2,12 @@
 // event id is acknowledged without a second row or a second processing.
 import { findWorkspaceWithConnection } from '../db/queries/connections.js';
 import { insertEvent } from '../db/queries/events.js';
-import { countRejection } from '../db/queries/inbound-rejections.js';
-import { ProviderNotConnectedError, SignatureInvalidError, WorkspaceNotFoundError, type SignatureFailureReason } from '../errors.js';
+import { ProviderNotConnectedError, WorkspaceNotFoundError } from '../errors.js';
 import { newId } from '../lib/ids.js';
 import { parseStripeEvent } from '../inbound/stripe/parse.js';
 import { verifyStripeSignature } from '../inbound/stripe/verify.js';
 import type { Ctx } from './context.js';
+import { rejectWebhook } from './reject-webhook.js';
 import { openStripeSecrets } from './stripe-connection.js';
 
 export interface IngestInput {
@@ -19,17 +19,6 @@ export interface IngestInput {
 export interface IngestResult {
   duplicate: boolean;
   eventId: string;
-}
-
-async function reject(ctx: Ctx, workspaceId: string, reason: SignatureFailureReason): Promise<never> {
-  ctx.metrics.inboundRejections.inc({ provider: 'stripe', reason });
-  try {
-    await countRejection(ctx.db, workspaceId, 'stripe', reason);
-  } catch (err) {
-    // Diagnostics must not turn a 400 into a 503: the provider should not retry a forged request.
-    ctx.log.warn({ err, workspaceId, reason }, 'could not record a rejected webhook');
-  }
-  throw new SignatureInvalidError(reason);
 }
 
 export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<IngestResult> {
@@ -51,10 +40,10 @@ export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<I
     now: ctx.now(),
     toleranceSeconds: ctx.config.stripeToleranceSeconds,
   });
-  if (!verdict.ok) return reject(ctx, input.workspaceId, verdict.reason);
+  if (!verdict.ok) return rejectWebhook(ctx, 'stripe', input.workspaceId, verdict.reason);
 
   const event = parseStripeEvent(input.rawBody);
-  if (!event) return reject(ctx, input.workspaceId, 'invalid_payload');
+  if (!event) return rejectWebhook(ctx, 'stripe', input.workspaceId, 'invalid_payload');
 
   // A demo workspace keeps live traffic for the record but never acts on it.
   const ignoreLive = found.demo && event.livemode === true;
