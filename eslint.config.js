@@ -1,5 +1,5 @@
 // Lint rules, including the layer rule of DESIGN.md:
-//   http | jobs | cli | admin → services → inbound | crm | outbound | db → lib
+//   http | jobs | cli | console → services → inbound | crm | parity | workflows | outbound | catalog | db → lib
 // Nothing imports upward; route handlers, jobs and CLI commands never reach SQL (db/queries) directly.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
@@ -40,14 +40,37 @@ export default tseslint.config(
       eqeqeq: ['error', 'always', { null: 'ignore' }],
     },
   },
-  layer(['src/lib/**'], ['db', 'inbound', 'crm', 'outbound', 'services', 'http', 'jobs', 'cli', 'admin', 'main'], 'lib is domain-free'),
   layer(
-    ['src/db/**', 'src/inbound/**', 'src/crm/**', 'src/outbound/**'],
-    ['services', 'http', 'jobs', 'cli', 'admin', 'main'],
+    ['src/lib/**'],
+    ['db', 'inbound', 'crm', 'parity', 'workflows', 'outbound', 'catalog', 'services', 'http', 'jobs', 'cli', 'console', 'main'],
+    'lib is domain-free',
+  ),
+  layer(
+    ['src/db/**', 'src/inbound/**', 'src/crm/**', 'src/parity/**', 'src/workflows/**', 'src/outbound/**', 'src/catalog/**'],
+    ['services', 'http', 'jobs', 'cli', 'console', 'main'],
     'the domain layer does not import its callers',
   ),
-  layer(['src/services/**'], ['http', 'jobs', 'cli', 'admin', 'main'], 'services are transport-agnostic'),
-  layer(['src/http/**', 'src/jobs/**', 'src/cli/**', 'src/admin/**'], ['db/queries'], 'SQL is reached through a service'),
+  layer(['src/services/**'], ['http', 'jobs', 'cli', 'console', 'main'], 'services are transport-agnostic'),
+  layer(['src/http/**', 'src/jobs/**', 'src/cli/**', 'src/console/**'], ['db/queries'], 'SQL is reached through a service'),
+  // SQL lives in src/db/ (DESIGN.md, convention 7): no query call and no SQL text anywhere else in src/.
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/db/**', '**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='query']", message: 'SQL lives in src/db/queries (DESIGN.md)' },
+        {
+          selector: 'Literal[value=/^\\s*(SELECT|INSERT INTO|UPDATE \\w+ SET|DELETE FROM|WITH \\w+ AS)\\b/i]',
+          message: 'SQL lives in src/db/queries (DESIGN.md)',
+        },
+        {
+          selector: 'TemplateElement[value.raw=/^\\s*(SELECT|INSERT INTO|UPDATE \\w+ SET|DELETE FROM|WITH \\w+ AS)\\b/i]',
+          message: 'SQL lives in src/db/queries (DESIGN.md)',
+        },
+      ],
+    },
+  },
   {
     files: ['test/**', 'bench/**', '**/*.test.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -14,9 +14,9 @@ import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import type { Ctx } from './services/context.js';
 import { findHandler } from './crm/handlers.js';
-import { ensureAdminToken } from './services/ensure-admin-token.js';
-import { releaseOrphanedDeliveries } from './services/claim-deliveries.js';
-import { releaseOrphanedClaims } from './services/claim-events.js';
+import { ensureAdminToken } from './services/workspaces/ensure-admin-token.js';
+import { releaseOrphanedDeliveries } from './services/outbound/claim-deliveries.js';
+import { releaseOrphanedClaims } from './services/processing/claim-events.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   return pino({

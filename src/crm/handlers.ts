@@ -5,19 +5,10 @@
 // stored and `ignored` (and listed as unhandled in the health view).
 import type { Queryable } from '../db/port.js';
 import { PIANO_PROJECTORS, projectPianoEvent } from './piano/project.js';
-import { STRIPE_PROJECTORS, projectStripeEvent, type ProjectionOptions } from './stripe/project.js';
+import { STRIPE_PROJECTORS, projectStripeEvent } from './stripe/project.js';
+import type { ProjectionOptions, StoredEvent } from './types.js';
 
-export { RefetchNeeded } from './stripe/project.js';
-
-export interface StoredEvent {
-  id: string;
-  workspaceId: string;
-  provider: string;
-  type: string;
-  payload: unknown;
-  /** When Sluice stored it: the time of facts whose event carries none (Piano access events). */
-  receivedAt?: Date;
-}
+export { RefetchNeeded, type StoredEvent } from './types.js';
 
 export interface HandlerOptions {
   /** Provider objects fetched for this event to settle same-second ties, by object id. */
@@ -26,6 +17,8 @@ export interface HandlerOptions {
   refetchable?: (objectId: string) => boolean;
   /** Seconds before the first delivery attempt of the messages the handler publishes. */
   firstAttemptDelaySeconds?: number;
+  /** The clock, ms since the epoch (the worker's ctx.now). */
+  now?: () => number;
 }
 
 export type EventHandler = (tx: Queryable, event: StoredEvent, options?: HandlerOptions) => Promise<void>;

@@ -4,20 +4,14 @@
 // events keep their order-safety; the read API shows the person as one customer with both ids.
 import type { Queryable } from '../db/port.js';
 import { findConnection } from '../db/queries/connections.js';
-import type { CrmRow } from '../db/queries/crm.js';
+import { findSamePersonCandidate, setPersonId, type CrmRow } from '../db/queries/crm.js';
 
 export async function linkPersonByEmail(tx: Queryable, workspaceId: string, row: CrmRow): Promise<void> {
   if (!row.email || row.person_id || row.deleted) return;
   const piano = await findConnection(tx, workspaceId, 'piano');
   if (!piano || piano.settings.mergeCustomersByEmail === false) return;
-  const { rows } = await tx.query<CrmRow>(
-    `SELECT * FROM customers
-     WHERE workspace_id = $1 AND lower(email) = lower($2) AND provider <> $3 AND NOT deleted AND NOT stub
-     ORDER BY created_at, id LIMIT 1`,
-    [workspaceId, row.email, row.provider],
-  );
-  const other = rows[0];
+  const other = await findSamePersonCandidate(tx, workspaceId, row.email as string, row.provider as string);
   if (!other) return;
   const personId = (other.person_id as string | null) ?? other.id;
-  await tx.query('UPDATE customers SET person_id = $1 WHERE id = $2 OR id = $3', [personId, row.id, other.id]);
+  await setPersonId(tx, personId, [row.id, other.id]);
 }

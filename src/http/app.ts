@@ -1,6 +1,6 @@
 // buildApp(deps) builds the HTTP app without listening; only main.ts listens. Tests build their own.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AdminTokenHashes } from '../services/authenticate.js';
+import type { AdminTokenHashes } from '../services/workspaces/authenticate.js';
 import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
 import { outboundRoutes } from './routes/outbound.js';

@@ -4,8 +4,8 @@
 // one's come back within a lease (or at once on an embedded restart).
 import { newId } from '../lib/ids.js';
 import { createWakeSleep } from '../lib/wake-sleep.js';
-import { attemptDelivery } from '../services/attempt-delivery.js';
-import { claimDeliveries, createDeliverySender, giveBackDeliveries } from '../services/claim-deliveries.js';
+import { attemptDelivery } from '../services/outbound/attempt-delivery.js';
+import { claimDeliveries, createDeliverySender, giveBackDeliveries } from '../services/outbound/claim-deliveries.js';
 import type { Ctx } from '../services/context.js';
 
 export interface DeliveryWorker {

@@ -5,8 +5,8 @@
 import { newId } from '../lib/ids.js';
 import { createWakeSleep } from '../lib/wake-sleep.js';
 import type { Ctx } from '../services/context.js';
-import { claimEvents, giveBackClaims, renewClaims } from '../services/claim-events.js';
-import { processEvent } from '../services/process-event.js';
+import { claimEvents, giveBackClaims, renewClaims } from '../services/processing/claim-events.js';
+import { processEvent } from '../services/processing/process-event.js';
 
 export interface EventWorker {
   readonly id: string;

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config.js';
-import { checkStripeConnection, type DoctorReport } from '../../services/check-stripe-connection.js';
+import { checkStripeConnection, type DoctorReport } from '../../services/connections/check-stripe-connection.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
 import { openAccess } from '../local.js';
 

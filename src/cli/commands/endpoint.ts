@@ -1,8 +1,8 @@
 import { loadConfig } from '../../config.js';
-import { createEndpoint } from '../../services/create-endpoint.js';
-import { listEndpoints } from '../../services/endpoint-read.js';
-import type { EndpointView } from '../../services/endpoint-view.js';
-import { updateEndpoint } from '../../services/update-endpoint.js';
+import { createEndpoint } from '../../services/outbound/create-endpoint.js';
+import { listEndpoints } from '../../services/outbound/endpoint-read.js';
+import type { EndpointView } from '../../services/outbound/endpoint-view.js';
+import { updateEndpoint } from '../../services/outbound/update-endpoint.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
 import { openAccess } from '../local.js';
 

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config.js';
-import { listMessages } from '../../services/crm-read.js';
+import { listMessages } from '../../services/crm/crm-read.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
 import { openAccess } from '../local.js';
 

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../config.js';
-import { rebuildCrm, type RebuildReport } from '../../services/rebuild-crm.js';
+import { rebuildCrm, type RebuildReport } from '../../services/crm/rebuild-crm.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
 import { openAccess } from '../local.js';
 

@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config.js';
-import { createWorkspace } from '../../services/create-workspace.js';
-import { listWorkspaces } from '../../services/list-workspaces.js';
-import type { WorkspaceView } from '../../services/workspace-view.js';
+import { createWorkspace } from '../../services/workspaces/create-workspace.js';
+import { listWorkspaces } from '../../services/workspaces/list-workspaces.js';
+import type { WorkspaceView } from '../../services/workspaces/workspace-view.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
 import { openAccess } from '../local.js';
 

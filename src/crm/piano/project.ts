@@ -9,13 +9,21 @@
 // - users and subscriptions use the event's own time when it has one (`timestamp`), else the period dates
 //   (`next_bill_date`) they carry.
 import type { Queryable } from '../../db/port.js';
-import { ensureRow, linkCustomerEvent, upsertGuarded, type CrmRow, type CrmTable, type Version } from '../../db/queries/crm.js';
+import {
+  ensureRow,
+  findCrmRow,
+  findCustomerById,
+  linkCustomerEvent,
+  upsertGuarded,
+  type CrmRow,
+  type CrmTable,
+  type Version,
+} from '../../db/queries/crm.js';
 import { publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import { pianoEventTime, str, unixSeconds } from '../../inbound/piano/parse.js';
-import type { StoredEvent } from '../handlers.js';
+import { RefetchNeeded, type ProjectionOptions, type StoredEvent } from '../types.js';
 import { linkPersonByEmail } from '../link-person.js';
-import { RefetchNeeded, type ProjectionOptions } from '../stripe/project.js';
 
 type Obj = Record<string, unknown>;
 const EPOCH = new Date(0);
@@ -116,7 +124,7 @@ class PianoProjection {
         {},
         () => this.opts.rowId?.('customers', this.uid!) ?? newId('cus'),
       );
-      row = (await this.tx.query<CrmRow>('SELECT * FROM customers WHERE id = $1', [id])).rows[0]!;
+      row = (await findCustomerById(this.tx, id))!;
     } else {
       const r = await this.upsert(
         'customers',
@@ -162,7 +170,7 @@ function confirmed(
   if (!snapshot) return undefined;
   const list = Array.isArray(snapshot.accesses) ? (snapshot.accesses as ApiAccess[]) : [];
   const match = list.filter((a) => (accessId && a.access_id === accessId) || (rid && a.resource?.rid === rid));
-  const now = Date.now() / 1000;
+  const now = (pp.opts.now ?? Date.now)() / 1000;
   const live = match.find((a) => a.granted !== false && a.revoked !== true && (a.expire_date == null || a.expire_date > now));
   return live ? { active: true, expires: unixSeconds(live.expire_date) } : { active: false, expires: null };
 }
@@ -174,13 +182,7 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
   const providerId = accessId ?? `${pp.uid ?? 'anonymous'}:${rid}`;
   const expiresSeconds = typeof pp.p.expires === 'number' || typeof pp.p.expires === 'string' ? Number(pp.p.expires) || null : null;
   const expires = unixSeconds(expiresSeconds);
-  const existing = (
-    await pp.tx.query<CrmRow>('SELECT * FROM access WHERE workspace_id = $1 AND provider = $2 AND provider_id = $3', [
-      pp.stored.workspaceId,
-      'piano',
-      providerId,
-    ])
-  ).rows[0];
+  const existing = await findCrmRow(pp.tx, 'access', pp.stored.workspaceId, 'piano', providerId);
 
   // Confirm with Piano before revoking, and before reopening a revoked row (see the header).
   const needsConfirm = pp.uid !== null && (stage === 3 || existing?.status === 'revoked');

@@ -13,7 +13,9 @@ import {
 } from '../../db/queries/crm.js';
 import { publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
-import type { StoredEvent } from '../handlers.js';
+import { RefetchNeeded, type ProjectionOptions, type StoredEvent } from '../types.js';
+
+export { RefetchNeeded, type ProjectionOptions };
 import { linkPersonByEmail } from '../link-person.js';
 import {
   CHARGE_RANK,
@@ -49,30 +51,6 @@ const ROW_PREFIX: Record<CrmTable, string> = {
   checkout_sessions: 'cs',
   access: 'acc',
 };
-
-export interface ProjectionOptions {
-  /** False while rebuilding: the rows are restored, but facts already published are not published again. */
-  publish: boolean;
-  /** Row id for a new row; a rebuild passes the ids the rows had, so references to them stay valid. */
-  rowId?: (table: CrmTable, providerId: string) => string | undefined;
-  /** Objects fetched from Stripe's API for this event (by object id) to settle a same-second tie. */
-  snapshots?: Map<string, Record<string, unknown>>;
-  /** Whether a tie on this object may be settled by fetching it: the projection then throws RefetchNeeded. */
-  refetchable?: (objectId: string) => boolean;
-  /** Seconds before the first delivery attempt of what is published (SLUICE_RETRY_SCHEDULE's first value). */
-  firstAttemptDelaySeconds?: number;
-}
-
-/**
- * Thrown inside the projection's transaction when a same-second tie could be settled by fetching the object
- * from Stripe. The caller rolls back, fetches outside any transaction, and projects again with the snapshot.
- */
-export class RefetchNeeded extends Error {
-  constructor(readonly objectId: string) {
-    super(`same-second tie on ${objectId}: fetch it from Stripe to settle`);
-    this.name = 'RefetchNeeded';
-  }
-}
 
 class Projection {
   readonly ts: Date;

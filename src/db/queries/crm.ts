@@ -166,3 +166,43 @@ export async function clearCrm(db: Queryable, workspaceId: string): Promise<void
   await db.query('DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM customers WHERE workspace_id = $1)', [workspaceId]);
   for (const table of [...CRM_TABLES].reverse()) await db.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [workspaceId]);
 }
+
+export async function findCustomerById(db: Queryable, id: string): Promise<CrmRow | undefined> {
+  return (await db.query<CrmRow>('SELECT * FROM customers WHERE id = $1', [id])).rows[0];
+}
+
+export async function findCrmRow(
+  db: Queryable,
+  table: CrmTable,
+  workspaceId: string,
+  provider: string,
+  providerId: string,
+): Promise<CrmRow | undefined> {
+  return (
+    await db.query<CrmRow>(`SELECT * FROM ${table} WHERE workspace_id = $1 AND provider = $2 AND provider_id = $3`, [
+      workspaceId,
+      provider,
+      providerId,
+    ])
+  ).rows[0];
+}
+
+/** The oldest live customer of another provider with this email (case-insensitive): the same person. */
+export async function findSamePersonCandidate(
+  db: Queryable,
+  workspaceId: string,
+  email: string,
+  provider: string,
+): Promise<CrmRow | undefined> {
+  const { rows } = await db.query<CrmRow>(
+    `SELECT * FROM customers
+     WHERE workspace_id = $1 AND lower(email) = lower($2) AND provider <> $3 AND NOT deleted AND NOT stub
+     ORDER BY created_at, id LIMIT 1`,
+    [workspaceId, email, provider],
+  );
+  return rows[0];
+}
+
+export async function setPersonId(db: Queryable, personId: string, customerIds: string[]): Promise<void> {
+  await db.query('UPDATE customers SET person_id = $1 WHERE id = ANY($2)', [personId, customerIds]);
+}

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { assertWorkspaceAccess, authenticate, type AdminTokenHashes, type Principal } from '../../services/authenticate.js';
+import { assertWorkspaceAccess, authenticate, type AdminTokenHashes, type Principal } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
 
 declare module 'fastify' {

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { checkStripeConnection } from '../../services/check-stripe-connection.js';
+import { checkStripeConnection } from '../../services/connections/check-stripe-connection.js';
 import type { Ctx } from '../../services/context.js';
-import { createStripeEndpoint } from '../../services/create-stripe-endpoint.js';
-import { getPianoConnection, setPianoConnection } from '../../services/piano-connection.js';
-import { createPianoForward, deletePianoForward, listPianoForwards } from '../../services/piano-forwards.js';
-import { getStripeConnection, setStripeConnection } from '../../services/stripe-connection.js';
+import { createStripeEndpoint } from '../../services/connections/create-stripe-endpoint.js';
+import { getPianoConnection, setPianoConnection } from '../../services/connections/piano-connection.js';
+import { createPianoForward, deletePianoForward, listPianoForwards } from '../../services/outbound/piano-forwards.js';
+import { getStripeConnection, setStripeConnection } from '../../services/connections/stripe-connection.js';
 
 type Ws = { Params: { ws: string } };
 

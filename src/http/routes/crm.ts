@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../../services/context.js';
-import { getCustomer, listCrm, listCustomers, listMessages } from '../../services/crm-read.js';
+import { getCustomer, listCrm, listCustomers, listMessages } from '../../services/crm/crm-read.js';
 
 type Ws = { Params: { ws: string }; Querystring: Record<string, string> };
 

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../../services/context.js';
-import { getEvent, listEvents } from '../../services/list-events.js';
-import { publishCustomEvent } from '../../services/publish-custom-event.js';
-import { replayEvent } from '../../services/replay-event.js';
+import { getEvent, listEvents } from '../../services/processing/list-events.js';
+import { publishCustomEvent } from '../../services/outbound/publish-custom-event.js';
+import { replayEvent } from '../../services/processing/replay-event.js';
 
 type Ws = { Params: { ws: string } };
 type WsEvent = { Params: { ws: string; id: string } };

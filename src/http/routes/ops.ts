@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../../services/context.js';
-import { renderMetrics } from '../../services/render-metrics.js';
+import { renderMetrics } from '../../services/ops/render-metrics.js';
 
 /** Liveness, readiness and Prometheus metrics; no token, so orchestrators and scrapers can reach them. */
 export async function opsRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {

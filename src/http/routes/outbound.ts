@@ -1,16 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../../services/context.js';
-import { createEndpoint } from '../../services/create-endpoint.js';
-import { deleteEndpoint } from '../../services/delete-endpoint.js';
-import { getDelivery, listDeliveries } from '../../services/delivery-read.js';
-import { getEndpoint, listEndpoints } from '../../services/endpoint-read.js';
-import { hookSample } from '../../services/hook-sample.js';
-import { recoverDeliveries } from '../../services/recover-deliveries.js';
-import { retryDelivery } from '../../services/retry-delivery.js';
-import { rotateEndpointSecret } from '../../services/rotate-endpoint-secret.js';
-import { sendTestEvent } from '../../services/send-test-event.js';
-import { subscribeHook } from '../../services/subscribe-hook.js';
-import { updateEndpoint } from '../../services/update-endpoint.js';
+import { createEndpoint } from '../../services/outbound/create-endpoint.js';
+import { deleteEndpoint } from '../../services/outbound/delete-endpoint.js';
+import { getDelivery, listDeliveries } from '../../services/outbound/delivery-read.js';
+import { getEndpoint, listEndpoints } from '../../services/outbound/endpoint-read.js';
+import { hookSample } from '../../services/outbound/hook-sample.js';
+import { recoverDeliveries } from '../../services/outbound/recover-deliveries.js';
+import { retryDelivery } from '../../services/outbound/retry-delivery.js';
+import { rotateEndpointSecret } from '../../services/outbound/rotate-endpoint-secret.js';
+import { sendTestEvent } from '../../services/outbound/send-test-event.js';
+import { subscribeHook } from '../../services/outbound/subscribe-hook.js';
+import { updateEndpoint } from '../../services/outbound/update-endpoint.js';
 
 type Q = { Querystring: Record<string, string> };
 type Ws = { Params: { ws: string } } & Q;

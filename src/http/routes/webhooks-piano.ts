@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest, LogLevel } from 'fastify';
 import type { Ctx } from '../../services/context.js';
-import { ingestPianoEvent } from '../../services/ingest-piano-event.js';
+import { ingestPianoEvent } from '../../services/ingest/ingest-piano-event.js';
 
 type Req = FastifyRequest<{ Params: { workspaceId: string }; Querystring: Record<string, unknown> }>;
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, LogLevel } from 'fastify';
 import type { Ctx } from '../../services/context.js';
-import { ingestStripeEvent } from '../../services/ingest-stripe-event.js';
+import { ingestStripeEvent } from '../../services/ingest/ingest-stripe-event.js';
 
 /** POST /webhooks/stripe/:workspaceId — the body stays raw bytes: the signature covers exactly those. */
 export async function stripeWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {

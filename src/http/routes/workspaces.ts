@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { assertAdmin } from '../../services/authenticate.js';
+import { assertAdmin } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
-import { createApiKey } from '../../services/create-api-key.js';
-import { createWorkspace } from '../../services/create-workspace.js';
-import { getHealth } from '../../services/get-health.js';
-import { getWorkspace, listWorkspaces } from '../../services/list-workspaces.js';
-import { rebuildCrm } from '../../services/rebuild-crm.js';
+import { createApiKey } from '../../services/workspaces/create-api-key.js';
+import { createWorkspace } from '../../services/workspaces/create-workspace.js';
+import { getHealth } from '../../services/ops/get-health.js';
+import { getWorkspace, listWorkspaces } from '../../services/workspaces/list-workspaces.js';
+import { rebuildCrm } from '../../services/crm/rebuild-crm.js';
 import { asObject, optionalBoolean } from '../../services/input.js';
 
 type Ws = { Params: { ws: string } };

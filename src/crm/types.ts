@@ -1,0 +1,38 @@
+// Types shared by the projections and their registry (kept apart so that crm/ has no import cycle).
+import type { CrmTable } from '../db/queries/crm.js';
+
+export interface StoredEvent {
+  id: string;
+  workspaceId: string;
+  provider: string;
+  type: string;
+  payload: unknown;
+  /** When Sluice stored it: the time of facts whose event carries none (Piano access events). */
+  receivedAt?: Date;
+}
+
+export interface ProjectionOptions {
+  /** False while rebuilding: the rows are restored, but facts already published are not published again. */
+  publish: boolean;
+  /** Row id for a new row; a rebuild passes the ids the rows had, so references to them stay valid. */
+  rowId?: (table: CrmTable, providerId: string) => string | undefined;
+  /** Objects fetched from Stripe's API for this event (by object id) to settle a same-second tie. */
+  snapshots?: Map<string, Record<string, unknown>>;
+  /** Whether a tie on this object may be settled by fetching it: the projection then throws RefetchNeeded. */
+  refetchable?: (objectId: string) => boolean;
+  /** The clock (ms since the epoch) for facts that depend on "now" (e.g. whether an access is still live); injected for tests. */
+  now?: () => number;
+  /** Seconds before the first delivery attempt of what is published (SLUICE_RETRY_SCHEDULE's first value). */
+  firstAttemptDelaySeconds?: number;
+}
+
+/**
+ * Thrown inside the projection's transaction when a same-second tie could be settled by fetching the object
+ * from Stripe. The caller rolls back, fetches outside any transaction, and projects again with the snapshot.
+ */
+export class RefetchNeeded extends Error {
+  constructor(readonly objectId: string) {
+    super(`same-second tie on ${objectId}: fetch it from Stripe to settle`);
+    this.name = 'RefetchNeeded';
+  }
+}

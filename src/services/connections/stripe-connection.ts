@@ -1,0 +1,109 @@
+// Stripe credentials of a workspace: signing secrets (several at once during a rotation) and an optional API
+// key. Stored sealed with the master key; the API only ever says how many there are.
+import { findConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
+import { findWorkspace } from '../../db/queries/workspaces.js';
+import { ProviderNotConnectedError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+import { asObject, oneOf } from '../input.js';
+import { webhookUrls } from '../workspaces/workspace-view.js';
+
+export interface StripeSecrets {
+  webhookSecrets: string[];
+  apiKey?: string;
+}
+
+export interface StripeConnectionView {
+  provider: 'stripe';
+  webhookUrl: string;
+  webhookSecretCount: number;
+  hasApiKey: boolean;
+  mode: 'test' | 'live' | null;
+  updatedAt: string;
+}
+
+export function openStripeSecrets(ctx: Ctx, connection: ConnectionRow): StripeSecrets {
+  return JSON.parse(ctx.secretBox.open(connection.secretsSealed)) as StripeSecrets;
+}
+
+function view(ctx: Ctx, row: ConnectionRow, secrets: StripeSecrets): StripeConnectionView {
+  const mode = row.settings.mode;
+  return {
+    provider: 'stripe',
+    webhookUrl: webhookUrls(ctx, row.workspaceId).stripe,
+    webhookSecretCount: secrets.webhookSecrets.length,
+    hasApiKey: secrets.apiKey !== undefined,
+    mode: mode === 'test' || mode === 'live' ? mode : null,
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+function parseSecrets(raw: unknown): string[] {
+  if (!Array.isArray(raw) || raw.length === 0 || raw.length > 10) {
+    throw new ValidationError('webhookSecrets must be a list of 1 to 10 Stripe signing secrets (whsec_…)', { field: 'webhookSecrets' });
+  }
+  const out: string[] = [];
+  raw.forEach((s, i) => {
+    // The message names the position, never the value: it is a secret.
+    if (typeof s !== 'string' || !s.startsWith('whsec_') || s.length < 10 || s.length > 200) {
+      throw new ValidationError(`webhookSecrets[${i}] is not a Stripe signing secret (it must start with whsec_)`, {
+        field: 'webhookSecrets',
+      });
+    }
+    if (/\s/.test(s)) {
+      throw new ValidationError(`webhookSecrets[${i}] contains whitespace; copy the secret again without spaces or line breaks`, {
+        field: 'webhookSecrets',
+      });
+    }
+    if (!out.includes(s)) out.push(s);
+  });
+  return out;
+}
+
+function parseApiKey(raw: unknown): string | undefined {
+  if (raw === null) return undefined;
+  if (typeof raw !== 'string' || !/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/.test(raw)) {
+    throw new ValidationError('apiKey must be a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…), or null to remove it', {
+      field: 'apiKey',
+    });
+  }
+  return raw;
+}
+
+/** PUT semantics per field: a field that is present replaces the stored value, an absent one keeps it. */
+export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: unknown): Promise<StripeConnectionView> {
+  const body = asObject(input);
+  const unknownFields = Object.keys(body).filter((k) => !['webhookSecrets', 'apiKey', 'mode'].includes(k));
+  if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}`);
+  const webhookSecrets = body.webhookSecrets === undefined ? undefined : parseSecrets(body.webhookSecrets);
+  const apiKey = body.apiKey === undefined ? undefined : parseApiKey(body.apiKey);
+  const mode = oneOf(body.mode, 'mode', ['test', 'live'] as const);
+
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+  return ctx.db.transaction(async (tx) => {
+    const existing = await findConnection(tx, workspaceId, 'stripe');
+    const current: StripeSecrets = existing ? openStripeSecrets(ctx, existing) : { webhookSecrets: [] };
+    const next: StripeSecrets = {
+      webhookSecrets: webhookSecrets ?? current.webhookSecrets,
+      ...(body.apiKey === undefined ? (current.apiKey ? { apiKey: current.apiKey } : {}) : apiKey ? { apiKey } : {}),
+    };
+    if (next.webhookSecrets.length === 0 && next.apiKey === undefined) {
+      throw new ValidationError('give webhookSecrets (to receive webhooks) or an apiKey (to create the endpoint through Stripe)');
+    }
+    const settings = { ...(existing?.settings ?? {}), ...(mode ? { mode } : {}) };
+    const row = await upsertConnection(tx, {
+      workspaceId,
+      provider: 'stripe',
+      settings,
+      secretsSealed: ctx.secretBox.seal(JSON.stringify(next)),
+    });
+    ctx.log.info({ workspaceId, secrets: next.webhookSecrets.length, hasApiKey: next.apiKey !== undefined }, 'stripe connection saved');
+    return view(ctx, row, next);
+  });
+}
+
+export async function getStripeConnection(ctx: Ctx, workspaceId: string): Promise<StripeConnectionView> {
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+  const row = await findConnection(ctx.db, workspaceId, 'stripe');
+  if (!row) throw new ProviderNotConnectedError('stripe');
+  return view(ctx, row, openStripeSecrets(ctx, row));
+}

@@ -1,0 +1,117 @@
+// The numbers an operator opens the health view for: is each provider sending, is anything being
+// rejected and why, is processing keeping up, which event types nobody handles.
+import { eventStatsByProvider, processingLag, unhandledTypes } from '../../db/queries/events.js';
+import { deliveryStatsByEndpoint } from '../../db/queries/deliveries.js';
+import { listEndpoints, type EndpointRow } from '../../db/queries/endpoints.js';
+import { listIncidents } from '../../db/queries/incidents.js';
+import { listRejections } from '../../db/queries/inbound-rejections.js';
+import { findWorkspace } from '../../db/queries/workspaces.js';
+import { WorkspaceNotFoundError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+
+const PROVIDERS = ['stripe', 'piano'] as const;
+
+export interface ProviderHealth {
+  lastEventAt: string | null;
+  counts: { received: number; processed: number; ignored: number; failed: number };
+  lastSignatureFailure: { at: string; reason: string } | null;
+  rejections: { reason: string; count: number; lastAt: string }[];
+  unhandledTypes: { type: string; count: number }[];
+  lag: { pending: number; oldestPendingSeconds: number; recentMeanSeconds: number | null };
+  /** Piano only: the Piano proxy's destinations and how their deliveries stand. */
+  forwards?: {
+    id: string;
+    url: string;
+    enabled: boolean;
+    pending: number;
+    failed: number;
+    succeeded: number;
+    failingSince: string | null;
+    lastSuccessAt: string | null;
+  }[];
+}
+
+export interface OutboundHealth {
+  endpoints: { enabled: number; disabled: number };
+  deliveries: { pending: number; failed: number; succeeded: number; oldestPendingSeconds: number | null };
+  /** Enabled endpoints whose last attempts failed, with when the failures began. */
+  failingEndpoints: { id: string; url: string; failingSince: string }[];
+  openIncidents: { id: string; kind: string; endpointId: string | null; detail: string; openedAt: string }[];
+}
+
+async function outboundHealth(
+  ctx: Ctx,
+  workspaceId: string,
+  endpoints: EndpointRow[],
+  stats: Awaited<ReturnType<typeof deliveryStatsByEndpoint>>,
+): Promise<OutboundHealth> {
+  const incidents = await listIncidents(ctx.db, workspaceId, 50);
+  const oldest = stats.map((s) => s.oldest_pending_seconds).filter((x): x is number => x !== null);
+  return {
+    endpoints: { enabled: endpoints.filter((e) => e.enabled).length, disabled: endpoints.filter((e) => !e.enabled).length },
+    deliveries: {
+      pending: stats.reduce((n, s) => n + s.pending, 0),
+      failed: stats.reduce((n, s) => n + s.failed, 0),
+      succeeded: stats.reduce((n, s) => n + s.succeeded, 0),
+      oldestPendingSeconds: oldest.length ? Math.round(Math.max(...oldest)) : null,
+    },
+    failingEndpoints: endpoints
+      .filter((e) => e.enabled && e.failing_since)
+      .map((e) => ({ id: e.id, url: e.url, failingSince: e.failing_since!.toISOString() })),
+    openIncidents: incidents
+      .filter((i) => !i.resolved_at)
+      .map((i) => ({ id: i.id, kind: i.kind, endpointId: i.endpoint_id, detail: i.detail, openedAt: i.opened_at.toISOString() })),
+  };
+}
+
+export async function getHealth(
+  ctx: Ctx,
+  workspaceId: string,
+): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth>; outbound: OutboundHealth }> {
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+  const [stats, rejections, unhandled, lag] = await Promise.all([
+    eventStatsByProvider(ctx.db, workspaceId),
+    listRejections(ctx.db, workspaceId),
+    unhandledTypes(ctx.db, workspaceId),
+    processingLag(ctx.db, workspaceId),
+  ]);
+  const providers: Record<string, ProviderHealth> = {};
+  for (const provider of PROVIDERS) {
+    const mine = stats.filter((s) => s.provider === provider);
+    const counts = { received: 0, processed: 0, ignored: 0, failed: 0 };
+    for (const s of mine) counts[s.status] = s.count;
+    const last = mine.reduce<Date | null>((acc, s) => (acc === null || s.lastReceivedAt > acc ? s.lastReceivedAt : acc), null);
+    const rej = rejections.filter((r) => r.provider === provider); // newest first
+    const l = lag.find((x) => x.provider === provider);
+    providers[provider] = {
+      lastEventAt: last?.toISOString() ?? null,
+      counts,
+      lastSignatureFailure: rej[0] ? { at: rej[0].lastAt.toISOString(), reason: rej[0].reason } : null,
+      rejections: rej.map((r) => ({ reason: r.reason, count: r.count, lastAt: r.lastAt.toISOString() })),
+      unhandledTypes: unhandled.filter((u) => u.provider === provider).map((u) => ({ type: u.type, count: u.count })),
+      lag: {
+        pending: l?.pending ?? 0,
+        oldestPendingSeconds: Math.round((l?.oldestPendingSeconds ?? 0) * 1000) / 1000,
+        recentMeanSeconds: l?.recentMeanSeconds == null ? null : Math.round(l.recentMeanSeconds * 1000) / 1000,
+      },
+    };
+  }
+  const [endpoints, deliveryStats] = await Promise.all([
+    listEndpoints(ctx.db, { workspaceId, limit: 10_000 }),
+    deliveryStatsByEndpoint(ctx.db, workspaceId),
+  ]);
+  const byEndpoint = new Map(deliveryStats.map((d) => [d.endpoint_id, d]));
+  providers.piano!.forwards = endpoints
+    .filter((e) => e.kind === 'forward')
+    .map((e) => ({
+      id: e.id,
+      url: e.url,
+      enabled: e.enabled,
+      pending: byEndpoint.get(e.id)?.pending ?? 0,
+      failed: byEndpoint.get(e.id)?.failed ?? 0,
+      succeeded: byEndpoint.get(e.id)?.succeeded ?? 0,
+      failingSince: e.failing_since?.toISOString() ?? null,
+      lastSuccessAt: e.last_success_at?.toISOString() ?? null,
+    }));
+  return { workspaceId, providers, outbound: await outboundHealth(ctx, workspaceId, endpoints, deliveryStats) };
+}

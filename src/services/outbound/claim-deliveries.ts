@@ -1,0 +1,33 @@
+// The queue verbs the delivery worker uses, and the HTTP sender it sends with; kept behind a service so the
+// worker loop holds no SQL and no transport.
+import { claimDueDeliveries, releaseAllDeliveryClaims, releaseDeliveryClaims, type ClaimedDelivery } from '../../db/queries/deliveries.js';
+import { createAddressPolicy } from '../../outbound/address-policy.js';
+import { createSender, type Sender } from '../../outbound/send.js';
+import type { Ctx } from '../context.js';
+
+/** A claim outlives the longest possible attempt, so a live sender never loses one mid-request. */
+export function deliveryLeaseSeconds(ctx: Ctx): number {
+  return Math.ceil(ctx.config.outboundTimeoutMs / 1000) + 30;
+}
+
+export function claimDeliveries(ctx: Ctx, workerId: string, limit: number): Promise<ClaimedDelivery[]> {
+  return claimDueDeliveries(ctx.db, {
+    workerId,
+    limit,
+    perEndpoint: ctx.config.endpointConcurrency,
+    leaseSeconds: deliveryLeaseSeconds(ctx),
+  });
+}
+
+export function giveBackDeliveries(ctx: Ctx, workerId: string, ids: string[]): Promise<void> {
+  return releaseDeliveryClaims(ctx.db, workerId, ids);
+}
+
+/** Frees every delivery claim; only for the embedded database, where this process is the sole sender. */
+export function releaseOrphanedDeliveries(ctx: Ctx): Promise<number> {
+  return releaseAllDeliveryClaims(ctx.db);
+}
+
+export function createDeliverySender(ctx: Ctx): Sender {
+  return createSender(createAddressPolicy(ctx.config.outboundAllow), { timeoutMs: ctx.config.outboundTimeoutMs });
+}

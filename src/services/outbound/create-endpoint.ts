@@ -1,0 +1,49 @@
+// A new outbound endpoint (or, with kind 'hook', a REST Hooks subscription). Its signing secret is returned
+// here and on rotation only.
+import { insertEndpoint, type EndpointRow, type EndpointKind } from '../../db/queries/endpoints.js';
+import { findWorkspace } from '../../db/queries/workspaces.js';
+import { ValidationError, WorkspaceNotFoundError } from '../../errors.js';
+import { newId } from '../../lib/ids.js';
+import { generateEndpointSecret, isEndpointSecret } from '../../outbound/sign.js';
+import type { Ctx } from '../context.js';
+import { parseDescription, parseDestination, parseEventTypes, parseHeaders, parseRateLimit } from './endpoint-input.js';
+import { sealEndpoint, toEndpointView, type EndpointView } from './endpoint-view.js';
+import { asObject } from '../input.js';
+
+const FIELDS = ['url', 'eventTypes', 'description', 'rateLimit', 'headers', 'secret'];
+
+export async function createEndpoint(
+  ctx: Ctx,
+  workspaceId: string,
+  input: unknown,
+  kind: EndpointKind = 'endpoint',
+): Promise<EndpointView & { secret: string }> {
+  const body = asObject(input);
+  const unknownFields = Object.keys(body).filter((k) => !FIELDS.includes(k));
+  if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}; expected ${FIELDS.join(', ')}`);
+  const url = await parseDestination(ctx, body.url);
+  const eventTypes = parseEventTypes(body.eventTypes);
+  const description = parseDescription(body.description);
+  const rateLimit = parseRateLimit(body.rateLimit);
+  const headers = parseHeaders(body.headers);
+  // Bringing one's own secret eases a migration from another sender; it must still be a proper one.
+  if (body.secret !== undefined && (typeof body.secret !== 'string' || !isEndpointSecret(body.secret))) {
+    throw new ValidationError('secret must be whsec_ followed by 24 to 64 random bytes in base64', { field: 'secret' });
+  }
+  const secret = (body.secret as string | undefined) ?? generateEndpointSecret();
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+
+  const row: EndpointRow = await insertEndpoint(ctx.db, {
+    id: newId('ep', ctx.now()),
+    workspaceId,
+    kind,
+    url,
+    description,
+    eventTypes,
+    rateLimit,
+    headers: Object.keys(headers) as unknown as Record<string, string>,
+    secretsSealed: sealEndpoint(ctx, { secrets: [{ secret, expiresAt: null }], headers }),
+  });
+  ctx.log.info({ workspaceId, endpointId: row.id, kind, eventTypes }, 'endpoint created');
+  return { ...toEndpointView(row), secret };
+}

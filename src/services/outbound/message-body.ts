@@ -1,0 +1,23 @@
+// The JSON body of a delivery (INTERFACE.md "Outbound webhooks"), built from the stored message alone, so
+// every attempt of a delivery sends the same bytes.
+import type { MessageRow } from '../../db/queries/messages.js';
+
+export interface MessageBody {
+  id: string;
+  type: string;
+  timestamp: string;
+  workspaceId: string;
+  data: unknown;
+  source: { provider: string; eventId: string | null } | null;
+}
+
+export function messageBody(m: MessageRow): MessageBody {
+  return {
+    id: m.id,
+    type: m.type,
+    timestamp: m.created_at.toISOString(),
+    workspaceId: m.workspace_id,
+    data: m.data,
+    source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id } : null,
+  };
+}

@@ -1,0 +1,28 @@
+// A new signing secret for an endpoint. The previous one keeps signing beside it for 24 hours, so a receiver
+// can switch at its own pace: every delivery in that window verifies with either secret.
+import { findEndpoint, updateEndpoint } from '../../db/queries/endpoints.js';
+import { NotFoundError } from '../../errors.js';
+import { generateEndpointSecret } from '../../outbound/sign.js';
+import type { Ctx } from '../context.js';
+import { openEndpoint, ROTATION_OVERLAP_MS, sealEndpoint } from './endpoint-view.js';
+
+export async function rotateEndpointSecret(
+  ctx: Ctx,
+  workspaceId: string,
+  endpointId: string,
+): Promise<{ id: string; secret: string; previousSecretExpiresAt: string }> {
+  return ctx.db.transaction(async (tx) => {
+    const row = await findEndpoint(tx, workspaceId, endpointId, true);
+    if (!row) throw new NotFoundError('ENDPOINT_NOT_FOUND', `no endpoint ${JSON.stringify(endpointId)} in this workspace`);
+    const sealed = openEndpoint(ctx, row);
+    const now = ctx.now();
+    const expiresAt = new Date(now + ROTATION_OVERLAP_MS).toISOString();
+    const secret = generateEndpointSecret();
+    // Only the secret being replaced gets the overlap; anything older stops signing now.
+    const previous = sealed.secrets.find((s) => s.expiresAt === null);
+    const secrets = [{ secret, expiresAt: null }, ...(previous ? [{ secret: previous.secret, expiresAt }] : [])];
+    await updateEndpoint(tx, row.id, { secretsSealed: sealEndpoint(ctx, { ...sealed, secrets }) });
+    ctx.log.info({ workspaceId, endpointId }, 'endpoint secret rotated');
+    return { id: row.id, secret, previousSecretExpiresAt: expiresAt };
+  });
+}

@@ -1,0 +1,18 @@
+import { requeueEvent } from '../../db/queries/events.js';
+import { findWorkspace } from '../../db/queries/workspaces.js';
+import { NotFoundError, WorkspaceNotFoundError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+import { toEventView, type EventView } from './event-view.js';
+
+/** Queues a stored event for another run through its handler. Projections are idempotent, so a replay
+ *  can repair state but never double-counts. */
+export async function replayEvent(ctx: Ctx, workspaceId: string, eventId: string): Promise<EventView> {
+  const event = await requeueEvent(ctx.db, workspaceId, eventId);
+  if (!event) {
+    if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+    throw new NotFoundError('EVENT_NOT_FOUND', `no event ${JSON.stringify(eventId)} in this workspace`);
+  }
+  ctx.log.info({ workspaceId, eventId }, 'event queued for replay');
+  ctx.onEventStored();
+  return toEventView(event);
+}

@@ -1,0 +1,41 @@
+// Who is calling: the admin (SLUICE_ADMIN_TOKEN, the generated admin token, or the local CLI token of this
+// run) or a workspace API key. A workspace key asking about another workspace gets the same 404 as for a
+// workspace that does not exist, so keys cannot probe for ids.
+import { findWorkspaceIdByKeyHash } from '../../db/queries/api-keys.js';
+import { getSetting } from '../../db/queries/settings.js';
+import { UnauthorizedError, WorkspaceNotFoundError, ForbiddenError } from '../../errors.js';
+import { constantTimeEqual, hashToken } from '../../lib/hash.js';
+import type { Ctx } from '../context.js';
+
+export type Principal = { kind: 'admin' } | { kind: 'workspace'; workspaceId: string };
+
+export const ADMIN_TOKEN_HASH_SETTING = 'admin_token_hash';
+
+export interface AdminTokenHashes {
+  /** Hashes accepted as admin: the configured or stored admin token, and this run's CLI token. */
+  hashes: string[];
+}
+
+export async function authenticate(ctx: Ctx, admin: AdminTokenHashes, authorization: string | undefined): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match) throw new UnauthorizedError('send Authorization: Bearer <admin token or workspace API key>');
+  const hash = hashToken(match[1]!);
+  if (admin.hashes.some((h) => constantTimeEqual(h, hash))) return { kind: 'admin' };
+  // Looked up by hash: the index finds the row, and the hash of a 256-bit token is not guessable.
+  const workspaceId = await findWorkspaceIdByKeyHash(ctx.db, hash);
+  if (workspaceId) return { kind: 'workspace', workspaceId };
+  throw new UnauthorizedError('the bearer token is not valid');
+}
+
+export function assertWorkspaceAccess(principal: Principal, workspaceId: string): void {
+  if (principal.kind === 'workspace' && principal.workspaceId !== workspaceId) throw new WorkspaceNotFoundError(workspaceId);
+}
+
+export function assertAdmin(principal: Principal, what: string): void {
+  if (principal.kind !== 'admin') throw new ForbiddenError(`${what} needs the admin token`);
+}
+
+/** The stored hash of the generated admin token, if one was generated. */
+export async function storedAdminTokenHash(ctx: Ctx): Promise<string | undefined> {
+  return getSetting(ctx.db, ADMIN_TOKEN_HASH_SETTING);
+}

@@ -1,0 +1,27 @@
+import { insertApiKey } from '../../db/queries/api-keys.js';
+import { findWorkspace } from '../../db/queries/workspaces.js';
+import { WorkspaceNotFoundError } from '../../errors.js';
+import { hashToken } from '../../lib/hash.js';
+import { newId, newToken } from '../../lib/ids.js';
+import type { Ctx } from '../context.js';
+import { asObject, optionalString } from '../input.js';
+
+/** A workspace-scoped API key; the key itself is returned once and only its hash is kept. */
+export async function createApiKey(
+  ctx: Ctx,
+  workspaceId: string,
+  input: unknown,
+): Promise<{ id: string; key: string; name: string | null; createdAt: string }> {
+  const body = asObject(input);
+  const name = optionalString(body, 'name', 120) ?? null;
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+  const key = newToken('sk_ws');
+  const row = await insertApiKey(ctx.db, {
+    id: newId('key', ctx.now()),
+    workspaceId,
+    keyHash: hashToken(key),
+    keyPrefix: key.slice(0, 12),
+    name,
+  });
+  return { id: row.id, key, name, createdAt: row.createdAt.toISOString() };
+}

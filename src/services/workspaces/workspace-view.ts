@@ -1,0 +1,19 @@
+import type { WorkspaceRow } from '../../db/queries/workspaces.js';
+import type { Ctx } from '../context.js';
+
+export interface WorkspaceView {
+  id: string;
+  name: string;
+  demo: boolean;
+  createdAt: string;
+  webhookUrls: { stripe: string; piano: string };
+}
+
+export function webhookUrls(ctx: Ctx, workspaceId: string): { stripe: string; piano: string } {
+  const base = ctx.publicUrl();
+  return { stripe: `${base}/webhooks/stripe/${workspaceId}`, piano: `${base}/webhooks/piano/${workspaceId}` };
+}
+
+export function toWorkspaceView(ctx: Ctx, ws: WorkspaceRow): WorkspaceView {
+  return { id: ws.id, name: ws.name, demo: ws.demo, createdAt: ws.createdAt.toISOString(), webhookUrls: webhookUrls(ctx, ws.id) };
+}
