@@ -59,6 +59,16 @@ export interface Config {
   endpointDisableAfterSeconds: number;
   /** LOG_LEVEL, default info. */
   logLevel: string;
+  /** SLUICE_HEADERS_TIMEOUT_MS, default 10000: a client must send its request headers within this, or is cut off. */
+  headersTimeoutMs: number;
+  /** SLUICE_REQUEST_TIMEOUT_MS, default 30000: a client must send its whole request (headers and body) within this. */
+  requestTimeoutMs: number;
+  /** SLUICE_KEEPALIVE_TIMEOUT_MS, default 5000: an idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** SLUICE_MAX_REQUESTS_PER_SOCKET, default 1000: a keep-alive connection is closed after this many requests. */
+  maxRequestsPerSocket: number;
+  /** SLUICE_MAX_CONNECTIONS, default 4096: open HTTP connections beyond this are refused at once. */
+  maxConnections: number;
 }
 
 export class ConfigError extends Error {
@@ -187,6 +197,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 10, 1, 100),
     endpointDisableAfterSeconds: int('SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS', 432_000, 1, 31_536_000),
     logLevel,
+    headersTimeoutMs: int('SLUICE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int('SLUICE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    keepAliveTimeoutMs: int('SLUICE_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+    maxRequestsPerSocket: int('SLUICE_MAX_REQUESTS_PER_SOCKET', 1000, 0, 1_000_000),
+    maxConnections: int('SLUICE_MAX_CONNECTIONS', 4096, 1, 1_000_000),
     ...overrides,
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -8,6 +8,7 @@ import { buildApp } from './http/app.js';
 import { acquireDataDirLock, type DataDirLock } from './lib/data-dir-lock.js';
 import { hashToken } from './lib/hash.js';
 import { newToken } from './lib/ids.js';
+import { safeLoggerOptions } from './lib/log-safety.js';
 import { createMetrics } from './lib/metrics.js';
 import { createSecretBox, loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
@@ -19,22 +20,7 @@ import { releaseOrphanedDeliveries } from './services/outbound/claim-deliveries.
 import { releaseOrphanedClaims } from './services/processing/claim-events.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({
-    level: config.logLevel,
-    // Belt and braces: nothing we log should carry these, but a future log line must not leak them either.
-    redact: {
-      paths: [
-        'req.headers.authorization',
-        'req.headers["stripe-signature"]',
-        '*.secret',
-        '*.apiKey',
-        '*.webhookSecrets',
-        '*.privateKey',
-        '*.token',
-      ],
-      censor: '[redacted]',
-    },
-  });
+  return pino(safeLoggerOptions(config.logLevel));
 }
 
 export interface RunningSluice {

@@ -6,6 +6,8 @@ import { requireToken } from './plugins/auth.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { registerInputGuard } from './plugins/input-guard.js';
+import { limitedServerFactory } from './server-limits.js';
 import { connectionRoutes } from './routes/connections.js';
 import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
@@ -26,8 +28,10 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
     // Each route sets its own limit; this is the ceiling for JSON bodies of the API.
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    serverFactory: limitedServerFactory(ctx.config),
   });
   registerErrorHandling(app);
+  registerInputGuard(app);
 
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });

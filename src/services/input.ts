@@ -46,6 +46,9 @@ export function parseTime(raw: unknown, field: string): Date | undefined {
   if (typeof raw !== 'string') throw new ValidationError(`${field} must be an ISO 8601 time or unix seconds`, { field });
   const d = /^\d+$/.test(raw) ? new Date(Number(raw) * 1000) : new Date(raw);
   if (Number.isNaN(d.getTime())) throw new ValidationError(`${field} must be an ISO 8601 time or unix seconds`, { field });
+  // PostgreSQL's timestamps end in year 294276 and JavaScript's in 275760; nothing Sluice stores is outside these.
+  const year = d.getUTCFullYear();
+  if (year < 1970 || year > 9999) throw new ValidationError(`${field} must be a time between the years 1970 and 9999`, { field });
   return d;
 }
 

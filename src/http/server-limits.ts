@@ -1,0 +1,33 @@
+// The HTTP server with its resource limits. Sluice's webhook URLs are public and unauthenticated, so a client
+// that opens a connection and trickles bytes (slowloris) must not hold a socket for ever: headers and the whole
+// request each have a deadline, idle keep-alive connections close, and connections beyond a cap are refused.
+import http from 'node:http';
+import type { FastifyServerFactory } from 'fastify';
+import type { Config } from '../config.js';
+
+type Limits = Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxRequestsPerSocket' | 'maxConnections'>;
+
+export function limitedServerFactory(limits: Limits): FastifyServerFactory {
+  return (handler) => {
+    const requestTimeout = limits.requestTimeoutMs;
+    const server = http.createServer(
+      {
+        // Node refuses a headers deadline later than the request deadline.
+        headersTimeout: Math.min(limits.headersTimeoutMs, requestTimeout),
+        requestTimeout,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        // Node checks those deadlines on a timer (30 s by default): check often enough that a slow client is
+        // cut off within about a second of its deadline, not half a minute after.
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, requestTimeout) / 4))),
+        // Header names and values beyond 16 KiB are refused with 431 (Node's default, stated here on purpose).
+        maxHeaderSize: 16 * 1024,
+      },
+      handler,
+    );
+    server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+    server.maxConnections = limits.maxConnections;
+    // A client that sent a full request but stops reading its answer is bounded by the socket's idle timeout (5 minutes: long enough for a slow API call such as a rebuild).
+    server.setTimeout(Math.max(requestTimeout, 300_000));
+    return server;
+  };
+}
