@@ -5,7 +5,8 @@ import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { answerFrameworkError, registerErrorHandling } from './plugins/errors.js';
+import { registerOpenApi } from './plugins/openapi.js';
 import { connectionRoutes } from './routes/connections.js';
 import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
@@ -26,8 +27,11 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
     // Each route sets its own limit; this is the ceiling for JSON bodies of the API.
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    // Errors raised before routing (bad URL encoding) get our error body, not Fastify's internal code.
+    frameworkErrors: answerFrameworkError,
   });
   registerErrorHandling(app);
+  registerOpenApi(app);
 
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
