@@ -205,6 +205,23 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
     async (r, reply) => reply.status(201).send(await subscribeHook(ctx, r.params.ws, r.body)),
   );
   app.get(
+    '/workspaces/:ws/hooks',
+    {
+      schema: {
+        summary: 'List the REST Hook subscriptions',
+        tags,
+        params: WsParams,
+        querystring: query(paging),
+        response: { 200: pageOf(Hook), ...apiErrors() },
+      },
+    },
+    async (r) => {
+      const hooks = await listEndpoints(ctx, r.params.ws, { ...r.query, kind: 'hook' });
+      // The same shape subscribing answered: a hook has exactly one event type.
+      return { data: hooks.data.map((h) => ({ id: h.id, targetUrl: h.url, event: h.eventTypes[0] ?? '' })), nextCursor: hooks.nextCursor };
+    },
+  );
+  app.get(
     '/workspaces/:ws/hooks/sample',
     {
       schema: {
