@@ -39,6 +39,7 @@ describe('API input validation', () => {
     const problems = res.body.error.problems as { path: string; message: string }[];
     assert.deepEqual(problems.map((p) => p.path).sort(), ['/body/colour', '/body/demo', '/body/name']);
     assert.equal(problems.find((p) => p.path === '/body/colour')?.message, 'is not a known field');
+    assert.ok(['colour', 'demo', 'name'].includes(res.body.error.field), 'the first field is named, as service errors do');
     assert.match(res.body.error.message, /\/body\/name must be string/);
     const missing = await app.api('POST', '/api/v1/workspaces', {});
     assert.deepEqual(missing.body.error.problems, [{ path: '/body/name', message: 'is required' }]);

@@ -72,7 +72,11 @@ function answer(request: FastifyRequest, reply: FastifyReply, err: FastifyError)
   }
   if (Array.isArray(err.validation)) {
     const problems = toProblems(err.validation, err.validationContext);
-    return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: summarize(problems), problems } });
+    // `field` (the first problem's top-level name) is what the services' own validation errors carry too.
+    const field = problems[0]?.path.split('/')[2];
+    return reply
+      .status(400)
+      .send({ error: { code: 'VALIDATION_FAILED', message: summarize(problems), ...(field ? { field } : {}), problems } });
   }
   const mapped = mapFrameworkError(err);
   if (mapped && mapped.status < 500) return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });

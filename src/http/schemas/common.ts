@@ -106,6 +106,7 @@ const ValidationErrorBody = Type.Object(
       {
         code: Type.Literal('VALIDATION_FAILED'),
         message: Type.String(),
+        field: Type.Optional(Type.String({ description: 'the (first) field at fault' })),
         problems: Type.Optional(
           Type.Array(
             Type.Object(
