@@ -5,9 +5,10 @@ import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
-import { registerErrorHandling } from './plugins/errors.js';
+import { answerFrameworkError, registerErrorHandling } from './plugins/errors.js';
 import { registerInputGuard } from './plugins/input-guard.js';
-import { limitedServerFactory } from './server-limits.js';
+import { registerOpenApi } from './plugins/openapi.js';
+import { answerClientError, limitedServerFactory } from './server-limits.js';
 import { connectionRoutes } from './routes/connections.js';
 import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
@@ -29,9 +30,14 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     serverFactory: limitedServerFactory(ctx.config),
+    // HTTP that cannot be parsed, and clients past their deadline, get our error body before the socket closes.
+    clientErrorHandler: answerClientError,
+    // Errors raised before routing (bad URL encoding) get our error body, not Fastify's internal code.
+    frameworkErrors: answerFrameworkError,
   });
   registerErrorHandling(app);
   registerInputGuard(app);
+  registerOpenApi(app);
 
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });

@@ -2,6 +2,7 @@
 // that opens a connection and trickles bytes (slowloris) must not hold a socket for ever: headers and the whole
 // request each have a deadline, idle keep-alive connections close, and connections beyond a cap are refused.
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyServerFactory } from 'fastify';
 import type { Config } from '../config.js';
 
@@ -30,4 +31,22 @@ export function limitedServerFactory(limits: Limits): FastifyServerFactory {
     server.setTimeout(Math.max(requestTimeout, 300_000));
     return server;
   };
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request was not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'the request headers are over 16 KiB'],
+};
+
+/** HTTP that never reached a route (unparseable, too slow, headers too large): answered in our error shape, then closed. */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

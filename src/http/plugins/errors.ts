@@ -1,34 +1,97 @@
 // One place maps every failure to `{"error":{"code","message"}}`. AppErrors keep their status and code;
-// Fastify's own errors (bad JSON, body too large) get stable codes; anything else is a 500 whose details
-// stay in the log, never in the answer.
-import type { FastifyError, FastifyInstance } from 'fastify';
+// schema validation failures list every problem; Fastify's own errors (bad JSON, body too large, bad URL
+// encoding) get stable codes of ours, so no `FST_ERR_…` ever reaches a caller; anything else is a 500 whose
+// details stay in the log, never in the answer.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
+import { summarize, toProblems } from './validation-problems.js';
+
+interface Mapped {
+  status: number;
+  code: string;
+  message: string;
+}
+
+// Fastify's errors that a request can trigger, by Fastify code. Messages are ours: Fastify's may name internals.
+const FASTIFY_ERRORS: Record<string, Mapped> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'the request body is over the size limit' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON (Content-Type: application/json)' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: 'INVALID_JSON',
+    message: 'the body is empty although Content-Type says JSON; send a JSON value or no Content-Type',
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'INVALID_JSON', message: 'the request body is not valid JSON' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: 'INVALID_CONTENT_LENGTH',
+    message: 'the Content-Length header does not match the body received',
+  },
+  FST_ERR_CTP_INSTANCE_ALREADY_STARTED: { status: 400, code: 'BAD_REQUEST', message: 'the request could not be read' },
+  FST_ERR_BAD_URL: { status: 400, code: 'BAD_URL', message: 'the URL path is not valid percent-encoded UTF-8' },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, code: 'URL_TOO_LONG', message: 'a path segment of the URL is too long' },
+  FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: 'BAD_REQUEST', message: 'the request matches no route variant' },
+  FST_ERR_BAD_STATUS_CODE: { status: 500, code: 'INTERNAL', message: 'internal error; see the server log' },
+};
+
+const BY_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  414: 'URL_TOO_LONG',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  431: 'HEADERS_TOO_LARGE',
+};
+
+/** A 4xx Fastify (or Node) raised itself: a stable code of ours, never the internal one. */
+function mapFrameworkError(err: FastifyError): Mapped | undefined {
+  const known = err.code ? FASTIFY_ERRORS[err.code] : undefined;
+  if (known) return known;
+  // JSON.parse failures come through as a bare SyntaxError with status 400.
+  if (err instanceof SyntaxError && (err.statusCode === 400 || err.statusCode === undefined))
+    return FASTIFY_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY;
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    const fromFastify = typeof err.code === 'string' && err.code.startsWith('FST_');
+    return {
+      status: err.statusCode,
+      code: (!fromFastify && err.code) || BY_STATUS[err.statusCode] || 'BAD_REQUEST',
+      message: fromFastify ? 'the request could not be accepted' : err.message,
+    };
+  }
+  return undefined;
+}
+
+function answer(request: FastifyRequest, reply: FastifyReply, err: FastifyError) {
+  if (err instanceof AppError) {
+    if (err.status >= 500) request.log.error({ err: err.cause ?? err, code: err.code }, err.message);
+    if (err.retryable) reply.header('retry-after', '5');
+    return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...err.details } });
+  }
+  if (Array.isArray(err.validation)) {
+    const problems = toProblems(err.validation, err.validationContext);
+    // `field` (the first problem's top-level name) is what the services' own validation errors carry too.
+    const field = problems[0]?.path.split('/')[2];
+    return reply
+      .status(400)
+      .send({ error: { code: 'VALIDATION_FAILED', message: summarize(problems), ...(field ? { field } : {}), problems } });
+  }
+  const mapped = mapFrameworkError(err);
+  if (mapped && mapped.status < 500) return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
+  request.log.error({ err }, 'unhandled error');
+  return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } });
+}
+
+/** For Fastify's `frameworkErrors` option: the errors raised before routing (bad URL encoding, over-long
+ *  path segments), which otherwise bypass the error handler with Fastify's own body. */
+export function answerFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void answer(request, reply, err);
+}
 
 export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err instanceof AppError) {
-      if (err.status >= 500) request.log.error({ err: err.cause ?? err, code: err.code }, err.message);
-      if (err.retryable) reply.header('retry-after', '5');
-      return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...err.details } });
-    }
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.status(413).send({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'the request body is over the size limit' } });
-    }
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.status(415).send({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: 'send JSON (Content-Type: application/json)' } });
-    }
-    if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (err.statusCode === 400 && err instanceof SyntaxError)) {
-      return reply.status(400).send({ error: { code: 'INVALID_JSON', message: 'the request body is not valid JSON' } });
-    }
-    if (err.validation) {
-      return reply.status(400).send({ error: { code: 'VALIDATION_FAILED', message: err.message } });
-    }
-    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.status(err.statusCode).send({ error: { code: err.code ?? 'BAD_REQUEST', message: err.message } });
-    }
-    request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } });
-  });
+  app.setErrorHandler((err: FastifyError, request, reply) => answer(request, reply, err));
 
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),

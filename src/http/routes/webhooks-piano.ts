@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyRequest, LogLevel } from 'fastify';
+import { Type } from 'typebox';
 import type { Ctx } from '../../services/context.js';
 import { ingestPianoEvent } from '../../services/ingest/ingest-piano-event.js';
+import { text, WorkspaceId, webhookErrors } from '../schemas/common.js';
+import { Received } from '../schemas/views.js';
 
 type Req = FastifyRequest<{ Params: { workspaceId: string }; Querystring: Record<string, unknown> }>;
 
@@ -38,10 +41,37 @@ export async function pianoWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx 
     });
     return result.duplicate ? { received: true, duplicate: true } : { received: true };
   };
+  const schema = {
+    description:
+      "Piano's encrypted `data` (query string, form field or JSON field) is decrypted and HMAC-checked with the workspace's private key, " +
+      'stored durably, acknowledged, and forwarded unchanged to the Piano proxy destinations.',
+    tags: ['webhooks'],
+    params: Type.Object({ workspaceId: WorkspaceId }, { additionalProperties: false }),
+    // Piano may add parameters of its own; only `data` is read.
+    querystring: Type.Object(
+      { data: Type.Optional(text(1024 * 1024, { description: 'the encrypted webhook' })) },
+      { additionalProperties: true },
+    ),
+    response: { 200: Received, ...webhookErrors },
+  };
+  // The POST body is not validated by schema: a body without `data` answers SIGNATURE_INVALID missing_data.
+  const dataField = Type.Object({ data: Type.String({ description: 'the encrypted webhook' }) }, { additionalProperties: true });
+  const postSchema = {
+    ...schema,
+    summary: 'Receive a Piano webhook (form or JSON body)',
+    bodyDoc: {
+      required: false,
+      content: { 'application/x-www-form-urlencoded': { schema: dataField }, 'application/json': { schema: dataField } },
+    },
+  };
   const options = {
     bodyLimit: ctx.config.maxBodyBytes,
     logLevel: ctx.config.logLevel === 'info' ? 'warn' : (ctx.config.logLevel as LogLevel),
   };
-  app.get('/webhooks/piano/:workspaceId', options, handler);
-  app.post('/webhooks/piano/:workspaceId', options, handler);
+  app.get(
+    '/webhooks/piano/:workspaceId',
+    { ...options, schema: { ...schema, summary: 'Receive a Piano webhook (data in the query string)' } },
+    handler,
+  );
+  app.post('/webhooks/piano/:workspaceId', { ...options, schema: postSchema }, handler);
 }

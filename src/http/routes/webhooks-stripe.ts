@@ -1,6 +1,29 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, LogLevel } from 'fastify';
+import { Type } from 'typebox';
 import type { Ctx } from '../../services/context.js';
 import { ingestStripeEvent } from '../../services/ingest/ingest-stripe-event.js';
+import { WorkspaceId, webhookErrors } from '../schemas/common.js';
+import { Received } from '../schemas/views.js';
+
+const schema = {
+  summary: 'Receive a Stripe webhook',
+  description:
+    "The raw body is verified against the Stripe-Signature header with any of the workspace's signing secrets (300 s tolerance), " +
+    'stored durably, then acknowledged. A validly signed event is always stored and acknowledged, even when it cannot be processed.',
+  tags: ['webhooks'],
+  params: Type.Object({ workspaceId: WorkspaceId }, { additionalProperties: false }),
+  headers: Type.Object(
+    { 'stripe-signature': Type.Optional(Type.String({ maxLength: 8192, description: 't=…,v1=…' })) },
+    { additionalProperties: true },
+  ),
+  // The body is not parsed: the signature covers exactly its bytes.
+  bodyDoc: {
+    required: true,
+    content: { 'application/json': { schema: { type: 'object', description: 'the Stripe event, byte for byte as Stripe sent it' } } },
+  },
+  response: { 200: Received, ...webhookErrors },
+};
 
 /** POST /webhooks/stripe/:workspaceId — the body stays raw bytes: the signature covers exactly those. */
 export async function stripeWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {
@@ -8,11 +31,11 @@ export async function stripeWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.maxBodyBytes }, (_req, body, done) => done(null, body));
 
-  app.post<{ Params: { workspaceId: string } }>(
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/webhooks/stripe/:workspaceId',
     // Provider traffic is high-volume: no per-request lines at info (rejections are counted instead);
     // debug and trace keep them, and a quieter configured level stays quieter.
-    { bodyLimit: ctx.config.maxBodyBytes, logLevel: ctx.config.logLevel === 'info' ? 'warn' : (ctx.config.logLevel as LogLevel) },
+    { schema, bodyLimit: ctx.config.maxBodyBytes, logLevel: ctx.config.logLevel === 'info' ? 'warn' : (ctx.config.logLevel as LogLevel) },
     async (request, reply) => {
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const result = await ingestStripeEvent(ctx, { workspaceId: request.params.workspaceId, rawBody, headers: request.headers });
