@@ -39,7 +39,7 @@ function checkUrlPart(where: 'params' | 'query', values: unknown, problems: Prob
       if (!problem) continue;
       // '*' is the catch-all of unmatched routes: the problem is then somewhere in the path.
       const what = where === 'query' ? `query parameter ${name}` : name === '*' ? 'the path' : `path segment ${name}`;
-      problems.push({ path: `/${where}/${name}`, message: `${what} ${problem}` });
+      problems.push({ path: `/${where === 'query' ? 'querystring' : where}/${name}`, message: `${what} ${problem}` });
     }
   }
 }
@@ -88,7 +88,9 @@ export function jsonBodyProblems(body: unknown, maxDepth = MAX_JSON_DEPTH, limit
 }
 
 function refuse(problems: Problem[]): ValidationError {
-  return new ValidationError(problems.map((p) => p.message).join('; '), { problems });
+  // `field` names the first offending field, as the schema validation's answers do.
+  const field = problems[0]!.path.split('/').slice(2).join('.') || undefined;
+  return new ValidationError(problems.map((p) => p.message).join('; '), { field, problems });
 }
 
 export function registerInputGuard(app: FastifyInstance): void {
