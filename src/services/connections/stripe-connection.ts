@@ -25,14 +25,19 @@ export function openStripeSecrets(ctx: Ctx, connection: ConnectionRow): StripeSe
   return JSON.parse(ctx.secretBox.open(connection.secretsSealed)) as StripeSecrets;
 }
 
-function view(ctx: Ctx, row: ConnectionRow, secrets: StripeSecrets): StripeConnectionView {
+/** The connection's mode; null (unset) means test and live events are both processed. */
+export function stripeMode(row: ConnectionRow): 'test' | 'live' | null {
   const mode = row.settings.mode;
+  return mode === 'test' || mode === 'live' ? mode : null;
+}
+
+function view(ctx: Ctx, row: ConnectionRow, secrets: StripeSecrets): StripeConnectionView {
   return {
     provider: 'stripe',
     webhookUrl: webhookUrls(ctx, row.workspaceId).stripe,
     webhookSecretCount: secrets.webhookSecrets.length,
     hasApiKey: secrets.apiKey !== undefined,
-    mode: mode === 'test' || mode === 'live' ? mode : null,
+    mode: stripeMode(row),
     updatedAt: row.updatedAt.toISOString(),
   };
 }
