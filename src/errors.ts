@@ -70,8 +70,9 @@ export type SignatureFailureReason =
 
 const SIGNATURE_MESSAGES: Record<SignatureFailureReason, string> = {
   missing_header: 'the Stripe-Signature header is missing',
-  malformed_header: 'the Stripe-Signature header could not be parsed (expected t=…,v1=…)',
-  no_signatures: 'the Stripe-Signature header carries no v1 signature',
+  malformed_header:
+    'the Stripe-Signature header could not be parsed: it needs t=<unix seconds> and v1=<64 hex characters>, as in t=1700000000,v1=5257a869…',
+  no_signatures: 'the Stripe-Signature header carries no v1 signature (v0 and other schemes are not accepted)',
   signature_mismatch: 'no v1 signature matches any signing secret of this workspace for the raw body',
   timestamp_outside_tolerance: 'the signature timestamp is outside the tolerance window (replay protection)',
   invalid_payload: 'the body is not a JSON Stripe event ({id, object:"event", type, created, data.object})',

@@ -148,4 +148,22 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     assert.match(byId[JSON.parse(live).id].error, /demo/);
     assert.equal(byId[JSON.parse(test_).id].status, 'processed');
   });
+
+  test('error messages say what is actually wrong', async () => {
+    const short = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: ['whsec_x'] });
+    assert.equal(short.status, 400);
+    assert.match(short.body.error.message, /webhookSecrets\[0\] is too short/);
+    assert.doesNotMatch(short.body.error.message, /must start with/);
+    const notWhsec = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: ['sk_test_0123456789'] });
+    assert.match(notWhsec.body.error.message, /does not start with whsec_/);
+    assert.equal(JSON.stringify(notWhsec.body).includes('sk_test_0123456789'), false, 'the value is never echoed');
+
+    const payload = stripeEvent('customer.created');
+    for (const header of ['v1=abcdef', `t=${Math.floor(Date.now() / 1000)},v1=abcdef`]) {
+      const res = await postStripe(app.url, ws, payload, header);
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.reason, 'malformed_header', header);
+      assert.match(res.body.error.message, /t=<unix seconds> and v1=<64 hex characters>/);
+    }
+  });
 });

@@ -1,6 +1,6 @@
 // Piano credentials of a workspace: the application id, its private key (decrypts and authenticates webhooks)
 // and an optional API token (for the Piano API), sealed with the master key; secrets are never returned.
-import { findConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
+import { findConnection, lockConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
 import { listEndpoints } from '../../db/queries/endpoints.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { ProviderNotConnectedError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
@@ -94,7 +94,7 @@ export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: u
 
   return ctx.db
     .transaction(async (tx) => {
-      const existing = await findConnection(tx, workspaceId, 'piano');
+      const existing = await lockConnection(tx, workspaceId, 'piano');
       const current = existing ? openPianoSecrets(ctx, existing) : undefined;
       const privateKey = (body.privateKey as string | undefined) ?? current?.privateKey;
       const aid = (body.aid as string | undefined) ?? (existing ? pianoSettings(existing).aid : undefined);

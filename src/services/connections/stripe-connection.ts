@@ -1,6 +1,6 @@
 // Stripe credentials of a workspace: signing secrets (several at once during a rotation) and an optional API
 // key. Stored sealed with the master key; the API only ever says how many there are.
-import { findConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
+import { findConnection, lockConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { ProviderNotConnectedError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
@@ -48,9 +48,19 @@ function parseSecrets(raw: unknown): string[] {
   }
   const out: string[] = [];
   raw.forEach((s, i) => {
-    // The message names the position, never the value: it is a secret.
-    if (typeof s !== 'string' || !s.startsWith('whsec_') || s.length < 10 || s.length > 200) {
-      throw new ValidationError(`webhookSecrets[${i}] is not a Stripe signing secret (it must start with whsec_)`, {
+    // The message names the position and what is wrong, never the value: it is a secret.
+    const format = 'a Stripe signing secret is "whsec_" followed by at least 4 characters (copy it from the endpoint\'s page in Stripe)';
+    if (typeof s !== 'string') {
+      throw new ValidationError(`webhookSecrets[${i}] must be a string; ${format}`, { field: 'webhookSecrets' });
+    }
+    if (!s.startsWith('whsec_')) {
+      throw new ValidationError(`webhookSecrets[${i}] does not start with whsec_; ${format}`, { field: 'webhookSecrets' });
+    }
+    if (s.length < 10) {
+      throw new ValidationError(`webhookSecrets[${i}] is too short (${s.length} characters); ${format}`, { field: 'webhookSecrets' });
+    }
+    if (s.length > 200) {
+      throw new ValidationError(`webhookSecrets[${i}] is too long (${s.length} characters, at most 200); ${format}`, {
         field: 'webhookSecrets',
       });
     }
@@ -85,7 +95,7 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
 
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   return ctx.db.transaction(async (tx) => {
-    const existing = await findConnection(tx, workspaceId, 'stripe');
+    const existing = await lockConnection(tx, workspaceId, 'stripe');
     const current: StripeSecrets = existing ? openStripeSecrets(ctx, existing) : { webhookSecrets: [] };
     const next: StripeSecrets = {
       webhookSecrets: webhookSecrets ?? current.webhookSecrets,
