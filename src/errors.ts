@@ -112,3 +112,19 @@ export class ProviderApiError extends AppError {
     super(code, message, status, status === 502);
   }
 }
+
+/** Stored credentials this master key cannot open (SLUICE_SECRET_KEY or secret.key replaced, or a partial
+ *  re-key). 503 so a provider retries the webhook: nothing is lost once the right key is back. */
+export class SecretUnreadableError extends AppError {
+  constructor(provider: string) {
+    super(
+      'SECRET_UNREADABLE',
+      `the stored ${provider} credentials of this workspace cannot be decrypted with the current master key ` +
+        "(SLUICE_SECRET_KEY or the data dir's secret.key changed since they were saved); restore the previous key, " +
+        `or save the ${provider} connection again with all of its secrets`,
+      503,
+      true,
+      { provider },
+    );
+  }
+}

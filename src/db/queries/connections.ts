@@ -78,3 +78,9 @@ export async function upsertConnection(
   );
   return rows[0]!;
 }
+
+/** The most recently saved sealed connection secrets, for the master-key check at boot. */
+export async function recentSealedSecrets(db: Queryable, limit: number): Promise<ConnectionRow[]> {
+  const { rows } = await db.query<ConnectionRow>(`SELECT ${COLUMNS} FROM connections ORDER BY updated_at DESC LIMIT $1`, [limit]);
+  return rows;
+}

@@ -14,7 +14,7 @@ import { verifyPianoWebhook } from '../../inbound/piano/verify.js';
 import { storableText } from '../../inbound/storable-payload.js';
 import { storeInboundEvent } from './store-inbound-event.js';
 import type { Ctx } from '../context.js';
-import { rejectWebhook } from './reject-webhook.js';
+import { countUnreadable, rejectWebhook } from './reject-webhook.js';
 import { openPianoSecrets, pianoSettings } from '../connections/piano-connection.js';
 
 export interface PianoIngestInput {
@@ -34,7 +34,7 @@ export async function ingestPianoEvent(ctx: Ctx, input: PianoIngestInput): Promi
     throw new ProviderNotConnectedError('piano');
   }
   const settings = pianoSettings(found.connection);
-  const { privateKey } = openPianoSecrets(ctx, found.connection);
+  const { privateKey } = countUnreadable(ctx, 'piano', () => openPianoSecrets(ctx, found.connection!));
   const verdict = verifyPianoWebhook({ data: input.data, privateKey, aid: settings.aid, requireHmac: settings.requireHmac });
   if (!verdict.ok) return rejectWebhook(ctx, 'piano', input.workspaceId, verdict.reason);
 

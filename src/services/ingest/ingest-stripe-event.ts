@@ -7,7 +7,7 @@ import { parseStripeEvent } from '../../inbound/stripe/parse.js';
 import { exactText, storableText, storableTime } from '../../inbound/storable-payload.js';
 import { verifyStripeSignature } from '../../inbound/stripe/verify.js';
 import type { Ctx } from '../context.js';
-import { rejectWebhook } from './reject-webhook.js';
+import { countUnreadable, rejectWebhook } from './reject-webhook.js';
 import { openStripeSecrets, stripeMode } from '../connections/stripe-connection.js';
 import { storeInboundEvent } from './store-inbound-event.js';
 
@@ -37,7 +37,7 @@ export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<I
     ctx.metrics.inboundRejections.inc({ provider: 'stripe', reason: 'unknown_workspace' });
     throw new WorkspaceNotFoundError(input.workspaceId);
   }
-  const secrets = found.connection ? openStripeSecrets(ctx, found.connection).webhookSecrets : [];
+  const secrets = found.connection ? countUnreadable(ctx, 'stripe', () => openStripeSecrets(ctx, found.connection!)).webhookSecrets : [];
   if (secrets.length === 0) {
     ctx.metrics.inboundRejections.inc({ provider: 'stripe', reason: 'not_connected' });
     throw new ProviderNotConnectedError('stripe');
