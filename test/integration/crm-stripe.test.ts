@@ -209,6 +209,65 @@ describe('Stripe → CRM', () => {
     assert.equal((await get(ws, '/invoices')).data[0].subscriptionProviderId, 'sub_x');
   });
 
+  test('one payment, one payment.succeeded: invoice.paid and charge.succeeded in either order', async () => {
+    // Two ways the payload links them: the invoice names its payment intent (the charge no longer names its
+    // invoice, as in API versions from 2025), or the charge names its invoice (and the invoice names nothing).
+    const shapes: [string, Record<string, unknown>, Record<string, unknown>][] = [
+      ['invoice names the payment intent', { payment_intent: 'pi_PAY' }, {}],
+      ['charge names the invoice', {}, { invoice: 'in_PAY' }],
+    ];
+    for (const [shape, invoiceLink, chargeLink] of shapes) {
+      for (const order of ['invoice first', 'charge first']) {
+        const ws = await workspace(`${shape}, ${order}`);
+        const invoice = stripeEvent(
+          'invoice.paid',
+          {
+            id: 'in_PAY',
+            object: 'invoice',
+            customer: 'cus_pay',
+            status: 'paid',
+            billing_reason: 'subscription_create',
+            amount_paid: 1500,
+            currency: 'eur',
+            ...invoiceLink,
+          },
+          { created: T0 },
+        );
+        const charge = stripeEvent(
+          'charge.succeeded',
+          {
+            id: 'ch_PAY',
+            object: 'charge',
+            customer: 'cus_pay',
+            status: 'succeeded',
+            amount: 1500,
+            amount_refunded: 0,
+            currency: 'eur',
+            payment_intent: 'pi_PAY',
+            ...chargeLink,
+          },
+          { created: T0 },
+        );
+        await deliver(ws, order === 'invoice first' ? [invoice, charge] : [charge, invoice]);
+        const published = (await get(ws, '/messages?type=payment.succeeded')).data;
+        assert.equal(published.length, 1, `${shape}, ${order}: ${JSON.stringify(published.map((m: any) => m.data))}`);
+      }
+    }
+    // A one-off charge (no invoice anywhere) still publishes its own payment.succeeded.
+    const ws = await workspace('one-off');
+    await deliver(ws, [
+      stripeEvent('charge.succeeded', {
+        id: 'ch_one',
+        object: 'charge',
+        status: 'succeeded',
+        amount: 500,
+        currency: 'eur',
+        payment_intent: 'pi_one',
+      }),
+    ]);
+    assert.equal((await get(ws, '/messages?type=payment.succeeded')).data.length, 1);
+  });
+
   test('rebuild: no changes on an untouched workspace; restores deleted rows with --apply, publishing nothing', async () => {
     const ws = await workspace('rebuild');
     await deliver(ws, [

@@ -131,6 +131,19 @@ export function invoiceValues(i: Obj) {
   };
 }
 
+/**
+ * The payment behind a paid invoice, where the payload names it: top-level `payment_intent` / `charge` (API
+ * versions before 2025-03-31), or the `payments` list (later versions, when included in the payload).
+ */
+export function invoicePaymentRef(i: Obj): { paymentIntent: string | null; charge: string | null } {
+  const listed = Array.isArray(obj(i.payments).data) ? (obj(i.payments).data as Obj[]) : [];
+  const paid = listed.map((p) => obj(obj(p).payment)).find((p) => idOf(p.payment_intent) || idOf(p.charge));
+  return {
+    paymentIntent: idOf(i.payment_intent) ?? idOf(paid?.payment_intent),
+    charge: idOf(i.charge) ?? idOf(paid?.charge),
+  };
+}
+
 export const INVOICE_RANK: Record<string, number> = { draft: 1, open: 2, uncollectible: 3, paid: 9, void: 9 };
 
 export function paymentIntentValues(p: Obj) {

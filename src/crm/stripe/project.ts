@@ -6,12 +6,13 @@ import {
   activeAccessForCustomer,
   ensureRow,
   linkCustomerEvent,
+  paymentIntentOfInvoice,
   upsertGuarded,
   type CrmRow,
   type CrmTable,
   type TieResolver,
 } from '../../db/queries/crm.js';
-import { publishMessage } from '../../db/queries/messages.js';
+import { findMessageByDedupeKey, publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import { RefetchNeeded, type ProjectionOptions, type StoredEvent } from '../types.js';
 
@@ -29,6 +30,7 @@ import {
   disputeValues,
   entitlementKeys,
   idOf,
+  invoicePaymentRef,
   invoiceValues,
   paymentIntentValues,
   priceValues,
@@ -119,6 +121,11 @@ class Projection {
     const id = await ensureRow(this.tx, 'customers', this.key(providerId), {}, () => this.rowId('customers', providerId));
     await linkCustomerEvent(this.tx, id, this.event.id);
     return id;
+  }
+
+  /** Whether a message for this fact was already published (under a key another event of the fact used). */
+  async published(type: string, fact: string): Promise<boolean> {
+    return (await findMessageByDedupeKey(this.tx, this.event.workspaceId, `${type}:${fact}`)) !== undefined;
   }
 
   async publish(type: string, fact: string, data: Obj): Promise<void> {
@@ -239,7 +246,14 @@ async function projectInvoice(p: Projection): Promise<void> {
     },
   };
   if (now.status === 'paid' && old?.status !== 'paid') {
-    await p.publish('payment.succeeded', `invoice:${providerId}`, data);
+    // One payment, one payment.succeeded: the fact is the payment intent (shared with its charge's event,
+    // whichever comes first), else the invoice itself (paid out of band, or its payment not named anywhere yet).
+    const ref = invoicePaymentRef(i);
+    const paymentIntent = ref.paymentIntent ?? (await paymentIntentOfInvoice(p.tx, p.event.workspaceId, providerId)) ?? null;
+    const paymentFact = paymentIntent ?? ref.charge;
+    const paymentData = { ...data, payment: { paymentIntentId: paymentIntent, chargeId: ref.charge } };
+    if (paymentFact) await p.publish('payment.succeeded', `payment:${paymentFact}`, paymentData);
+    else await p.publish('payment.succeeded', `invoice:${providerId}`, paymentData);
     if (now.billing_reason === 'subscription_cycle') await p.publish('subscription.renewed', `invoice:${providerId}`, data);
   }
   const attempts = Number(now.attempt_count ?? 0);
@@ -279,10 +293,19 @@ async function projectCharge(p: Projection): Promise<void> {
       status: now.status,
     },
   };
-  // Invoice payments are published from the invoice; only one-off charges speak for themselves here.
-  if (!now.invoice_provider_id) {
-    if (now.status === 'succeeded' && old?.status !== 'succeeded') await p.publish('payment.succeeded', `charge:${providerId}`, data);
-    if (now.status === 'failed' && old?.status !== 'failed') await p.publish('payment.failed', `charge:${providerId}`, data);
+  if (now.status === 'succeeded' && old?.status !== 'succeeded') {
+    // The same fact as the invoice's payment.succeeded (see projectInvoice): keyed by the payment intent, and
+    // not published again when its invoice already published it under the invoice's own key.
+    const invoiceId = (now.invoice_provider_id as string | null) ?? null;
+    const alreadyByInvoice = invoiceId !== null && (await p.published('payment.succeeded', `invoice:${invoiceId}`));
+    if (!alreadyByInvoice) {
+      const fact = `payment:${(now.payment_intent_provider_id as string | null) ?? providerId}`;
+      await p.publish('payment.succeeded', fact, { ...data, invoice: invoiceId ? { providerId: invoiceId } : null });
+    }
+  }
+  // Failed invoice payments are published from the invoice (with its attempt count); one-off charges here.
+  if (!now.invoice_provider_id && now.status === 'failed' && old?.status !== 'failed') {
+    await p.publish('payment.failed', `charge:${providerId}`, data);
   }
   if (Number(now.amount_refunded ?? 0) > Number(old?.amount_refunded ?? 0)) {
     await p.publish('order.refunded', `charge:${providerId}:${String(now.amount_refunded)}`, data);
