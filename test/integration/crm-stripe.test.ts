@@ -268,6 +268,73 @@ describe('Stripe → CRM', () => {
     assert.equal((await get(ws, '/messages?type=payment.succeeded')).data.length, 1);
   });
 
+  test('products and prices seen only in subscription items and invoice lines are listed; their own events fill them in, in any order', async () => {
+    const sub = stripeEvent(
+      'customer.subscription.created',
+      subscription('active', {
+        id: 'sub_cat',
+        customer: 'cus_cat',
+        items: {
+          object: 'list',
+          data: [
+            {
+              id: 'si_cat',
+              quantity: 1,
+              price: {
+                id: 'price_cat',
+                object: 'price',
+                product: 'prod_cat',
+                unit_amount: 1200,
+                currency: 'eur',
+                nickname: 'Monthly',
+                recurring: { interval: 'month', interval_count: 1 },
+              },
+            },
+          ],
+        },
+      }),
+      { created: T0 },
+    );
+    const invoice = stripeEvent(
+      'invoice.paid',
+      {
+        id: 'in_cat',
+        object: 'invoice',
+        customer: 'cus_cat',
+        status: 'paid',
+        amount_paid: 300,
+        currency: 'eur',
+        lines: {
+          object: 'list',
+          data: [{ id: 'il_cat', pricing: { type: 'price_details', price_details: { price: 'price_line', product: 'prod_line' } } }],
+        },
+      },
+      { created: T0 },
+    );
+    const product = stripeEvent(
+      'product.created',
+      { id: 'prod_cat', object: 'product', name: 'Gazette', active: true },
+      { created: T0 + 5 },
+    );
+
+    for (const order of [
+      [sub, invoice, product],
+      [product, sub, invoice],
+    ]) {
+      const ws = await workspace('catalogue');
+      await deliver(ws, order);
+      const products = Object.fromEntries((await get(ws, '/products')).data.map((r: any) => [r.providerId, r]));
+      const prices = Object.fromEntries((await get(ws, '/prices')).data.map((r: any) => [r.providerId, r]));
+      assert.deepEqual(Object.keys(products).sort(), ['prod_cat', 'prod_line']);
+      assert.deepEqual(Object.keys(prices).sort(), ['price_cat', 'price_line']);
+      assert.equal(products.prod_cat.name, 'Gazette', 'the product event fills in (or keeps) the name whatever the order');
+      assert.equal(prices.price_cat.unitAmount, 1200);
+      assert.equal(prices.price_cat.recurringInterval, 'month');
+      assert.equal(prices.price_cat.productProviderId, 'prod_cat');
+      assert.equal(prices.price_line.productProviderId, 'prod_line');
+    }
+  });
+
   test('rebuild: no changes on an untouched workspace; restores deleted rows with --apply, publishing nothing', async () => {
     const ws = await workspace('rebuild');
     await deliver(ws, [

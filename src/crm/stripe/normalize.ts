@@ -50,6 +50,53 @@ export function priceValues(p: Obj) {
   };
 }
 
+export interface CatalogEntry {
+  id: string;
+  values: Record<string, unknown>;
+}
+
+/** A legacy `plan` carries what a price does under other names. */
+function planAsPrice(plan: Obj): Obj {
+  return { ...plan, unit_amount: plan.amount, recurring: { interval: plan.interval, interval_count: plan.interval_count } };
+}
+
+/**
+ * Products and prices as far as a subscription or invoice shows them (its items or lines: expanded `price`
+ * objects, legacy `plan` objects, 2025+ `pricing.price_details` ids), so the catalogue lists every price a
+ * customer pays even when no product or price event was ever received. The first sighting of an id wins.
+ */
+export function embeddedCatalog(o: Obj): { products: CatalogEntry[]; prices: CatalogEntry[] } {
+  const products = new Map<string, Record<string, unknown>>();
+  const prices = new Map<string, Record<string, unknown>>();
+  const addProduct = (ref: unknown) => {
+    const id = idOf(ref);
+    if (id && !products.has(id)) products.set(id, typeof ref === 'object' && ref !== null ? productValues(obj(ref)) : {});
+  };
+  const addPrice = (ref: unknown, productRef?: unknown) => {
+    const id = idOf(ref);
+    if (!id) return;
+    const price = typeof ref === 'object' && ref !== null ? obj(ref) : {};
+    const shaped = price.object === 'plan' ? planAsPrice(price) : price;
+    if (!prices.has(id)) {
+      const values = priceValues(shaped);
+      const product = idOf(shaped.product) ?? idOf(productRef);
+      prices.set(id, { ...values, product_provider_id: product });
+    }
+    addProduct(shaped.product ?? productRef);
+  };
+  const rows = [...list(o.items), ...list(o.lines)];
+  for (const row of rows) {
+    addPrice(row.price);
+    addPrice(row.plan);
+    const details = obj(obj(row.pricing).price_details);
+    addPrice(details.price, details.product);
+    if (!idOf(details.price)) addProduct(details.product);
+  }
+  addPrice(o.plan);
+  const entries = (m: Map<string, Record<string, unknown>>) => [...m].map(([id, values]) => ({ id, values }));
+  return { products: entries(products), prices: entries(prices) };
+}
+
 export const SUBSCRIPTION_STATUSES = ['trialing', 'active', 'past_due', 'unpaid', 'paused', 'incomplete', 'incomplete_expired', 'canceled'];
 export const TERMINAL_SUBSCRIPTION_STATUSES = ['canceled', 'incomplete_expired'];
 

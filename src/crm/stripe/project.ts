@@ -28,6 +28,7 @@ import {
   checkoutValues,
   customerValues,
   disputeValues,
+  embeddedCatalog,
   entitlementKeys,
   idOf,
   invoicePaymentRef,
@@ -143,6 +144,14 @@ class Projection {
   }
 }
 
+/** Rows for the products and prices a subscription or invoice shows, when not known yet: stubs with what the
+ *  object says, listed at once; their own product/price events overwrite them whenever they arrive. */
+async function ensureCatalog(p: Projection, object: Obj): Promise<void> {
+  const { products, prices } = embeddedCatalog(object);
+  for (const { id, values } of products) await ensureRow(p.tx, 'products', p.key(id), values, () => p.rowId('products', id));
+  for (const { id, values } of prices) await ensureRow(p.tx, 'prices', p.key(id), values, () => p.rowId('prices', id));
+}
+
 const firstKnown = (old: CrmRow | undefined) => old === undefined || old.stub;
 
 function customerData(row: CrmRow): Obj {
@@ -196,6 +205,7 @@ async function projectSubscription(p: Projection): Promise<void> {
   const customerId = await p.customer(s.customer);
   const values = (o: Obj) => ({ ...subscriptionValues(o), customer_id: customerId });
   const r = await p.upsertObject('subscriptions', values, subscriptionRank(subscriptionValues(s).status));
+  await ensureCatalog(p, s);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
@@ -228,6 +238,7 @@ async function projectInvoice(p: Projection): Promise<void> {
   const customerId = await p.customer(i.customer);
   const values = (o: Obj) => ({ ...invoiceValues(o), customer_id: customerId });
   const r = await p.upsertObject('invoices', values, INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0);
+  await ensureCatalog(p, i);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
