@@ -163,6 +163,7 @@ describe('Stripe connection mode', () => {
     const health = (await app.api('GET', `/api/v1/workspaces/${test_}/health`)).body.providers.stripe;
     assert.equal(health.counts.ignored, 1);
     assert.equal(health.counts.processed, 1);
+    assert.deepEqual(health.unhandledTypes, [], 'ignored by the mode rule, not for want of a handler');
     // Nothing was published for the ignored event.
     const messages = (await app.api('GET', `/api/v1/workspaces/${test_}/messages?type=customer.created`)).body.data;
     assert.equal(messages.length, 1);

@@ -225,10 +225,12 @@ export async function eventStatsByProvider(db: Queryable, workspaceId: string): 
   return rows;
 }
 
+/** Types ignored for want of a handler; events ignored by a rule (demo workspace, connection mode) carry
+ *  their reason in `error` and are not "unhandled". */
 export async function unhandledTypes(db: Queryable, workspaceId: string): Promise<{ provider: string; type: string; count: number }[]> {
   const { rows } = await db.query<{ provider: string; type: string; count: number }>(
     `SELECT provider, type, count(*)::int AS count FROM events
-     WHERE workspace_id = $1 AND status = 'ignored' GROUP BY provider, type ORDER BY count DESC, type LIMIT 100`,
+     WHERE workspace_id = $1 AND status = 'ignored' AND error IS NULL GROUP BY provider, type ORDER BY count DESC, type LIMIT 100`,
     [workspaceId],
   );
   return rows;
