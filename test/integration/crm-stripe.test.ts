@@ -253,6 +253,50 @@ describe('Stripe → CRM', () => {
         assert.equal(published.length, 1, `${shape}, ${order}: ${JSON.stringify(published.map((m: any) => m.data))}`);
       }
     }
+    // API versions from 2025-03-31: neither names the other; invoice_payment.paid links them. Once the link is
+    // known, whichever of invoice and charge comes second publishes nothing new.
+    const link = stripeEvent(
+      'invoice_payment.paid',
+      {
+        id: 'inpay_PAY',
+        object: 'invoice_payment',
+        invoice: 'in_PAY',
+        status: 'paid',
+        amount_paid: 1500,
+        currency: 'eur',
+        payment: { type: 'payment_intent', payment_intent: 'pi_PAY' },
+      },
+      { created: T0 },
+    );
+    const invoiceOnly = stripeEvent(
+      'invoice.paid',
+      {
+        id: 'in_PAY',
+        object: 'invoice',
+        customer: 'cus_pay',
+        status: 'paid',
+        billing_reason: 'subscription_create',
+        amount_paid: 1500,
+        currency: 'eur',
+      },
+      { created: T0 },
+    );
+    const chargeOnly = stripeEvent(
+      'charge.succeeded',
+      { id: 'ch_PAY', object: 'charge', customer: 'cus_pay', status: 'succeeded', amount: 1500, currency: 'eur', payment_intent: 'pi_PAY' },
+      { created: T0 },
+    );
+    for (const order of [
+      [invoiceOnly, link, chargeOnly],
+      [chargeOnly, link, invoiceOnly],
+      [link, chargeOnly, invoiceOnly],
+      [link, invoiceOnly, chargeOnly],
+    ]) {
+      const ws = await workspace('linked by invoice_payment');
+      await deliver(ws, order);
+      const published = (await get(ws, '/messages?type=payment.succeeded')).data;
+      assert.equal(published.length, 1, order.map((e) => JSON.parse(e).type).join(' → '));
+    }
     // A one-off charge (no invoice anywhere) still publishes its own payment.succeeded.
     const ws = await workspace('one-off');
     await deliver(ws, [

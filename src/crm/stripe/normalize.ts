@@ -191,6 +191,23 @@ export function invoicePaymentRef(i: Obj): { paymentIntent: string | null; charg
   };
 }
 
+/** An InvoicePayment (API 2025-03-31 and later): the one place that links an invoice to the payment intent or
+ *  charge that paid it, since neither of those names the other any more. */
+export function invoicePaymentValues(ip: Obj) {
+  const payment = obj(ip.payment);
+  return {
+    kind: 'invoice_payment',
+    invoice_provider_id: idOf(ip.invoice),
+    payment_intent_provider_id: idOf(payment.payment_intent),
+    charge_provider_id: idOf(payment.charge),
+    status: str(ip.status),
+    amount: num(ip.amount_paid) ?? num(ip.amount_requested),
+    amount_refunded: null,
+    currency: str(ip.currency),
+    failure_message: null,
+  };
+}
+
 export const INVOICE_RANK: Record<string, number> = { draft: 1, open: 2, uncollectible: 3, paid: 9, void: 9 };
 
 export function paymentIntentValues(p: Obj) {

@@ -5,6 +5,7 @@ import type { Queryable } from '../../db/port.js';
 import {
   activeAccessForCustomer,
   ensureRow,
+  invoiceOfPaymentIntent,
   linkCustomerEvent,
   paymentIntentOfInvoice,
   upsertGuarded,
@@ -32,6 +33,7 @@ import {
   entitlementKeys,
   idOf,
   invoicePaymentRef,
+  invoicePaymentValues,
   invoiceValues,
   paymentIntentValues,
   priceValues,
@@ -307,10 +309,14 @@ async function projectCharge(p: Projection): Promise<void> {
   if (now.status === 'succeeded' && old?.status !== 'succeeded') {
     // The same fact as the invoice's payment.succeeded (see projectInvoice): keyed by the payment intent, and
     // not published again when its invoice already published it under the invoice's own key.
-    const invoiceId = (now.invoice_provider_id as string | null) ?? null;
+    const paymentIntent = (now.payment_intent_provider_id as string | null) ?? null;
+    const invoiceId =
+      (now.invoice_provider_id as string | null) ??
+      (paymentIntent ? await invoiceOfPaymentIntent(p.tx, p.event.workspaceId, paymentIntent) : undefined) ??
+      null;
     const alreadyByInvoice = invoiceId !== null && (await p.published('payment.succeeded', `invoice:${invoiceId}`));
     if (!alreadyByInvoice) {
-      const fact = `payment:${(now.payment_intent_provider_id as string | null) ?? providerId}`;
+      const fact = `payment:${paymentIntent ?? providerId}`;
       await p.publish('payment.succeeded', fact, { ...data, invoice: invoiceId ? { providerId: invoiceId } : null });
     }
   }
@@ -333,6 +339,11 @@ async function projectRefunds(p: Projection, charge: Obj, customerId: string | n
     const values = { ...refundValues(refund, charge), customer_id: customerId };
     await p.upsert('payments', providerId, values, REFUND_RANK[values.status ?? ''] ?? 0);
   }
+}
+
+/** Records the invoice ↔ payment link (publishes nothing: the invoice and the charge publish the payment). */
+async function projectInvoicePayment(p: Projection): Promise<void> {
+  await p.upsertObject('payments', (o) => ({ ...invoicePaymentValues(o), customer_id: null }), p.object.status === 'paid' ? 9 : 1);
 }
 
 async function projectDispute(p: Projection): Promise<void> {
@@ -447,6 +458,7 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'invoice.payment_failed': projectInvoice,
   'invoice.voided': projectInvoice,
   'invoice.marked_uncollectible': projectInvoice,
+  'invoice_payment.paid': projectInvoicePayment,
   'payment_intent.created': projectPaymentIntent,
   'payment_intent.succeeded': projectPaymentIntent,
   'payment_intent.payment_failed': projectPaymentIntent,

@@ -217,3 +217,18 @@ export async function paymentIntentOfInvoice(db: Queryable, workspaceId: string,
   );
   return rows[0]?.pi;
 }
+
+/** The invoice a stored payment row (an invoice payment, or a legacy charge) links to this payment intent, if any. */
+export async function invoiceOfPaymentIntent(
+  db: Queryable,
+  workspaceId: string,
+  paymentIntentProviderId: string,
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ invoice: string }>(
+    `SELECT invoice_provider_id AS invoice FROM payments
+     WHERE workspace_id = $1 AND provider = 'stripe' AND payment_intent_provider_id = $2 AND invoice_provider_id IS NOT NULL
+     ORDER BY id LIMIT 1`,
+    [workspaceId, paymentIntentProviderId],
+  );
+  return rows[0]?.invoice;
+}
