@@ -119,6 +119,18 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'WORKSPACE_NOT_FOUND');
 
+    for (const path of ['/webhooks/stripe/%00', '/webhooks/stripe/ws_%00x']) {
+      const nul = await fetch(`${app.url}${path}`, {
+        method: 'POST',
+        headers: { 'stripe-signature': signStripe(payload, SECRET) },
+        body: payload,
+      });
+      assert.equal(nul.status, 404, path);
+      assert.equal(((await nul.json()) as any).error.code, 'WORKSPACE_NOT_FOUND');
+    }
+    const nulPiano = await fetch(`${app.url}/webhooks/piano/%00?data=abc`);
+    assert.equal(nulPiano.status, 404);
+
     const bare = (await app.api('POST', '/api/v1/workspaces', { name: 'Unconnected' })).body.id;
     const notConnected = await postStripe(app.url, bare, payload, signStripe(payload, SECRET));
     assert.equal(notConnected.status, 404);

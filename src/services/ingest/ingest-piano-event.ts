@@ -11,7 +11,7 @@ import { newId } from '../../lib/ids.js';
 import { normalizePianoData } from '../../inbound/piano/crypto.js';
 import { pianoEventTime } from '../../inbound/piano/parse.js';
 import { verifyPianoWebhook } from '../../inbound/piano/verify.js';
-import { storableText } from '../../inbound/storable-payload.js';
+import { storableText, textProblem } from '../../inbound/storable-payload.js';
 import { storeInboundEvent } from './store-inbound-event.js';
 import type { Ctx } from '../context.js';
 import { countUnreadable, rejectWebhook } from './reject-webhook.js';
@@ -24,7 +24,8 @@ export interface PianoIngestInput {
 }
 
 export async function ingestPianoEvent(ctx: Ctx, input: PianoIngestInput): Promise<{ duplicate: boolean; eventId: string }> {
-  const found = await findWorkspaceWithConnection(ctx.db, input.workspaceId, 'piano');
+  // An id no database text can hold (a NUL) names no workspace; asking PostgreSQL would only raise an error.
+  const found = textProblem(input.workspaceId) ? undefined : await findWorkspaceWithConnection(ctx.db, input.workspaceId, 'piano');
   if (!found) {
     ctx.metrics.inboundRejections.inc({ provider: 'piano', reason: 'unknown_workspace' });
     throw new WorkspaceNotFoundError(input.workspaceId);

@@ -4,7 +4,7 @@ import { findWorkspaceWithConnection } from '../../db/queries/connections.js';
 import { ProviderNotConnectedError, WorkspaceNotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import { parseStripeEvent } from '../../inbound/stripe/parse.js';
-import { exactText, storableText, storableTime } from '../../inbound/storable-payload.js';
+import { exactText, storableText, storableTime, textProblem } from '../../inbound/storable-payload.js';
 import { verifyStripeSignature } from '../../inbound/stripe/verify.js';
 import type { Ctx } from '../context.js';
 import { countUnreadable, rejectWebhook } from './reject-webhook.js';
@@ -32,7 +32,8 @@ export interface IngestResult {
 }
 
 export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<IngestResult> {
-  const found = await findWorkspaceWithConnection(ctx.db, input.workspaceId, 'stripe');
+  // An id no database text can hold (a NUL) names no workspace; asking PostgreSQL would only raise an error.
+  const found = textProblem(input.workspaceId) ? undefined : await findWorkspaceWithConnection(ctx.db, input.workspaceId, 'stripe');
   if (!found) {
     ctx.metrics.inboundRejections.inc({ provider: 'stripe', reason: 'unknown_workspace' });
     throw new WorkspaceNotFoundError(input.workspaceId);
