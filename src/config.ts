@@ -21,6 +21,9 @@ export interface Config {
   publicUrl: string | undefined;
   /** SLUICE_SECRET_KEY, default unset: generated into the data dir (mode 0600). */
   secretKey: string | undefined;
+  /** SLUICE_ALLOW_UNREADABLE_SECRETS, default false: start even when the master key opens none of the stored
+   *  connection secrets (a lost key); those connections answer SECRET_UNREADABLE until saved again. */
+  allowUnreadableSecrets: boolean;
   /** SLUICE_MAX_BODY_BYTES, default 1048576 (1 MiB): largest inbound webhook body accepted. */
   maxBodyBytes: number;
   /** SLUICE_STRIPE_TOLERANCE_SECONDS, default 300: how old a Stripe signature timestamp may be. */
@@ -181,6 +184,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     adminToken,
     publicUrl,
     secretKey,
+    allowUnreadableSecrets: ['1', 'true', 'yes'].includes((str('SLUICE_ALLOW_UNREADABLE_SECRETS') ?? '').toLowerCase()),
     maxBodyBytes: int('SLUICE_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     stripeToleranceSeconds: int('SLUICE_STRIPE_TOLERANCE_SECONDS', 300, 1, 86_400),
     processingRetrySchedule,

@@ -70,8 +70,9 @@ export type SignatureFailureReason =
 
 const SIGNATURE_MESSAGES: Record<SignatureFailureReason, string> = {
   missing_header: 'the Stripe-Signature header is missing',
-  malformed_header: 'the Stripe-Signature header could not be parsed (expected t=…,v1=…)',
-  no_signatures: 'the Stripe-Signature header carries no v1 signature',
+  malformed_header:
+    'the Stripe-Signature header could not be parsed: it needs t=<unix seconds> and v1=<64 hex characters>, as in t=1700000000,v1=5257a869…',
+  no_signatures: 'the Stripe-Signature header carries no v1 signature (v0 and other schemes are not accepted)',
   signature_mismatch: 'no v1 signature matches any signing secret of this workspace for the raw body',
   timestamp_outside_tolerance: 'the signature timestamp is outside the tolerance window (replay protection)',
   invalid_payload: 'the body is not a JSON Stripe event ({id, object:"event", type, created, data.object})',
@@ -109,5 +110,21 @@ export class ConflictError extends AppError {
 export class ProviderApiError extends AppError {
   constructor(code: string, message: string, status: 400 | 502) {
     super(code, message, status, status === 502);
+  }
+}
+
+/** Stored credentials this master key cannot open (SLUICE_SECRET_KEY or secret.key replaced, or a partial
+ *  re-key). 503 so a provider retries the webhook: nothing is lost once the right key is back. */
+export class SecretUnreadableError extends AppError {
+  constructor(provider: string) {
+    super(
+      'SECRET_UNREADABLE',
+      `the stored ${provider} credentials of this workspace cannot be decrypted with the current master key ` +
+        "(SLUICE_SECRET_KEY or the data dir's secret.key changed since they were saved); restore the previous key, " +
+        `or save the ${provider} connection again with all of its secrets`,
+      503,
+      true,
+      { provider },
+    );
   }
 }

@@ -16,6 +16,7 @@ import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import type { Ctx } from './services/context.js';
 import { findHandler } from './crm/handlers.js';
 import { ensureAdminToken } from './services/workspaces/ensure-admin-token.js';
+import { checkMasterKey } from './services/connections/check-master-key.js';
 import { releaseOrphanedDeliveries } from './services/outbound/claim-deliveries.js';
 import { releaseOrphanedClaims } from './services/processing/claim-events.js';
 
@@ -70,6 +71,13 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     findHandler,
   };
 
+  try {
+    await checkMasterKey(ctx, config.secretKey !== undefined ? 'SLUICE_SECRET_KEY' : `${config.dataDir}/secret.key`);
+  } catch (err) {
+    await db.close();
+    lock?.release();
+    throw err;
+  }
   const admin = await ensureAdminToken(ctx);
   if (admin.generated) {
     process.stdout.write(

@@ -7,6 +7,14 @@ import path from 'node:path';
 
 const VERSION = 'v1';
 
+/** A sealed value this master key cannot open: sealed with another key, or damaged. */
+export class SealedSecretUnreadable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SealedSecretUnreadable';
+  }
+}
+
 export interface SecretBox {
   seal(plaintext: string): string;
   open(sealed: string): string;
@@ -24,14 +32,15 @@ export function createSecretBox(masterKey: string): SecretBox {
     },
     open(sealed) {
       const [version, payload] = sealed.split(':', 2);
-      if (version !== VERSION || payload === undefined) throw new Error('unknown sealed-secret format');
+      if (version !== VERSION || payload === undefined) throw new SealedSecretUnreadable('unknown sealed-secret format');
       const raw = Buffer.from(payload, 'base64');
-      const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
-      decipher.setAuthTag(raw.subarray(12, 28));
+      // setAuthTag throws on a short tag too: every failure to open is the same kind of failure.
       try {
+        const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+        decipher.setAuthTag(raw.subarray(12, 28));
         return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
       } catch {
-        throw new Error('stored secret cannot be decrypted: SLUICE_SECRET_KEY differs from the key it was sealed with');
+        throw new SealedSecretUnreadable('stored secret cannot be decrypted: the master key differs from the key it was sealed with');
       }
     },
   };

@@ -209,6 +209,176 @@ describe('Stripe → CRM', () => {
     assert.equal((await get(ws, '/invoices')).data[0].subscriptionProviderId, 'sub_x');
   });
 
+  test('one payment, one payment.succeeded: invoice.paid and charge.succeeded in either order', async () => {
+    // Two ways the payload links them: the invoice names its payment intent (the charge no longer names its
+    // invoice, as in API versions from 2025), or the charge names its invoice (and the invoice names nothing).
+    const shapes: [string, Record<string, unknown>, Record<string, unknown>][] = [
+      ['invoice names the payment intent', { payment_intent: 'pi_PAY' }, {}],
+      ['charge names the invoice', {}, { invoice: 'in_PAY' }],
+    ];
+    for (const [shape, invoiceLink, chargeLink] of shapes) {
+      for (const order of ['invoice first', 'charge first']) {
+        const ws = await workspace(`${shape}, ${order}`);
+        const invoice = stripeEvent(
+          'invoice.paid',
+          {
+            id: 'in_PAY',
+            object: 'invoice',
+            customer: 'cus_pay',
+            status: 'paid',
+            billing_reason: 'subscription_create',
+            amount_paid: 1500,
+            currency: 'eur',
+            ...invoiceLink,
+          },
+          { created: T0 },
+        );
+        const charge = stripeEvent(
+          'charge.succeeded',
+          {
+            id: 'ch_PAY',
+            object: 'charge',
+            customer: 'cus_pay',
+            status: 'succeeded',
+            amount: 1500,
+            amount_refunded: 0,
+            currency: 'eur',
+            payment_intent: 'pi_PAY',
+            ...chargeLink,
+          },
+          { created: T0 },
+        );
+        await deliver(ws, order === 'invoice first' ? [invoice, charge] : [charge, invoice]);
+        const published = (await get(ws, '/messages?type=payment.succeeded')).data;
+        assert.equal(published.length, 1, `${shape}, ${order}: ${JSON.stringify(published.map((m: any) => m.data))}`);
+      }
+    }
+    // API versions from 2025-03-31: neither names the other; invoice_payment.paid links them. Once the link is
+    // known, whichever of invoice and charge comes second publishes nothing new.
+    const link = stripeEvent(
+      'invoice_payment.paid',
+      {
+        id: 'inpay_PAY',
+        object: 'invoice_payment',
+        invoice: 'in_PAY',
+        status: 'paid',
+        amount_paid: 1500,
+        currency: 'eur',
+        payment: { type: 'payment_intent', payment_intent: 'pi_PAY' },
+      },
+      { created: T0 },
+    );
+    const invoiceOnly = stripeEvent(
+      'invoice.paid',
+      {
+        id: 'in_PAY',
+        object: 'invoice',
+        customer: 'cus_pay',
+        status: 'paid',
+        billing_reason: 'subscription_create',
+        amount_paid: 1500,
+        currency: 'eur',
+      },
+      { created: T0 },
+    );
+    const chargeOnly = stripeEvent(
+      'charge.succeeded',
+      { id: 'ch_PAY', object: 'charge', customer: 'cus_pay', status: 'succeeded', amount: 1500, currency: 'eur', payment_intent: 'pi_PAY' },
+      { created: T0 },
+    );
+    for (const order of [
+      [invoiceOnly, link, chargeOnly],
+      [chargeOnly, link, invoiceOnly],
+      [link, chargeOnly, invoiceOnly],
+      [link, invoiceOnly, chargeOnly],
+    ]) {
+      const ws = await workspace('linked by invoice_payment');
+      await deliver(ws, order);
+      const published = (await get(ws, '/messages?type=payment.succeeded')).data;
+      assert.equal(published.length, 1, order.map((e) => JSON.parse(e).type).join(' → '));
+    }
+    // A one-off charge (no invoice anywhere) still publishes its own payment.succeeded.
+    const ws = await workspace('one-off');
+    await deliver(ws, [
+      stripeEvent('charge.succeeded', {
+        id: 'ch_one',
+        object: 'charge',
+        status: 'succeeded',
+        amount: 500,
+        currency: 'eur',
+        payment_intent: 'pi_one',
+      }),
+    ]);
+    assert.equal((await get(ws, '/messages?type=payment.succeeded')).data.length, 1);
+  });
+
+  test('products and prices seen only in subscription items and invoice lines are listed; their own events fill them in, in any order', async () => {
+    const sub = stripeEvent(
+      'customer.subscription.created',
+      subscription('active', {
+        id: 'sub_cat',
+        customer: 'cus_cat',
+        items: {
+          object: 'list',
+          data: [
+            {
+              id: 'si_cat',
+              quantity: 1,
+              price: {
+                id: 'price_cat',
+                object: 'price',
+                product: 'prod_cat',
+                unit_amount: 1200,
+                currency: 'eur',
+                nickname: 'Monthly',
+                recurring: { interval: 'month', interval_count: 1 },
+              },
+            },
+          ],
+        },
+      }),
+      { created: T0 },
+    );
+    const invoice = stripeEvent(
+      'invoice.paid',
+      {
+        id: 'in_cat',
+        object: 'invoice',
+        customer: 'cus_cat',
+        status: 'paid',
+        amount_paid: 300,
+        currency: 'eur',
+        lines: {
+          object: 'list',
+          data: [{ id: 'il_cat', pricing: { type: 'price_details', price_details: { price: 'price_line', product: 'prod_line' } } }],
+        },
+      },
+      { created: T0 },
+    );
+    const product = stripeEvent(
+      'product.created',
+      { id: 'prod_cat', object: 'product', name: 'Gazette', active: true },
+      { created: T0 + 5 },
+    );
+
+    for (const order of [
+      [sub, invoice, product],
+      [product, sub, invoice],
+    ]) {
+      const ws = await workspace('catalogue');
+      await deliver(ws, order);
+      const products = Object.fromEntries((await get(ws, '/products')).data.map((r: any) => [r.providerId, r]));
+      const prices = Object.fromEntries((await get(ws, '/prices')).data.map((r: any) => [r.providerId, r]));
+      assert.deepEqual(Object.keys(products).sort(), ['prod_cat', 'prod_line']);
+      assert.deepEqual(Object.keys(prices).sort(), ['price_cat', 'price_line']);
+      assert.equal(products.prod_cat.name, 'Gazette', 'the product event fills in (or keeps) the name whatever the order');
+      assert.equal(prices.price_cat.unitAmount, 1200);
+      assert.equal(prices.price_cat.recurringInterval, 'month');
+      assert.equal(prices.price_cat.productProviderId, 'prod_cat');
+      assert.equal(prices.price_line.productProviderId, 'prod_line');
+    }
+  });
+
   test('rebuild: no changes on an untouched workspace; restores deleted rows with --apply, publishing nothing', async () => {
     const ws = await workspace('rebuild');
     await deliver(ws, [

@@ -120,6 +120,34 @@ describe('Piano', () => {
     }
   });
 
+  test('the same webhook in another base64 spelling is a duplicate; a MAC with junk after it is refused', async () => {
+    const ws = await workspace('dedupe');
+    const payload = { version: 2, type: 'user_created', event: 'user_created', aid: AID, uid: 'uDedupe', timestamp: String(E1) };
+    const data = pianoData(payload, KEY);
+    const [cipherText, mac] = data.split('~~~') as [string, string];
+    const toStandard = (s: string) => s.replace(/-/g, '+').replace(/_/g, '/');
+    const padded = (s: string) => s + '='.repeat((4 - (s.length % 4)) % 4);
+    assert.deepEqual(await sendPiano(app.url, ws, data), { status: 200, body: { received: true } });
+    // Each of these verifies and decrypts to the same message: each is that message again, not a new one. (The
+    // HMAC covers the cipher text as sent, so only the MAC's own spelling can vary.)
+    for (const variant of [`${cipherText}~~~${mac}=`, `${cipherText}~~~${toStandard(padded(mac))}`, ` ${data} `]) {
+      assert.deepEqual(
+        await sendPiano(app.url, ws, variant, 'POST form'),
+        { status: 200, body: { received: true, duplicate: true } },
+        variant,
+      );
+    }
+    for (const junk of [`${mac}==`, `${mac}AA`, `${mac}=x`]) {
+      const res = await sendPiano(app.url, ws, `${cipherText}~~~${junk}`, 'POST form');
+      assert.equal(res.status, 400, junk);
+      assert.equal(res.body.error.reason, 'hmac_mismatch');
+    }
+    await drained(ws);
+    assert.equal((await events(ws)).length, 1);
+    const published = (await call('GET', ws, '/messages?type=piano.*')).body.data;
+    assert.equal(published.length, 1, 'published once');
+  });
+
   test('granted → modified → revoked in any delivery order ends as one revoked row with the right expiry', async () => {
     const base = {
       version: 2,

@@ -20,6 +20,10 @@ describe('event processing', () => {
       // Short schedule so the failure budget runs out within the test: 3 retries, 4 attempts in all.
       config: { processingRetrySchedule: [0.05, 0.05, 0.05] },
       findHandler: (provider, type) => {
+        // Content the database refuses (a value PostgreSQL cannot cast) and content that throws a RangeError
+        // (an impossible date) fail the same way on every attempt.
+        if (type === 'test.db_refuses') return async (tx) => void (await tx.query(`SELECT 'not a number'::int`));
+        if (type === 'test.bad_date') return async () => void new Date(1e20 * 1000).toISOString();
         if (type !== 'test.flaky') return findHandler(provider, type);
         return async (_tx, event) => {
           const id = (event.payload as { id: string }).id;
@@ -82,6 +86,19 @@ describe('event processing', () => {
     const again = await settled(id);
     assert.equal(again.status, 'processed');
     assert.equal(calls.get(JSON.parse(payload).id), 5);
+  });
+
+  test('content that can never succeed fails at the first attempt with a readable reason, no raw SQL', async () => {
+    const dbRefuses = await settled(await send(stripeEvent('test.db_refuses')));
+    assert.equal(dbRefuses.status, 'failed');
+    assert.equal(dbRefuses.attempts, 1, 'no retries for a permanent error');
+    assert.match(dbRefuses.error, /database refused this event's content.*SQLSTATE 22P02/);
+    assert.doesNotMatch(dbRefuses.error, /invalid input syntax|not a number|SELECT/);
+
+    const badDate = await settled(await send(stripeEvent('test.bad_date')));
+    assert.equal(badDate.status, 'failed');
+    assert.equal(badDate.attempts, 1);
+    assert.match(badDate.error, /cannot be processed: Invalid time value/);
   });
 
   test('replay of a processed event runs its handler again; unknown ids are 404', async () => {

@@ -119,6 +119,18 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error.code, 'WORKSPACE_NOT_FOUND');
 
+    for (const path of ['/webhooks/stripe/%00', '/webhooks/stripe/ws_%00x']) {
+      const nul = await fetch(`${app.url}${path}`, {
+        method: 'POST',
+        headers: { 'stripe-signature': signStripe(payload, SECRET) },
+        body: payload,
+      });
+      assert.equal(nul.status, 404, path);
+      assert.equal(((await nul.json()) as any).error.code, 'WORKSPACE_NOT_FOUND');
+    }
+    const nulPiano = await fetch(`${app.url}/webhooks/piano/%00?data=abc`);
+    assert.equal(nulPiano.status, 404);
+
     const bare = (await app.api('POST', '/api/v1/workspaces', { name: 'Unconnected' })).body.id;
     const notConnected = await postStripe(app.url, bare, payload, signStripe(payload, SECRET));
     assert.equal(notConnected.status, 404);
@@ -147,5 +159,23 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     assert.equal(byId[JSON.parse(live).id].status, 'ignored');
     assert.match(byId[JSON.parse(live).id].error, /demo/);
     assert.equal(byId[JSON.parse(test_).id].status, 'processed');
+  });
+
+  test('error messages say what is actually wrong', async () => {
+    const short = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: ['whsec_x'] });
+    assert.equal(short.status, 400);
+    assert.match(short.body.error.message, /webhookSecrets\[0\] is too short/);
+    assert.doesNotMatch(short.body.error.message, /must start with/);
+    const notWhsec = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: ['sk_test_0123456789'] });
+    assert.match(notWhsec.body.error.message, /does not start with whsec_/);
+    assert.equal(JSON.stringify(notWhsec.body).includes('sk_test_0123456789'), false, 'the value is never echoed');
+
+    const payload = stripeEvent('customer.created');
+    for (const header of ['v1=abcdef', `t=${Math.floor(Date.now() / 1000)},v1=abcdef`]) {
+      const res = await postStripe(app.url, ws, payload, header);
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.reason, 'malformed_header', header);
+      assert.match(res.body.error.message, /t=<unix seconds> and v1=<64 hex characters>/);
+    }
   });
 });

@@ -50,6 +50,53 @@ export function priceValues(p: Obj) {
   };
 }
 
+export interface CatalogEntry {
+  id: string;
+  values: Record<string, unknown>;
+}
+
+/** A legacy `plan` carries what a price does under other names. */
+function planAsPrice(plan: Obj): Obj {
+  return { ...plan, unit_amount: plan.amount, recurring: { interval: plan.interval, interval_count: plan.interval_count } };
+}
+
+/**
+ * Products and prices as far as a subscription or invoice shows them (its items or lines: expanded `price`
+ * objects, legacy `plan` objects, 2025+ `pricing.price_details` ids), so the catalogue lists every price a
+ * customer pays even when no product or price event was ever received. The first sighting of an id wins.
+ */
+export function embeddedCatalog(o: Obj): { products: CatalogEntry[]; prices: CatalogEntry[] } {
+  const products = new Map<string, Record<string, unknown>>();
+  const prices = new Map<string, Record<string, unknown>>();
+  const addProduct = (ref: unknown) => {
+    const id = idOf(ref);
+    if (id && !products.has(id)) products.set(id, typeof ref === 'object' && ref !== null ? productValues(obj(ref)) : {});
+  };
+  const addPrice = (ref: unknown, productRef?: unknown) => {
+    const id = idOf(ref);
+    if (!id) return;
+    const price = typeof ref === 'object' && ref !== null ? obj(ref) : {};
+    const shaped = price.object === 'plan' ? planAsPrice(price) : price;
+    if (!prices.has(id)) {
+      const values = priceValues(shaped);
+      const product = idOf(shaped.product) ?? idOf(productRef);
+      prices.set(id, { ...values, product_provider_id: product });
+    }
+    addProduct(shaped.product ?? productRef);
+  };
+  const rows = [...list(o.items), ...list(o.lines)];
+  for (const row of rows) {
+    addPrice(row.price);
+    addPrice(row.plan);
+    const details = obj(obj(row.pricing).price_details);
+    addPrice(details.price, details.product);
+    if (!idOf(details.price)) addProduct(details.product);
+  }
+  addPrice(o.plan);
+  const entries = (m: Map<string, Record<string, unknown>>) => [...m].map(([id, values]) => ({ id, values }));
+  return { products: entries(products), prices: entries(prices) };
+}
+
 export const SUBSCRIPTION_STATUSES = ['trialing', 'active', 'past_due', 'unpaid', 'paused', 'incomplete', 'incomplete_expired', 'canceled'];
 export const TERMINAL_SUBSCRIPTION_STATUSES = ['canceled', 'incomplete_expired'];
 
@@ -128,6 +175,36 @@ export function invoiceValues(i: Obj) {
     period_start: time(i.period_start),
     period_end: time(i.period_end),
     hosted_invoice_url: str(i.hosted_invoice_url),
+  };
+}
+
+/**
+ * The payment behind a paid invoice, where the payload names it: top-level `payment_intent` / `charge` (API
+ * versions before 2025-03-31), or the `payments` list (later versions, when included in the payload).
+ */
+export function invoicePaymentRef(i: Obj): { paymentIntent: string | null; charge: string | null } {
+  const listed = Array.isArray(obj(i.payments).data) ? (obj(i.payments).data as Obj[]) : [];
+  const paid = listed.map((p) => obj(obj(p).payment)).find((p) => idOf(p.payment_intent) || idOf(p.charge));
+  return {
+    paymentIntent: idOf(i.payment_intent) ?? idOf(paid?.payment_intent),
+    charge: idOf(i.charge) ?? idOf(paid?.charge),
+  };
+}
+
+/** An InvoicePayment (API 2025-03-31 and later): the one place that links an invoice to the payment intent or
+ *  charge that paid it, since neither of those names the other any more. */
+export function invoicePaymentValues(ip: Obj) {
+  const payment = obj(ip.payment);
+  return {
+    kind: 'invoice_payment',
+    invoice_provider_id: idOf(ip.invoice),
+    payment_intent_provider_id: idOf(payment.payment_intent),
+    charge_provider_id: idOf(payment.charge),
+    status: str(ip.status),
+    amount: num(ip.amount_paid) ?? num(ip.amount_requested),
+    amount_refunded: null,
+    currency: str(ip.currency),
+    failure_message: null,
   };
 }
 

@@ -5,13 +5,15 @@ import type { Queryable } from '../../db/port.js';
 import {
   activeAccessForCustomer,
   ensureRow,
+  invoiceOfPaymentIntent,
   linkCustomerEvent,
+  paymentIntentOfInvoice,
   upsertGuarded,
   type CrmRow,
   type CrmTable,
   type TieResolver,
 } from '../../db/queries/crm.js';
-import { publishMessage } from '../../db/queries/messages.js';
+import { findMessageByDedupeKey, publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import { RefetchNeeded, type ProjectionOptions, type StoredEvent } from '../types.js';
 
@@ -27,8 +29,11 @@ import {
   checkoutValues,
   customerValues,
   disputeValues,
+  embeddedCatalog,
   entitlementKeys,
   idOf,
+  invoicePaymentRef,
+  invoicePaymentValues,
   invoiceValues,
   paymentIntentValues,
   priceValues,
@@ -121,6 +126,11 @@ class Projection {
     return id;
   }
 
+  /** Whether a message for this fact was already published (under a key another event of the fact used). */
+  async published(type: string, fact: string): Promise<boolean> {
+    return (await findMessageByDedupeKey(this.tx, this.event.workspaceId, `${type}:${fact}`)) !== undefined;
+  }
+
   async publish(type: string, fact: string, data: Obj): Promise<void> {
     if (!this.opts.publish) return;
     await publishMessage(this.tx, {
@@ -134,6 +144,14 @@ class Projection {
       firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
     });
   }
+}
+
+/** Rows for the products and prices a subscription or invoice shows, when not known yet: stubs with what the
+ *  object says, listed at once; their own product/price events overwrite them whenever they arrive. */
+async function ensureCatalog(p: Projection, object: Obj): Promise<void> {
+  const { products, prices } = embeddedCatalog(object);
+  for (const { id, values } of products) await ensureRow(p.tx, 'products', p.key(id), values, () => p.rowId('products', id));
+  for (const { id, values } of prices) await ensureRow(p.tx, 'prices', p.key(id), values, () => p.rowId('prices', id));
 }
 
 const firstKnown = (old: CrmRow | undefined) => old === undefined || old.stub;
@@ -189,6 +207,7 @@ async function projectSubscription(p: Projection): Promise<void> {
   const customerId = await p.customer(s.customer);
   const values = (o: Obj) => ({ ...subscriptionValues(o), customer_id: customerId });
   const r = await p.upsertObject('subscriptions', values, subscriptionRank(subscriptionValues(s).status));
+  await ensureCatalog(p, s);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
@@ -221,6 +240,7 @@ async function projectInvoice(p: Projection): Promise<void> {
   const customerId = await p.customer(i.customer);
   const values = (o: Obj) => ({ ...invoiceValues(o), customer_id: customerId });
   const r = await p.upsertObject('invoices', values, INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0);
+  await ensureCatalog(p, i);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
@@ -239,7 +259,14 @@ async function projectInvoice(p: Projection): Promise<void> {
     },
   };
   if (now.status === 'paid' && old?.status !== 'paid') {
-    await p.publish('payment.succeeded', `invoice:${providerId}`, data);
+    // One payment, one payment.succeeded: the fact is the payment intent (shared with its charge's event,
+    // whichever comes first), else the invoice itself (paid out of band, or its payment not named anywhere yet).
+    const ref = invoicePaymentRef(i);
+    const paymentIntent = ref.paymentIntent ?? (await paymentIntentOfInvoice(p.tx, p.event.workspaceId, providerId)) ?? null;
+    const paymentFact = paymentIntent ?? ref.charge;
+    const paymentData = { ...data, payment: { paymentIntentId: paymentIntent, chargeId: ref.charge } };
+    if (paymentFact) await p.publish('payment.succeeded', `payment:${paymentFact}`, paymentData);
+    else await p.publish('payment.succeeded', `invoice:${providerId}`, paymentData);
     if (now.billing_reason === 'subscription_cycle') await p.publish('subscription.renewed', `invoice:${providerId}`, data);
   }
   const attempts = Number(now.attempt_count ?? 0);
@@ -279,10 +306,23 @@ async function projectCharge(p: Projection): Promise<void> {
       status: now.status,
     },
   };
-  // Invoice payments are published from the invoice; only one-off charges speak for themselves here.
-  if (!now.invoice_provider_id) {
-    if (now.status === 'succeeded' && old?.status !== 'succeeded') await p.publish('payment.succeeded', `charge:${providerId}`, data);
-    if (now.status === 'failed' && old?.status !== 'failed') await p.publish('payment.failed', `charge:${providerId}`, data);
+  if (now.status === 'succeeded' && old?.status !== 'succeeded') {
+    // The same fact as the invoice's payment.succeeded (see projectInvoice): keyed by the payment intent, and
+    // not published again when its invoice already published it under the invoice's own key.
+    const paymentIntent = (now.payment_intent_provider_id as string | null) ?? null;
+    const invoiceId =
+      (now.invoice_provider_id as string | null) ??
+      (paymentIntent ? await invoiceOfPaymentIntent(p.tx, p.event.workspaceId, paymentIntent) : undefined) ??
+      null;
+    const alreadyByInvoice = invoiceId !== null && (await p.published('payment.succeeded', `invoice:${invoiceId}`));
+    if (!alreadyByInvoice) {
+      const fact = `payment:${paymentIntent ?? providerId}`;
+      await p.publish('payment.succeeded', fact, { ...data, invoice: invoiceId ? { providerId: invoiceId } : null });
+    }
+  }
+  // Failed invoice payments are published from the invoice (with its attempt count); one-off charges here.
+  if (!now.invoice_provider_id && now.status === 'failed' && old?.status !== 'failed') {
+    await p.publish('payment.failed', `charge:${providerId}`, data);
   }
   if (Number(now.amount_refunded ?? 0) > Number(old?.amount_refunded ?? 0)) {
     await p.publish('order.refunded', `charge:${providerId}:${String(now.amount_refunded)}`, data);
@@ -299,6 +339,11 @@ async function projectRefunds(p: Projection, charge: Obj, customerId: string | n
     const values = { ...refundValues(refund, charge), customer_id: customerId };
     await p.upsert('payments', providerId, values, REFUND_RANK[values.status ?? ''] ?? 0);
   }
+}
+
+/** Records the invoice ↔ payment link (publishes nothing: the invoice and the charge publish the payment). */
+async function projectInvoicePayment(p: Projection): Promise<void> {
+  await p.upsertObject('payments', (o) => ({ ...invoicePaymentValues(o), customer_id: null }), p.object.status === 'paid' ? 9 : 1);
 }
 
 async function projectDispute(p: Projection): Promise<void> {
@@ -413,6 +458,7 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'invoice.payment_failed': projectInvoice,
   'invoice.voided': projectInvoice,
   'invoice.marked_uncollectible': projectInvoice,
+  'invoice_payment.paid': projectInvoicePayment,
   'payment_intent.created': projectPaymentIntent,
   'payment_intent.succeeded': projectPaymentIntent,
   'payment_intent.payment_failed': projectPaymentIntent,

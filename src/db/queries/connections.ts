@@ -18,6 +18,25 @@ export async function findConnection(db: Queryable, workspaceId: string, provide
   return rows[0];
 }
 
+// First key of the two-key advisory lock space for connection rows (any constant; only needs to be unique here).
+const CONNECTION_LOCK_CLASS = 7_215_804;
+
+/**
+ * Inside a transaction: waits for any other update of this (workspace, provider) connection to commit, then
+ * reads it. Two concurrent saves (one adding a signing secret, one setting the API key) each merge into the
+ * other's result instead of the last one silently dropping the first. FOR UPDATE alone cannot do this for the
+ * first save, when there is no row yet to lock; the advisory lock covers that case too and ends with the
+ * transaction.
+ */
+export async function lockConnection(tx: Queryable, workspaceId: string, provider: string): Promise<ConnectionRow | undefined> {
+  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CONNECTION_LOCK_CLASS, `${workspaceId}:${provider}`]);
+  const { rows } = await tx.query<ConnectionRow>(
+    `SELECT ${COLUMNS} FROM connections WHERE workspace_id = $1 AND provider = $2 FOR UPDATE`,
+    [workspaceId, provider],
+  );
+  return rows[0];
+}
+
 /** The workspace and its connection to one provider in a single round trip (the inbound hot path). */
 export async function findWorkspaceWithConnection(
   db: Queryable,
@@ -58,4 +77,10 @@ export async function upsertConnection(
     [c.workspaceId, c.provider, JSON.stringify(c.settings), c.secretsSealed],
   );
   return rows[0]!;
+}
+
+/** The most recently saved sealed connection secrets, for the master-key check at boot. */
+export async function recentSealedSecrets(db: Queryable, limit: number): Promise<ConnectionRow[]> {
+  const { rows } = await db.query<ConnectionRow>(`SELECT ${COLUMNS} FROM connections ORDER BY updated_at DESC LIMIT $1`, [limit]);
+  return rows;
 }

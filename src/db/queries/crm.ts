@@ -206,3 +206,29 @@ export async function findSamePersonCandidate(
 export async function setPersonId(db: Queryable, personId: string, customerIds: string[]): Promise<void> {
   await db.query('UPDATE customers SET person_id = $1 WHERE id = ANY($2)', [personId, customerIds]);
 }
+
+/** The payment intent a stored charge or payment intent row links to this invoice, if any. */
+export async function paymentIntentOfInvoice(db: Queryable, workspaceId: string, invoiceProviderId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ pi: string }>(
+    `SELECT payment_intent_provider_id AS pi FROM payments
+     WHERE workspace_id = $1 AND provider = 'stripe' AND invoice_provider_id = $2 AND payment_intent_provider_id IS NOT NULL
+     ORDER BY id LIMIT 1`,
+    [workspaceId, invoiceProviderId],
+  );
+  return rows[0]?.pi;
+}
+
+/** The invoice a stored payment row (an invoice payment, or a legacy charge) links to this payment intent, if any. */
+export async function invoiceOfPaymentIntent(
+  db: Queryable,
+  workspaceId: string,
+  paymentIntentProviderId: string,
+): Promise<string | undefined> {
+  const { rows } = await db.query<{ invoice: string }>(
+    `SELECT invoice_provider_id AS invoice FROM payments
+     WHERE workspace_id = $1 AND provider = 'stripe' AND payment_intent_provider_id = $2 AND invoice_provider_id IS NOT NULL
+     ORDER BY id LIMIT 1`,
+    [workspaceId, paymentIntentProviderId],
+  );
+  return rows[0]?.invoice;
+}

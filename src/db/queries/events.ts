@@ -36,10 +36,14 @@ export interface NewEvent {
   type: string;
   livemode: boolean | null;
   providerCreatedAt: Date | null;
+  /** null when PostgreSQL cannot hold the content as jsonb (the event is then stored as failed). */
   payload: unknown;
-  rawBody: string;
-  /** 'ignored' for events stored only for the record (live traffic into a demo workspace). */
-  status: 'received' | 'ignored';
+  /** The body as text when that is exact, else null and the bytes in rawBytes. */
+  rawBody: string | null;
+  rawBytes?: Buffer | null;
+  /** 'ignored' for events stored only for the record (live traffic into a demo workspace, a mode mismatch);
+   *  'failed' for content that can never be processed. */
+  status: 'received' | 'ignored' | 'failed';
   error: string | null;
   /** How the webhook arrived (GET or POST), where forwarding must repeat it. */
   inboundMethod?: string | null;
@@ -49,8 +53,8 @@ export interface NewEvent {
 export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, livemode, provider_created_at,
-                         payload, raw_body, status, error, processed_at, inbound_method)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, CASE WHEN $10 = 'ignored' THEN now() END, $12)
+                         payload, raw_body, raw_bytes, status, error, processed_at, inbound_method)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $10, $11, CASE WHEN $10 <> 'received' THEN now() END, $12)
      ON CONFLICT (workspace_id, provider, provider_event_id) DO NOTHING`,
     [
       e.id,
@@ -60,11 +64,12 @@ export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> 
       e.type,
       e.livemode,
       e.providerCreatedAt,
-      JSON.stringify(e.payload),
+      e.payload === null ? null : JSON.stringify(e.payload),
       e.rawBody,
       e.status,
       e.error,
       e.inboundMethod ?? null,
+      e.rawBytes ?? null,
     ],
   );
   return rowCount === 1;
@@ -158,12 +163,13 @@ export async function releaseAllClaims(db: Queryable): Promise<number> {
   return rowCount;
 }
 
-/** Puts a stored event back in the queue for a fresh run (replay). */
+/** Puts a stored event back in the queue for a fresh run (replay). An event kept without a payload (content
+ *  PostgreSQL cannot hold) is left alone: no run of it can ever succeed. */
 export async function requeueEvent(db: Queryable, workspaceId: string, id: string): Promise<EventSummary | undefined> {
   const { rows } = await db.query<EventSummary>(
     `UPDATE events SET status = 'received', attempts = 0, error = NULL, processed_at = NULL,
        next_attempt_at = now(), locked_by = NULL, locked_until = NULL
-     WHERE workspace_id = $1 AND id = $2 RETURNING ${SUMMARY}`,
+     WHERE workspace_id = $1 AND id = $2 AND payload IS NOT NULL RETURNING ${SUMMARY}`,
     [workspaceId, id],
   );
   return rows[0];
@@ -219,10 +225,12 @@ export async function eventStatsByProvider(db: Queryable, workspaceId: string): 
   return rows;
 }
 
+/** Types ignored for want of a handler; events ignored by a rule (demo workspace, connection mode) carry
+ *  their reason in `error` and are not "unhandled". */
 export async function unhandledTypes(db: Queryable, workspaceId: string): Promise<{ provider: string; type: string; count: number }[]> {
   const { rows } = await db.query<{ provider: string; type: string; count: number }>(
     `SELECT provider, type, count(*)::int AS count FROM events
-     WHERE workspace_id = $1 AND status = 'ignored' GROUP BY provider, type ORDER BY count DESC, type LIMIT 100`,
+     WHERE workspace_id = $1 AND status = 'ignored' AND error IS NULL GROUP BY provider, type ORDER BY count DESC, type LIMIT 100`,
     [workspaceId],
   );
   return rows;

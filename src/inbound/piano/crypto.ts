@@ -39,7 +39,8 @@ export function decryptPianoData(data: string | undefined, privateKey: string, o
     if (opts.requireHmac !== false) return { ok: false, reason: 'hmac_missing' };
   } else {
     const expected = Buffer.from(hmac(privateKey, cipherText));
-    const given = Buffer.from(mac.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_'));
+    // One "=" at most: a 32-byte MAC in base64 ends with exactly one pad character, anything more is not a MAC.
+    const given = Buffer.from(mac.replace(/=$/, '').replace(/\+/g, '-').replace(/\//g, '_'));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: 'hmac_mismatch' };
   }
   const bytes = Buffer.from(cipherText.replace(/-/g, '+').replace(/_/g, '/'), 'base64');

@@ -5,6 +5,8 @@ import { decryptPianoData, type PianoFailureReason } from './crypto.js';
 export type PianoVerifyReason = PianoFailureReason | 'aid_mismatch';
 
 export interface PianoEvent {
+  /** The decrypted JSON text: the canonical content, whatever base64 variant carried it (the dedupe key's source). */
+  plaintext: string;
   /** 1 when the payload has no `version` (the deprecated format). */
   version: number;
   type: string;
@@ -35,6 +37,7 @@ export function verifyPianoWebhook(input: {
   return {
     ok: true,
     event: {
+      plaintext: decrypted.plaintext,
       version: Number.isFinite(version) ? version : 1,
       type: typeof p.type === 'string' && p.type ? p.type : 'unknown',
       event: typeof p.event === 'string' ? p.event : null,

@@ -67,7 +67,9 @@ test('missing and malformed headers', () => {
   assert.deepEqual(verify('garbage'), { ok: false, reason: 'malformed_header' });
   assert.deepEqual(verify('v1=abc'), { ok: false, reason: 'malformed_header' });
   assert.deepEqual(verify(`t=notanumber,v1=${'a'.repeat(64)}`), { ok: false, reason: 'malformed_header' });
-  assert.deepEqual(verify(`t=${t},v1=short`), { ok: false, reason: 'no_signatures' });
+  assert.deepEqual(verify('v1=abcdef'), { ok: false, reason: 'malformed_header' });
+  assert.deepEqual(verify(`t=${t},v1=abcdef`), { ok: false, reason: 'malformed_header' }, 'a v1 that is not a signature is malformed');
+  assert.deepEqual(verify(`t=${t},v0=${'a'.repeat(64)}`), { ok: false, reason: 'no_signatures' });
   const r = verifyStripeSignature({
     rawBody: body,
     headers: { 'stripe-signature': ['a', 'b'] },

@@ -35,10 +35,15 @@ function parseHeader(header: string): ParsedHeader | undefined {
     if (key === 't') {
       if (!/^\d{1,12}$/.test(value)) return undefined;
       timestamp = Number(value);
-    } else if (key === 'v1' && /^[0-9a-fA-F]{64}$/.test(value)) {
+    } else if (key === 'v1') {
+      // A v1 that is not an HMAC-SHA256 in hex is a broken header, not a missing signature: saying
+      // "no signatures" would send the user looking in the wrong place.
+      if (!/^[0-9a-fA-F]{64}$/.test(value)) return undefined;
       signatures.push(Buffer.from(value.toLowerCase(), 'hex'));
     }
   }
+  // Without t= nothing can be checked (the timestamp is part of the signed text): the header is malformed,
+  // whatever signatures it carries.
   if (timestamp === undefined) return undefined;
   return { timestamp, signatures };
 }

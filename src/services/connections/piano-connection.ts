@@ -1,12 +1,13 @@
 // Piano credentials of a workspace: the application id, its private key (decrypts and authenticates webhooks)
 // and an optional API token (for the Piano API), sealed with the master key; secrets are never returned.
-import { findConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
+import { findConnection, lockConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
 import { listEndpoints } from '../../db/queries/endpoints.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
-import { ProviderNotConnectedError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
+import { ProviderNotConnectedError, SecretUnreadableError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import { PIANO_REGIONS, type PianoRegion } from '../../inbound/piano/api.js';
 import type { Ctx } from '../context.js';
 import { asObject, oneOf, optionalBoolean } from '../input.js';
+import { openSealedSecrets, sealedSecretsReadable } from './open-sealed-secrets.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
 
 export interface PianoSecrets {
@@ -28,6 +29,8 @@ export interface PianoConnectionView extends PianoSettings {
   /** The one URL to paste into Piano; it also fans out to the forward destinations (the Piano proxy). */
   webhookUrl: string;
   hasApiToken: boolean;
+  /** False when the master key cannot open the stored secrets. */
+  secretsReadable: boolean;
   /** Enabled Piano proxy destinations the webhooks are forwarded to. */
   forwards: number;
   updatedAt: string;
@@ -44,18 +47,20 @@ export function pianoSettings(row: ConnectionRow): PianoSettings {
 }
 
 export function openPianoSecrets(ctx: Ctx, row: ConnectionRow): PianoSecrets {
-  return JSON.parse(ctx.secretBox.open(row.secretsSealed)) as PianoSecrets;
+  return openSealedSecrets<PianoSecrets>(ctx, row);
 }
 
 async function view(ctx: Ctx, row: ConnectionRow): Promise<PianoConnectionView> {
   const forwards = (await listEndpoints(ctx.db, { workspaceId: row.workspaceId, kind: 'forward', limit: 500 })).filter(
     (e) => e.enabled,
   ).length;
+  const readable = sealedSecretsReadable(ctx, row);
   return {
     provider: 'piano',
     ...pianoSettings(row),
     webhookUrl: webhookUrls(ctx, row.workspaceId).piano,
-    hasApiToken: openPianoSecrets(ctx, row).apiToken !== undefined,
+    hasApiToken: readable && openPianoSecrets(ctx, row).apiToken !== undefined,
+    secretsReadable: readable,
     forwards,
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -94,8 +99,11 @@ export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: u
 
   return ctx.db
     .transaction(async (tx) => {
-      const existing = await findConnection(tx, workspaceId, 'piano');
-      const current = existing ? openPianoSecrets(ctx, existing) : undefined;
+      const existing = await lockConnection(tx, workspaceId, 'piano');
+      // As for Stripe: unreadable secrets are replaced whole (privateKey and apiToken, null to drop it) or not at all.
+      const unreadable = existing !== undefined && !sealedSecretsReadable(ctx, existing);
+      if (unreadable && (body.privateKey === undefined || body.apiToken === undefined)) throw new SecretUnreadableError('piano');
+      const current = existing && !unreadable ? openPianoSecrets(ctx, existing) : undefined;
       const privateKey = (body.privateKey as string | undefined) ?? current?.privateKey;
       const aid = (body.aid as string | undefined) ?? (existing ? pianoSettings(existing).aid : undefined);
       if (!privateKey || !aid) throw new ValidationError('aid and privateKey are required to connect Piano');

@@ -1,10 +1,11 @@
 // Stripe credentials of a workspace: signing secrets (several at once during a rotation) and an optional API
 // key. Stored sealed with the master key; the API only ever says how many there are.
-import { findConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
+import { findConnection, lockConnection, upsertConnection, type ConnectionRow } from '../../db/queries/connections.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
-import { ProviderNotConnectedError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
+import { ProviderNotConnectedError, SecretUnreadableError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { asObject, oneOf } from '../input.js';
+import { openSealedSecrets, sealedSecretsReadable } from './open-sealed-secrets.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
 
 export interface StripeSecrets {
@@ -18,21 +19,29 @@ export interface StripeConnectionView {
   webhookSecretCount: number;
   hasApiKey: boolean;
   mode: 'test' | 'live' | null;
+  /** False when the master key cannot open the stored secrets (counts then read 0 until they are saved again). */
+  secretsReadable: boolean;
   updatedAt: string;
 }
 
 export function openStripeSecrets(ctx: Ctx, connection: ConnectionRow): StripeSecrets {
-  return JSON.parse(ctx.secretBox.open(connection.secretsSealed)) as StripeSecrets;
+  return openSealedSecrets<StripeSecrets>(ctx, connection);
 }
 
-function view(ctx: Ctx, row: ConnectionRow, secrets: StripeSecrets): StripeConnectionView {
+/** The connection's mode; null (unset) means test and live events are both processed. */
+export function stripeMode(row: ConnectionRow): 'test' | 'live' | null {
   const mode = row.settings.mode;
+  return mode === 'test' || mode === 'live' ? mode : null;
+}
+
+function view(ctx: Ctx, row: ConnectionRow, secrets: StripeSecrets | undefined): StripeConnectionView {
   return {
     provider: 'stripe',
     webhookUrl: webhookUrls(ctx, row.workspaceId).stripe,
-    webhookSecretCount: secrets.webhookSecrets.length,
-    hasApiKey: secrets.apiKey !== undefined,
-    mode: mode === 'test' || mode === 'live' ? mode : null,
+    webhookSecretCount: secrets?.webhookSecrets.length ?? 0,
+    hasApiKey: secrets?.apiKey !== undefined,
+    mode: stripeMode(row),
+    secretsReadable: secrets !== undefined,
     updatedAt: row.updatedAt.toISOString(),
   };
 }
@@ -43,9 +52,19 @@ function parseSecrets(raw: unknown): string[] {
   }
   const out: string[] = [];
   raw.forEach((s, i) => {
-    // The message names the position, never the value: it is a secret.
-    if (typeof s !== 'string' || !s.startsWith('whsec_') || s.length < 10 || s.length > 200) {
-      throw new ValidationError(`webhookSecrets[${i}] is not a Stripe signing secret (it must start with whsec_)`, {
+    // The message names the position and what is wrong, never the value: it is a secret.
+    const format = 'a Stripe signing secret is "whsec_" followed by at least 4 characters (copy it from the endpoint\'s page in Stripe)';
+    if (typeof s !== 'string') {
+      throw new ValidationError(`webhookSecrets[${i}] must be a string; ${format}`, { field: 'webhookSecrets' });
+    }
+    if (!s.startsWith('whsec_')) {
+      throw new ValidationError(`webhookSecrets[${i}] does not start with whsec_; ${format}`, { field: 'webhookSecrets' });
+    }
+    if (s.length < 10) {
+      throw new ValidationError(`webhookSecrets[${i}] is too short (${s.length} characters); ${format}`, { field: 'webhookSecrets' });
+    }
+    if (s.length > 200) {
+      throw new ValidationError(`webhookSecrets[${i}] is too long (${s.length} characters, at most 200); ${format}`, {
         field: 'webhookSecrets',
       });
     }
@@ -80,8 +99,14 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
 
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   return ctx.db.transaction(async (tx) => {
-    const existing = await findConnection(tx, workspaceId, 'stripe');
-    const current: StripeSecrets = existing ? openStripeSecrets(ctx, existing) : { webhookSecrets: [] };
+    const existing = await lockConnection(tx, workspaceId, 'stripe');
+    // Secrets sealed with another master key can be replaced, but only as a whole: keeping "the rest" of
+    // what cannot be read is impossible, and silently dropping it would lose an API key.
+    const unreadable = existing !== undefined && !sealedSecretsReadable(ctx, existing);
+    if (unreadable && (body.webhookSecrets === undefined || body.apiKey === undefined)) {
+      throw new SecretUnreadableError('stripe');
+    }
+    const current: StripeSecrets = existing && !unreadable ? openStripeSecrets(ctx, existing) : { webhookSecrets: [] };
     const next: StripeSecrets = {
       webhookSecrets: webhookSecrets ?? current.webhookSecrets,
       ...(body.apiKey === undefined ? (current.apiKey ? { apiKey: current.apiKey } : {}) : apiKey ? { apiKey } : {}),
@@ -105,5 +130,5 @@ export async function getStripeConnection(ctx: Ctx, workspaceId: string): Promis
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const row = await findConnection(ctx.db, workspaceId, 'stripe');
   if (!row) throw new ProviderNotConnectedError('stripe');
-  return view(ctx, row, openStripeSecrets(ctx, row));
+  return view(ctx, row, sealedSecretsReadable(ctx, row) ? openStripeSecrets(ctx, row) : undefined);
 }

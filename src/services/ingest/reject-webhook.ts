@@ -2,7 +2,7 @@
 // then answered 400. Recording is best effort: diagnostics must not turn a 400 into a 503, or the provider
 // would retry a forged request.
 import { countRejection } from '../../db/queries/inbound-rejections.js';
-import { SignatureInvalidError, type SignatureFailureReason } from '../../errors.js';
+import { SecretUnreadableError, SignatureInvalidError, type SignatureFailureReason } from '../../errors.js';
 import type { Ctx } from '../context.js';
 
 export async function rejectWebhook(
@@ -18,4 +18,14 @@ export async function rejectWebhook(
     ctx.log.warn({ err, workspaceId, provider, reason }, 'could not record a rejected webhook');
   }
   throw new SignatureInvalidError(reason);
+}
+
+/** Opens the connection's secrets; an unreadable one is counted (metrics) before its 503 reaches the provider. */
+export function countUnreadable<T>(ctx: Ctx, provider: 'stripe' | 'piano', open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    if (err instanceof SecretUnreadableError) ctx.metrics.inboundRejections.inc({ provider, reason: 'secret_unreadable' });
+    throw err;
+  }
 }

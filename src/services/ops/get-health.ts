@@ -8,10 +8,13 @@ import { listRejections } from '../../db/queries/inbound-rejections.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
+import { credentialsState, type CredentialsState } from '../connections/credentials-state.js';
 
 const PROVIDERS = ['stripe', 'piano'] as const;
 
 export interface ProviderHealth {
+  /** `unreadable`: the master key cannot open the stored secrets, so every webhook is answered 503 SECRET_UNREADABLE. */
+  credentials: CredentialsState;
   lastEventAt: string | null;
   counts: { received: number; processed: number; ignored: number; failed: number };
   lastSignatureFailure: { at: string; reason: string } | null;
@@ -84,6 +87,7 @@ export async function getHealth(
     const rej = rejections.filter((r) => r.provider === provider); // newest first
     const l = lag.find((x) => x.provider === provider);
     providers[provider] = {
+      credentials: await credentialsState(ctx, workspaceId, provider),
       lastEventAt: last?.toISOString() ?? null,
       counts,
       lastSignatureFailure: rej[0] ? { at: rej[0].lastAt.toISOString(), reason: rej[0].reason } : null,

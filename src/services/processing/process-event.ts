@@ -1,5 +1,7 @@
 // One claimed event: run its handler and record the outcome in the same transaction. A handler error is
 // recorded on the event and retried on the processing schedule; after the last retry the event is `failed`.
+// A failure the content itself causes (data the database refuses, an impossible date) fails at once: the same
+// payload would fail the same way on every retry.
 import { failEventAttempt, finishEvent, type ClaimedEvent } from '../../db/queries/events.js';
 import { publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
@@ -7,6 +9,7 @@ import { RefetchNeeded, type HandlerOptions } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
 import { canRetrieve } from '../../inbound/stripe/api.js';
 import type { Ctx } from '../context.js';
+import { describeFailure } from './failure-reason.js';
 import { settleTieByRefetch } from './settle-tie.js';
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'retry' | 'failed' | 'lost';
@@ -56,10 +59,14 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     // The database itself is gone: leave the claim to expire rather than counting a handler failure.
     if (err instanceof StoreUnavailableError) throw err;
     const schedule = ctx.config.processingRetrySchedule;
-    const retryIn = event.attempts <= schedule.length ? schedule[event.attempts - 1]! : null;
-    const message = err instanceof Error ? err.message : String(err);
-    ctx.log.warn({ eventId: event.id, type: event.type, attempt: event.attempts, err }, 'event processing failed');
-    await failEventAttempt(ctx.db, event.id, workerId, message, retryIn);
+    const failure = describeFailure(err);
+    const retryIn = !failure.permanent && event.attempts <= schedule.length ? schedule[event.attempts - 1]! : null;
+    // The raw error (it may quote SQL) stays in the log; the event carries the readable reason.
+    ctx.log.warn(
+      { eventId: event.id, type: event.type, attempt: event.attempts, permanent: failure.permanent, err },
+      'event processing failed',
+    );
+    await failEventAttempt(ctx.db, event.id, workerId, failure.reason, retryIn);
     const outcome = retryIn === null ? 'failed' : 'retry';
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
     return outcome;
