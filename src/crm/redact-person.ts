@@ -53,11 +53,14 @@ function belongsTo(o: Record<string, unknown>, person: Person): boolean {
   return typeof c === 'object' && c !== null && id((c as Record<string, unknown>).id);
 }
 
-/** Every string leaf to null; numbers, booleans and structure stay (a country code alone is not a person). */
-function blank(v: unknown): unknown {
-  if (typeof v === 'string') return null;
-  if (Array.isArray(v)) return v.map(blank);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, blank(x)]));
+/** Every string leaf to null; the keys stay, so code reading `address.city` finds null rather than no object. */
+function blank(v: unknown, removed: Set<string> | undefined): unknown {
+  if (typeof v === 'string') {
+    removed?.add(v);
+    return null;
+  }
+  if (Array.isArray(v)) return v.map((x) => blank(x, removed));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, blank(x, removed)]));
   return v;
 }
 
@@ -72,9 +75,13 @@ export function redactText(text: string, needles: readonly string[]): string {
   return out;
 }
 
-export function redactValue(value: unknown, person: Person): unknown {
+/**
+ * `removed` collects the values blanked by structure (an address line, a postcode): free text elsewhere
+ * (a receiver's answer quoting the message) can then be searched for them too.
+ */
+export function redactValue(value: unknown, person: Person, removed?: Set<string>): unknown {
   if (typeof value === 'string') return redactText(value, person.needles);
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, person));
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, person, removed));
   if (!value || typeof value !== 'object') return value;
   const o = value as Record<string, unknown>;
   const mine = belongsTo(o, person);
@@ -84,10 +91,10 @@ export function redactValue(value: unknown, person: Person): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
     const key = redactText(k, person.needles);
-    if (mine && PERSONAL_FIELDS.has(k) && typeof v === 'string') out[key] = null;
-    else if (mine && PERSONAL_CONTAINERS.has(k)) out[key] = blank(v);
+    if (mine && PERSONAL_FIELDS.has(k) && typeof v === 'string') out[key] = blank(v, removed);
+    else if (mine && PERSONAL_CONTAINERS.has(k)) out[key] = blank(v, removed);
     else if (isPersonRecord && k === 'metadata' && v && typeof v === 'object' && !Array.isArray(v)) out[key] = {};
-    else out[key] = redactValue(v, person);
+    else out[key] = redactValue(v, person, removed);
   }
   return out;
 }

@@ -94,15 +94,16 @@ export async function eraseCustomer(
       pianoKey = undefined; // sealed under another master key: the raw body is emptied instead
     }
 
+    const removed = new Set<string>();
     for (const e of await eventsMentioning(tx, workspaceId, customerIds, patterns)) {
-      const payload = redactValue(e.payload, person);
+      const payload = redactValue(e.payload, person, removed);
       const raw = redactRawBody(e.provider, e.raw_body, payload, person, pianoKey);
       if (JSON.stringify(payload) === JSON.stringify(e.payload) && raw === e.raw_body) continue;
       await updateEventContent(tx, e.id, payload, raw);
       counts.events! += 1;
     }
     for (const m of await messagesMentioning(tx, workspaceId, patterns)) {
-      const data = redactValue(m.data, person);
+      const data = redactValue(m.data, person, removed);
       if (JSON.stringify(data) === JSON.stringify(m.data)) continue;
       await updateMessageData(tx, m.id, data);
       counts.messages! += 1;
@@ -111,11 +112,14 @@ export async function eraseCustomer(
       await updateSnapshot(tx, s.event_id, s.object_id, redactValue(s.object, person));
       counts.snapshots! += 1;
     }
-    // Free text holds no structure to recognise the person by: only their known values are replaced.
-    const textPatterns = likePatterns(person.needles);
+    // Free text holds no structure to recognise the person by: their known values are replaced, and so are
+    // the values the structured pass found in their objects (address lines, postcodes), which is why this
+    // pass alone may also blank a matching value of someone else in a receiver's answer or an error.
+    const textNeedles = personNeedles([...person.needles, ...removed]);
+    const textPatterns = likePatterns(textNeedles);
     if (textPatterns.length > 0) {
       for (const t of await textsMentioning(tx, workspaceId, textPatterns)) {
-        await updateText(tx, t.table, t.key, t.column, redactText(t.text, person.needles));
+        await updateText(tx, t.table, t.key, t.column, redactText(t.text, textNeedles));
         counts.texts! += 1;
       }
     }
