@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { createTestStore, type TestStore } from '../helpers/db.js';
+import { runSluice } from '../helpers/sluice-process.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_workspaces_test_secret';
@@ -104,5 +106,32 @@ describe('workspaces: rename and delete', () => {
 
     assert.equal((await app.api('GET', `/api/v1/workspaces/${kept}/customers`)).body.data[0].email, 'kept@example.com');
     assert.equal((await app.api('GET', `/api/v1/workspaces/${kept}/api-keys`)).body.data.length, 1);
+  });
+});
+
+describe('sluice workspace rename|delete', () => {
+  let store: TestStore;
+  before(async () => {
+    store = await createTestStore();
+  });
+  after(() => store.drop());
+
+  test('rename, then delete only with --confirm repeating the id', async () => {
+    assert.equal((await runSluice(['migrate'], store.env)).code, 0);
+    const created = await runSluice(['workspace', 'create', '--name', 'Old name', '--json'], store.env);
+    const ws = JSON.parse(created.stdout).id as string;
+    const renamed = await runSluice(['workspace', 'rename', ws, '--name', 'New name'], store.env);
+    assert.equal(renamed.code, 0, renamed.stderr);
+    assert.match(renamed.stdout, new RegExp(`Renamed ${ws} to New name`));
+
+    const refused = await runSluice(['workspace', 'delete', ws], store.env);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stdout + refused.stderr, /confirm/);
+    assert.match((await runSluice(['workspace', 'list'], store.env)).stdout, /New name/);
+
+    const deleted = await runSluice(['workspace', 'delete', ws, '--confirm', ws], store.env);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.match(deleted.stdout, new RegExp(`Deleted ${ws}`));
+    assert.doesNotMatch((await runSluice(['workspace', 'list'], store.env)).stdout, /New name/);
   });
 });
