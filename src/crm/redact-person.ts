@@ -53,10 +53,17 @@ function belongsTo(o: Record<string, unknown>, person: Person): boolean {
   return typeof c === 'object' && c !== null && id((c as Record<string, unknown>).id);
 }
 
+/** What the structured pass blanked: `fields` the person's own values (emails, names, phones), `all` also
+ *  the content of addresses and the like. Free text elsewhere can then be searched for them too. */
+export interface Removed {
+  fields: Set<string>;
+  all: Set<string>;
+}
+
 /** Every string leaf to null; the keys stay, so code reading `address.city` finds null rather than no object. */
-function blank(v: unknown, removed: Set<string> | undefined): unknown {
+function blank(v: unknown, removed: Set<string>[]): unknown {
   if (typeof v === 'string') {
-    removed?.add(v);
+    for (const set of removed) set.add(v);
     return null;
   }
   if (Array.isArray(v)) return v.map((x) => blank(x, removed));
@@ -76,25 +83,38 @@ export function redactText(text: string, needles: readonly string[]): string {
 }
 
 /**
- * `removed` collects the values blanked by structure (an address line, a postcode): free text elsewhere
- * (a receiver's answer quoting the message) can then be searched for them too.
+ * `removed` collects the values blanked by structure, for the passes over free text. `owner` forces an object
+ * to count as the person's: a Stripe event's `data.previous_attributes` has no id of its own but holds the
+ * earlier values (an old email) of `data.object`.
  */
-export function redactValue(value: unknown, person: Person, removed?: Set<string>): unknown {
+export function redactValue(value: unknown, person: Person, removed?: Removed, owner?: 'customer' | 'other'): unknown {
   if (typeof value === 'string') return redactText(value, person.needles);
   if (Array.isArray(value)) return value.map((v) => redactValue(v, person, removed));
   if (!value || typeof value !== 'object') return value;
   const o = value as Record<string, unknown>;
-  const mine = belongsTo(o, person);
+  const mine = owner !== undefined || belongsTo(o, person);
   // A customer's metadata describes the person; a subscription's or invoice's usually the deal, so those keep
   // theirs (minus any known value, by the text pass).
-  const isPersonRecord = mine && (o.object === 'customer' || typeof o.uid === 'string');
+  const isPersonRecord = owner === 'customer' || (mine && (o.object === 'customer' || typeof o.uid === 'string'));
+  const fieldSets = removed ? [removed.fields, removed.all] : [];
+  const allSets = removed ? [removed.all] : [];
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
     const key = redactText(k, person.needles);
-    if (mine && PERSONAL_FIELDS.has(k) && typeof v === 'string') out[key] = blank(v, removed);
-    else if (mine && PERSONAL_CONTAINERS.has(k)) out[key] = blank(v, removed);
-    else if (isPersonRecord && k === 'metadata' && v && typeof v === 'object' && !Array.isArray(v)) out[key] = {};
-    else out[key] = redactValue(v, person, removed);
+    if (mine && PERSONAL_FIELDS.has(k) && typeof v === 'string') out[key] = blank(v, fieldSets);
+    else if (mine && PERSONAL_CONTAINERS.has(k)) out[key] = blank(v, allSets);
+    else if (isPersonRecord && k === 'metadata' && v && typeof v === 'object' && !Array.isArray(v)) {
+      blank(v, allSets);
+      out[key] = {};
+    } else out[key] = redactValue(v, person, removed);
+  }
+  const data = o.data as Record<string, unknown> | undefined;
+  if (o.object === 'event' && data && typeof data === 'object' && data.previous_attributes && typeof data.object === 'object') {
+    const subject = data.object as Record<string, unknown>;
+    if (belongsTo(subject, person)) {
+      const prev = redactValue(data.previous_attributes, person, removed, subject.object === 'customer' ? 'customer' : 'other');
+      out.data = { ...(out.data as Record<string, unknown>), previous_attributes: prev };
+    }
   }
   return out;
 }

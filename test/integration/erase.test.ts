@@ -9,6 +9,7 @@ import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_erase_test_secret';
+const OLD_EMAIL = 'ada.byron@example.org';
 const ADA = {
   email: 'Ada.Lovelace@example.com',
   name: 'Ada Lovelace',
@@ -38,8 +39,8 @@ describe('customer erasure', () => {
   let receiver: Receiver;
   let ws: string;
 
-  async function send(type: string, object: Record<string, unknown>): Promise<void> {
-    const payload = stripeEvent(type, object);
+  async function send(type: string, object: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<void> {
+    const payload = stripeEvent(type, object, extra);
     assert.equal((await postStripe(app.url, ws, payload, signStripe(payload, SECRET))).status, 200);
   }
 
@@ -61,6 +62,17 @@ describe('customer erasure', () => {
       address,
       metadata: { note: `call ${ADA.phone}` },
     });
+    // An email the person had before, known only from the event that changed it.
+    await send(
+      'customer.updated',
+      {},
+      {
+        data: {
+          object: { id: 'cus_ada', object: 'customer', email: ADA.email, name: ADA.name },
+          previous_attributes: { email: OLD_EMAIL },
+        },
+      },
+    );
     await send('customer.created', { id: 'cus_bob', object: 'customer', email: 'bob@example.com', name: 'Bob Builder' });
     await send('checkout.session.completed', {
       id: 'cs_ada',
@@ -92,7 +104,7 @@ describe('customer erasure', () => {
     assert.equal(custom.status, 201);
     await waitFor(async () => {
       const events = (await app.api('GET', `/api/v1/workspaces/${ws}/events`)).body.data;
-      return events.length === 4 && events.every((e: any) => e.status !== 'received');
+      return events.length === 5 && events.every((e: any) => e.status !== 'received');
     }, 'every event processed');
     await waitFor(async () => {
       const { rows } = await app.db.query<{ n: number }>(
@@ -113,6 +125,7 @@ describe('customer erasure', () => {
     assert.equal(res.body.error.code, 'CONFIRMATION_REQUIRED');
     assert.match(res.body.error.message, /erase=true/);
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/customers/cus_ada`)).body.email, ADA.email);
+    assert.ok((await whereFound(app, [OLD_EMAIL]))['events.raw_body'], 'the old email is stored before the erasure');
     const before = await whereFound(app, [ADA.email]);
     for (const where of ['customers.email', 'events.payload', 'events.raw_body', 'messages.data', 'delivery_attempts.response_excerpt']) {
       assert.ok(before[where], `the test data reaches ${where} before the erasure (${JSON.stringify(before)})`);
@@ -135,7 +148,7 @@ describe('customer erasure', () => {
     assert.ok(res.body.counts.messages >= 3, JSON.stringify(res.body.counts));
     assert.ok(res.body.counts.texts >= 1, JSON.stringify(res.body.counts));
 
-    const personal = [ADA.email, ADA.name, ADA.phone, ADA.line1];
+    const personal = [ADA.email, ADA.name, ADA.phone, ADA.line1, OLD_EMAIL];
     assert.deepEqual(await whereFound(app, personal), {});
 
     const ada = (await app.api('GET', `/api/v1/workspaces/${ws}/customers/cus_ada`)).body;

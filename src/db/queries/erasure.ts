@@ -157,3 +157,8 @@ export async function customersByEmail(db: Queryable, workspaceId: string, email
   ]);
   return rows;
 }
+
+export async function deleteWorkspaceIdempotentAnswers(db: Queryable, workspaceId: string): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM idempotency_keys WHERE workspace_id = $1', [workspaceId]);
+  return rowCount;
+}

@@ -8,6 +8,7 @@ import { findConnection } from '../../db/queries/connections.js';
 import {
   blankCustomers,
   customersByEmail,
+  deleteWorkspaceIdempotentAnswers,
   eventsMentioning,
   insertErasure,
   likePatterns,
@@ -22,7 +23,7 @@ import {
 } from '../../db/queries/erasure.js';
 import type { Queryable } from '../../db/port.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
-import { personNeedles, redactText, redactValue, type Person } from '../../crm/redact-person.js';
+import { personNeedles, redactText, redactValue, type Person, type Removed } from '../../crm/redact-person.js';
 import { encryptPianoData } from '../../inbound/piano/crypto.js';
 import { AppError, NotFoundError, WorkspaceNotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
@@ -94,7 +95,7 @@ export async function eraseCustomer(
       pianoKey = undefined; // sealed under another master key: the raw body is emptied instead
     }
 
-    const removed = new Set<string>();
+    const removed: Removed = { fields: new Set(), all: new Set() };
     for (const e of await eventsMentioning(tx, workspaceId, customerIds, patterns)) {
       const payload = redactValue(e.payload, person, removed);
       const raw = redactRawBody(e.provider, e.raw_body, payload, person, pianoKey);
@@ -102,20 +103,23 @@ export async function eraseCustomer(
       await updateEventContent(tx, e.id, payload, raw);
       counts.events! += 1;
     }
-    for (const m of await messagesMentioning(tx, workspaceId, patterns)) {
-      const data = redactValue(m.data, person, removed);
+    // Earlier values found in the payloads (an email the person had before) are searched for in messages too.
+    const known: Person = { ids: person.ids, needles: personNeedles([...person.needles, ...removed.fields]) };
+    const knownPatterns = likePatterns([...providerIds, ...known.needles]);
+    for (const m of await messagesMentioning(tx, workspaceId, knownPatterns)) {
+      const data = redactValue(m.data, known, removed);
       if (JSON.stringify(data) === JSON.stringify(m.data)) continue;
       await updateMessageData(tx, m.id, data);
       counts.messages! += 1;
     }
-    for (const s of await snapshotsMentioning(tx, workspaceId, patterns)) {
-      await updateSnapshot(tx, s.event_id, s.object_id, redactValue(s.object, person));
+    for (const s of await snapshotsMentioning(tx, workspaceId, knownPatterns)) {
+      await updateSnapshot(tx, s.event_id, s.object_id, redactValue(s.object, known, removed));
       counts.snapshots! += 1;
     }
     // Free text holds no structure to recognise the person by: their known values are replaced, and so are
     // the values the structured pass found in their objects (address lines, postcodes), which is why this
     // pass alone may also blank a matching value of someone else in a receiver's answer or an error.
-    const textNeedles = personNeedles([...person.needles, ...removed]);
+    const textNeedles = personNeedles([...known.needles, ...removed.all]);
     const textPatterns = likePatterns(textNeedles);
     if (textPatterns.length > 0) {
       for (const t of await textsMentioning(tx, workspaceId, textPatterns)) {
@@ -124,6 +128,9 @@ export async function eraseCustomer(
       }
     }
     counts.customers = await blankCustomers(tx, customerIds);
+    // Answers kept for Idempotency-Key replays are sealed, so they cannot be searched for the person; the
+    // workspace's are dropped instead (a retry within 24 h then runs again rather than replaying).
+    counts.idempotentAnswers = await deleteWorkspaceIdempotentAnswers(tx, workspaceId);
     return insertErasure(tx, {
       id: newId('era', ctx.now()),
       workspaceId,
