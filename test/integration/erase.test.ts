@@ -7,6 +7,8 @@ import { parseCidrs } from '../../src/lib/cidr.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+import { pianoData, sendPiano } from '../helpers/piano.js';
+import { decryptPianoData } from '../../src/inbound/piano/crypto.js';
 
 const SECRET = 'whsec_erase_test_secret';
 const OLD_EMAIL = 'ada.byron@example.org';
@@ -193,5 +195,66 @@ describe('customer erasure', () => {
       assert.equal(res.status, 403, role);
     }
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/customers/cus_bob`)).body.email, 'bob@example.com');
+  });
+});
+
+describe('customer erasure across providers', () => {
+  const KEY = 'PianoErasePrivateKey0123456789abcdefghij';
+  const AID = 'AppErase01';
+  const EMAIL = 'grace.hopper@example.com';
+  let app: TestApp;
+
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app.close());
+
+  test('erasing the Piano user erases the linked Stripe customer too; the Piano raw body still decrypts, without the data', async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Two providers' })).body.id;
+    assert.equal((await app.api('PUT', `/api/v1/workspaces/${ws}/connections/piano`, { aid: AID, privateKey: KEY })).status, 200);
+    await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    const piano = {
+      version: 2,
+      aid: AID,
+      uid: 'grace1',
+      rid: 'RPREMIUM',
+      access_id: 'ACCG',
+      user_email: EMAIL,
+      first_name: 'Grace',
+      last_name: 'Hopper',
+    };
+    const sent = await sendPiano(
+      app.url,
+      ws,
+      pianoData({ ...piano, type: 'access_granted', event: 'new_purchase', expires: 1_800_000_000 }, KEY),
+    );
+    assert.equal(sent.status, 200);
+    const payload = stripeEvent('customer.created', { id: 'cus_grace', object: 'customer', email: EMAIL, name: 'Grace Hopper' });
+    assert.equal((await postStripe(app.url, ws, payload, signStripe(payload, SECRET))).status, 200);
+    await waitFor(async () => {
+      const c = (await app.api('GET', `/api/v1/workspaces/${ws}/customers/cus_grace`)).body;
+      return c?.identities?.length === 2;
+    }, 'the two identities linked as one person');
+
+    const res = await app.api('DELETE', `/api/v1/workspaces/${ws}/customers/grace1?erase=true`);
+    assert.equal(res.status, 200);
+    assert.deepEqual([...res.body.providerIds].sort(), ['cus_grace', 'grace1']);
+    assert.deepEqual(await whereFound(app, [EMAIL, 'Grace Hopper']), {});
+
+    const { rows } = await app.db.query<{ raw_body: string }>(
+      `SELECT raw_body FROM events WHERE workspace_id = $1 AND provider = 'piano'`,
+      [ws],
+    );
+    const decrypted = decryptPianoData(rows[0]!.raw_body, KEY);
+    assert.ok(decrypted.ok, 'the rewritten raw body decrypts with the workspace key');
+    const event = JSON.parse(decrypted.plaintext);
+    assert.equal(event.uid, 'grace1');
+    assert.equal(event.access_id, 'ACCG');
+    assert.equal(event.user_email, null);
+    assert.equal(event.first_name, null);
+
+    assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, { apply: true })).status, 200);
+    assert.deepEqual(await whereFound(app, [EMAIL, 'Grace Hopper']), {});
+    assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/access`)).body.data.length, 1, 'the access row survives');
   });
 });
