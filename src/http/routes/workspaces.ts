@@ -1,17 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { assertAdmin, assertWorkspaceAdmin } from '../../services/workspaces/authenticate.js';
+import { assertAdmin } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
 import { createApiKey } from '../../services/workspaces/create-api-key.js';
 import { createWorkspace } from '../../services/workspaces/create-workspace.js';
-import { deleteWorkspace } from '../../services/workspaces/delete-workspace.js';
 import { getHealth } from '../../services/ops/get-health.js';
-import { listApiKeys } from '../../services/workspaces/list-api-keys.js';
 import { getWorkspace, listWorkspaces } from '../../services/workspaces/list-workspaces.js';
-import { revokeApiKey } from '../../services/workspaces/revoke-api-key.js';
-import { updateWorkspaceSettings } from '../../services/workspaces/update-workspace.js';
 import { rebuildCrm } from '../../services/crm/rebuild-crm.js';
 import { asObject, optionalBoolean } from '../../services/input.js';
+import { assertWorkspaceAdmin } from '../../services/workspaces/authenticate.js';
+import { deleteWorkspace } from '../../services/workspaces/delete-workspace.js';
+import { listApiKeys } from '../../services/workspaces/list-api-keys.js';
+import { revokeApiKey } from '../../services/workspaces/revoke-api-key.js';
+import { updateWorkspaceSettings } from '../../services/workspaces/update-workspace.js';
 
 type Ws = { Params: { ws: string } };
 
@@ -44,6 +45,17 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: Ctx }):
   });
   app.get<{ Querystring: Record<string, string> }>('/workspaces', async (request) => listWorkspaces(ctx, request.principal, request.query));
   app.get<Ws>('/workspaces/:ws', async (request) => getWorkspace(ctx, request.params.ws));
+  app.post<Ws>('/workspaces/:ws/api-keys', async (request, reply) => {
+    assertAdmin(request.principal, 'creating an API key');
+    return reply.status(201).send(await createApiKey(ctx, request.params.ws, request.body));
+  });
+  app.get<Ws>('/workspaces/:ws/health', async (request) => getHealth(ctx, request.params.ws));
+  app.post<Ws>('/workspaces/:ws/rebuild', async (request) => {
+    assertAdmin(request.principal, 'rebuilding the CRM');
+    return rebuildCrm(ctx, { workspaceId: request.params.ws, apply: optionalBoolean(asObject(request.body), 'apply') ?? false });
+  });
+
+  // Rename, delete, API key list and revoke (the verbs beyond create and read).
   app.patch<Ws>(
     '/workspaces/:ws',
     {
@@ -80,26 +92,6 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: Ctx }):
       return deleteWorkspace(ctx, request.params.ws, request.query.confirm ?? body.confirm);
     },
   );
-  app.post<Ws>(
-    '/workspaces/:ws/api-keys',
-    {
-      schema: {
-        summary: 'Create a workspace API key (admin token); the key is in this answer only',
-        params: WsParams,
-        body: Type.Optional(Type.Object({ name: Type.Optional(Type.String({ maxLength: 120 })), role: Type.Optional(Role) })),
-        response: {
-          201: Type.Intersect([ApiKeyView, Type.Object({ key: Type.String() })]),
-          400: ErrorBody,
-          403: ErrorBody,
-          404: ErrorBody,
-        },
-      },
-    },
-    async (request, reply) => {
-      assertAdmin(request.principal, 'creating an API key');
-      return reply.status(201).send(await createApiKey(ctx, request.params.ws, request.body));
-    },
-  );
   app.get<Ws & { Querystring: { limit?: string; cursor?: string } }>(
     '/workspaces/:ws/api-keys',
     {
@@ -134,9 +126,4 @@ export async function workspaceRoutes(app: FastifyInstance, opts: { ctx: Ctx }):
       return reply.status(204).send();
     },
   );
-  app.get<Ws>('/workspaces/:ws/health', async (request) => getHealth(ctx, request.params.ws));
-  app.post<Ws>('/workspaces/:ws/rebuild', async (request) => {
-    assertAdmin(request.principal, 'rebuilding the CRM');
-    return rebuildCrm(ctx, { workspaceId: request.params.ws, apply: optionalBoolean(asObject(request.body), 'apply') ?? false });
-  });
 }
