@@ -3,12 +3,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdminTokenHashes } from '../services/workspaces/authenticate.js';
 import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
+import { honourIdempotencyKeys } from './plugins/idempotency.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
 import { answerFrameworkError, registerErrorHandling } from './plugins/errors.js';
 import { registerInputGuard } from './plugins/input-guard.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { answerClientError, limitedServerFactory } from './server-limits.js';
+import { observeRequestDuration } from './plugins/request-metrics.js';
 import { connectionRoutes } from './routes/connections.js';
 import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
@@ -41,6 +43,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
 
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
+    observeRequestDuration(ctx.metrics, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
   });
 
   await app.register(opsRoutes, { ctx });
@@ -49,6 +52,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
   await app.register(
     async (api) => {
       requireToken(api, ctx, admin);
+      honourIdempotencyKeys(api, ctx);
       await api.register(workspaceRoutes, { ctx });
       await api.register(connectionRoutes, { ctx });
       await api.register(eventRoutes, { ctx });

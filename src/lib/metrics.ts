@@ -1,59 +1,80 @@
-// In-process counters rendered in Prometheus' text format. Gauges that live in the database (events by
-// status, lag) are read at scrape time by the metrics service instead of being kept here.
-
-type Labels = Record<string, string>;
-
-function labelKey(labels: Labels): string {
-  return Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',');
-}
-
-export class Counter {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  inc(labels: Labels = {}, by = 1): void {
-    const key = labelKey(labels);
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [key, value] of this.values) lines.push(`${this.name}${key ? `{${key}}` : ''} ${value}`);
-    return lines.join('\n');
-  }
-}
-
-export function renderGauge(name: string, help: string, samples: { labels: Labels; value: number }[]): string {
-  const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`];
-  for (const s of samples) {
-    const key = labelKey(s.labels);
-    lines.push(`${name}${key ? `{${key}}` : ''} ${s.value}`);
-  }
-  return lines.join('\n');
-}
+// Prometheus metrics from prom-client. Each app instance owns its registry (tests build many apps in one
+// process, and prom-client's global registry would refuse the second set of names). Gauges that live in the
+// database (events and deliveries by status, lag) are set at scrape time by the metrics service.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface Metrics {
-  httpRequests: Counter;
-  inboundRejections: Counter;
-  eventsStored: Counter;
-  eventOutcomes: Counter;
-  tieRefetches: Counter;
-  deliveryAttempts: Counter;
+  registry: Registry;
+  httpRequests: Counter<'route' | 'status'>;
+  httpDuration: Histogram<'route'>;
+  inboundRejections: Counter<'provider' | 'reason'>;
+  eventsStored: Counter<'provider'>;
+  eventOutcomes: Counter<'provider' | 'outcome'>;
+  tieRefetches: Counter<'outcome'>;
+  deliveryAttempts: Counter<'outcome'>;
+  /** Inbound webhook request → acknowledgement, seconds. */
+  ingestDuration: Histogram<'provider' | 'status'>;
+  /** Event stored → processed, seconds: how far behind the CRM and the outbound messages are. */
+  processingDuration: Histogram<'provider' | 'outcome'>;
+  /** One outbound attempt, request to answer (or failure), seconds. */
+  deliveryDuration: Histogram<'outcome'>;
+  events: Gauge<'provider' | 'status'>;
+  eventsPending: Gauge<'provider'>;
+  eventProcessingLag: Gauge<'provider'>;
+  deliveries: Gauge<'status'>;
+  deliveriesOldestPending: Gauge;
 }
 
-export function createMetrics(): Metrics {
+// From a loopback ack (~1 ms) to a receiver at the 15 s default timeout.
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+// Processing waits behind retries scheduled minutes to hours apart.
+const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 36000];
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  // Process CPU, memory, event-loop lag, GC: what an operator looks at first when latency grows.
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: L[]) => new Counter<L>({ name, help, labelNames, registers });
+  const histogram = <L extends string>(name: string, help: string, labelNames: L[], buckets: number[]) =>
+    new Histogram<L>({ name, help, labelNames, buckets, registers });
+  const gauge = <L extends string>(name: string, help: string, labelNames: L[]) => new Gauge<L>({ name, help, labelNames, registers });
   return {
-    httpRequests: new Counter('sluice_http_requests_total', 'HTTP requests answered, by route and status code'),
-    inboundRejections: new Counter('sluice_inbound_rejections_total', 'Inbound webhooks rejected, by provider and reason'),
-    eventsStored: new Counter('sluice_events_stored_total', 'Inbound events stored, by provider (duplicates not counted)'),
-    eventOutcomes: new Counter('sluice_event_outcomes_total', 'Processing outcomes, by provider and outcome'),
-    deliveryAttempts: new Counter('sluice_delivery_attempts_total', 'Outbound delivery attempts, by outcome'),
-    tieRefetches: new Counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome'),
+    registry,
+    httpRequests: counter('sluice_http_requests_total', 'HTTP requests answered, by route and status code', ['route', 'status']),
+    httpDuration: histogram('sluice_http_request_duration_seconds', 'HTTP request to answer, by route', ['route'], LATENCY_BUCKETS),
+    inboundRejections: counter('sluice_inbound_rejections_total', 'Inbound webhooks rejected, by provider and reason', [
+      'provider',
+      'reason',
+    ]),
+    eventsStored: counter('sluice_events_stored_total', 'Inbound events stored, by provider (duplicates not counted)', ['provider']),
+    eventOutcomes: counter('sluice_event_outcomes_total', 'Processing outcomes, by provider and outcome', ['provider', 'outcome']),
+    deliveryAttempts: counter('sluice_delivery_attempts_total', 'Outbound delivery attempts, by outcome', ['outcome']),
+    tieRefetches: counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome', [
+      'outcome',
+    ]),
+    ingestDuration: histogram(
+      'sluice_ingest_duration_seconds',
+      'Inbound webhook request to acknowledgement, by provider and status code',
+      ['provider', 'status'],
+      LATENCY_BUCKETS,
+    ),
+    processingDuration: histogram(
+      'sluice_processing_duration_seconds',
+      'Event stored to processed (queue wait included), by provider and outcome',
+      ['provider', 'outcome'],
+      LAG_BUCKETS,
+    ),
+    deliveryDuration: histogram(
+      'sluice_delivery_duration_seconds',
+      'One outbound delivery attempt, by outcome',
+      ['outcome'],
+      LATENCY_BUCKETS,
+    ),
+    events: gauge('sluice_events', 'Stored events, by provider and status', ['provider', 'status']),
+    eventsPending: gauge('sluice_events_pending', 'Events waiting to be processed', ['provider']),
+    eventProcessingLag: gauge('sluice_event_processing_lag_seconds', 'Age of the oldest event waiting to be processed', ['provider']),
+    deliveries: gauge('sluice_deliveries', 'Outbound deliveries, by status', ['status']),
+    deliveriesOldestPending: gauge('sluice_deliveries_oldest_pending_seconds', 'Age of the oldest delivery still pending', []),
   };
 }

@@ -4,13 +4,18 @@ import { listWorkspaces } from '../../services/workspaces/list-workspaces.js';
 import type { WorkspaceView } from '../../services/workspaces/workspace-view.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
 import { openAccess } from '../local.js';
+import { changeWorkspace } from './workspace-change.js';
 
 const HELP = [
   'Usage: sluice workspace create --name NAME [--demo] [--json]',
   '       sluice workspace list [--json]',
+  '       sluice workspace rename WS --name NAME [--json]',
+  '       sluice workspace delete WS --confirm WS [--json]',
   '',
   '  create   creates a workspace and prints its id and webhook URLs',
   '  list     lists workspaces, newest first',
+  '  rename   gives a workspace a new name (its id and webhook URLs stay)',
+  '  delete   erases a workspace and all its data; --confirm repeats its id',
   '  --demo   a demo workspace answers live-mode traffic with 200 and ignores it',
   '  --json   print JSON instead of text',
   '',
@@ -26,17 +31,22 @@ function printWorkspace(ws: WorkspaceView): string {
 }
 
 export const workspaceCommand: Command = {
-  summary: 'create and list workspaces',
+  summary: 'create, list, rename and delete workspaces',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseOptions(
       args,
-      { name: { type: 'string' }, demo: { type: 'boolean' }, json: { type: 'boolean' } },
+      { name: { type: 'string' }, demo: { type: 'boolean' }, json: { type: 'boolean' }, confirm: { type: 'string' } },
       true,
     );
     const [sub, ...extra] = positionals;
+    if (sub === 'rename' || sub === 'delete') {
+      process.stdout.write(`${await changeWorkspace(sub, extra, values)}\n`);
+      return 0;
+    }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    if (sub !== 'create' && sub !== 'list') throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'give a subcommand: create or list');
+    if (sub !== 'create' && sub !== 'list')
+      throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'give a subcommand: create, list, rename or delete');
     if (sub === 'create' && !values.name) throw new UsageError('--name is required');
 
     const access = await openAccess(loadConfig());

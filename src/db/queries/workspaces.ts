@@ -33,3 +33,35 @@ export async function listWorkspaces(db: Queryable, opts: { limit: number; befor
   );
   return rows;
 }
+
+export async function updateWorkspace(
+  db: Queryable,
+  id: string,
+  patch: { name?: string; demo?: boolean },
+): Promise<WorkspaceRow | undefined> {
+  const { rows } = await db.query<WorkspaceRow>(
+    `UPDATE workspaces SET name = COALESCE($2, name), demo = COALESCE($3, demo) WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, patch.name ?? null, patch.demo ?? null],
+  );
+  return rows[0];
+}
+
+// What a deletion reports having erased; every other table goes too, by its ON DELETE CASCADE.
+const COUNTED = ['events', 'customers', 'subscriptions', 'messages', 'deliveries', 'endpoints', 'api_keys'] as const;
+
+/**
+ * Deletes the workspace and, through the foreign keys' ON DELETE CASCADE, every row that belongs to it.
+ * Locks the row first so a concurrent second deletion waits and then finds nothing. Run inside a transaction.
+ */
+export async function deleteWorkspaceCascade(db: Queryable, id: string): Promise<Record<string, number> | undefined> {
+  const { rows: locked } = await db.query('SELECT id FROM workspaces WHERE id = $1 FOR UPDATE', [id]);
+  if (locked.length === 0) return undefined;
+  const { rows } = await db.query<Record<string, number>>(
+    `SELECT ${COUNTED.map((t) => `(SELECT count(*)::int FROM ${t} WHERE workspace_id = $1) AS ${t}`).join(', ')}`,
+    [id],
+  );
+  // Answers kept for Idempotency-Key reference the workspace by id only (the request may have created it).
+  await db.query('DELETE FROM idempotency_keys WHERE workspace_id = $1', [id]);
+  await db.query('DELETE FROM workspaces WHERE id = $1', [id]);
+  return rows[0]!;
+}

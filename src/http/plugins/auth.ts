@@ -1,5 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { assertWorkspaceAccess, authenticate, type AdminTokenHashes, type Principal } from '../../services/workspaces/authenticate.js';
+import {
+  assertMayWrite,
+  assertWorkspaceAccess,
+  authenticate,
+  type AdminTokenHashes,
+  type Principal,
+} from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
 
 declare module 'fastify' {
@@ -16,5 +22,6 @@ export function requireToken(app: FastifyInstance, ctx: Ctx, admin: AdminTokenHa
     request.principal = await authenticate(ctx, admin, request.headers.authorization);
     const ws = (request.params as Record<string, string> | undefined)?.ws;
     if (ws !== undefined) assertWorkspaceAccess(request.principal, ws);
+    assertMayWrite(request.principal, request.method);
   });
 }

@@ -5,6 +5,7 @@ import type { Ctx } from '../../services/context.js';
 import { getCustomer, listCrm, listCustomers, listMessages } from '../../services/crm/crm-read.js';
 import { apiErrors, oneOf, pageOf, paging, query, text, time, wsAnd, WsParams } from '../schemas/common.js';
 import { CrmRow, CustomerDetail, Message } from '../schemas/views.js';
+import { erasureRoutes } from './erasure.js';
 
 const tags = ['crm'];
 const customerRef = text(200, { description: 'a customer: Sluice id (cus_…) or provider id' });
@@ -123,4 +124,5 @@ export async function crmRoutes(plain: FastifyInstance, opts: { ctx: Ctx }): Pro
     },
     async (r) => listMessages(ctx, r.params.ws, r.query),
   );
+  await app.register(erasureRoutes, { ctx });
 }

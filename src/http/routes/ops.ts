@@ -46,8 +46,8 @@ export async function opsRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promi
       },
     },
     async (_request, reply) => {
-      const body = await renderMetrics(ctx);
-      return reply.type('text/plain; version=0.0.4; charset=utf-8').send(body);
+      const { contentType, body } = await renderMetrics(ctx);
+      return reply.type(contentType).send(body);
     },
   );
 }

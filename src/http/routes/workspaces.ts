@@ -1,17 +1,49 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { assertAdmin } from '../../services/workspaces/authenticate.js';
+import { assertAdmin, assertWorkspaceAdmin } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
 import { createApiKey } from '../../services/workspaces/create-api-key.js';
 import { createWorkspace } from '../../services/workspaces/create-workspace.js';
 import { getHealth } from '../../services/ops/get-health.js';
 import { getWorkspace, listWorkspaces } from '../../services/workspaces/list-workspaces.js';
 import { rebuildCrm } from '../../services/crm/rebuild-crm.js';
-import { apiErrors, body, nullable, pageOf, paging, query, text, WsParams } from '../schemas/common.js';
+import { deleteWorkspace } from '../../services/workspaces/delete-workspace.js';
+import { listApiKeys } from '../../services/workspaces/list-api-keys.js';
+import { revokeApiKey } from '../../services/workspaces/revoke-api-key.js';
+import { updateWorkspaceSettings } from '../../services/workspaces/update-workspace.js';
+import {
+  apiErrors,
+  body,
+  idOf,
+  isoTime,
+  NoContent,
+  nullable,
+  oneOf,
+  pageOf,
+  paging,
+  query,
+  text,
+  view,
+  wsAnd,
+  WsParams,
+} from '../schemas/common.js';
 import { ApiKeyCreated, Health, RebuildReport, Workspace } from '../schemas/views.js';
 
 const tags = ['workspaces'];
+
+const ROLES = ['admin', 'member', 'viewer'] as const;
+const ApiKeyView = view(
+  {
+    id: Type.String(),
+    name: nullable(Type.String()),
+    role: oneOf(ROLES),
+    prefix: Type.String({ description: 'the first characters of the key, to tell keys apart' }),
+    createdAt: isoTime(),
+    lastUsedAt: nullable(isoTime('to the minute')),
+  },
+  'an API key (never the key itself)',
+);
 
 export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
@@ -58,7 +90,12 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
         summary: 'Create an API key scoped to the workspace (admin token); the key is shown once',
         tags,
         params: WsParams,
-        body: nullable(body({ name: Type.Optional(nullable(text(120))) })),
+        body: nullable(
+          body({
+            name: Type.Optional(nullable(text(120))),
+            role: Type.Optional(oneOf(ROLES, 'admin (default): everything; member: read and operate; viewer: read only')),
+          }),
+        ),
         response: { 201: ApiKeyCreated, ...apiErrors() },
       },
     },
@@ -93,6 +130,79 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
     async (request) => {
       assertAdmin(request.principal, 'rebuilding the CRM');
       return rebuildCrm(ctx, { workspaceId: request.params.ws, apply: request.body?.apply ?? false });
+    },
+  );
+
+  // Rename, delete, API key list and revoke (the verbs beyond create and read).
+  app.patch(
+    '/workspaces/:ws',
+    {
+      schema: {
+        summary: 'Rename a workspace or switch its demo mode (admin token or an admin key)',
+        tags,
+        params: WsParams,
+        body: body({ name: Type.Optional(text(120, { minLength: 1 })), demo: Type.Optional(Type.Boolean()) }),
+        response: { 200: Workspace, ...apiErrors() },
+      },
+    },
+    async (request) => {
+      assertWorkspaceAdmin(request.principal, 'changing a workspace');
+      return updateWorkspaceSettings(ctx, request.params.ws, request.body);
+    },
+  );
+  app.delete(
+    '/workspaces/:ws',
+    {
+      schema: {
+        summary: 'Delete a workspace and erase all its data (admin token; confirm with ?confirm=<workspace id>)',
+        tags,
+        params: WsParams,
+        querystring: query({ confirm: Type.Optional(text(100, { description: 'the workspace id again' })) }),
+        body: Type.Optional(nullable(body({ confirm: Type.Optional(text(100)) }))),
+        response: {
+          200: view(
+            { id: Type.String(), deleted: Type.Literal(true), erased: Type.Record(Type.String(), Type.Integer()) },
+            'what was erased',
+          ),
+          ...apiErrors(),
+        },
+      },
+    },
+    async (request) => {
+      assertAdmin(request.principal, 'deleting a workspace');
+      return deleteWorkspace(ctx, request.params.ws, request.query.confirm ?? request.body?.confirm);
+    },
+  );
+  app.get(
+    '/workspaces/:ws/api-keys',
+    {
+      schema: {
+        summary: "List a workspace's API keys (never the keys themselves)",
+        tags,
+        params: WsParams,
+        querystring: query(paging),
+        response: { 200: pageOf(ApiKeyView), ...apiErrors() },
+      },
+    },
+    async (request) => {
+      assertWorkspaceAdmin(request.principal, 'listing API keys');
+      return listApiKeys(ctx, request.params.ws, request.query);
+    },
+  );
+  app.delete(
+    '/workspaces/:ws/api-keys/:id',
+    {
+      schema: {
+        summary: 'Revoke an API key: it stops working with the next request',
+        tags,
+        params: wsAnd({ id: idOf('key', 'the API key id') }),
+        response: { 204: NoContent, ...apiErrors() },
+      },
+    },
+    async (request, reply) => {
+      assertWorkspaceAdmin(request.principal, 'revoking an API key');
+      await revokeApiKey(ctx, request.params.ws, request.params.id);
+      return reply.status(204).send(null);
     },
   );
 }

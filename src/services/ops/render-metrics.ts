@@ -1,34 +1,28 @@
 import { countEventsByStatus, processingLag } from '../../db/queries/events.js';
-import { renderGauge } from '../../lib/metrics.js';
+import { deliveryQueueStats } from '../../db/queries/ops-metrics.js';
 import type { Ctx } from '../context.js';
 
-/** Prometheus text: the process's counters plus queue gauges read from the database at scrape time. */
-export async function renderMetrics(ctx: Ctx): Promise<string> {
-  const [byStatus, lag] = await Promise.all([countEventsByStatus(ctx.db), processingLag(ctx.db, null)]);
-  const mem = process.memoryUsage();
-  return (
-    [
-      ctx.metrics.httpRequests.render(),
-      ctx.metrics.inboundRejections.render(),
-      ctx.metrics.eventsStored.render(),
-      ctx.metrics.eventOutcomes.render(),
-      renderGauge(
-        'sluice_events',
-        'Stored events, by provider and status',
-        byStatus.map((r) => ({ labels: { provider: r.provider, status: r.status }, value: r.count })),
-      ),
-      renderGauge(
-        'sluice_events_pending',
-        'Events waiting to be processed',
-        lag.map((r) => ({ labels: { provider: r.provider }, value: r.pending })),
-      ),
-      renderGauge(
-        'sluice_event_processing_lag_seconds',
-        'Age of the oldest event waiting to be processed',
-        lag.map((r) => ({ labels: { provider: r.provider }, value: r.oldestPendingSeconds })),
-      ),
-      renderGauge('sluice_process_resident_memory_bytes', 'Resident set size of this process', [{ labels: {}, value: mem.rss }]),
-      renderGauge('sluice_process_heap_used_bytes', 'V8 heap in use', [{ labels: {}, value: mem.heapUsed }]),
-    ].join('\n\n') + '\n'
-  );
+/** Prometheus text: the process's counters and histograms plus queue gauges read from the database now. */
+export async function renderMetrics(ctx: Ctx): Promise<{ contentType: string; body: string }> {
+  const [byStatus, lag, deliveries] = await Promise.all([
+    countEventsByStatus(ctx.db),
+    processingLag(ctx.db, null),
+    deliveryQueueStats(ctx.db),
+  ]);
+  const m = ctx.metrics;
+  // Reset first: a provider or status that vanished from the tables must not keep its last value.
+  m.events.reset();
+  for (const r of byStatus) m.events.set({ provider: r.provider, status: r.status }, r.count);
+  m.eventsPending.reset();
+  m.eventProcessingLag.reset();
+  for (const r of lag) {
+    m.eventsPending.set({ provider: r.provider }, r.pending);
+    m.eventProcessingLag.set({ provider: r.provider }, r.oldestPendingSeconds);
+  }
+  m.deliveries.reset();
+  // Every status is present, at 0 when none, so alerts on `sluice_deliveries{status="failed"}` have a series.
+  for (const status of ['pending', 'succeeded', 'failed']) m.deliveries.set({ status }, 0);
+  for (const r of deliveries.byStatus) m.deliveries.set({ status: r.status }, r.count);
+  m.deliveriesOldestPending.set(deliveries.oldestPendingSeconds);
+  return { contentType: m.registry.contentType, body: await m.registry.metrics() };
 }

@@ -150,5 +150,6 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
     }
   });
   ctx.metrics.deliveryAttempts.inc({ outcome });
+  ctx.metrics.deliveryDuration.observe({ outcome }, result.durationMs / 1000);
   return outcome;
 }

@@ -54,6 +54,10 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     if (!kept) return 'lost';
     ctx.onDeliveriesQueued();
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
+    ctx.metrics.processingDuration.observe(
+      { provider: event.provider, outcome },
+      Math.max(0, Date.now() - event.receivedAt.getTime()) / 1000,
+    );
     return outcome;
   } catch (err) {
     // The database itself is gone: leave the claim to expire rather than counting a handler failure.

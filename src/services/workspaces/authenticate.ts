@@ -1,13 +1,13 @@
 // Who is calling: the admin (SLUICE_ADMIN_TOKEN, the generated admin token, or the local CLI token of this
 // run) or a workspace API key. A workspace key asking about another workspace gets the same 404 as for a
 // workspace that does not exist, so keys cannot probe for ids.
-import { findWorkspaceIdByKeyHash } from '../../db/queries/api-keys.js';
+import { findApiKeyByHash, touchApiKey, type ApiKeyRole } from '../../db/queries/api-keys.js';
 import { getSetting } from '../../db/queries/settings.js';
 import { UnauthorizedError, WorkspaceNotFoundError, ForbiddenError } from '../../errors.js';
 import { constantTimeEqual, hashToken } from '../../lib/hash.js';
 import type { Ctx } from '../context.js';
 
-export type Principal = { kind: 'admin' } | { kind: 'workspace'; workspaceId: string };
+export type Principal = { kind: 'admin' } | { kind: 'workspace'; workspaceId: string; keyId: string; role: ApiKeyRole };
 
 export const ADMIN_TOKEN_HASH_SETTING = 'admin_token_hash';
 
@@ -22,13 +22,34 @@ export async function authenticate(ctx: Ctx, admin: AdminTokenHashes, authorizat
   const hash = hashToken(match[1]!);
   if (admin.hashes.some((h) => constantTimeEqual(h, hash))) return { kind: 'admin' };
   // Looked up by hash: the index finds the row, and the hash of a 256-bit token is not guessable.
-  const workspaceId = await findWorkspaceIdByKeyHash(ctx.db, hash);
-  if (workspaceId) return { kind: 'workspace', workspaceId };
+  const key = await findApiKeyByHash(ctx.db, hash);
+  if (key) {
+    await touchApiKey(ctx.db, key.id);
+    return { kind: 'workspace', workspaceId: key.workspaceId, keyId: key.id, role: key.role };
+  }
   throw new UnauthorizedError('the bearer token is not valid');
 }
 
 export function assertWorkspaceAccess(principal: Principal, workspaceId: string): void {
   if (principal.kind === 'workspace' && principal.workspaceId !== workspaceId) throw new WorkspaceNotFoundError(workspaceId);
+}
+
+/** The admin token, or a workspace key with the `admin` role (its workspace is checked by the auth hook). */
+export function assertWorkspaceAdmin(principal: Principal, what: string): void {
+  if (principal.kind === 'workspace' && principal.role !== 'admin')
+    throw new ForbiddenError(`${what} needs an admin key or the admin token`);
+}
+
+/** Viewer keys read and never change anything, so a leaked read-only key cannot save secrets or create keys. */
+export function assertMayWrite(principal: Principal, method: string): void {
+  if (principal.kind === 'workspace' && principal.role === 'viewer' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) {
+    throw new ForbiddenError('a viewer key can only read (GET); use a member or admin key to change anything');
+  }
+}
+
+/** Who asked, as recorded in audit rows: 'admin' or the API key's id, never the token itself. */
+export function principalRef(principal: Principal): string {
+  return principal.kind === 'admin' ? 'admin' : principal.keyId;
 }
 
 export function assertAdmin(principal: Principal, what: string): void {

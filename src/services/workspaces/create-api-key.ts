@@ -4,16 +4,14 @@ import { WorkspaceNotFoundError } from '../../errors.js';
 import { hashToken } from '../../lib/hash.js';
 import { newId, newToken } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
-import { asObject, optionalString } from '../input.js';
+import { asObject, oneOf, optionalString } from '../input.js';
+import { API_KEY_ROLES, toApiKeyView, type ApiKeyView } from './api-key-view.js';
 
 /** A workspace-scoped API key; the key itself is returned once and only its hash is kept. */
-export async function createApiKey(
-  ctx: Ctx,
-  workspaceId: string,
-  input: unknown,
-): Promise<{ id: string; key: string; name: string | null; createdAt: string }> {
+export async function createApiKey(ctx: Ctx, workspaceId: string, input: unknown): Promise<ApiKeyView & { key: string }> {
   const body = asObject(input);
   const name = optionalString(body, 'name', 120) ?? null;
+  const role = oneOf(body.role ?? undefined, 'role', API_KEY_ROLES) ?? 'admin';
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const key = newToken('sk_ws');
   const row = await insertApiKey(ctx.db, {
@@ -22,6 +20,7 @@ export async function createApiKey(
     keyHash: hashToken(key),
     keyPrefix: key.slice(0, 12),
     name,
+    role,
   });
-  return { id: row.id, key, name, createdAt: row.createdAt.toISOString() };
+  return { ...toApiKeyView(row), key };
 }
