@@ -50,6 +50,8 @@ export interface Config {
   retrySchedule: number[];
   /** SLUICE_OUTBOUND_ALLOW, default empty: CIDRs deliveries may reach although private or loopback. */
   outboundAllow: Cidr[];
+  /** SLUICE_OUTBOUND_ALLOW_HTTP, default false: allow plain http endpoints anywhere (else https only, except inside SLUICE_OUTBOUND_ALLOW). */
+  outboundAllowHttp: boolean;
   /** SLUICE_OUTBOUND_TIMEOUT_MS, default 15000: how long a receiver has to answer a delivery. */
   outboundTimeoutMs: number;
   /** SLUICE_OUTBOUND_CONCURRENCY, default 64: deliveries in flight per instance. */
@@ -175,6 +177,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   const allow = parseCidrs(str('SLUICE_OUTBOUND_ALLOW') ?? '');
   for (const p of allow.problems) problems.push(`SLUICE_OUTBOUND_ALLOW: ${p}`);
+  const allowHttp = str('SLUICE_OUTBOUND_ALLOW_HTTP') ?? 'false';
+  if (allowHttp !== 'true' && allowHttp !== 'false') problems.push(`SLUICE_OUTBOUND_ALLOW_HTTP must be true or false, got "${allowHttp}"`);
 
   const config: Config = {
     port,
@@ -196,6 +200,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pianoApiUrl,
     retrySchedule: seconds('SLUICE_RETRY_SCHEDULE', [0, 5, 300, 1800, 7200, 18000, 36000, 36000]),
     outboundAllow: allow.cidrs,
+    outboundAllowHttp: allowHttp === 'true',
     outboundTimeoutMs: int('SLUICE_OUTBOUND_TIMEOUT_MS', 15_000, 100, 300_000),
     outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 64, 1, 1000),
     endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 10, 1, 100),

@@ -128,3 +128,25 @@ export class SecretUnreadableError extends AppError {
     );
   }
 }
+
+/** An outbound URL over plain http where only https is allowed (SLUICE_OUTBOUND_ALLOW_HTTP). */
+export class UrlNotHttpsError extends AppError {
+  constructor(field: string, message: string) {
+    super('URL_NOT_HTTPS', message, 400, false, { field });
+  }
+}
+
+/** An event type or filter that names nothing Sluice knows; `suggestion` is the closest known name, if any. */
+export class UnknownEventTypeError extends AppError {
+  constructor(field: string, name: string, suggestion: string | null) {
+    super(
+      'UNKNOWN_EVENT_TYPE',
+      `${field}: unknown event type ${JSON.stringify(name)}` +
+        (suggestion ? ` (did you mean ${suggestion}?)` : '') +
+        '; known: business types such as subscription.canceled or subscription.*, stripe.<type>, piano.<type>, *, and custom types once published in this workspace',
+      400,
+      false,
+      { field, ...(suggestion ? { suggestion } : {}) },
+    );
+  }
+}

@@ -4,9 +4,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
+import { parseCidrs } from '../lib/cidr.js';
 import { createAddressPolicy } from './address-policy.js';
 import { nextAttemptDelay, parseRetryAfter } from './backoff.js';
-import { matchesEventType } from './event-filter.js';
 import { createSender } from './send.js';
 import { generateEndpointSecret, isEndpointSecret, signatureHeader } from './sign.js';
 
@@ -25,17 +25,6 @@ describe('signing', () => {
     assert.throws(() => new Webhook(generateEndpointSecret()).verify(body, headers));
     assert.throws(() => new Webhook(a).verify(body.replace('x.y', 'x.z'), headers));
     assert.equal(isEndpointSecret('whsec_dG9vc2hvcnQ='), false);
-  });
-});
-
-describe('event filter', () => {
-  test('exact names, prefix.* at any depth, * and empty', () => {
-    assert.equal(matchesEventType([], 'anything.at.all'), true);
-    assert.equal(matchesEventType(['*'], 'a.b'), true);
-    assert.equal(matchesEventType(['subscription.*'], 'subscription.canceled'), true);
-    assert.equal(matchesEventType(['subscription.*'], 'subscriptions.x'), false);
-    assert.equal(matchesEventType(['stripe.customer.*'], 'stripe.customer.subscription.created'), true);
-    assert.equal(matchesEventType(['order.completed'], 'order.refunded'), false);
   });
 });
 
@@ -77,8 +66,8 @@ describe('backoff', () => {
 });
 
 describe('address policy', () => {
-  test('private, loopback, link-local and mapped addresses are refused unless allowed', () => {
-    const strict = createAddressPolicy([]);
+  const strict = createAddressPolicy([]);
+  test('every special range is refused, also when written as IPv6 that embeds an IPv4 address', () => {
     for (const ip of [
       '127.0.0.1',
       '10.0.0.8',
@@ -87,17 +76,64 @@ describe('address policy', () => {
       '169.254.169.254',
       '100.64.0.1',
       '0.0.0.0',
+      '255.255.255.255',
+      '224.0.0.1',
+      '192.0.2.1',
+      '::',
       '::1',
       'fe80::1',
+      'fd00::1',
       'fd12::1',
+      'ff02::1',
+      '2001:db8::1',
+      '::7f00:1', // IPv4-compatible = 127.0.0.1
+      '[::7f00:1]',
       '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:0:7f00:1', // SIIT (rfc6145)
+      '64:ff9b::a9fe:a9fe', // NAT64 of 169.254.169.254
+      '2002:7f00:1::', // 6to4 of 127.0.0.1
+      '2001:0:4136:e378:8000:63bf:80ff:fffe', // Teredo, client 127.0.0.1
     ]) {
       assert.ok(strict.refuse(ip), ip);
     }
-    for (const ip of ['93.184.216.34', '2606:2800:220:1::1', '::ffff:93.184.216.34']) assert.equal(strict.refuse(ip), null, ip);
-    const allowLoopback = createAddressPolicy([{ address: '127.0.0.0', prefix: 8, family: 'ipv4' }]);
-    assert.equal(allowLoopback.refuse('127.0.0.1'), null);
-    assert.ok(allowLoopback.refuse('10.0.0.1'));
+    assert.match(strict.refuse('::7f00:1')!, /= 127\.0\.0\.1\) is a loopback address/);
+    assert.match(strict.refuse('100.64.0.1')!, /carrier-grade NAT/);
+    assert.match(strict.refuse('0x7f.1')!, /not an IP address/, 'only normalized text is judged');
+  });
+
+  test('public unicast passes, directly or embedded', () => {
+    for (const ip of ['93.184.216.34', '2606:2800:220:1::1', '::ffff:93.184.216.34', '64:ff9b::5db8:d822', '2002:5db8:d822::1']) {
+      assert.equal(strict.refuse(ip), null, ip);
+    }
+  });
+
+  test('SLUICE_OUTBOUND_ALLOW opens chosen ranges, v4 and v6, and embedded forms of them', () => {
+    const allow = createAddressPolicy([
+      { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: 'fd00::', prefix: 8, family: 'ipv6' },
+    ]);
+    for (const ip of ['127.0.0.1', '::ffff:127.0.0.1', 'fd00::1']) assert.equal(allow.refuse(ip), null, ip);
+    for (const ip of ['10.0.0.1', '::1', 'fe80::1']) assert.ok(allow.refuse(ip), ip);
+  });
+
+  test('plain http only inside SLUICE_OUTBOUND_ALLOW or with SLUICE_OUTBOUND_ALLOW_HTTP', () => {
+    const allow = createAddressPolicy([{ address: '127.0.0.0', prefix: 8, family: 'ipv4' }]);
+    assert.equal(allow.refusePlainHttp('127.0.0.1'), null);
+    assert.match(allow.refusePlainHttp('93.184.216.34')!, /SLUICE_OUTBOUND_ALLOW_HTTP=true/);
+    assert.equal(createAddressPolicy([], { allowHttp: true }).refusePlainHttp('93.184.216.34'), null);
+    assert.ok(createAddressPolicy([], { allowHttp: true }).refusePlainHttp('10.0.0.1'), 'private stays refused');
+  });
+});
+
+describe('CIDR configuration', () => {
+  test('v4 and v6 with or without a prefix; anything else is a problem', () => {
+    const { cidrs, problems } = parseCidrs('127.0.0.0/8, fd00::/8, 10.1.2.3, 0x7f.1/8, 10.0.0.0/33, ::1/129, nope');
+    assert.deepEqual(
+      cidrs.map((c) => `${c.address}/${c.prefix}`),
+      ['127.0.0.0/8', 'fd00::/8', '10.1.2.3/32'],
+    );
+    assert.equal(problems.length, 4);
   });
 });
 
@@ -113,6 +149,7 @@ describe('sender', () => {
         return res.end();
       }
       if (req.url === '/big') return res.end('x'.repeat(100_000));
+      if (req.url === '/nul') return res.end('bad\0answer');
       if (req.url === '/slow') return; // never answers
       res.writeHead(200, { 'retry-after': '7' });
       res.end('ok');
@@ -123,6 +160,15 @@ describe('sender', () => {
   after(() => {
     server.closeAllConnections();
     server.close();
+  });
+
+  test('plain http to an address outside SLUICE_OUTBOUND_ALLOW is blocked at send time', async () => {
+    const sender = createSender(createAddressPolicy([{ address: '10.0.0.0', prefix: 8, family: 'ipv4' }]), { timeoutMs: 2000 });
+    const r = await sender.send('http://93.184.216.34/', {}, '{}');
+    assert.ok(!r.answered && r.blocked && /https/.test(r.error), JSON.stringify(r));
+    const normalized = await sender.send('http://2130706433:9/', {}, '{}');
+    assert.ok(!normalized.answered && normalized.blocked && /127\.0\.0\.1/.test(normalized.error), 'decimal host seen as 127.0.0.1');
+    sender.close();
   });
 
   test('a name that resolves to a refused address is blocked at send time, before connecting', async () => {
@@ -149,6 +195,10 @@ describe('sender', () => {
     assert.ok(ok.answered && ok.status === 200 && ok.retryAfter === '7');
     const slow = await sender.send(`http://127.0.0.1:${port}/slow`, {}, '{}');
     assert.ok(!slow.answered && /no answer within 500 ms/.test(slow.error));
+    const nul = await sender.send(`http://127.0.0.1:${port}/nul`, {}, '{}');
+    assert.ok(nul.answered && nul.excerpt === 'bad\uFFFDanswer', 'a NUL in the answer is made storable');
+    const badHeader = await sender.send(`http://127.0.0.1:${port}/`, { 'x-bad': 'a\u0001b' }, '{}');
+    assert.ok(!badHeader.answered && /header/i.test(badHeader.error), 'a header Node refuses is a failed attempt, not a throw');
     const refused = await sender.send('http://127.0.0.1:1/', {}, '{}');
     assert.ok(!refused.answered && /ECONNREFUSED/.test(refused.error));
     sender.close();

@@ -50,6 +50,9 @@ test('sluice endpoint add/list/disable and sluice listen', { timeout: 120_000 },
 
     const list = await runSluice(['endpoint', 'list', '--workspace', ws], env);
     assert.match(list.stdout, new RegExp(`${ep.id}  enabled `));
+    const paused = await runSluice(['endpoint', 'pause', '--workspace', ws, '--endpoint', ep.id], env);
+    assert.match(paused.stdout, /paused \(deliveries wait; resume sends them\)/);
+    assert.match((await runSluice(['endpoint', 'list', '--workspace', ws], env)).stdout, /PAUSED/);
     const disabled = await runSluice(['endpoint', 'disable', '--workspace', ws, '--endpoint', ep.id], env);
     assert.equal(disabled.code, 0, disabled.stderr);
     assert.match((await runSluice(['endpoint', 'list', '--workspace', ws], env)).stdout, /DISABLED/);

@@ -123,7 +123,7 @@ describe('outbound webhooks', () => {
 
     healthy = true;
     const recovered = await call('POST', ws, `/endpoints/${ep.id}/recover`, { since });
-    assert.deepEqual(recovered.body, { requeued: 1 });
+    assert.deepEqual(recovered.body, { requeued: 1, created: 0 });
     await waitFor(
       async () => (await call('GET', ws, `/endpoints/${ep.id}/deliveries?status=succeeded`)).body.data.length === 1,
       'recovered',

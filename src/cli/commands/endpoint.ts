@@ -9,11 +9,15 @@ import { openAccess } from '../local.js';
 const HELP = [
   'Usage: sluice endpoint add --workspace ID --url URL [--events TYPES] [--description TEXT] [--rate-limit N] [--json]',
   '       sluice endpoint list --workspace ID [--json]',
-  '       sluice endpoint disable|enable --workspace ID --endpoint EP',
+  '       sluice endpoint pause|resume|disable|enable --workspace ID --endpoint EP',
   '',
   '  add       creates an outbound endpoint and prints its signing secret (shown this once)',
-  '  list      endpoints with their pending and failed deliveries',
-  '  disable   stops deliveries to an endpoint (they wait); enable resumes them',
+  '  list      endpoints with their state and their pending and failed deliveries',
+  '  pause     holds deliveries: messages published meanwhile are queued and wait; resume sends them',
+  '  resume    sends what waited while paused, then delivers as usual (same as enable)',
+  '  disable   stops the endpoint: messages published meanwhile get no delivery at all; to send them',
+  '            later, enable it and run POST …/endpoints/EP/recover {"since": …}',
+  '  enable    delivers again (also what was already pending when it was disabled)',
   '  --events  comma-separated event types or prefixes, e.g. "subscription.*,order.completed"; default: every type',
   '',
   'While `sluice start` holds the embedded data dir, this goes through its HTTP API.',
@@ -21,8 +25,10 @@ const HELP = [
 
 type Listed = EndpointView & { deliveries: { pending: number; failed: number } };
 
+const STATE_OF: Record<string, EndpointView['state']> = { pause: 'paused', resume: 'enabled', disable: 'disabled', enable: 'enabled' };
+
 export const endpointCommand: Command = {
-  summary: 'add, list, disable and enable outbound webhook endpoints',
+  summary: 'add, list, pause, resume, disable and enable outbound webhook endpoints',
   help: HELP,
   async run(args) {
     const { values, positionals } = parseOptions(
@@ -40,13 +46,13 @@ export const endpointCommand: Command = {
     );
     const [sub, ...extra] = positionals;
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-    if (!['add', 'list', 'disable', 'enable'].includes(sub ?? '')) {
-      throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'give a subcommand: add, list, disable or enable');
+    if (!['add', 'list', ...Object.keys(STATE_OF)].includes(sub ?? '')) {
+      throw new UsageError(sub ? `unknown subcommand "${sub}"` : 'give a subcommand: add, list, pause, resume, disable or enable');
     }
     const ws = values.workspace;
     if (!ws) throw new UsageError('--workspace is required');
     if (sub === 'add' && !values.url) throw new UsageError('--url is required');
-    if ((sub === 'disable' || sub === 'enable') && !values.endpoint) throw new UsageError('--endpoint is required');
+    if (sub! in STATE_OF && !values.endpoint) throw new UsageError('--endpoint is required');
     let rateLimit: number | undefined;
     if (values['rate-limit'] !== undefined) {
       rateLimit = Number(values['rate-limit']);
@@ -102,18 +108,18 @@ export const endpointCommand: Command = {
             : all
                 .map(
                   (e) =>
-                    `${e.id}  ${e.enabled ? 'enabled ' : 'DISABLED'}  ${e.url}\n` +
+                    `${e.id}  ${(e.state === 'enabled' ? e.state : e.state.toUpperCase()).padEnd(8)}  ${e.url}\n` +
                     `  events: ${e.eventTypes.length ? e.eventTypes.join(', ') : 'all'}; pending ${e.deliveries.pending}, failed ${e.deliveries.failed}` +
-                    (e.enabled ? '' : `; ${e.disabledReason ?? ''}`),
+                    (e.state === 'enabled' ? '' : `; ${e.disabledReason ?? ''}`),
                 )
                 .join('\n');
       } else {
-        const input = { enabled: sub === 'enable' };
+        const input = { state: STATE_OF[sub!] };
         const ep =
           access.via === 'server'
             ? await access.call<EndpointView>('PATCH', `${base}/${encodeURIComponent(values.endpoint!)}`, input)
             : await updateEndpoint(access.ctx, ws, values.endpoint!, input);
-        out = `${ep.id} ${ep.enabled ? 'enabled' : 'disabled'}`;
+        out = `${ep.id} ${ep.state}${ep.state === 'paused' ? ' (deliveries wait; resume sends them)' : ep.state === 'disabled' ? ' (no deliveries are created; recover resends)' : ''}`;
       }
     } finally {
       if (access.via === 'direct') await access.close();

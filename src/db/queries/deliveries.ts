@@ -1,6 +1,8 @@
 // Deliveries are the outbound queue: one row per message and endpoint, due when next_attempt_at has passed and
 // no live sender holds it. Every attempt is a row of its own in delivery_attempts.
 import type { Queryable } from '../port.js';
+import { newId } from '../../lib/ids.js';
+import { matchesTypeSql } from './messages.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -42,7 +44,8 @@ export async function claimDueDeliveries(
            ORDER BY next_attempt_at LIMIT $3
          ) q
        ) d
-       WHERE e.enabled
+       -- paused and disabled endpoints' deliveries stay pending, untouched, until the endpoint is enabled
+       WHERE e.state = 'enabled'
          AND d.rn <= $3 - busy.n
          AND (e.rate_limit IS NULL OR d.rn <= e.rate_limit - busy.n - recent.n)
        ORDER BY d.next_attempt_at LIMIT $2
@@ -196,6 +199,32 @@ export async function requeueFailedDeliveries(db: Queryable, endpointId: string,
     `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), finished_at = NULL
      WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2`,
     [endpointId, since],
+  );
+  return rowCount;
+}
+
+/**
+ * Creates the deliveries an endpoint missed (published while it was disabled, or before it existed) for the
+ * messages since a time that its filter matches; test messages, which belong to one endpoint, excepted.
+ */
+export async function createMissedDeliveries(
+  db: Queryable,
+  e: { id: string; workspaceId: string; eventTypes: string[] },
+  since: Date,
+): Promise<number> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT m.id FROM messages m
+     WHERE m.workspace_id = $2 AND m.created_at >= $4 AND NOT m.test AND ${matchesTypeSql('$3::text[]', 'm.type')}
+       AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.endpoint_id = $1 AND x.message_id = m.id)
+     ORDER BY m.id`,
+    [e.id, e.workspaceId, e.eventTypes, since],
+  );
+  if (rows.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
+     SELECT d.id, $1, $2, d.message_id, now() FROM unnest($3::text[], $4::text[]) AS d(id, message_id)
+     ON CONFLICT (endpoint_id, message_id) DO NOTHING`,
+    [e.workspaceId, e.id, rows.map(() => newId('dlv')), rows.map((r) => r.id)],
   );
   return rowCount;
 }

@@ -2,6 +2,9 @@
 import type { Queryable } from '../port.js';
 
 export type EndpointKind = 'endpoint' | 'hook' | 'forward';
+/** enabled: delivering; paused: deliveries are created and wait; disabled: none are created. */
+export type EndpointState = 'enabled' | 'paused' | 'disabled';
+export const ENDPOINT_STATES: readonly EndpointState[] = ['enabled', 'paused', 'disabled'];
 
 export interface EndpointRow {
   id: string;
@@ -10,6 +13,8 @@ export interface EndpointRow {
   url: string;
   description: string | null;
   event_types: string[];
+  state: EndpointState;
+  /** state === 'enabled' (a generated column, kept for readers written before states). */
   enabled: boolean;
   disabled_reason: string | null;
   rate_limit: number | null;
@@ -71,7 +76,7 @@ export interface EndpointChanges {
   url?: string;
   description?: string | null;
   eventTypes?: string[];
-  enabled?: boolean;
+  state?: EndpointState;
   disabledReason?: string | null;
   rateLimit?: number | null;
   headers?: Record<string, string>;
@@ -82,7 +87,7 @@ const COLUMNS: Record<keyof EndpointChanges, string> = {
   url: 'url',
   description: 'description',
   eventTypes: 'event_types',
-  enabled: 'enabled',
+  state: 'state',
   disabledReason: 'disabled_reason',
   rateLimit: 'rate_limit',
   headers: 'headers',
@@ -93,7 +98,7 @@ export async function updateEndpoint(db: Queryable, id: string, changes: Endpoin
   const keys = (Object.keys(changes) as (keyof EndpointChanges)[]).filter((k) => changes[k] !== undefined);
   const sets = keys.map((k, i) => `${COLUMNS[k]} = $${i + 2}${k === 'eventTypes' ? '::text[]' : ''}`);
   // Re-enabling starts the failure clock afresh.
-  if (changes.enabled === true) sets.push('failing_since = NULL');
+  if (changes.state === 'enabled') sets.push('failing_since = NULL');
   const values = keys.map((k) => (k === 'headers' ? JSON.stringify(changes[k]) : changes[k]));
   const { rows } = await db.query<EndpointRow>(
     `UPDATE endpoints SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING *`,

@@ -17,6 +17,8 @@ export interface NewMessage {
   endpointIds?: string[];
   /** Seconds before the first attempt (the first value of SLUICE_RETRY_SCHEDULE); 0 when absent. */
   firstAttemptDelaySeconds?: number;
+  /** A test message (synthetic data): flagged wherever it is shown. */
+  test?: boolean;
 }
 
 export interface MessageRow {
@@ -27,30 +29,45 @@ export interface MessageRow {
   source_provider: string | null;
   source_event_id: string | null;
   dedupe_key: string;
+  test: boolean;
   created_at: Date;
 }
 
-// The endpoint filter rule of outbound/event-filter.ts, in SQL: empty, '*', the exact type, or 'prefix.*'.
-const MATCHES_TYPE = `(cardinality(event_types) = 0 OR EXISTS (
-  SELECT 1 FROM unnest(event_types) AS f(pattern)
-  WHERE pattern = '*' OR pattern = $2
-     OR (right(pattern, 2) = '.*' AND left($2, length(pattern) - 1) = left(pattern, -1))))`;
+/**
+ * The endpoint filter rule of catalog/match.ts, in SQL, for a text[] of patterns and a type expression: empty,
+ * '*', the exact type, or 'prefix.*'. test/integration/outbound-catalog.test.ts runs both on the same cases.
+ */
+export function matchesTypeSql(patterns: string, type: string): string {
+  return `(cardinality(${patterns}) = 0 OR EXISTS (
+  SELECT 1 FROM unnest(${patterns}) AS f(pattern)
+  WHERE pattern = '*' OR pattern = ${type}
+     OR (right(pattern, 2) = '.*' AND left(${type}, length(pattern) - 1) = left(pattern, -1))))`;
+}
 
-/** Stores the message and one delivery per matching enabled endpoint; false when the fact was already published. */
+/** The SQL rule on one case, for the test that holds it to the TypeScript one. */
+export async function typeMatchesPatterns(db: Queryable, patterns: string[], type: string): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>(`SELECT ${matchesTypeSql('$1::text[]', '$2::text')} AS ok`, [patterns, type]);
+  return rows[0]!.ok;
+}
+
+/**
+ * Stores the message and one delivery per matching endpoint that is enabled or paused (a paused endpoint's
+ * deliveries wait; a disabled one gets none); false when the fact was already published.
+ */
 export async function publishMessage(db: Queryable, m: NewMessage): Promise<boolean> {
   const { rowCount } = await db.query(
-    `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
-    [m.id, m.workspaceId, m.type, JSON.stringify(m.data), m.sourceProvider, m.sourceEventId, m.dedupeKey],
+    `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
+    [m.id, m.workspaceId, m.type, JSON.stringify(m.data), m.sourceProvider, m.sourceEventId, m.dedupeKey, m.test ?? false],
   );
   if (rowCount !== 1) return false;
   const endpoints = m.endpointIds
     ? m.endpointIds
     : (
-        await db.query<{ id: string }>(`SELECT id FROM endpoints WHERE workspace_id = $1 AND enabled AND ${MATCHES_TYPE}`, [
-          m.workspaceId,
-          m.type,
-        ])
+        await db.query<{ id: string }>(
+          `SELECT id FROM endpoints WHERE workspace_id = $1 AND state IN ('enabled', 'paused') AND ${matchesTypeSql('event_types', '$2')}`,
+          [m.workspaceId, m.type],
+        )
       ).rows.map((r) => r.id);
   if (endpoints.length > 0) {
     const ids = endpoints.map(() => newId('dlv'));
@@ -77,13 +94,22 @@ export async function findMessage(db: Queryable, workspaceId: string, id: string
   return rows[0];
 }
 
-/** The newest message of a type (REST Hooks samples show real data when there is some). */
+/** The newest real (not test) message of a type: REST Hooks samples show real data when there is some. */
 export async function latestMessageOfType(db: Queryable, workspaceId: string, type: string): Promise<MessageRow | undefined> {
-  const { rows } = await db.query<MessageRow>('SELECT * FROM messages WHERE workspace_id = $1 AND type = $2 ORDER BY id DESC LIMIT 1', [
-    workspaceId,
-    type,
-  ]);
+  const { rows } = await db.query<MessageRow>(
+    'SELECT * FROM messages WHERE workspace_id = $1 AND type = $2 AND NOT test ORDER BY id DESC LIMIT 1',
+    [workspaceId, type],
+  );
   return rows[0];
+}
+
+/** Custom event types published in a workspace (neither derived by Sluice nor relayed from a provider). */
+export async function customTypesOf(db: Queryable, workspaceId: string): Promise<string[]> {
+  const { rows } = await db.query<{ type: string }>(
+    `SELECT DISTINCT type FROM messages WHERE workspace_id = $1 AND source_provider IS NULL AND NOT test AND dedupe_key LIKE 'custom:%'`,
+    [workspaceId],
+  );
+  return rows.map((r) => r.type);
 }
 
 /** Messages created after a given id, oldest first (`sluice listen`). */

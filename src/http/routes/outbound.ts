@@ -92,7 +92,17 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         summary: 'Change an outbound endpoint (fields left out are kept)',
         tags,
         params: EndpointParams,
-        body: body({ ...endpointFields, url: Type.Optional(endpointFields.url), enabled: Type.Optional(Type.Boolean()) }),
+        body: body({
+          ...endpointFields,
+          url: Type.Optional(endpointFields.url),
+          enabled: Type.Optional(Type.Boolean({ description: 'true = state enabled, false = state disabled' })),
+          state: Type.Optional(
+            oneOf(
+              ['enabled', 'paused', 'disabled'] as const,
+              'enabled: delivering; paused: deliveries are created and wait; disabled: none are created (recover resends)',
+            ),
+          ),
+        }),
         response: { 200: Endpoint, ...apiErrors() },
       },
     },

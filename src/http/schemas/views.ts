@@ -92,7 +92,10 @@ export const Endpoint = view({
   url: Type.String(),
   description: nullable(Type.String()),
   eventTypes: Type.Array(Type.String()),
-  enabled: Type.Boolean(),
+  state: Type.Enum(['enabled', 'paused', 'disabled'], {
+    description: 'enabled: delivering; paused: deliveries are created and wait; disabled: none are created (recover resends)',
+  }),
+  enabled: Type.Boolean({ description: 'state is enabled' }),
   disabledReason: nullable(Type.String()),
   rateLimit: nullable(Type.Integer()),
   headerNames: Type.Array(Type.String(), { description: 'names only: header values may be credentials' }),

@@ -9,6 +9,7 @@ import {
 } from '../../db/queries/crm-read.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { NotFoundError, WorkspaceNotFoundError } from '../../errors.js';
+import { checkEventTypes } from '../outbound/check-event-types.js';
 import type { Ctx } from '../context.js';
 import { oneOf, optionalString, page, parseCursor, parseLimit, parseTime } from '../input.js';
 
@@ -105,6 +106,7 @@ export async function listMessages(ctx: Ctx, workspaceId: string, q: Record<stri
   const type = optionalString(q, 'type', 200);
   const since = parseTime(q.since, 'since');
   await assertWorkspace(ctx, workspaceId);
+  if (type !== undefined) await checkEventTypes(ctx, workspaceId, [type], 'type');
   const p = page(await queryMessages(ctx.db, { workspaceId, before, limit: limit + 1, type, since }), limit);
   return {
     data: p.data.map((m) => ({
@@ -114,6 +116,8 @@ export async function listMessages(ctx: Ctx, workspaceId: string, q: Record<stri
       workspaceId,
       data: m.data,
       source: m.source_provider ? { provider: m.source_provider as string, eventId: (m.source_event_id as string | null) ?? null } : null,
+      // Test messages are listed, and flagged so their synthetic data is never taken for a real fact.
+      ...(m.test ? { test: true as const } : {}),
     })),
     nextCursor: p.nextCursor,
   };

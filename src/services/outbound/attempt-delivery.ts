@@ -64,8 +64,8 @@ async function pianoForwardRequest(ctx: Ctx, url: string, message: MessageRow): 
 export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string, d: ClaimedDelivery): Promise<AttemptOutcome> {
   const [endpoint, message] = await Promise.all([findEndpointById(ctx.db, d.endpointId), findMessage(ctx.db, d.workspaceId, d.messageId)]);
   if (!endpoint || !message) return 'skipped'; // deleted since the claim; its deliveries went with it
-  if (!endpoint.enabled) {
-    // Disabled between the claim and now: give the delivery back untouched; it waits for re-enabling.
+  if (endpoint.state !== 'enabled') {
+    // Paused or disabled between the claim and now: give the delivery back untouched; it waits for enabling.
     await releaseDeliveryClaims(ctx.db, workerId, [d.id]);
     return 'skipped';
   }
@@ -118,7 +118,7 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
     }
     if (gone) {
       if (endpoint.kind === 'hook') await deleteEndpoint(tx, endpoint.workspace_id, endpoint.id);
-      else await updateEndpoint(tx, endpoint.id, { enabled: false, disabledReason: 'the receiver answered 410 Gone' });
+      else await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: 'the receiver answered 410 Gone' });
       ctx.log.warn({ endpointId: endpoint.id, kind: endpoint.kind }, 'receiver answered 410: endpoint removed from delivery');
       return;
     }
@@ -126,7 +126,7 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
     if (failingFor >= ctx.config.endpointDisableAfterSeconds) {
       const days = Math.round((failingFor / 86400) * 10) / 10;
       const detail = `${endpoint.url} failed every delivery for ${days} days (last: ${error ?? 'no answer'}); disabled`;
-      await updateEndpoint(tx, endpoint.id, { enabled: false, disabledReason: `failing for ${days} days` });
+      await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: `failing for ${days} days` });
       const incident = await openIncident(tx, {
         id: newId('inc', now),
         workspaceId: endpoint.workspace_id,

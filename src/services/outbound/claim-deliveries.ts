@@ -29,5 +29,7 @@ export function releaseOrphanedDeliveries(ctx: Ctx): Promise<number> {
 }
 
 export function createDeliverySender(ctx: Ctx): Sender {
-  return createSender(createAddressPolicy(ctx.config.outboundAllow), { timeoutMs: ctx.config.outboundTimeoutMs });
+  return createSender(createAddressPolicy(ctx.config.outboundAllow, { allowHttp: ctx.config.outboundAllowHttp }), {
+    timeoutMs: ctx.config.outboundTimeoutMs,
+  });
 }

@@ -17,12 +17,15 @@ export async function createEndpoint(
   workspaceId: string,
   input: unknown,
   kind: EndpointKind = 'endpoint',
+  /** How the caller named the fields (REST Hooks say targetUrl and event), for error messages. */
+  names: { url?: string; eventTypes?: string } = {},
 ): Promise<EndpointView & { secret: string }> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !FIELDS.includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}; expected ${FIELDS.join(', ')}`);
-  const url = await parseDestination(ctx, body.url);
-  const eventTypes = parseEventTypes(body.eventTypes);
+  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+  const url = await parseDestination(ctx, body.url, names.url);
+  const eventTypes = await parseEventTypes(ctx, workspaceId, body.eventTypes, names.eventTypes);
   const description = parseDescription(body.description);
   const rateLimit = parseRateLimit(body.rateLimit);
   const headers = parseHeaders(body.headers);
@@ -31,7 +34,6 @@ export async function createEndpoint(
     throw new ValidationError('secret must be whsec_ followed by 24 to 64 random bytes in base64', { field: 'secret' });
   }
   const secret = (body.secret as string | undefined) ?? generateEndpointSecret();
-  if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
 
   const row: EndpointRow = await insertEndpoint(ctx.db, {
     id: newId('ep', ctx.now()),

@@ -1,12 +1,12 @@
-// Validation of endpoint fields, shared by create, update and REST Hooks subscribe. A destination is also
-// checked against the outbound address policy here (a clear 400 at once); the sender checks again at send
-// time against the address it actually connects to.
+// Validation of endpoint fields, shared by create, update, REST Hooks subscribe and Piano forwards. A
+// destination is also checked against the outbound address policy (private ranges; https unless allowed) here,
+// for a clear 400 at once; the sender checks again at send time against the address it actually connects to.
 import dns from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { ValidationError } from '../../errors.js';
+import { UrlNotHttpsError, ValidationError } from '../../errors.js';
 import { createAddressPolicy } from '../../outbound/address-policy.js';
-import { EVENT_TYPE_PATTERN } from '../../outbound/event-filter.js';
 import type { Ctx } from '../context.js';
+import { checkEventTypes } from './check-event-types.js';
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 // Set by Sluice on every delivery, or by the HTTP layer: an endpoint cannot override them.
@@ -39,7 +39,8 @@ export async function parseDestination(ctx: Ctx, raw: unknown, field = 'url'): P
   if (url.username || url.password) {
     throw new ValidationError(`${field} must not carry credentials; use a custom header (e.g. Authorization) instead`, { field });
   }
-  const policy = createAddressPolicy(ctx.config.outboundAllow);
+  const policy = createAddressPolicy(ctx.config.outboundAllow, { allowHttp: ctx.config.outboundAllowHttp });
+  // WHATWG URL has already turned decimal, octal and hex hosts ("2130706433", "0x7f.1") into dotted form.
   const host = url.hostname.replace(/^\[|\]$/g, '');
   let addresses: string[];
   if (isIP(host)) addresses = [host];
@@ -53,20 +54,31 @@ export async function parseDestination(ctx: Ctx, raw: unknown, field = 'url'): P
   }
   for (const a of addresses) {
     const why = policy.refuse(a);
-    if (why) throw new ValidationError(`${field} is not allowed: ${host} is ${why.replace(/^\S+ is /, '')}`, { field });
+    if (why) throw new ValidationError(`${field} is not allowed: ${why}`, { field });
+  }
+  if (url.protocol === 'http:' && !ctx.config.outboundAllowHttp) {
+    // Plain http is allowed only where every address the name has now is inside SLUICE_OUTBOUND_ALLOW.
+    const local = addresses.length > 0 && addresses.every((a) => policy.refusePlainHttp(a) === null);
+    if (!local) {
+      throw new UrlNotHttpsError(
+        field,
+        `${field} must use https: webhooks carry customer data and replayable signatures. For a receiver on your own network, list its addresses in SLUICE_OUTBOUND_ALLOW (e.g. 127.0.0.0/8); to allow plain http anywhere, set SLUICE_OUTBOUND_ALLOW_HTTP=true`,
+      );
+    }
   }
   return url.toString();
 }
 
-export function parseEventTypes(raw: unknown, field = 'eventTypes'): string[] {
+/** A list of event types and prefixes, each one known (see catalog/event-types.ts). */
+export async function parseEventTypes(ctx: Ctx, workspaceId: string, raw: unknown, field = 'eventTypes'): Promise<string[]> {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw) || raw.length > 200) throw new ValidationError(`${field} must be a list of up to 200 event types`, { field });
   raw.forEach((t, i) => {
-    if (typeof t !== 'string' || t.length > 200 || !EVENT_TYPE_PATTERN.test(t)) {
-      throw new ValidationError(`${field}[${i}] must be an event type ("subscription.canceled") or a prefix ("subscription.*")`, { field });
-    }
+    if (typeof t !== 'string') throw new ValidationError(`${field}[${i}] must be a string such as "subscription.canceled"`, { field });
   });
-  return [...new Set(raw as string[])];
+  const types = [...new Set(raw as string[])];
+  await checkEventTypes(ctx, workspaceId, types, field);
+  return types;
 }
 
 export function parseRateLimit(raw: unknown): number | null {
@@ -101,7 +113,7 @@ export function parseHeaders(raw: unknown): Record<string, string> {
 
 export function parseDescription(raw: unknown): string | null {
   if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'string' || raw.length > 500)
-    throw new ValidationError('description must be a string of at most 500 characters', { field: 'description' });
+  if (typeof raw !== 'string' || raw.length > 500 || raw.includes('\0'))
+    throw new ValidationError('description must be a string of at most 500 characters, without NUL', { field: 'description' });
   return raw;
 }

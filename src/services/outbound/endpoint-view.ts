@@ -1,6 +1,6 @@
 // What the API says about an endpoint, and its sealed part: signing secrets (two during a rotation) and the
 // custom header values (often credentials for the receiver), neither ever returned after creation.
-import type { EndpointKind, EndpointRow } from '../../db/queries/endpoints.js';
+import type { EndpointKind, EndpointRow, EndpointState } from '../../db/queries/endpoints.js';
 import type { Ctx } from '../context.js';
 
 export interface SealedEndpoint {
@@ -30,6 +30,8 @@ export interface EndpointView {
   url: string;
   description: string | null;
   eventTypes: string[];
+  state: EndpointState;
+  /** state === 'enabled', for clients written before states. */
   enabled: boolean;
   disabledReason: string | null;
   rateLimit: number | null;
@@ -48,7 +50,8 @@ export function toEndpointView(row: EndpointRow): EndpointView {
     url: row.url,
     description: row.description,
     eventTypes: row.event_types,
-    enabled: row.enabled,
+    state: row.state,
+    enabled: row.state === 'enabled',
     disabledReason: row.disabled_reason,
     rateLimit: row.rate_limit,
     headerNames: Array.isArray(row.headers) ? (row.headers as string[]) : Object.keys(row.headers),

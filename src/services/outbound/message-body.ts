@@ -1,5 +1,6 @@
 // The JSON body of a delivery (INTERFACE.md "Outbound webhooks"), built from the stored message alone, so
-// every attempt of a delivery sends the same bytes.
+// every attempt of a delivery sends the same bytes. A test message carries `test: true`, so no receiver or
+// list can take its synthetic data for a real fact; real messages carry no flag (bodies as before).
 import type { MessageRow } from '../../db/queries/messages.js';
 
 export interface MessageBody {
@@ -9,6 +10,7 @@ export interface MessageBody {
   workspaceId: string;
   data: unknown;
   source: { provider: string; eventId: string | null } | null;
+  test?: true;
 }
 
 export function messageBody(m: MessageRow): MessageBody {
@@ -19,5 +21,6 @@ export function messageBody(m: MessageRow): MessageBody {
     workspaceId: m.workspace_id,
     data: m.data,
     source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id } : null,
+    ...(m.test ? { test: true as const } : {}),
   };
 }

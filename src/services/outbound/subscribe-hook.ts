@@ -3,7 +3,6 @@
 import { ValidationError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { createEndpoint } from './create-endpoint.js';
-import { parseDestination } from './endpoint-input.js';
 import { asObject } from '../input.js';
 
 export async function subscribeHook(
@@ -16,12 +15,12 @@ export async function subscribeHook(
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}; expected targetUrl, event`);
   if (typeof body.event !== 'string')
     throw new ValidationError('event is required: the event type to subscribe to, e.g. "subscription.canceled"', { field: 'event' });
-  const targetUrl = await parseDestination(ctx, body.targetUrl, 'targetUrl');
   const created = await createEndpoint(
     ctx,
     workspaceId,
-    { url: targetUrl, eventTypes: [body.event], description: 'REST Hooks subscription' },
+    { url: body.targetUrl, eventTypes: [body.event], description: 'REST Hooks subscription' },
     'hook',
+    { url: 'targetUrl', eventTypes: 'event' },
   );
   return { id: created.id, targetUrl: created.url, event: body.event };
 }

@@ -1,6 +1,13 @@
-// PATCH an endpoint: fields present are replaced, absent ones kept. Re-enabling a disabled endpoint clears its
-// failure clock and resolves its open incidents.
-import { findEndpoint, updateEndpoint as writeEndpoint, type EndpointChanges } from '../../db/queries/endpoints.js';
+// PATCH an endpoint: fields present are replaced, absent ones kept. `state` is enabled, paused (deliveries are
+// created and wait) or disabled (none are created; recover resends); `enabled: true|false` is the older
+// spelling of enabled/disabled. Enabling clears the failure clock and resolves the endpoint's open incidents.
+import {
+  ENDPOINT_STATES,
+  findEndpoint,
+  updateEndpoint as writeEndpoint,
+  type EndpointChanges,
+  type EndpointState,
+} from '../../db/queries/endpoints.js';
 import { resolveEndpointIncidents } from '../../db/queries/incidents.js';
 import { publishMessage } from '../../db/queries/messages.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
@@ -8,21 +15,32 @@ import { newId } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
 import { parseDescription, parseDestination, parseEventTypes, parseHeaders, parseRateLimit } from './endpoint-input.js';
 import { openEndpoint, sealEndpoint, toEndpointView, type EndpointView } from './endpoint-view.js';
-import { asObject, optionalBoolean } from '../input.js';
+import { asObject, oneOf, optionalBoolean } from '../input.js';
 
-const FIELDS = ['url', 'eventTypes', 'description', 'rateLimit', 'headers', 'enabled'];
+const FIELDS = ['url', 'eventTypes', 'description', 'rateLimit', 'headers', 'state', 'enabled'];
+
+const REASONS: Record<EndpointState, string | null> = {
+  enabled: null,
+  paused: 'paused by an operator; deliveries wait',
+  disabled: 'disabled by an operator',
+};
 
 export async function updateEndpoint(ctx: Ctx, workspaceId: string, endpointId: string, input: unknown): Promise<EndpointView> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !FIELDS.includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}; expected ${FIELDS.join(', ')}`);
   const changes: EndpointChanges = {};
+  const state = oneOf(body.state, 'state', ENDPOINT_STATES);
+  const enabled = optionalBoolean(body, 'enabled');
+  if (state !== undefined && enabled !== undefined && (state === 'enabled') !== enabled) {
+    throw new ValidationError(`state ${state} and enabled ${enabled} disagree; send state alone`, { field: 'state' });
+  }
+  const wanted: EndpointState | undefined = state ?? (enabled === undefined ? undefined : enabled ? 'enabled' : 'disabled');
   if (body.url !== undefined) changes.url = await parseDestination(ctx, body.url);
-  if (body.eventTypes !== undefined) changes.eventTypes = parseEventTypes(body.eventTypes);
+  if (body.eventTypes !== undefined) changes.eventTypes = await parseEventTypes(ctx, workspaceId, body.eventTypes);
   if (body.description !== undefined) changes.description = parseDescription(body.description);
   if ('rateLimit' in body) changes.rateLimit = parseRateLimit(body.rateLimit);
   const headers = body.headers === undefined ? undefined : parseHeaders(body.headers);
-  const enabled = optionalBoolean(body, 'enabled');
 
   return ctx.db.transaction(async (tx) => {
     const row = await findEndpoint(tx, workspaceId, endpointId, true);
@@ -31,12 +49,12 @@ export async function updateEndpoint(ctx: Ctx, workspaceId: string, endpointId: 
       changes.headers = Object.keys(headers) as unknown as Record<string, string>;
       changes.secretsSealed = sealEndpoint(ctx, { ...openEndpoint(ctx, row), headers });
     }
-    if (enabled !== undefined && enabled !== row.enabled) {
-      changes.enabled = enabled;
-      changes.disabledReason = enabled ? null : 'disabled by an operator';
+    if (wanted !== undefined && wanted !== row.state) {
+      changes.state = wanted;
+      changes.disabledReason = REASONS[wanted];
     }
     const updated = await writeEndpoint(tx, row.id, changes);
-    if (changes.enabled === true) {
+    if (changes.state === 'enabled') {
       for (const incident of await resolveEndpointIncidents(tx, row.id)) {
         await publishMessage(tx, {
           id: newId('msg', ctx.now()),

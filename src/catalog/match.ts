@@ -1,5 +1,6 @@
-// An endpoint's event-type filter: exact names and "prefix.*" (which matches "prefix.anything", at any depth).
-// An empty filter, or "*", matches every type. The SQL fan-out in db/queries/deliveries.ts applies the same rule.
+// The event-type filter rule, used by TypeScript here and by SQL in db/queries/messages.ts (matchesTypeSql); a
+// test runs both on the same cases so they cannot drift apart. Exact names and "prefix.*", which matches
+// "prefix.anything" at any depth; an empty filter, or "*", matches every type.
 export const EVENT_TYPE_PATTERN = /^(\*|[a-z0-9_]+(\.[a-z0-9_]+)*(\.\*)?)$/;
 
 export function matchesEventType(patterns: readonly string[], type: string): boolean {
