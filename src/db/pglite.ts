@@ -3,6 +3,7 @@
 // and FOR UPDATE SKIP LOCKED degenerates to "nobody else is looking". Callers never see the difference.
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
+import { holdPrivateUmask } from '../lib/private-files.js';
 import type { Db, Queryable, QueryResult } from './port.js';
 import { classifyDbError } from './store-errors.js';
 
@@ -28,8 +29,16 @@ function wrap(target: PGlite | Transaction): Queryable {
 
 /** dataDir undefined = in memory (tests of pure SQL only). */
 export async function openPglite(dataDir: string | undefined): Promise<Db> {
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  const pg = await PGlite.create(dataDir);
+  // PGlite keeps creating files (WAL segments, new relations) while open, so the umask is held until close.
+  const releaseUmask = dataDir === undefined ? () => {} : holdPrivateUmask();
+  let pg: PGlite;
+  try {
+    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    pg = await PGlite.create(dataDir);
+  } catch (err) {
+    releaseUmask();
+    throw err;
+  }
   const root = wrap(pg);
   let closed = false;
   return {
@@ -49,7 +58,11 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
     async close() {
       if (closed) return;
       closed = true;
-      await pg.close();
+      try {
+        await pg.close();
+      } finally {
+        releaseUmask();
+      }
     },
   };
 }
