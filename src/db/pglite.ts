@@ -3,7 +3,7 @@
 // and FOR UPDATE SKIP LOCKED degenerates to "nobody else is looking". Callers never see the difference.
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
-import { holdPrivateUmask } from '../lib/private-files.js';
+import { ensurePrivateDir, holdPrivateUmask } from '../lib/private-files.js';
 import type { Db, Queryable, QueryResult } from './port.js';
 import { classifyDbError } from './store-errors.js';
 
@@ -35,6 +35,8 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
   try {
     if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     pg = await PGlite.create(dataDir);
+    // A new cluster is unpacked from PGlite's template with explicit 0666 modes that no umask can narrow.
+    if (dataDir !== undefined) ensurePrivateDir(dataDir);
   } catch (err) {
     releaseUmask();
     throw err;
