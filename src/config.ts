@@ -17,7 +17,7 @@ export interface Config {
   /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
   adminToken: string | undefined;
   /** SLUICE_PUBLIC_URL, default unset: base of the webhook URLs shown to users; when unset it is
-   *  http://HOST:PORT of the address the server actually listens on. */
+   *  http://HOST:PORT from this config (see publicBaseUrl), for the server and the CLI alike. */
   publicUrl: string | undefined;
   /** SLUICE_SECRET_KEY, default unset: generated into the data dir (mode 0600). */
   secretKey: string | undefined;
