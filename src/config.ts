@@ -17,7 +17,7 @@ export interface Config {
   /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
   adminToken: string | undefined;
   /** SLUICE_PUBLIC_URL, default unset: base of the webhook URLs shown to users; when unset it is
-   *  http://HOST:PORT of the address the server actually listens on. */
+   *  http://HOST:PORT from this config (see publicBaseUrl), for the server and the CLI alike. */
   publicUrl: string | undefined;
   /** SLUICE_SECRET_KEY, default unset: generated into the data dir (mode 0600). */
   secretKey: string | undefined;
@@ -215,4 +215,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Base of the webhook URLs shown to users: SLUICE_PUBLIC_URL, else http://HOST:PORT. The server and a CLI
+ *  command run while it is down both use this, so the URLs a user copies never depend on who printed them.
+ *  `listenedPort` fills in the port the OS picked when PORT is 0. */
+export function publicBaseUrl(config: Pick<Config, 'publicUrl' | 'host' | 'port'>, listenedPort?: number): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port === 0 && listenedPort !== undefined ? listenedPort : config.port}`;
 }

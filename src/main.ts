@@ -1,6 +1,6 @@
 // Process entry: config → database → HTTP and/or workers → graceful shutdown.
 import { pino, type Logger } from 'pino';
-import type { Config, Role } from './config.js';
+import { publicBaseUrl, type Config, type Role } from './config.js';
 import { openDb } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import type { Db } from './db/port.js';
@@ -9,12 +9,12 @@ import { acquireDataDirLock, type DataDirLock } from './lib/data-dir-lock.js';
 import { hashToken } from './lib/hash.js';
 import { newToken } from './lib/ids.js';
 import { safeLoggerOptions } from './lib/log-safety.js';
-import { createMetrics } from './lib/metrics.js';
-import { createSecretBox, loadOrCreateMasterKey } from './lib/secret-box.js';
+import { ensurePrivateDir } from './lib/private-files.js';
+import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import type { Ctx } from './services/context.js';
-import { findHandler } from './crm/handlers.js';
+import { createContext } from './services/create-context.js';
 import { ensureAdminToken } from './services/workspaces/ensure-admin-token.js';
 import { checkMasterKey } from './services/connections/check-master-key.js';
 import { releaseOrphanedDeliveries } from './services/outbound/claim-deliveries.js';
@@ -31,10 +31,19 @@ export interface RunningSluice {
   stop(): Promise<void>;
 }
 
-/** Opens the configured database (taking the data-dir lock in embedded mode) and applies migrations. */
-export async function openStore(config: Config): Promise<{ db: Db; lock: DataDirLock | undefined }> {
+/** Makes the data dir private (0700, nothing readable by group/others) when Sluice keeps anything in it;
+ *  returns the paths whose permissions had to be tightened, for a warning. */
+export function securePrivateDataDir(config: Config): string[] {
+  if (config.databaseUrl && config.secretKey) return [];
+  return ensurePrivateDir(config.dataDir);
+}
+
+/** Opens the configured database (taking the data-dir lock in embedded mode) and applies migrations.
+ *  `fixedPermissions` lists data-dir paths that were readable by group/others and have been made private. */
+export async function openStore(config: Config): Promise<{ db: Db; lock: DataDirLock | undefined; fixedPermissions: string[] }> {
   const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
   try {
+    const fixedPermissions = securePrivateDataDir(config);
     const db = await openDb(config);
     try {
       await migrate(db);
@@ -42,7 +51,7 @@ export async function openStore(config: Config): Promise<{ db: Db; lock: DataDir
       await db.close();
       throw err;
     }
-    return { db, lock };
+    return { db, lock, fixedPermissions };
   } catch (err) {
     lock?.release();
     throw err;
@@ -50,26 +59,37 @@ export async function openStore(config: Config): Promise<{ db: Db; lock: DataDir
 }
 
 export async function startSluice(config: Config, role: Role, log: Logger = createLogger(config)): Promise<RunningSluice> {
-  const masterKey = loadOrCreateMasterKey(config.secretKey, config.dataDir);
+  // openStore makes the data dir private first, so the master key is written into a private dir.
+  const { db, lock, fixedPermissions: fixed } = await openStore(config);
+  let masterKey: { key: string; generated: boolean };
+  try {
+    masterKey = loadOrCreateMasterKey(config.secretKey, config.dataDir);
+  } catch (err) {
+    await db.close();
+    lock?.release();
+    throw err;
+  }
   if (masterKey.generated) {
     log.warn({ dataDir: config.dataDir }, 'generated a master key into the data dir (secret.key); back it up, or set SLUICE_SECRET_KEY');
   }
-  const { db, lock } = await openStore(config);
+  if (fixed.length > 0) {
+    log.warn(
+      { dataDir: config.dataDir, fixed: fixed.length, examples: fixed.slice(0, 5) },
+      'the data dir was readable by other users; removed group/other permissions',
+    );
+  }
   let url: string | undefined;
+  let listenedPort: number | undefined;
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
-  const ctx: Ctx = {
+  const ctx: Ctx = createContext(config, {
     db,
-    config,
-    secretBox: createSecretBox(masterKey.key),
+    masterKey: masterKey.key,
     log,
-    metrics: createMetrics(),
-    now: Date.now,
-    publicUrl: () => config.publicUrl ?? url ?? `http://${config.host}:${config.port}`,
+    publicUrl: () => publicBaseUrl(config, listenedPort),
     onEventStored: () => worker?.wake(),
     onDeliveriesQueued: () => sender?.wake(),
-    findHandler,
-  };
+  });
 
   try {
     await checkMasterKey(ctx, config.secretKey !== undefined ? 'SLUICE_SECRET_KEY' : `${config.dataDir}/secret.key`);
@@ -112,6 +132,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       if (address && typeof address === 'object') {
         const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
         url = `http://${host}:${address.port}`;
+        listenedPort = address.port;
       }
       lock?.update({ url, cliToken });
     }

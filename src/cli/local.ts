@@ -2,51 +2,92 @@
 // dir nobody holds), or through the running server's HTTP API when a server holds the embedded dir.
 import { pino } from 'pino';
 import type { Config } from '../config.js';
-import { readDataDirLock, DataDirLockedError } from '../lib/data-dir-lock.js';
-import { createMetrics } from '../lib/metrics.js';
-import { createSecretBox, loadOrCreateMasterKey } from '../lib/secret-box.js';
+import { AppError } from '../errors.js';
+import { readDataDirLock, DataDirLockedError, type LockInfo } from '../lib/data-dir-lock.js';
+import { loadOrCreateMasterKey } from '../lib/secret-box.js';
 import { openStore } from '../main.js';
 import type { Ctx } from '../services/context.js';
-import { findHandler } from '../crm/handlers.js';
+import { createContext } from '../services/create-context.js';
 
-export type Access =
-  | { via: 'direct'; ctx: Ctx; close(): Promise<void> }
-  | { via: 'server'; call<T>(method: string, path: string, body?: unknown): Promise<T> };
+export type ServerCall = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+
+export type Access = { via: 'direct'; ctx: Ctx; close(): Promise<void> } | { via: 'server'; url: string; call: ServerCall };
+
+/** The server answered, but not with 2xx: its error code and message, as the API gave them. */
+export class ServerAnswerError extends AppError {}
+
+/** The server in the lock file did not answer at all (stopped, restarting, crashed). */
+export class ServerUnreachableError extends AppError {
+  constructor(url: string, cause: unknown) {
+    super('SERVER_UNREACHABLE', `the sluice server at ${url} did not answer (${(cause as Error)?.message ?? String(cause)})`, 503, true);
+  }
+}
+
+/** The server holding the embedded data dir, when it is up and serves HTTP; undefined otherwise. */
+export function findServer(config: Config): (LockInfo & { url: string; cliToken: string }) | undefined {
+  if (config.databaseUrl) return undefined;
+  const holder = readDataDirLock(config.dataDir);
+  if (!holder?.url || !holder.cliToken) return undefined;
+  return { ...holder, url: holder.url, cliToken: holder.cliToken };
+}
+
+export function serverCaller(url: string, cliToken: string): ServerCall {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    let res: Response;
+    try {
+      res = await fetch(`${url}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${cliToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new ServerUnreachableError(url, (err as { cause?: unknown }).cause ?? err);
+    }
+    const text = await res.text();
+    let json: (T & { error?: { code?: string; message?: string } }) | undefined;
+    try {
+      json = text ? (JSON.parse(text) as T & { error?: { code?: string; message?: string } }) : undefined;
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      throw new ServerAnswerError(
+        json?.error?.code ?? `HTTP_${res.status}`,
+        json?.error?.message ?? `server answered ${res.status}`,
+        res.status,
+      );
+    }
+    return json as T;
+  };
+}
 
 export async function openAccess(config: Config): Promise<Access> {
   if (!config.databaseUrl) {
     const holder = readDataDirLock(config.dataDir);
     if (holder) {
       if (!holder.url || !holder.cliToken) throw new DataDirLockedError(config.dataDir, holder);
-      const { url, cliToken } = holder;
-      return {
-        via: 'server',
-        async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-          const res = await fetch(`${url}/api/v1${path}`, {
-            method,
-            headers: { authorization: `Bearer ${cliToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          });
-          const json = (await res.json()) as T & { error?: { message?: string } };
-          if (!res.ok) throw new Error(json.error?.message ?? `server answered ${res.status}`);
-          return json;
-        },
-      };
+      return { via: 'server', url: holder.url, call: serverCaller(holder.url, holder.cliToken) };
     }
   }
-  const { db, lock } = await openStore(config);
-  const ctx: Ctx = {
-    db,
-    config,
-    secretBox: createSecretBox(loadOrCreateMasterKey(config.secretKey, config.dataDir).key),
-    log: pino({ level: 'warn' }),
-    metrics: createMetrics(),
-    now: Date.now,
-    publicUrl: () => config.publicUrl ?? `http://${config.host}:${config.port}`,
-    onEventStored: () => {},
-    onDeliveriesQueued: () => {},
-    findHandler,
-  };
+  const { db, lock, fixedPermissions } = await openStore(config);
+  if (fixedPermissions.length > 0) {
+    process.stderr.write(
+      `warning: the data dir ${config.dataDir} was readable by other users; removed group/other permissions from ${fixedPermissions.length} path(s)\n`,
+    );
+  }
+  let ctx: Ctx;
+  try {
+    // The server is down (or on PostgreSQL, elsewhere): URLs shown are the ones it uses, from the same config.
+    ctx = createContext(config, {
+      db,
+      masterKey: loadOrCreateMasterKey(config.secretKey, config.dataDir).key,
+      log: pino({ level: 'warn' }),
+    });
+  } catch (err) {
+    await db.close();
+    lock?.release();
+    throw err;
+  }
   return {
     via: 'direct',
     ctx,

@@ -3,6 +3,7 @@
 // and FOR UPDATE SKIP LOCKED degenerates to "nobody else is looking". Callers never see the difference.
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
+import { ensurePrivateDir, holdPrivateUmask } from '../lib/private-files.js';
 import type { Db, Queryable, QueryResult } from './port.js';
 import { classifyDbError } from './store-errors.js';
 
@@ -28,8 +29,18 @@ function wrap(target: PGlite | Transaction): Queryable {
 
 /** dataDir undefined = in memory (tests of pure SQL only). */
 export async function openPglite(dataDir: string | undefined): Promise<Db> {
-  if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  const pg = await PGlite.create(dataDir);
+  // PGlite keeps creating files (WAL segments, new relations) while open, so the umask is held until close.
+  const releaseUmask = dataDir === undefined ? () => {} : holdPrivateUmask();
+  let pg: PGlite;
+  try {
+    if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    pg = await PGlite.create(dataDir);
+    // A new cluster is unpacked from PGlite's template with explicit 0666 modes that no umask can narrow.
+    if (dataDir !== undefined) ensurePrivateDir(dataDir);
+  } catch (err) {
+    releaseUmask();
+    throw err;
+  }
   const root = wrap(pg);
   let closed = false;
   return {
@@ -49,7 +60,11 @@ export async function openPglite(dataDir: string | undefined): Promise<Db> {
     async close() {
       if (closed) return;
       closed = true;
-      await pg.close();
+      try {
+        await pg.close();
+      } finally {
+        releaseUmask();
+      }
     },
   };
 }

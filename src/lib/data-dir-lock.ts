@@ -59,7 +59,7 @@ export interface DataDirLock {
 }
 
 export function acquireDataDirLock(dataDir: string): DataDirLock {
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = lockFilePath(dataDir);
   let info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString() };
   const write = (flag: 'wx' | 'w') => writeFileSync(file, JSON.stringify(info), { mode: 0o600, flag });

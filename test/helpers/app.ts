@@ -2,15 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
-import { findHandler } from '../../src/crm/handlers.js';
 import type { Db } from '../../src/db/port.js';
 import { buildApp } from '../../src/http/app.js';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from '../../src/jobs/event-worker.js';
 import { hashToken } from '../../src/lib/hash.js';
-import { createMetrics } from '../../src/lib/metrics.js';
-import { createSecretBox } from '../../src/lib/secret-box.js';
 import type { Ctx } from '../../src/services/context.js';
+import { createContext } from '../../src/services/create-context.js';
 import { createTestStore, openMigrated, type TestStore } from './db.js';
 
 export interface TestApp {
@@ -53,18 +51,16 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
   let url = '';
-  const ctx: Ctx = {
+  const ctx: Ctx = createContext(config, {
     db,
-    config,
-    secretBox: createSecretBox(masterKey(store)),
+    masterKey: masterKey(store),
     log: pino({ level: logLevel }),
-    metrics: createMetrics(),
-    now: opts.now ?? Date.now,
+    ...(opts.now ? { now: opts.now } : {}),
     publicUrl: () => url,
     onEventStored: () => worker?.wake(),
     onDeliveriesQueued: () => sender?.wake(),
-    findHandler: opts.findHandler ?? findHandler,
-  };
+    ...(opts.findHandler ? { findHandler: opts.findHandler } : {}),
+  });
   const app = await buildApp({ ctx, admin: { hashes: [hashToken(adminToken)] } });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -1,0 +1,180 @@
+// The sluice command against the hardening issue: one-line errors with a code, usage hints, URLs from the
+// server's config while it is down, a private data dir, and `listen` that outlives server restarts.
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { test } from 'node:test';
+import { waitFor } from '../helpers/app.js';
+import { createTestStore, usingPostgres } from '../helpers/db.js';
+import { runSluice, spawnSluice, startSluiceProcess } from '../helpers/sluice-process.js';
+
+const TOKEN = 'cli_lifecycle_admin_token_0123456789';
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+function walk(p: string): string[] {
+  const st = statSync(p);
+  return st.isDirectory() ? [p, ...readdirSync(p).flatMap((n) => walk(path.join(p, n)))] : [p];
+}
+
+test('ordinary errors are one line with a code; --debug adds the stack; typos get a usage hint and exit 2', async () => {
+  const store = await createTestStore();
+  try {
+    const missing = await runSluice(['rebuild', '--workspace', 'ws_nope'], store.env);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
+    assert.match(missing.stderr, /^sluice rebuild: no workspace "ws_nope" \[WORKSPACE_NOT_FOUND\]$/m);
+    assert.doesNotMatch(missing.stderr, /\n\s+at /);
+
+    const debug = await runSluice(['rebuild', '--workspace', 'ws_nope', '--debug'], store.env);
+    assert.equal(debug.code, 1);
+    assert.match(debug.stderr, /\[WORKSPACE_NOT_FOUND\]\n[\s\S]*\n\s+at /);
+
+    const badEnv = await runSluice(['migrate'], { ...store.env, PORT: 'eighty' });
+    assert.equal(badEnv.code, 1);
+    assert.match(badEnv.stderr, /PORT must be an integer/);
+    assert.match(badEnv.stderr, /\[CONFIG_INVALID\]/);
+    assert.doesNotMatch(badEnv.stderr, /\n\s+at /);
+
+    const typo = await runSluice(['wrkspace', 'list'], store.env);
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /unknown command "wrkspace"; did you mean "workspace"\?/);
+    assert.match(typo.stderr, /sluice --help/);
+    const flag = await runSluice(['workspace', 'list', '--frobnicate'], store.env);
+    assert.equal(flag.code, 2);
+    assert.match(flag.stderr, /--frobnicate/);
+    assert.match(flag.stderr, /sluice workspace --help/);
+  } finally {
+    await store.drop();
+  }
+});
+
+test('while the server is down, commands print the webhook URLs the server will use', { timeout: 90_000 }, async () => {
+  const store = await createTestStore();
+  const port = await freePort();
+  // localhost, not 127.0.0.1: the server must show the configured host, not the address it resolved to.
+  const env = { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, PORT: String(port), HOST: 'localhost' };
+  try {
+    const down = await runSluice(['workspace', 'create', '--name', 'Offline', '--json'], env);
+    assert.equal(down.code, 0, down.stderr);
+    const offline = JSON.parse(down.stdout);
+    assert.equal(offline.webhookUrls.stripe, `http://localhost:${port}/webhooks/stripe/${offline.id}`);
+
+    const withPublic = await runSluice(['workspace', 'list', '--json'], { ...env, SLUICE_PUBLIC_URL: 'https://hooks.example.com/' });
+    assert.equal(JSON.parse(withPublic.stdout)[0].webhookUrls.piano, `https://hooks.example.com/webhooks/piano/${offline.id}`);
+
+    // The server started from the same environment shows the same base.
+    const server = await startSluiceProcess(env, ['--port', String(port)]);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/workspaces/${offline.id}`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(((await res.json()) as { webhookUrls: { stripe: string } }).webhookUrls.stripe, offline.webhookUrls.stripe);
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+    }
+  } finally {
+    await store.drop();
+  }
+});
+
+test('the data dir and every file in it are private to the owner after start', { timeout: 90_000 }, async () => {
+  const store = await createTestStore();
+  try {
+    // A dir left world-readable (an older version, a careless copy) is fixed, with a warning.
+    chmodSync(store.dataDir, 0o755);
+    mkdirSync(path.join(store.dataDir, 'old-backup'), { mode: 0o755 });
+    writeFileSync(path.join(store.dataDir, 'old-backup', 'notes.txt'), 'x', { mode: 0o644 });
+    chmodSync(path.join(store.dataDir, 'old-backup', 'notes.txt'), 0o644);
+    const server = await startSluiceProcess({ ...store.env, SLUICE_ADMIN_TOKEN: TOKEN });
+    try {
+      const res = await fetch(`${server.url}/api/v1/workspaces`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'private' }),
+      });
+      assert.equal(res.status, 201);
+      assert.match(server.output(), /the data dir was readable by other users/);
+      const files = walk(store.dataDir);
+      if (!usingPostgres)
+        assert.ok(
+          files.some((f) => f.includes('pgdata')),
+          'the embedded database lives in the data dir',
+        );
+      assert.ok(files.some((f) => f.endsWith('secret.key')));
+      const open = files.filter((f) => (statSync(f).mode & 0o077) !== 0).map((f) => `${(statSync(f).mode & 0o777).toString(8)} ${f}`);
+      assert.deepEqual(open, []);
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+    }
+    // Files the database created while running (WAL, new relations) are private too.
+    const open = walk(store.dataDir).filter((f) => (statSync(f).mode & 0o077) !== 0);
+    assert.deepEqual(open, []);
+  } finally {
+    await store.drop();
+  }
+});
+
+test('sluice listen waits for the server, then keeps printing across a server restart', { timeout: 150_000 }, async () => {
+  const store = await createTestStore();
+  const env = { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN };
+  const api = async (url: string, method: string, p: string, body?: unknown) => {
+    const res = await fetch(`${url}/api/v1${p}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return (await res.json()) as any;
+  };
+  // The workspace exists before anything runs: created directly while no server holds the dir.
+  const created = await runSluice(['workspace', 'create', '--name', 'listen', '--json'], env);
+  assert.equal(created.code, 0, created.stderr);
+  const ws = JSON.parse(created.stdout).id as string;
+
+  const listen = spawnSluice(['listen', '--workspace', ws, '--json', '--interval', '200'], env);
+  const printed = (type: string) =>
+    waitFor(
+      async () =>
+        listen
+          .stdout()
+          .split('\n')
+          .find((l) => l.includes(type)),
+      `listen prints ${type}`,
+      30_000,
+    );
+  try {
+    if (!usingPostgres) await waitFor(async () => listen.stderr().includes('waiting for the server at'), 'listen waits', 20_000);
+    // Embedded: the server can take the data dir although listen is already running.
+    let server = await startSluiceProcess(env);
+    try {
+      await api(server.url, 'POST', `/workspaces/${ws}/events`, { type: 'course.enrolled', data: { n: 1 } });
+      assert.deepEqual(JSON.parse(await printed('course.enrolled')).data, { n: 1 });
+
+      server.proc.kill('SIGTERM');
+      assert.equal((await server.exited).code, 0);
+      if (!usingPostgres) await waitFor(async () => listen.stderr().includes('lost the connection'), 'listen notices', 20_000);
+      server = await startSluiceProcess(env);
+      await api(server.url, 'POST', `/workspaces/${ws}/events`, { type: 'course.completed', data: { n: 2 } });
+      assert.deepEqual(JSON.parse(await printed('course.completed')).data, { n: 2 });
+      assert.equal(listen.proc.exitCode, null, `listen is still running:\n${listen.stderr()}`);
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+    }
+    listen.proc.kill('SIGINT');
+    assert.equal(await listen.exited, 0);
+  } finally {
+    if (listen.proc.exitCode === null) listen.proc.kill('SIGKILL');
+    await store.drop();
+  }
+});
