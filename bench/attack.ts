@@ -5,10 +5,9 @@
 // under the slow clients, and the server's RSS before and after.
 //
 //   npm run build && node --import tsx bench/attack.ts [--db pglite|postgres] [--requests 10000] [--slow 2000]
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchStore, createBenchWorkspace, pct, startServer, TOKEN, type BenchDb } from './lib.js';
 
@@ -24,25 +23,41 @@ const slowCount = Number(values.slow);
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
-/** Route templates as registered in src/http/routes (the same list the hostile-input test attacks). */
-function routes(): Array<[string, string]> {
-  const dir = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '../src/http/routes');
-  const out: Array<[string, string]> = [];
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
-    for (const m of readFileSync(path.join(dir, f), 'utf8').matchAll(/\.(get|post|put|patch|delete)\s*(?:<[^(]*?>)?\(\s*'([^']+)'/g)) {
-      const t = m[2]!;
-      out.push([m[1]!.toUpperCase(), /^\/(webhooks|healthz|readyz|metrics)/.test(t) ? t : `/api/v1${t}`]);
-    }
-  }
-  return out;
+/** Every route the server registers, from its own OpenAPI document (the same list the hostile-input test attacks). */
+async function routes(base: string): Promise<Array<[string, string]>> {
+  const doc = JSON.parse((await send(base, 'GET', '/api/v1/openapi.json', undefined, {}, true)) as string) as {
+    paths: Record<string, Record<string, unknown>>;
+  };
+  return Object.entries(doc.paths).flatMap(([p, ops]) =>
+    Object.keys(ops)
+      .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+      .map((m): [string, string] => [m.toUpperCase(), p.replace(/\{([^}]+)\}/g, ':$1')]),
+  );
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
-function send(base: string, method: string, url: string, body?: string, headers: Record<string, string> = {}): Promise<number> {
+function send(base: string, method: string, url: string, body?: string, headers?: Record<string, string>): Promise<number>;
+function send(
+  base: string,
+  method: string,
+  url: string,
+  body: string | undefined,
+  headers: Record<string, string>,
+  text: true,
+): Promise<string>;
+function send(
+  base: string,
+  method: string,
+  url: string,
+  body?: string,
+  headers: Record<string, string> = {},
+  text = false,
+): Promise<number | string> {
   return new Promise((resolve) => {
     const req = http.request(`${base}${url}`, { method, agent, headers: { authorization: `Bearer ${TOKEN}`, ...headers } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => text && chunks.push(c));
+      res.on('end', () => resolve(text ? Buffer.concat(chunks).toString() : (res.statusCode ?? 0)));
       res.on('error', () => resolve(-1));
     });
     req.setTimeout(30_000, () => req.destroy());
@@ -90,7 +105,7 @@ async function main() {
     const rssBefore = rssMb(pid);
 
     // 1. Malformed requests, round-robin over routes and variants, 16 at a time.
-    const templates = routes();
+    const templates = await routes(server.base);
     const cases: Array<() => Promise<number>> = [];
     for (let i = 0; cases.length < total; i++) {
       const [method, template] = templates[i % templates.length]!;
