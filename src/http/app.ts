@@ -8,6 +8,7 @@ import { outboundRoutes } from './routes/outbound.js';
 import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
 import { answerFrameworkError, registerErrorHandling } from './plugins/errors.js';
 import { registerInputGuard } from './plugins/input-guard.js';
+import { acceptJsonOnly } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { answerClientError, limitedServerFactory } from './server-limits.js';
 import { observeRequestDuration } from './plugins/request-metrics.js';
@@ -51,6 +52,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
   await app.register(pianoWebhookRoutes, { ctx });
   await app.register(
     async (api) => {
+      acceptJsonOnly(api);
       requireToken(api, ctx, admin);
       honourIdempotencyKeys(api, ctx);
       await api.register(workspaceRoutes, { ctx });

@@ -93,4 +93,45 @@ describe('API keys: list, revoke, roles', () => {
     assert.equal((await app.api('DELETE', `/api/v1/workspaces/${ws}/api-keys/${member.id}`, undefined, admin.key)).status, 204);
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}`, undefined, member.key)).status, 401);
   });
+
+  test('a member key operates but cannot change credentials, endpoints, keys or settings; an admin key can', async () => {
+    const member = (await app.api('POST', `/api/v1/workspaces/${ws}/api-keys`, { role: 'member' })).body.key;
+    const admin = (await app.api('POST', `/api/v1/workspaces/${ws}/api-keys`, { role: 'admin' })).body.key;
+    assert.equal(
+      (await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: ['whsec_original_secret'] })).status,
+      200,
+    );
+    const adminOnly: Array<[string, string, unknown]> = [
+      ['PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: ['whsec_member_replaced'] }],
+      ['PUT', `/api/v1/workspaces/${ws}/connections/piano`, { aid: 'MemberAid1', privateKey: 'x'.repeat(40) }],
+      ['POST', `/api/v1/workspaces/${ws}/endpoints`, { url: 'https://example.com/hook' }],
+      ['POST', `/api/v1/workspaces/${ws}/api-keys`, { role: 'admin' }],
+      ['PATCH', `/api/v1/workspaces/${ws}`, { name: 'renamed by a member' }],
+      ['POST', `/api/v1/workspaces/${ws}/rebuild`, {}],
+    ];
+    for (const [method, path, body] of adminOnly) {
+      const res = await app.api(method, path, body, member);
+      assert.equal(res.status, 403, `${method} ${path} with a member key`);
+      assert.match(res.body.error.message, /needs an admin key or the admin token \(this key's role is member\)/);
+    }
+    const conn = await app.api('GET', `/api/v1/workspaces/${ws}/connections/stripe`, undefined, member);
+    assert.equal(conn.status, 200, 'a member reads');
+    assert.equal(conn.body.webhookSecretCount, 1, 'the signing secret a member tried to replace is still the only one');
+    // What a member may do: publish a custom event (operate).
+    assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/events`, { type: 'course.enrolled', data: {} }, member)).status, 201);
+    // An admin key may change settings, create keys and rebuild, within its own workspace.
+    assert.equal(
+      (
+        await app.api(
+          'PUT',
+          `/api/v1/workspaces/${ws}/connections/stripe`,
+          { webhookSecrets: ['whsec_original_secret', 'whsec_rotated_secret'] },
+          admin,
+        )
+      ).status,
+      200,
+    );
+    assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/api-keys`, { role: 'viewer' }, admin)).status, 201);
+    assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, {}, admin)).status, 200);
+  });
 });

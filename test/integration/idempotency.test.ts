@@ -91,6 +91,15 @@ describe('Idempotency-Key', () => {
     assert.equal(await workspaceCount(), count + 1);
   });
 
+  test('the same body with its keys in another order is the same request', async () => {
+    const first = await post('/api/v1/workspaces', { name: 'Ordered', demo: true }, 'order-1');
+    assert.equal(first.status, 201);
+    const again = await post('/api/v1/workspaces', { demo: true, name: 'Ordered' }, 'order-1');
+    assert.equal(again.status, 201);
+    assert.equal(again.replayed, 'true');
+    assert.equal(again.body.id, first.body.id);
+  });
+
   test('the same key with a different body is 422 IDEMPOTENCY_KEY_REUSED and creates nothing', async () => {
     assert.equal((await post('/api/v1/workspaces', { name: 'First' }, 'reuse-1')).status, 201);
     const count = await workspaceCount();

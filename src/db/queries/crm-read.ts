@@ -1,4 +1,5 @@
 // Read side of the CRM: lists are newest first, keyset-paged by row id.
+import { containsPattern } from '../like.js';
 import type { Queryable } from '../port.js';
 
 type Row = Record<string, unknown> & { id: string };
@@ -17,10 +18,10 @@ export async function listCustomers(
     `SELECT * FROM customers
      WHERE workspace_id = $1 AND stub = false
        AND ($2::text IS NULL OR lower(email) = lower($2))
-       AND ($3::text IS NULL OR email ILIKE '%' || $3 || '%' OR name ILIKE '%' || $3 || '%' OR provider_id = $3)
+       AND ($3::text IS NULL OR email ILIKE $6 OR name ILIKE $6 OR provider_id = $3)
        AND ($4::text IS NULL OR id < $4)
      ORDER BY id DESC LIMIT $5`,
-    [o.workspaceId, o.email ?? null, o.q ?? null, o.before ?? null, o.limit],
+    [o.workspaceId, o.email ?? null, o.q ?? null, o.before ?? null, o.limit, o.q == null ? null : containsPattern(o.q)],
   );
   return rows;
 }

@@ -1,11 +1,12 @@
 // The reads and writes of a customer erasure. Candidate rows are found by a case-insensitive text search for
 // the person's ids and values; the caller redacts them in JavaScript and writes them back, all in one
 // transaction.
+import { containsPattern } from '../like.js';
 import type { Queryable } from '../port.js';
 
 /** `%value%` patterns for ILIKE, with the pattern characters of the value escaped. */
 export function likePatterns(values: readonly string[]): string[] {
-  return values.map((v) => `%${v.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  return values.map(containsPattern);
 }
 
 export interface ErasureEventRow {

@@ -2,17 +2,26 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
   assertMayWrite,
   assertWorkspaceAccess,
+  assertWorkspaceAdmin,
   authenticate,
   type AdminTokenHashes,
   type Principal,
 } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
+import type { ApiKeyRole } from '../../services/workspaces/authenticate.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal;
   }
+  interface FastifyContextConfig {
+    /** The least role a workspace API key needs for this route (the admin token may do everything). */
+    role?: ApiKeyRole;
+  }
 }
+
+/** Route config of the routes that change credentials, endpoints, keys or settings: admin keys and the admin token only. */
+export const adminOnly = { role: 'admin' } as const;
 
 /** Every route registered after this in the same scope requires a bearer token; a `:ws` param is checked
  *  against the token's workspace. */
@@ -23,5 +32,7 @@ export function requireToken(app: FastifyInstance, ctx: Ctx, admin: AdminTokenHa
     const ws = (request.params as Record<string, string> | undefined)?.ws;
     if (ws !== undefined) assertWorkspaceAccess(request.principal, ws);
     assertMayWrite(request.principal, request.method);
+    if (request.routeOptions.config.role === 'admin')
+      assertWorkspaceAdmin(request.principal, `${request.method} ${request.routeOptions.url}`);
   });
 }

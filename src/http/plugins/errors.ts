@@ -50,9 +50,18 @@ const BY_STATUS: Record<number, string> = {
 function mapFrameworkError(err: FastifyError): Mapped | undefined {
   const known = err.code ? FASTIFY_ERRORS[err.code] : undefined;
   if (known) return known;
-  // JSON.parse failures come through as a bare SyntaxError with status 400.
-  if (err instanceof SyntaxError && (err.statusCode === 400 || err.statusCode === undefined))
+  // JSON.parse failures come through as a bare SyntaxError with status 400; so does valid JSON that carries a
+  // prototype key, which the parser refuses on purpose (prototype pollution) and which deserves its own words.
+  if (err instanceof SyntaxError && (err.statusCode === 400 || err.statusCode === undefined)) {
+    if (/forbidden prototype property/i.test(err.message)) {
+      return {
+        status: 400,
+        code: 'INVALID_JSON',
+        message: 'the JSON body has a "__proto__" or "constructor.prototype" key, which is refused',
+      };
+    }
     return FASTIFY_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY;
+  }
   if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     const fromFastify = typeof err.code === 'string' && err.code.startsWith('FST_');
     return {

@@ -1,6 +1,7 @@
 // Idempotency-Key on every POST of the API; the rules are in services/ops/idempotent-requests.ts.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { canonicalJson } from '../../lib/canonical-json.js';
 import type { Ctx } from '../../services/context.js';
 import { claimRequest, finishRequest, type IdempotencyClaim } from '../../services/ops/idempotent-requests.js';
 import { principalRef } from '../../services/workspaces/authenticate.js';
@@ -11,11 +12,11 @@ declare module 'fastify' {
   }
 }
 
-/** Method, path with query, and the parsed body: "the same request" as a client would mean it. */
+/** Method, path with query, and the parsed body with its keys in order: "the same request" as a client means it. */
 function requestHash(request: FastifyRequest): string {
   return createHash('sha256')
     .update(`${request.method} ${request.url}\n`)
-    .update(JSON.stringify(request.body ?? null))
+    .update(canonicalJson(request.body ?? null))
     .digest('hex');
 }
 

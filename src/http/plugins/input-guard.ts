@@ -68,6 +68,11 @@ export function jsonBodyProblems(body: unknown, maxDepth = MAX_JSON_DEPTH, limit
       if (problem) problems.push({ path, message: `${fieldName(path)} ${problem}` });
       continue;
     }
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      // JSON.parse reads 1e400 as Infinity, which JSON.stringify would silently store as null.
+      problems.push({ path, message: `${fieldName(path)} is a number too large to represent` });
+      continue;
+    }
     if (value === null || typeof value !== 'object') continue;
     if (depth >= maxDepth) {
       problems.push({ path: shortPath(path), message: `the JSON body is nested deeper than ${maxDepth} levels` });

@@ -51,6 +51,16 @@ function sentence(e: RawError): string {
   }
 }
 
+/** Whether the value had the type of one of the union's branches and failed on something inside it. */
+function passedTypeCheck(union: RawError, errors: readonly RawError[]): boolean {
+  return errors.some(
+    (b) =>
+      b !== union &&
+      b.schemaPath?.startsWith(`${union.schemaPath}/`) &&
+      (b.keyword !== 'type' || (b.instancePath ?? '') !== (union.instancePath ?? '')),
+  );
+}
+
 /** `context` is where the value came from: body, querystring, params or headers. */
 export function toProblems(errors: readonly RawError[], context: string | undefined): Problem[] {
   const base = `/${context ?? 'body'}`;
@@ -60,8 +70,19 @@ export function toProblems(errors: readonly RawError[], context: string | undefi
     const at = `${base}${e.instancePath ?? ''}`;
     // `additionalProperties: false` is also reported as a failed `false` schema at the extra field.
     if (e.keyword === 'boolean' && e.schemaPath?.endsWith('additionalProperties')) continue;
-    // A failed union reports each branch's error too; the union's own problem below says it once.
-    if (unions.some((u) => u !== e && u.instancePath === e.instancePath && e.schemaPath?.startsWith(`${u.schemaPath}/`))) continue;
+    // A failed union reports each branch's error too; the union's own problem below says it once. But when the
+    // value has a branch's type and fails inside it (a body object with a wrong field, where the other branch
+    // is null), that branch's errors are the problems, and "must be null" from the other branch is noise.
+    if (
+      unions.some(
+        (u) =>
+          u !== e &&
+          u.instancePath === e.instancePath &&
+          e.schemaPath?.startsWith(`${u.schemaPath}/`) &&
+          (e.keyword === 'type' || !passedTypeCheck(u, errors)),
+      )
+    )
+      continue;
     if (e.keyword === 'required' || e.params?.missingProperty !== undefined) {
       for (const name of names(e.params?.requiredProperties ?? e.params?.missingProperty))
         out.push({ path: `${at}/${name}`, message: 'is required' });
@@ -70,6 +91,7 @@ export function toProblems(errors: readonly RawError[], context: string | undefi
         out.push({ path: `${at}/${name}`, message: 'is not a known field' });
       }
     } else if (e.keyword === 'anyOf' || e.keyword === 'oneOf') {
+      if (passedTypeCheck(e, errors)) continue;
       const branches = errors.filter((b) => b !== e && b.instancePath === e.instancePath && b.schemaPath?.startsWith(`${e.schemaPath}/`));
       const shapes = [...new Set(branches.map((b) => sentence(b).replace(/^must be /, '')))];
       out.push({ path: at, message: shapes.length > 0 ? `must be ${shapes.join(', or ')}` : 'does not match any allowed shape' });

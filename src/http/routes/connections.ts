@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { PIANO_REGIONS } from '../../inbound/piano/api.js';
 import { checkStripeConnection } from '../../services/connections/check-stripe-connection.js';
 import type { Ctx } from '../../services/context.js';
+import { adminOnly } from '../plugins/auth.js';
 import { createStripeEndpoint } from '../../services/connections/create-stripe-endpoint.js';
 import { getPianoConnection, setPianoConnection } from '../../services/connections/piano-connection.js';
 import { createPianoForward, deletePianoForward, listPianoForwards } from '../../services/outbound/piano-forwards.js';
@@ -38,6 +39,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
   app.put(
     '/workspaces/:ws/connections/stripe',
     {
+      config: adminOnly,
       schema: {
         summary: 'Set the Stripe credentials (write-only; fields left out are kept)',
         tags,
@@ -63,6 +65,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
   app.post(
     '/workspaces/:ws/connections/stripe/endpoints',
     {
+      config: adminOnly,
       schema: {
         summary: 'Create a webhook endpoint in Stripe for this workspace and keep its signing secret',
         tags,
@@ -95,6 +98,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
   app.put(
     '/workspaces/:ws/connections/piano',
     {
+      config: adminOnly,
       schema: {
         summary: 'Set the Piano credentials (write-only; fields left out are kept)',
         tags,
@@ -120,6 +124,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
   app.post(
     '/workspaces/:ws/connections/piano/forwards',
     {
+      config: adminOnly,
       schema: {
         summary: 'Add a Piano proxy destination: every stored Piano webhook is re-sent there unchanged',
         tags,
@@ -140,6 +145,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
   app.delete(
     '/workspaces/:ws/connections/piano/forwards/:id',
     {
+      config: adminOnly,
       schema: {
         summary: 'Remove a Piano proxy destination',
         tags,

@@ -3,9 +3,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Ctx } from '../../services/context.js';
+import { adminOnly } from '../plugins/auth.js';
 import { eraseCustomer } from '../../services/crm/erase-customer.js';
 import { listErasures } from '../../services/crm/erasure-view.js';
-import { assertWorkspaceAdmin, principalRef } from '../../services/workspaces/authenticate.js';
+import { principalRef } from '../../services/workspaces/authenticate.js';
 import { apiErrors, isoTime, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
 
 const tags = ['crm'];
@@ -28,6 +29,7 @@ export async function erasureRoutes(plain: FastifyInstance, opts: { ctx: Ctx }):
   app.delete(
     '/workspaces/:ws/customers/:id',
     {
+      config: adminOnly,
       schema: {
         summary: "Erase a person's personal data (CRM rows of every identity, stored payloads, messages, attempt excerpts); audited",
         tags,
@@ -37,7 +39,6 @@ export async function erasureRoutes(plain: FastifyInstance, opts: { ctx: Ctx }):
       },
     },
     async (r) => {
-      assertWorkspaceAdmin(r.principal, 'erasing a customer');
       return eraseCustomer(ctx, {
         workspaceId: r.params.ws,
         customerId: r.params.id,
@@ -49,6 +50,7 @@ export async function erasureRoutes(plain: FastifyInstance, opts: { ctx: Ctx }):
   app.get(
     '/workspaces/:ws/erasures',
     {
+      config: adminOnly,
       schema: {
         summary: 'The audit trail of customer erasures, newest first',
         tags,
@@ -58,7 +60,6 @@ export async function erasureRoutes(plain: FastifyInstance, opts: { ctx: Ctx }):
       },
     },
     async (r) => {
-      assertWorkspaceAdmin(r.principal, 'reading the erasure log');
       return listErasures(ctx, r.params.ws, r.query);
     },
   );

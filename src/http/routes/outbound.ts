@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Ctx } from '../../services/context.js';
+import { adminOnly } from '../plugins/auth.js';
 import { createEndpoint } from '../../services/outbound/create-endpoint.js';
 import { deleteEndpoint } from '../../services/outbound/delete-endpoint.js';
 import { getDelivery, listDeliveries } from '../../services/outbound/delivery-read.js';
@@ -54,6 +55,7 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   app.post(
     '/workspaces/:ws/endpoints',
     {
+      config: adminOnly,
       schema: {
         summary: 'Create an outbound endpoint; its signing secret is in this answer only',
         tags,
@@ -88,6 +90,7 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   app.patch(
     '/workspaces/:ws/endpoints/:id',
     {
+      config: adminOnly,
       schema: {
         summary: 'Change an outbound endpoint (fields left out are kept)',
         tags,
@@ -110,7 +113,10 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   );
   app.delete(
     '/workspaces/:ws/endpoints/:id',
-    { schema: { summary: 'Delete an outbound endpoint', tags, params: EndpointParams, response: { 204: NoContent, ...apiErrors() } } },
+    {
+      config: adminOnly,
+      schema: { summary: 'Delete an outbound endpoint', tags, params: EndpointParams, response: { 204: NoContent, ...apiErrors() } },
+    },
     async (r, reply) => {
       await deleteEndpoint(ctx, r.params.ws, r.params.id);
       return reply.status(204).send(null);
@@ -119,6 +125,7 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   app.post(
     '/workspaces/:ws/endpoints/:id/rotate-secret',
     {
+      config: adminOnly,
       schema: {
         summary: 'Rotate the signing secret; the old one keeps signing for 24 hours',
         tags,

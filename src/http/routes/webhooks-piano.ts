@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest, LogLevel } from 'fastify';
 import { Type } from 'typebox';
+import { ValidationError } from '../../errors.js';
 import type { Ctx } from '../../services/context.js';
 import { ingestPianoEvent } from '../../services/ingest/ingest-piano-event.js';
 import { text, WorkspaceId, webhookErrors } from '../schemas/common.js';
@@ -22,7 +23,20 @@ export async function pianoWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: ctx.config.maxBodyBytes },
-    (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    (_req, body, done) => {
+      const form = new URLSearchParams(body as string);
+      // Two `data` fields cannot both be the webhook: refused as the query string's duplicate is, not guessed at.
+      if (form.getAll('data').length > 1) {
+        return done(
+          new ValidationError('data must appear once in the form body', {
+            field: 'data',
+            problems: [{ path: '/body/data', message: 'must appear once' }],
+          }),
+          undefined,
+        );
+      }
+      done(null, Object.fromEntries(form));
+    },
   );
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: ctx.config.maxBodyBytes }, (_req, body, done) => {
     try {

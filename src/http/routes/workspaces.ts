@@ -1,8 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { assertAdmin, assertWorkspaceAdmin } from '../../services/workspaces/authenticate.js';
+import { assertAdmin } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
+import { adminOnly } from '../plugins/auth.js';
 import { createApiKey } from '../../services/workspaces/create-api-key.js';
 import { createWorkspace } from '../../services/workspaces/create-workspace.js';
 import { getHealth } from '../../services/ops/get-health.js';
@@ -86,6 +87,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
   app.post(
     '/workspaces/:ws/api-keys',
     {
+      config: adminOnly,
       schema: {
         summary: 'Create an API key scoped to the workspace (admin token); the key is shown once',
         tags,
@@ -100,7 +102,6 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request, reply) => {
-      assertAdmin(request.principal, 'creating an API key');
       return reply.status(201).send(await createApiKey(ctx, request.params.ws, request.body));
     },
   );
@@ -119,6 +120,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
   app.post(
     '/workspaces/:ws/rebuild',
     {
+      config: adminOnly,
       schema: {
         summary: 'Rebuild the CRM from the stored events (admin token); a dry run unless apply is true',
         tags,
@@ -128,7 +130,6 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request) => {
-      assertAdmin(request.principal, 'rebuilding the CRM');
       return rebuildCrm(ctx, { workspaceId: request.params.ws, apply: request.body?.apply ?? false });
     },
   );
@@ -137,6 +138,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
   app.patch(
     '/workspaces/:ws',
     {
+      config: adminOnly,
       schema: {
         summary: 'Rename a workspace or switch its demo mode (admin token or an admin key)',
         tags,
@@ -146,7 +148,6 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request) => {
-      assertWorkspaceAdmin(request.principal, 'changing a workspace');
       return updateWorkspaceSettings(ctx, request.params.ws, request.body);
     },
   );
@@ -176,6 +177,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
   app.get(
     '/workspaces/:ws/api-keys',
     {
+      config: adminOnly,
       schema: {
         summary: "List a workspace's API keys (never the keys themselves)",
         tags,
@@ -185,13 +187,13 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request) => {
-      assertWorkspaceAdmin(request.principal, 'listing API keys');
       return listApiKeys(ctx, request.params.ws, request.query);
     },
   );
   app.delete(
     '/workspaces/:ws/api-keys/:id',
     {
+      config: adminOnly,
       schema: {
         summary: 'Revoke an API key: it stops working with the next request',
         tags,
@@ -200,7 +202,6 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request, reply) => {
-      assertWorkspaceAdmin(request.principal, 'revoking an API key');
       await revokeApiKey(ctx, request.params.ws, request.params.id);
       return reply.status(204).send(null);
     },

@@ -50,7 +50,14 @@ export function wsAnd<P extends Record<string, TSchema>>(props: P) {
 
 /** ?limit= and ?cursor= of every list. */
 export const paging = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'page size, 1–500 (default 50)' })),
+  // Digits only, checked as text: coercing a query string to an integer would take `1.5`, `0x2` or `1e1`.
+  limit: Type.Optional(
+    Type.String({
+      maxLength: 3,
+      pattern: described('^([1-9][0-9]?|[1-4][0-9]{2}|500)$', 'must be a whole number from 1 to 500'),
+      description: 'page size, 1–500 (default 50)',
+    }),
+  ),
   cursor: Type.Optional(
     Type.String({
       maxLength: 100,

@@ -11,7 +11,8 @@ export interface FailureReason {
 const DATA_REASONS: Record<string, string> = {
   '22P05': 'it contains text PostgreSQL cannot hold (a \\u0000 escape or a character outside UTF-8)',
   '22021': 'it contains bytes that are not valid UTF-8',
-  '22P02': 'it contains JSON or text PostgreSQL refuses (for example a lone \\ud800 surrogate escape)',
+  '22P02':
+    'a value in it has the wrong form for its column (a number too large for an integer, or JSON PostgreSQL refuses such as a lone \\ud800 surrogate escape)',
   '22003': 'a number in it is out of range',
   '22008': 'a date or time in it is out of range',
   '22007': 'a date or time in it is not valid',
@@ -36,6 +37,10 @@ export function describeFailure(err: unknown): FailureReason {
   }
   // A RangeError is the content's doing (an invalid date such as created: 1e20, a recursion too deep for it):
   // the same input throws it again on every attempt.
-  if (err instanceof RangeError) return { reason: `the event's content cannot be processed: ${err.message}`, permanent: true };
+  if (err instanceof RangeError) {
+    // "Invalid time value" is what Date says of a timestamp beyond year 275760 (current_period_end: 1e300).
+    const what = /invalid time value/i.test(err.message) ? 'a timestamp in it is out of range' : err.message;
+    return { reason: `the event's content cannot be processed: ${what}`, permanent: true };
+  }
   return { reason: err instanceof Error ? err.message : String(err), permanent: false };
 }

@@ -2,6 +2,8 @@
 // run) or a workspace API key. A workspace key asking about another workspace gets the same 404 as for a
 // workspace that does not exist, so keys cannot probe for ids.
 import { findApiKeyByHash, touchApiKey, type ApiKeyRole } from '../../db/queries/api-keys.js';
+
+export type { ApiKeyRole };
 import { getSetting } from '../../db/queries/settings.js';
 import { UnauthorizedError, WorkspaceNotFoundError, ForbiddenError } from '../../errors.js';
 import { constantTimeEqual, hashToken } from '../../lib/hash.js';
@@ -37,10 +39,12 @@ export function assertWorkspaceAccess(principal: Principal, workspaceId: string)
 /** The admin token, or a workspace key with the `admin` role (its workspace is checked by the auth hook). */
 export function assertWorkspaceAdmin(principal: Principal, what: string): void {
   if (principal.kind === 'workspace' && principal.role !== 'admin')
-    throw new ForbiddenError(`${what} needs an admin key or the admin token`);
+    throw new ForbiddenError(`${what} needs an admin key or the admin token (this key's role is ${principal.role})`);
 }
 
-/** Viewer keys read and never change anything, so a leaked read-only key cannot save secrets or create keys. */
+/** Viewer keys read and never change anything, so a leaked read-only key cannot save secrets or create keys.
+ *  Member keys operate (replay, retry, test, recover, publish custom events, REST Hooks); routes that change
+ *  credentials, endpoints, keys or workspace settings need an admin key (route config `adminOnly`). */
 export function assertMayWrite(principal: Principal, method: string): void {
   if (principal.kind === 'workspace' && principal.role === 'viewer' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) {
     throw new ForbiddenError('a viewer key can only read (GET); use a member or admin key to change anything');
