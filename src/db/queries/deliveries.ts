@@ -75,6 +75,28 @@ export interface AttemptRecord {
   outcome: 'succeeded' | 'retry' | 'failed' | 'gone';
 }
 
+/**
+ * Locks what recording an attempt writes under, in the order deletions take the same rows (a workspace delete
+ * locks the workspace first, an endpoint delete the endpoint, and both cascade to deliveries), so a delete
+ * running at the same time either waits for the record or is seen by it: never a foreign-key violation on
+ * delivery_attempts, never a deadlock. False when the delivery, or what owns it, was deleted since the claim.
+ */
+export async function lockDeliveryForRecord(
+  db: Queryable,
+  d: { id: string; workspaceId: string; endpointId: string; messageId: string },
+): Promise<boolean> {
+  const steps: [string, string][] = [
+    ['SELECT 1 FROM workspaces WHERE id = $1 FOR KEY SHARE', d.workspaceId],
+    ['SELECT 1 FROM endpoints WHERE id = $1 FOR KEY SHARE', d.endpointId],
+    ['SELECT 1 FROM messages WHERE id = $1 FOR SHARE', d.messageId],
+    ['SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE', d.id],
+  ];
+  for (const [sql, id] of steps) {
+    if ((await db.query(sql, [id])).rows.length === 0) return false;
+  }
+  return true;
+}
+
 /** Records an attempt and moves the delivery on: done, due again after `retryInSeconds`, or failed. */
 export async function recordAttempt(db: Queryable, workerId: string, a: AttemptRecord, retryInSeconds: number | null): Promise<boolean> {
   await db.query(
