@@ -5,9 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
 const SLOW_MS = 2500;
+const SECRET = 'whsec_in_flight_test_secret';
 
 describe('deliveries in flight', () => {
   let app: TestApp;
@@ -60,4 +62,37 @@ describe('deliveries in flight', () => {
       assert.ok(ended.every((l) => l.msg === 'delivery deleted while in flight; attempt not recorded'));
     });
   }
+
+  test('a customer erased while a message about them is sent: the echoed answer is not kept', async () => {
+    const { ws, receiver } = await slowSetup('erase-in-flight');
+    await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    const email = 'grace.hopper@example.com';
+    const payload = stripeEvent('customer.created', { id: 'cus_grace', object: 'customer', email, name: 'Grace Hopper' });
+    assert.equal((await postStripe(app.url, ws, payload, signStripe(payload, SECRET))).status, 200);
+    // The receiver has the message (and will echo it back in 2.5 s) when the erasure runs.
+    await waitFor(async () => receiver.requests.some((r) => r.body.includes(email)), 'a message about the customer in flight');
+    const erased = await app.api('DELETE', `/api/v1/workspaces/${ws}/customers/cus_grace?erase=true`);
+    assert.equal(erased.status, 200, JSON.stringify(erased.body));
+    await waitFor(async () => {
+      const { rows } = await app.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM deliveries WHERE workspace_id = $1 AND status = 'pending'`,
+        [ws],
+      );
+      return rows[0]!.n === 0;
+    }, 'every delivery finished');
+    const { rows } = await app.db.query<{ excerpt: string | null }>(
+      `SELECT a.response_excerpt AS excerpt FROM delivery_attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.workspace_id = $1`,
+      [ws],
+    );
+    assert.ok(rows.length >= 4, `the attempts are recorded (${rows.length})`);
+    assert.deepEqual(
+      rows.filter((r) => r.excerpt?.toLowerCase().includes(email) || r.excerpt?.includes('Grace Hopper')),
+      [],
+      'no attempt keeps the erased values',
+    );
+    assert.ok(
+      rows.some((r) => r.excerpt?.startsWith('echo ')),
+      'answers to messages the erasure did not change are kept',
+    );
+  });
 });

@@ -96,9 +96,18 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
   const error = result.answered ? (ok ? null : `HTTP ${result.status}`) : result.error;
 
   const recorded = await ctx.db.transaction(async (tx) => {
-    if (!(await lockDeliveryForRecord(tx, { id: d.id, workspaceId: d.workspaceId, endpointId: endpoint.id, messageId: message.id }))) {
-      return false;
-    }
+    const locked = await lockDeliveryForRecord(tx, {
+      id: d.id,
+      workspaceId: d.workspaceId,
+      endpointId: endpoint.id,
+      messageId: message.id,
+    });
+    if (!locked) return false;
+    // A receiver's answer can quote what it was sent. If the message was erased (a customer erasure rewrote its
+    // data) while the request was out, the answer may quote the erased values, which the erasure could not see
+    // yet: the excerpt is dropped. Works across instances, as the fingerprint is compared under the row lock.
+    const erasedMeanwhile = locked.messageFingerprint !== message.fingerprint;
+    if (erasedMeanwhile) ctx.log.info({ deliveryId: d.id }, 'message erased while in flight; the answer excerpt is not kept');
     await recordAttempt(
       tx,
       workerId,
@@ -109,7 +118,7 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
         startedAt,
         durationMs: result.durationMs,
         statusCode: result.answered ? result.status : null,
-        responseExcerpt: result.answered ? result.excerpt : null,
+        responseExcerpt: result.answered && !erasedMeanwhile ? result.excerpt : null,
         error,
         outcome,
       },
