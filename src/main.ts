@@ -100,7 +100,11 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   }
   const admin = await ensureAdminToken(ctx);
   if (admin.generated) {
-    process.stdout.write(
+    // Shown on stderr, never as a log line: stdout carries the JSON-lines log (one object a line, what log
+    // shippers parse), and a secret has no place in it. Under systemd or Docker stderr is captured too, so it
+    // is still printed once where the operator looks; the log says where, without the token.
+    log.warn('generated an admin token on first start; it is printed once on stderr and only its hash is stored');
+    process.stderr.write(
       `\n  Sluice generated an admin token. It is shown this once; only its hash is stored:\n\n    ${admin.generated}\n\n` +
         '  Use it as `Authorization: Bearer <token>` on /api/v1, or set SLUICE_ADMIN_TOKEN instead.\n\n',
     );

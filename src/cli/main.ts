@@ -105,12 +105,18 @@ export async function runCli(argv: string[]): Promise<number> {
     return await command.run(rest);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`sluice ${name}: ${err.message}\nRun \`sluice ${name} --help\` for usage.\n`);
+      process.stderr.write(`sluice ${name}: ${err.message}; see sluice ${name} --help\n`);
       return 2;
     }
     // Ordinary failures are one line a user can act on, with the code to search the docs for; the stack is
     // for bug reports and only shown on request.
     const code = errorCode(err);
+    if (rest.includes('--json')) {
+      // A script that asked for JSON parses stdout: the failure is JSON there too, shaped like the API's errors.
+      process.stdout.write(`${JSON.stringify({ error: { code: code ?? 'INTERNAL', message: describe(err) } })}\n`);
+      if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      return 1;
+    }
     process.stderr.write(`sluice ${name}: ${describe(err)}${code ? ` [${code}]` : ''}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else if (!(err instanceof AppError || err instanceof ConfigError || err instanceof DataDirLockedError)) {

@@ -19,10 +19,15 @@ export class DataDirLockedError extends Error {
   constructor(
     readonly dataDir: string,
     readonly holder: LockInfo,
+    message?: string,
   ) {
     super(
-      `the data dir ${dataDir} is in use by another sluice process (pid ${holder.pid}` +
-        `${holder.url ? `, serving ${holder.url}` : ''}); stop it first, or run this command while it serves HTTP`,
+      message ??
+        `the data dir ${dataDir} is in use by another sluice process (pid ${holder.pid}` +
+          // Commands that can go through a server's HTTP API already do; one that still gets here needs the dir.
+          (holder.url
+            ? `, serving ${holder.url}); this command needs the data dir to itself: stop that process first`
+            : '); stop it first, or run this command once it serves HTTP'),
     );
     this.name = 'DataDirLockedError';
   }

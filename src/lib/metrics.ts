@@ -48,7 +48,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       'reason',
     ]),
     eventsStored: counter('sluice_events_stored_total', 'Inbound events stored, by provider (duplicates not counted)', ['provider']),
-    eventOutcomes: counter('sluice_event_outcomes_total', 'Processing outcomes, by provider and outcome', ['provider', 'outcome']),
+    eventOutcomes: counter('sluice_event_outcomes_total', 'Event outcomes (processing, or settled at ingest), by provider and outcome', [
+      'provider',
+      'outcome',
+    ]),
     deliveryAttempts: counter('sluice_delivery_attempts_total', 'Outbound delivery attempts, by outcome', ['outcome']),
     tieRefetches: counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome', [
       'outcome',

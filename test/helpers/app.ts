@@ -29,6 +29,8 @@ export interface TestAppOptions {
   config?: Partial<Config>;
   findHandler?: Ctx['findHandler'];
   now?: () => number;
+  /** The logger to use (a test reading the log lines); a silent one otherwise. */
+  log?: Ctx['log'];
   /** Reuse a store (to restart on the same data); created and dropped by the app otherwise. */
   store?: TestStore;
 }
@@ -54,7 +56,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const ctx: Ctx = createContext(config, {
     db,
     masterKey: masterKey(store),
-    log: pino({ level: logLevel }),
+    log: opts.log ?? pino({ level: logLevel }),
     ...(opts.now ? { now: opts.now } : {}),
     publicUrl: () => url,
     onEventStored: () => worker?.wake(),

@@ -11,7 +11,8 @@ export interface ReceivedRequest {
   at: number;
 }
 
-export type Answer = { status: number; body?: string; headers?: Record<string, string> } | 'hang';
+/** `delayMs`: answer only after that long (a slow receiver). */
+export type Answer = { status: number; body?: string; headers?: Record<string, string>; delayMs?: number } | 'hang';
 
 export interface Receiver {
   url: string;
@@ -31,8 +32,12 @@ export async function startReceiver(answer: Receiver['answer'] = () => ({ status
       receiver.requests.push(r);
       const a = receiver.answer(r, receiver.requests.length);
       if (a === 'hang') return; // never answers; the connection stays open until the sender gives up
-      res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
-      res.end(a.body ?? 'ok');
+      const send = () => {
+        res.writeHead(a.status, { 'content-type': 'text/plain', ...a.headers });
+        res.end(a.body ?? 'ok');
+      };
+      if (a.delayMs) setTimeout(send, a.delayMs);
+      else send();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

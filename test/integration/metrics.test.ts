@@ -110,3 +110,26 @@ describe('Prometheus metrics', () => {
     }
   });
 });
+
+describe('event outcomes settled at ingest', () => {
+  test('events stored failed (unstorable) or ignored (mode mismatch) are counted with their outcome', async () => {
+    const app = await startTestApp({ worker: false });
+    try {
+      const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Settled at ingest' })).body.id;
+      await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET], mode: 'test' });
+      const nul = stripeEvent('customer.created', { name: 'a\\u0000b' }, { livemode: false }).replace('a\\\\u0000b', 'a\\u0000b');
+      const deep = stripeEvent('customer.created', { name: 'NEST' }, { livemode: false }).replace(
+        '"NEST"',
+        `${'['.repeat(6000)}${']'.repeat(6000)}`,
+      );
+      const live = stripeEvent('customer.created', { email: 'm@example.com' }, { livemode: true });
+      for (const body of [nul, deep, live]) assert.equal((await postStripe(app.url, ws, body, signStripe(body, SECRET))).status, 200);
+      // No worker runs: whatever is counted was counted at ingest.
+      const text = await (await fetch(`${app.url}/metrics`)).text();
+      assert.equal(sample(text, 'sluice_event_outcomes_total', { provider: 'stripe', outcome: 'failed' }), 2);
+      assert.equal(sample(text, 'sluice_event_outcomes_total', { provider: 'stripe', outcome: 'ignored' }), 1);
+    } finally {
+      await app.close();
+    }
+  });
+});

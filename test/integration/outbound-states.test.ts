@@ -60,6 +60,18 @@ describe('outbound states, types and policy', () => {
     assert.equal(r.requests[0]!.headers['webhook-id'], id);
   });
 
+  test('the health view counts endpoints by state: a paused one is not counted as disabled', async () => {
+    const { call } = await workspace('health-states');
+    const r = await receiver();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await call('POST', '/endpoints', { url: `${r.url}/${i}` })).body.id);
+    assert.equal((await call('PATCH', `/endpoints/${ids[0]}`, { state: 'paused' })).status, 200);
+    assert.equal((await call('PATCH', `/endpoints/${ids[1]}`, { state: 'disabled' })).status, 200);
+    const health = await call('GET', '/health');
+    assert.equal(health.status, 200);
+    assert.deepEqual(health.body.outbound.endpoints, { enabled: 2, paused: 1, disabled: 1 });
+  });
+
   test('disabled: nothing is created meanwhile; recover {since} creates and sends what was missed', async () => {
     const { call, publish } = await workspace('disabled');
     const r = await receiver();

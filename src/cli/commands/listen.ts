@@ -74,7 +74,8 @@ export const listenCommand: Command = {
     });
     if (!values.workspace) throw new UsageError('--workspace is required');
     const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
-    if (!Number.isInteger(intervalMs) || intervalMs < 100) throw new UsageError('--interval must be at least 100 (milliseconds)');
+    if (!Number.isInteger(intervalMs) || intervalMs < 100)
+      throw new UsageError('--interval must be a positive number of milliseconds, at least 100');
     const ws = values.workspace;
     const config = loadConfig();
     const source = messageSource(config, ws, values.type);

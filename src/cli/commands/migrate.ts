@@ -1,7 +1,7 @@
 import { loadConfig } from '../../config.js';
 import { openDb } from '../../db/open.js';
 import { migrate } from '../../db/migrate.js';
-import { acquireDataDirLock } from '../../lib/data-dir-lock.js';
+import { acquireDataDirLock, DataDirLockedError, readDataDirLock } from '../../lib/data-dir-lock.js';
 import { parseOptions, type Command } from '../command.js';
 
 export const migrateCommand: Command = {
@@ -15,7 +15,19 @@ export const migrateCommand: Command = {
   async run(args) {
     parseOptions(args, {});
     const config = loadConfig();
-    // Embedded: refuses (with the holder's pid) while a server has the dir open; the server migrated at start.
+    // Embedded: a running server applied every migration it knows when it started. Still a refusal (exit 1,
+    // DATA_DIR_LOCKED), as the migrations of a newer version, the usual reason to run this, were not applied.
+    const holder = config.databaseUrl ? undefined : readDataDirLock(config.dataDir);
+    if (holder?.url) {
+      throw new DataDirLockedError(
+        config.dataDir,
+        holder,
+        `the data dir ${config.dataDir} is in use by another sluice process, the server at ${holder.url} (pid ${holder.pid}), ` +
+          'which applied its migrations when it started: nothing to do while it runs. A new version applies its own when it ' +
+          'starts; to migrate before that, stop the server first',
+      );
+    }
+    // Embedded, held by a process not serving HTTP (still starting, or a worker): refuses with the holder's pid.
     const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
     try {
       const db = await openDb(config);

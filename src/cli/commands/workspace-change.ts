@@ -16,6 +16,13 @@ export async function changeWorkspace(
   if (!id) throw new UsageError(`give the workspace id: sluice workspace ${sub} ws_…`);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
   if (sub === 'rename' && !values.name) throw new UsageError('--name is required');
+  // Checked here rather than left to the service, whose answer names the HTTP form of the confirmation.
+  if (sub === 'delete' && values.confirm !== id) {
+    throw new UsageError(
+      `${values.confirm === undefined ? '' : `--confirm ${values.confirm} is not ${id}: `}deleting a workspace erases all its data; ` +
+        `repeat its id to confirm: sluice workspace delete ${id} --confirm ${id}`,
+    );
+  }
   const access = await openAccess(loadConfig());
   try {
     const path = `/workspaces/${encodeURIComponent(id)}`;

@@ -75,6 +75,34 @@ export interface AttemptRecord {
   outcome: 'succeeded' | 'retry' | 'failed' | 'gone';
 }
 
+/**
+ * Locks what recording an attempt writes under, in the order deletions take the same rows (a workspace delete
+ * locks the workspace first, an endpoint delete the endpoint, and both cascade to deliveries), so a delete
+ * running at the same time either waits for the record or is seen by it: never a foreign-key violation on
+ * delivery_attempts, never a deadlock. The message is share-locked before the delivery because a customer
+ * erasure locks messages (FOR UPDATE) before it rewrites deliveries: an erasure then either waits for the
+ * record and redacts the new attempt with the rest, or commits first and the record sees the message's new
+ * fingerprint. Undefined when the delivery, or what owns it, was deleted since the claim.
+ */
+export async function lockDeliveryForRecord(
+  db: Queryable,
+  d: { id: string; workspaceId: string; endpointId: string; messageId: string },
+): Promise<{ messageFingerprint: string } | undefined> {
+  const owners: [string, string][] = [
+    ['SELECT 1 FROM workspaces WHERE id = $1 FOR KEY SHARE', d.workspaceId],
+    ['SELECT 1 FROM endpoints WHERE id = $1 FOR KEY SHARE', d.endpointId],
+  ];
+  for (const [sql, id] of owners) {
+    if ((await db.query(sql, [id])).rows.length === 0) return undefined;
+  }
+  const { rows } = await db.query<{ fingerprint: string }>('SELECT md5(data::text) AS fingerprint FROM messages WHERE id = $1 FOR SHARE', [
+    d.messageId,
+  ]);
+  if (!rows[0]) return undefined;
+  if ((await db.query('SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE', [d.id])).rows.length === 0) return undefined;
+  return { messageFingerprint: rows[0].fingerprint };
+}
+
 /** Records an attempt and moves the delivery on: done, due again after `retryInSeconds`, or failed. */
 export async function recordAttempt(db: Queryable, workerId: string, a: AttemptRecord, retryInSeconds: number | null): Promise<boolean> {
   await db.query(

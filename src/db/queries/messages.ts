@@ -89,8 +89,19 @@ export async function findMessageByDedupeKey(db: Queryable, workspaceId: string,
   return rows[0];
 }
 
-export async function findMessage(db: Queryable, workspaceId: string, id: string): Promise<MessageRow | undefined> {
-  const { rows } = await db.query<MessageRow>('SELECT * FROM messages WHERE workspace_id = $1 AND id = $2', [workspaceId, id]);
+/**
+ * A message with a fingerprint of its data, read in the same statement: the sender compares it when recording
+ * the attempt to learn whether the data changed (an erasure) while the request was out.
+ */
+export async function findMessage(
+  db: Queryable,
+  workspaceId: string,
+  id: string,
+): Promise<(MessageRow & { fingerprint: string }) | undefined> {
+  const { rows } = await db.query<MessageRow & { fingerprint: string }>(
+    'SELECT *, md5(data::text) AS fingerprint FROM messages WHERE workspace_id = $1 AND id = $2',
+    [workspaceId, id],
+  );
   return rows[0];
 }
 

@@ -19,12 +19,25 @@ function rawColumns(raw: Buffer | string, exactText: string | undefined): Pick<N
   return exactText === undefined ? { rawBody: null, rawBytes: raw } : { rawBody: exactText, rawBytes: null };
 }
 
-/** Stores the event; false when it is a duplicate. `failed` tells the caller not to wake the worker. */
+/**
+ * Stores the event; false when it is a duplicate. `failed` tells the caller not to wake the worker. An event
+ * stored already settled (failed: unstorable content; ignored: demo workspace, mode mismatch) never reaches
+ * the worker, so its outcome is counted here, or sluice_event_outcomes_total would miss it.
+ */
 export async function storeInboundEvent(
   ctx: Ctx,
   event: InboundEvent,
   exactText: string | undefined,
 ): Promise<{ stored: boolean; failed: boolean }> {
+  const result = await storeEvent(ctx, event, exactText);
+  if (result.stored) {
+    const outcome = result.failed ? 'failed' : event.status === 'received' ? undefined : event.status;
+    if (outcome) ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
+  }
+  return result;
+}
+
+async function storeEvent(ctx: Ctx, event: InboundEvent, exactText: string | undefined): Promise<{ stored: boolean; failed: boolean }> {
   const { raw, unstorable, ...rest } = event;
   const columns = rawColumns(raw, exactText);
   const problem = unstorable ?? (rest.payload === null ? undefined : findUnstorable(rest.payload));

@@ -26,6 +26,7 @@ export interface ProviderHealth {
     id: string;
     url: string;
     enabled: boolean;
+    state: EndpointRow['state'];
     pending: number;
     failed: number;
     succeeded: number;
@@ -35,7 +36,8 @@ export interface ProviderHealth {
 }
 
 export interface OutboundHealth {
-  endpoints: { enabled: number; disabled: number };
+  /** Endpoints by state; paused ones are not disabled (their deliveries are created and wait). */
+  endpoints: Record<EndpointRow['state'], number>;
   deliveries: { pending: number; failed: number; succeeded: number; oldestPendingSeconds: number | null };
   /** Enabled endpoints whose last attempts failed, with when the failures began. */
   failingEndpoints: { id: string; url: string; failingSince: string }[];
@@ -51,7 +53,11 @@ async function outboundHealth(
   const incidents = await listIncidents(ctx.db, workspaceId, 50);
   const oldest = stats.map((s) => s.oldest_pending_seconds).filter((x): x is number => x !== null);
   return {
-    endpoints: { enabled: endpoints.filter((e) => e.enabled).length, disabled: endpoints.filter((e) => !e.enabled).length },
+    endpoints: {
+      enabled: endpoints.filter((e) => e.state === 'enabled').length,
+      paused: endpoints.filter((e) => e.state === 'paused').length,
+      disabled: endpoints.filter((e) => e.state === 'disabled').length,
+    },
     deliveries: {
       pending: stats.reduce((n, s) => n + s.pending, 0),
       failed: stats.reduce((n, s) => n + s.failed, 0),
@@ -111,6 +117,7 @@ export async function getHealth(
       id: e.id,
       url: e.url,
       enabled: e.enabled,
+      state: e.state,
       pending: byEndpoint.get(e.id)?.pending ?? 0,
       failed: byEndpoint.get(e.id)?.failed ?? 0,
       succeeded: byEndpoint.get(e.id)?.succeeded ?? 0,

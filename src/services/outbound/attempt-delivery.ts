@@ -2,7 +2,7 @@
 // the delivery on (done, retry on the schedule with jitter and Retry-After, or failed). A 410 disables the
 // endpoint, or removes it when it is a REST Hooks subscription. An endpoint failing without a success for
 // SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS (5 days) is disabled, with an incident and an incident.opened message.
-import { recordAttempt, releaseDeliveryClaims, type ClaimedDelivery } from '../../db/queries/deliveries.js';
+import { lockDeliveryForRecord, recordAttempt, releaseDeliveryClaims, type ClaimedDelivery } from '../../db/queries/deliveries.js';
 import {
   deleteEndpoint,
   findEndpointById,
@@ -95,7 +95,19 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
   const outcome = ok ? 'succeeded' : gone ? 'gone' : retryIn === null ? 'failed' : 'retry';
   const error = result.answered ? (ok ? null : `HTTP ${result.status}`) : result.error;
 
-  await ctx.db.transaction(async (tx) => {
+  const recorded = await ctx.db.transaction(async (tx) => {
+    const locked = await lockDeliveryForRecord(tx, {
+      id: d.id,
+      workspaceId: d.workspaceId,
+      endpointId: endpoint.id,
+      messageId: message.id,
+    });
+    if (!locked) return false;
+    // A receiver's answer can quote what it was sent. If the message was erased (a customer erasure rewrote its
+    // data) while the request was out, the answer may quote the erased values, which the erasure could not see
+    // yet: the excerpt is dropped. Works across instances, as the fingerprint is compared under the row lock.
+    const erasedMeanwhile = locked.messageFingerprint !== message.fingerprint;
+    if (erasedMeanwhile) ctx.log.info({ deliveryId: d.id }, 'message erased while in flight; the answer excerpt is not kept');
     await recordAttempt(
       tx,
       workerId,
@@ -106,7 +118,7 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
         startedAt,
         durationMs: result.durationMs,
         statusCode: result.answered ? result.status : null,
-        responseExcerpt: result.answered ? result.excerpt : null,
+        responseExcerpt: result.answered && !erasedMeanwhile ? result.excerpt : null,
         error,
         outcome,
       },
@@ -114,13 +126,13 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
     );
     if (ok) {
       await recordEndpointSuccess(tx, endpoint.id);
-      return;
+      return true;
     }
     if (gone) {
       if (endpoint.kind === 'hook') await deleteEndpoint(tx, endpoint.workspace_id, endpoint.id);
       else await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: 'the receiver answered 410 Gone' });
       ctx.log.warn({ endpointId: endpoint.id, kind: endpoint.kind }, 'receiver answered 410: endpoint removed from delivery');
-      return;
+      return true;
     }
     const failingFor = await recordEndpointFailure(tx, endpoint.id);
     if (failingFor >= ctx.config.endpointDisableAfterSeconds) {
@@ -148,7 +160,14 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
       });
       ctx.log.error({ endpointId: endpoint.id, days }, 'endpoint disabled after failing too long');
     }
+    return true;
   });
+  if (!recorded) {
+    // The workspace, endpoint or message was deleted while the request was out: its history went with it, so
+    // there is nothing to record the answer against. Expected, hence not an error.
+    ctx.log.debug({ deliveryId: d.id, endpointId: endpoint.id, outcome }, 'delivery deleted while in flight; attempt not recorded');
+    return 'skipped';
+  }
   ctx.metrics.deliveryAttempts.inc({ outcome });
   ctx.metrics.deliveryDuration.observe({ outcome }, result.durationMs / 1000);
   return outcome;
