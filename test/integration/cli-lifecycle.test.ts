@@ -153,7 +153,10 @@ test('sluice listen waits for the server, then keeps printing across a server re
       30_000,
     );
   try {
+    // Listen prints what is created after it started: let it start first. Embedded, it waits for the server;
+    // on PostgreSQL it reads the database at once.
     if (!usingPostgres) await waitFor(async () => listen.stderr().includes('waiting for the server at'), 'listen waits', 20_000);
+    else await waitFor(async () => listen.stderr().includes('Listening for messages'), 'listen listens', 20_000);
     // Embedded: the server can take the data dir although listen is already running.
     let server = await startSluiceProcess(env);
     try {
