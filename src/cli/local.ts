@@ -1,6 +1,7 @@
 // How a CLI command reaches the data: directly when it may open the database (PostgreSQL, or an embedded
 // dir nobody holds), or through the running server's HTTP API when a server holds the embedded dir.
 import { pino } from 'pino';
+import { safeLoggerOptions } from '../lib/log-safety.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { readDataDirLock, DataDirLockedError, type LockInfo } from '../lib/data-dir-lock.js';
@@ -81,7 +82,7 @@ export async function openAccess(config: Config): Promise<Access> {
     ctx = createContext(config, {
       db,
       masterKey: loadOrCreateMasterKey(config.secretKey, config.dataDir).key,
-      log: pino({ level: 'warn' }),
+      log: pino(safeLoggerOptions('warn')),
     });
   } catch (err) {
     await db.close();

@@ -1,6 +1,7 @@
 // The one place a Ctx is assembled (server, CLI local mode, tests), so a new dependency is added once and
 // every caller gets it, instead of three hand-built objects drifting apart.
 import { pino, type Logger } from 'pino';
+import { safeLoggerOptions } from '../lib/log-safety.js';
 import { publicBaseUrl, type Config } from '../config.js';
 import { findHandler as defaultFindHandler } from '../crm/handlers.js';
 import type { Db } from '../db/port.js';
@@ -27,7 +28,7 @@ export function createContext(config: Config, opts: ContextOptions): Ctx {
     db: opts.db,
     config,
     secretBox: createSecretBox(opts.masterKey),
-    log: opts.log ?? pino({ level: config.logLevel }),
+    log: opts.log ?? pino(safeLoggerOptions(config.logLevel)),
     metrics: opts.metrics ?? createMetrics(),
     now: opts.now ?? Date.now,
     publicUrl: opts.publicUrl ?? (() => publicBaseUrl(config)),

@@ -1,6 +1,7 @@
 // A real Sluice in the test process: real database, real HTTP on an ephemeral loopback port, real worker.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { safeLoggerOptions } from '../../src/lib/log-safety.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Db } from '../../src/db/port.js';
 import { buildApp } from '../../src/http/app.js';
@@ -56,7 +57,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const ctx: Ctx = createContext(config, {
     db,
     masterKey: masterKey(store),
-    log: opts.log ?? pino({ level: logLevel }),
+    log: opts.log ?? pino(safeLoggerOptions(logLevel)),
     ...(opts.now ? { now: opts.now } : {}),
     publicUrl: () => url,
     onEventStored: () => worker?.wake(),

@@ -5,10 +5,10 @@ import {
   assertWorkspaceAdmin,
   authenticate,
   type AdminTokenHashes,
+  type ApiKeyRole,
   type Principal,
 } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
-import type { ApiKeyRole } from '../../services/workspaces/authenticate.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
