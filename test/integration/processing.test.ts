@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { findHandler } from '../../src/crm/handlers.js';
 import { claimDueEvents } from '../../src/db/queries/events.js';
+import { processEvent } from '../../src/services/processing/process-event.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
@@ -129,5 +130,35 @@ describe('event processing', () => {
       [id],
     );
     assert.equal(retaken[0]!.attempts, 2);
+  });
+
+  test('a worker whose claim was taken over writes nothing: the new claimant alone projects and publishes', async () => {
+    // The worker is stopped by the previous test; two simulated workers race for one event.
+    const payload = stripeEvent('customer.created', { email: 'late.worker@example.com' });
+    const id = await send(payload);
+    const [slow] = await claimDueEvents(app.db, 'wrk_slow', 10, 1);
+    assert.equal(slow?.id, id);
+    await new Promise((r) => setTimeout(r, 1100)); // the slow worker's lease runs out
+    const [fast] = await claimDueEvents(app.db, 'wrk_fast', 10, 30);
+    assert.equal(fast?.id, id);
+
+    const providerEventId = (JSON.parse(payload) as { id: string }).id;
+    const messages = async () =>
+      (
+        await app.db.query<{ type: string }>('SELECT type FROM messages WHERE workspace_id = $1 AND source_event_id = $2', [
+          ws,
+          providerEventId,
+        ])
+      ).rows;
+    const customers = async () =>
+      (await app.db.query('SELECT id FROM customers WHERE workspace_id = $1 AND email = $2', [ws, 'late.worker@example.com'])).rows;
+
+    assert.equal(await processEvent(app.ctx, 'wrk_slow', slow!), 'lost');
+    assert.deepEqual(await messages(), [], 'the worker that lost its claim published nothing');
+    assert.deepEqual(await customers(), [], 'and projected nothing');
+
+    assert.equal(await processEvent(app.ctx, 'wrk_fast', fast!), 'processed');
+    assert.deepEqual((await messages()).map((m) => m.type).sort(), ['customer.created', 'stripe.customer.created']);
+    assert.equal((await customers()).length, 1);
   });
 });

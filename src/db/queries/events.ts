@@ -108,6 +108,13 @@ export async function claimDueEvents(db: Queryable, workerId: string, limit: num
 }
 
 /** Final outcome of a claimed event; no-op when the claim was lost (lease expired and taken over). */
+/** Locks a claimed event for the transaction that processes it, if the claim is still this worker's: while the
+ *  lock is held no other worker can take the event over, and a claim already lost is seen before any work. */
+export async function holdClaim(db: Queryable, id: string, workerId: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM events WHERE id = $1 AND locked_by = $2 FOR UPDATE', [id, workerId]);
+  return rows.length === 1;
+}
+
 export async function finishEvent(db: Queryable, id: string, workerId: string, status: 'processed' | 'ignored'): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE events SET status = $3, processed_at = now(), error = NULL, locked_by = NULL, locked_until = NULL

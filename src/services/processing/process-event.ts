@@ -2,7 +2,7 @@
 // recorded on the event and retried on the processing schedule; after the last retry the event is `failed`.
 // A failure the content itself causes (data the database refuses, an impossible date) fails at once: the same
 // payload would fail the same way on every retry.
-import { failEventAttempt, finishEvent, type ClaimedEvent } from '../../db/queries/events.js';
+import { failEventAttempt, finishEvent, holdClaim, type ClaimedEvent } from '../../db/queries/events.js';
 import { publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import { RefetchNeeded, type HandlerOptions } from '../../crm/handlers.js';
@@ -11,6 +11,8 @@ import { canRetrieve } from '../../inbound/stripe/api.js';
 import type { Ctx } from '../context.js';
 import { describeFailure } from './failure-reason.js';
 import { settleTieByRefetch } from './settle-tie.js';
+
+class ClaimLost extends Error {}
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'retry' | 'failed' | 'lost';
 
@@ -29,6 +31,9 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     for (let round = 1; ; round += 1) {
       try {
         kept = await ctx.db.transaction(async (tx) => {
+          // A worker whose lease ran out (paused, partitioned) must not write: its projection and messages
+          // would commit beside the run of the worker that took the event over. Checked and locked first.
+          if (!(await holdClaim(tx, event.id, workerId))) return false;
           if (handler) await handler(tx, event, options);
           // Every provider event is also a message of its own (`stripe.<type>`), for endpoints that want the raw feed.
           await publishMessage(tx, {
@@ -41,10 +46,13 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
             dedupeKey: `raw:${event.id}`,
             firstAttemptDelaySeconds,
           });
-          return finishEvent(tx, event.id, workerId, outcome);
+          // Cannot miss while the claim is held; if it ever did, roll everything back rather than commit it.
+          if (!(await finishEvent(tx, event.id, workerId, outcome))) throw new ClaimLost();
+          return true;
         });
         break;
       } catch (err) {
+        if (err instanceof ClaimLost) return 'lost';
         // Each round settles one more object, so this ends; the bound only guards against a bug looping.
         if (!(err instanceof RefetchNeeded) || round > 10) throw err;
         options = await settleTieByRefetch(ctx, event, err.objectId, options);
