@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { routesOf, type OpenApiPaths } from '../test/helpers/openapi-routes.js';
 import { benchStore, createBenchWorkspace, pct, startServer, TOKEN, type BenchDb } from './lib.js';
 
 const { values } = parseArgs({
@@ -23,16 +24,8 @@ const slowCount = Number(values.slow);
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
-/** Every route the server registers, from its own OpenAPI document (the same list the hostile-input test attacks). */
 async function routes(base: string): Promise<Array<[string, string]>> {
-  const doc = JSON.parse((await send(base, 'GET', '/api/v1/openapi.json', undefined, {}, true)) as string) as {
-    paths: Record<string, Record<string, unknown>>;
-  };
-  return Object.entries(doc.paths).flatMap(([p, ops]) =>
-    Object.keys(ops)
-      .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
-      .map((m): [string, string] => [m.toUpperCase(), p.replace(/\{([^}]+)\}/g, ':$1')]),
-  );
+  return routesOf(JSON.parse(await send(base, 'GET', '/api/v1/openapi.json', undefined, {}, true)) as OpenApiPaths);
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });

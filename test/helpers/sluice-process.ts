@@ -75,3 +75,15 @@ export function startSluiceProcess(env: Record<string, string>, extraArgs: strin
     });
   });
 }
+
+/** The management API of a running process with an admin token: `api(url, method, '/workspaces', body)`. */
+export function processApi(token: string) {
+  return async (url: string, method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const res = await fetch(`${url}/api/v1${p}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+}

@@ -5,20 +5,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createTestStore, usingPostgres } from '../helpers/db.js';
-import { startSluiceProcess } from '../helpers/sluice-process.js';
+import { processApi, startSluiceProcess } from '../helpers/sluice-process.js';
 import { signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_crash_test_secret';
 const TOKEN = 'crash_test_admin_token_0123456789';
 
-async function api(url: string, method: string, p: string, body?: unknown) {
-  const res = await fetch(`${url}/api/v1${p}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const api = processApi(TOKEN);
 
 test('kill -9 while 20 clients post: every acknowledged event survives and is processed', { timeout: 120_000 }, async () => {
   const store = await createTestStore();

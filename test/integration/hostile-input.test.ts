@@ -3,16 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../helpers/app.js';
+import { routesOf, type OpenApiPaths } from '../helpers/openapi-routes.js';
 
-/** Every route the server registers, as [METHOD, '/path/:param'], from its own OpenAPI document (which a test
- *  checks lists every registered route), so a new route is attacked too. */
 async function registeredRoutes(url: string): Promise<Array<[string, string]>> {
-  const doc = (await (await fetch(`${url}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-  return Object.entries(doc.paths).flatMap(([p, ops]) =>
-    Object.keys(ops)
-      .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
-      .map((m): [string, string] => [m.toUpperCase(), p.replace(/\{([^}]+)\}/g, ':$1')]),
-  );
+  return routesOf((await (await fetch(`${url}/api/v1/openapi.json`)).json()) as OpenApiPaths);
 }
 
 function deepJson(depth: number): string {

@@ -6,18 +6,11 @@ import { Webhook } from 'standardwebhooks';
 import { waitFor } from '../helpers/app.js';
 import { createTestStore } from '../helpers/db.js';
 import { startReceiver } from '../helpers/receiver.js';
-import { startSluiceProcess } from '../helpers/sluice-process.js';
+import { processApi, startSluiceProcess } from '../helpers/sluice-process.js';
 
 const TOKEN = 'outbound_crash_admin_token_0123456789';
 
-async function api(url: string, method: string, p: string, body?: unknown) {
-  const res = await fetch(`${url}/api/v1${p}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const api = processApi(TOKEN);
 
 test('kill -9 between attempts loses nothing: the delivery resumes after a restart', { timeout: 120_000 }, async () => {
   const store = await createTestStore();

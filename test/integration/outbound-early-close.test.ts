@@ -6,20 +6,13 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { waitFor } from '../helpers/app.js';
 import { createTestStore } from '../helpers/db.js';
-import { startSluiceProcess } from '../helpers/sluice-process.js';
+import { processApi, startSluiceProcess } from '../helpers/sluice-process.js';
 import { signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const TOKEN = 'outbound_early_close_admin_token_0123';
 const SECRET = 'whsec_early_close_test_secret';
 
-async function api(url: string, method: string, p: string, body?: unknown) {
-  const res = await fetch(`${url}/api/v1${p}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const api = processApi(TOKEN);
 
 /** Answers 404 and destroys the socket the moment a request's headers are complete, body or not. */
 async function earlyCloser(): Promise<{ url: string; connections: () => number; close(): Promise<void> }> {

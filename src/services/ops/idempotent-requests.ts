@@ -19,6 +19,8 @@ import type { Ctx } from '../context.js';
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
 // Longer than any API request runs; a claim older than this belongs to a process that died mid-request.
 const LOCK_SECONDS = 120;
+const PURGE_EVERY_MS = 60_000;
+let lastPurgeAt = 0;
 // Visible ASCII, as Stripe accepts: a UUID, a ULID, "order-1234:create".
 const KEY_FORMAT = /^[\x21-\x7e]{1,255}$/;
 
@@ -37,7 +39,12 @@ export async function claimRequest(
   if (typeof key !== 'string' || !KEY_FORMAT.test(key)) {
     throw new AppError('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is typical)', 400);
   }
-  await purgeExpiredIdempotencyKeys(ctx.db);
+  // Housekeeping only (a claim takes over an expired key by itself): at most once a minute per process,
+  // not a DELETE on every request.
+  if (ctx.now() - lastPurgeAt >= PURGE_EVERY_MS) {
+    lastPurgeAt = ctx.now();
+    await purgeExpiredIdempotencyKeys(ctx.db);
+  }
   const held = await claimIdempotencyKey(ctx.db, {
     scope,
     key,
