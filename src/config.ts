@@ -12,8 +12,11 @@ export interface Config {
   host: string;
   /** SLUICE_DATA_DIR, default ./data: embedded database files and the generated master key. */
   dataDir: string;
-  /** DATABASE_URL, default unset: a PostgreSQL server instead of the embedded PGlite. */
+  /** DATABASE_URL, default unset: a PostgreSQL server instead of the embedded one Sluice runs under dataDir. */
   databaseUrl: string | undefined;
+  /** SLUICE_EMBEDDED_DB_USER, default sluice: the OS user the embedded PostgreSQL server runs as when Sluice runs
+   *  as root (PostgreSQL refuses root); created as a system user when missing. Unused otherwise. */
+  embeddedDbUser: string;
   /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
   adminToken: string | undefined;
   /** SLUICE_PUBLIC_URL, default unset: base of the webhook URLs shown to users; when unset it is
@@ -110,6 +113,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
   }
+  const embeddedDbUser = str('SLUICE_EMBEDDED_DB_USER');
+  if (embeddedDbUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(embeddedDbUser)) {
+    problems.push('SLUICE_EMBEDDED_DB_USER must be a user name (lowercase letters, digits, _ and -, at most 32 characters)');
+  }
   const adminToken = str('SLUICE_ADMIN_TOKEN');
   if (adminToken !== undefined && adminToken.length < 16) {
     problems.push('SLUICE_ADMIN_TOKEN must be at least 16 characters');
@@ -185,6 +192,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     host,
     dataDir: path.resolve(str('SLUICE_DATA_DIR') ?? './data'),
     databaseUrl,
+    embeddedDbUser: embeddedDbUser ?? 'sluice',
     adminToken,
     publicUrl,
     secretKey,

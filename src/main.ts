@@ -1,6 +1,7 @@
 // Process entry: config → database → HTTP and/or workers → graceful shutdown.
 import { pino, type Logger } from 'pino';
 import { publicBaseUrl, type Config, type Role } from './config.js';
+import { carryOverPglite } from './db/embedded/carry-over.js';
 import { openDb } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import type { Db } from './db/port.js';
@@ -35,18 +36,24 @@ export interface RunningSluice {
  *  returns the paths whose permissions had to be tightened, for a warning. */
 export function securePrivateDataDir(config: Config): string[] {
   if (config.databaseUrl && config.secretKey) return [];
-  return ensurePrivateDir(config.dataDir);
+  if (config.databaseUrl) return ensurePrivateDir(config.dataDir);
+  return ensurePrivateDir(config.dataDir, { skip: ['postgres'], searchable: process.getuid?.() === 0 });
 }
 
-/** Opens the configured database (taking the data-dir lock in embedded mode) and applies migrations.
+/** Opens the configured database (taking the data-dir lock in embedded mode) and applies migrations; on the
+ *  first start over a data dir of an earlier release, carries its PGlite database over.
  *  `fixedPermissions` lists data-dir paths that were readable by group/others and have been made private. */
-export async function openStore(config: Config): Promise<{ db: Db; lock: DataDirLock | undefined; fixedPermissions: string[] }> {
+export async function openStore(
+  config: Config,
+  log?: Logger,
+): Promise<{ db: Db; lock: DataDirLock | undefined; fixedPermissions: string[] }> {
   const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
   try {
     const fixedPermissions = securePrivateDataDir(config);
-    const db = await openDb(config);
+    const db = await openDb(config, log);
     try {
       await migrate(db);
+      if (db.kind === 'embedded') await carryOverPglite(db, config.dataDir, log ?? pino(safeLoggerOptions('warn'), pino.destination(2)));
     } catch (err) {
       await db.close();
       throw err;
@@ -60,7 +67,7 @@ export async function openStore(config: Config): Promise<{ db: Db; lock: DataDir
 
 export async function startSluice(config: Config, role: Role, log: Logger = createLogger(config)): Promise<RunningSluice> {
   // openStore makes the data dir private first, so the master key is written into a private dir.
-  const { db, lock, fixedPermissions: fixed } = await openStore(config);
+  const { db, lock, fixedPermissions: fixed } = await openStore(config, log);
   let masterKey: { key: string; generated: boolean };
   try {
     masterKey = loadOrCreateMasterKey(config.secretKey, config.dataDir);

@@ -70,7 +70,8 @@ export async function openAccess(config: Config): Promise<Access> {
       return { via: 'server', url: holder.url, call: serverCaller(holder.url, holder.cliToken) };
     }
   }
-  const { db, lock, fixedPermissions } = await openStore(config);
+  // Warnings (an interrupted PGlite import being redone) on stderr: stdout may be a --json answer.
+  const { db, lock, fixedPermissions } = await openStore(config, pino(safeLoggerOptions('warn'), pino.destination(2)));
   if (fixedPermissions.length > 0) {
     process.stderr.write(
       `warning: the data dir ${config.dataDir} was readable by other users; removed group/other permissions from ${fixedPermissions.length} path(s)\n`,

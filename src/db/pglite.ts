@@ -1,6 +1,6 @@
-// Embedded adapter. PGlite runs PostgreSQL in-process on one connection and serializes every query behind
-// its own mutex; transaction() holds that mutex until commit, so concurrent callers simply wait their turn
-// and FOR UPDATE SKIP LOCKED degenerates to "nobody else is looking". Callers never see the difference.
+// PGlite, the embedded database of earlier releases (in-process, one connection, fsync off). No longer a
+// runtime database: kept only to read an old <dataDir>/pgdata once, when its data is carried over into the
+// embedded PostgreSQL server (db/pglite-import.ts).
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { mkdirSync } from 'node:fs';
 import { ensurePrivateDir, holdPrivateUmask } from '../lib/private-files.js';

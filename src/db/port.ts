@@ -1,6 +1,5 @@
 // The driver port: the rest of Sluice talks to PostgreSQL through this interface only, whether it is the
-// embedded PGlite or a server reached with node-postgres. Both speak the same SQL dialect and run the same
-// migrations and queries.
+// embedded server Sluice runs in its data dir or one named by DATABASE_URL (node-postgres in both cases).
 
 export interface QueryResult<T> {
   rows: T[];
@@ -14,7 +13,9 @@ export interface Queryable {
 }
 
 export interface Db extends Queryable {
-  readonly kind: 'pglite' | 'postgres';
+  /** 'embedded': the server Sluice runs under its data dir; 'postgres': the one DATABASE_URL names; 'pglite': an
+   *  old PGlite data dir opened only as the source of the one-time import, never as Sluice's database. */
+  readonly kind: 'embedded' | 'postgres' | 'pglite';
   /** Runs fn in one transaction: committed when fn resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Resolves when the database answers a trivial query. */

@@ -1,13 +1,14 @@
-// Server adapter: node-postgres pool. Connection problems surface as StoreUnavailableError quickly (short
-// connect timeout) so an inbound webhook gets its 503 while the provider is still waiting, not after.
+// The one adapter, for both modes (the embedded server and DATABASE_URL): a node-postgres pool. Connection
+// problems surface as StoreUnavailableError quickly (short connect timeout) so an inbound webhook gets its 503
+// while the provider is still waiting, not after.
 import pg from 'pg';
 import type { Db, Queryable, QueryResult } from './port.js';
 import { classifyDbError } from './store-errors.js';
 
 type Client = pg.Pool | pg.PoolClient;
 
-// bigint (int8) columns hold amounts in minor units: read them as numbers, as PGlite does, so answers are the
-// same on both databases. Amounts stay far below 2^53.
+// bigint (int8) columns hold amounts in minor units: read them as numbers (as the API has always answered
+// them). Amounts stay far below 2^53.
 const INT8_OID = 20;
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -38,12 +39,19 @@ function wrap(client: Client): Queryable {
 
 export interface PostgresOptions {
   max?: number;
+  /** 'embedded' when the server is the one Sluice runs in its data dir. */
+  kind?: Db['kind'];
+  /** Runs after the pool has ended (the embedded server is stopped there, when nobody else uses it). */
+  afterClose?: () => Promise<void>;
 }
 
-export async function openPostgres(url: string, options: PostgresOptions = {}): Promise<Db> {
+/** A server named by a URL (DATABASE_URL), or by parts (the embedded server's Unix socket and password). */
+export type PostgresTarget = string | { host: string; port: number; user: string; password: string; database: string };
+
+export async function openPostgres(target: PostgresTarget, options: PostgresOptions = {}): Promise<Db> {
   const pool = new pg.Pool({
     types,
-    connectionString: url,
+    ...(typeof target === 'string' ? { connectionString: target } : target),
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
@@ -56,7 +64,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   const root = wrap(pool);
   let closed = false;
   return {
-    kind: 'postgres',
+    kind: options.kind ?? 'postgres',
     query: root.query,
     async transaction(fn) {
       let client: pg.PoolClient;
@@ -89,7 +97,11 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     async close() {
       if (closed) return;
       closed = true;
-      await pool.end();
+      try {
+        await pool.end();
+      } finally {
+        await options.afterClose?.();
+      }
     },
   };
 }

@@ -2,12 +2,21 @@ import { StoreUnavailableError } from '../errors.js';
 
 // SQLSTATE classes and Node socket errors that mean "the database is not there", as opposed to a bad query.
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '53100', '53200']);
-const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+// ENOENT: the embedded server's Unix socket is gone (server stopped).
+const UNAVAILABLE_ERRNOS = new Set([
+  'ENOENT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
 const UNAVAILABLE_MESSAGES = [
   /connection terminated/i,
   /timeout exceeded when trying to connect/i,
   /connection error/i,
-  /pglite is closed/i,
   /not connected/i,
   /cannot use a pool after calling end/i,
 ];

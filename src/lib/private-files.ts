@@ -1,7 +1,8 @@
 // The data dir holds the whole database and, unless SLUICE_SECRET_KEY is set, the master key: nobody but its
-// owner may read any of it. PGlite creates its files through Node's fs with mode 0666, so the process umask
-// decides their permissions; it is tightened for as long as an embedded database is open, and a pass at
-// start repairs files left readable by an older version or a copy (cp, tar) made with a loose umask.
+// owner may read any of it. A pass at start repairs files left readable by an older version or a copy (cp,
+// tar) made with a loose umask. The embedded PostgreSQL cluster keeps its own modes (0700/0600, checked by
+// the server itself) and is skipped; when Sluice runs as root, the server's own user must be able to pass
+// through the data dir to reach it, so the top dir may keep search (x) bits, never read bits.
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -9,10 +10,12 @@ const GROUP_OTHER = 0o077;
 
 /** Creates the dir 0700 if missing, then strips group/other bits from it and everything under it.
  *  Returns the paths that had to be fixed (empty when the dir was already private). */
-export function ensurePrivateDir(dir: string): string[] {
+export function ensurePrivateDir(dir: string, opts: { skip?: string[]; searchable?: boolean } = {}): string[] {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const fixed: string[] = [];
+  const skip = new Set((opts.skip ?? []).map((name) => path.join(dir, name)));
   const walk = (p: string) => {
+    if (skip.has(p)) return;
     let st;
     try {
       st = lstatSync(p);
@@ -23,8 +26,9 @@ export function ensurePrivateDir(dir: string): string[] {
     }
     // A symlink's own mode means nothing and chmod would follow it out of the dir.
     if (st.isSymbolicLink()) return;
-    if ((st.mode & GROUP_OTHER) !== 0) {
-      chmodSync(p, st.mode & 0o7700);
+    const allowed = opts.searchable && p === dir ? 0o011 : 0;
+    if ((st.mode & GROUP_OTHER & ~allowed) !== 0) {
+      chmodSync(p, st.mode & (0o7700 | allowed));
       fixed.push(p);
     }
     if (st.isDirectory()) {

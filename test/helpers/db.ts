@@ -1,12 +1,15 @@
-// Each test gets its own database: a fresh PGlite dir, or, when DATABASE_URL is set, a fresh schema on that
-// server (search_path pinned through the connection string, so the code under test needs no schema option).
-import { mkdtempSync, rmSync } from 'node:fs';
+// Each test gets its own database: a fresh schema on the shared server, search_path pinned through the
+// connection string so the code under test needs no schema option. The server is DATABASE_URL's when set;
+// otherwise the embedded PostgreSQL that `npm test` starts for the run (SLUICE_TEST_EMBEDDED_URL). A spawned
+// `sluice` process gets the store's env: on DATABASE_URL the same schema; on the embedded leg only its own
+// SLUICE_DATA_DIR, so it initialises and runs its own embedded server, the path a user's `npm start` takes.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { migrate } from '../../src/db/migrate.js';
-import { openPglite } from '../../src/db/pglite.js';
 import type { Db } from '../../src/db/port.js';
 import { openPostgres } from '../../src/db/postgres.js';
 
@@ -15,9 +18,10 @@ export const usingPostgres = Boolean(process.env.DATABASE_URL);
 export interface TestStore {
   /** Environment that points a spawned sluice process at this store. */
   env: Record<string, string>;
-  /** The embedded data dir, or a scratch dir (master key) when on PostgreSQL. */
+  /** The spawned processes' data dir (their embedded server, or just the master key on PostgreSQL). */
   dataDir: string;
-  databaseUrl: string | undefined;
+  /** The in-process database: this store's schema on the shared server. */
+  databaseUrl: string;
   open(): Promise<Db>;
   drop(): Promise<void>;
 }
@@ -28,18 +32,25 @@ export function withSearchPath(url: string, schema: string): string {
   return u.toString();
 }
 
+function sharedServerUrl(): string {
+  const url = process.env.DATABASE_URL ?? process.env.SLUICE_TEST_EMBEDDED_URL;
+  if (!url) {
+    throw new Error('no test database: run the tests with `npm test` (it starts the embedded PostgreSQL), or set DATABASE_URL');
+  }
+  return url;
+}
+
+/** A server a spawned process left running (killed with SIGKILL, so it could not stop it). */
+async function stopOrphan(dataDir: string): Promise<void> {
+  const cluster = path.join(dataDir, 'postgres');
+  if (!existsSync(cluster)) return;
+  const running = readPostmasterPid(cluster);
+  if (running) await stopPostmaster(running.pid, 20_000);
+}
+
 export async function createTestStore(): Promise<TestStore> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-test-'));
-  if (!usingPostgres) {
-    return {
-      env: { SLUICE_DATA_DIR: dataDir },
-      dataDir,
-      databaseUrl: undefined,
-      open: () => openPglite(path.join(dataDir, 'pgdata')),
-      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
-    };
-  }
-  const base = process.env.DATABASE_URL!;
+  const base = sharedServerUrl();
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
@@ -47,15 +58,16 @@ export async function createTestStore(): Promise<TestStore> {
   await admin.end();
   const databaseUrl = withSearchPath(base, schema);
   return {
-    env: { SLUICE_DATA_DIR: dataDir, DATABASE_URL: databaseUrl },
+    env: usingPostgres ? { SLUICE_DATA_DIR: dataDir, DATABASE_URL: databaseUrl } : { SLUICE_DATA_DIR: dataDir },
     dataDir,
     databaseUrl,
-    open: () => openPostgres(databaseUrl),
+    open: () => openPostgres(databaseUrl, { kind: usingPostgres ? 'postgres' : 'embedded' }),
     async drop() {
       const c = new pg.Client({ connectionString: base });
       await c.connect();
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await c.end();
+      if (!usingPostgres) await stopOrphan(dataDir);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

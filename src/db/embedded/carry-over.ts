@@ -1,0 +1,70 @@
+// First start of this release on a data dir made by an earlier one: the PGlite database in <dataDir>/pgdata
+// is imported into the new, migrated cluster, then renamed pgdata.pglite-imported (kept as a backup).
+// Crash safety: a marker file is written before the import and removed after the rename. Finding the marker
+// with pgdata still in place means an import was interrupted; the database is then emptied and migrated
+// again before the import is redone, so rows are never doubled. Nothing serves on the new cluster before
+// the import completes (this runs inside opening the store), so emptying it loses nothing.
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { migrate } from '../migrate.js';
+import { importPgliteDataDir } from '../pglite-import.js';
+import type { Db } from '../port.js';
+import { EmbeddedDbError } from './errors.js';
+
+export const PGLITE_DIR = 'pgdata';
+const BACKUP_DIR = 'pgdata.pglite-imported';
+const MARKER = 'pglite-import.started';
+
+interface Log {
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+}
+
+/** Imports <dataDir>/pgdata when it holds a PGlite cluster not carried over yet; returns whether it did. */
+export async function carryOverPglite(db: Db, dataDir: string, log: Log, importer = importPgliteDataDir): Promise<boolean> {
+  const source = path.join(dataDir, PGLITE_DIR);
+  const marker = path.join(dataDir, MARKER);
+  if (!existsSync(path.join(source, 'PG_VERSION'))) {
+    rmSync(marker, { force: true }); // a crash between the rename and the marker's removal
+    return false;
+  }
+  if (existsSync(marker)) {
+    log.warn({ dataDir }, 'an earlier import of the PGlite database was interrupted: emptying the new database and importing again');
+    await emptySchema(db);
+    await migrate(db);
+  }
+  writeFileSync(marker, `${new Date().toISOString()}\n`, { mode: 0o600 });
+  log.info({ from: source }, 'carrying the PGlite database of an earlier release over into PostgreSQL');
+  let last = { table: '', at: 0 };
+  let result: { tables: number; rows: number };
+  try {
+    result = await importer(source, db, (p) => {
+      const now = Date.now();
+      if (p.table !== last.table || now - last.at > 2_000) {
+        log.info({ table: p.table, rows: p.rows }, 'importing');
+        last = { table: p.table, at: now };
+      }
+    });
+  } catch (err) {
+    throw new EmbeddedDbError(
+      'PGLITE_IMPORT_FAILED',
+      `carrying the PGlite database ${source} over into the embedded PostgreSQL failed: ${(err as Error).message}. ` +
+        'Nothing was removed; start again to retry (the partial import is discarded first), or run `sluice migrate-data`',
+    );
+  }
+  let backup = path.join(dataDir, BACKUP_DIR);
+  if (existsSync(backup)) backup = `${backup}-${Date.now()}`;
+  renameSync(source, backup);
+  rmSync(marker, { force: true });
+  log.info({ ...result, backup }, 'PGlite database carried over; the old files are kept as a backup (delete them once satisfied)');
+  return true;
+}
+
+/** Drops everything in the schema Sluice works in (public on the embedded server) and recreates it empty. */
+async function emptySchema(db: Db): Promise<void> {
+  const { rows } = await db.query<{ schema: string }>('SELECT current_schema() AS schema');
+  const schema = rows[0]?.schema;
+  if (!schema) throw new Error('no current schema');
+  const quoted = `"${schema.replaceAll('"', '""')}"`;
+  await db.exec(`DROP SCHEMA ${quoted} CASCADE; CREATE SCHEMA ${quoted};`);
+}

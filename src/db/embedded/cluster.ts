@@ -1,0 +1,148 @@
+// The cluster: a PostgreSQL data directory at <SLUICE_DATA_DIR>/postgres, created once by initdb. initdb runs
+// in a staging dir beside it that is renamed into place when complete, so a crash mid-init leaves no half
+// cluster, and two processes initialising at once end with one cluster (the loser drops its copy).
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  appendFileSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import type { PgBinaries } from './binaries.js';
+import { EmbeddedDbError } from './errors.js';
+import type { ServerUser } from './os-user.js';
+import { confBlock, SUPERUSER } from './settings.js';
+
+export interface ClusterPaths {
+  dir: string;
+  /** The generated superuser password, 0600, owned by Sluice's user. */
+  passwordFile: string;
+  /** The server's stdout/stderr. */
+  logFile: string;
+}
+
+export function clusterPaths(dataDir: string): ClusterPaths {
+  const dir = path.join(dataDir, 'postgres');
+  return { dir, passwordFile: path.join(dir, 'sluice.password'), logFile: path.join(dataDir, 'postgres.log') };
+}
+
+export function readPassword(paths: ClusterPaths): string {
+  try {
+    return readFileSync(paths.passwordFile, 'utf8').trim();
+  } catch {
+    throw new EmbeddedDbError(
+      'EMBEDDED_DB_NO_PASSWORD',
+      `the embedded PostgreSQL cluster ${paths.dir} has no password file (${paths.passwordFile}): it was not created by Sluice, ` +
+        'or the file was removed. Restore the file from a backup, or move the cluster away to start a new one',
+    );
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Fails when the cluster was made by another PostgreSQL major version than the binaries'. */
+export function checkVersion(paths: ClusterPaths, bins: PgBinaries): void {
+  const found = readFileSync(path.join(paths.dir, 'PG_VERSION'), 'utf8').trim();
+  if (Number(found) === bins.major) return;
+  throw new EmbeddedDbError(
+    'EMBEDDED_DB_VERSION',
+    `the embedded database in ${paths.dir} was made by PostgreSQL ${found}, and this release of Sluice runs PostgreSQL ${bins.major} ` +
+      `(${bins.version}); a server cannot open another major version's files. Keep the previous Sluice release, or carry the data over: ` +
+      `start the old release, pg_dump it over its socket, and restore into a new data dir (or pg_upgrade the cluster with both versions' binaries). ` +
+      'See docs/operations.md, "Upgrading the embedded PostgreSQL"',
+  );
+}
+
+/** Creates the cluster when missing; returns true when it did. */
+export function ensureCluster(paths: ClusterPaths, bins: PgBinaries, user: ServerUser | undefined): boolean {
+  if (existsSync(path.join(paths.dir, 'PG_VERSION'))) {
+    checkVersion(paths, bins);
+    return false;
+  }
+  if (existsSync(paths.dir) && readdirSync(paths.dir).length > 0) {
+    throw new EmbeddedDbError(
+      'EMBEDDED_DB_NOT_A_CLUSTER',
+      `${paths.dir} exists but holds no PostgreSQL cluster (no PG_VERSION); move it away and start again`,
+    );
+  }
+  const dataDir = path.dirname(paths.dir);
+  removeDeadStaging(dataDir);
+  const staging = path.join(dataDir, `postgres.init-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { mode: 0o700 });
+  const stagedCluster = path.join(staging, 'cluster');
+  const pwfile = path.join(staging, 'initdb.pw');
+  const password = randomBytes(24).toString('base64url');
+  try {
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (user) {
+      chownSync(staging, user.uid, user.gid);
+      chownSync(pwfile, user.uid, user.gid);
+    }
+    const r = spawnSync(
+      bins.initdb,
+      [
+        '-D',
+        stagedCluster,
+        '-U',
+        SUPERUSER,
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+        '--no-instructions',
+      ],
+      {
+        cwd: staging,
+        encoding: 'utf8',
+        ...(user ? { uid: user.uid, gid: user.gid } : {}),
+        env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C' },
+      },
+    );
+    if (r.status !== 0) {
+      const why = (r.error?.message ?? `${r.stderr}${r.stdout}`).trim().split('\n').slice(-8).join('\n');
+      throw new EmbeddedDbError('EMBEDDED_DB_INIT_FAILED', `initdb failed to create the embedded PostgreSQL cluster:\n${why}`);
+    }
+    appendFileSync(path.join(stagedCluster, 'postgresql.conf'), confBlock());
+    // Owned by Sluice's user (root when root), 0600: the server's own user has no need to read it.
+    writeFileSync(path.join(stagedCluster, 'sluice.password'), `${password}\n`, { mode: 0o600 });
+    try {
+      if (existsSync(paths.dir)) rmdirSync(paths.dir); // the empty dir checked above
+    } catch {
+      // not empty any more: another process won the race, the rename below fails and we use its cluster
+    }
+    try {
+      renameSync(stagedCluster, paths.dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(path.join(paths.dir, 'PG_VERSION'))) return false;
+      throw err;
+    }
+    return true;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Staging dirs of initdb runs that crashed (their process is gone). */
+function removeDeadStaging(dataDir: string): void {
+  for (const name of readdirSync(dataDir)) {
+    const m = /^postgres\.init-(\d+)$/.exec(name);
+    if (m && !isAlive(Number(m[1]))) rmSync(path.join(dataDir, name), { recursive: true, force: true });
+  }
+}

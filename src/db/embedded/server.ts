@@ -1,0 +1,203 @@
+// The postmaster: started detached (its own session, so a Ctrl-C on Sluice's terminal reaches Sluice alone,
+// which then drains and stops the server last), writing to a log file (never a pipe: an orphaned server must
+// not block on a full pipe nobody reads), found again through <cluster>/postmaster.pid.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { PgBinaries } from './binaries.js';
+import { EmbeddedDbError } from './errors.js';
+import type { ServerUser } from './os-user.js';
+import { DATABASE, PORT, startArgs, SUPERUSER } from './settings.js';
+
+export interface Connection {
+  /** The socket directory (node-postgres takes a path as host). */
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+}
+
+export interface PostmasterInfo {
+  pid: number;
+  socketDir: string;
+  port: number;
+}
+
+const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
+// sun_path holds 104 (macOS) to 108 (Linux) bytes with its terminating NUL.
+const MAX_SOCKET_PATH = 100;
+
+/** Where the socket goes: the cluster dir, or a short private dir when that path would be too long. */
+export function socketDirFor(clusterDir: string): string {
+  if (path.join(clusterDir, `.s.PGSQL.${PORT}.lock`).length <= MAX_SOCKET_PATH) return clusterDir;
+  const tag = createHash('sha256').update(clusterDir).digest('hex').slice(0, 16);
+  return path.join(process.platform === 'win32' ? tmpdir() : '/tmp', `sluice-pg-${tag}`);
+}
+
+function prepareSocketDir(dir: string, clusterDir: string, user: ServerUser | undefined): void {
+  if (dir === clusterDir) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // A shared /tmp: the dir must be ours (or our server user's), not planted by someone else.
+  const st = lstatSync(dir);
+  const owner = user?.uid ?? process.getuid?.();
+  if (!st.isDirectory() || (owner !== undefined && st.uid !== owner && st.uid !== process.getuid?.())) {
+    throw new EmbeddedDbError(
+      'EMBEDDED_DB_SOCKET_DIR',
+      `the socket directory ${dir} exists and is not owned by the server's user; remove it`,
+    );
+  }
+  if (user) chownSync(dir, user.uid, user.gid);
+}
+
+export function readPostmasterPid(clusterDir: string): PostmasterInfo | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(path.join(clusterDir, 'postmaster.pid'), 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  return { pid, port: Number(lines[3]) || PORT, socketDir: lines[4]?.trim() || clusterDir };
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** On Linux, whether the pid runs a postgres binary (after a reboot the old pid may be anybody). */
+export function runsPostgres(pid: number): boolean {
+  if (process.platform !== 'linux') return true;
+  try {
+    return /(^|\/)postgres\0/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+  } catch {
+    return true; // cannot tell: assume it is, and let the connection attempt decide
+  }
+}
+
+export function tailOf(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Starts the postmaster; returns its pid and a promise that settles if it exits. */
+export function spawnPostmaster(
+  bins: PgBinaries,
+  clusterDir: string,
+  logFile: string,
+  user: ServerUser | undefined,
+  extra: Record<string, string> = {},
+): { pid: number; socketDir: string; exited: Promise<number | null> } {
+  const socketDir = socketDirFor(clusterDir);
+  prepareSocketDir(socketDir, clusterDir, user);
+  try {
+    if (statSync(logFile).size > LOG_ROTATE_BYTES) renameSync(logFile, `${logFile}.1`);
+  } catch {
+    // no log yet
+  }
+  const fd = openSync(logFile, 'a', 0o600);
+  try {
+    const extraArgs = Object.entries(extra).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+    const child = spawn(bins.postgres, ['-D', clusterDir, ...startArgs(socketDir), ...extraArgs], {
+      cwd: clusterDir,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C', PGTZ: 'UTC' },
+      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+    });
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('exit', (code) => resolve(code));
+      child.on('error', () => resolve(-1));
+    });
+    child.unref();
+    if (child.pid === undefined) throw new EmbeddedDbError('EMBEDDED_DB_START_FAILED', `could not run ${bins.postgres}`);
+    return { pid: child.pid, socketDir, exited };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function connectionFor(info: { socketDir: string; port: number }, password: string): Connection {
+  return { host: info.socketDir, port: info.port, user: SUPERUSER, password, database: DATABASE };
+}
+
+/** One connection attempt: 'ok', 'starting' (not up yet, try again) or 'refused' (up, but our password is not accepted). */
+export async function probe(conn: Connection): Promise<'ok' | 'starting' | 'refused'> {
+  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return 'ok';
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // 28P01 wrong password, 28000 no such role: a server, but not one made with our password file.
+    if (code === '28P01' || code === '28000' || code === '3D000') return 'refused';
+    return 'starting';
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Polls until a real connection succeeds; fails early if `exited` settles, or at the deadline. */
+export async function waitReady(
+  conn: Connection,
+  deadlineMs: number,
+  exited: Promise<unknown> | undefined,
+): Promise<'ok' | 'refused' | 'exited' | 'timeout'> {
+  let gone = false;
+  void exited?.then(() => (gone = true));
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    // A socket file that does not exist yet is a sure "not yet": skip the connection attempt.
+    const result = existsSync(path.join(conn.host, `.s.PGSQL.${conn.port}`)) ? await probe(conn) : 'starting';
+    if (result !== 'starting') return result;
+    if (gone) return 'exited';
+    if (Date.now() > until) return 'timeout';
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Client sessions other than the caller's (a CLI command, another process): the server is not ours alone. */
+export async function otherClients(conn: Connection): Promise<number> {
+  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 2_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const res = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+    );
+    return res.rows[0]?.n ?? 0;
+  } catch {
+    return 0; // not answering: nothing of anybody's to keep alive
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Fast shutdown (SIGINT: sessions ended, a checkpoint written), waiting up to deadlineMs for the pid to go. */
+export async function stopPostmaster(pid: number, deadlineMs: number): Promise<boolean> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return true;
+  }
+  const until = Date.now() + deadlineMs;
+  while (isAlive(pid)) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return true;
+}

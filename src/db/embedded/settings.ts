@@ -1,0 +1,49 @@
+// Settings of the embedded server, for a small machine. Tunables go into postgresql.conf once, at initdb, so an
+// operator can change them there (or with ALTER SYSTEM); what makes the server private to this data dir is
+// passed on the command line at every start, so it cannot be edited away.
+
+export const SUPERUSER = 'sluice';
+export const DATABASE = 'postgres';
+/** Only names the socket file (.s.PGSQL.5432): nothing listens on TCP. */
+export const PORT = 5432;
+
+export const TUNABLES: Record<string, string> = {
+  shared_buffers: '32MB',
+  max_connections: '40',
+  // Durable commits: an acknowledged webhook survives an OS crash or a power loss.
+  fsync: 'on',
+  synchronous_commit: 'on',
+  full_page_writes: 'on',
+  // No replication from this server (backups are pg_dump): minimal WAL is less to write.
+  wal_level: 'minimal',
+  max_wal_senders: '0',
+  wal_buffers: '4MB',
+  min_wal_size: '32MB',
+  max_wal_size: '256MB',
+  checkpoint_completion_target: '0.9',
+  work_mem: '4MB',
+  maintenance_work_mem: '32MB',
+  // Background processes cost memory on a small machine; webhook queries gain nothing from parallelism or JIT.
+  max_worker_processes: '4',
+  max_parallel_workers: '2',
+  max_parallel_workers_per_gather: '0',
+  jit: 'off',
+  huge_pages: 'off',
+  log_checkpoints: 'off',
+  log_min_messages: 'warning',
+  log_line_prefix: "'%m [%p] '",
+  log_timezone: 'UTC',
+  timezone: 'UTC',
+};
+
+export function confBlock(): string {
+  const lines = Object.entries(TUNABLES).map(([k, v]) => `${k} = ${/^'/.test(v) ? v : `'${v}'`}`);
+  return `\n# Set by Sluice at initdb, for a small machine; edit here or with ALTER SYSTEM.\n${lines.join('\n')}\n`;
+}
+
+/** Command-line settings of every start: a Unix socket only, in a directory only the server's user can enter. */
+export function startArgs(socketDir: string): string[] {
+  // Argument values, no shell: an empty value is written as nothing; a list element with spaces is double-quoted.
+  const dir = /[\s,]/.test(socketDir) ? `"${socketDir}"` : socketDir;
+  return ['-c', 'listen_addresses=', '-c', `unix_socket_directories=${dir}`, '-c', 'unix_socket_permissions=0700', '-c', `port=${PORT}`];
+}

@@ -1,0 +1,144 @@
+// The embedded server's lifecycle as Sluice sees it: find the binaries, create the cluster on first start,
+// then either adopt the server already running on it (left by a killed Sluice, or started by another sluice
+// process on the same data dir) or start one; at the end, stop it unless somebody else still uses it.
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
+import { findBinaries, type PgBinaries } from './binaries.js';
+import { clusterPaths, ensureCluster, readPassword, type ClusterPaths } from './cluster.js';
+import { EmbeddedDbError } from './errors.js';
+import { assertReachableDir, reachableBinaries, serverUser, type ServerUser } from './os-user.js';
+import {
+  connectionFor,
+  isAlive,
+  otherClients,
+  readPostmasterPid,
+  runsPostgres,
+  spawnPostmaster,
+  stopPostmaster,
+  tailOf,
+  waitReady,
+  type Connection,
+} from './server.js';
+
+export interface EmbeddedOptions {
+  dataDir: string;
+  /** The OS user the server runs as when Sluice runs as root (SLUICE_EMBEDDED_DB_USER, default sluice). */
+  osUser?: string;
+  /** How long a starting server may take to accept a connection. */
+  readyTimeoutMs?: number;
+  /** Extra -c settings when this call starts the server (the test suite's shared server takes more connections). */
+  serverSettings?: Record<string, string>;
+  /** One call per step worth a log line (created, started, adopted, stopped). */
+  onEvent?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+export interface EmbeddedServer {
+  connection: Connection;
+  pid: number;
+  /** True when a running server was found and reused; false when this call started it. */
+  adopted: boolean;
+  /** True when this call ran initdb (a new, empty cluster). */
+  created: boolean;
+  paths: ClusterPaths;
+  /** Stops the server unless other client sessions use it; resolves whether it stopped. */
+  release(deadlineMs?: number): Promise<boolean>;
+}
+
+function chownTree(dir: string, user: ServerUser): void {
+  chownSync(dir, user.uid, user.gid);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.name === 'sluice.password') continue; // stays Sluice's own
+    if (entry.isDirectory()) chownTree(p, user);
+    else if (!entry.isSymbolicLink()) chownSync(p, user.uid, user.gid);
+  }
+}
+
+function prepare(opts: EmbeddedOptions): { bins: PgBinaries; user: ServerUser | undefined; paths: ClusterPaths; created: boolean } {
+  let bins = findBinaries();
+  const user = serverUser(opts.osUser ?? 'sluice');
+  const dataDir = path.resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const paths = clusterPaths(dataDir);
+  if (user) {
+    // The data dir must let the server's user through to its cluster: search only (0711), no listing; the
+    // files beside the cluster (master key, lock) stay 0600 root.
+    const mode = statSync(dataDir).mode & 0o777;
+    if ((mode & 0o001) === 0) chmodSync(dataDir, mode | 0o011);
+    assertReachableDir(paths.dir, user);
+    bins = reachableBinaries(bins, user);
+  }
+  const created = ensureCluster(paths, bins, user);
+  // A cluster restored or copied by root must belong to the server's user, or postgres refuses it.
+  if (user && statSync(paths.dir).uid !== user.uid) chownTree(paths.dir, user);
+  return { bins, user, paths, created };
+}
+
+/** Starts (or adopts) the embedded server of the data dir; resolves once a real connection succeeds. */
+export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<EmbeddedServer> {
+  const emit = opts.onEvent ?? (() => {});
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const { bins, user, paths, created } = prepare(opts);
+  const password = readPassword(paths);
+  if (created) emit('created the embedded PostgreSQL cluster', { dir: paths.dir, version: bins.version });
+
+  const server = (pid: number, connection: Connection, adopted: boolean): EmbeddedServer => ({
+    connection,
+    pid,
+    adopted,
+    created,
+    paths,
+    async release(deadlineMs = 15_000) {
+      const others = await otherClients(connection);
+      if (others > 0) {
+        emit('left the embedded PostgreSQL server running: other sessions use it', { pid, sessions: others });
+        return false;
+      }
+      const stopped = await stopPostmaster(pid, deadlineMs);
+      emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', { pid });
+      return stopped;
+    },
+  });
+
+  // Two attempts: a server another process is starting at this instant makes our own start fail on the lock
+  // file; the second round then finds and adopts it.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const running = readPostmasterPid(paths.dir);
+    if (running && isAlive(running.pid)) {
+      if (!runsPostgres(running.pid)) {
+        // After a reboot the pid of the old server belongs to some other process: the file is stale.
+        unlinkSync(path.join(paths.dir, 'postmaster.pid'));
+      } else {
+        const conn = connectionFor(running, password);
+        const state = await waitReady(conn, readyTimeoutMs, undefined);
+        if (state === 'ok') {
+          emit('reusing the embedded PostgreSQL server already running on the data dir', { pid: running.pid });
+          return server(running.pid, conn, true);
+        }
+        throw new EmbeddedDbError(
+          'EMBEDDED_DB_FOREIGN_SERVER',
+          `a PostgreSQL server (pid ${running.pid}) runs on ${paths.dir} but ` +
+            (state === 'refused'
+              ? 'does not accept the password Sluice generated for it (sluice.password): it is not the server Sluice set up. '
+              : `did not accept a connection on ${running.socketDir} within ${Math.round(readyTimeoutMs / 1000)} s. `) +
+            `Stop it (kill ${running.pid}) and start Sluice again; its log: ${paths.logFile}`,
+        );
+      }
+    }
+    const started = spawnPostmaster(bins, paths.dir, paths.logFile, user, opts.serverSettings);
+    const conn = connectionFor({ socketDir: started.socketDir, port: 5432 }, password);
+    const state = await waitReady(conn, readyTimeoutMs, started.exited);
+    if (state === 'ok') {
+      emit('started the embedded PostgreSQL server', { pid: started.pid, log: paths.logFile });
+      return server(started.pid, conn, false);
+    }
+    if (state === 'exited' && attempt === 0 && /lock file .* already exists/.test(tailOf(paths.logFile, 5))) continue;
+    if (state !== 'exited') await stopPostmaster(started.pid, 5_000);
+    throw new EmbeddedDbError(
+      'EMBEDDED_DB_START_FAILED',
+      `the embedded PostgreSQL server did not start (${state === 'exited' ? 'it exited' : state === 'refused' ? 'it refused our password' : `no connection within ${Math.round(readyTimeoutMs / 1000)} s`}). ` +
+        `Last lines of ${paths.logFile}:\n${tailOf(paths.logFile)}`,
+    );
+  }
+  throw new EmbeddedDbError('EMBEDDED_DB_START_FAILED', `the embedded PostgreSQL server did not start; see ${paths.logFile}`);
+}
