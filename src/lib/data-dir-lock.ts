@@ -1,8 +1,9 @@
-// One process per embedded data dir. PGlite has no server: two processes writing the same files lose rows
-// silently, so the process that opens the dir holds this lock for its lifetime. The lock file also tells a
-// CLI command where the running server listens and which local token it accepts, so the command can go
-// through the server's API instead of opening the files a second time. The file is 0600: whoever can read
-// it can read the database files anyway.
+// One `sluice start` per embedded data dir. The PostgreSQL server itself takes any number of clients, but the
+// process holding this lock is known to be the only worker on the dir, so claims left by a crash are its to
+// free at start (main.ts); a CLI command that finds no server opens the dir under the same lock. The lock
+// file also tells a CLI command where the running server listens and which local token it accepts, so the
+// command can go through the server's API. The file is 0600: whoever can read it can read the database's
+// password file anyway.
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 

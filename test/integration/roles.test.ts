@@ -10,7 +10,7 @@ const SECRET = 'whsec_roles_test_secret';
 
 test(
   '--role api stores without processing; --role worker processes what it stored',
-  { skip: usingPostgres ? false : 'needs DATABASE_URL: the embedded database admits one process, so roles cannot be split there' },
+  { skip: usingPostgres ? false : 'needs DATABASE_URL: one sluice start runs per embedded data dir, so roles cannot be split there' },
   async () => {
     const store = await createTestStore();
     const env = { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, SLUICE_SECRET_KEY: 'roles-test-master-key-0123456789abcdef' };
