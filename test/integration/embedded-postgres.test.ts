@@ -2,12 +2,13 @@
 // data dirs (these tests never use the suite's shared server), whatever DATABASE_URL says.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { findBinaries, repairLibrarySymlinks } from '../../src/db/embedded/binaries.js';
+import { findBinaries, repairLibrarySymlinks, type PgBinaries } from '../../src/db/embedded/binaries.js';
+import { reachableBinaries, serverUser } from '../../src/db/embedded/os-user.js';
 import { isAlive, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { startEmbeddedServer } from '../../src/db/embedded/supervisor.js';
 import { processApi, runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
@@ -228,6 +229,45 @@ test(
       assert.equal(existsSync(path.join(dataDir, 'postgres')), false, 'no cluster created');
     } finally {
       rmSync(closed, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'as root: binaries the server user cannot reach (a project under /root) are copied once to a place it can',
+  { skip: asRoot ? false : 'needs root' },
+  () => {
+    const closed = mkdtempSync(path.join(tmpdir(), 'sluice-closedpkg-')); // 0700 root, like /root
+    const copyRoot = mkdtempSync(path.join(tmpdir(), 'sluice-copyroot-'));
+    chmodSync(copyRoot, 0o755); // stands in for /var/lib
+    try {
+      const native = path.join(closed, 'pkg', 'native');
+      mkdirSync(path.join(native, 'bin'), { recursive: true });
+      mkdirSync(path.join(native, 'lib'), { recursive: true });
+      writeFileSync(path.join(native, 'bin', 'postgres'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(path.join(native, 'bin', 'initdb'), '#!/bin/sh\n', { mode: 0o755 });
+      writeFileSync(path.join(native, 'lib', 'libpq.so.5.18'), 'elf');
+      symlinkSync('libpq.so.5.18', path.join(native, 'lib', 'libpq.so.5'));
+      const bins: PgBinaries = {
+        root: path.join(closed, 'pkg'),
+        native,
+        initdb: path.join(native, 'bin', 'initdb'),
+        postgres: path.join(native, 'bin', 'postgres'),
+        version: '18.0.0-test',
+        major: 18,
+      };
+      const user = serverUser('sluice')!;
+      const copied = reachableBinaries(bins, user, path.join(copyRoot, 'lib'));
+      assert.equal(copied.postgres, path.join(copyRoot, 'lib', 'postgres-18.0.0-test', 'native', 'bin', 'postgres'));
+      assert.ok(existsSync(copied.initdb));
+      assert.equal(readlinkSync(path.join(copied.native, 'lib', 'libpq.so.5')), 'libpq.so.5.18', 'library links kept as links');
+      // Reachable: the user can run it (mode bits of every ancestor and the file).
+      const r = spawnSync('test', ['-x', copied.postgres], { uid: user.uid, gid: user.gid });
+      assert.equal(r.status, 0);
+      assert.deepEqual(reachableBinaries(bins, user, path.join(copyRoot, 'lib')), copied, 'copied once, then reused');
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+      rmSync(copyRoot, { recursive: true, force: true });
     }
   },
 );
