@@ -1,7 +1,7 @@
 // Process entry: config → database → HTTP and/or workers → graceful shutdown.
 import { pino, type Logger } from 'pino';
 import { publicBaseUrl, type Config, type Role } from './config.js';
-import { carryOverPglite } from './db/embedded/carry-over.js';
+import { carryOverPglite, pglitePending } from './db/embedded/carry-over.js';
 import { openDb } from './db/open.js';
 import { migrate } from './db/migrate.js';
 import type { Db } from './db/port.js';
@@ -46,14 +46,25 @@ export function securePrivateDataDir(config: Config): string[] {
 export async function openStore(
   config: Config,
   log?: Logger,
+  opts: { lock?: boolean } = {},
 ): Promise<{ db: Db; lock: DataDirLock | undefined; fixedPermissions: string[] }> {
-  const lock = config.databaseUrl ? undefined : acquireDataDirLock(config.dataDir);
+  // The lock marks the one `sluice start` of an embedded data dir (the only worker there); CLI commands share
+  // the embedded server without it.
+  const lock = config.databaseUrl || opts.lock === false ? undefined : acquireDataDirLock(config.dataDir);
   try {
     const fixedPermissions = securePrivateDataDir(config);
     const db = await openDb(config, log);
     try {
       await migrate(db);
-      if (db.kind === 'embedded') await carryOverPglite(db, config.dataDir, log ?? pino(safeLoggerOptions('warn'), pino.destination(2)));
+      if (db.kind === 'embedded' && pglitePending(config.dataDir)) {
+        // A CLI command runs without the lock, but an import must run alone: it takes the lock for it.
+        const importLock = lock ?? acquireDataDirLock(config.dataDir);
+        try {
+          await carryOverPglite(db, config.dataDir, log ?? pino(safeLoggerOptions('warn'), pino.destination(2)));
+        } finally {
+          if (importLock !== lock) importLock.release();
+        }
+      }
     } catch (err) {
       await db.close();
       throw err;

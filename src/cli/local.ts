@@ -1,10 +1,10 @@
-// How a CLI command reaches the data: directly when it may open the database (PostgreSQL, or an embedded
-// dir nobody holds), or through the running server's HTTP API when a server holds the embedded dir.
+// How a CLI command reaches the data: through the running server's HTTP API when `sluice start` serves the
+// embedded data dir (so what it prints, such as webhook URLs, is the server's), else directly.
 import { pino } from 'pino';
 import { safeLoggerOptions } from '../lib/log-safety.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { readDataDirLock, DataDirLockedError, type LockInfo } from '../lib/data-dir-lock.js';
+import { readDataDirLock, type LockInfo } from '../lib/data-dir-lock.js';
 import { loadOrCreateMasterKey } from '../lib/secret-box.js';
 import { openStore } from '../main.js';
 import type { Ctx } from '../services/context.js';
@@ -65,13 +65,12 @@ export function serverCaller(url: string, cliToken: string): ServerCall {
 export async function openAccess(config: Config): Promise<Access> {
   if (!config.databaseUrl) {
     const holder = readDataDirLock(config.dataDir);
-    if (holder) {
-      if (!holder.url || !holder.cliToken) throw new DataDirLockedError(config.dataDir, holder);
-      return { via: 'server', url: holder.url, call: serverCaller(holder.url, holder.cliToken) };
-    }
+    if (holder?.url && holder.cliToken) return { via: 'server', url: holder.url, call: serverCaller(holder.url, holder.cliToken) };
   }
+  // Directly: the embedded PostgreSQL server takes any number of sessions, so a command needs no lock (a
+  // server still starting, or a worker-only one, is shared; the last one out stops it).
   // Warnings (an interrupted PGlite import being redone) on stderr: stdout may be a --json answer.
-  const { db, lock, fixedPermissions } = await openStore(config, pino(safeLoggerOptions('warn'), pino.destination(2)));
+  const { db, lock, fixedPermissions } = await openStore(config, pino(safeLoggerOptions('warn'), pino.destination(2)), { lock: false });
   if (fixedPermissions.length > 0) {
     process.stderr.write(
       `warning: the data dir ${config.dataDir} was readable by other users; removed group/other permissions from ${fixedPermissions.length} path(s)\n`,

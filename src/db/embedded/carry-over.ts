@@ -20,7 +20,13 @@ interface Log {
   warn(fields: Record<string, unknown>, msg: string): void;
 }
 
-/** Imports <dataDir>/pgdata when it holds a PGlite cluster not carried over yet; returns whether it did. */
+/** Whether <dataDir>/pgdata holds a PGlite cluster not carried over yet. */
+export function pglitePending(dataDir: string): boolean {
+  return existsSync(path.join(dataDir, PGLITE_DIR, 'PG_VERSION'));
+}
+
+/** Imports <dataDir>/pgdata when it holds a PGlite cluster not carried over yet; returns whether it did.
+ *  The caller holds the data-dir lock: two imports at once would empty each other's work. */
 export async function carryOverPglite(db: Db, dataDir: string, log: Log, importer = importPgliteDataDir): Promise<boolean> {
   const source = path.join(dataDir, PGLITE_DIR);
   const marker = path.join(dataDir, MARKER);
