@@ -46,6 +46,17 @@ test(
       assert.equal(created.status, 201);
       const postmaster = readPostmasterPid(s.cluster);
       assert.ok(postmaster, 'the server records its pid in the cluster');
+      if (process.platform === 'linux') {
+        // Its own process group and session: a Ctrl-C on sluice's terminal does not reach it before sluice drains.
+        const stat = readFileSync(`/proc/${postmaster.pid}/stat`, 'utf8');
+        const [pgrp, session] = stat
+          .slice(stat.lastIndexOf(')') + 2)
+          .split(' ')
+          .slice(2, 4)
+          .map(Number);
+        assert.equal(pgrp, postmaster.pid);
+        assert.equal(session, postmaster.pid);
+      }
 
       first.proc.kill('SIGKILL');
       await first.exited;

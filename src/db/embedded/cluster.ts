@@ -106,6 +106,8 @@ export function ensureCluster(paths: ClusterPaths, bins: PgBinaries, user: Serve
         '--encoding=UTF8',
         '--locale=C',
         '--no-instructions',
+        // One syncfs() of the file system instead of an fsync per file: as durable, and ~0.4 s faster.
+        ...(process.platform === 'linux' ? ['--sync-method=syncfs'] : []),
       ],
       {
         cwd: staging,
