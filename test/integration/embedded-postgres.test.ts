@@ -282,3 +282,21 @@ test(
     }
   },
 );
+
+test(
+  'four commands at once on a fresh data dir: one cluster, one server, all succeed, none left running',
+  { timeout: 120_000 },
+  async () => {
+    const s = scratch();
+    try {
+      const results = await Promise.all(Array.from({ length: 4 }, () => runSluice(['workspace', 'list'], s.env)));
+      for (const r of results) assert.equal(r.code, 0, r.stderr);
+      assert.equal(readPostmasterPid(s.cluster), undefined, 'the last one out stopped the server');
+      const log = readFileSync(path.join(s.dataDir, 'postgres.log'), 'utf8');
+      assert.ok(!/PANIC|could not open file/.test(log), log);
+      assert.equal(readFileSync(path.join(s.cluster, 'PG_VERSION'), 'utf8').trim(), '18');
+    } finally {
+      await s.cleanup();
+    }
+  },
+);

@@ -74,6 +74,17 @@ function prepare(opts: EmbeddedOptions): { bins: PgBinaries; user: ServerUser | 
   return { bins, user, paths, created };
 }
 
+/** Resolves when the process is gone (polled: it is not our child). */
+function whenGone(pid: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setInterval(() => {
+      if (!isAlive(pid)) resolve();
+    }, 50);
+  });
+  return { promise, cancel: () => clearInterval(timer) };
+}
+
 /** Starts (or adopts) the embedded server of the data dir; resolves once a real connection succeeds. */
 export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const emit = opts.onEvent ?? (() => {});
@@ -100,9 +111,10 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
     },
   });
 
-  // Two attempts: a server another process is starting at this instant makes our own start fail on the lock
-  // file; the second round then finds and adopts it.
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // A few rounds: a server another process is starting at this instant makes our own start fail on the lock
+  // file, and one being stopped by its last user refuses connections until it is gone; the next round then
+  // adopts the first, or starts in place of the second.
+  for (let attempt = 0; attempt < 3; attempt++) {
     const running = readPostmasterPid(paths.dir);
     if (running && isAlive(running.pid)) {
       if (!runsPostgres(running.pid)) {
@@ -110,11 +122,15 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
         unlinkSync(path.join(paths.dir, 'postmaster.pid'));
       } else {
         const conn = connectionFor(running, password);
-        const state = await waitReady(conn, readyTimeoutMs, undefined);
+        const gone = whenGone(running.pid);
+        const state = await waitReady(conn, readyTimeoutMs, gone.promise);
+        gone.cancel();
         if (state === 'ok') {
           emit('reusing the embedded PostgreSQL server already running on the data dir', { pid: running.pid });
           return server(running.pid, conn, true);
         }
+        // It was shutting down (the last user of it just left): start our own.
+        if (state === 'exited') continue;
         throw new EmbeddedDbError(
           'EMBEDDED_DB_FOREIGN_SERVER',
           `a PostgreSQL server (pid ${running.pid}) runs on ${paths.dir} but ` +
@@ -132,7 +148,9 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
       emit('started the embedded PostgreSQL server', { pid: started.pid, log: paths.logFile });
       return server(started.pid, conn, false);
     }
-    if (state === 'exited' && attempt === 0 && /lock file .* already exists/.test(tailOf(paths.logFile, 5))) continue;
+    // Another process's server took the cluster first (ours exited on its lock file): adopt that one.
+    const holder = readPostmasterPid(paths.dir);
+    if (state === 'exited' && attempt < 2 && holder && holder.pid !== started.pid && isAlive(holder.pid)) continue;
     if (state !== 'exited') await stopPostmaster(started.pid, 5_000);
     throw new EmbeddedDbError(
       'EMBEDDED_DB_START_FAILED',
