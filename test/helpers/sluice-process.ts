@@ -51,10 +51,12 @@ export function startSluiceProcess(env: Record<string, string>, extraArgs: strin
     proc.on('exit', (code, signal) => resolve({ code, signal })),
   );
   return new Promise((resolve, reject) => {
+    // A first start on the embedded database runs initdb, whose final sync waits for the disk: on a busy
+    // shared machine that alone has taken 15 s.
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`sluice did not start within 30 s:\n${out}`));
-    }, 30_000);
+      reject(new Error(`sluice did not start within 90 s:\n${out}`));
+    }, 90_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       const line = out
