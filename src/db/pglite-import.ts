@@ -45,7 +45,7 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const PGLITE_MAJOR = '18';
 
 /** A PGlite data dir is a PostgreSQL cluster layout that no postmaster ever ran; anything else is refused untouched. */
-function checkSourceDir(dir: string): void {
+export function checkPgliteDataDir(dir: string): void {
   if (!existsSync(dir)) throw new PgliteImportError('IMPORT_SOURCE_MISSING', `there is no PGlite data dir at ${dir}`);
   if (!statSync(dir).isDirectory()) throw new PgliteImportError('IMPORT_SOURCE_INVALID', `${dir} is not a directory`);
   const versionFile = path.join(dir, 'PG_VERSION');
@@ -287,7 +287,7 @@ export async function importPgliteDataDir(
   if (target.kind !== 'postgres') {
     throw new PgliteImportError('IMPORT_TARGET_INVALID', 'the import target must be a PostgreSQL database, not another PGlite one');
   }
-  checkSourceDir(pgliteDir);
+  checkPgliteDataDir(pgliteDir);
   // Checked again under lock in the transaction; this early look refuses before the source is even opened.
   await refuseIfInUse(target);
   const source = await openPglite(pgliteDir);
