@@ -240,7 +240,8 @@ async function copyTable(source: Db, tx: Queryable, table: Table, onBatch: (rows
   const firstPage = `SELECT ${selectList} FROM ${ident(table.name)} ORDER BY ${keyList} LIMIT $1`;
   const nextPage = `SELECT ${selectList} FROM ${ident(table.name)} WHERE ${after} ORDER BY ${keyList} LIMIT ${limitParam}`;
   const insert =
-    `INSERT INTO ${ident(table.name)} (${cols.map((c) => ident(c.name)).join(', ')}) ` +
+    // OVERRIDING SYSTEM VALUE: GENERATED ALWAYS identity columns keep the source's values too.
+    `INSERT INTO ${ident(table.name)} (${cols.map((c) => ident(c.name)).join(', ')}) OVERRIDING SYSTEM VALUE ` +
     `SELECT ${cols.map((c, i) => `u.c${i}::${c.type}`).join(', ')} ` +
     `FROM unnest(${cols.map((_, i) => `$${i + 1}::text[]`).join(', ')}) AS u(${cols.map((_, i) => `c${i}`).join(', ')})`;
 
