@@ -248,11 +248,24 @@ async function copyTable(source: Db, tx: Queryable, table: Table, onBatch: (rows
   let lastKey: (string | null)[] | undefined;
   let limit = FIRST_BATCH_ROWS;
   let copied = 0;
+  // The next page is read from PGlite (in this process) while the server inserts the previous one: at most
+  // two batches in memory.
+  let writing: Promise<unknown> | undefined;
+  const write = (arrays: (string | null)[][], count: number) => {
+    const done = tx.query(insert, arrays).then(() => {
+      copied += count;
+      onBatch(copied);
+    });
+    done.catch(() => {}); // awaited below; this only keeps a failure from counting as unhandled meanwhile
+    return done;
+  };
   for (;;) {
     const { rows } = await source.query<Record<string, string | null>>(
       lastKey ? nextPage : firstPage,
       lastKey ? [...lastKey, limit] : [limit],
     );
+    if (writing) await writing;
+    writing = undefined;
     if (rows.length === 0) break;
     const arrays: (string | null)[][] = cols.map(() => new Array<string | null>(rows.length));
     let bytes = 0;
@@ -263,15 +276,14 @@ async function copyTable(source: Db, tx: Queryable, table: Table, onBatch: (rows
         if (v !== null) bytes += v.length;
       }
     });
-    await tx.query(insert, arrays);
-    copied += rows.length;
-    onBatch(copied);
+    writing = write(arrays, rows.length);
     const last = rows[rows.length - 1]!;
     lastKey = keyIndexes.map((i) => last[`c${i}`] ?? null);
     if (rows.length < limit) break;
     const perRow = Math.max(1, bytes / rows.length);
     limit = Math.max(1, Math.min(MAX_BATCH_ROWS, Math.floor(BATCH_BYTES / perRow)));
   }
+  if (writing) await writing;
   return copied;
 }
 
@@ -295,6 +307,9 @@ export async function importPgliteDataDir(
   try {
     // The text forms compared and copied must not depend on either side's session settings.
     await source.exec(`SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET extra_float_digits = 1`);
+    // A PGlite dir has no planner statistics, so a page query would be a sequential scan plus a sort of the
+    // whole remainder, text casts included, for every page: quadratic. Paging must walk the primary key index.
+    await source.exec(`SET enable_seqscan = off; SET enable_sort = off`);
     await alignSchemas(source, target);
     const tables = await describeTables(source, target);
     const order = await insertOrder(
