@@ -81,7 +81,10 @@ if (values['import-only']) {
     const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-pglite-'));
     try {
       await build(dir, n);
-      const child = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--import-only', dir], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--import-only', dir], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       if (child.status !== 0) throw new Error(child.stderr);
       const r = JSON.parse(child.stdout.trim().split('\n').pop()!) as { rows: number; seconds: number; peakRssMb: number };
       const mb = (n * 2 * 4.6) / 1024; // payload and raw body, ~4.6 KB each

@@ -272,6 +272,35 @@ describe('importing a PGlite data dir into PostgreSQL', { skip: SKIP }, () => {
     await target.query(`INSERT INTO workspaces (id, name) VALUES ('ws_after_import', 'new')`);
   });
 
+  test('a target that was only started (its own admin token hash, no workspace) is taken over', async () => {
+    const target = await freshTarget();
+    await target.query(`INSERT INTO settings (key, value) VALUES ('admin_token_hash', 'of-the-new-start')`);
+    await importPgliteDataDir(pgdata, target);
+    assert.deepEqual((await dump(target)).settings, source.settings, 'the old instance settings, so the old admin token works');
+  });
+
+  test('a target in use (another session holds a table) is refused after a short wait, untouched', async () => {
+    const target = await freshTarget();
+    const before = await dump(target);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = target.transaction(async (tx) => {
+      await tx.exec('LOCK TABLE events IN ROW EXCLUSIVE MODE'); // what any INSERT takes
+      locked();
+      await held;
+    });
+    await isLocked;
+    try {
+      await assert.rejects(importPgliteDataDir(pgdata, target), { code: 'IMPORT_TARGET_BUSY', message: /stop it/ });
+    } finally {
+      release();
+      await holder;
+    }
+    assert.deepEqual(await dump(target), before);
+  });
+
   test('a second import is refused and changes nothing', async () => {
     const target = await freshTarget();
     await importPgliteDataDir(pgdata, target);

@@ -130,8 +130,17 @@ export const migrateDataCommand: Command = {
     }
     // Only after the commit: a failed import leaves the dir where the next attempt (or an older release) finds it.
     if (!values.keep) {
-      summary.renamedTo = importedName(source);
-      renameSync(source, summary.renamedTo);
+      const renamed = importedName(source);
+      try {
+        renameSync(source, renamed);
+      } catch (err) {
+        throw new PgliteImportError(
+          'IMPORT_RENAME_FAILED',
+          `imported ${summary.rows} rows (committed), but could not rename ${source} to ${renamed}: ${(err as Error).message}; ` +
+            'rename or remove it yourself so that it is not imported again',
+        );
+      }
+      summary.renamedTo = renamed;
     }
     if (keyHint) {
       const sourceKey = path.join(path.dirname(source), 'secret.key');
