@@ -7,6 +7,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { listenCommand } from './commands/listen.js';
 import { migrateCommand } from './commands/migrate.js';
+import { migrateDataCommand } from './commands/migrate-data.js';
 import { rebuildCommand } from './commands/rebuild.js';
 import { startCommand } from './commands/start.js';
 import { workspaceCommand } from './commands/workspace.js';
@@ -16,6 +17,7 @@ import { SLUICE_VERSION } from './version.js';
 const COMMANDS: Record<string, Command> = {
   start: startCommand,
   migrate: migrateCommand,
+  'migrate-data': migrateDataCommand,
   workspace: workspaceCommand,
   rebuild: rebuildCommand,
   doctor: doctorCommand,
@@ -24,7 +26,7 @@ const COMMANDS: Record<string, Command> = {
 };
 
 function mainHelp(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`);
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`);
   return [
     'Usage: sluice <command> [options]',
     '',
