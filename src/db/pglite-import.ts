@@ -297,7 +297,7 @@ export async function importPgliteDataDir(
   target: Db,
   onProgress?: (p: { table: string; rows: number }) => void,
 ): Promise<{ tables: number; rows: number }> {
-  if (target.kind !== 'postgres') {
+  if (target.kind === 'pglite') {
     throw new PgliteImportError('IMPORT_TARGET_INVALID', 'the import target must be a PostgreSQL database, not another PGlite one');
   }
   checkPgliteDataDir(pgliteDir);

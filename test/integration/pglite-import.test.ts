@@ -95,7 +95,7 @@ async function buildPgliteDataDir(dataDir: string): Promise<void> {
   const store: TestStore = {
     env: { SLUICE_DATA_DIR: dataDir },
     dataDir,
-    databaseUrl: undefined,
+    databaseUrl: '',
     open: () => openPglite(pgdata),
     drop: async () => {},
   };
