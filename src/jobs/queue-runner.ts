@@ -76,11 +76,16 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
     units.add(unit);
   }
 
+  // In `each` mode every finished row frees a lane and wakes the loop: claiming at once would cost one claim
+  // query per row. While work is in flight, wait until a quarter of the claim size is free, so claims stay
+  // batched; an idle runner claims whatever is due.
+  const minClaim = spec.work.mode === 'each' ? Math.max(1, Math.floor(Math.min(spec.batchSize, spec.lanes) / 4)) : 1;
+
   const loop = (async () => {
     while (running) {
       waker.clear();
       const free = spec.lanes - units.size;
-      if (free <= 0) {
+      if (free <= 0 || (free < minClaim && units.size > 0)) {
         await waker.sleep(spec.pollMs);
         continue;
       }
