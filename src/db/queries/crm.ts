@@ -258,6 +258,14 @@ export async function findCrmRow(
   ).rows[0];
 }
 
+// First key of the two-key advisory lock space for linking people by email (any constant unique to this use).
+const PERSON_LOCK_CLASS = 0x5e_50_02;
+
+/** Serializes the transactions that link people by one email (case-insensitive) until they commit. */
+export async function lockEmail(db: Queryable, workspaceId: string, email: string): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2 || lower($3)))', [PERSON_LOCK_CLASS, `${workspaceId}:`, email]);
+}
+
 /** The oldest live customer of another provider with this email (case-insensitive): the same person. */
 export async function findSamePersonCandidate(
   db: Queryable,

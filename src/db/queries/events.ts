@@ -1,7 +1,7 @@
 // The inbound event store, which is also the processing queue: a row with status 'received' whose
 // next_attempt_at has passed and that no live worker holds is due.
-import type { Queryable } from '../port.js';
-import { claimBatch, finishClaims, holdClaims, type ClaimOutcome, type QueueDef } from './queue.js';
+import type { Db, Queryable } from '../port.js';
+import { claimInOrder, finishClaims, holdClaims, type ClaimOutcome, type QueueDef } from './queue.js';
 
 export type EventStatus = 'received' | 'processed' | 'ignored' | 'failed';
 
@@ -95,11 +95,14 @@ export const EVENT_QUEUE: QueueDef = {
   error: 'error',
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, q.attempts,
     q.payload, q.received_at AS "receivedAt"`,
+  // The object an event is about: a Stripe event's data.object, a Piano event's user. Events of one object
+  // are worked on by one worker at a time, in order, so the facts they publish come in the order they happened.
+  serialKey: (t) => `(${t}.workspace_id || ':' || COALESCE(${t}.payload->'data'->'object'->>'id', ${t}.payload->>'uid', ''))`,
 };
 
 /** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */
-export function claimDueEvents(db: Queryable, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
-  return claimBatch<ClaimedEvent>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
+export function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
+  return claimInOrder<ClaimedEvent>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
 }
 
 /** Locks a claimed event for the transaction that processes it, if the claim is still this worker's: while the

@@ -6,7 +6,10 @@
 // is due again, so a dead worker's claims come back by themselves.
 //
 // Table and column names come from the definitions below, never from input; values are always parameters.
-import type { Queryable } from '../port.js';
+import type { Db, Queryable } from '../port.js';
+
+// First key of the two-key advisory lock space for serialized claims (any constant unique to this use).
+const CLAIM_LOCK_CLASS = 0x5e_50_01;
 
 export interface QueueDef {
   readonly table: 'events' | 'deliveries';
@@ -24,6 +27,11 @@ export interface QueueDef {
    * locked with SKIP LOCKED. Without it the claim takes the oldest due rows.
    */
   readonly candidates?: string;
+  /**
+   * Optional SQL key of a row (for a table alias): rows with one key are never held by two workers at once, and are
+   * claimed in queue order (events of one object). Claims of such a queue are serialized (see claimInOrder).
+   */
+  readonly serialKey?: (alias: string) => string;
 }
 
 const due = (q: QueueDef, alias: string) =>
@@ -42,10 +50,15 @@ export async function claimBatch<T>(
   const extra = o.params ?? [];
   // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
   // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
+  const free = q.serialKey
+    ? `AND ${q.serialKey('r')} <> ALL (ARRAY(
+         SELECT DISTINCT ${q.serialKey('h')} FROM ${q.table} h
+         WHERE h.locked_by IS NOT NULL AND h.status = '${q.waiting}' AND h.locked_until > now()))`
+    : '';
   const locked = q.candidates
     ? `WITH candidates AS (${q.candidates}),
        locked AS (SELECT id FROM ${q.table} r WHERE r.id IN (SELECT id FROM candidates) AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED)`
-    : `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+    : `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ${free} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
   const { rows } = await db.query<T>(
     `${locked}
      UPDATE ${q.table} q SET locked_by = $1, locked_until = now() + make_interval(secs => $${extra.length + 3}), attempts = q.attempts + 1
@@ -54,6 +67,24 @@ export async function claimBatch<T>(
     [o.workerId, o.limit, ...extra, o.leaseSeconds],
   );
   return rows;
+}
+
+/**
+ * The claim of a queue with a serial key. Claims run one at a time (an advisory lock, held to the commit of
+ * the claim), each in a snapshot taken after the previous claim committed: so a claim sees every key held
+ * and cannot take a later row of an object while an earlier one is being claimed beside it (SKIP LOCKED alone
+ * would skip the earlier row and take the later). One short transaction per batch.
+ */
+export function claimInOrder<T>(
+  db: Db,
+  q: QueueDef,
+  o: { workerId: string; limit: number; leaseSeconds: number },
+): Promise<T[]> {
+  if (o.limit <= 0) return Promise.resolve([]);
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CLAIM_LOCK_CLASS, q.table]);
+    return claimBatch<T>(tx, q, o);
+  });
 }
 
 /** Heartbeat: pushes the lease of claims still held by a live worker forward. */
