@@ -22,15 +22,65 @@ const BATCH = Math.min(Number(values.batch), 1000);
 function lifecycle(k: string, t: number): { type: string; object: Record<string, unknown>; created: number }[] {
   const cus = `cus_${k}`;
   const sub = `sub_${k}`;
-  const items = { object: 'list', data: [{ id: `si_${k}`, price: { id: 'price_gold', nickname: 'Gold', product: 'prod_gold' }, quantity: 1 }] };
-  const subscription = (status: string) => ({ id: sub, object: 'subscription', customer: cus, status, cancel_at_period_end: false, current_period_start: t, current_period_end: t + 2_592_000, trial_start: t, trial_end: t + 604_800, items });
+  const items = {
+    object: 'list',
+    data: [{ id: `si_${k}`, price: { id: 'price_gold', nickname: 'Gold', product: 'prod_gold' }, quantity: 1 }],
+  };
+  const subscription = (status: string) => ({
+    id: sub,
+    object: 'subscription',
+    customer: cus,
+    status,
+    cancel_at_period_end: false,
+    current_period_start: t,
+    current_period_end: t + 2_592_000,
+    trial_start: t,
+    trial_end: t + 604_800,
+    items,
+  });
   return [
-    { type: 'customer.created', created: t, object: { id: cus, object: 'customer', email: `${k}@example.com`, name: `Customer ${k}`, metadata: {} } },
+    {
+      type: 'customer.created',
+      created: t,
+      object: { id: cus, object: 'customer', email: `${k}@example.com`, name: `Customer ${k}`, metadata: {} },
+    },
     { type: 'customer.subscription.created', created: t + 1, object: subscription('trialing') },
     { type: 'customer.subscription.updated', created: t + 2, object: subscription('active') },
-    { type: 'invoice.paid', created: t + 3, object: { id: `in_${k}`, object: 'invoice', customer: cus, status: 'paid', billing_reason: 'subscription_create', amount_due: 900, amount_paid: 900, currency: 'eur', parent: { subscription_details: { subscription: sub } } } },
-    { type: 'payment_intent.succeeded', created: t + 3, object: { id: `pi_${k}`, object: 'payment_intent', customer: cus, status: 'succeeded', amount: 900, currency: 'eur' } },
-    { type: 'charge.succeeded', created: t + 3, object: { id: `ch_${k}`, object: 'charge', customer: cus, status: 'succeeded', amount: 900, amount_refunded: 0, currency: 'eur', payment_intent: `pi_${k}`, invoice: `in_${k}` } },
+    {
+      type: 'invoice.paid',
+      created: t + 3,
+      object: {
+        id: `in_${k}`,
+        object: 'invoice',
+        customer: cus,
+        status: 'paid',
+        billing_reason: 'subscription_create',
+        amount_due: 900,
+        amount_paid: 900,
+        currency: 'eur',
+        parent: { subscription_details: { subscription: sub } },
+      },
+    },
+    {
+      type: 'payment_intent.succeeded',
+      created: t + 3,
+      object: { id: `pi_${k}`, object: 'payment_intent', customer: cus, status: 'succeeded', amount: 900, currency: 'eur' },
+    },
+    {
+      type: 'charge.succeeded',
+      created: t + 3,
+      object: {
+        id: `ch_${k}`,
+        object: 'charge',
+        customer: cus,
+        status: 'succeeded',
+        amount: 900,
+        amount_refunded: 0,
+        currency: 'eur',
+        payment_intent: `pi_${k}`,
+        invoice: `in_${k}`,
+      },
+    },
   ];
 }
 
@@ -76,7 +126,14 @@ async function run(mode: 'single' | 'batch') {
       for (const l of per) {
         const e = l[step]!;
         seq += 1;
-        const payload = { id: `evt_q_${seq}`, object: 'event', created: e.created, type: e.type, livemode: false, data: { object: e.object } };
+        const payload = {
+          id: `evt_q_${seq}`,
+          object: 'event',
+          created: e.created,
+          type: e.type,
+          livemode: false,
+          data: { object: e.object },
+        };
         await insertEvent(raw, {
           id: newId('ev'),
           workspaceId: ws,
@@ -113,7 +170,13 @@ async function run(mode: 'single' | 'batch') {
     }
     const ms = performance.now() - started;
     const failed = (await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE status <> 'processed'`)).rows[0]!.n;
-    return { mode, events: done, notProcessed: failed, 'round trips/event': +(count() / done).toFixed(2), 'ms/event (1 worker)': +(ms / done).toFixed(3) };
+    return {
+      mode,
+      events: done,
+      notProcessed: failed,
+      'round trips/event': +(count() / done).toFixed(2),
+      'ms/event (1 worker)': +(ms / done).toFixed(3),
+    };
   } finally {
     await raw.close();
     await store.drop();

@@ -28,7 +28,8 @@ export interface QueueRunnerSpec<T extends { id: string }> {
   claim(workerId: string, limit: number): Promise<T[]>;
   renew(workerId: string, ids: readonly string[]): Promise<void>;
   release(workerId: string, ids: readonly string[]): Promise<void>;
-  work: { mode: 'batch'; run(workerId: string, batch: T[]): Promise<void> } | { mode: 'each'; run(workerId: string, row: T): Promise<void> };
+  work:
+    { mode: 'batch'; run(workerId: string, batch: T[]): Promise<void> } | { mode: 'each'; run(workerId: string, row: T): Promise<void> };
   /**
    * Whether rows still held at the stop deadline are given back at once. False where work holds the rows
    * locked in a transaction (a release would only wait for it): their leases expire instead.
@@ -100,7 +101,12 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       }
       if (!running) {
         // Stopped while the claim was in flight: hand the rows straight back.
-        await spec.release(id, rows.map((r) => r.id)).catch(() => undefined);
+        await spec
+          .release(
+            id,
+            rows.map((r) => r.id),
+          )
+          .catch(() => undefined);
         break;
       }
       const work = spec.work;

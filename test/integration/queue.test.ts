@@ -61,8 +61,12 @@ describe('event queue', () => {
       ])
     ).rows.map((r) => r.email);
   const eventRow = async (id: string) =>
-    (await app.db.query<{ status: string; error: string | null; attempts: number }>('SELECT status, error, attempts FROM events WHERE id = $1', [id]))
-      .rows[0]!;
+    (
+      await app.db.query<{ status: string; error: string | null; attempts: number }>(
+        'SELECT status, error, attempts FROM events WHERE id = $1',
+        [id],
+      )
+    ).rows[0]!;
 
   test('a batch with one poisoned event: that one fails with its reason, the others are projected and committed', async () => {
     const good = ['ada@example.com', 'alan@example.com', 'edsger@example.com'];
@@ -129,9 +133,10 @@ describe('event queue', () => {
     const workers = [startEventWorker(ctx), startEventWorker(ctx)];
     try {
       await waitFor(async () => {
-        const { rows } = await app.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE id = ANY($1) AND status = 'processed'`, [
-          ids,
-        ]);
+        const { rows } = await app.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM events WHERE id = ANY($1) AND status = 'processed'`,
+          [ids],
+        );
         return rows[0]!.n === ids.length;
       }, 'all 40 processed');
     } finally {
@@ -147,6 +152,30 @@ describe('event queue', () => {
       rows.map((r) => r.attempts),
       [1],
     );
+  });
+
+  test('per-object order: a later event of an object another worker holds waits until that worker is done', async () => {
+    const first = await send('customer.created', customer('order@example.com'));
+    const later = await send('customer.updated', { ...customer('order@example.com'), name: 'Renamed' });
+    const other = await send('customer.created', customer('other@example.com'));
+    const a = await claimDueEvents(app.db, 'wrk_a', 1, 30);
+    assert.deepEqual(
+      a.map((e) => e.id),
+      [first],
+    );
+    const b = await claimDueEvents(app.db, 'wrk_b', 10, 30);
+    assert.deepEqual(
+      b.map((e) => e.id),
+      [other],
+      'the object wrk_a holds is skipped, other objects are not',
+    );
+    await processBatch(app.ctx, 'wrk_a', a);
+    const b2 = await claimDueEvents(app.db, 'wrk_b', 10, 30);
+    assert.deepEqual(
+      b2.map((e) => e.id),
+      [later],
+    );
+    await processBatch(app.ctx, 'wrk_b', [...b, ...b2]);
   });
 });
 
@@ -188,7 +217,10 @@ describe('event queue shared by two processes', { skip: !usingPostgres && 'two p
     }
     const rows = await waitFor(
       async () => {
-        const { rows } = await db.query<{ status: string; attempts: number }>('SELECT status, attempts FROM events WHERE workspace_id = $1', [ws]);
+        const { rows } = await db.query<{ status: string; attempts: number }>(
+          'SELECT status, attempts FROM events WHERE workspace_id = $1',
+          [ws],
+        );
         return rows.length === N && rows.every((r) => r.status !== 'received') && rows;
       },
       'all 80 processed by the two processes',
@@ -212,14 +244,16 @@ describe('delivery queue', () => {
   const receivers: Receiver[] = [];
   before(async () => {
     // Four in flight per process, two per endpoint: the blackhole can take only half of the sender.
-    app = await startTestApp({ config: { outboundAllow: LOOPBACK, outboundTimeoutMs: 60_000, outboundConcurrency: 4, endpointConcurrency: 2 } });
+    app = await startTestApp({
+      config: { outboundAllow: LOOPBACK, outboundTimeoutMs: 60_000, outboundConcurrency: 4, endpointConcurrency: 2 },
+    });
   });
   after(async () => {
     await app.close();
     await Promise.all(receivers.map((r) => r.close()));
   });
 
-  test("a blackholed endpoint holds only its own slots: every delivery to the healthy one succeeds meanwhile", async () => {
+  test('a blackholed endpoint holds only its own slots: every delivery to the healthy one succeeds meanwhile', async () => {
     const blackhole = await startReceiver(() => 'hang');
     const healthy = await startReceiver();
     receivers.push(blackhole, healthy);

@@ -189,7 +189,8 @@ export async function ensureStubs(
       const sorted = [...stubs].sort((x, y) => (x.providerId < y.providerId ? -1 : x.providerId > y.providerId ? 1 : 0));
       const names = [...new Set(sorted.flatMap((s) => Object.keys(s.values)))];
       const rows = sorted.map(
-        (s) => `(${p(s.id)}, $1, $2, ${p(s.providerId)}, true${names.map((n) => `, ${s.values[n] === undefined ? 'DEFAULT' : p(s.values[n])}`).join('')})`,
+        (s) =>
+          `(${p(s.id)}, $1, $2, ${p(s.providerId)}, true${names.map((n) => `, ${s.values[n] === undefined ? 'DEFAULT' : p(s.values[n])}`).join('')})`,
       );
       return `INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
        VALUES ${rows.join(', ')} ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING`;

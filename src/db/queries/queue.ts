@@ -75,11 +75,7 @@ export async function claimBatch<T>(
  * and cannot take a later row of an object while an earlier one is being claimed beside it (SKIP LOCKED alone
  * would skip the earlier row and take the later). One short transaction per batch.
  */
-export function claimInOrder<T>(
-  db: Db,
-  q: QueueDef,
-  o: { workerId: string; limit: number; leaseSeconds: number },
-): Promise<T[]> {
+export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limit: number; leaseSeconds: number }): Promise<T[]> {
   if (o.limit <= 0) return Promise.resolve([]);
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CLAIM_LOCK_CLASS, q.table]);
@@ -88,7 +84,13 @@ export function claimInOrder<T>(
 }
 
 /** Heartbeat: pushes the lease of claims still held by a live worker forward. */
-export async function renewLeases(db: Queryable, q: QueueDef, workerId: string, ids: readonly string[], leaseSeconds: number): Promise<void> {
+export async function renewLeases(
+  db: Queryable,
+  q: QueueDef,
+  workerId: string,
+  ids: readonly string[],
+  leaseSeconds: number,
+): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
     `UPDATE ${q.table} SET locked_until = now() + make_interval(secs => $3)

@@ -25,7 +25,12 @@ export function eventOptions(ctx: Ctx, event: ClaimedEvent): HandlerOptions {
 }
 
 /** The work of one event inside a transaction: its projection and its raw message (`stripe.<type>`). */
-export async function projectAndPublish(ctx: Ctx, tx: Queryable, event: ClaimedEvent, options: HandlerOptions): Promise<'processed' | 'ignored'> {
+export async function projectAndPublish(
+  ctx: Ctx,
+  tx: Queryable,
+  event: ClaimedEvent,
+  options: HandlerOptions,
+): Promise<'processed' | 'ignored'> {
   const handler = ctx.findHandler(event.provider, event.type);
   if (handler) await handler(tx, event, options);
   // Every provider event is also a message of its own (`stripe.<type>`), for endpoints that want the raw feed.
@@ -48,7 +53,9 @@ export function failureOutcome(ctx: Ctx, event: ClaimedEvent, err: unknown): { o
   const failure = describeFailure(err);
   const retryIn = !failure.permanent && event.attempts <= schedule.length ? schedule[event.attempts - 1]! : null;
   // The raw error (it may quote SQL) stays in the log; the event carries the readable reason.
-  ctx.log.warn({ eventId: event.id, type: event.type, attempt: event.attempts, permanent: failure.permanent, err }, 'event processing failed');
+  ctx.log.warn(
+    { eventId: event.id, type: event.type, attempt: event.attempts, permanent: failure.permanent, err },
+    'event processing failed',
+  );
   return { outcome: retryIn === null ? 'failed' : 'retry', record: eventFailure(event.id, failure.reason, retryIn) };
 }
-

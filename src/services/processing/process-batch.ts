@@ -40,7 +40,12 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
       alone = [];
       // A worker whose lease ran out (paused, partitioned) must not write: its projection and messages would
       // commit beside the run of the worker that took the event over. Checked and locked before any work.
-      const mine = await holdClaims(tx, EVENT_QUEUE, workerId, batch.map((e) => e.id));
+      const mine = await holdClaims(
+        tx,
+        EVENT_QUEUE,
+        workerId,
+        batch.map((e) => e.id),
+      );
       const records: ClaimOutcome[] = [];
       await savepoint.open(tx);
       for (const event of batch) {
