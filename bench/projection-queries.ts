@@ -161,8 +161,13 @@ async function run(mode: 'single' | 'batch') {
     });
     const started = performance.now();
     let done = 0;
+    let claimMs = 0;
+    let claims = 0;
     for (;;) {
+      const claimStarted = performance.now();
       const batch = await claimDueEvents(raw, 'wrk_bench', BATCH, 60);
+      claimMs += performance.now() - claimStarted;
+      claims += 1;
       if (batch.length === 0) break;
       if (mode === 'batch') await processBatch(ctx, 'wrk_bench', batch);
       else for (const e of batch) await processEvent(ctx, 'wrk_bench', e);
@@ -176,6 +181,7 @@ async function run(mode: 'single' | 'batch') {
       notProcessed: failed,
       'round trips/event': +(count() / done).toFixed(2),
       'ms/event (1 worker)': +(ms / done).toFixed(3),
+      'claim ms/batch': +(claimMs / claims).toFixed(2),
     };
   } finally {
     await raw.close();
