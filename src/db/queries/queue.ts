@@ -141,13 +141,14 @@ export interface ClaimOutcome {
 
 /**
  * Records the outcome of many claims in one statement and frees them; a claim no longer this worker's is left
- * alone. Returns how many were recorded.
+ * alone. Returns how many were recorded. The finish time is the clock's, not the transaction's start: a batch
+ * runs at the end of its transaction, and its events' lag must include the time the batch took.
  */
 export async function finishClaims(db: Queryable, q: QueueDef, workerId: string, outcomes: readonly ClaimOutcome[]): Promise<number> {
   if (outcomes.length === 0) return 0;
   const { rowCount } = await db.query(
     `UPDATE ${q.table} r SET status = o.status, ${q.error} = o.error, locked_by = NULL, locked_until = NULL,
-       ${q.finishedAt} = CASE WHEN o.status = '${q.waiting}' THEN NULL ELSE now() END,
+       ${q.finishedAt} = CASE WHEN o.status = '${q.waiting}' THEN NULL ELSE clock_timestamp() END,
        next_attempt_at = CASE WHEN o.retry IS NULL THEN r.next_attempt_at ELSE now() + make_interval(secs => o.retry) END
      FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[]) AS o(id, status, error, retry)
      WHERE r.id = o.id AND r.locked_by = $1`,
