@@ -137,24 +137,40 @@ export async function ensureRow(
   newRowId: () => string,
 ): Promise<string> {
   const names = Object.keys(stubValues);
-  const { rows } = await db.query<{ id: string }>(
-    `WITH ins AS (
-       INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
-       VALUES ($1, $2, $3, $4, true${names.map((_, i) => `, $${i + 5}`).join('')})
-       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id)
-     SELECT id FROM ins UNION ALL
-     SELECT id FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4
-     LIMIT 1`,
-    [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(stubValues[n]))],
-  );
-  return rows[0]!.id;
+  return againIfRaced(async () => {
+    const { rows } = await db.query<{ id: string }>(
+      `WITH ins AS (
+         INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
+         VALUES ($1, $2, $3, $4, true${names.map((_, i) => `, $${i + 5}`).join('')})
+         ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id)
+       SELECT id FROM ins UNION ALL
+       SELECT id FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4
+       LIMIT 1`,
+      [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(stubValues[n]))],
+    );
+    return rows[0]?.id;
+  });
+}
+
+/**
+ * Runs an insert-or-find statement a second time when it found nothing: its insert waited for another
+ * transaction inserting the same row, then did nothing, and its find still looked at the snapshot taken before
+ * that commit. The second run's snapshot sees the row.
+ */
+async function againIfRaced<T>(run: () => Promise<T | undefined>): Promise<T> {
+  const first = await run();
+  if (first !== undefined) return first;
+  const second = await run();
+  if (second === undefined) throw new Error('a row inserted by another transaction could not be found');
+  return second;
 }
 
 /** The customer row for an object (a stub when it is referenced before its own event), linked to an event's
  *  timeline, in one round trip. */
 export async function ensureCustomerLinked(db: Queryable, key: ObjectKey, eventId: string, newRowId: () => string): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH ins AS (
+  return againIfRaced(async () => {
+    const { rows } = await db.query<{ id: string }>(
+      `WITH ins AS (
        INSERT INTO customers (id, workspace_id, provider, provider_id, stub) VALUES ($1, $2, $3, $4, true)
        ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id
      ), row AS (
@@ -165,9 +181,10 @@ export async function ensureCustomerLinked(db: Queryable, key: ObjectKey, eventI
        INSERT INTO customer_events (customer_id, event_id) SELECT id, $5 FROM row ON CONFLICT DO NOTHING
      )
      SELECT id FROM row`,
-    [newRowId(), key.workspaceId, key.provider, key.providerId, eventId],
-  );
-  return rows[0]!.id;
+      [newRowId(), key.workspaceId, key.provider, key.providerId, eventId],
+    );
+    return rows[0]?.id;
+  });
 }
 
 /**
