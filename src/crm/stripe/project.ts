@@ -4,7 +4,8 @@
 import type { Queryable } from '../../db/port.js';
 import {
   activeAccessForCustomer,
-  ensureRow,
+  ensureCustomerLinked,
+  ensureStubs,
   invoiceOfPaymentIntent,
   linkCustomerEvent,
   paymentIntentOfInvoice,
@@ -121,9 +122,7 @@ class Projection {
   async customer(ref: unknown): Promise<string | null> {
     const providerId = idOf(ref);
     if (!providerId) return null;
-    const id = await ensureRow(this.tx, 'customers', this.key(providerId), {}, () => this.rowId('customers', providerId));
-    await linkCustomerEvent(this.tx, id, this.event.id);
-    return id;
+    return ensureCustomerLinked(this.tx, this.key(providerId), this.event.id, () => this.rowId('customers', providerId));
   }
 
   /** Whether a message for this fact was already published (under a key another event of the fact used). */
@@ -150,8 +149,12 @@ class Projection {
  *  object says, listed at once; their own product/price events overwrite them whenever they arrive. */
 async function ensureCatalog(p: Projection, object: Obj): Promise<void> {
   const { products, prices } = embeddedCatalog(object);
-  for (const { id, values } of products) await ensureRow(p.tx, 'products', p.key(id), values, () => p.rowId('products', id));
-  for (const { id, values } of prices) await ensureRow(p.tx, 'prices', p.key(id), values, () => p.rowId('prices', id));
+  const stubs = (table: CrmTable, entries: typeof products) =>
+    entries.map(({ id, values }) => ({ id: p.rowId(table, id), providerId: id, values }));
+  await ensureStubs(p.tx, p.event.workspaceId, 'stripe', [
+    { table: 'products', stubs: stubs('products', products) },
+    { table: 'prices', stubs: stubs('prices', prices) },
+  ]);
 }
 
 const firstKnown = (old: CrmRow | undefined) => old === undefined || old.stub;

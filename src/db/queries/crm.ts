@@ -64,6 +64,36 @@ export function isNewer(old: CrmRow, v: Version): boolean {
   return v.eventId > String(old.source_event_id ?? '');
 }
 
+/**
+ * One round trip for the usual cases: the object's row locked (it exists), or inserted with `values` (it does
+ * not). Neither when another transaction inserted it between the look and the insert: the caller looks again.
+ */
+async function lockOrInsert(
+  db: Queryable,
+  table: CrmTable,
+  key: ObjectKey,
+  values: Record<string, unknown>,
+  newRowId: () => string,
+): Promise<{ inserted: true; row: CrmRow } | { inserted: false; row: CrmRow | undefined }> {
+  const names = Object.keys(values);
+  const { rows } = await db.query<CrmRow & { sluice_inserted: boolean }>(
+    `WITH old AS (
+       SELECT * FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4 FOR UPDATE
+     ), ins AS (
+       INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
+       SELECT $1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')}
+       WHERE NOT EXISTS (SELECT 1 FROM old)
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
+     )
+     SELECT false AS sluice_inserted, * FROM old UNION ALL SELECT true, * FROM ins`,
+    [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(values[n]))],
+  );
+  const first = rows[0];
+  if (!first) return { inserted: false, row: undefined };
+  const { sluice_inserted: inserted, ...row } = first;
+  return inserted ? { inserted: true, row: row as CrmRow } : { inserted: false, row: row as CrmRow };
+}
+
 export async function upsertGuarded(
   db: Queryable,
   table: CrmTable,
@@ -81,30 +111,21 @@ export async function upsertGuarded(
     source_rank: version.rank,
     source_event_id: version.eventId,
   };
-  let old = await selectForUpdate(db, table, key);
-  if (!old) {
-    const all: Record<string, unknown> = { ...compute(undefined), ...meta };
-    const names = Object.keys(all);
-    const { rows } = await db.query<CrmRow>(
-      `INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
-       VALUES ($1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')})
-       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *`,
-      [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(all[n]))],
-    );
-    if (rows[0]) return { old: undefined, row: rows[0], applied: true };
-    // Another transaction inserted it between our SELECT and INSERT: take the guarded path on its row.
-    old = (await selectForUpdate(db, table, key))!;
-  }
-  const settled = resolveTie && isTie(old, version) ? resolveTie(old) : undefined;
-  const forced = version.force === true && !(old.deleted && !version.deleted);
-  if (!settled && !forced && !isNewer(old, version)) return { old, row: old, applied: false };
-  const all: Record<string, unknown> = settled ? { ...settled.values, ...meta, deleted: settled.deleted } : { ...compute(old), ...meta };
+  const first = await lockOrInsert(db, table, key, { ...compute(undefined), ...meta }, newRowId);
+  if (first.inserted) return { old: undefined, row: first.row, applied: true };
+  // Neither found nor inserted: another transaction inserted it between our look and our insert; take the
+  // guarded path on its row.
+  const oldRow = first.row ?? (await selectForUpdate(db, table, key))!;
+  const settled = resolveTie && isTie(oldRow, version) ? resolveTie(oldRow) : undefined;
+  const forced = version.force === true && !(oldRow.deleted && !version.deleted);
+  if (!settled && !forced && !isNewer(oldRow, version)) return { old: oldRow, row: oldRow, applied: false };
+  const all: Record<string, unknown> = settled ? { ...settled.values, ...meta, deleted: settled.deleted } : { ...compute(oldRow), ...meta };
   const names = Object.keys(all);
   const { rows } = await db.query<CrmRow>(
     `UPDATE ${table} SET ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`,
-    [old.id, ...names.map((n) => param(all[n]))],
+    [oldRow.id, ...names.map((n) => param(all[n]))],
   );
-  return { old, row: rows[0]!, applied: true };
+  return { old: oldRow, row: rows[0]!, applied: true };
 }
 
 /** The row id of an object, creating a stub when it is referenced before its own event arrived. */
@@ -116,17 +137,85 @@ export async function ensureRow(
   newRowId: () => string,
 ): Promise<string> {
   const names = Object.keys(stubValues);
-  const { rows } = await db.query<{ id: string }>(
-    `WITH ins AS (
-       INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
-       VALUES ($1, $2, $3, $4, true${names.map((_, i) => `, $${i + 5}`).join('')})
-       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id)
-     SELECT id FROM ins UNION ALL
-     SELECT id FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4
-     LIMIT 1`,
-    [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(stubValues[n]))],
-  );
-  return rows[0]!.id;
+  return againIfRaced(async () => {
+    const { rows } = await db.query<{ id: string }>(
+      `WITH ins AS (
+         INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
+         VALUES ($1, $2, $3, $4, true${names.map((_, i) => `, $${i + 5}`).join('')})
+         ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id)
+       SELECT id FROM ins UNION ALL
+       SELECT id FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4
+       LIMIT 1`,
+      [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(stubValues[n]))],
+    );
+    return rows[0]?.id;
+  });
+}
+
+/**
+ * Runs an insert-or-find statement a second time when it found nothing: its insert waited for another
+ * transaction inserting the same row, then did nothing, and its find still looked at the snapshot taken before
+ * that commit. The second run's snapshot sees the row.
+ */
+async function againIfRaced<T>(run: () => Promise<T | undefined>): Promise<T> {
+  const first = await run();
+  if (first !== undefined) return first;
+  const second = await run();
+  if (second === undefined) throw new Error('a row inserted by another transaction could not be found');
+  return second;
+}
+
+/** The customer row for an object (a stub when it is referenced before its own event), linked to an event's
+ *  timeline, in one round trip. */
+export async function ensureCustomerLinked(db: Queryable, key: ObjectKey, eventId: string, newRowId: () => string): Promise<string> {
+  return againIfRaced(async () => {
+    const { rows } = await db.query<{ id: string }>(
+      `WITH ins AS (
+       INSERT INTO customers (id, workspace_id, provider, provider_id, stub) VALUES ($1, $2, $3, $4, true)
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id
+     ), row AS (
+       SELECT id FROM ins UNION ALL
+       SELECT id FROM customers WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4
+       LIMIT 1
+     ), link AS (
+       INSERT INTO customer_events (customer_id, event_id) SELECT id, $5 FROM row ON CONFLICT DO NOTHING
+     )
+     SELECT id FROM row`,
+      [newRowId(), key.workspaceId, key.provider, key.providerId, eventId],
+    );
+    return rows[0]?.id;
+  });
+}
+
+/**
+ * Stub rows for objects not known yet, in several tables at once and one round trip (what exists is left
+ * alone; nothing returned). A value a stub does not name takes the column's default.
+ */
+export async function ensureStubs(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  groups: { table: CrmTable; stubs: { id: string; providerId: string; values: Record<string, unknown> }[] }[],
+): Promise<void> {
+  const params: unknown[] = [workspaceId, provider];
+  const p = (v: unknown) => `$${params.push(param(v))}`;
+  const inserts = groups
+    .filter((g) => g.stubs.length > 0)
+    .map(({ table, stubs }) => {
+      // Sorted, so that two transactions stubbing the same objects take their keys in the same order.
+      const sorted = [...stubs].sort((x, y) => (x.providerId < y.providerId ? -1 : x.providerId > y.providerId ? 1 : 0));
+      const names = [...new Set(sorted.flatMap((s) => Object.keys(s.values)))];
+      const rows = sorted.map(
+        (s) =>
+          `(${p(s.id)}, $1, $2, ${p(s.providerId)}, true${names.map((n) => `, ${s.values[n] === undefined ? 'DEFAULT' : p(s.values[n])}`).join('')})`,
+      );
+      return `INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
+       VALUES ${rows.join(', ')} ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING`;
+    });
+  if (inserts.length === 0) return;
+  const last = inserts.pop()!;
+  const sql = inserts.length === 0 ? last : `WITH ${inserts.map((ins, i) => `s${i} AS (${ins})`).join(', ')} ${last}`;
+  await db.query(sql, params);
 }
 
 export async function linkCustomerEvent(db: Queryable, customerId: string, eventId: string): Promise<void> {
@@ -185,6 +274,14 @@ export async function findCrmRow(
       providerId,
     ])
   ).rows[0];
+}
+
+// First key of the two-key advisory lock space for linking people by email (any constant unique to this use).
+const PERSON_LOCK_CLASS = 0x5e_50_02;
+
+/** Serializes the transactions that link people by one email (case-insensitive) until they commit. */
+export async function lockEmail(db: Queryable, workspaceId: string, email: string): Promise<void> {
+  await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2 || lower($3)))', [PERSON_LOCK_CLASS, `${workspaceId}:`, email]);
 }
 
 /** The oldest live customer of another provider with this email (case-insensitive): the same person. */

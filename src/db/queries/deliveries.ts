@@ -3,6 +3,7 @@
 import type { Queryable } from '../port.js';
 import { newId } from '../../lib/ids.js';
 import { matchesTypeSql } from './messages.js';
+import { claimBatch, releaseAllClaims, releaseClaims, type QueueDef } from './queue.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -14,17 +15,18 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Claims up to `limit` due deliveries, at most `perEndpoint` in flight per endpoint (counting other senders'
- * claims), and within each endpoint's rate limit (deliveries per second, counting the last second's attempts):
- * a slow or dead endpoint fills its own slots and no more, so the others keep flowing.
+ * The outbound queue. A claim takes due deliveries at most `perEndpoint` ($3) in flight per endpoint (counting
+ * every sender's claims), and within each endpoint's rate limit (deliveries per second, counting the last
+ * second's attempts): a slow or dead endpoint fills its own slots and no more, so the others keep flowing.
  */
-export async function claimDueDeliveries(
-  db: Queryable,
-  o: { workerId: string; limit: number; perEndpoint: number; leaseSeconds: number },
-): Promise<ClaimedDelivery[]> {
-  const { rows } = await db.query<ClaimedDelivery>(
-    `WITH picked AS (
-       SELECT d.id, d.next_attempt_at
+export const DELIVERY_QUEUE: QueueDef = {
+  table: 'deliveries',
+  waiting: 'pending',
+  finishedAt: 'finished_at',
+  error: 'last_error',
+  returning: `q.id, q.workspace_id AS "workspaceId", q.endpoint_id AS "endpointId", q.message_id AS "messageId", q.attempts`,
+  candidates: `
+       SELECT d.id
        FROM endpoints e
        CROSS JOIN LATERAL (
          SELECT count(*)::int AS n FROM deliveries x
@@ -48,19 +50,15 @@ export async function claimDueDeliveries(
        WHERE e.state = 'enabled'
          AND d.rn <= $3 - busy.n
          AND (e.rate_limit IS NULL OR d.rn <= e.rate_limit - busy.n - recent.n)
-       ORDER BY d.next_attempt_at LIMIT $2
-     ), locked AS (
-       SELECT id FROM deliveries
-       WHERE id IN (SELECT id FROM picked) AND status = 'pending' AND (locked_until IS NULL OR locked_until < now())
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE deliveries d
-     SET locked_by = $1, locked_until = now() + make_interval(secs => $4), attempts = d.attempts + 1
-     FROM locked WHERE d.id = locked.id
-     RETURNING d.id, d.workspace_id AS "workspaceId", d.endpoint_id AS "endpointId", d.message_id AS "messageId", d.attempts`,
-    [o.workerId, o.limit, o.perEndpoint, o.leaseSeconds],
-  );
-  return rows;
+       ORDER BY d.next_attempt_at LIMIT $2`,
+};
+
+/** Claims up to `limit` due deliveries, spread over endpoints (see DELIVERY_QUEUE). */
+export function claimDueDeliveries(
+  db: Queryable,
+  o: { workerId: string; limit: number; perEndpoint: number; leaseSeconds: number },
+): Promise<ClaimedDelivery[]> {
+  return claimBatch<ClaimedDelivery>(db, DELIVERY_QUEUE, { ...o, params: [o.perEndpoint] });
 }
 
 export interface AttemptRecord {
@@ -121,22 +119,14 @@ export async function recordAttempt(db: Queryable, workerId: string, a: AttemptR
   return rowCount === 1;
 }
 
-/** Gives claims back without counting the attempt (graceful shutdown). */
-export async function releaseDeliveryClaims(db: Queryable, workerId: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query(
-    `UPDATE deliveries SET locked_by = NULL, locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
-     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = 'pending'`,
-    [ids, workerId],
-  );
+/** Gives claims back without counting the attempt (graceful shutdown, an endpoint paused meanwhile). */
+export function releaseDeliveryClaims(db: Queryable, workerId: string, ids: string[]): Promise<void> {
+  return releaseClaims(db, DELIVERY_QUEUE, workerId, ids);
 }
 
 /** Frees every claim at once; only safe when this process is the sole sender (embedded database). */
-export async function releaseAllDeliveryClaims(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE deliveries SET locked_by = NULL, locked_until = NULL WHERE status = 'pending' AND locked_by IS NOT NULL`,
-  );
-  return rowCount;
+export function releaseAllDeliveryClaims(db: Queryable): Promise<number> {
+  return releaseAllClaims(db, DELIVERY_QUEUE);
 }
 
 export interface DeliveryRow {

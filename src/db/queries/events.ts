@@ -1,6 +1,7 @@
 // The inbound event store, which is also the processing queue: a row with status 'received' whose
 // next_attempt_at has passed and that no live worker holds is due.
-import type { Queryable } from '../port.js';
+import type { Db, Queryable } from '../port.js';
+import { claimInOrder, finishClaims, holdClaims, type ClaimOutcome, type QueueDef } from './queue.js';
 
 export type EventStatus = 'received' | 'processed' | 'ignored' | 'failed';
 
@@ -86,88 +87,40 @@ export interface ClaimedEvent {
   receivedAt: Date;
 }
 
-/** Claims up to `limit` due events for `workerId` until the lease expires. Counts the attempt up front, so
- *  an event that crashes its worker every time still runs out of attempts. */
-export async function claimDueEvents(db: Queryable, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
-  const { rows } = await db.query<ClaimedEvent>(
-    `WITH due AS (
-       SELECT id FROM events
-       WHERE status = 'received' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
-       ORDER BY next_attempt_at, id
-       LIMIT $2
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE events e
-     SET locked_by = $1, locked_until = now() + make_interval(secs => $3), attempts = e.attempts + 1
-     FROM due WHERE e.id = due.id
-     RETURNING e.id, e.workspace_id AS "workspaceId", e.provider, e.provider_event_id AS "providerEventId", e.type, e.attempts, e.payload,
-               e.received_at AS "receivedAt"`,
-    [workerId, limit, leaseSeconds],
-  );
-  return rows;
+/** The processing queue: a received event is due at next_attempt_at unless a live lease holds it. */
+export const EVENT_QUEUE: QueueDef = {
+  table: 'events',
+  waiting: 'received',
+  finishedAt: 'processed_at',
+  error: 'error',
+  returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, q.attempts,
+    q.payload, q.received_at AS "receivedAt"`,
+  // The object an event is about: a Stripe event's data.object, a Piano event's user. Events of one object
+  // are worked on by one worker at a time, in order, so the facts they publish come in the order they happened.
+  serialKey: (t) => `(${t}.workspace_id || ':' || COALESCE(${t}.payload->'data'->'object'->>'id', ${t}.payload->>'uid', ''))`,
+};
+
+/** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */
+export function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
+  return claimInOrder<ClaimedEvent>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
 }
 
-/** Final outcome of a claimed event; no-op when the claim was lost (lease expired and taken over). */
 /** Locks a claimed event for the transaction that processes it, if the claim is still this worker's: while the
  *  lock is held no other worker can take the event over, and a claim already lost is seen before any work. */
 export async function holdClaim(db: Queryable, id: string, workerId: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM events WHERE id = $1 AND locked_by = $2 FOR UPDATE', [id, workerId]);
-  return rows.length === 1;
+  return (await holdClaims(db, EVENT_QUEUE, workerId, [id])).has(id);
 }
 
+/** Final outcome of a claimed event; false (and nothing written) when the claim was lost. */
 export async function finishEvent(db: Queryable, id: string, workerId: string, status: 'processed' | 'ignored'): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE events SET status = $3, processed_at = now(), error = NULL, locked_by = NULL, locked_until = NULL
-     WHERE id = $1 AND locked_by = $2`,
-    [id, workerId, status],
-  );
-  return rowCount === 1;
+  return (await finishClaims(db, EVENT_QUEUE, workerId, [{ id, status, error: null, retryInSeconds: null }])) === 1;
 }
 
-/** Records a failed attempt: retried after `retryInSeconds`, or marked failed when that is null. */
-export async function failEventAttempt(
-  db: Queryable,
-  id: string,
-  workerId: string,
-  error: string,
-  retryInSeconds: number | null,
-): Promise<void> {
-  await db.query(
-    `UPDATE events SET error = $3, locked_by = NULL, locked_until = NULL,
-       status = CASE WHEN $4::float8 IS NULL THEN 'failed' ELSE 'received' END,
-       processed_at = CASE WHEN $4::float8 IS NULL THEN now() END,
-       next_attempt_at = now() + make_interval(secs => COALESCE($4::float8, 0))
-     WHERE id = $1 AND locked_by = $2`,
-    [id, workerId, error.slice(0, 2000), retryInSeconds],
-  );
-}
-
-/** Heartbeat: pushes the lease of claims still held by a live worker forward. */
-export async function extendClaims(db: Queryable, workerId: string, ids: string[], leaseSeconds: number): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query(
-    `UPDATE events SET locked_until = now() + make_interval(secs => $3)
-     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = 'received'`,
-    [ids, workerId, leaseSeconds],
-  );
-}
-
-/** Gives claims back without counting the attempt (graceful shutdown). */
-export async function releaseClaims(db: Queryable, workerId: string, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
-  await db.query(
-    `UPDATE events SET locked_by = NULL, locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
-     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = 'received'`,
-    [ids, workerId],
-  );
-}
-
-/** Frees every claim at once; only safe when this process is the sole worker (embedded database). */
-export async function releaseAllClaims(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE events SET locked_by = NULL, locked_until = NULL WHERE status = 'received' AND locked_by IS NOT NULL`,
-  );
-  return rowCount;
+/** A failed attempt as a queue outcome: due again after `retryInSeconds`, or failed for good when null. */
+export function eventFailure(id: string, error: string, retryInSeconds: number | null): ClaimOutcome {
+  return retryInSeconds === null
+    ? { id, status: 'failed', error, retryInSeconds: null }
+    : { id, status: 'received', error, retryInSeconds };
 }
 
 /** Puts a stored event back in the queue for a fresh run (replay). An event kept without a payload (content

@@ -55,30 +55,55 @@ export async function typeMatchesPatterns(db: Queryable, patterns: string[], typ
  * deliveries wait; a disabled one gets none); false when the fact was already published.
  */
 export async function publishMessage(db: Queryable, m: NewMessage): Promise<boolean> {
+  if (!m.endpointIds) return publishToSubscribers(db, m);
   const { rowCount } = await db.query(
     `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
     [m.id, m.workspaceId, m.type, JSON.stringify(m.data), m.sourceProvider, m.sourceEventId, m.dedupeKey, m.test ?? false],
   );
   if (rowCount !== 1) return false;
-  const endpoints = m.endpointIds
-    ? m.endpointIds
-    : (
-        await db.query<{ id: string }>(
-          `SELECT id FROM endpoints WHERE workspace_id = $1 AND state IN ('enabled', 'paused') AND ${matchesTypeSql('event_types', '$2')}`,
-          [m.workspaceId, m.type],
-        )
-      ).rows.map((r) => r.id);
-  if (endpoints.length > 0) {
-    const ids = endpoints.map(() => newId('dlv'));
+  if (m.endpointIds.length > 0) {
+    const ids = m.endpointIds.map(() => newId('dlv'));
     await db.query(
       `INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
        SELECT d.id, $1, d.endpoint_id, $2, now() + make_interval(secs => $5::float8)
        FROM unnest($3::text[], $4::text[]) AS d(id, endpoint_id)`,
-      [m.workspaceId, m.id, ids, endpoints, m.firstAttemptDelaySeconds ?? 0],
+      [m.workspaceId, m.id, ids, m.endpointIds, m.firstAttemptDelaySeconds ?? 0],
     );
   }
   return true;
+}
+
+/**
+ * The usual case, in one round trip (projections publish one or more messages per event): the message, and a
+ * delivery for each subscribed endpoint. A delivery id is the creation time (as in newId, so ids still sort by
+ * creation) and 14 hex digits of md5(message id, endpoint id): unique per pair, as the pair itself is.
+ */
+async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boolean> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH m AS (
+       INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id
+     ), d AS (
+       INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
+       SELECT $9 || substr(md5(m.id || ':' || e.id), 1, 14), $2, e.id, m.id, now() + make_interval(secs => $10::float8)
+       FROM m JOIN endpoints e ON e.workspace_id = $2 AND e.state IN ('enabled', 'paused') AND ${matchesTypeSql('e.event_types', '$3::text')}
+     )
+     SELECT count(*)::int AS n FROM m`,
+    [
+      m.id,
+      m.workspaceId,
+      m.type,
+      JSON.stringify(m.data),
+      m.sourceProvider,
+      m.sourceEventId,
+      m.dedupeKey,
+      m.test ?? false,
+      newId('dlv').slice(0, 'dlv_'.length + 10),
+      m.firstAttemptDelaySeconds ?? 0,
+    ],
+  );
+  return rows[0]!.n === 1;
 }
 
 export async function findMessageByDedupeKey(db: Queryable, workspaceId: string, dedupeKey: string): Promise<MessageRow | undefined> {

@@ -1,6 +1,13 @@
-// The queue verbs the delivery worker uses, and the HTTP sender it sends with; kept behind a service so the
+// The queue verbs the delivery worker uses (claims spread over endpoints, see DELIVERY_QUEUE), and the HTTP sender it sends with; kept behind a service so the
 // worker loop holds no SQL and no transport.
-import { claimDueDeliveries, releaseAllDeliveryClaims, releaseDeliveryClaims, type ClaimedDelivery } from '../../db/queries/deliveries.js';
+import {
+  claimDueDeliveries,
+  DELIVERY_QUEUE,
+  releaseAllDeliveryClaims,
+  releaseDeliveryClaims,
+  type ClaimedDelivery,
+} from '../../db/queries/deliveries.js';
+import { renewLeases } from '../../db/queries/queue.js';
 import { createAddressPolicy } from '../../outbound/address-policy.js';
 import { createSender, type Sender } from '../../outbound/send.js';
 import type { Ctx } from '../context.js';
@@ -17,6 +24,11 @@ export function claimDeliveries(ctx: Ctx, workerId: string, limit: number): Prom
     perEndpoint: ctx.config.endpointConcurrency,
     leaseSeconds: deliveryLeaseSeconds(ctx),
   });
+}
+
+/** Heartbeat: a claim whose attempt is slow to record (a busy database) stays this sender's. */
+export function renewDeliveries(ctx: Ctx, workerId: string, ids: readonly string[]): Promise<void> {
+  return renewLeases(ctx.db, DELIVERY_QUEUE, workerId, ids, deliveryLeaseSeconds(ctx));
 }
 
 export function giveBackDeliveries(ctx: Ctx, workerId: string, ids: string[]): Promise<void> {

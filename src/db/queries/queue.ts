@@ -1,0 +1,175 @@
+// The one leased queue, for every table that is worked off by claiming rows: events (processing), deliveries
+// (outbound), and whatever comes next. A queue table has `status`, `next_attempt_at`, `attempts`, `locked_by`
+// and `locked_until`; a row is due when its status is the queue's waiting status, its time has come, and no
+// live lease holds it. Claims take rows with FOR UPDATE SKIP LOCKED, so any number of workers in any number
+// of processes share one table without taking a row twice; a lease that is not renewed expires and the row
+// is due again, so a dead worker's claims come back by themselves.
+//
+// Table and column names come from the definitions below, never from input; values are always parameters.
+import type { Db, Queryable } from '../port.js';
+
+// First key of the two-key advisory lock space for serialized claims (any constant unique to this use).
+const CLAIM_LOCK_CLASS = 0x5e_50_01;
+
+export interface QueueDef {
+  readonly table: 'events' | 'deliveries';
+  /** The status of a row waiting for work (and of a row due for a retry). */
+  readonly waiting: string;
+  /** Set when a row reaches a final status; cleared when it is scheduled again. */
+  readonly finishedAt: string;
+  /** Holds the reason of the last failed attempt. */
+  readonly error: string;
+  /** What a claim returns of each row (columns of alias q). */
+  readonly returning: string;
+  /**
+   * Optional SQL choosing the candidate rows of a claim (one `id` column, at most $2 rows, $3… its own
+   * parameters), for queues that spread work (e.g. at most K in flight per endpoint); the candidates are then
+   * locked with SKIP LOCKED. Without it the claim takes the oldest due rows.
+   */
+  readonly candidates?: string;
+  /**
+   * Optional SQL key of a row (for a table alias): rows with one key are never held by two workers at once, and are
+   * claimed in queue order (events of one object). Claims of such a queue are serialized (see claimInOrder).
+   */
+  readonly serialKey?: (alias: string) => string;
+}
+
+const due = (q: QueueDef, alias: string) =>
+  `${alias}.status = '${q.waiting}' AND ${alias}.next_attempt_at <= now() AND (${alias}.locked_until IS NULL OR ${alias}.locked_until < now())`;
+
+/**
+ * Claims up to `limit` due rows for `workerId` until the lease expires. The attempt is counted up front, so a
+ * row that crashes its worker every time still runs out of attempts.
+ */
+export async function claimBatch<T>(
+  db: Queryable,
+  q: QueueDef,
+  o: { workerId: string; limit: number; leaseSeconds: number; params?: readonly unknown[] },
+): Promise<T[]> {
+  if (o.limit <= 0) return [];
+  const extra = o.params ?? [];
+  // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
+  // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
+  const free = q.serialKey
+    ? `AND ${q.serialKey('r')} <> ALL (ARRAY(
+         SELECT DISTINCT ${q.serialKey('h')} FROM ${q.table} h
+         WHERE h.locked_by IS NOT NULL AND h.status = '${q.waiting}' AND h.locked_until > now()))`
+    : '';
+  const locked = q.candidates
+    ? `WITH candidates AS (${q.candidates}),
+       locked AS (SELECT id FROM ${q.table} r WHERE r.id IN (SELECT id FROM candidates) AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED)`
+    : `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ${free} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+  const { rows } = await db.query<T>(
+    `${locked}
+     UPDATE ${q.table} q SET locked_by = $1, locked_until = now() + make_interval(secs => $${extra.length + 3}), attempts = q.attempts + 1
+     FROM locked WHERE q.id = locked.id
+     RETURNING ${q.returning}`,
+    [o.workerId, o.limit, ...extra, o.leaseSeconds],
+  );
+  return rows;
+}
+
+/**
+ * The claim of a queue with a serial key. Claims run one at a time (an advisory lock, held to the commit of
+ * the claim), each in a snapshot taken after the previous claim committed: so a claim sees every key held
+ * and cannot take a later row of an object while an earlier one is being claimed beside it (SKIP LOCKED alone
+ * would skip the earlier row and take the later). One short transaction per batch.
+ */
+export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limit: number; leaseSeconds: number }): Promise<T[]> {
+  if (o.limit <= 0) return Promise.resolve([]);
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CLAIM_LOCK_CLASS, q.table]);
+    return claimBatch<T>(tx, q, o);
+  });
+}
+
+/** Heartbeat: pushes the lease of claims still held by a live worker forward. */
+export async function renewLeases(
+  db: Queryable,
+  q: QueueDef,
+  workerId: string,
+  ids: readonly string[],
+  leaseSeconds: number,
+): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE ${q.table} SET locked_until = now() + make_interval(secs => $3)
+     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}'`,
+    [ids, workerId, leaseSeconds],
+  );
+}
+
+/** Gives claims back without counting the attempt (graceful shutdown, a row that must wait). */
+export async function releaseClaims(db: Queryable, q: QueueDef, workerId: string, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.query(
+    `UPDATE ${q.table} SET locked_by = NULL, locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
+     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}'`,
+    [ids, workerId],
+  );
+}
+
+/** Frees every claim at once; only safe when this process is the sole worker of the queue (embedded database). */
+export async function releaseAllClaims(db: Queryable, q: QueueDef): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE ${q.table} SET locked_by = NULL, locked_until = NULL WHERE status = '${q.waiting}' AND locked_by IS NOT NULL`,
+  );
+  return rowCount;
+}
+
+/**
+ * Row-locks the claims that are still this worker's, for the transaction that works them off, and returns
+ * their ids. While the locks are held no other worker can take them over (its claim skips locked rows); a
+ * claim already lost is left out before any work is done. Locked in id order, so two holders never deadlock.
+ */
+export async function holdClaims(db: Queryable, q: QueueDef, workerId: string, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM ${q.table} WHERE id = ANY($1::text[]) AND locked_by = $2 ORDER BY id FOR UPDATE`,
+    [ids, workerId],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+export interface ClaimOutcome {
+  id: string;
+  /** The row's new status: the waiting status schedules it again after `retryInSeconds`. */
+  status: string;
+  error: string | null;
+  retryInSeconds: number | null;
+}
+
+/**
+ * Records the outcome of many claims in one statement and frees them; a claim no longer this worker's is left
+ * alone. Returns how many were recorded. The finish time is the clock's, not the transaction's start: a batch
+ * runs at the end of its transaction, and its events' lag must include the time the batch took.
+ */
+export async function finishClaims(db: Queryable, q: QueueDef, workerId: string, outcomes: readonly ClaimOutcome[]): Promise<number> {
+  if (outcomes.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE ${q.table} r SET status = o.status, ${q.error} = o.error, locked_by = NULL, locked_until = NULL,
+       ${q.finishedAt} = CASE WHEN o.status = '${q.waiting}' THEN NULL ELSE clock_timestamp() END,
+       next_attempt_at = CASE WHEN o.retry IS NULL THEN r.next_attempt_at ELSE now() + make_interval(secs => o.retry) END
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[]) AS o(id, status, error, retry)
+     WHERE r.id = o.id AND r.locked_by = $1`,
+    [
+      workerId,
+      outcomes.map((o) => o.id),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => (o.error === null ? null : o.error.slice(0, 2000))),
+      outcomes.map((o) => o.retryInSeconds),
+    ],
+  );
+  return rowCount;
+}
+
+/** Savepoints let one item of a batch fail alone inside the batch's transaction. */
+export const savepoint = {
+  /** Opens the savepoint the first item runs under. */
+  open: (tx: Queryable) => tx.exec('SAVEPOINT queue_item'),
+  /** Keeps what the item wrote and opens the next item's savepoint, in one round trip. */
+  next: (tx: Queryable) => tx.exec('RELEASE SAVEPOINT queue_item; SAVEPOINT queue_item'),
+  /** Undoes what the item wrote; the savepoint stays for the next item. */
+  rollback: (tx: Queryable) => tx.exec('ROLLBACK TO SAVEPOINT queue_item'),
+  close: (tx: Queryable) => tx.exec('RELEASE SAVEPOINT queue_item'),
+};

@@ -1,0 +1,148 @@
+// The one worker runner for every leased queue (events, deliveries, and what comes next): claim due rows,
+// work them off with bounded concurrency, renew the leases of what is held, and on stop let the work in hand
+// finish within a deadline and give the rest back. Nothing lives only in memory: a claim that dies with its
+// process becomes due again when its lease expires.
+//
+// Two shapes of work:
+// - `batch`: each claim of up to `batchSize` rows is one unit (one transaction for a batch of events); at most
+//   `lanes` units run at once — the number of workers.
+// - `each`: every claimed row is a unit of its own (one HTTP request per delivery), at most `lanes` in flight,
+//   so a slow row holds only its own slot and the runner claims again as slots free up.
+import type { Logger } from 'pino';
+import { newId } from '../lib/ids.js';
+import { createWakeSleep } from '../lib/wake-sleep.js';
+
+export interface QueueRunnerSpec<T extends { id: string }> {
+  /** For logs and worker ids ('wrk', 'dwk'). */
+  name: string;
+  idPrefix: string;
+  /** Units running at once: batches in `batch` mode, rows in `each` mode. */
+  lanes: number;
+  /** Rows per claim. */
+  batchSize: number;
+  pollMs: number;
+  /** Renewal period of held leases (a third of the lease, so one missed beat does not lose them). */
+  renewEveryMs: number;
+  log: Logger;
+  now(): number;
+  claim(workerId: string, limit: number): Promise<T[]>;
+  renew(workerId: string, ids: readonly string[]): Promise<void>;
+  release(workerId: string, ids: readonly string[]): Promise<void>;
+  work:
+    { mode: 'batch'; run(workerId: string, batch: T[]): Promise<void> } | { mode: 'each'; run(workerId: string, row: T): Promise<void> };
+  /**
+   * Whether rows still held at the stop deadline are given back at once. False where work holds the rows
+   * locked in a transaction (a release would only wait for it): their leases expire instead.
+   */
+  releaseAtDeadline: boolean;
+}
+
+export interface QueueRunner {
+  readonly id: string;
+  /** Look for work now instead of at the next poll. */
+  wake(): void;
+  /** Rows claimed and not yet worked off. */
+  held(): number;
+  /** Stop claiming, let the work in hand finish (bounded by timeoutMs), give back what is left. */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec<T>): QueueRunner {
+  const id = newId(spec.idPrefix, spec.now());
+  const held = new Set<string>();
+  const units = new Set<Promise<void>>();
+  let running = true;
+  const waker = createWakeSleep();
+
+  // A unit may take longer than one lease (slow handlers, provider API calls, a slow receiver): a live worker
+  // keeps its claims, a dead one stops renewing and its rows are due again within one lease.
+  const heartbeat = setInterval(() => {
+    if (held.size === 0) return;
+    spec.renew(id, [...held]).catch((err: unknown) => spec.log.warn({ err, queue: spec.name }, 'could not renew leases'));
+  }, spec.renewEveryMs);
+  heartbeat.unref();
+
+  function launch(rows: T[], run: () => Promise<void>): void {
+    for (const r of rows) held.add(r.id);
+    const unit = run()
+      .catch((err: unknown) => {
+        // Only a store outage reaches here (work records its own failures): the claims expire and are retried.
+        spec.log.error({ err, queue: spec.name }, 'queue work could not be recorded; its claims expire and are retried');
+      })
+      .finally(() => {
+        for (const r of rows) held.delete(r.id);
+        units.delete(unit);
+        waker.wake();
+      });
+    units.add(unit);
+  }
+
+  // In `each` mode every finished row frees a lane and wakes the loop: claiming at once would cost one claim
+  // query per row. While work is in flight, wait until a quarter of the claim size is free, so claims stay
+  // batched; an idle runner claims whatever is due.
+  const minClaim = spec.work.mode === 'each' ? Math.max(1, Math.floor(Math.min(spec.batchSize, spec.lanes) / 4)) : 1;
+
+  const loop = (async () => {
+    while (running) {
+      waker.clear();
+      const free = spec.lanes - units.size;
+      if (free <= 0 || (free < minClaim && units.size > 0)) {
+        await waker.sleep(spec.pollMs);
+        continue;
+      }
+      const limit = spec.work.mode === 'batch' ? spec.batchSize : Math.min(spec.batchSize, free);
+      let rows: T[];
+      try {
+        rows = await spec.claim(id, limit);
+      } catch (err) {
+        spec.log.error({ err, queue: spec.name }, 'could not claim work; retrying in 1 s');
+        await waker.sleep(1000);
+        continue;
+      }
+      if (!running) {
+        // Stopped while the claim was in flight: hand the rows straight back.
+        await spec
+          .release(
+            id,
+            rows.map((r) => r.id),
+          )
+          .catch(() => undefined);
+        break;
+      }
+      const work = spec.work;
+      if (work.mode === 'batch') {
+        if (rows.length > 0) launch(rows, () => work.run(id, rows));
+      } else {
+        for (const row of rows) launch([row], () => work.run(id, row));
+      }
+      // A full claim may mean more is due: claim again at once (if a lane is free). Otherwise wait for a
+      // wake-up (new work, a lane freed) or the next poll.
+      if (rows.length < limit) await waker.sleep(spec.pollMs);
+    }
+  })().finally(() => clearInterval(heartbeat));
+
+  return {
+    id,
+    wake: waker.wake,
+    held: () => held.size,
+    async stop(timeoutMs) {
+      running = false;
+      waker.stop();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      });
+      const finished = loop.then(() => Promise.all([...units])).then(() => 'done' as const);
+      const result = await Promise.race([finished, timedOut]);
+      clearTimeout(timer);
+      if (result === 'done') return;
+      const left = [...held];
+      if (spec.releaseAtDeadline) {
+        spec.log.warn({ queue: spec.name, held: left.length }, 'work still in hand at shutdown is given back and will run again');
+        await spec.release(id, left).catch(() => undefined);
+      } else {
+        spec.log.warn({ queue: spec.name, held: left.length }, 'worker did not finish in time; its claims expire with their lease');
+      }
+    },
+  };
+}

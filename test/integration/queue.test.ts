@@ -1,0 +1,280 @@
+// The leased queue and its runner, on the events and deliveries tables: a batch where one event is poisoned,
+// several workers (and processes) on one queue, a lease taken over mid-batch, and a blackholed endpoint
+// beside a healthy one.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { findHandler } from '../../src/crm/handlers.js';
+import { claimDueEvents } from '../../src/db/queries/events.js';
+import { startEventWorker } from '../../src/jobs/event-worker.js';
+import { renewClaims } from '../../src/services/processing/claim-events.js';
+import { processBatch } from '../../src/services/processing/process-batch.js';
+import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import type { Db } from '../../src/db/port.js';
+import { createTestStore, usingPostgres, type TestStore } from '../helpers/db.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { processApi, startSluiceProcess, type SluiceProcess } from '../helpers/sluice-process.js';
+import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+
+const SECRET = 'whsec_queue_test_secret';
+const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
+
+describe('event queue', () => {
+  let app: TestApp;
+  let ws: string;
+  const runs = new Map<string, number>(); // event id -> handler runs
+
+  before(async () => {
+    app = await startTestApp({
+      worker: false,
+      config: { processingRetrySchedule: [60] },
+      findHandler: (provider, type) => {
+        const real = findHandler(provider, type === 'customer.poisoned' ? 'customer.created' : type);
+        if (!real) return undefined;
+        return async (tx, event, options) => {
+          runs.set(event.id, (runs.get(event.id) ?? 0) + 1);
+          await real(tx, event, options);
+          // Projected its customer, then hits content the database refuses: all of its writes must go.
+          if (type === 'customer.poisoned') await tx.query(`SELECT 'not a number'::int`);
+        };
+      },
+    });
+    ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Queue' })).body.id;
+    await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+  });
+  after(() => app.close());
+
+  async function send(type: string, object: Record<string, unknown>): Promise<string> {
+    const payload = stripeEvent(type, object);
+    assert.equal((await postStripe(app.url, ws, payload, signStripe(payload, SECRET))).status, 200);
+    const { rows } = await app.db.query<{ id: string }>('SELECT id FROM events WHERE workspace_id = $1 AND provider_event_id = $2', [
+      ws,
+      JSON.parse(payload).id,
+    ]);
+    return rows[0]!.id;
+  }
+  const customer = (email: string) => ({ id: `cus_${email.split('@')[0]}`, object: 'customer', email });
+  const customersWith = async (emails: string[]) =>
+    (
+      await app.db.query<{ email: string }>('SELECT email FROM customers WHERE workspace_id = $1 AND email = ANY($2) ORDER BY email', [
+        ws,
+        emails,
+      ])
+    ).rows.map((r) => r.email);
+  const eventRow = async (id: string) =>
+    (
+      await app.db.query<{ status: string; error: string | null; attempts: number }>(
+        'SELECT status, error, attempts FROM events WHERE id = $1',
+        [id],
+      )
+    ).rows[0]!;
+
+  test('a batch with one poisoned event: that one fails with its reason, the others are projected and committed', async () => {
+    const good = ['ada@example.com', 'alan@example.com', 'edsger@example.com'];
+    const ids = [
+      await send('customer.created', customer(good[0]!)),
+      await send('customer.poisoned', customer('mallory@example.com')),
+      await send('customer.created', customer(good[1]!)),
+      await send('customer.created', customer(good[2]!)),
+    ];
+    const batch = await claimDueEvents(app.db, 'wrk_batch', 10, 30);
+    assert.deepEqual(batch.map((e) => e.id).sort(), [...ids].sort(), 'one claim, one batch');
+
+    const outcomes = await processBatch(app.ctx, 'wrk_batch', batch);
+    assert.deepEqual(
+      ids.map((id) => outcomes.get(id)),
+      ['processed', 'failed', 'processed', 'processed'],
+    );
+    assert.deepEqual(await customersWith([...good, 'mallory@example.com']), [...good].sort(), 'the poisoned customer row was rolled back');
+    const poisoned = await eventRow(ids[1]!);
+    assert.equal(poisoned.status, 'failed');
+    assert.match(poisoned.error ?? '', /wrong form for its column/);
+    for (const id of [ids[0]!, ids[2]!, ids[3]!]) assert.equal((await eventRow(id)).status, 'processed');
+    // The poisoned event's messages went with its savepoint; the others' were published.
+    const { rows } = await app.db.query<{ source_event_id: string; type: string }>(
+      `SELECT m.type, m.source_event_id FROM messages m WHERE m.workspace_id = $1 AND m.type = 'customer.created'`,
+      [ws],
+    );
+    assert.equal(rows.length, 3);
+  });
+
+  test('a lease taken over mid-batch: the first worker writes nothing for that event, the rest of its batch commits', async () => {
+    const emails = ['grace@example.com', 'barbara@example.com', 'frances@example.com'];
+    const ids = [];
+    for (const e of emails) ids.push(await send('customer.created', customer(e)));
+    const slow = await claimDueEvents(app.db, 'wrk_slow', 10, 1);
+    assert.equal(slow.length, 3);
+    // The slow worker keeps two of its claims alive; the third's lease runs out and another worker takes it.
+    await renewClaims({ ...app.ctx, config: { ...app.ctx.config, workerLeaseSeconds: 30 } }, 'wrk_slow', [ids[0]!, ids[1]!]);
+    await new Promise((r) => setTimeout(r, 1100));
+    const fast = await claimDueEvents(app.db, 'wrk_fast', 10, 30);
+    assert.deepEqual(
+      fast.map((e) => e.id),
+      [ids[2]],
+    );
+
+    const before = runs.get(ids[2]!) ?? 0;
+    const outcomes = await processBatch(app.ctx, 'wrk_slow', slow);
+    assert.deepEqual(
+      ids.map((id) => outcomes.get(id)),
+      ['processed', 'processed', 'lost'],
+    );
+    assert.equal(runs.get(ids[2]!) ?? 0, before, 'the lost event was not even run');
+    assert.deepEqual(await customersWith([emails[2]!]), [], 'nothing written for the event taken over');
+    assert.equal((await eventRow(ids[2]!)).status, 'received');
+
+    assert.deepEqual([...(await processBatch(app.ctx, 'wrk_fast', fast)).values()], ['processed']);
+    assert.deepEqual(await customersWith([emails[2]!]), [emails[2]]);
+  });
+
+  test('two workers of two lanes each on one queue never run one event twice', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await send('customer.created', customer(`twice${i}@example.com`)));
+    const ctx = { ...app.ctx, config: { ...app.ctx.config, eventWorkers: 2, workerBatchSize: 3, workerPollMs: 10 } };
+    const workers = [startEventWorker(ctx), startEventWorker(ctx)];
+    try {
+      await waitFor(async () => {
+        const { rows } = await app.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM events WHERE id = ANY($1) AND status = 'processed'`,
+          [ids],
+        );
+        return rows[0]!.n === ids.length;
+      }, 'all 40 processed');
+    } finally {
+      await Promise.all(workers.map((w) => w.stop(5000)));
+    }
+    assert.deepEqual(
+      ids.filter((id) => runs.get(id) !== 1),
+      [],
+      'each event ran exactly once',
+    );
+    const { rows } = await app.db.query<{ attempts: number }>('SELECT DISTINCT attempts FROM events WHERE id = ANY($1)', [ids]);
+    assert.deepEqual(
+      rows.map((r) => r.attempts),
+      [1],
+    );
+  });
+
+  test('per-object order: a later event of an object another worker holds waits until that worker is done', async () => {
+    const first = await send('customer.created', customer('order@example.com'));
+    const later = await send('customer.updated', { ...customer('order@example.com'), name: 'Renamed' });
+    const other = await send('customer.created', customer('other@example.com'));
+    const a = await claimDueEvents(app.db, 'wrk_a', 1, 30);
+    assert.deepEqual(
+      a.map((e) => e.id),
+      [first],
+    );
+    const b = await claimDueEvents(app.db, 'wrk_b', 10, 30);
+    assert.deepEqual(
+      b.map((e) => e.id),
+      [other],
+      'the object wrk_a holds is skipped, other objects are not',
+    );
+    await processBatch(app.ctx, 'wrk_a', a);
+    const b2 = await claimDueEvents(app.db, 'wrk_b', 10, 30);
+    assert.deepEqual(
+      b2.map((e) => e.id),
+      [later],
+    );
+    await processBatch(app.ctx, 'wrk_b', [...b, ...b2]);
+  });
+});
+
+describe('event queue shared by two processes', { skip: !usingPostgres && 'two processes need a PostgreSQL server' }, () => {
+  const TOKEN = 'queue_test_admin_token_0123456789';
+  const procs: SluiceProcess[] = [];
+  let store: TestStore;
+  let db: Db;
+  before(async () => {
+    store = await createTestStore();
+  });
+  after(async () => {
+    for (const p of procs) p.proc.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+    await db?.close();
+    await store.drop();
+  });
+
+  test('two worker processes drain one queue; every event claimed once and processed once', { timeout: 120_000 }, async () => {
+    const env = {
+      ...store.env,
+      SLUICE_SECRET_KEY: 'queue-test-master-key-0123456789abcdef',
+      SLUICE_ADMIN_TOKEN: TOKEN,
+      SLUICE_EVENT_WORKERS: '2',
+      SLUICE_WORKER_BATCH: '4',
+      SLUICE_WORKER_POLL_MS: '10',
+    };
+    const api = await startSluiceProcess(env, ['--role', 'api']);
+    procs.push(api);
+    db = await store.open();
+    const call = processApi(TOKEN);
+    const ws = (await call(api.url, 'POST', '/workspaces', { name: 'Two processes' })).body.id;
+    await call(api.url, 'PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    for (let i = 0; i < 2; i++) procs.push(await startSluiceProcess(env, ['--role', 'worker']));
+    const N = 80;
+    for (let i = 0; i < N; i++) {
+      const payload = stripeEvent('customer.created', { id: `cus_two_${i}`, object: 'customer', email: `two${i}@example.com` });
+      assert.equal((await postStripe(api.url, ws, payload, signStripe(payload, SECRET))).status, 200);
+    }
+    const rows = await waitFor(
+      async () => {
+        const { rows } = await db.query<{ status: string; attempts: number }>(
+          'SELECT status, attempts FROM events WHERE workspace_id = $1',
+          [ws],
+        );
+        return rows.length === N && rows.every((r) => r.status !== 'received') && rows;
+      },
+      'all 80 processed by the two processes',
+      60_000,
+    );
+    assert.deepEqual(
+      rows.filter((r) => r.status !== 'processed' || r.attempts !== 1),
+      [],
+      'each processed at its first and only claim',
+    );
+    const { rows: msgs } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM messages WHERE workspace_id = $1 AND type = 'customer.created'`,
+      [ws],
+    );
+    assert.equal(msgs[0]!.n, N);
+  });
+});
+
+describe('delivery queue', () => {
+  let app: TestApp;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    // Four in flight per process, two per endpoint: the blackhole can take only half of the sender.
+    app = await startTestApp({
+      config: { outboundAllow: LOOPBACK, outboundTimeoutMs: 60_000, outboundConcurrency: 4, endpointConcurrency: 2 },
+    });
+  });
+  after(async () => {
+    await app.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+
+  test('a blackholed endpoint holds only its own slots: every delivery to the healthy one succeeds meanwhile', async () => {
+    const blackhole = await startReceiver(() => 'hang');
+    const healthy = await startReceiver();
+    receivers.push(blackhole, healthy);
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Blackhole' })).body.id;
+    const dead = (await app.api('POST', `/api/v1/workspaces/${ws}/endpoints`, { url: `${blackhole.url}/hook` })).body.id;
+    const alive = (await app.api('POST', `/api/v1/workspaces/${ws}/endpoints`, { url: `${healthy.url}/hook` })).body.id;
+    for (let i = 0; i < 30; i++) {
+      assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/events`, { type: 'course.enrolled', data: { i } })).status, 201);
+    }
+    const deliveries = (endpointId: string) =>
+      app.db.query<{ status: string }>('SELECT status FROM deliveries WHERE endpoint_id = $1', [endpointId]).then((r) => r.rows);
+    await waitFor(async () => {
+      const rows = await deliveries(alive);
+      return rows.length === 30 && rows.every((r) => r.status === 'succeeded');
+    }, 'all 30 delivered to the healthy endpoint');
+    assert.equal(new Set(healthy.requests.map((r) => r.headers['webhook-id'])).size, 30);
+    // Meanwhile the blackhole got its two slots and no more; nothing of it is settled.
+    assert.equal(blackhole.requests.length, 2);
+    assert.deepEqual(
+      (await deliveries(dead)).filter((r) => r.status !== 'pending'),
+      [],
+    );
+  });
+});
