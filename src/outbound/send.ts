@@ -173,7 +173,8 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
           signal: timeout.signal,
         });
       } catch (err) {
-        if (timeout.signal.aborted) return { answered: false, durationMs: elapsed(), error: `no answer within ${opts.timeoutMs} ms`, blocked: false };
+        if (timeout.signal.aborted)
+          return { answered: false, durationMs: elapsed(), error: `no answer within ${opts.timeoutMs} ms`, blocked: false };
         const blocked = err instanceof BlockedAddressError;
         return { answered: false, durationMs: elapsed(), error: blocked ? `blocked: ${(err as Error).message}` : describe(err), blocked };
       }
