@@ -118,39 +118,31 @@ export async function lockDeliveriesForRecord(
   targets: { id: string; workspaceId: string; endpointId: string; messageId: string }[],
   o: { waitForMessages: boolean },
 ): Promise<{ fingerprints: Map<string, string>; busyMessages: Set<string> }> {
-  const ids = (rows: { id: string }[]) => new Set(rows.map((r) => r.id));
-  const workspaces = ids(
-    (
-      await db.query<{ id: string }>('SELECT id FROM workspaces WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE', [
-        unique(targets.map((t) => t.workspaceId)),
-      ])
-    ).rows,
-  );
-  const endpoints = ids(
-    (
-      await db.query<{ id: string }>('SELECT id FROM endpoints WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE', [
-        unique(targets.map((t) => t.endpointId)),
-      ])
-    ).rows,
-  );
+  // One statement, one round trip: a UNION ALL runs its branches in order, and each materialized CTE is read
+  // to its end (all its rows locked, in id order) before the next branch starts.
   const messageIds = unique(targets.map((t) => t.messageId));
-  const { rows: messageRows } = await db.query<{ id: string; fingerprint: string }>(
-    `SELECT id, md5(data::text) AS fingerprint FROM messages WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE${o.waitForMessages ? '' : ' SKIP LOCKED'}`,
-    [messageIds],
+  const { rows } = await db.query<{ kind: 'w' | 'e' | 'm' | 'd'; id: string; fingerprint: string | null }>(
+    `WITH w AS MATERIALIZED (SELECT id FROM workspaces WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE),
+          e AS MATERIALIZED (SELECT id FROM endpoints WHERE id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE),
+          m AS MATERIALIZED (SELECT id, md5(data::text) AS fingerprint FROM messages WHERE id = ANY($3::text[])
+                             ORDER BY id FOR SHARE${o.waitForMessages ? '' : ' SKIP LOCKED'}),
+          d AS MATERIALIZED (SELECT id FROM deliveries WHERE id = ANY($4::text[]) ORDER BY id FOR UPDATE)
+     SELECT 'w' AS kind, id, NULL AS fingerprint FROM w
+     UNION ALL SELECT 'e', id, NULL FROM e
+     UNION ALL SELECT 'm', id, fingerprint FROM m
+     UNION ALL SELECT 'd', id, NULL FROM d`,
+    [unique(targets.map((t) => t.workspaceId)), unique(targets.map((t) => t.endpointId)), messageIds, targets.map((t) => t.id)],
   );
-  const messages = new Map(messageRows.map((r) => [r.id, r.fingerprint]));
+  const of = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => r.id));
+  const [workspaces, endpoints, deliveries] = [of('w'), of('e'), of('d')];
+  const messages = new Map(rows.filter((r) => r.kind === 'm').map((r) => [r.id, r.fingerprint!]));
   let busyMessages = new Set<string>();
   if (messages.size < messageIds.length && !o.waitForMessages) {
     const missing = messageIds.filter((id) => !messages.has(id));
-    busyMessages = ids((await db.query<{ id: string }>('SELECT id FROM messages WHERE id = ANY($1::text[])', [missing])).rows);
+    busyMessages = new Set(
+      (await db.query<{ id: string }>('SELECT id FROM messages WHERE id = ANY($1::text[])', [missing])).rows.map((r) => r.id),
+    );
   }
-  const deliveries = ids(
-    (
-      await db.query<{ id: string }>('SELECT id FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [
-        targets.filter((t) => messages.has(t.messageId)).map((t) => t.id),
-      ])
-    ).rows,
-  );
   const fingerprints = new Map<string, string>();
   for (const t of targets) {
     const fingerprint = messages.get(t.messageId);
