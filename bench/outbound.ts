@@ -3,11 +3,14 @@
 //      sender drains them: deliveries/s from first to last receipt;
 //   2. steady: events published at a fixed rate for D seconds: time from a message's creation to its first
 //      attempt at the receiver (p50/p95/p99).
-// Also the server's peak RSS, on PGlite and PostgreSQL.
+// Also the server's peak RSS, on PGlite and PostgreSQL. With --blackhole B, B more endpoints point at a TCP
+// server that accepts and never answers (each of their attempts holds its slots until the send timeout): the
+// other endpoints' figures, compared with a run without it, show what a dead receiver costs the live ones.
 // Loopback only, bounded in count and time.
 //   npm run build && node --import tsx bench/outbound.ts [--db pglite|postgres|both] [--messages M] [--endpoints E] [--seconds D]
+//     [--blackhole B]
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { agent, api, benchStore, pct, peakRssMb, request, startServer, TOKEN, type BenchDb } from './lib.js';
 
@@ -17,11 +20,31 @@ const { values } = parseArgs({
     messages: { type: 'string', default: '2000' },
     endpoints: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '15' },
+    blackhole: { type: 'string', default: '0' },
   },
 });
 const SECONDS = Math.min(Number(values.seconds), 120);
 const M = Math.min(Number(values.messages), 20_000);
 const E = Math.min(Number(values.endpoints), 50);
+const B = Math.min(Number(values.blackhole), 10);
+
+/** Accepts connections and reads requests, never answers. */
+async function startBlackhole() {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
 
 async function startReceiver() {
   const arrivals: { at: number; createdAt: number }[] = [];
@@ -59,6 +82,7 @@ async function waitArrivals(arrivals: unknown[], n: number, limitMs: number) {
 
 async function run(db: BenchDb) {
   const receiver = await startReceiver();
+  const blackhole = await startBlackhole();
   const store = await benchStore(db);
   const env = { ...store.env, SLUICE_OUTBOUND_ALLOW: '127.0.0.0/8' };
   try {
@@ -66,6 +90,7 @@ async function run(db: BenchDb) {
     const apiOnly = await startServer(env, ['--role', 'api']);
     const ws = (await api(apiOnly.base, 'POST', '/workspaces', { name: 'bench' })).id as string;
     for (let e = 0; e < E; e++) await api(apiOnly.base, 'POST', `/workspaces/${ws}/endpoints`, { url: `${receiver.url}/e${e}` });
+    for (let b = 0; b < B; b++) await api(apiOnly.base, 'POST', `/workspaces/${ws}/endpoints`, { url: `${blackhole.url}/b${b}` });
     let next = 0;
     await Promise.all(
       Array.from({ length: 10 }, async () => {
@@ -98,6 +123,7 @@ async function run(db: BenchDb) {
       return {
         db,
         endpoints: E,
+        blackholed: B,
         'backlog deliveries': drained,
         'deliveries/s': perSecond,
         'steady msgs/s': rate,
@@ -115,6 +141,7 @@ async function run(db: BenchDb) {
   } finally {
     await store.drop();
     receiver.close();
+    blackhole.close();
   }
 }
 

@@ -1,13 +1,15 @@
-// One HTTP POST of a webhook: keep-alive connections, an overall timeout, redirects not followed (a 3xx is an
-// answer like any other non-2xx), every resolved address checked by the address policy before connecting
-// (plain http only where the policy allows it), and the first 4 KiB of the answer kept for the attempt log.
-// Outcomes are values, never exceptions: a receiver that answers early and resets the connection while the
-// body is still being written (EPIPE, ECONNRESET) is an answer or a failed attempt, never an 'error' event
-// without a listener, which would take the whole process down.
+// One HTTP request of a webhook, over undici keep-alive pools: one pool per destination origin with a bounded
+// number of connections, idle sockets closed after a few seconds and a pool nobody used for a minute closed, so
+// thousands of endpoints do not hold sockets or memory forever. Redirects are never followed (a 3xx is an answer
+// like any other non-2xx). Every address a connection goes to is judged by the address policy: a literal IP
+// before anything else, a name in the DNS lookup of each new connection (so a name later pointed at an internal
+// address is caught on the next connection), and the socket's remote address again once connected. Plain http
+// only where the policy allows it. Outcomes are values, never exceptions: a receiver that resets, closes early,
+// answers before taking the body, never answers, or answers forever is an answer or a failed attempt; the
+// first 4 KiB of an answer are kept for the attempt log.
 import dns from 'node:dns';
-import http from 'node:http';
-import https from 'node:https';
-import { isIP, type LookupFunction, type Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import { buildConnector, Pool } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
 
 export const EXCERPT_BYTES = 4096;
@@ -24,7 +26,22 @@ export interface Sender {
   close(): void;
 }
 
+/** How names are resolved; every answer is judged by the policy. Replaceable so tests can make DNS change. */
+export type Resolve = (hostname: string, family: number) => Promise<{ address: string; family: number }[]>;
+
+export interface SenderOptions {
+  /** The whole attempt: connecting, writing, waiting for and reading the answer. */
+  timeoutMs: number;
+  /** Connections kept per destination origin; requests beyond wait in that origin's queue only. */
+  connectionsPerOrigin?: number;
+  /** A pool with nothing in flight for this long is closed (its sockets with it). */
+  idlePoolMs?: number;
+  resolve?: Resolve;
+}
+
 class BlockedAddressError extends Error {}
+
+const systemResolve: Resolve = (hostname, family) => dns.promises.lookup(hostname, { all: true, family });
 
 /**
  * Text PostgreSQL can store: a receiver's answer may hold NUL bytes, which a `text` column refuses; the attempt
@@ -34,117 +51,184 @@ export function storableText(s: string): string {
   return s.replace(/\0/g, '\uFFFD');
 }
 
-// A socket outlives the request that opened it (keep-alive) and may error between requests or after the
-// request stopped listening; one listener per socket, added once, keeps such an error from being fatal.
-const guarded = new WeakSet<Socket>();
-function guardSocket(socket: Socket): void {
-  if (guarded.has(socket)) return;
-  guarded.add(socket);
-  socket.on('error', () => {
-    // Reported through the request that owns the socket, if any; a pooled socket is dropped by the agent.
-  });
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const message = e?.message ?? String(err);
+  const code = e?.code ?? e?.cause?.code;
+  return code ? `${code}: ${message}` : message;
 }
 
-export function createSender(policy: AddressPolicy, opts: { timeoutMs: number; maxSocketsPerHost?: number }): Sender {
-  const checkedLookup = (plainHttp: boolean) => (hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void) => {
-    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err);
-      // Refuse if any answer is refused: mixing a public and an internal address is a known rebinding trick.
-      for (const a of addresses) {
-        const why = plainHttp ? policy.refusePlainHttp(a.address) : policy.refuse(a.address);
-        if (why) return callback(new BlockedAddressError(`${hostname} resolves to ${why}`));
-      }
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0];
-      if (!first) return callback(new Error(`${hostname} did not resolve`));
-      callback(null, first.address, first.family);
-    });
-  };
+interface OriginPool {
+  pool: Pool;
+  inFlight: number;
+  lastUsed: number;
+}
 
-  const agentOptions = { keepAlive: true, maxSockets: opts.maxSocketsPerHost ?? 64 };
-  const httpAgent = new http.Agent({ ...agentOptions, lookup: checkedLookup(true) as unknown as LookupFunction });
-  const httpsAgent = new https.Agent({ ...agentOptions, lookup: checkedLookup(false) as unknown as LookupFunction });
+export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender {
+  const resolve = opts.resolve ?? systemResolve;
+  const idlePoolMs = opts.idlePoolMs ?? 60_000;
+  const judge = (plainHttp: boolean, address: string) => (plainHttp ? policy.refusePlainHttp(address) : policy.refuse(address));
+
+  // net.connect's `lookup`: all answers are judged, and one refused answer refuses the name (mixing a public and
+  // an internal address is a known rebinding trick).
+  const checkedLookup =
+    (plainHttp: boolean) =>
+    (hostname: string, options: dns.LookupOptions, callback: (...args: unknown[]) => void): void => {
+      resolve(hostname, typeof options.family === 'number' ? options.family : 0).then(
+        (addresses) => {
+          for (const a of addresses) {
+            const why = judge(plainHttp, a.address);
+            if (why) return callback(new BlockedAddressError(`${hostname} resolves to ${why}`));
+          }
+          if (options.all) return callback(null, addresses);
+          const first = addresses[0];
+          if (!first) return callback(new Error(`${hostname} did not resolve`));
+          callback(null, first.address, first.family);
+        },
+        (err: unknown) => callback(err),
+      );
+    };
+
+  const connectors = [false, true].map((plainHttp) => {
+    const connect = buildConnector({ timeout: Math.min(opts.timeoutMs, 10_000), lookup: checkedLookup(plainHttp) as never });
+    // The socket's actual peer is judged once more: a literal IP skips the lookup, and this is the address used.
+    return (options: buildConnector.Options, callback: buildConnector.Callback) =>
+      connect(options, (...args) => {
+        const [err, socket] = args;
+        if (err) return callback(err, null);
+        const peer = (socket as Socket).remoteAddress;
+        const why = peer ? judge(plainHttp, peer) : 'a connection without a remote address';
+        if (why) {
+          socket.destroy();
+          return callback(new BlockedAddressError(`connected to ${why}`), null);
+        }
+        callback(null, socket);
+      });
+  });
+
+  const pools = new Map<string, OriginPool>();
+  const poolFor = (origin: string, plainHttp: boolean): OriginPool => {
+    let p = pools.get(origin);
+    if (!p) {
+      p = {
+        pool: new Pool(origin, {
+          connections: opts.connectionsPerOrigin ?? 64,
+          connect: connectors[plainHttp ? 1 : 0]!,
+          keepAliveTimeout: 4_000,
+          keepAliveMaxTimeout: 30_000,
+          headersTimeout: opts.timeoutMs,
+          bodyTimeout: opts.timeoutMs,
+        }),
+        inFlight: 0,
+        lastUsed: 0,
+      };
+      pools.set(origin, p);
+    }
+    return p;
+  };
+  const sweep = setInterval(
+    () => {
+      const idleSince = performance.now() - idlePoolMs;
+      for (const [origin, p] of pools) {
+        if (p.inFlight === 0 && p.lastUsed < idleSince) {
+          pools.delete(origin);
+          p.pool.destroy().catch(() => undefined);
+        }
+      }
+    },
+    Math.max(1000, idlePoolMs / 2),
+  );
+  sweep.unref();
+
+  async function attempt(
+    target: URL,
+    headers: Record<string, string>,
+    body: string,
+    method: 'POST' | 'GET',
+    elapsed: () => number,
+  ): Promise<SendResult> {
+    const plainHttp = target.protocol === 'http:';
+    if (!plainHttp && target.protocol !== 'https:') {
+      return { answered: false, durationMs: 0, error: `blocked: ${target.protocol} is not http(s)`, blocked: true };
+    }
+    // A literal IP is connected to without a lookup, so it is checked here. WHATWG URL parsing has already
+    // normalized decimal, octal and hex hosts ("2130706433", "0x7f.1") to the dotted form checked here.
+    const host = target.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host)) {
+      const why = judge(plainHttp, host);
+      if (why) return { answered: false, durationMs: 0, error: `blocked: ${why}`, blocked: true };
+    }
+    const origin = poolFor(target.origin, plainHttp);
+    origin.inFlight += 1;
+    const timeout = new AbortController();
+    const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    try {
+      let answer;
+      try {
+        answer = await origin.pool.request({
+          path: `${target.pathname}${target.search}`,
+          method,
+          headers,
+          body: method === 'GET' ? null : body,
+          signal: timeout.signal,
+        });
+      } catch (err) {
+        if (timeout.signal.aborted)
+          return { answered: false, durationMs: elapsed(), error: `no answer within ${opts.timeoutMs} ms`, blocked: false };
+        const blocked = err instanceof BlockedAddressError;
+        return { answered: false, durationMs: elapsed(), error: blocked ? `blocked: ${(err as Error).message}` : describe(err), blocked };
+      }
+      // An answer counts from its status line on; whatever happens while reading its body (a reset, the
+      // attempt's time running out, more than we read) only shortens the excerpt.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of answer.body as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (size > MAX_READ_BYTES) break; // leaving the loop destroys the body and its connection
+          chunks.push(chunk);
+        }
+      } catch {
+        // the excerpt is what arrived
+      }
+      const retryAfter = answer.headers['retry-after'];
+      return {
+        answered: true,
+        status: answer.statusCode,
+        durationMs: elapsed(),
+        excerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+      };
+    } finally {
+      clearTimeout(timer);
+      origin.inFlight -= 1;
+      origin.lastUsed = performance.now();
+    }
+  }
 
   return {
-    send(url, headers, body, method = 'POST') {
+    async send(url, headers, body, method = 'POST') {
       const started = performance.now();
       const elapsed = () => Math.round(performance.now() - started);
-      return new Promise<SendResult>((resolve) => {
-        let settled = false;
-        let timer: NodeJS.Timeout | undefined = undefined;
-        const done = (r: SendResult) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(r.answered ? { ...r, excerpt: storableText(r.excerpt) } : { ...r, error: storableText(r.error) });
-        };
-        const failed = (err: unknown) => {
-          const e = err as NodeJS.ErrnoException;
-          const blocked = err instanceof BlockedAddressError;
-          const error = blocked ? `blocked: ${e.message}` : e.code ? `${e.code}: ${e.message}` : String(e.message ?? err);
-          done({ answered: false, durationMs: elapsed(), error, blocked });
-        };
-        let target: URL;
-        try {
-          target = new URL(url);
-        } catch {
-          return done({ answered: false, durationMs: 0, error: 'invalid URL', blocked: false });
-        }
-        const isHttps = target.protocol === 'https:';
-        if (!isHttps && target.protocol !== 'http:') {
-          return done({ answered: false, durationMs: 0, error: `blocked: ${target.protocol} is not http(s)`, blocked: true });
-        }
-        // A literal IP is connected to without a lookup, so it is checked here. WHATWG URL parsing has already
-        // normalized decimal, octal and hex hosts ("2130706433", "0x7f.1") to the dotted form checked here.
-        const host = target.hostname.replace(/^\[|\]$/g, '');
-        if (isIP(host)) {
-          const why = isHttps ? policy.refuse(host) : policy.refusePlainHttp(host);
-          if (why) return done({ answered: false, durationMs: 0, error: `blocked: ${why}`, blocked: true });
-        }
-        let req: http.ClientRequest;
-        try {
-          req = (isHttps ? https : http).request(target, {
-            method,
-            agent: isHttps ? httpsAgent : httpAgent,
-            headers: method === 'GET' ? headers : { ...headers, 'content-length': Buffer.byteLength(body) },
-          });
-        } catch (err) {
-          // Thrown synchronously for e.g. a header value Node refuses; a failed attempt like any other.
-          return failed(err);
-        }
-        timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-        req.on('socket', guardSocket);
-        req.on('error', failed);
-        req.on('response', (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size <= MAX_READ_BYTES) chunks.push(c);
-            else res.destroy();
-          });
-          const finish = () => {
-            done({
-              answered: true,
-              status: res.statusCode ?? 0,
-              durationMs: elapsed(),
-              excerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
-              retryAfter: typeof res.headers['retry-after'] === 'string' ? res.headers['retry-after'] : undefined,
-            });
-            // The receiver has answered before taking the whole body: stop writing it rather than push the rest
-            // into a connection it is closing (the source of EPIPE/ECONNRESET). The socket is not reused.
-            if (!req.writableFinished) req.destroy();
-          };
-          res.on('end', finish);
-          res.on('close', finish);
-          res.on('error', finish);
-        });
-        req.end(method === 'GET' ? undefined : body);
-      });
+      let target: URL;
+      try {
+        target = new URL(url);
+      } catch {
+        return { answered: false, durationMs: 0, error: 'invalid URL', blocked: false };
+      }
+      let r: SendResult;
+      try {
+        r = await attempt(target, headers, body, method, elapsed);
+      } catch (err) {
+        // Nothing above is expected to throw; if something does, it is still a failed attempt, not a crash.
+        r = { answered: false, durationMs: elapsed(), error: describe(err), blocked: false };
+      }
+      return r.answered ? { ...r, excerpt: storableText(r.excerpt) } : { ...r, error: storableText(r.error) };
     },
     close() {
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      clearInterval(sweep);
+      for (const p of pools.values()) p.pool.destroy().catch(() => undefined);
+      pools.clear();
     },
   };
 }

@@ -33,6 +33,12 @@ test('kill -9 between attempts loses nothing: the delivery resumes after a resta
       messages.push((await api(first.url, 'POST', `/workspaces/${ws}/events`, { type: 'course.enrolled', data: { i } })).body.message.id);
     }
     await waitFor(async () => new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size === 5, 'first attempts');
+    // Between attempts: every first attempt recorded (a 500, the next due in 3 s), none claimed any more. A kill
+    // while an attempt is still being recorded is another case: its claim waits out the lease (45 s here).
+    await waitFor(async () => {
+      const list = (await api(first.url, 'GET', `/workspaces/${ws}/endpoints/${ep.id}/deliveries`)).body.data as any[];
+      return list.length === 5 && list.every((d) => d.status === 'pending' && d.lastStatusCode === 500);
+    }, 'first attempts recorded');
     first.proc.kill('SIGKILL');
     await first.exited;
 

@@ -2,7 +2,8 @@
 // no live sender holds it. Every attempt is a row of its own in delivery_attempts.
 import type { Queryable } from '../port.js';
 import { newId } from '../../lib/ids.js';
-import { matchesTypeSql } from './messages.js';
+import type { EndpointRow } from './endpoints.js';
+import { matchesTypeSql, type MessageRow } from './messages.js';
 import { claimBatch, releaseAllClaims, releaseClaims, type QueueDef } from './queue.js';
 
 export interface ClaimedDelivery {
@@ -71,52 +72,135 @@ export interface AttemptRecord {
   responseExcerpt: string | null;
   error: string | null;
   outcome: 'succeeded' | 'retry' | 'failed' | 'gone';
+  /** Seconds until the next attempt when the outcome is `retry`. */
+  retryInSeconds: number | null;
+}
+
+/** The endpoints and messages a batch of claimed deliveries is sent with, each fetched once. */
+export async function findDeliveryParts(
+  db: Queryable,
+  endpointIds: string[],
+  messageIds: string[],
+): Promise<{ endpoints: EndpointRow[]; messages: (MessageRow & { fingerprint: string })[] }> {
+  const [endpoints, messages] = await Promise.all([
+    db.query<EndpointRow>('SELECT * FROM endpoints WHERE id = ANY($1::text[])', [endpointIds]),
+    // The fingerprint is compared when the attempt is recorded, to learn whether an erasure rewrote the
+    // message while the request was out.
+    db.query<MessageRow & { fingerprint: string }>('SELECT *, md5(data::text) AS fingerprint FROM messages WHERE id = ANY($1::text[])', [
+      messageIds,
+    ]),
+  ]);
+  return { endpoints: endpoints.rows, messages: messages.rows };
+}
+
+const unique = (ids: string[]) => [...new Set(ids)];
+
+/**
+ * Locks what recording a batch of attempts writes under, kind by kind in the order deletions take the same rows
+ * (a workspace delete locks the workspace first, an endpoint delete the endpoint, and both cascade to
+ * deliveries), and within a kind in id order: a delete running at the same time either waits for the record or
+ * is seen by it (never a foreign-key violation on delivery_attempts), and two recorders never wait on each other
+ * in a cycle. Endpoints are locked for update because the record moves their failure clock.
+ *
+ * Messages are share-locked because a customer erasure locks messages (FOR UPDATE) before it rewrites
+ * deliveries: an erasure then either waits for the record and redacts the new attempts with the rest, or commits
+ * first and the record sees the message's new fingerprint. An erasure locks its messages in no particular order,
+ * so a batch that waits for one message while holding others could deadlock with it: unless `waitForMessages`,
+ * a message held by someone else is skipped and reported in `busyMessages`, for the caller to record those
+ * attempts alone, waiting.
+ *
+ * Answers the message fingerprint of each delivery that is still there with everything that owns it.
+ */
+export async function lockDeliveriesForRecord(
+  db: Queryable,
+  targets: { id: string; workspaceId: string; endpointId: string; messageId: string }[],
+  o: { waitForMessages: boolean },
+): Promise<{ fingerprints: Map<string, string>; busyMessages: Set<string> }> {
+  // One statement, one round trip: a UNION ALL runs its branches in order, and each materialized CTE is read
+  // to its end (all its rows locked, in id order) before the next branch starts.
+  const messageIds = unique(targets.map((t) => t.messageId));
+  const { rows } = await db.query<{ kind: 'w' | 'e' | 'm' | 'd'; id: string; fingerprint: string | null }>(
+    `WITH w AS MATERIALIZED (SELECT id FROM workspaces WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE),
+          e AS MATERIALIZED (SELECT id FROM endpoints WHERE id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE),
+          m AS MATERIALIZED (SELECT id, md5(data::text) AS fingerprint FROM messages WHERE id = ANY($3::text[])
+                             ORDER BY id FOR SHARE${o.waitForMessages ? '' : ' SKIP LOCKED'}),
+          d AS MATERIALIZED (SELECT id FROM deliveries WHERE id = ANY($4::text[]) ORDER BY id FOR UPDATE)
+     SELECT 'w' AS kind, id, NULL AS fingerprint FROM w
+     UNION ALL SELECT 'e', id, NULL FROM e
+     UNION ALL SELECT 'm', id, fingerprint FROM m
+     UNION ALL SELECT 'd', id, NULL FROM d`,
+    [unique(targets.map((t) => t.workspaceId)), unique(targets.map((t) => t.endpointId)), messageIds, targets.map((t) => t.id)],
+  );
+  const of = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => r.id));
+  const [workspaces, endpoints, deliveries] = [of('w'), of('e'), of('d')];
+  const messages = new Map(rows.filter((r) => r.kind === 'm').map((r) => [r.id, r.fingerprint!]));
+  let busyMessages = new Set<string>();
+  if (messages.size < messageIds.length && !o.waitForMessages) {
+    const missing = messageIds.filter((id) => !messages.has(id));
+    busyMessages = new Set(
+      (await db.query<{ id: string }>('SELECT id FROM messages WHERE id = ANY($1::text[])', [missing])).rows.map((r) => r.id),
+    );
+  }
+  const fingerprints = new Map<string, string>();
+  for (const t of targets) {
+    const fingerprint = messages.get(t.messageId);
+    if (fingerprint !== undefined && workspaces.has(t.workspaceId) && endpoints.has(t.endpointId) && deliveries.has(t.id)) {
+      fingerprints.set(t.id, fingerprint);
+    }
+  }
+  return { fingerprints, busyMessages };
 }
 
 /**
- * Locks what recording an attempt writes under, in the order deletions take the same rows (a workspace delete
- * locks the workspace first, an endpoint delete the endpoint, and both cascade to deliveries), so a delete
- * running at the same time either waits for the record or is seen by it: never a foreign-key violation on
- * delivery_attempts, never a deadlock. The message is share-locked before the delivery because a customer
- * erasure locks messages (FOR UPDATE) before it rewrites deliveries: an erasure then either waits for the
- * record and redacts the new attempt with the rest, or commits first and the record sees the message's new
- * fingerprint. Undefined when the delivery, or what owns it, was deleted since the claim.
+ * Records a batch of attempts and moves each delivery on (done, due again after its retry delay, or failed) when
+ * this worker still holds its claim, in one statement; also resets the failure clock of `succeededEndpoints` and
+ * starts that of `failingEndpoints`, answering how long each of those has been failing, in seconds. Call under
+ * lockDeliveriesForRecord.
  */
-export async function lockDeliveryForRecord(
+export async function recordAttempts(
   db: Queryable,
-  d: { id: string; workspaceId: string; endpointId: string; messageId: string },
-): Promise<{ messageFingerprint: string } | undefined> {
-  const owners: [string, string][] = [
-    ['SELECT 1 FROM workspaces WHERE id = $1 FOR KEY SHARE', d.workspaceId],
-    ['SELECT 1 FROM endpoints WHERE id = $1 FOR KEY SHARE', d.endpointId],
-  ];
-  for (const [sql, id] of owners) {
-    if ((await db.query(sql, [id])).rows.length === 0) return undefined;
-  }
-  const { rows } = await db.query<{ fingerprint: string }>('SELECT md5(data::text) AS fingerprint FROM messages WHERE id = $1 FOR SHARE', [
-    d.messageId,
-  ]);
-  if (!rows[0]) return undefined;
-  if ((await db.query('SELECT 1 FROM deliveries WHERE id = $1 FOR UPDATE', [d.id])).rows.length === 0) return undefined;
-  return { messageFingerprint: rows[0].fingerprint };
-}
-
-/** Records an attempt and moves the delivery on: done, due again after `retryInSeconds`, or failed. */
-export async function recordAttempt(db: Queryable, workerId: string, a: AttemptRecord, retryInSeconds: number | null): Promise<boolean> {
-  await db.query(
-    `INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [a.id, a.deliveryId, a.endpointId, a.startedAt, a.durationMs, a.statusCode, a.responseExcerpt, a.error, a.outcome],
+  workerId: string,
+  attempts: AttemptRecord[],
+  endpoints: { succeeded: string[]; failing: string[] },
+): Promise<Map<string, number>> {
+  const column = <K extends keyof AttemptRecord>(k: K) => attempts.map((a) => a[k]);
+  const { rows } = await db.query<{ id: string; failing_for: number }>(
+    `WITH input AS (
+       SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[],
+                            $10::text[], $11::float8[])
+         AS t(id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome, retry_in)
+     ), attempts AS (
+       INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome)
+       SELECT id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome FROM input
+     ), moved AS (
+       UPDATE deliveries d
+       SET status = CASE i.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'retry' THEN 'pending' ELSE 'failed' END,
+           last_status_code = i.status_code, last_error = i.error, locked_by = NULL, locked_until = NULL,
+           next_attempt_at = now() + make_interval(secs => COALESCE(i.retry_in, 0)),
+           finished_at = CASE WHEN i.outcome = 'retry' THEN NULL ELSE now() END
+       FROM input i WHERE d.id = i.delivery_id AND d.locked_by = $1
+     ), succeeded AS (
+       UPDATE endpoints SET failing_since = NULL, last_success_at = now() WHERE id = ANY($12::text[])
+     )
+     UPDATE endpoints SET failing_since = COALESCE(failing_since, now()) WHERE id = ANY($13::text[])
+     RETURNING id, extract(epoch FROM now() - failing_since)::float8 AS failing_for`,
+    [
+      workerId,
+      column('id'),
+      column('deliveryId'),
+      column('endpointId'),
+      attempts.map((a) => a.startedAt.toISOString()),
+      column('durationMs'),
+      column('statusCode'),
+      column('responseExcerpt'),
+      column('error'),
+      column('outcome'),
+      column('retryInSeconds'),
+      endpoints.succeeded,
+      endpoints.failing,
+    ],
   );
-  const status = a.outcome === 'succeeded' ? 'succeeded' : a.outcome === 'retry' ? 'pending' : 'failed';
-  const { rowCount } = await db.query(
-    `UPDATE deliveries SET status = $3, last_status_code = $4, last_error = $5, locked_by = NULL, locked_until = NULL,
-       next_attempt_at = now() + make_interval(secs => COALESCE($6::float8, 0)),
-       finished_at = CASE WHEN $3 = 'pending' THEN NULL ELSE now() END
-     WHERE id = $1 AND locked_by = $2`,
-    [a.deliveryId, workerId, status, a.statusCode, a.error, retryInSeconds],
-  );
-  return rowCount === 1;
+  return new Map(rows.map((r) => [r.id, r.failing_for]));
 }
 
 /** Gives claims back without counting the attempt (graceful shutdown, an endpoint paused meanwhile). */

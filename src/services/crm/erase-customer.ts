@@ -4,7 +4,7 @@
 // an audit row that names ids only. Ids stay, so history, references and a rebuild keep working; the
 // redacted payloads are what a rebuild reads, so it cannot bring the values back.
 // A delivery in flight during the erasure may come back with an answer quoting the person: the sender drops
-// that excerpt, as the message it sent was rewritten here meanwhile (see lockDeliveryForRecord).
+// that excerpt, as the message it sent was rewritten here meanwhile (see lockDeliveriesForRecord).
 import { customersOfPerson, findCustomer } from '../../db/queries/crm-read.js';
 import { findConnection } from '../../db/queries/connections.js';
 import {

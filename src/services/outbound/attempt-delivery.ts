@@ -2,23 +2,28 @@
 // the delivery on (done, retry on the schedule with jitter and Retry-After, or failed). A 410 disables the
 // endpoint, or removes it when it is a REST Hooks subscription. An endpoint failing without a success for
 // SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS (5 days) is disabled, with an incident and an incident.opened message.
-import { lockDeliveryForRecord, recordAttempt, releaseDeliveryClaims, type ClaimedDelivery } from '../../db/queries/deliveries.js';
+// The worker starts one attempt per claimed delivery; the attempts of a batch read their endpoints and messages
+// in one round of queries, and attempts that finish together are recorded in one transaction (see coalesce.ts),
+// so a delivery costs a fraction of a query instead of a dozen.
 import {
-  deleteEndpoint,
-  findEndpointById,
-  recordEndpointFailure,
-  recordEndpointSuccess,
-  updateEndpoint,
-} from '../../db/queries/endpoints.js';
+  findDeliveryParts,
+  lockDeliveriesForRecord,
+  recordAttempts,
+  releaseDeliveryClaims,
+  type AttemptRecord,
+  type ClaimedDelivery,
+} from '../../db/queries/deliveries.js';
+import { deleteEndpoint, findEndpoint, updateEndpoint, type EndpointRow } from '../../db/queries/endpoints.js';
 import { openIncident } from '../../db/queries/incidents.js';
 import { findRawEvent } from '../../db/queries/events.js';
-import { findMessage, publishMessage, type MessageRow } from '../../db/queries/messages.js';
+import { publishMessage, type MessageRow } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import { nextAttemptDelay, parseRetryAfter } from '../../outbound/backoff.js';
 import type { Sender, SendResult } from '../../outbound/send.js';
 import { StoreUnavailableError } from '../../errors.js';
 import { signatureHeader } from '../../outbound/sign.js';
 import type { Ctx } from '../context.js';
+import { coalesce } from './coalesce.js';
 import { openEndpoint, signingSecrets, type SealedEndpoint } from './endpoint-view.js';
 import { messageBody } from './message-body.js';
 
@@ -61,9 +66,133 @@ async function pianoForwardRequest(ctx: Ctx, url: string, message: MessageRow): 
     : { url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: data };
 }
 
+type Message = MessageRow & { fingerprint: string };
+type Parts = { endpoint: EndpointRow; message: Message } | undefined;
+
+// A batch at most this big shares one read or one record transaction.
+const MAX_BATCH = 256;
+
+function partsLoader(ctx: Ctx) {
+  return coalesce<ClaimedDelivery, Parts>(
+    async (claimed) => {
+      const { endpoints, messages } = await findDeliveryParts(
+        ctx.db,
+        [...new Set(claimed.map((d) => d.endpointId))],
+        [...new Set(claimed.map((d) => d.messageId))],
+      );
+      const endpointById = new Map(endpoints.map((e) => [e.id, e]));
+      const messageById = new Map(messages.map((m) => [m.id, m]));
+      return claimed.map((d) => {
+        const endpoint = endpointById.get(d.endpointId);
+        const message = messageById.get(d.messageId);
+        return endpoint && message && message.workspace_id === d.workspaceId ? { endpoint, message } : undefined;
+      });
+    },
+    { maxBatch: MAX_BATCH, serial: false },
+  );
+}
+
+interface Finished {
+  delivery: ClaimedDelivery;
+  /** The message's fingerprint when it was sent. */
+  fingerprint: string;
+  attempt: AttemptRecord;
+}
+
+interface Recorded {
+  /** False when the delivery, or what owns it, was deleted while the request was out. */
+  recorded: boolean;
+  erasedMeanwhile: boolean;
+  /** Seconds the endpoint has been failing, after a failed attempt. */
+  failingFor: number | null;
+}
+
+const isDeadlock = (err: unknown) => (err as { code?: unknown }).code === '40P01';
+
+/** Records finished attempts in one transaction; attempts whose message an erasure holds are recorded alone after. */
+async function recordBatch(ctx: Ctx, workerId: string, batch: Finished[], waitForMessages: boolean): Promise<Recorded[]> {
+  const results = new Map<Finished, Recorded>();
+  const alone: Finished[] = [];
+  await ctx.db.transaction(async (tx) => {
+    const { fingerprints, busyMessages } = await lockDeliveriesForRecord(
+      tx,
+      batch.map((f) => f.delivery),
+      { waitForMessages },
+    );
+    const kept: AttemptRecord[] = [];
+    // Per endpoint, the last outcome in the batch decides its failure clock, as if recorded one by one.
+    const endpointOutcome = new Map<string, boolean>();
+    for (const f of batch) {
+      const now = fingerprints.get(f.delivery.id);
+      if (now === undefined) {
+        if (busyMessages.has(f.delivery.messageId)) alone.push(f);
+        else results.set(f, { recorded: false, erasedMeanwhile: false, failingFor: null });
+        continue;
+      }
+      // A receiver's answer can quote what it was sent. If the message was erased (a customer erasure rewrote
+      // its data) while the request was out, the answer may quote the erased values, which the erasure could
+      // not see yet: the excerpt is dropped. Works across instances: the fingerprint is compared under the lock.
+      const erasedMeanwhile = now !== f.fingerprint;
+      kept.push(erasedMeanwhile ? { ...f.attempt, responseExcerpt: null } : f.attempt);
+      if (f.attempt.outcome !== 'gone') endpointOutcome.set(f.delivery.endpointId, f.attempt.outcome === 'succeeded');
+      results.set(f, { recorded: true, erasedMeanwhile, failingFor: null });
+    }
+    if (kept.length === 0) return;
+    const endpoints = [...endpointOutcome];
+    const failingFor = await recordAttempts(tx, workerId, kept, {
+      succeeded: endpoints.filter(([, ok]) => ok).map(([id]) => id),
+      failing: endpoints.filter(([, ok]) => !ok).map(([id]) => id),
+    });
+    for (const [f, r] of results) {
+      if (r.recorded && f.attempt.outcome !== 'succeeded' && f.attempt.outcome !== 'gone') {
+        r.failingFor = failingFor.get(f.delivery.endpointId) ?? null;
+      }
+    }
+  });
+  for (const f of alone) results.set(f, (await recordBatch(ctx, workerId, [f], true))[0]!);
+  return batch.map((f) => results.get(f)!);
+}
+
+function attemptRecorder(ctx: Ctx, workerId: string) {
+  return coalesce<Finished, Recorded>(
+    async (batch) => {
+      try {
+        return await recordBatch(ctx, workerId, batch, batch.length === 1);
+      } catch (err) {
+        // Not expected (locks are taken in a fixed order and busy messages skipped), but a deadlock must not
+        // lose a batch: each attempt is then recorded alone.
+        if (!isDeadlock(err) || batch.length === 1) throw err;
+        const one: Recorded[] = [];
+        for (const f of batch) one.push((await recordBatch(ctx, workerId, [f], true))[0]!);
+        return one;
+      }
+    },
+    { maxBatch: MAX_BATCH, serial: true },
+  );
+}
+
+// One loader per context and one recorder per worker, shared by that worker's concurrent attempts.
+const loaders = new WeakMap<Ctx, ReturnType<typeof partsLoader>>();
+const recorders = new WeakMap<Ctx, Map<string, ReturnType<typeof attemptRecorder>>>();
+
+function loaderFor(ctx: Ctx) {
+  let l = loaders.get(ctx);
+  if (!l) loaders.set(ctx, (l = partsLoader(ctx)));
+  return l;
+}
+
+function recorderFor(ctx: Ctx, workerId: string) {
+  let byWorker = recorders.get(ctx);
+  if (!byWorker) recorders.set(ctx, (byWorker = new Map()));
+  let r = byWorker.get(workerId);
+  if (!r) byWorker.set(workerId, (r = attemptRecorder(ctx, workerId)));
+  return r;
+}
+
 export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string, d: ClaimedDelivery): Promise<AttemptOutcome> {
-  const [endpoint, message] = await Promise.all([findEndpointById(ctx.db, d.endpointId), findMessage(ctx.db, d.workspaceId, d.messageId)]);
-  if (!endpoint || !message) return 'skipped'; // deleted since the claim; its deliveries went with it
+  const parts = await loaderFor(ctx)(d);
+  if (!parts) return 'skipped'; // deleted since the claim; its deliveries went with it
+  const { endpoint, message } = parts;
   if (endpoint.state !== 'enabled') {
     // Paused or disabled between the claim and now: give the delivery back untouched; it waits for enabling.
     await releaseDeliveryClaims(ctx.db, workerId, [d.id]);
@@ -95,80 +224,87 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
   const outcome = ok ? 'succeeded' : gone ? 'gone' : retryIn === null ? 'failed' : 'retry';
   const error = result.answered ? (ok ? null : `HTTP ${result.status}`) : result.error;
 
-  const recorded = await ctx.db.transaction(async (tx) => {
-    const locked = await lockDeliveryForRecord(tx, {
-      id: d.id,
-      workspaceId: d.workspaceId,
+  const recorded = await recorderFor(
+    ctx,
+    workerId,
+  )({
+    delivery: d,
+    fingerprint: message.fingerprint,
+    attempt: {
+      id: newId('att', now),
+      deliveryId: d.id,
       endpointId: endpoint.id,
-      messageId: message.id,
-    });
-    if (!locked) return false;
-    // A receiver's answer can quote what it was sent. If the message was erased (a customer erasure rewrote its
-    // data) while the request was out, the answer may quote the erased values, which the erasure could not see
-    // yet: the excerpt is dropped. Works across instances, as the fingerprint is compared under the row lock.
-    const erasedMeanwhile = locked.messageFingerprint !== message.fingerprint;
-    if (erasedMeanwhile) ctx.log.info({ deliveryId: d.id }, 'message erased while in flight; the answer excerpt is not kept');
-    await recordAttempt(
-      tx,
-      workerId,
-      {
-        id: newId('att', now),
-        deliveryId: d.id,
-        endpointId: endpoint.id,
-        startedAt,
-        durationMs: result.durationMs,
-        statusCode: result.answered ? result.status : null,
-        responseExcerpt: result.answered && !erasedMeanwhile ? result.excerpt : null,
-        error,
-        outcome,
-      },
-      retryIn,
-    );
-    if (ok) {
-      await recordEndpointSuccess(tx, endpoint.id);
-      return true;
-    }
-    if (gone) {
-      if (endpoint.kind === 'hook') await deleteEndpoint(tx, endpoint.workspace_id, endpoint.id);
-      else await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: 'the receiver answered 410 Gone' });
-      ctx.log.warn({ endpointId: endpoint.id, kind: endpoint.kind }, 'receiver answered 410: endpoint removed from delivery');
-      return true;
-    }
-    const failingFor = await recordEndpointFailure(tx, endpoint.id);
-    if (failingFor >= ctx.config.endpointDisableAfterSeconds) {
-      const days = Math.round((failingFor / 86400) * 10) / 10;
-      const detail = `${endpoint.url} failed every delivery for ${days} days (last: ${error ?? 'no answer'}); disabled`;
-      await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: `failing for ${days} days` });
-      const incident = await openIncident(tx, {
-        id: newId('inc', now),
-        workspaceId: endpoint.workspace_id,
-        endpointId: endpoint.id,
-        kind: 'endpoint.disabled',
-        detail,
-      });
-      await publishMessage(tx, {
-        id: newId('msg', now),
-        workspaceId: endpoint.workspace_id,
-        type: 'incident.opened',
-        data: {
-          incident: { id: incident.id, kind: incident.kind, endpointId: endpoint.id, detail, openedAt: incident.opened_at.toISOString() },
-        },
-        sourceProvider: null,
-        sourceEventId: null,
-        dedupeKey: `incident.opened:${incident.id}`,
-        firstAttemptDelaySeconds: ctx.config.retrySchedule[0] ?? 0,
-      });
-      ctx.log.error({ endpointId: endpoint.id, days }, 'endpoint disabled after failing too long');
-    }
-    return true;
+      startedAt,
+      durationMs: result.durationMs,
+      statusCode: result.answered ? result.status : null,
+      responseExcerpt: result.answered ? result.excerpt : null,
+      error,
+      outcome,
+      retryInSeconds: retryIn,
+    },
   });
-  if (!recorded) {
+  if (!recorded.recorded) {
     // The workspace, endpoint or message was deleted while the request was out: its history went with it, so
     // there is nothing to record the answer against. Expected, hence not an error.
     ctx.log.debug({ deliveryId: d.id, endpointId: endpoint.id, outcome }, 'delivery deleted while in flight; attempt not recorded');
     return 'skipped';
   }
+  if (recorded.erasedMeanwhile) ctx.log.info({ deliveryId: d.id }, 'message erased while in flight; the answer excerpt is not kept');
+  if (gone) await removeGoneEndpoint(ctx, endpoint);
+  else if (!ok && recorded.failingFor !== null && recorded.failingFor >= ctx.config.endpointDisableAfterSeconds) {
+    await disableFailingEndpoint(ctx, endpoint, recorded.failingFor, error);
+  }
   ctx.metrics.deliveryAttempts.inc({ outcome });
   ctx.metrics.deliveryDuration.observe({ outcome }, result.durationMs / 1000);
   return outcome;
+}
+
+/**
+ * After a 410 was recorded: a REST Hooks subscription is removed, any other endpoint disabled. A crash before
+ * this runs leaves the endpoint enabled; its next delivery meets the 410 again and comes back here.
+ */
+async function removeGoneEndpoint(ctx: Ctx, sent: EndpointRow): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    const endpoint = await findEndpoint(tx, sent.workspace_id, sent.id, true);
+    if (!endpoint || endpoint.state === 'disabled') return;
+    if (endpoint.kind === 'hook') await deleteEndpoint(tx, endpoint.workspace_id, endpoint.id);
+    else await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: 'the receiver answered 410 Gone' });
+    ctx.log.warn({ endpointId: endpoint.id, kind: endpoint.kind }, 'receiver answered 410: endpoint removed from delivery');
+  });
+}
+
+/**
+ * After a failed attempt was recorded on an endpoint failing for longer than allowed: disabled, with an incident
+ * and its message, once (the endpoint is re-read under its lock: another attempt may have disabled it, a success
+ * stopped its failure clock, or the user paused it meanwhile).
+ */
+async function disableFailingEndpoint(ctx: Ctx, sent: EndpointRow, failingFor: number, error: string | null): Promise<void> {
+  const now = ctx.now();
+  await ctx.db.transaction(async (tx) => {
+    const endpoint = await findEndpoint(tx, sent.workspace_id, sent.id, true);
+    if (!endpoint || endpoint.state !== 'enabled' || !endpoint.failing_since) return;
+    const days = Math.round((failingFor / 86400) * 10) / 10;
+    const detail = `${endpoint.url} failed every delivery for ${days} days (last: ${error ?? 'no answer'}); disabled`;
+    await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: `failing for ${days} days` });
+    const incident = await openIncident(tx, {
+      id: newId('inc', now),
+      workspaceId: endpoint.workspace_id,
+      endpointId: endpoint.id,
+      kind: 'endpoint.disabled',
+      detail,
+    });
+    await publishMessage(tx, {
+      id: newId('msg', now),
+      workspaceId: endpoint.workspace_id,
+      type: 'incident.opened',
+      data: {
+        incident: { id: incident.id, kind: incident.kind, endpointId: endpoint.id, detail, openedAt: incident.opened_at.toISOString() },
+      },
+      sourceProvider: null,
+      sourceEventId: null,
+      dedupeKey: `incident.opened:${incident.id}`,
+      firstAttemptDelaySeconds: ctx.config.retrySchedule[0] ?? 0,
+    });
+    ctx.log.error({ endpointId: endpoint.id, days }, 'endpoint disabled after failing too long');
+  });
 }

@@ -19,6 +19,7 @@ const RESERVED_HEADERS = new Set([
   'transfer-encoding',
   'te',
   'upgrade',
+  'expect', // undici refuses to send it; an endpoint with it could never be delivered to
   'user-agent',
   'webhook-id',
   'webhook-timestamp',

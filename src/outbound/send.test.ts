@@ -1,0 +1,181 @@
+// The undici sender against real sockets on loopback: connection reuse, one origin's trouble kept to itself,
+// the address policy on every new connection, and hostile receivers speaking raw TCP.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, describe, test } from 'node:test';
+import { createAddressPolicy } from './address-policy.js';
+import { createSender, type Resolve, type SendResult } from './send.js';
+
+const LOOPBACK = createAddressPolicy([{ address: '127.0.0.0', prefix: 8, family: 'ipv4' }]);
+
+const closers: (() => void)[] = [];
+after(() => closers.forEach((c) => c()));
+
+async function listen(server: net.Server, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, host, r));
+  closers.push(() => server.close());
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** An HTTP receiver that counts the TCP connections it accepted. */
+async function countingReceiver(handler: http.RequestListener = (_req, res) => res.end('ok'), host = '127.0.0.1') {
+  let connections = 0;
+  const server = http.createServer(handler);
+  server.on('connection', () => (connections += 1));
+  server.keepAliveTimeout = 30_000;
+  const port = await listen(server, host);
+  closers.push(() => server.closeAllConnections());
+  return { port, connections: () => connections };
+}
+
+/** A raw TCP receiver: `onData` decides what to do with the socket once the first bytes arrive. */
+async function rawReceiver(onData: (socket: net.Socket) => void): Promise<string> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.once('data', () => onData(socket));
+  });
+  const port = await listen(server);
+  closers.push(() => sockets.forEach((s) => s.destroy()));
+  return `http://127.0.0.1:${port}/hook`;
+}
+
+const failed = (r: SendResult) => (r.answered ? `answered ${r.status}` : r.error);
+
+describe('undici sender', () => {
+  test('deliveries to one receiver reuse keep-alive connections, bounded per origin', async () => {
+    const receiver = await countingReceiver();
+    const sender = createSender(LOOPBACK, { timeoutMs: 5000, connectionsPerOrigin: 4 });
+    for (let i = 0; i < 30; i++) {
+      const r = await sender.send(`http://127.0.0.1:${receiver.port}/e${i % 3}`, {}, '{}');
+      assert.ok(r.answered && r.status === 200, failed(r));
+    }
+    // undici frees a connection a moment after its answer was read, so back-to-back sends alternate over two.
+    assert.ok(receiver.connections() <= 2, `${receiver.connections()} connections for 30 sends one after another`);
+    const together = await Promise.all(Array.from({ length: 40 }, () => sender.send(`http://127.0.0.1:${receiver.port}/`, {}, '{}')));
+    assert.ok(together.every((r) => r.answered && r.status === 200));
+    assert.ok(receiver.connections() <= 4, `${receiver.connections()} connections for 40 concurrent sends with 4 per origin`);
+    sender.close();
+  });
+
+  test('an origin that never answers holds only its own connections: another origin keeps answering', async () => {
+    const held: net.Socket[] = [];
+    const dead = await rawReceiver((s) => held.push(s)); // accepts, reads, never answers
+    const live = await countingReceiver();
+    const sender = createSender(LOOPBACK, { timeoutMs: 3000, connectionsPerOrigin: 2 });
+    let deadSettled = 0;
+    const stuck = Array.from({ length: 20 }, () => sender.send(dead, {}, '{}').finally(() => (deadSettled += 1)));
+    const answers = await Promise.all(Array.from({ length: 20 }, () => sender.send(`http://127.0.0.1:${live.port}/`, {}, '{}')));
+    assert.ok(answers.every((r) => r.answered && r.status === 200));
+    assert.equal(deadSettled, 0, 'the live origin was served while the dead one still held every request');
+    const timedOut = await Promise.all(stuck);
+    assert.ok(
+      timedOut.every((r) => !r.answered && /no answer within 3000 ms/.test(r.error)),
+      failed(timedOut[0]!),
+    );
+    sender.close();
+  });
+
+  test('the policy judges every new connection: a name whose DNS answer changes to a refused address is blocked', async () => {
+    // 127.0.0.2 is allowed, 127.0.0.1 is not; the receiver closes each connection, so each send connects anew.
+    const policy = createAddressPolicy([{ address: '127.0.0.2', prefix: 32, family: 'ipv4' }]);
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.socket.localAddress ?? '');
+      res.setHeader('connection', 'close');
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+    closers.push(() => server.close());
+    const port = (server.address() as net.AddressInfo).port;
+    const answers = [
+      [{ address: '127.0.0.2', family: 4 }],
+      [{ address: '127.0.0.1', family: 4 }],
+      [
+        { address: '127.0.0.2', family: 4 },
+        { address: '127.0.0.1', family: 4 },
+      ],
+    ];
+    let lookups = 0;
+    const resolve: Resolve = async () => answers[Math.min(lookups++, answers.length - 1)]!;
+    const sender = createSender(policy, { timeoutMs: 3000, resolve });
+    const first = await sender.send(`http://hook.example:${port}/`, {}, '{}');
+    assert.ok(first.answered && first.status === 200, failed(first));
+    const rebound = await sender.send(`http://hook.example:${port}/`, {}, '{}');
+    assert.ok(!rebound.answered && rebound.blocked && /127\.0\.0\.1 is a loopback address/.test(rebound.error), failed(rebound));
+    const mixed = await sender.send(`http://hook.example:${port}/`, {}, '{}');
+    assert.ok(!mixed.answered && mixed.blocked, 'one refused answer among several refuses the name');
+    assert.deepEqual(seen, ['127.0.0.2'], 'only the allowed address was ever reached');
+    assert.equal(lookups, 3);
+
+    const strict = createSender(createAddressPolicy([]), { timeoutMs: 3000 });
+    const local = await strict.send(`http://localhost:${port}/`, {}, '{}');
+    assert.ok(!local.answered && local.blocked, 'localhost is refused without SLUICE_OUTBOUND_ALLOW');
+    assert.equal(seen.length, 1);
+    sender.close();
+    strict.close();
+  });
+
+  test('hostile raw TCP receivers: every one is a failed attempt or a bounded answer, never a throw', async () => {
+    const head = (extra = '') => `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n${extra}`;
+    const hostile: Record<string, (s: net.Socket) => void> = {
+      hangUp: (s) => s.destroy(),
+      reset: (s) => s.resetAndDestroy(),
+      halfClose: (s) => s.end(),
+      garbage: (s) => s.end('HELLO THERE\r\n\r\n'),
+      truncatedHead: (s) => s.end('HTTP/1.1 200 OK\r\ncontent-le'),
+      nulInHeader: (s) => s.end('HTTP/1.1 200 OK\r\nx-a: b\0c\r\ncontent-length: 0\r\n\r\n'),
+      shortBody: (s) => s.end(`${head('content-length: 100\r\n\r\n')}only this`),
+      slowloris: (s) => {
+        const text = head('content-length: 2\r\n\r\nok');
+        let i = 0;
+        const t = setInterval(() => (i < text.length && !s.destroyed ? s.write(text[i++]!) : clearInterval(t)), 100);
+        s.on('close', () => clearInterval(t));
+      },
+      endlessBody: (s) => {
+        s.write(head('transfer-encoding: chunked\r\n\r\n'));
+        const t = setInterval(() => (s.destroyed ? clearInterval(t) : s.write('5\r\nmore.\r\n')), 20);
+        s.on('close', () => clearInterval(t));
+      },
+      hugeBody: (s) => {
+        s.write(head(`content-length: ${20 * 1024 * 1024}\r\n\r\n`));
+        const chunk = Buffer.alloc(256 * 1024, 'x');
+        const pump = () => {
+          while (!s.destroyed && s.write(chunk));
+        };
+        s.on('drain', pump);
+        pump();
+      },
+      nulBody: (s) => s.end(`${head('content-length: 9\r\n\r\n')}bad\0thing`),
+    };
+    const sender = createSender(LOOPBACK, { timeoutMs: 1500 });
+    const results: Record<string, SendResult> = {};
+    await Promise.all(
+      Object.entries(hostile).map(async ([name, behave]) => {
+        results[name] = await sender.send(await rawReceiver(behave), { 'content-type': 'application/json' }, 'x'.repeat(200_000));
+      }),
+    );
+    for (const name of ['hangUp', 'reset', 'halfClose', 'garbage', 'truncatedHead', 'nulInHeader']) {
+      const r = results[name]!;
+      assert.ok(!r.answered && r.error.length > 0 && !r.error.includes('\0'), `${name}: ${failed(r)}`);
+    }
+    const slow = results.slowloris!;
+    assert.ok(!slow.answered && /no answer within 1500 ms/.test(slow.error), `slowloris: ${failed(slow)}`);
+    const endless = results.endlessBody!;
+    assert.ok(endless.answered && endless.status === 200 && endless.excerpt.startsWith('more.'), 'an endless answer ends at the timeout');
+    const huge = results.hugeBody!;
+    assert.ok(huge.answered && huge.excerpt.length === 4096, 'a 20 MB answer: read up to the cap, 4 KiB kept');
+    const short = results.shortBody!;
+    assert.ok(short.answered && short.excerpt === 'only this', `a body cut short keeps what arrived: ${failed(short)}`);
+    const nul = results.nulBody!;
+    assert.ok(nul.answered && nul.excerpt === 'bad\uFFFDthing');
+
+    // Still sending afterwards.
+    const receiver = await countingReceiver();
+    const ok = await sender.send(`http://127.0.0.1:${receiver.port}/`, {}, '{}');
+    assert.ok(ok.answered && ok.status === 200);
+    sender.close();
+  });
+});
