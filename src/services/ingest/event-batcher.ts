@@ -28,6 +28,17 @@ export interface BatcherIo {
   insertAlone(row: BatchedEvent): Promise<boolean>;
   /** Called once per flush that stored at least one row, with those rows. */
   stored(rows: BatchedEvent[]): void;
+  /** Called once per flush with its number of requests and whether it committed (metrics). */
+  flushed?(requests: number, ok: boolean): void;
+}
+
+export interface BatcherStats {
+  flushes: number;
+  largestFlush: number;
+  failedFlushes: number;
+  failedRequests: number;
+  /** Requests answered as duplicates of an earlier request of their own flush. */
+  sameFlushRepeats: number;
 }
 
 interface Waiter {
@@ -45,11 +56,21 @@ export class EventBatcher {
   private pending: Waiter[] = [];
   private inFlight = 0;
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  readonly stats: BatcherStats = { flushes: 0, largestFlush: 0, failedFlushes: 0, failedRequests: 0, sameFlushRepeats: 0 };
 
   constructor(
     private readonly io: BatcherIo,
     public options: EventBatcherOptions = DEFAULT_BATCHER,
   ) {}
+
+  /** Requests waiting for a flush, and flushes under way. */
+  get waiting(): number {
+    return this.pending.length;
+  }
+
+  get flushing(): number {
+    return this.inFlight;
+  }
 
   /** Resolves true once the row is committed, false when its event was already stored (or is stored by an
    *  earlier request of the same flush); rejects when its flush failed, and then nothing of it was stored. */
@@ -95,6 +116,18 @@ export class EventBatcher {
   }
 
   private async run(batch: Waiter[]): Promise<void> {
+    this.stats.flushes++;
+    this.stats.largestFlush = Math.max(this.stats.largestFlush, batch.length);
+    const ok = await this.settle(batch);
+    if (!ok) {
+      this.stats.failedFlushes++;
+      this.stats.failedRequests += batch.length;
+    }
+    this.io.flushed?.(batch.length, ok);
+  }
+
+  /** Inserts the flush and answers each of its requests; false when none of them could be stored. */
+  private async settle(batch: Waiter[]): Promise<boolean> {
     const first = new Map<string, Waiter>();
     const repeats: Waiter[] = [];
     for (const w of batch) {
@@ -110,17 +143,19 @@ export class EventBatcher {
     } catch (err) {
       if (!(err instanceof StoreUnavailableError) && describeFailure(err).permanent) {
         await this.oneByOne(unique, repeats);
-        return;
+        return true;
       }
       // Nothing of this flush was committed: every request in it is told so, and the provider retries.
       const failure = err instanceof StoreUnavailableError ? err : new StoreUnavailableError(err);
       for (const w of batch) w.reject(failure);
-      return;
+      return false;
     }
     const stored = rows.filter((r) => inserted.has(r.id));
     for (const w of unique) w.resolve(inserted.has(w.row.id));
     for (const w of repeats) w.resolve(false);
+    this.stats.sameFlushRepeats += repeats.length;
     if (stored.length > 0) this.io.stored(stored);
+    return true;
   }
 
   /** The database refused the batch for the content of some row: each row alone, each with its own fate. */

@@ -5,6 +5,7 @@ import { insertEventBatch, type BatchedEvent } from '../../db/queries/event-inse
 import { announceInboundChange } from '../../db/queries/inbound-changes.js';
 import { listenForInboundChanges, type InboundListener } from '../../db/inbound-listener.js';
 import type { Db, Queryable } from '../../db/port.js';
+import { Histogram } from 'prom-client';
 import type { Ctx } from '../context.js';
 import { EventBatcher } from './event-batcher.js';
 import { InboundCache } from './inbound-cache.js';
@@ -37,7 +38,22 @@ export function eventBatcher(ctx: Ctx): EventBatcher {
 }
 
 function batcherIo(ctx: Ctx) {
+  const flushRows = registered(
+    ctx,
+    'sluice_ingest_flush_requests',
+    () =>
+      new Histogram({
+        name: 'sluice_ingest_flush_requests',
+        help: 'Inbound requests answered by one group commit (one INSERT and one commit), by outcome',
+        labelNames: ['outcome'],
+        buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+        registers: [ctx.metrics.registry],
+      }),
+  );
   return {
+    flushed(requests: number, ok: boolean) {
+      flushRows.observe({ outcome: ok ? 'committed' : 'failed' }, requests);
+    },
     insert: (rows: BatchedEvent[]) => insertEventBatch(ctx.db, rows),
     insertAlone: (row: BatchedEvent) => storeAlone(ctx, row),
     stored(rows: BatchedEvent[]) {
@@ -50,6 +66,10 @@ function batcherIo(ctx: Ctx) {
       if (wake) ctx.onEventStored();
     },
   };
+}
+
+function registered<T>(ctx: Ctx, name: string, create: () => T): T {
+  return (ctx.metrics.registry.getSingleMetric(name) as T | undefined) ?? create();
 }
 
 /** A row of a batch the database refused for some row's content, through the careful single-row path (which
