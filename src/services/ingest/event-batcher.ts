@@ -7,7 +7,6 @@
 // same event in one flush get one row, the first one is the new event and the others are duplicates.
 import { StoreUnavailableError } from '../../errors.js';
 import type { BatchedEvent } from '../../db/queries/event-inserts.js';
-import { describeFailure } from '../processing/failure-reason.js';
 
 export interface EventBatcherOptions {
   /** Rows per INSERT at most. */
@@ -28,6 +27,9 @@ export interface BatcherIo {
   insertAlone(row: BatchedEvent): Promise<boolean>;
   /** Called once per flush that stored at least one row, with those rows. */
   stored(rows: BatchedEvent[]): void;
+  /** Whether an error of the whole INSERT may be the doing of one row (its content, its workspace gone), so
+   *  that each row is tried alone; otherwise the flush fails as a whole. */
+  rowProblem(err: unknown): boolean;
   /** Called once per flush with its number of requests and whether it committed (metrics). */
   flushed?(requests: number, ok: boolean): void;
 }
@@ -141,7 +143,7 @@ export class EventBatcher {
     try {
       inserted = await this.io.insert(rows);
     } catch (err) {
-      if (!(err instanceof StoreUnavailableError) && describeFailure(err).permanent) {
+      if (!(err instanceof StoreUnavailableError) && this.io.rowProblem(err)) {
         await this.oneByOne(unique, repeats);
         return true;
       }

@@ -7,6 +7,8 @@ import { listenForInboundChanges, type InboundListener } from '../../db/inbound-
 import type { Db, Queryable } from '../../db/port.js';
 import { Histogram } from 'prom-client';
 import type { Ctx } from '../context.js';
+import { WorkspaceNotFoundError } from '../../errors.js';
+import { describeFailure } from '../processing/failure-reason.js';
 import { EventBatcher } from './event-batcher.js';
 import { InboundCache } from './inbound-cache.js';
 import { storeInboundEvent } from './store-inbound-event.js';
@@ -56,6 +58,7 @@ function batcherIo(ctx: Ctx) {
     },
     insert: (rows: BatchedEvent[]) => insertEventBatch(ctx.db, rows),
     insertAlone: (row: BatchedEvent) => storeAlone(ctx, row),
+    rowProblem: (err: unknown) => describeFailure(err).permanent || isForeignKeyViolation(err),
     stored(rows: BatchedEvent[]) {
       let wake = false;
       for (const row of rows) {
@@ -68,6 +71,10 @@ function batcherIo(ctx: Ctx) {
   };
 }
 
+function isForeignKeyViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23503';
+}
+
 function registered<T>(ctx: Ctx, name: string, create: () => T): T {
   return (ctx.metrics.registry.getSingleMetric(name) as T | undefined) ?? create();
 }
@@ -76,11 +83,17 @@ function registered<T>(ctx: Ctx, name: string, create: () => T): T {
  *  stores refused content as a failed event). Counts and wakes as the batch would. */
 async function storeAlone(ctx: Ctx, row: BatchedEvent): Promise<boolean> {
   const { payloadText, rawBody, ...rest } = row;
-  const { stored, failed } = await storeInboundEvent(
-    ctx,
-    { ...rest, payload: JSON.parse(payloadText ?? rawBody) as unknown, raw: rawBody },
-    rawBody,
-  );
+  let result: { stored: boolean; failed: boolean };
+  try {
+    result = await storeInboundEvent(ctx, { ...rest, payload: JSON.parse(payloadText ?? rawBody) as unknown, raw: rawBody }, rawBody);
+  } catch (err) {
+    if (!isForeignKeyViolation(err)) throw err;
+    // The workspace was deleted after this request found it (by another instance, say): what the cache
+    // knew of it is stale, and the provider is told the workspace does not exist.
+    forgetInboundSettings(ctx, row.workspaceId);
+    throw new WorkspaceNotFoundError(row.workspaceId);
+  }
+  const { stored, failed } = result;
   if (stored) {
     ctx.metrics.eventsStored.inc({ provider: row.provider });
     if (!failed && row.status === 'received') ctx.onEventStored();
