@@ -95,10 +95,12 @@ const RISKY_ESCAPE = /\\u(0000|[dD][89a-fA-F])/;
  */
 export function isPlainJsonText(text: string): boolean {
   if (text.includes('\\u') && RISKY_ESCAPE.test(text)) return false;
+  // indexOf jumps between brackets natively: a provider payload has tens of them in kilobytes of text.
   let openers = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if ((c === 0x5b || c === 0x7b) && ++openers > MAX_PAYLOAD_DEPTH) return false; // [ {
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1; i = text.indexOf(bracket, i + 1)) {
+      if (++openers > MAX_PAYLOAD_DEPTH) return false;
+    }
   }
   return true;
 }

@@ -97,7 +97,7 @@ export async function ingestPianoEvent(ctx: Ctx, input: PianoIngestInput): Promi
   };
   if (timeValid && textProblem(data) === undefined && isPlainJsonText(event.plaintext)) {
     // The decrypted text is the payload: PostgreSQL parses it, nothing is re-serialised here.
-    const isNew = await eventBatcher(ctx).add({ ...common, rawBody: data, payloadText: event.plaintext });
+    const isNew = await eventBatcher(ctx).add({ ...common, rawBody: Buffer.from(data, 'utf8'), payloadText: event.plaintext });
     return { duplicate: !isNew, eventId: providerEventId };
   }
 

@@ -112,7 +112,13 @@ export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<I
     error: ignored ?? null,
   };
   if (exact !== undefined && providerCreatedAt !== undefined && isPlainJsonText(exact)) {
-    const isNew = await eventBatcher(ctx).add({ ...common, providerCreatedAt, rawBody: exact, payloadText: null, inboundMethod: null });
+    const isNew = await eventBatcher(ctx).add({
+      ...common,
+      providerCreatedAt,
+      rawBody: input.rawBody,
+      payloadText: null,
+      inboundMethod: null,
+    });
     return isNew ? { duplicate: false, eventId: event.id } : { duplicate: true, eventId: event.id };
   }
 
