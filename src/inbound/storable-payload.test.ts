@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { exactText, findUnstorable, storableText, storableTime } from './storable-payload.js';
+import { exactText, findUnstorable, isPlainJsonText, MAX_PAYLOAD_DEPTH, storableText, storableTime } from './storable-payload.js';
 
 test('findUnstorable names the problem and where it is, without recursing', () => {
   assert.equal(findUnstorable({ a: [1, 'x', { b: null }] }), undefined);
@@ -21,4 +21,13 @@ test('storableText escapes only what text cannot hold; storableTime and exactTex
   assert.equal(exactText(Buffer.from([0x7b, 0xff, 0x7d])), undefined);
   assert.equal(exactText(Buffer.from('a\u0000b')), undefined);
   assert.equal(exactText(Buffer.from('\ufeff{}')), '\ufeff{}', 'a BOM is kept, not stripped');
+});
+
+test('isPlainJsonText: plain provider JSON yes; risky escapes and deep nesting go the careful way', () => {
+  assert.equal(isPlainJsonText('{"a":[1,{"b":"c"}],"e":"\\u00e9"}'), true, 'an escape jsonb takes (é) is fine');
+  assert.equal(isPlainJsonText('{"a":"x\\u0000y"}'), false);
+  assert.equal(isPlainJsonText('{"a":"\\ud800"}'), false);
+  assert.equal(isPlainJsonText('{"a":"\\uDFFF"}'), false);
+  assert.equal(isPlainJsonText(`{"a":${'['.repeat(MAX_PAYLOAD_DEPTH)}${']'.repeat(MAX_PAYLOAD_DEPTH)}}`), false);
+  assert.equal(isPlainJsonText(`{"a":${'['.repeat(MAX_PAYLOAD_DEPTH - 2)}${']'.repeat(MAX_PAYLOAD_DEPTH - 2)}}`), true);
 });

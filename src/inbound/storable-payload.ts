@@ -83,3 +83,24 @@ export function exactText(bytes: Buffer): string | undefined {
     return undefined;
   }
 }
+
+// A \u escape PostgreSQL's jsonb may refuse: NUL, or a UTF-16 surrogate (refused when unpaired; paired ones are
+// rare in provider payloads and simply take the careful path).
+const RISKY_ESCAPE = /\\u(0000|[dD][89a-fA-F])/;
+
+/**
+ * Whether JSON text (already known to parse) can be handed to PostgreSQL as jsonb exactly as it is, with no
+ * walk over the parsed value: no escape jsonb refuses, and fewer opening brackets than the depth limit (so it
+ * cannot be nested deeper than that). False does not mean unstorable, only that findUnstorable must decide.
+ */
+export function isPlainJsonText(text: string): boolean {
+  if (text.includes('\\u') && RISKY_ESCAPE.test(text)) return false;
+  // indexOf jumps between brackets natively: a provider payload has tens of them in kilobytes of text.
+  let openers = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1; i = text.indexOf(bracket, i + 1)) {
+      if (++openers > MAX_PAYLOAD_DEPTH) return false;
+    }
+  }
+  return true;
+}

@@ -3,6 +3,7 @@ import type { FastifyInstance, LogLevel } from 'fastify';
 import { Type } from 'typebox';
 import type { Ctx } from '../../services/context.js';
 import { ingestStripeEvent } from '../../services/ingest/ingest-stripe-event.js';
+import { startInboundSync, stopInboundSync } from '../../services/ingest/inbound-runtime.js';
 import { WorkspaceId, webhookErrors } from '../schemas/common.js';
 import { Received } from '../schemas/views.js';
 
@@ -28,6 +29,9 @@ const schema = {
 /** POST /webhooks/stripe/:workspaceId — the body stays raw bytes: the signature covers exactly those. */
 export async function stripeWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {
   const { ctx } = opts;
+  // Hear other instances' changes to workspaces and connections while this app serves webhooks.
+  startInboundSync(ctx);
+  app.addHook('onClose', () => stopInboundSync(ctx));
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.maxBodyBytes }, (_req, body, done) => done(null, body));
 

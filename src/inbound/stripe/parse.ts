@@ -9,10 +9,11 @@ export interface StripeEventEnvelope {
   payload: Record<string, unknown>;
 }
 
-export function parseStripeEvent(rawBody: Buffer): StripeEventEnvelope | undefined {
+/** The body as text when the caller decoded it already (it is decoded once per request), else its bytes. */
+export function parseStripeEvent(body: Buffer | string): StripeEventEnvelope | undefined {
   let payload: unknown;
   try {
-    payload = JSON.parse(rawBody.toString('utf8'));
+    payload = JSON.parse(typeof body === 'string' ? body : body.toString('utf8'));
   } catch {
     return undefined;
   }

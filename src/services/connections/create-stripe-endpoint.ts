@@ -14,6 +14,7 @@ import {
   type WebhookEndpointInfo,
 } from '../../inbound/stripe/api.js';
 import type { Ctx } from '../context.js';
+import { changeInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject } from '../input.js';
 import { openStripeSecrets, type StripeSecrets } from './stripe-connection.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
@@ -103,7 +104,7 @@ export async function createStripeEndpoint(ctx: Ctx, workspaceId: string, input:
   }
 
   try {
-    const count = await ctx.db.transaction(async (tx) => {
+    const count = await changeInboundSettings(ctx, workspaceId, async (tx) => {
       const current = await findConnection(tx, workspaceId, 'stripe');
       const now = current ? openStripeSecrets(ctx, current) : secrets;
       const next: StripeSecrets = { ...now, webhookSecrets: [...now.webhookSecrets, created.secret] };

@@ -6,6 +6,8 @@ import { findWorkspace } from '../../db/queries/workspaces.js';
 import { ProviderNotConnectedError, SecretUnreadableError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import { PIANO_REGIONS, type PianoRegion } from '../../inbound/piano/api.js';
 import type { Ctx } from '../context.js';
+import { announceInboundChange } from '../../db/queries/inbound-changes.js';
+import { forgetInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject, oneOf, optionalBoolean } from '../input.js';
 import { openSealedSecrets, sealedSecretsReadable } from './open-sealed-secrets.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
@@ -123,8 +125,10 @@ export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: u
         secretsSealed: ctx.secretBox.seal(JSON.stringify(secrets)),
       });
       ctx.log.info({ workspaceId, aid, hasApiToken: apiToken !== undefined }, 'piano connection saved');
+      await announceInboundChange(tx, workspaceId);
       return row;
     })
+    .finally(() => forgetInboundSettings(ctx, workspaceId))
     .then((row) => view(ctx, row));
 }
 

@@ -4,6 +4,7 @@ import { findConnection, lockConnection, upsertConnection, type ConnectionRow } 
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { ProviderNotConnectedError, SecretUnreadableError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
+import { changeInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject, oneOf } from '../input.js';
 import { openSealedSecrets, sealedSecretsReadable } from './open-sealed-secrets.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
@@ -98,7 +99,7 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
   const mode = oneOf(body.mode, 'mode', ['test', 'live'] as const);
 
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
-  return ctx.db.transaction(async (tx) => {
+  return changeInboundSettings(ctx, workspaceId, async (tx) => {
     const existing = await lockConnection(tx, workspaceId, 'stripe');
     // Secrets sealed with another master key can be replaced, but only as a whole: keeping "the rest" of
     // what cannot be read is impossible, and silently dropping it would lose an API key.

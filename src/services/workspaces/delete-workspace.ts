@@ -1,6 +1,7 @@
 import { deleteWorkspaceCascade } from '../../db/queries/workspaces.js';
 import { AppError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
+import { changeInboundSettings } from '../ingest/inbound-runtime.js';
 
 /**
  * Erases a workspace and everything stored for it (events, CRM, messages, deliveries, endpoints, keys…) in
@@ -19,7 +20,7 @@ export async function deleteWorkspace(
       400,
     );
   }
-  const erased = await ctx.db.transaction((tx) => deleteWorkspaceCascade(tx, workspaceId));
+  const erased = await changeInboundSettings(ctx, workspaceId, (tx) => deleteWorkspaceCascade(tx, workspaceId));
   if (!erased) throw new WorkspaceNotFoundError(workspaceId);
   ctx.log.warn({ workspaceId, erased }, 'workspace deleted with all its data');
   return { id: workspaceId, deleted: true, erased };

@@ -1,6 +1,7 @@
 import { updateWorkspace } from '../../db/queries/workspaces.js';
 import { ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
+import { changeInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject, optionalBoolean, optionalString } from '../input.js';
 import { toWorkspaceView, type WorkspaceView } from './workspace-view.js';
 
@@ -15,7 +16,8 @@ export async function updateWorkspaceSettings(ctx: Ctx, workspaceId: string, inp
   // PostgreSQL text cannot hold NUL; refused here rather than failing in the database.
   if (name !== undefined && /\p{Cc}/u.test(name)) throw new ValidationError('name must not contain control characters', { field: 'name' });
   if (name === undefined && demo === undefined) throw new ValidationError('send name and/or demo to change');
-  const ws = await updateWorkspace(ctx.db, workspaceId, { name, demo });
+  // The demo flag decides how inbound events are kept: other instances must hear of it.
+  const ws = await changeInboundSettings(ctx, workspaceId, (tx) => updateWorkspace(tx, workspaceId, { name, demo }));
   if (!ws) throw new WorkspaceNotFoundError(workspaceId);
   ctx.log.info({ workspaceId, renamed: name !== undefined, demo }, 'workspace updated');
   return toWorkspaceView(ctx, ws);

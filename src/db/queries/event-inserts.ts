@@ -1,0 +1,70 @@
+// The group-commit side of the event store: many verified events in one INSERT and one commit. Each column
+// travels as one array parameter (unnest), so the statement text is the same for every batch size and the
+// server plans it like a single-row insert. The bodies travel as they arrived: their bytes end to end in one
+// binary parameter (no quoting or escaping of kilobytes of JSON per row), cut apart and checked as UTF-8 by
+// PostgreSQL, and the jsonb payload is cast from that text there: sent once, parsed once, never parsed and
+// re-serialised in Node.
+import type { Queryable } from '../port.js';
+
+export interface BatchedEvent {
+  id: string;
+  workspaceId: string;
+  provider: string;
+  providerEventId: string;
+  type: string;
+  livemode: boolean | null;
+  providerCreatedAt: Date | null;
+  /** The body exactly as received: valid UTF-8 without NUL (it is stored as text). */
+  rawBody: Buffer;
+  /** The JSON text of the payload when it is not the raw body itself (Piano: the decrypted message); null
+   *  means the raw body is the payload. */
+  payloadText: string | null;
+  status: 'received' | 'ignored';
+  error: string | null;
+  inboundMethod: string | null;
+}
+
+const INSERT_BATCH = `
+  INSERT INTO events (id, workspace_id, provider, provider_event_id, type, livemode, provider_created_at,
+                      payload, raw_body, status, error, processed_at, inbound_method)
+  SELECT u.id, u.ws, u.provider, u.pev, u.type, u.livemode, u.created,
+         COALESCE(u.payload, r.raw)::jsonb, r.raw, u.status, u.error,
+         CASE WHEN u.status <> 'received' THEN now() END, u.method
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[],
+              $8::text[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[])
+       AS u(id, ws, provider, pev, type, livemode, created, payload, start, len, status, error, method),
+       LATERAL (SELECT convert_from(substring($14::bytea FROM u.start FOR u.len), 'UTF8') AS raw) r
+  ON CONFLICT (workspace_id, provider, provider_event_id) DO NOTHING
+  RETURNING id`;
+
+/**
+ * Inserts the events in one statement (one implicit transaction: all rows commit together or none does) and
+ * returns the ids actually inserted; an event whose (workspace, provider, provider event id) is already stored
+ * is skipped. The caller must not pass two events with the same key, and should pass them in key order so that
+ * concurrent batches lock index entries in the same order and cannot deadlock.
+ */
+export async function insertEventBatch(db: Queryable, events: readonly BatchedEvent[]): Promise<Set<string>> {
+  const n = events.length;
+  const cols = Array.from({ length: 13 }, () => new Array<unknown>(n));
+  let start = 1; // substring() counts from 1
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    cols[0]![i] = e.id;
+    cols[1]![i] = e.workspaceId;
+    cols[2]![i] = e.provider;
+    cols[3]![i] = e.providerEventId;
+    cols[4]![i] = e.type;
+    cols[5]![i] = e.livemode;
+    cols[6]![i] = e.providerCreatedAt;
+    cols[7]![i] = e.payloadText;
+    cols[8]![i] = start;
+    cols[9]![i] = e.rawBody.length;
+    cols[10]![i] = e.status;
+    cols[11]![i] = e.error;
+    cols[12]![i] = e.inboundMethod;
+    start += e.rawBody.length;
+  }
+  const bodies = Buffer.concat(events.map((e) => e.rawBody));
+  const { rows } = await db.query<{ id: string }>(INSERT_BATCH, [...cols, bodies]);
+  return new Set(rows.map((r) => r.id));
+}
