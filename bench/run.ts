@@ -37,7 +37,10 @@ const out = values.out ?? (values.quick || only.length > 0 ? null : 'docs/benchm
 const limitMs = (values.quick ? 5 : 15) * 60_000;
 
 const args = process.argv.slice(2);
-const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}` : `node --import tsx bench/run.ts ${args.join(' ')}`.trim();
+const command =
+  process.env.npm_lifecycle_event === 'bench'
+    ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
+    : `node --import tsx bench/run.ts ${args.join(' ')}`.trim();
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const log = (m: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
@@ -81,7 +84,11 @@ async function main() {
   for (const system of systems) {
     log(`${system}: starting (load average ${loadavg()})`);
     const result =
-      system === 'sluice-postgres' ? await runSluice('postgres', settings, log) : system === 'sluice-embedded' ? await runSluice('embedded', settings, log) : await runPlain(system, settings, log);
+      system === 'sluice-postgres'
+        ? await runSluice('postgres', settings, log)
+        : system === 'sluice-embedded'
+          ? await runSluice('embedded', settings, log)
+          : await runPlain(system, settings, log);
     log(`${system}: ${Math.round(result.ingest.perSecond)} events/s, p99 ${result.ingest.p99.toFixed(1)} ms`);
     results.push(result);
   }
@@ -93,7 +100,10 @@ async function main() {
   if (out && svgPath) {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, page);
-    writeFileSync(svgPath, svg(results, `${info.machine.cpu}, ${info.machine.cores} cores, Node ${info.machine.node}, ${info.date.slice(0, 10)}`));
+    writeFileSync(
+      svgPath,
+      svg(results, `${info.machine.cpu}, ${info.machine.cores} cores, Node ${info.machine.node}, ${info.date.slice(0, 10)}`),
+    );
     log(`wrote ${out} and ${svgPath}`);
   }
 }

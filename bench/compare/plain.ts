@@ -18,7 +18,11 @@ const DEFS = {
   'sync-engine': { file: 'sync-engine.ts', path: '/webhooks', database: true },
 } as const;
 
-export async function runPlain(system: Extract<SystemName, keyof typeof DEFS>, s: Settings, log: (m: string) => void): Promise<SystemResult> {
+export async function runPlain(
+  system: Extract<SystemName, keyof typeof DEFS>,
+  s: Settings,
+  log: (m: string) => void,
+): Promise<SystemResult> {
   const def = DEFS[system];
   const loadavgBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   const databaseUrl = def.database ? await freshDatabase(system.replace('-', '_')) : undefined;
@@ -29,11 +33,11 @@ export async function runPlain(system: Extract<SystemName, keyof typeof DEFS>, s
   try {
     await waitReady(child, `http://127.0.0.1:${port}/ready`, performance.now());
     const client = new LoadClient(`http://127.0.0.1:${port}${def.path}`, s.connections);
-    log(`${system}: warm-up ${s.warmup}`);
-    await client.closedLoop(signedEvents(s.warmup), 60_000);
-    const events = signedEvents(s.events);
     let peak = rssMb(child.proc.pid!);
     const sampler = setInterval(() => (peak = Math.max(peak, rssMb(child.proc.pid!))), 250);
+    log(`${system}: warm-up ${s.warmup}`);
+    await client.closedLoop(signedEvents(s.warmup), s.warmupSeconds * 1000);
+    const events = signedEvents(s.events);
     log(`${system}: ${s.events} events, at most ${s.ingestSeconds} s, ${s.connections} connections`);
     const r = await client.closedLoop(events, s.ingestSeconds * 1000);
     clearInterval(sampler);

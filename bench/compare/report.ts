@@ -23,7 +23,8 @@ export interface RunInfo {
 }
 
 const int = (n: number | null | undefined) => (n == null || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
-const ms = (n: number | null | undefined) => (n == null || !Number.isFinite(n) ? '—' : n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`);
+const ms = (n: number | null | undefined) =>
+  n == null || !Number.isFinite(n) ? '—' : n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`;
 const mb = (n: number | null | undefined) => (n == null || !Number.isFinite(n) ? '—' : `${Math.round(n)} MB`);
 const ratio = (a: number | undefined, b: number | undefined) => (a == null || b == null || b === 0 ? null : a / b);
 const x = (r: number | null) => (r == null ? '—' : `${r.toFixed(2)}×`);
@@ -61,13 +62,19 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
   );
   for (const r of results) {
     const i = r.ingest;
-    const memory = r.system === 'sluice-embedded' ? `${mb(i.peak.totalMb)} (Sluice RSS ${mb(i.peak.serverMb)} + db PSS ${mb(i.peak.databaseMb)})` : `${mb(i.peak.serverMb)} RSS`;
+    const memory =
+      r.system === 'sluice-embedded'
+        ? `${mb(i.peak.totalMb)} (Sluice RSS ${mb(i.peak.serverMb)} + db PSS ${mb(i.peak.databaseMb)})`
+        : `${mb(i.peak.serverMb)} RSS`;
     lines.push(
       `| ${SYSTEM_LABELS[r.system]} | ${int(i.perSecond)} | ${x(ratio(i.perSecond, ceiling))} | ${x(ratio(i.perSecond, naive))} | ${ms(i.p50)} | ${ms(i.p99)} | ${i.non2xx + i.failed} | ${memory} | ${r.loadavgBefore} |`,
     );
   }
   lines.push('', 'Events acknowledged in the measured phase:');
-  for (const r of results) lines.push(`- ${r.system}: ${int(r.ingest.acked)} of ${int(r.ingest.sent)} sent in ${r.ingest.seconds.toFixed(1)} s${r.ingest.stored != null ? `; ${int(r.ingest.stored)} rows in its table afterwards` : ''}`);
+  for (const r of results)
+    lines.push(
+      `- ${r.system}: ${int(r.ingest.acked)} of ${int(r.ingest.sent)} sent in ${r.ingest.seconds.toFixed(1)} s${r.ingest.stored != null ? `; ${int(r.ingest.stored)} ${r.system.startsWith('sluice') ? 'events stored in the workspace (warm-up included)' : 'rows in its table afterwards (warm-up included)'}` : ''}`,
+    );
 
   const sluices = results.filter((r) => r.sluice);
   if (sluices.length > 0) {
@@ -103,7 +110,8 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
   }
 
   lines.push('', '## Goals of issue 10', '', '| goal | target | measured | met |', '|---|---|---|---|');
-  for (const g of goals(results)) lines.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met == null ? '—' : g.met ? 'yes' : '**no**'} |`);
+  for (const g of goals(results))
+    lines.push(`| ${g.goal} | ${g.target} | ${g.measured} | ${g.met == null ? '—' : g.met ? 'yes' : '**no**'} |`);
 
   const notes = results.flatMap((r) => r.notes);
   if (notes.length > 0) lines.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
@@ -113,7 +121,7 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
     '',
     '- **ceiling**: `bench/compare/servers/ceiling.ts`, Fastify with the raw body, `stripe.webhooks.constructEvent`, answer 200; stores nothing.',
     '- **naive**: `bench/compare/servers/naive.ts`, Express + `express.raw` + `constructEvent` + one `INSERT … ON CONFLICT DO NOTHING` (pg Pool, 10 connections) into a fresh database.',
-    "- **sync-engine**: `bench/compare/servers/sync-engine.ts`, `@supabase/stripe-sync-engine` as its README shows (`runMigrations`, `new StripeSync({ poolConfig, stripeWebhookSecret })`, `processWebhook(rawBody, signature)`) behind Fastify, on a fresh database; no call to api.stripe.com is needed for these events.",
+    '- **sync-engine**: `bench/compare/servers/sync-engine.ts`, `@supabase/stripe-sync-engine` as its README shows (`runMigrations`, `new StripeSync({ poolConfig, stripeWebhookSecret })`, `processWebhook(rawBody, signature)`) behind Fastify, on a fresh database; no call to api.stripe.com is needed for these events.',
     '- **sluice-postgres**: `node bin/sluice.js start` (compiled dist/) with `DATABASE_URL` to a fresh database on the local server.',
     '- **sluice-embedded**: `node bin/sluice.js start` with no `DATABASE_URL` and a fresh `SLUICE_DATA_DIR` (what `npm start` runs); memory is the RSS of Sluice plus the PSS of its database server processes, if any.',
     '',
@@ -133,11 +141,28 @@ export function goals(results: SystemResult[]): Goal[] {
   const naive = find(results, 'naive')?.ingest.perSecond;
   const out: Goal[] = [];
   const check = (goal: string, target: string, value: number | null | undefined, fmt: (n: number) => string, ok: (n: number) => boolean) =>
-    out.push({ goal, target, measured: value == null || !Number.isFinite(value) ? 'not measured' : fmt(value), met: value == null || !Number.isFinite(value) ? null : ok(value) });
+    out.push({
+      goal,
+      target,
+      measured: value == null || !Number.isFinite(value) ? 'not measured' : fmt(value),
+      met: value == null || !Number.isFinite(value) ? null : ok(value),
+    });
   const pgr = find(results, 'sluice-postgres');
   if (pgr) {
-    check('PostgreSQL: ingest vs ceiling', '≥ 0.5×', ratio(pgr.ingest.perSecond, ceiling), (n) => x(n), (n) => n >= 0.5);
-    check('PostgreSQL: ingest vs naive handler', '≥ 4×', ratio(pgr.ingest.perSecond, naive), (n) => x(n), (n) => n >= 4);
+    check(
+      'PostgreSQL: ingest vs ceiling',
+      '≥ 0.5×',
+      ratio(pgr.ingest.perSecond, ceiling),
+      (n) => x(n),
+      (n) => n >= 0.5,
+    );
+    check(
+      'PostgreSQL: ingest vs naive handler',
+      '≥ 4×',
+      ratio(pgr.ingest.perSecond, naive),
+      (n) => x(n),
+      (n) => n >= 4,
+    );
     check('PostgreSQL: ingest p99 at 32 connections', '≤ 10 ms', pgr.ingest.p99, ms, (n) => n <= 10);
     check(
       `PostgreSQL: receipt → CRM row p99 at ${int(pgr.lag?.offeredRate)}/s offered`,
@@ -146,20 +171,67 @@ export function goals(results: SystemResult[]): Goal[] {
       (n) => `${pgr.lag?.lowerBound ? '≥ ' : ''}${ms(n)}`,
       (n) => n <= 200 && !pgr.lag?.lowerBound,
     );
-    check('PostgreSQL: projection (default workers)', '≥ 5,000 events/s with 2 workers', pgr.sluice?.projection.perSecond, (n) => `${int(n)}/s`, (n) => n >= 5000);
-    check('PostgreSQL: signed deliveries to a local receiver', '≥ 5,000/s', pgr.sluice?.deliveries.perSecond, (n) => `${int(n)}/s`, (n) => n >= 5000);
+    check(
+      'PostgreSQL: projection (default workers)',
+      '≥ 5,000 events/s with 2 workers',
+      pgr.sluice?.projection.perSecond,
+      (n) => `${int(n)}/s`,
+      (n) => n >= 5000,
+    );
+    check(
+      'PostgreSQL: signed deliveries to a local receiver',
+      '≥ 5,000/s',
+      pgr.sluice?.deliveries.perSecond,
+      (n) => `${int(n)}/s`,
+      (n) => n >= 5000,
+    );
     check('PostgreSQL: Sluice RSS under load', '≤ 200 MB', pgr.ingest.peak.serverMb, mb, (n) => n <= 200);
   }
   const emb = find(results, 'sluice-embedded');
   if (emb) {
-    check('Embedded: ingest vs ceiling', '≥ 0.4×', ratio(emb.ingest.perSecond, ceiling), (n) => x(n), (n) => n >= 0.4);
+    check(
+      'Embedded: ingest vs ceiling',
+      '≥ 0.4×',
+      ratio(emb.ingest.perSecond, ceiling),
+      (n) => x(n),
+      (n) => n >= 0.4,
+    );
     check('Embedded: ingest p99 at 32 connections', '≤ 15 ms', emb.ingest.p99, ms, (n) => n <= 15);
     check('Embedded: Sluice RSS + its PostgreSQL PSS under load', '≤ 250 MB', emb.ingest.peak.totalMb, mb, (n) => n <= 250);
-    out.push({ goal: 'Embedded: idle memory', target: 'reported', measured: emb.sluice ? mb(emb.sluice.idle.totalMb) : 'not measured', met: null });
-    check('Embedded: first start → /readyz', '≤ 5 s', emb.sluice ? emb.sluice.readyMs / 1000 : null, (n) => `${n.toFixed(2)} s`, (n) => n <= 5);
-    check(`Embedded: receipt → CRM row p99 at ${int(emb.lag?.offeredRate)}/s offered`, 'reported', emb.lag?.p99, (n) => `${emb.lag?.lowerBound ? '≥ ' : ''}${ms(n)}`, () => true);
-    check('Embedded: projection (default workers)', 'reported', emb.sluice?.projection.perSecond, (n) => `${int(n)}/s`, () => true);
-    check('Embedded: signed deliveries to a local receiver', 'reported', emb.sluice?.deliveries.perSecond, (n) => `${int(n)}/s`, () => true);
+    out.push({
+      goal: 'Embedded: idle memory',
+      target: 'reported',
+      measured: emb.sluice ? mb(emb.sluice.idle.totalMb) : 'not measured',
+      met: null,
+    });
+    check(
+      'Embedded: first start → /readyz',
+      '≤ 5 s',
+      emb.sluice ? emb.sluice.readyMs / 1000 : null,
+      (n) => `${n.toFixed(2)} s`,
+      (n) => n <= 5,
+    );
+    check(
+      `Embedded: receipt → CRM row p99 at ${int(emb.lag?.offeredRate)}/s offered`,
+      'reported',
+      emb.lag?.p99,
+      (n) => `${emb.lag?.lowerBound ? '≥ ' : ''}${ms(n)}`,
+      () => true,
+    );
+    check(
+      'Embedded: projection (default workers)',
+      'reported',
+      emb.sluice?.projection.perSecond,
+      (n) => `${int(n)}/s`,
+      () => true,
+    );
+    check(
+      'Embedded: signed deliveries to a local receiver',
+      'reported',
+      emb.sluice?.deliveries.perSecond,
+      (n) => `${int(n)}/s`,
+      () => true,
+    );
   }
   for (const g of out) if (g.target === 'reported') g.met = null;
   return out;
@@ -211,6 +283,10 @@ export function svg(results: SystemResult[], subtitle: string): string {
       `<text x="${(labelW + panelW + gap + pw + 6).toFixed(1)}" y="${y + 20}">${ms(r.ingest.p99)}</text>`,
     );
   });
-  out.push(`<text x="12" y="${height - 12}" fill="#777">Ratios to the ceiling are the headline; absolute numbers depend on the machine.</text>`, '</svg>', '');
+  out.push(
+    `<text x="12" y="${height - 12}" fill="#777">Ratios to the ceiling are the headline; absolute numbers depend on the machine.</text>`,
+    '</svg>',
+    '',
+  );
   return out.join('\n');
 }

@@ -2,6 +2,7 @@
 export interface Settings {
   connections: number;
   warmup: number;
+  warmupSeconds: number;
   events: number;
   ingestSeconds: number;
   lagRate: number;
@@ -16,11 +17,12 @@ export interface Settings {
 export const FULL: Settings = {
   connections: 32,
   warmup: 1_000,
+  warmupSeconds: 10,
   events: 30_000,
   ingestSeconds: 10,
   lagRate: 1_000,
   lagSeconds: 10,
-  drainSeconds: 60,
+  drainSeconds: 45,
   messages: 2_500,
   endpoints: 4,
   publishSeconds: 30,
@@ -30,6 +32,7 @@ export const FULL: Settings = {
 export const QUICK: Settings = {
   connections: 32,
   warmup: 100,
+  warmupSeconds: 3,
   events: 1_500,
   ingestSeconds: 3,
   lagRate: 200,

@@ -39,9 +39,9 @@ async function stripeWorkspace(api: Api, name: string): Promise<string> {
   return ws;
 }
 
-async function projectedCount(api: Api, ws: string): Promise<{ done: number; failed: number }> {
+async function projectedCount(api: Api, ws: string): Promise<{ received: number; done: number; failed: number }> {
   const c = (await api('GET', `/workspaces/${ws}/health`)).providers.stripe.counts;
-  return { done: c.processed + c.failed + c.ignored, failed: c.failed };
+  return { received: c.received, done: c.processed + c.failed + c.ignored, failed: c.failed };
 }
 
 /** Polls the workspace's processed count until `expected` or the limit; returns rate over the time it took. */
@@ -146,15 +146,17 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
     await sleep(3_000);
     const idle = footprint(pid, dataDir);
     const client = new LoadClient(`${base}/webhooks/stripe/${ws}`, s.connections);
-    log(`${system}: warm-up ${s.warmup}`);
-    const warm = await client.closedLoop(signedEvents(s.warmup), 120_000);
-    const events = signedEvents(s.events);
+    // Memory under load is sampled from the warm-up on (it is load too).
     const sampler = sampleFootprint(pid, dataDir);
+    log(`${system}: warm-up ${s.warmup}`);
+    const warm = await client.closedLoop(signedEvents(s.warmup), s.warmupSeconds * 1000);
+    const events = signedEvents(s.events);
     log(`${system}: ${s.events} events, at most ${s.ingestSeconds} s, ${s.connections} connections`);
     const r = await client.closedLoop(events, s.ingestSeconds * 1000);
     const peak = sampler.stop();
     client.close();
     const ingestPeakHwm = peakRssMb(pid);
+    const stored = (await projectedCount(api, ws)).received;
     notes.push(`${system}: Sluice process peak RSS over its life (VmHWM) ${Math.round(ingestPeakHwm)} MB after ingest`);
 
     // Projection: the backlog ingest left, drained by the default workers.
@@ -167,7 +169,8 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
       seconds: proj.seconds,
       drained: proj.drained,
     };
-    if (proj.backlog < 200) notes.push(`${system}: projection kept up with ingest (backlog ${proj.backlog}), so its own rate was not measurable`);
+    if (proj.backlog < 200)
+      notes.push(`${system}: projection kept up with ingest (backlog ${proj.backlog}), so its own rate was not measurable`);
     if (!proj.drained) notes.push(`${system}: the projection backlog was not drained within ${s.drainSeconds} s`);
 
     // Lag at a fixed offered rate, on a fresh workspace so only these events are listed.
@@ -231,7 +234,8 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
       published,
     };
     receiver.close();
-    if (deliveries.delivered < expected) notes.push(`${system}: ${expected - deliveries.delivered} deliveries had not arrived after ${s.deliverySeconds} s`);
+    if (deliveries.delivered < expected)
+      notes.push(`${system}: ${expected - deliveries.delivered} deliveries had not arrived after ${s.deliverySeconds} s`);
 
     const sluice: SluiceFigures = { readyMs, idle, database, projection, deliveries };
     return {
@@ -247,7 +251,7 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
         failed: r.failed,
         seconds: r.seconds,
         peak,
-        stored: null,
+        stored,
       },
       lag,
       sluice,

@@ -6,10 +6,11 @@
 // call to api.stripe.com (no revalidation, no list expansion, no related-entity backfill), so no stand-in is needed.
 //   PORT=… WEBHOOK_SECRET=… DATABASE_URL=… node --import tsx bench/compare/servers/sync-engine.ts
 import { createRequire } from 'node:module';
+import type * as SyncEngine from '@supabase/stripe-sync-engine';
 import Fastify from 'fastify';
 
 // Its ESM build (0.48.x) calls `__dirname` in runMigrations and fails; the CommonJS build works.
-const { runMigrations, StripeSync } = createRequire(import.meta.url)('@supabase/stripe-sync-engine') as typeof import('@supabase/stripe-sync-engine');
+const { runMigrations, StripeSync } = createRequire(import.meta.url)('@supabase/stripe-sync-engine') as typeof SyncEngine;
 
 const databaseUrl = process.env.DATABASE_URL!;
 // runMigrations logs its errors instead of throwing them: fail the start if there was one.
