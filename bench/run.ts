@@ -102,7 +102,10 @@ async function main() {
     writeFileSync(out, page);
     writeFileSync(
       svgPath,
-      svg(results, `${info.machine.cpu}, ${info.machine.cores} cores, Node ${info.machine.node}, ${info.date.slice(0, 10)}`),
+      svg(
+        results,
+        `${info.machine.cpu}, ${info.machine.cores} cores, Node ${info.machine.node}, ${info.date.slice(0, 10)}; load average before each system: ${results.map((r) => r.loadavgBefore.split(' ')[0]).join(', ')}`,
+      ),
     );
     log(`wrote ${out} and ${svgPath}`);
   }

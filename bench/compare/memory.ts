@@ -67,7 +67,8 @@ export interface Footprint {
   totalMb: number;
 }
 
-export function footprint(pid: number, dataDir?: string): Footprint {
+/** The server's descendants and its database server processes (not the server itself). */
+export function relatedPids(pid: number, dataDir?: string): Set<number> {
   const tree = parents();
   const related = new Set<number>();
   const addTree = (p: number) => {
@@ -84,6 +85,11 @@ export function footprint(pid: number, dataDir?: string): Footprint {
     addTree(pm);
   }
   related.delete(pid);
+  return related;
+}
+
+export function footprint(pid: number, dataDir?: string): Footprint {
+  const related = relatedPids(pid, dataDir);
   const serverMb = rssMb(pid);
   let databaseMb = 0;
   for (const p of related) databaseMb += pssMb(p);
@@ -105,4 +111,39 @@ export function sampleFootprint(pid: number, dataDir?: string, everyMs = 500) {
       return peak;
     },
   };
+}
+
+/** CPU seconds (user + system) used so far by a process. Clock ticks are 100 per second on Linux. */
+export function cpuSeconds(pid: number): number {
+  const stat = read(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
+
+/** CPU used by the server and its database processes, and by this process (the load generator), over a phase. */
+export function cpuMeter(pid: number, dataDir?: string) {
+  const related = [...relatedPids(pid, dataDir)];
+  const server0 = cpuSeconds(pid);
+  const db0 = related.reduce((a, p) => a + cpuSeconds(p), 0);
+  const client0 = process.cpuUsage();
+  const t0 = performance.now();
+  return {
+    stop(): CpuShare {
+      const seconds = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(client0);
+      return {
+        server: (cpuSeconds(pid) - server0) / seconds,
+        database: (related.reduce((a, p) => a + cpuSeconds(p), 0) - db0) / seconds,
+        client: (c.user + c.system) / 1e6 / seconds,
+      };
+    },
+  };
+}
+
+/** Cores busy on average over a phase (1.0 = one core all the time). */
+export interface CpuShare {
+  server: number;
+  /** Its own database processes (embedded server), not the shared local PostgreSQL. */
+  database: number;
+  client: number;
 }

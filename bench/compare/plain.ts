@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, startChild, waitReady } from './children.js';
 import { signedEvents, WEBHOOK_SECRET } from './events.js';
 import { LoadClient } from './load.js';
-import { peakRssMb, rssMb } from './memory.js';
+import { cpuMeter, peakRssMb, rssMb } from './memory.js';
 import { adminQuery, freshDatabase } from './pg.js';
 import type { SystemName, SystemResult } from './results.js';
 import type { Settings } from './settings.js';
@@ -39,7 +39,9 @@ export async function runPlain(
     await client.closedLoop(signedEvents(s.warmup), s.warmupSeconds * 1000);
     const events = signedEvents(s.events);
     log(`${system}: ${s.events} events, at most ${s.ingestSeconds} s, ${s.connections} connections`);
+    const meter = cpuMeter(child.proc.pid!);
     const r = await client.closedLoop(events, s.ingestSeconds * 1000);
+    const cpu = meter.stop();
     clearInterval(sampler);
     peak = Math.max(peak, peakRssMb(child.proc.pid!));
 
@@ -82,6 +84,7 @@ export async function runPlain(
         failed: r.failed,
         seconds: r.seconds,
         peak: { serverMb: peak, databaseMb: 0, databaseProcesses: 0, totalMb: peak },
+        cpu,
         stored,
       },
       lag,

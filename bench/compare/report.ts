@@ -27,7 +27,7 @@ const ms = (n: number | null | undefined) =>
   n == null || !Number.isFinite(n) ? '—' : n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`;
 const mb = (n: number | null | undefined) => (n == null || !Number.isFinite(n) ? '—' : `${Math.round(n)} MB`);
 const ratio = (a: number | undefined, b: number | undefined) => (a == null || b == null || b === 0 ? null : a / b);
-const x = (r: number | null) => (r == null ? '—' : `${r.toFixed(2)}×`);
+const x = (r: number | null) => (r == null ? '—' : `${r.toFixed(r < 0.1 ? 3 : 2)}×`);
 
 function find(results: SystemResult[], s: SystemName) {
   return results.find((r) => r.system === s);
@@ -70,6 +70,18 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
       `| ${SYSTEM_LABELS[r.system]} | ${int(i.perSecond)} | ${x(ratio(i.perSecond, ceiling))} | ${x(ratio(i.perSecond, naive))} | ${ms(i.p50)} | ${ms(i.p99)} | ${i.non2xx + i.failed} | ${memory} | ${r.loadavgBefore} |`,
     );
   }
+  lines.push(
+    '',
+    'CPU during the measured phase, in cores busy on average (the machine has ' +
+      `${m.cores}; the load generator shares them): ` +
+      results
+        .map(
+          (r) =>
+            `${r.system} ${r.ingest.cpu.server.toFixed(2)}${r.ingest.cpu.database > 0 ? ` + its database ${r.ingest.cpu.database.toFixed(2)}` : ''}, load generator ${r.ingest.cpu.client.toFixed(2)}`,
+        )
+        .join('; ') +
+      '.',
+  );
   lines.push('', 'Events acknowledged in the measured phase:');
   for (const r of results)
     lines.push(
@@ -278,7 +290,7 @@ export function svg(results: SystemResult[], subtitle: string): string {
     out.push(
       `<text x="${labelW - 8}" y="${y + 19}" text-anchor="end"${sluice ? ' font-weight="600"' : ''}>${esc(SHORT[r.system])}</text>`,
       `<rect x="${labelW}" y="${y + 6}" width="${w.toFixed(1)}" height="20" fill="${sluice ? '#2f6fdb' : '#9aa5b1'}"/>`,
-      `<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 20}">${int(r.ingest.perSecond)}/s${rt == null ? '' : ` (${rt.toFixed(2)}×)`}</text>`,
+      `<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 20}">${int(r.ingest.perSecond)}/s${rt == null ? '' : ` (${x(rt)})`}</text>`,
       `<rect x="${labelW + panelW + gap}" y="${y + 6}" width="${pw.toFixed(1)}" height="20" fill="${sluice ? '#e0803a' : '#c9b8a6'}"/>`,
       `<text x="${(labelW + panelW + gap + pw + 6).toFixed(1)}" y="${y + 20}">${ms(r.ingest.p99)}</text>`,
     );

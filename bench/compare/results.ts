@@ -1,5 +1,5 @@
 // What one system's run produced; the report is made from a list of these.
-import type { Footprint } from './memory.js';
+import type { CpuShare, Footprint } from './memory.js';
 
 export type SystemName = 'ceiling' | 'naive' | 'sync-engine' | 'sluice-postgres' | 'sluice-embedded';
 
@@ -22,6 +22,8 @@ export interface IngestFigures {
   seconds: number;
   /** Peak under load: process RSS, plus the PSS of its database processes for Sluice. */
   peak: Footprint;
+  /** Cores used during the measured phase by the server, its own database processes and the load generator. */
+  cpu: CpuShare;
   /** Rows the system wrote, checked in its database after the load (null where not checked). */
   stored: number | null;
 }

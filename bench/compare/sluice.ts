@@ -11,7 +11,7 @@ import path from 'node:path';
 import { freePort, onCleanup, removeDirOnCleanup, sleep, startChild, waitReady, type Child } from './children.js';
 import { signedEvents, WEBHOOK_SECRET } from './events.js';
 import { LoadClient, pct } from './load.js';
-import { footprint, peakRssMb, sampleFootprint } from './memory.js';
+import { cpuMeter, footprint, peakRssMb, sampleFootprint } from './memory.js';
 import { freshDatabase, serverVersion } from './pg.js';
 import type { LagFigures, SluiceFigures, SystemResult } from './results.js';
 import type { Settings } from './settings.js';
@@ -39,9 +39,11 @@ async function stripeWorkspace(api: Api, name: string): Promise<string> {
   return ws;
 }
 
-async function projectedCount(api: Api, ws: string): Promise<{ received: number; done: number; failed: number }> {
+/** Events of the workspace by outcome (the health view counts them per status; `received` is still pending). */
+async function projectedCount(api: Api, ws: string): Promise<{ stored: number; done: number; failed: number }> {
   const c = (await api('GET', `/workspaces/${ws}/health`)).providers.stripe.counts;
-  return { received: c.received, done: c.processed + c.failed + c.ignored, failed: c.failed };
+  const done = c.processed + c.failed + c.ignored;
+  return { stored: c.received + done, done, failed: c.failed };
 }
 
 /** Polls the workspace's processed count until `expected` or the limit; returns rate over the time it took. */
@@ -51,7 +53,8 @@ async function drain(api: Api, ws: string, expected: number, limitSeconds: numbe
   let last = first;
   let tLast = t0;
   while (last.done < expected && performance.now() - t0 < limitSeconds * 1000) {
-    await sleep(200);
+    // Not more often: the health view counts the workspace's events and would compete with the workers.
+    await sleep(500);
     last = await projectedCount(api, ws);
     tLast = performance.now();
   }
@@ -152,11 +155,13 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
     const warm = await client.closedLoop(signedEvents(s.warmup), s.warmupSeconds * 1000);
     const events = signedEvents(s.events);
     log(`${system}: ${s.events} events, at most ${s.ingestSeconds} s, ${s.connections} connections`);
+    const meter = cpuMeter(pid, dataDir);
     const r = await client.closedLoop(events, s.ingestSeconds * 1000);
+    const cpu = meter.stop();
     const peak = sampler.stop();
     client.close();
     const ingestPeakHwm = peakRssMb(pid);
-    const stored = (await projectedCount(api, ws)).received;
+    const stored = (await projectedCount(api, ws)).stored;
     notes.push(`${system}: Sluice process peak RSS over its life (VmHWM) ${Math.round(ingestPeakHwm)} MB after ingest`);
 
     // Projection: the backlog ingest left, drained by the default workers.
@@ -251,6 +256,7 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
         failed: r.failed,
         seconds: r.seconds,
         peak,
+        cpu,
         stored,
       },
       lag,
