@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import prettier from 'prettier';
 import { cleanup } from './compare/children.js';
 import { runPlain } from './compare/plain.js';
 import { serverVersion } from './compare/pg.js';
@@ -99,7 +100,8 @@ async function main() {
   console.log(page);
   if (out && svgPath) {
     mkdirSync(path.dirname(out), { recursive: true });
-    writeFileSync(out, page);
+    // Formatted as the repository's own markdown is, so `npm run lint` stays green after a run.
+    writeFileSync(out, await prettier.format(page, { ...(await prettier.resolveConfig(out)), parser: 'markdown' }));
     writeFileSync(
       svgPath,
       svg(
