@@ -11,7 +11,7 @@ import path from 'node:path';
 import { freePort, onCleanup, removeDirOnCleanup, sleep, startChild, waitReady, type Child } from './children.js';
 import { signedEvents, WEBHOOK_SECRET } from './events.js';
 import { LoadClient, pct } from './load.js';
-import { cpuMeter, footprint, peakRssMb, sampleFootprint } from './memory.js';
+import { cpuMeter, footprint, peakRssMb, relatedPids, sampleFootprint } from './memory.js';
 import { freshDatabase, serverVersion } from './pg.js';
 import type { LagFigures, SluiceFigures, SystemResult } from './results.js';
 import type { Settings } from './settings.js';
@@ -266,7 +266,31 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
   } catch (err) {
     throw new Error(`${system}: ${(err as Error).message}\n--- its output ---\n${child.tail()}`);
   } finally {
-    await child.stop();
+    await stopWithDatabase(child, dataDir, notes);
+  }
+}
+
+/** Stops Sluice; a database process it leaves running (outside its process group too) is reported and killed. */
+async function stopWithDatabase(child: Child, dataDir: string, notes: string[]) {
+  const related = child.proc.pid ? [...relatedPids(child.proc.pid, dataDir)] : [];
+  await child.stop();
+  await sleep(500);
+  const left = related.filter((p) => {
+    try {
+      process.kill(p, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (left.length === 0) return;
+  notes.push(`${child.name}: ${left.length} of its database processes were still running after it stopped; killed`);
+  for (const p of left) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
