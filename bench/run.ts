@@ -23,6 +23,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string', multiple: true },
     out: { type: 'string' },
+    label: { type: 'string' },
   },
 });
 const only = (values.only ?? []).flatMap((o) => o.split(',')).filter(Boolean);
@@ -37,11 +38,21 @@ const settings = values.quick ? QUICK : FULL;
 const out = values.out ?? (values.quick || only.length > 0 ? null : 'docs/benchmarks.md');
 const limitMs = (values.quick ? 5 : 15) * 60_000;
 
-const args = process.argv.slice(2);
+const args = process.argv.slice(2).map((a) => (/[\s'"]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a));
 const command =
   process.env.npm_lifecycle_event === 'bench'
     ? `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
     : `node --import tsx bench/run.ts ${args.join(' ')}`.trim();
+/** The commit measured, marked when the work tree has changes. */
+function gitCommit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head} with uncommitted changes` : head;
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const log = (m: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 
@@ -76,6 +87,8 @@ async function main() {
     loadavgEnd: '',
     quick: values.quick,
     seconds: 0,
+    commit: gitCommit(),
+    label: values.label ?? null,
   };
   if (systems.some((s) => s.startsWith('sluice'))) {
     log('building dist/ if stale');

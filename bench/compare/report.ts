@@ -20,6 +20,9 @@ export interface RunInfo {
   loadavgEnd: string;
   quick: boolean;
   seconds: number;
+  commit: string;
+  /** What this run is, e.g. "before issue 10". */
+  label: string | null;
 }
 
 const int = (n: number | null | undefined) => (n == null || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
@@ -38,7 +41,7 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
   const naive = find(results, 'naive')?.ingest.perSecond;
   const m = info.machine;
   const lines: string[] = [];
-  lines.push('# Benchmarks', '');
+  lines.push(`# Benchmarks${info.label ? `: ${info.label}` : ''}`, '');
   lines.push(
     'Produced by `npm run bench` (bench/run.ts): every system below was started as its own process and loaded one after',
     'the other in one run on the same machine, by the same load generator on the same cores, over loopback. Ratios to the',
@@ -48,7 +51,7 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
   if (info.quick) lines.push('> **Quick smoke run** (`--quick`): small counts, figures are not meaningful.', '');
   lines.push(
     `- Date: ${info.date} (run took ${Math.round(info.seconds)} s)`,
-    `- Command: \`${info.command}\``,
+    `- Command: \`${info.command}\` on commit ${info.commit}`,
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb.toFixed(1)} GB RAM, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (local server, for the systems that use one)`,
     `- Load average (1, 5, 15 min) at start: ${info.loadavgStart}; at end: ${info.loadavgEnd} — the machine is shared, see "before" per system below`,
     '- Load: signed `customer.subscription.updated` events of 4.6 KB, unique ids, 32 keep-alive connections (closed loop), warm-up excluded',
