@@ -10,6 +10,8 @@ export interface LoadResult {
   non2xx: number;
   /** Requests that got no HTTP answer at all (reset, refused, timeout). */
   failed: number;
+  /** Answers other than 2xx by status ("none": no HTTP answer). */
+  statuses: Record<string, number>;
   seconds: number;
   perSecond: number;
   p50: number;
@@ -57,6 +59,7 @@ export class LoadClient {
     let next = 0;
     let non2xx = 0;
     let failed = 0;
+    const statuses: Record<string, number> = {};
     const start = performance.now();
     const stopAt = start + deadlineMs;
     await Promise.all(
@@ -67,13 +70,17 @@ export class LoadClient {
           const status = await this.post(e);
           latencies.push(performance.now() - t);
           if (status >= 200 && status < 300) ackedIds.push(e.id);
-          else if (status === 0) failed += 1;
-          else non2xx += 1;
+          else {
+            const key = status === 0 ? 'none' : String(status);
+            statuses[key] = (statuses[key] ?? 0) + 1;
+            if (status === 0) failed += 1;
+            else non2xx += 1;
+          }
         }
       }),
     );
     const seconds = (performance.now() - start) / 1000;
-    return summarize(latencies, ackedIds, non2xx, failed, seconds);
+    return summarize(latencies, ackedIds, non2xx, failed, statuses, seconds);
   }
 
   /** Open loop: events offered at `rate`/s for `seconds`; an event whose turn comes while `maxInFlight` are still
@@ -83,6 +90,7 @@ export class LoadClient {
     const ackedIds: string[] = [];
     let non2xx = 0;
     let failed = 0;
+    const statuses: Record<string, number> = {};
     let inFlight = 0;
     let skipped = 0;
     const pending: Promise<void>[] = [];
@@ -103,14 +111,18 @@ export class LoadClient {
           inFlight -= 1;
           latencies.push(performance.now() - t);
           if (status >= 200 && status < 300) ackedIds.push(e.id);
-          else if (status === 0) failed += 1;
-          else non2xx += 1;
+          else {
+            const key = status === 0 ? 'none' : String(status);
+            statuses[key] = (statuses[key] ?? 0) + 1;
+            if (status === 0) failed += 1;
+            else non2xx += 1;
+          }
         }),
       );
     }
     await Promise.all(pending);
     const elapsed = (performance.now() - start) / 1000;
-    return { ...summarize(latencies, ackedIds, non2xx, failed, elapsed), skipped };
+    return { ...summarize(latencies, ackedIds, non2xx, failed, statuses, elapsed), skipped };
   }
 
   close() {
@@ -118,13 +130,21 @@ export class LoadClient {
   }
 }
 
-function summarize(latencies: number[], ackedIds: string[], non2xx: number, failed: number, seconds: number): LoadResult {
+function summarize(
+  latencies: number[],
+  ackedIds: string[],
+  non2xx: number,
+  failed: number,
+  statuses: Record<string, number>,
+  seconds: number,
+): LoadResult {
   latencies.sort((a, b) => a - b);
   return {
     sent: latencies.length,
     acked: ackedIds.length,
     non2xx,
     failed,
+    statuses,
     seconds,
     perSecond: ackedIds.length / seconds,
     p50: pct(latencies, 50),

@@ -82,6 +82,7 @@ export async function runPlain(
         sent: r.sent,
         non2xx: r.non2xx,
         failed: r.failed,
+        statuses: r.statuses,
         seconds: r.seconds,
         peak: { serverMb: peak, databaseMb: 0, databaseProcesses: 0, totalMb: peak },
         cpu,

@@ -32,6 +32,11 @@ const mb = (n: number | null | undefined) => (n == null || !Number.isFinite(n) ?
 const ratio = (a: number | undefined, b: number | undefined) => (a == null || b == null || b === 0 ? null : a / b);
 const x = (r: number | null) => (r == null ? '—' : `${r.toFixed(r < 0.1 ? 3 : 2)}×`);
 
+function statusText(statuses: Record<string, number>): string {
+  const parts = Object.entries(statuses).map(([status, n]) => `${n} × ${status === 'none' ? 'no answer' : status}`);
+  return parts.length ? ` (not acknowledged: ${parts.join(', ')})` : '';
+}
+
 function find(results: SystemResult[], s: SystemName) {
   return results.find((r) => r.system === s);
 }
@@ -88,7 +93,7 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
   lines.push('', 'Events acknowledged in the measured phase:');
   for (const r of results)
     lines.push(
-      `- ${r.system}: ${int(r.ingest.acked)} of ${int(r.ingest.sent)} sent in ${r.ingest.seconds.toFixed(1)} s${r.ingest.stored != null ? `; ${int(r.ingest.stored)} ${r.system.startsWith('sluice') ? 'events stored in the workspace (warm-up included)' : 'rows in its table afterwards (warm-up included)'}` : ''}`,
+      `- ${r.system}: ${int(r.ingest.acked)} of ${int(r.ingest.sent)} sent in ${r.ingest.seconds.toFixed(1)} s${statusText(r.ingest.statuses)}${r.ingest.stored != null ? `; ${int(r.ingest.stored)} ${r.system.startsWith('sluice') ? 'events stored in the workspace (warm-up included)' : 'rows in its table afterwards (warm-up included)'}` : ''}`,
     );
 
   const sluices = results.filter((r) => r.sluice);

@@ -19,6 +19,8 @@ export interface IngestFigures {
   sent: number;
   non2xx: number;
   failed: number;
+  /** Answers other than 2xx by status ("none": no HTTP answer). */
+  statuses: Record<string, number>;
   seconds: number;
   /** Peak under load: process RSS, plus the PSS of its database processes for Sluice. */
   peak: Footprint;

@@ -254,6 +254,7 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
         sent: r.sent,
         non2xx: r.non2xx,
         failed: r.failed,
+        statuses: r.statuses,
         seconds: r.seconds,
         peak,
         cpu,
