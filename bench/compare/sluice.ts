@@ -122,7 +122,7 @@ function embeddedVersion(dir: string, depth = 3): string | null {
 export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (m: string) => void): Promise<SystemResult> {
   const system = db === 'postgres' ? 'sluice-postgres' : 'sluice-embedded';
   const loadavgBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-'));
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-compare-'));
   removeDirOnCleanup(dataDir);
   const env: Record<string, string | undefined> = {
     ...process.env,
