@@ -34,6 +34,8 @@ export interface TestAppOptions {
   log?: Ctx['log'];
   /** Reuse a store (to restart on the same data); created and dropped by the app otherwise. */
   store?: TestStore;
+  /** The master key secrets are sealed with (base64 of 32 bytes); one random key per store otherwise. */
+  masterKey?: string;
 }
 
 function masterKey(store: TestStore): string {
@@ -56,7 +58,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   let url = '';
   const ctx: Ctx = createContext(config, {
     db,
-    masterKey: masterKey(store),
+    masterKey: opts.masterKey ?? masterKey(store),
     log: opts.log ?? pino(safeLoggerOptions(logLevel)),
     ...(opts.now ? { now: opts.now } : {}),
     publicUrl: () => url,

@@ -5,6 +5,7 @@
 // The target is always a real PostgreSQL: DATABASE_URL when set, else the local server when it answers, so the
 // embedded leg of the suite runs this file too.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -379,22 +380,28 @@ describe('sluice migrate-data (real processes)', { skip: SKIP }, () => {
   });
 
   test('a data dir of the PGlite release is carried over; its secrets still open; a second run is refused', async () => {
-    // The release before: `sluice start` on the embedded PGlite (DATABASE_URL empty), data made through its API.
-    const embedded = { SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', SLUICE_ADMIN_TOKEN: TOKEN };
-    const old = await startSluiceProcess(embedded);
+    // The release before ran on PGlite in <dataDir>/pgdata: the same services and API over a PGlite store
+    // (this release no longer starts on PGlite), its secrets sealed with the operator's master key.
+    const masterKey = randomBytes(32).toString('base64');
+    const pglite: TestStore = {
+      env: { SLUICE_DATA_DIR: dataDir },
+      dataDir,
+      databaseUrl: '',
+      open: () => openPglite(path.join(dataDir, 'pgdata')),
+      drop: async () => {},
+    };
+    const old = await startTestApp({ store: pglite, masterKey });
     let ws: string;
     try {
-      ws = (await api(old.url, 'POST', '/workspaces', { name: 'Carried' })).body.id;
-      assert.equal((await api(old.url, 'PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] })).status, 200);
+      ws = (await old.api('POST', '/api/v1/workspaces', { name: 'Carried' })).body.id;
+      assert.equal((await old.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] })).status, 200);
       const p = stripeEvent('customer.created', { id: 'cus_cli', email: 'cli@example.com' });
       assert.equal((await postStripe(old.url, ws, p, signStripe(p, SECRET))).status, 200);
     } finally {
-      old.proc.kill('SIGTERM');
-      await old.exited;
+      await old.close();
     }
-    assert.ok(existsSync(path.join(dataDir, 'secret.key')), 'the release generated its master key into the data dir');
 
-    const env = { ...target.env, SLUICE_DATA_DIR: dataDir };
+    const env = { ...target.env, SLUICE_DATA_DIR: dataDir, SLUICE_SECRET_KEY: masterKey };
     const run = await runSluice(['migrate-data', '--json'], env);
     assert.equal(run.code, 0, run.stderr);
     const summary = JSON.parse(run.stdout) as Record<string, unknown>;
