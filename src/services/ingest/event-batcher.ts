@@ -84,13 +84,13 @@ export class EventBatcher {
   }
 
   private schedule(): void {
-    if (this.pending.length === 0 || this.inFlight >= this.options.maxInFlight) return; // a finishing flush calls again
-    if (this.pending.length >= this.options.maxRows) {
+    // Full batches go at once, as many as there are free slots.
+    while (this.pending.length >= this.options.maxRows && this.inFlight < this.options.maxInFlight) {
       this.cancelScheduled();
       this.flush();
-      return;
     }
-    if (this.scheduled) return;
+    // Nothing left, or no slot free: a finishing flush calls again.
+    if (this.pending.length === 0 || this.inFlight >= this.options.maxInFlight || this.scheduled) return;
     // Nothing running: go as soon as the requests already read from the sockets have joined (same tick).
     // Something running: wait a little for more rows, since the next commit will queue behind it anyway.
     this.scheduled = this.inFlight === 0 ? setImmediate(() => this.fire()) : setTimeout(() => this.fire(), this.options.lingerMs);
