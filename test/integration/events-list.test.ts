@@ -59,8 +59,8 @@ describe('events list', () => {
     const ids: string[] = [];
     let cursor: string | null = null;
     for (let pages = 0; pages < 200; pages++) {
-      const q = new URLSearchParams({ ...query, limit: String(limit), ...(cursor ? { cursor } : {}) });
-      const res = await app.api('GET', `/api/v1/workspaces/${ws}/events?${q}`);
+      const q: URLSearchParams = new URLSearchParams({ ...query, limit: String(limit), ...(cursor ? { cursor } : {}) });
+      const res: { status: number; body: any } = await app.api('GET', `/api/v1/workspaces/${ws}/events?${q}`);
       assert.equal(res.status, 200, JSON.stringify(res.body));
       ids.push(...res.body.data.map((e: { id: string }) => e.id));
       cursor = res.body.nextCursor;
