@@ -8,6 +8,7 @@ import { endpointCommand } from './commands/endpoint.js';
 import { listenCommand } from './commands/listen.js';
 import { migrateCommand } from './commands/migrate.js';
 import { rebuildCommand } from './commands/rebuild.js';
+import { retentionCommand } from './commands/retention.js';
 import { startCommand } from './commands/start.js';
 import { workspaceCommand } from './commands/workspace.js';
 import { UsageError, type Command } from './command.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
   workspace: workspaceCommand,
   rebuild: rebuildCommand,
+  retention: retentionCommand,
   doctor: doctorCommand,
   endpoint: endpointCommand,
   listen: listenCommand,

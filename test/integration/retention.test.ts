@@ -198,4 +198,18 @@ describe('retention', () => {
       again.workspaces.map(() => 0),
     );
   });
+
+  test('the admin API runs it now, for one workspace or all; an unknown workspace is a 404', async () => {
+    const one = await app.api('POST', '/api/v1/retention/run', { workspaceId: wsB });
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(one.body.ran, true);
+    assert.deepEqual(
+      one.body.workspaces.map((w: { workspaceId: string }) => w.workspaceId),
+      [wsB],
+    );
+    const missing = await app.api('POST', '/api/v1/retention/run', { workspaceId: 'ws_nosuchworkspace' });
+    assert.equal(missing.status, 404);
+    const key = (await app.api('POST', `/api/v1/workspaces/${wsA}/api-keys`, { role: 'admin' })).body.key;
+    assert.equal((await app.api('POST', '/api/v1/retention/run', {}, key)).status, 403, 'a workspace key cannot prune every workspace');
+  });
 });
