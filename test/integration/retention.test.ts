@@ -66,6 +66,7 @@ describe('retention', () => {
     await event(wsA, 120, 'received', { name: 'oldWaiting' });
     await event(wsA, 120, 'processed', { name: 'crmSource' });
     await event(wsA, 120, 'processed', { name: 'awaited' });
+    await event(wsA, 120, 'processed', { name: 'pianoSource' });
     // A customer whose current version was written by `crmSource`, and a timeline link to an event that goes.
     const cus = newId('cus');
     await app.db.query(
@@ -73,6 +74,12 @@ describe('retention', () => {
       [cus, wsA, `evt_${ids.crmSource}`],
     );
     await app.db.query('INSERT INTO customer_events (customer_id, event_id) VALUES ($1, $2)', [cus, ids.oldProcessed]);
+    // Piano versions name Sluice's own event id after an ordering prefix.
+    await app.db.query(
+      `INSERT INTO access (id, workspace_id, provider, provider_id, resource, status, source_event_id)
+       VALUES ($1, $2, 'piano', 'acc_1', 'RPREMIUM', 'active', $3)`,
+      [newId('acs'), wsA, `000001700000:${ids.pianoSource}`],
+    );
     // A forward endpoint with a pending delivery of the message sourced from `awaited`, and a finished one.
     const ep = newId('ep');
     await app.db.query(
@@ -176,7 +183,7 @@ describe('retention', () => {
       assert.equal(r.raw_pruned_at, null);
     }
     // Kept without the raw body: a failed event and the CRM row's source (their payloads stay for replay/rebuild).
-    for (const name of ['oldFailed', 'crmSource']) {
+    for (const name of ['oldFailed', 'crmSource', 'pianoSource']) {
       const r = await row(ids[name]!);
       assert.ok(r, `${name} kept`);
       assert.equal(r.raw_body, null, `${name} lost its raw body`);

@@ -194,6 +194,12 @@ export interface EventFilter {
 }
 
 const PROVIDERS = ['stripe', 'piano', 'custom'] as const;
+
+/** One UNION ALL branch per provider, the provider a constant in each (they are fixed names, never input).
+ *  Given the provider as a join parameter instead, the planner cannot tell a provider with millions of events
+ *  from one with none, and walks the primary key backwards through the whole history hoping for an early
+ *  match: 9 s for the health view's lag at 10 million events. */
+const perProvider = (branch: (provider: string) => string) => PROVIDERS.map((p) => `(${branch(`'${p}'`)})`).join(' UNION ALL ');
 const STATUSES: EventStatus[] = ['received', 'processed', 'ignored', 'failed'];
 // Ids are made by the application and received_at by the database: a `since` bound on ids is widened by this
 // much so a clock skew between the two never hides an event (the exact received_at test still applies).
@@ -260,17 +266,15 @@ export const EVENT_COUNT_LIMIT = 100_000;
  *  (workspace, provider, status, id) index. Pairs without any event are left out. */
 export async function eventStatsByProvider(db: Queryable, workspaceId: string): Promise<ProviderEventStats[]> {
   const { rows } = await db.query<ProviderEventStats>(
-    `SELECT p.provider, s.status, c.count, l.received_at AS "lastReceivedAt"
-     FROM unnest($2::text[]) p (provider) CROSS JOIN unnest($3::text[]) s (status)
-     CROSS JOIN LATERAL (
-       SELECT received_at FROM events WHERE workspace_id = $1 AND provider = p.provider AND status = s.status ORDER BY id DESC LIMIT 1
-     ) l
-     CROSS JOIN LATERAL (
-       SELECT count(*)::int AS count FROM (
-         SELECT 1 FROM events WHERE workspace_id = $1 AND provider = p.provider AND status = s.status LIMIT $4
-       ) capped
-     ) c`,
-    [workspaceId, PROVIDERS, STATUSES, EVENT_COUNT_LIMIT],
+    `SELECT * FROM (${STATUSES.map((status) =>
+      perProvider(
+        (p) => `SELECT ${p} AS provider, '${status}' AS status,
+          (SELECT count(*)::int FROM (SELECT 1 FROM events WHERE workspace_id = $1 AND provider = ${p} AND status = '${status}' LIMIT $2) c) AS count,
+          (SELECT received_at FROM events WHERE workspace_id = $1 AND provider = ${p} AND status = '${status}' ORDER BY id DESC LIMIT 1)
+            AS "lastReceivedAt"`,
+      ),
+    ).join(' UNION ALL ')}) stats WHERE "lastReceivedAt" IS NOT NULL`,
+    [workspaceId, EVENT_COUNT_LIMIT],
   );
   return rows;
 }
@@ -283,13 +287,12 @@ const UNHANDLED_WINDOW = 10_000;
 export async function unhandledTypes(db: Queryable, workspaceId: string): Promise<{ provider: string; type: string; count: number }[]> {
   const { rows } = await db.query<{ provider: string; type: string; count: number }>(
     `SELECT r.provider, r.type, count(*)::int AS count
-     FROM unnest($2::text[]) p (provider)
-     CROSS JOIN LATERAL (
-       SELECT provider, type, error FROM events WHERE workspace_id = $1 AND provider = p.provider AND status = 'ignored'
-       ORDER BY id DESC LIMIT $3
-     ) r
+     FROM (${perProvider(
+       (p) =>
+         `SELECT provider, type, error FROM events WHERE workspace_id = $1 AND provider = ${p} AND status = 'ignored' ORDER BY id DESC LIMIT $2`,
+     )}) r
      WHERE r.error IS NULL GROUP BY r.provider, r.type ORDER BY count DESC, r.type LIMIT 100`,
-    [workspaceId, PROVIDERS, UNHANDLED_WINDOW],
+    [workspaceId, UNHANDLED_WINDOW],
   );
   return rows;
 }
@@ -315,17 +318,16 @@ export async function processingLag(db: Queryable, workspaceId: string | null): 
        FROM events WHERE status = 'received' AND ($1::text IS NULL OR workspace_id = $1) GROUP BY provider
      ), recent AS (
        SELECT r.provider, avg(EXTRACT(EPOCH FROM r.processed_at - r.received_at))::float8 AS mean
-       FROM unnest($2::text[]) p (provider)
-       CROSS JOIN LATERAL (
-         SELECT provider, processed_at, received_at FROM events
-         WHERE workspace_id = $1 AND provider = p.provider AND status = 'processed' ORDER BY id DESC LIMIT $3
-       ) r
+       FROM (${perProvider(
+         (p) => `SELECT provider, processed_at, received_at FROM events
+           WHERE workspace_id = $1 AND provider = ${p} AND status = 'processed' ORDER BY id DESC LIMIT $2`,
+       )}) r
        WHERE r.processed_at > now() - interval '5 minutes' GROUP BY r.provider
      )
      SELECT provider, COALESCE(pending.pending, 0) AS pending, COALESCE(pending.oldest, 0) AS "oldestPendingSeconds",
             recent.mean AS "recentMeanSeconds"
      FROM pending FULL JOIN recent USING (provider)`,
-    [workspaceId, PROVIDERS, RECENT_WINDOW],
+    [workspaceId, RECENT_WINDOW],
   );
   return rows;
 }

@@ -38,7 +38,7 @@ export async function pruneEventBatch(
   db: Queryable,
   o: { workspaceId: string; cutoff: Date; afterId: string | null; limit: number },
 ): Promise<EventPruneBatch> {
-  const crm = CRM_SOURCES.map((t) => `SELECT source_event_id FROM ${t} WHERE workspace_id = $1 AND source_event_id IS NOT NULL`).join(
+  const crm = CRM_SOURCES.map((t) => `SELECT source_event_id AS v FROM ${t} WHERE workspace_id = $1 AND source_event_id IS NOT NULL`).join(
     ' UNION ALL ',
   );
   const { rows } = await db.query<EventPruneBatch>(
@@ -50,10 +50,14 @@ export async function pruneEventBatch(
        SELECT DISTINCT m.source_provider AS provider, m.source_event_id AS provider_event_id
        FROM deliveries d JOIN messages m ON m.id = d.message_id
        WHERE d.status = 'pending' AND d.workspace_id = $1 AND m.source_event_id IS NOT NULL
+     ), crm AS (
+       -- A row's version names its event by the provider's event id (Stripe), or by Sluice's event id, alone
+       -- or after an ordering prefix ending in ':' (Piano, which has no event ids).
+       SELECT DISTINCT regexp_replace(v, '^[^:]*:', '') AS key FROM (${crm}) versions
      ), verdict AS (
        SELECT b.*,
               EXISTS (SELECT 1 FROM awaited a WHERE a.provider = b.provider AND a.provider_event_id = b.provider_event_id) AS awaited,
-              b.provider_event_id IN (${crm}) AS crm_source
+              (b.provider_event_id IN (SELECT key FROM crm) OR b.id IN (SELECT key FROM crm)) AS crm_source
        FROM batch b
      ), deleted AS (
        DELETE FROM events e USING verdict v
