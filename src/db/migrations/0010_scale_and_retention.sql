@@ -11,8 +11,9 @@
 -- so ingest maintains one index more than before this migration, not two.
 DROP INDEX IF EXISTS events_workspace_status;
 CREATE INDEX IF NOT EXISTS events_workspace_provider_status ON events (workspace_id, provider, status, id DESC);
--- Lists filtered by type (alone or with other filters).
-CREATE INDEX IF NOT EXISTS events_workspace_type ON events (workspace_id, type, id DESC);
+-- Lists filtered by type, alone (one range per status, merged) or with a status (one range): a type that is
+-- rare in a status (failed invoices) or absent from it is found without reading the type's other events.
+CREATE INDEX IF NOT EXISTS events_workspace_type ON events (workspace_id, type, status, id DESC);
 
 -- The queue takes due events in (next_attempt_at, id) order; with the id in the index a claim reads its batch
 -- off the index in order instead of sorting every due event first (the whole backlog, when there is one).

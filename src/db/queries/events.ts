@@ -208,10 +208,11 @@ const CLOCK_SKEW_MS = 60_000;
 /**
  * Newest first, keyset-paged by id. Each filter combination is a range scan of one index in id order, so a
  * page costs the same wherever the cursor is and however few rows match (migration 0010):
- * type → (workspace, type, id); provider and status → (workspace, provider, status, id), and when only one of
- * the two is given, one range per value of the other, merged; neither → (workspace, id). `since` becomes a
- * lower id bound (ids start with their creation time), so a scan stops at the oldest row that can match
- * instead of running to the end of the workspace's history.
+ * type → (workspace, type, status, id); provider and/or status → (workspace, provider, status, id); neither →
+ * (workspace, id). A column of the index the filter leaves open is one range per value (four statuses, three
+ * providers), merged: each range stops after `limit` rows. `since` becomes a lower id bound (ids start with
+ * their creation time), so a scan stops at the oldest row that can match instead of running to the end of
+ * the workspace's history.
  */
 export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSummary[]> {
   const params: unknown[] = [f.workspaceId];
@@ -225,18 +226,23 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
   const limit = p(f.limit);
   const select = (extra: string[]) =>
     `SELECT ${SUMMARY} FROM events WHERE ${[...where, ...extra].join(' AND ')} ORDER BY id DESC LIMIT ${limit}`;
-  let sql: string;
-  if (f.type !== undefined || (f.provider === undefined && f.status === undefined)) {
-    sql = select([...(f.provider ? [`provider = ${p(f.provider)}`] : []), ...(f.status ? [`status = ${p(f.status)}`] : [])]);
-  } else {
-    const providers = f.provider !== undefined ? [f.provider] : PROVIDERS;
-    const statuses = f.status !== undefined ? [f.status] : STATUSES;
-    const branches = providers.flatMap((pv) => statuses.map((st) => `(${select([`provider = ${p(pv)}`, `status = ${p(st)}`])})`));
-    sql =
-      branches.length === 1
-        ? branches[0]!.slice(1, -1)
-        : `SELECT * FROM (${branches.join(' UNION ALL ')}) page ORDER BY id DESC LIMIT ${limit}`;
-  }
+  // The equality columns of one index, each with the values to merge over when the filter leaves it open.
+  const ranges: [string, readonly string[]][] =
+    f.type !== undefined
+      ? [['status', f.status !== undefined ? [f.status] : STATUSES]]
+      : f.provider !== undefined || f.status !== undefined
+        ? [
+            ['provider', f.provider !== undefined ? [f.provider] : PROVIDERS],
+            ['status', f.status !== undefined ? [f.status] : STATUSES],
+          ]
+        : [];
+  if (f.type !== undefined && f.provider !== undefined) where.push(`provider = ${p(f.provider)}`);
+  let branches: string[][] = [[]];
+  for (const [column, values] of ranges) branches = branches.flatMap((b) => values.map((v) => [...b, `${column} = ${p(v)}`]));
+  const sql =
+    branches.length === 1
+      ? select(branches[0]!)
+      : `SELECT * FROM (${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')}) page ORDER BY id DESC LIMIT ${limit}`;
   const { rows } = await db.query<EventSummary>(sql, params);
   return rows;
 }
