@@ -79,6 +79,15 @@ export interface Config {
   maxRequestsPerSocket: number;
   /** SLUICE_MAX_CONNECTIONS, default 4096: open HTTP connections beyond this are refused at once. */
   maxConnections: number;
+  /** SLUICE_RETENTION_DAYS, default 90: days of history kept, for workspaces without their own retentionDays. */
+  retentionDays: number;
+  /** SLUICE_RETENTION_INTERVAL_SECONDS, default 3600: how often worker processes run retention; 0 turns the
+   *  periodic run off (`sluice retention run` still works). */
+  retentionIntervalSeconds: number;
+  /** SLUICE_RETENTION_BATCH, default 1000: rows per retention statement, each in its own short transaction. */
+  retentionBatchSize: number;
+  /** SLUICE_RETENTION_PAUSE_MS, default 50: pause between retention batches, so ingest always gets the disk. */
+  retentionPauseMs: number;
 }
 
 export class ConfigError extends Error {
@@ -222,6 +231,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     keepAliveTimeoutMs: int('SLUICE_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
     maxRequestsPerSocket: int('SLUICE_MAX_REQUESTS_PER_SOCKET', 1000, 0, 1_000_000),
     maxConnections: int('SLUICE_MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    retentionDays: int('SLUICE_RETENTION_DAYS', 90, 1, 36_500),
+    retentionIntervalSeconds: int('SLUICE_RETENTION_INTERVAL_SECONDS', 3600, 0, 604_800),
+    retentionBatchSize: int('SLUICE_RETENTION_BATCH', 1000, 10, 100_000),
+    retentionPauseMs: int('SLUICE_RETENTION_PAUSE_MS', 50, 0, 60_000),
     ...overrides,
   };
   if (problems.length > 0) throw new ConfigError(problems);

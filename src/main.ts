@@ -14,6 +14,7 @@ import { ensurePrivateDir } from './lib/private-files.js';
 import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
+import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
 import type { Ctx } from './services/context.js';
 import { createContext } from './services/create-context.js';
 import { ensureAdminToken } from './services/workspaces/ensure-admin-token.js';
@@ -100,6 +101,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   let listenedPort: number | undefined;
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
+  let retention: RetentionJob | undefined;
   const ctx: Ctx = createContext(config, {
     db,
     masterKey: masterKey.key,
@@ -144,6 +146,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       }
       worker = startEventWorker(ctx);
       sender = startDeliveryWorker(ctx);
+      retention = startRetentionJob(ctx);
     } else if (lock) {
       log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
     }
@@ -161,6 +164,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   } catch (err) {
     await worker?.stop(0);
     await sender?.stop(0);
+    await retention?.stop();
     await app?.close();
     await db.close();
     lock?.release();
@@ -187,7 +191,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         ]);
         clearTimeout(timer);
       }
-      await Promise.all([worker?.stop(deadline), sender?.stop(deadline)]);
+      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop()]);
       await db.close();
       lock?.release();
       log.info('stopped');

@@ -9,6 +9,7 @@ import { listenCommand } from './commands/listen.js';
 import { migrateCommand } from './commands/migrate.js';
 import { migrateDataCommand } from './commands/migrate-data.js';
 import { rebuildCommand } from './commands/rebuild.js';
+import { retentionCommand } from './commands/retention.js';
 import { startCommand } from './commands/start.js';
 import { workspaceCommand } from './commands/workspace.js';
 import { UsageError, type Command } from './command.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   'migrate-data': migrateDataCommand,
   workspace: workspaceCommand,
   rebuild: rebuildCommand,
+  retention: retentionCommand,
   doctor: doctorCommand,
   endpoint: endpointCommand,
   listen: listenCommand,

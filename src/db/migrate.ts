@@ -29,6 +29,9 @@ export function loadMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
 export async function migrate(db: Db, migrations: Migration[] = loadMigrations()): Promise<Migration[]> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    // The pool's statement timeout guards request paths; an index built on a table of millions of rows takes
+    // minutes and must not be cancelled half-way (the whole migration would roll back at every start).
+    await tx.query('SET LOCAL statement_timeout = 0');
     await tx.exec(
       `CREATE TABLE IF NOT EXISTS schema_migrations (
          version int PRIMARY KEY,

@@ -37,3 +37,9 @@ export function newId(prefix: string, now: number = Date.now()): string {
 export function newToken(prefix: string): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
+
+/** The smallest id `newId(prefix, ms)` can return: every id made at or after `ms` sorts at or above it, so a
+ *  time bound on id-ordered rows becomes a range on their id index. */
+export function idFloor(prefix: string, ms: number): string {
+  return `${prefix}_${encodeTime(Math.max(0, Math.floor(ms)))}`;
+}

@@ -74,7 +74,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       ['outcome'],
       LATENCY_BUCKETS,
     ),
-    events: gauge('sluice_events', 'Stored events, by provider and status', ['provider', 'status']),
+    events: gauge('sluice_events', 'Stored events waiting (received) or failed, by provider and status', ['provider', 'status']),
     eventsPending: gauge('sluice_events_pending', 'Events waiting to be processed', ['provider']),
     eventProcessingLag: gauge('sluice_event_processing_lag_seconds', 'Age of the oldest event waiting to be processed', ['provider']),
     deliveries: gauge('sluice_deliveries', 'Outbound deliveries, by status', ['status']),

@@ -4,10 +4,11 @@ export interface WorkspaceRow {
   id: string;
   name: string;
   demo: boolean;
+  retentionDays: number | null;
   createdAt: Date;
 }
 
-const COLUMNS = 'id, name, demo, created_at AS "createdAt"';
+const COLUMNS = 'id, name, demo, retention_days AS "retentionDays", created_at AS "createdAt"';
 
 export async function insertWorkspace(db: Queryable, ws: { id: string; name: string; demo: boolean }): Promise<WorkspaceRow> {
   const { rows } = await db.query<WorkspaceRow>(`INSERT INTO workspaces (id, name, demo) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`, [
@@ -37,11 +38,13 @@ export async function listWorkspaces(db: Queryable, opts: { limit: number; befor
 export async function updateWorkspace(
   db: Queryable,
   id: string,
-  patch: { name?: string; demo?: boolean },
+  patch: { name?: string | undefined; demo?: boolean | undefined; retentionDays?: number | null | undefined },
 ): Promise<WorkspaceRow | undefined> {
   const { rows } = await db.query<WorkspaceRow>(
-    `UPDATE workspaces SET name = COALESCE($2, name), demo = COALESCE($3, demo) WHERE id = $1 RETURNING ${COLUMNS}`,
-    [id, patch.name ?? null, patch.demo ?? null],
+    `UPDATE workspaces SET name = COALESCE($2, name), demo = COALESCE($3, demo),
+       retention_days = CASE WHEN $4 THEN $5::int ELSE retention_days END
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, patch.name ?? null, patch.demo ?? null, patch.retentionDays !== undefined, patch.retentionDays ?? null],
   );
   return rows[0];
 }

@@ -140,10 +140,16 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
     {
       config: adminOnly,
       schema: {
-        summary: 'Rename a workspace or switch its demo mode (admin token or an admin key)',
+        summary: 'Rename a workspace, switch its demo mode or set its retention (admin token or an admin key)',
         tags,
         params: WsParams,
-        body: body({ name: Type.Optional(text(120, { minLength: 1 })), demo: Type.Optional(Type.Boolean()) }),
+        body: body({
+          name: Type.Optional(text(120, { minLength: 1 })),
+          demo: Type.Optional(Type.Boolean()),
+          retentionDays: Type.Optional(
+            nullable(Type.Integer({ minimum: 1, maximum: 36500, description: 'days of history kept; null: SLUICE_RETENTION_DAYS' })),
+          ),
+        }),
         response: { 200: Workspace, ...apiErrors() },
       },
     },

@@ -10,6 +10,7 @@ export const Workspace = view({
   id: Type.String(),
   name: Type.String(),
   demo: Type.Boolean({ description: 'demo workspaces store live-mode traffic but ignore it' }),
+  retentionDays: nullable(Type.Integer({ description: 'days of history kept; null: the server default (SLUICE_RETENTION_DAYS)' })),
   createdAt: isoTime(),
   webhookUrls: WebhookUrls,
 });

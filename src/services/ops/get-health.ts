@@ -1,6 +1,6 @@
 // The numbers an operator opens the health view for: is each provider sending, is anything being
 // rejected and why, is processing keeping up, which event types nobody handles.
-import { eventStatsByProvider, processingLag, unhandledTypes } from '../../db/queries/events.js';
+import { EVENT_COUNT_LIMIT, eventStatsByProvider, processingLag, unhandledTypes } from '../../db/queries/events.js';
 import { deliveryStatsByEndpoint } from '../../db/queries/deliveries.js';
 import { listEndpoints, type EndpointRow } from '../../db/queries/endpoints.js';
 import { listIncidents } from '../../db/queries/incidents.js';
@@ -17,6 +17,9 @@ export interface ProviderHealth {
   credentials: CredentialsState;
   lastEventAt: string | null;
   counts: { received: number; processed: number; ignored: number; failed: number };
+  /** Each count is exact below this; a count equal to it means at least this many (counting further would
+   *  read the workspace's whole history on every look). */
+  countLimit: number;
   lastSignatureFailure: { at: string; reason: string } | null;
   rejections: { reason: string; count: number; lastAt: string }[];
   unhandledTypes: { type: string; count: number }[];
@@ -96,6 +99,7 @@ export async function getHealth(
       credentials: await credentialsState(ctx, workspaceId, provider),
       lastEventAt: last?.toISOString() ?? null,
       counts,
+      countLimit: EVENT_COUNT_LIMIT,
       lastSignatureFailure: rej[0] ? { at: rej[0].lastAt.toISOString(), reason: rej[0].reason } : null,
       rejections: rej.map((r) => ({ reason: r.reason, count: r.count, lastAt: r.lastAt.toISOString() })),
       unhandledTypes: unhandled.filter((u) => u.provider === provider).map((u) => ({ type: u.type, count: u.count })),

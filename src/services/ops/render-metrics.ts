@@ -1,11 +1,11 @@
-import { countEventsByStatus, processingLag } from '../../db/queries/events.js';
+import { countWaitingAndFailed, processingLag } from '../../db/queries/events.js';
 import { deliveryQueueStats } from '../../db/queries/ops-metrics.js';
 import type { Ctx } from '../context.js';
 
 /** Prometheus text: the process's counters and histograms plus queue gauges read from the database now. */
 export async function renderMetrics(ctx: Ctx): Promise<{ contentType: string; body: string }> {
   const [byStatus, lag, deliveries] = await Promise.all([
-    countEventsByStatus(ctx.db),
+    countWaitingAndFailed(ctx.db),
     processingLag(ctx.db, null),
     deliveryQueueStats(ctx.db),
   ]);

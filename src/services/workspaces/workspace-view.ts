@@ -5,6 +5,8 @@ export interface WorkspaceView {
   id: string;
   name: string;
   demo: boolean;
+  /** Days of history kept; null follows SLUICE_RETENTION_DAYS. */
+  retentionDays: number | null;
   createdAt: string;
   webhookUrls: { stripe: string; piano: string };
 }
@@ -15,5 +17,12 @@ export function webhookUrls(ctx: Ctx, workspaceId: string): { stripe: string; pi
 }
 
 export function toWorkspaceView(ctx: Ctx, ws: WorkspaceRow): WorkspaceView {
-  return { id: ws.id, name: ws.name, demo: ws.demo, createdAt: ws.createdAt.toISOString(), webhookUrls: webhookUrls(ctx, ws.id) };
+  return {
+    id: ws.id,
+    name: ws.name,
+    demo: ws.demo,
+    retentionDays: ws.retentionDays,
+    createdAt: ws.createdAt.toISOString(),
+    webhookUrls: webhookUrls(ctx, ws.id),
+  };
 }
