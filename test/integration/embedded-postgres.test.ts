@@ -2,7 +2,18 @@
 // data dirs (these tests never use the suite's shared server), whatever DATABASE_URL says.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -224,14 +235,51 @@ test(
   },
 );
 
+const hasSetpriv = spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status === 0;
+
 test(
-  'as root: a data dir the server user cannot reach is refused, naming the directory and the fixes',
+  'as root: a data dir under a directory the server user cannot search (like /root) comes up; the server passes through, still not root',
+  { skip: !asRoot ? 'needs root' : !hasSetpriv ? 'needs setpriv (util-linux)' : false, timeout: 120_000 },
+  async () => {
+    const closed = mkdtempSync(path.join(tmpdir(), 'sluice-closed-')); // 0700 root, like /root
+    const dataDir = path.join(closed, 'inner', 'data');
+    const cluster = path.join(dataDir, 'postgres');
+    try {
+      const server = await startSluiceProcess({ SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', SLUICE_ADMIN_TOKEN: TOKEN });
+      try {
+        assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+        assert.equal((await api(server.url, 'POST', '/workspaces', { name: 'Behind a closed dir' })).status, 201);
+        const pid = readPostmasterPid(cluster)!.pid;
+        const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const uid = Number(/^Uid:\s+(\d+)/m.exec(status)![1]);
+        assert.notEqual(uid, 0);
+        assert.equal(uid, Number(spawnSync('id', ['-u', 'sluice'], { encoding: 'utf8' }).stdout.trim()));
+        const effective = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)![1]}`);
+        assert.equal(effective, 1n << 2n, 'CAP_DAC_READ_SEARCH and nothing else');
+        assert.equal(statSync(closed).mode & 0o777, 0o700, 'nothing on the host was opened up');
+      } finally {
+        server.proc.kill('SIGTERM');
+        assert.equal((await server.exited).code, 0);
+      }
+    } finally {
+      const running = readPostmasterPid(cluster);
+      if (running) await stopPostmaster(running.pid, 20_000);
+      rmSync(closed, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'as root without setpriv: a data dir the server user cannot reach is refused, naming the directory and the fixes',
   { skip: asRoot ? false : 'needs root', timeout: 60_000 },
   async () => {
     const closed = mkdtempSync(path.join(tmpdir(), 'sluice-closed-')); // 0700 root
+    // A PATH with `id` but no setpriv, as on a system without util-linux's setpriv.
+    const bin = mkdtempSync(path.join(tmpdir(), 'sluice-nosetpriv-'));
+    symlinkSync(spawnSync('sh', ['-c', 'command -v id'], { encoding: 'utf8' }).stdout.trim(), path.join(bin, 'id'));
     try {
       const dataDir = path.join(closed, 'inner', 'data');
-      const res = await runSluice(['migrate'], { SLUICE_DATA_DIR: dataDir, DATABASE_URL: '' });
+      const res = await runSluice(['migrate'], { SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', PATH: bin });
       assert.equal(res.code, 1);
       assert.match(res.stderr, /\[EMBEDDED_DB_UNREACHABLE\]/);
       assert.ok(res.stderr.includes(`the directory ${closed} does not let it pass`), res.stderr);
@@ -240,6 +288,7 @@ test(
       assert.equal(existsSync(path.join(dataDir, 'postgres')), false, 'no cluster created');
     } finally {
       rmSync(closed, { recursive: true, force: true });
+      rmSync(bin, { recursive: true, force: true });
     }
   },
 );

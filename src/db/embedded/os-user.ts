@@ -1,7 +1,10 @@
 // PostgreSQL refuses to run as root. When Sluice runs as root (containers, CI, a quick try on a server), the
 // server runs as a dedicated unprivileged user instead (default `sluice`, SLUICE_EMBEDDED_DB_USER), created as
 // a system user when missing. That user must be able to reach the binaries and the cluster dir: every
-// ancestor directory traversable by it.
+// ancestor directory traversable by it. Where one is not (a project or data dir under root's 0700 home, a
+// mktemp dir), the server is started through util-linux `setpriv` as that user with one ambient capability,
+// CAP_DAC_READ_SEARCH: it may then pass and read through directories it does not own, while it still writes
+// only where it owns files and never runs as uid 0 (PostgreSQL's own rule). Nothing on the host is chmod'ed.
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -12,6 +15,32 @@ export interface ServerUser {
   name: string;
   uid: number;
   gid: number;
+  /** Started through setpriv with CAP_DAC_READ_SEARCH, to pass directories it cannot search by its mode bits. */
+  passThrough?: boolean;
+}
+
+const PASS_THROUGH = ['--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+
+function setprivArgs(user: ServerUser): string[] {
+  return [`--reuid=${user.uid}`, `--regid=${user.gid}`, ...PASS_THROUGH, '--'];
+}
+
+let passThroughWorks: boolean | undefined;
+/** Whether setpriv exists and the capability may be granted here (a container may drop it from its bounding set). */
+function canPassThrough(user: ServerUser): boolean {
+  passThroughWorks ??= spawnSync('setpriv', [...setprivArgs(user), 'true'], { stdio: 'ignore' }).status === 0;
+  return passThroughWorks;
+}
+
+/** How to run `command` as the server's user: spawn options (uid/gid), or through setpriv for a pass-through user. */
+export function asServerUser(
+  user: ServerUser | undefined,
+  command: string,
+  args: string[],
+): { command: string; args: string[]; ids: { uid?: number; gid?: number } } {
+  if (!user) return { command, args, ids: {} };
+  if (user.passThrough) return { command: 'setpriv', args: [...setprivArgs(user), command, ...args], ids: {} };
+  return { command, args, ids: { uid: user.uid, gid: user.gid } };
 }
 
 function idOf(name: string, flag: '-u' | '-g'): number | undefined {
@@ -81,7 +110,7 @@ export function blockingAncestor(target: string, user: ServerUser): string | und
  * reachable: the native tree is copied once to a root-owned, world-readable place and used from there.
  */
 export function reachableBinaries(bins: PgBinaries, user: ServerUser, copyRoot = '/var/lib/sluice'): PgBinaries {
-  if (!blockingAncestor(bins.postgres, user)) return bins;
+  if (user.passThrough || !blockingAncestor(bins.postgres, user)) return bins;
   const home = path.join(copyRoot, `postgres-${bins.version}`);
   const native = path.join(home, 'native');
   if (!existsSync(path.join(native, 'bin', path.basename(bins.postgres)))) {
@@ -108,14 +137,16 @@ export function reachableBinaries(bins: PgBinaries, user: ServerUser, copyRoot =
   return copy;
 }
 
-/** Fails clearly when the server user cannot reach the cluster dir. */
-export function assertReachableDir(clusterDir: string, user: ServerUser): void {
+/** The server user as it can reach the cluster dir: as is, or passing through (setpriv); fails clearly when neither. */
+export function reachingUser(clusterDir: string, user: ServerUser): ServerUser {
   const blocked = blockingAncestor(clusterDir, user);
-  if (!blocked) return;
+  if (!blocked) return user;
+  if (canPassThrough(user)) return { ...user, passThrough: true };
   throw new EmbeddedDbError(
     'EMBEDDED_DB_UNREACHABLE',
     `the embedded PostgreSQL server runs as the user "${user.name}" (Sluice runs as root and PostgreSQL refuses root), and ` +
       `that user cannot reach ${clusterDir}: the directory ${blocked} does not let it pass (no search permission). ` +
+      'and setpriv (util-linux) with CAP_DAC_READ_SEARCH is not available to let it through. ' +
       'Either put the data dir elsewhere (SLUICE_DATA_DIR, e.g. /var/lib/sluice/data), or run Sluice as an ordinary user',
   );
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { PgBinaries } from './binaries.js';
 import { EmbeddedDbError } from './errors.js';
-import type { ServerUser } from './os-user.js';
+import { asServerUser, type ServerUser } from './os-user.js';
 import { DATABASE, PORT, startArgs, SUPERUSER } from './settings.js';
 
 export interface Connection {
@@ -110,12 +110,14 @@ export function spawnPostmaster(
   const fd = openSync(logFile, 'a', 0o600);
   try {
     const extraArgs = Object.entries(extra).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
-    const child = spawn(bins.postgres, ['-D', clusterDir, ...startArgs(socketDir), ...extraArgs], {
+    // setpriv (pass-through user) execs postgres in place, so the pid is the postmaster's either way.
+    const run = asServerUser(user, bins.postgres, ['-D', clusterDir, ...startArgs(socketDir), ...extraArgs]);
+    const child = spawn(run.command, run.args, {
       cwd: clusterDir,
       detached: true,
       stdio: ['ignore', fd, fd],
       env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C', PGTZ: 'UTC' },
-      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      ...run.ids,
     });
     const exited = new Promise<number | null>((resolve) => {
       child.on('exit', (code) => resolve(code));

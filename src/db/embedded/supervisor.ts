@@ -6,7 +6,7 @@ import path from 'node:path';
 import { findBinaries, type PgBinaries } from './binaries.js';
 import { clusterPaths, ensureCluster, readPassword, type ClusterPaths } from './cluster.js';
 import { EmbeddedDbError } from './errors.js';
-import { assertReachableDir, reachableBinaries, serverUser, type ServerUser } from './os-user.js';
+import { reachableBinaries, reachingUser, serverUser, type ServerUser } from './os-user.js';
 import {
   connectionFor,
   isAlive,
@@ -56,7 +56,7 @@ function chownTree(dir: string, user: ServerUser): void {
 
 function prepare(opts: EmbeddedOptions): { bins: PgBinaries; user: ServerUser | undefined; paths: ClusterPaths; created: boolean } {
   let bins = findBinaries();
-  const user = serverUser(opts.osUser ?? 'sluice');
+  let user = serverUser(opts.osUser ?? 'sluice');
   const dataDir = path.resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const paths = clusterPaths(dataDir);
@@ -65,7 +65,7 @@ function prepare(opts: EmbeddedOptions): { bins: PgBinaries; user: ServerUser | 
     // files beside the cluster (master key, lock) stay 0600 root.
     const mode = statSync(dataDir).mode & 0o777;
     if ((mode & 0o001) === 0) chmodSync(dataDir, mode | 0o011);
-    assertReachableDir(paths.dir, user);
+    user = reachingUser(paths.dir, user);
     bins = reachableBinaries(bins, user);
   }
   const created = ensureCluster(paths, bins, user);
