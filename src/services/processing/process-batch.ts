@@ -4,7 +4,8 @@
 // expired, taken over) is skipped and nothing is written for it.
 //
 // Events that cannot be settled inside the batch go through processEvent on their own after the commit:
-// a same-second tie that needs the object fetched from Stripe (the fetch must not hold the batch's locks),
+// a same-second tie that needs the object fetched from Stripe (the fetch must not hold the batch's locks;
+// a workspace with no API key to fetch with settles its ties by rank inside the batch, as processEvent would),
 // and an event that lost a lock conflict to another worker's batch (a deadlock victim: its retry alone cannot
 // deadlock with that batch again).
 import { EVENT_QUEUE, type ClaimedEvent } from '../../db/queries/events.js';
@@ -12,6 +13,9 @@ import { finishClaims, holdClaims, savepoint, type ClaimOutcome } from '../../db
 import { RefetchNeeded } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Ctx } from '../context.js';
+import { openPianoSecrets } from '../connections/piano-connection.js';
+import { openStripeSecrets } from '../connections/stripe-connection.js';
+import { inboundCache } from '../ingest/inbound-runtime.js';
 import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type ProcessOutcome } from './event-run.js';
 import { processEvent } from './process-event.js';
 
@@ -29,9 +33,28 @@ function sqlState(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
+/** Whether each (provider, workspace) of the batch has the API credential a tie refetch needs, from the
+ *  inbound cache (seconds old at most; a credential added meanwhile only means one tie settled by rank). */
+async function refetchCredentials(ctx: Ctx, batch: readonly ClaimedEvent[]): Promise<Map<string, boolean>> {
+  const cache = inboundCache(ctx);
+  const found = new Map<string, boolean>();
+  for (const e of batch) {
+    const key = `${e.provider}:${e.workspaceId}`;
+    if (found.has(key) || (e.provider !== 'stripe' && e.provider !== 'piano')) continue;
+    // The same opener as ingest: the cache holds one entry per (provider, workspace), whoever filled it.
+    const stripe = e.provider === 'stripe';
+    const open = (c: Parameters<typeof openStripeSecrets>[1]) => (stripe ? openStripeSecrets(ctx, c) : openPianoSecrets(ctx, c));
+    const { source } = await cache.lookup(ctx, e.workspaceId, e.provider, open);
+    const secrets = source?.secrets?.ok ? (source.secrets.value as { apiKey?: string; apiToken?: string }) : undefined;
+    found.set(key, Boolean(stripe ? secrets?.apiKey : secrets?.apiToken));
+  }
+  return found;
+}
+
 export async function processBatch(ctx: Ctx, workerId: string, batch: readonly ClaimedEvent[]): Promise<Map<string, ProcessOutcome>> {
   const results = new Map<string, ProcessOutcome>();
   if (batch.length === 0) return results;
+  const credentials = await refetchCredentials(ctx, batch);
   let settled: Settled[] = [];
   let alone: ClaimedEvent[] = [];
   try {
@@ -51,7 +74,9 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
       for (const event of batch) {
         if (!mine.has(event.id)) continue;
         try {
-          const outcome = await projectAndPublish(ctx, tx, event, eventOptions(ctx, event));
+          const options = eventOptions(ctx, event);
+          if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) options.refetchable = () => false;
+          const outcome = await projectAndPublish(ctx, tx, event, options);
           await savepoint.next(tx);
           settled.push({ event, outcome });
           records.push({ id: event.id, status: outcome, error: null, retryInSeconds: null });
