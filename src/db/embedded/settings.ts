@@ -19,7 +19,9 @@ export const TUNABLES: Record<string, string> = {
   max_wal_senders: '0',
   wal_buffers: '4MB',
   min_wal_size: '32MB',
-  max_wal_size: '256MB',
+  // Disk, not memory: a burst of webhooks (about 10 KB of WAL each) should not force a checkpoint, and the
+  // full-page writes after it, every few seconds.
+  max_wal_size: '1GB',
   checkpoint_completion_target: '0.9',
   work_mem: '4MB',
   maintenance_work_mem: '32MB',
