@@ -77,20 +77,33 @@ export interface PostgresOptions {
 /** A server named by a URL (DATABASE_URL), or by parts (the embedded server's Unix socket and password). */
 export type PostgresTarget = string | { host: string; port: number; user: string; password: string; database: string };
 
+// Prepared statements would otherwise settle on a generic plan after five runs; the list queries' optional
+// filters need the plan made for each call's values (planning is cheap next to the parsing saved). Set at
+// connection start: node-postgres lets a URL's own parameters win over the config's, so it goes into the URL,
+// beside any options the operator put there.
+const CUSTOM_PLANS = '-c plan_cache_mode=force_custom_plan';
+function withCustomPlans(target: PostgresTarget): pg.PoolConfig {
+  if (typeof target !== 'string') return { ...target, options: CUSTOM_PLANS };
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch {
+    return { connectionString: target }; // not a URL node-postgres would read either: left to fail as before
+  }
+  const own = url.searchParams.get('options');
+  url.searchParams.set('options', own ? `${own} ${CUSTOM_PLANS}` : CUSTOM_PLANS);
+  return { connectionString: url.toString() };
+}
+
 export async function openPostgres(target: PostgresTarget, options: PostgresOptions = {}): Promise<Db> {
   const pool = new pg.Pool({
     types,
-    ...(typeof target === 'string' ? { connectionString: target } : target),
+    ...withCustomPlans(target),
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     // A stuck statement must not hold a webhook answer for ever; providers time out after ~10-30 s.
     statement_timeout: 30_000,
-  });
-  // Prepared statements would otherwise settle on a generic plan after five runs; the list queries' optional
-  // filters need the plan made for each call's values (planning is cheap next to the parsing saved).
-  pool.on('connect', (client) => {
-    client.query('SET plan_cache_mode = force_custom_plan').catch(() => {});
   });
   // An idle client losing its connection (server restart) is reported here; without a listener Node
   // would crash the process. The next query gets a fresh connection or a StoreUnavailableError.
