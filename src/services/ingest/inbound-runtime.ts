@@ -107,7 +107,7 @@ async function storeAlone(ctx: Ctx, row: BatchedEvent): Promise<boolean> {
 export function startInboundSync(ctx: Ctx): void {
   const rt = runtime(ctx);
   rt.users++;
-  if (rt.listener || ctx.db.kind !== 'postgres' || !ctx.config.databaseUrl) return;
+  if (rt.listener || !ctx.config.databaseUrl || ctx.db.kind !== 'postgres') return;
   rt.listener = listenForInboundChanges(ctx.config.databaseUrl, {
     onChange: (workspaceId) => rt.cache.invalidate(workspaceId),
     onGap: () => rt.cache.invalidate(),
