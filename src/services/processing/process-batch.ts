@@ -75,7 +75,14 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
         if (!mine.has(event.id)) continue;
         try {
           const options = eventOptions(ctx, event);
-          if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) options.refetchable = () => false;
+          if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) {
+            // Settled by rank, and counted as the single-event path counts a tie it has no key to fetch for.
+            const fetchable = options.refetchable;
+            options.refetchable = (id) => {
+              if (fetchable?.(id)) ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' });
+              return false;
+            };
+          }
           const outcome = await projectAndPublish(ctx, tx, event, options);
           await savepoint.next(tx);
           settled.push({ event, outcome });
