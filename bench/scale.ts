@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { idFloor } from '../src/lib/ids.js';
 import { agent, createBenchWorkspace, pct, postAll, request, startServer, TOKEN } from './lib.js';
 
 const { values } = parseArgs({
@@ -88,15 +89,6 @@ function serverEnv(db: string): Record<string, string> {
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 const encodeTimeSql = (ms: string) =>
   Array.from({ length: 10 }, (_, i) => `substr('${ALPHABET}', (((${ms}) >> ${5 * (9 - i)}) & 31)::int + 1, 1)`).join(' || ');
-
-function encodeTime(ms: number): string {
-  let out = '';
-  for (let i = 0; i < 10; i++) {
-    out = ALPHABET[ms % 32]! + out;
-    ms = Math.floor(ms / 32);
-  }
-  return out;
-}
 
 // Weighted by repetition. Types without a handler are stored as 'ignored'.
 const STRIPE_TYPES = [
@@ -213,7 +205,7 @@ function probes(workspaces: string[]): Probe[] {
   const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)]!;
   const ev = (ws: string, q: string) => `/workspaces/${ws}/events${q ? `?${q}` : ''}`;
   // A cursor anywhere in the 180 days: the page after it is as deep as a reader who paged down to there.
-  const deepCursor = () => `ev_${encodeTime(Date.now() - Math.floor(Math.random() * DAYS * 86_400_000))}zzzzzzzzzzzzzz`;
+  const deepCursor = () => `${idFloor('ev', Date.now() - Math.floor(Math.random() * DAYS * 86_400_000))}zzzzzzzzzzzzzz`;
   const ago = (h: number) => new Date(Date.now() - h * 3_600_000).toISOString();
   return [
     { kind: 'newest page', path: () => ev(pick(workspaces), '') },
