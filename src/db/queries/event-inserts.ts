@@ -5,15 +5,13 @@
 // PostgreSQL, and the jsonb payload is cast from that text there: sent once, parsed once, never parsed and
 // re-serialised in Node.
 import type { Queryable } from '../port.js';
+import type { NewEvent } from './events.js';
 
-export interface BatchedEvent {
-  id: string;
-  workspaceId: string;
-  provider: string;
-  providerEventId: string;
-  type: string;
-  livemode: boolean | null;
-  providerCreatedAt: Date | null;
+/** An event of the single-row insert's shape, with its body as bytes for the batch's one binary parameter. */
+export interface BatchedEvent extends Pick<
+  NewEvent,
+  'id' | 'workspaceId' | 'provider' | 'providerEventId' | 'type' | 'livemode' | 'providerCreatedAt'
+> {
   /** The body exactly as received: valid UTF-8 without NUL (it is stored as text). */
   rawBody: Buffer;
   /** The JSON text of the payload when it is not the raw body itself (Piano: the decrypted message); null
