@@ -25,7 +25,10 @@ const types = {
 // the simple protocol, which also allows several statements in one text.
 const MAX_NAMED = 2_000;
 const names = new Map<string, string>();
+/** Texts whose prepared statement went stale: they run unnamed from then on. */
+const unnamed = new Set<string>();
 function statementName(sql: string): string | undefined {
+  if (unnamed.has(sql)) return undefined;
   let name = names.get(sql);
   if (name === undefined && names.size < MAX_NAMED) {
     name = `sluice_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
@@ -34,8 +37,9 @@ function statementName(sql: string): string | undefined {
   return name;
 }
 
-// A statement prepared before a table changed shape (a migration, a test adding columns) is refused by the
-// server with this message; run it once more unnamed rather than fail.
+// A statement prepared before its table changed shape (`sluice migrate` beside a running server) is refused by
+// the server on every later run on that connection. Its text then runs unnamed for good; outside a
+// transaction the call is retried at once, inside one the transaction has failed and its caller retries it.
 const STALE_PLAN = /cached plan must not change result type/;
 
 function wrap(client: Client): Queryable {
@@ -49,6 +53,8 @@ function wrap(client: Client): Queryable {
           res = name ? await client.query({ name, text: sql, values }) : await client.query(sql, values);
         } catch (err) {
           if (!name || !STALE_PLAN.test((err as Error).message ?? '')) throw err;
+          unnamed.add(sql);
+          if (!(client instanceof pg.Pool)) throw err;
           res = await client.query(sql, values);
         }
         return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };

@@ -1,0 +1,38 @@
+// The adapter prepares every parameterised query once per connection. A table that changes shape under a
+// prepared statement (a migration run beside a live server) must not break that query for good.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openPostgres } from '../../src/db/postgres.js';
+import { createTestStore } from '../helpers/db.js';
+
+test('a query prepared before its table gained a column keeps working and sees the column', async () => {
+  const store = await createTestStore();
+  const db = await openPostgres(store.databaseUrl, { max: 1 }); // one connection: every call reuses its statements
+  const other = await store.open(); // the "migration", from another process's connection
+  try {
+    await db.exec('CREATE TABLE prep_probe (id int PRIMARY KEY, v text); INSERT INTO prep_probe VALUES (1, $$a$$)');
+    const outside = 'SELECT * FROM prep_probe WHERE id = $1';
+    const inside = 'SELECT *, 1 AS inside FROM prep_probe WHERE id = $1';
+    // Prepared on that connection, outside and inside a transaction.
+    assert.deepEqual((await db.query(outside, [1])).rows, [{ id: 1, v: 'a' }]);
+    await db.transaction(async (tx) => void (await tx.query(inside, [1])));
+    await other.exec('ALTER TABLE prep_probe ADD COLUMN w text DEFAULT $$b$$');
+
+    // Inside a transaction: that transaction fails (it is aborted), the next one runs the text unnamed.
+    await assert.rejects(
+      db.transaction((tx) => tx.query(inside, [1])),
+      /cached plan must not change result type/,
+    );
+    const again = await db.transaction((tx) => tx.query(inside, [1]));
+    assert.deepEqual(again.rows, [{ id: 1, v: 'a', w: 'b', inside: 1 }]);
+    // Outside one: retried at once.
+    assert.deepEqual((await db.query(outside, [1])).rows, [{ id: 1, v: 'a', w: 'b' }]);
+
+    const plan = await db.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode');
+    assert.equal(plan.rows[0]!.plan_cache_mode, 'force_custom_plan', 'plans made for each call, not generic ones');
+  } finally {
+    await other.close();
+    await db.close();
+    await store.drop();
+  }
+});
