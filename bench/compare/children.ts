@@ -26,7 +26,11 @@ export function removeDirOnCleanup(dir: string) {
 }
 
 export function startChild(name: string, args: string[], env: Record<string, string | undefined>): Child {
-  const proc = spawn(process.execPath, args, { env: env as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), ...args], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-8_000);

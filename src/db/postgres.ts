@@ -19,18 +19,29 @@ const types = {
 };
 
 // Prepared statements: a query with parameters is parsed and analysed once per connection instead of on every
-// call (for the projection's CTEs that was about half of the server time per statement). Names are derived from
-// the text, so one text is one statement on every connection. Our SQL texts are a bounded set (parameters are
-// never spliced in); past MAX_NAMED distinct texts further ones simply run unnamed. Parameterless texts keep
-// the simple protocol, which also allows several statements in one text.
+// call, and after a few runs PostgreSQL keeps a generic plan for it, so a projection statement is neither parsed
+// nor planned again (planning was a fifth of the projection's server time when every call was planned). Names
+// are derived from the text, so one text is one statement on every connection. Our SQL texts are a bounded set
+// (parameters are never spliced in); past MAX_NAMED distinct texts further ones simply run unnamed.
+// Parameterless texts keep the simple protocol, which also allows several statements in one text.
+//
+// A text with optional filters (`$2::text IS NULL OR type = $2`, the list and search queries) runs unnamed:
+// an unnamed statement is planned for each call's values, so a filter that is absent costs nothing and one that
+// is present can use its index; a single generic plan would have to serve both.
 const MAX_NAMED = 2_000;
+const OPTIONAL_FILTER = /\$\d+::\w+ IS NULL/;
 const names = new Map<string, string>();
-/** Texts whose prepared statement went stale: they run unnamed from then on. */
+/** Texts planned per call: optional filters, and statements that went stale. */
 const unnamed = new Set<string>();
 function statementName(sql: string): string | undefined {
   if (unnamed.has(sql)) return undefined;
   let name = names.get(sql);
-  if (name === undefined && names.size < MAX_NAMED) {
+  if (name === undefined) {
+    if (OPTIONAL_FILTER.test(sql)) {
+      unnamed.add(sql);
+      return undefined;
+    }
+    if (names.size >= MAX_NAMED) return undefined;
     name = `sluice_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
     names.set(sql, name);
   }
@@ -83,28 +94,10 @@ export interface PostgresOptions {
 /** A server named by a URL (DATABASE_URL), or by parts (the embedded server's Unix socket and password). */
 export type PostgresTarget = string | { host: string; port: number; user: string; password: string; database: string };
 
-// Prepared statements would otherwise settle on a generic plan after five runs; the list queries' optional
-// filters need the plan made for each call's values (planning is cheap next to the parsing saved). Set at
-// connection start: node-postgres lets a URL's own parameters win over the config's, so it goes into the URL,
-// beside any options the operator put there.
-const CUSTOM_PLANS = '-c plan_cache_mode=force_custom_plan';
-function withCustomPlans(target: PostgresTarget): pg.PoolConfig {
-  if (typeof target !== 'string') return { ...target, options: CUSTOM_PLANS };
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    return { connectionString: target }; // not a URL node-postgres would read either: left to fail as before
-  }
-  const own = url.searchParams.get('options');
-  url.searchParams.set('options', own ? `${own} ${CUSTOM_PLANS}` : CUSTOM_PLANS);
-  return { connectionString: url.toString() };
-}
-
 export async function openPostgres(target: PostgresTarget, options: PostgresOptions = {}): Promise<Db> {
   const pool = new pg.Pool({
     types,
-    ...withCustomPlans(target),
+    ...(typeof target === 'string' ? { connectionString: target } : target),
     max: options.max ?? 10,
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,

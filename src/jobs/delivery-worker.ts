@@ -8,6 +8,7 @@ import {
   createDeliverySender,
   deliveryLeaseSeconds,
   giveBackDeliveries,
+  refreshDeliveryQueueStatistics,
   renewDeliveries,
 } from '../services/outbound/claim-deliveries.js';
 import type { Ctx } from '../services/context.js';
@@ -29,6 +30,7 @@ export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
     claim: (workerId, limit) => claimDeliveries(ctx, workerId, limit),
     renew: (workerId, ids) => renewDeliveries(ctx, workerId, ids),
     release: (workerId, ids) => giveBackDeliveries(ctx, workerId, [...ids]),
+    maintain: () => refreshDeliveryQueueStatistics(ctx),
     work: {
       mode: 'each',
       run: async (workerId, delivery) => {

@@ -2,7 +2,7 @@
 // batch of up to SLUICE_WORKER_BATCH events projected in one transaction (services/processing/process-batch).
 // Any number of processes on one PostgreSQL share the queue (claims skip locked rows).
 import type { Ctx } from '../services/context.js';
-import { claimEvents, giveBackClaims, renewClaims } from '../services/processing/claim-events.js';
+import { claimEvents, giveBackClaims, refreshEventQueueStatistics, renewClaims } from '../services/processing/claim-events.js';
 import { processBatch } from '../services/processing/process-batch.js';
 import { startQueueRunner, type QueueRunner } from './queue-runner.js';
 
@@ -21,6 +21,7 @@ export function startEventWorker(ctx: Ctx): EventWorker {
     claim: (workerId, limit) => claimEvents(ctx, workerId, limit),
     renew: (workerId, ids) => renewClaims(ctx, workerId, ids),
     release: (workerId, ids) => giveBackClaims(ctx, workerId, ids),
+    maintain: () => refreshEventQueueStatistics(ctx),
     work: {
       mode: 'batch',
       run: async (workerId, batch) => {

@@ -28,6 +28,8 @@ export interface QueueRunnerSpec<T extends { id: string }> {
   claim(workerId: string, limit: number): Promise<T[]>;
   renew(workerId: string, ids: readonly string[]): Promise<void>;
   release(workerId: string, ids: readonly string[]): Promise<void>;
+  /** Upkeep of the queue table between claims (its planner statistics); true when it did something. */
+  maintain?(): Promise<boolean>;
   work:
     { mode: 'batch'; run(workerId: string, batch: T[]): Promise<void> } | { mode: 'each'; run(workerId: string, row: T): Promise<void> };
   /**
@@ -47,6 +49,9 @@ export interface QueueRunner {
   stop(timeoutMs: number): Promise<void>;
 }
 
+/** How often at most a busy runner checks its queue table's upkeep. */
+const MAINTAIN_EVERY_MS = 5_000;
+
 export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec<T>): QueueRunner {
   const id = newId(spec.idPrefix, spec.now());
   const held = new Set<string>();
@@ -61,6 +66,20 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
     spec.renew(id, [...held]).catch((err: unknown) => spec.log.warn({ err, queue: spec.name }, 'could not renew leases'));
   }, spec.renewEveryMs);
   heartbeat.unref();
+
+  // Upkeep runs beside the claims, at most every MAINTAIN_EVERY_MS, only while there is work (a queue that
+  // does not change does not need it).
+  let lastUpkeep = 0;
+  let upkeep: Promise<unknown> | undefined;
+  function maintain(): void {
+    if (!spec.maintain || upkeep || spec.now() - lastUpkeep < MAINTAIN_EVERY_MS) return;
+    lastUpkeep = spec.now();
+    upkeep = spec
+      .maintain()
+      .then((did) => did && spec.log.debug({ queue: spec.name }, 'queue statistics refreshed'))
+      .catch((err: unknown) => spec.log.warn({ err, queue: spec.name }, 'queue upkeep failed; claims go on'))
+      .finally(() => (upkeep = undefined));
+  }
 
   function launch(rows: T[], run: () => Promise<void>): void {
     for (const r of rows) held.add(r.id);
@@ -109,6 +128,7 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
           .catch(() => undefined);
         break;
       }
+      if (rows.length > 0) maintain();
       const work = spec.work;
       if (work.mode === 'batch') {
         if (rows.length > 0) launch(rows, () => work.run(id, rows));
@@ -132,7 +152,7 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), timeoutMs);
       });
-      const finished = loop.then(() => Promise.all([...units])).then(() => 'done' as const);
+      const finished = loop.then(() => Promise.all([...units, upkeep])).then(() => 'done' as const);
       const result = await Promise.race([finished, timedOut]);
       clearTimeout(timer);
       if (result === 'done') return;

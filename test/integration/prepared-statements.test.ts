@@ -29,9 +29,35 @@ test('a query prepared before its table gained a column keeps working and sees t
     assert.deepEqual((await db.query(outside, [1])).rows, [{ id: 1, v: 'a', w: 'b' }]);
 
     const plan = await db.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode');
-    assert.equal(plan.rows[0]!.plan_cache_mode, 'force_custom_plan', 'plans made for each call, not generic ones');
+    assert.equal(plan.rows[0]!.plan_cache_mode, 'auto', 'prepared statements may keep a generic plan');
   } finally {
     await other.close();
+    await db.close();
+    await store.drop();
+  }
+});
+
+test('texts with optional filters are planned for each call; the others are prepared once', async () => {
+  const store = await createTestStore();
+  const db = await openPostgres(store.databaseUrl, { max: 1 });
+  try {
+    await db.exec('CREATE TABLE plan_probe (id int PRIMARY KEY, kind text); INSERT INTO plan_probe VALUES (1, $$a$$), (2, $$b$$)');
+    const optional = 'SELECT id FROM plan_probe WHERE ($1::text IS NULL OR kind = $1) ORDER BY id';
+    const fixed = 'SELECT id FROM plan_probe WHERE kind = $1 ORDER BY id';
+    for (let i = 0; i < 8; i++) {
+      assert.deepEqual((await db.query(optional, [null])).rows, [{ id: 1 }, { id: 2 }]);
+      assert.deepEqual((await db.query(optional, ['b'])).rows, [{ id: 2 }]);
+      assert.deepEqual((await db.query(fixed, ['a'])).rows, [{ id: 1 }]);
+    }
+    const prepared = await db.query<{ statement: string }>(
+      `SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%plan_probe%'`,
+    );
+    assert.deepEqual(
+      prepared.rows.map((r) => r.statement),
+      [fixed],
+      'only the text without optional filters is a named statement on the connection',
+    );
+  } finally {
     await db.close();
     await store.drop();
   }

@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { findHandler } from '../../src/crm/handlers.js';
-import { claimDueEvents } from '../../src/db/queries/events.js';
+import { claimDueEvents, EVENT_QUEUE } from '../../src/db/queries/events.js';
+import { refreshQueueStatistics } from '../../src/db/queries/queue.js';
 import { startEventWorker } from '../../src/jobs/event-worker.js';
 import { renewClaims } from '../../src/services/processing/claim-events.js';
 import { processBatch } from '../../src/services/processing/process-batch.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import type { Db } from '../../src/db/port.js';
-import { createTestStore, usingPostgres, type TestStore } from '../helpers/db.js';
+import { createTestStore, openMigrated, usingPostgres, type TestStore } from '../helpers/db.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { processApi, startSluiceProcess, type SluiceProcess } from '../helpers/sluice-process.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
@@ -276,5 +277,39 @@ describe('delivery queue', () => {
       (await deliveries(dead)).filter((r) => r.status !== 'pending'),
       [],
     );
+  });
+});
+
+describe('queue statistics', () => {
+  test('a queue table that outgrew the statistics it was planned with is analysed again, once', async () => {
+    const store = await createTestStore();
+    const db = await openMigrated(store);
+    try {
+      const tuples = async () =>
+        Number((await db.query<{ n: number }>(`SELECT reltuples AS n FROM pg_class WHERE oid = to_regclass('events')`)).rows[0]!.n);
+      await db.exec(`INSERT INTO workspaces (id, name) VALUES ('ws_stats', 'Stats'); ANALYZE events`);
+      assert.ok((await tuples()) <= 0, 'planned as empty');
+      // A burst the statistics have not seen: the claims would be planned as if the queue were empty.
+      await db.exec(`
+        INSERT INTO events (id, workspace_id, provider, provider_event_id, type, payload, raw_body)
+        SELECT 'ev_' || g, 'ws_stats', 'stripe', 'evt_' || g, 'customer.created', '{"data":{"object":{"id":"cus"}}}', '{}'
+        FROM generate_series(1, 3000) g;
+        SELECT pg_stat_force_next_flush();`);
+      await waitFor(
+        async () =>
+          Number(
+            (await db.query<{ n: number }>(`SELECT n_mod_since_analyze AS n FROM pg_stat_user_tables WHERE relid = to_regclass('events')`))
+              .rows[0]?.n ?? 0,
+          ) >= 3000,
+        'the inserts counted',
+      );
+      assert.equal(await refreshQueueStatistics(db, EVENT_QUEUE), true);
+      assert.equal(await tuples(), 3000, 'the planner now knows the queue holds 3,000 rows');
+      await db.exec('SELECT pg_stat_force_next_flush()');
+      assert.equal(await refreshQueueStatistics(db, EVENT_QUEUE), false, 'nothing changed since: not analysed again');
+    } finally {
+      await db.close();
+      await store.drop();
+    }
   });
 });

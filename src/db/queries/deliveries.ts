@@ -26,6 +26,7 @@ export const DELIVERY_QUEUE: QueueDef = {
   finishedAt: 'finished_at',
   error: 'last_error',
   returning: `q.id, q.workspace_id AS "workspaceId", q.endpoint_id AS "endpointId", q.message_id AS "messageId", q.attempts`,
+  plannedColumns: ['endpoint_id', 'status', 'next_attempt_at', 'locked_until', 'locked_by'],
   candidates: `
        SELECT d.id
        FROM endpoints e

@@ -99,6 +99,7 @@ export const EVENT_QUEUE: QueueDef = {
   // The object an event is about: a Stripe event's data.object, a Piano event's user. Events of one object
   // are worked on by one worker at a time, in order, so the facts they publish come in the order they happened.
   serialKey: (t) => `(${t}.workspace_id || ':' || COALESCE(${t}.payload->'data'->'object'->>'id', ${t}.payload->>'uid', ''))`,
+  plannedColumns: ['status', 'next_attempt_at', 'locked_until', 'locked_by'],
 };
 
 /** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */

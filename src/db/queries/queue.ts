@@ -32,6 +32,8 @@ export interface QueueDef {
    * claimed in queue order (events of one object). Claims of such a queue are serialized (see claimInOrder).
    */
   readonly serialKey?: (alias: string) => string;
+  /** The columns the claim's plan depends on (see refreshQueueStatistics). */
+  readonly plannedColumns: readonly string[];
 }
 
 const due = (q: QueueDef, alias: string) =>
@@ -50,14 +52,19 @@ export async function claimBatch<T>(
   const extra = o.params ?? [];
   // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
   // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
+  // Keys held by live leases. A lease exists only on a waiting row (every outcome clears it), so the status is
+  // not asked: the question then fits only the index of held rows, not the (much larger) one of waiting rows.
   const free = q.serialKey
     ? `AND ${q.serialKey('r')} <> ALL (ARRAY(
-         SELECT DISTINCT ${q.serialKey('h')} FROM ${q.table} h
-         WHERE h.locked_by IS NOT NULL AND h.status = '${q.waiting}' AND h.locked_until > now()))`
+         SELECT DISTINCT ${q.serialKey('h')} FROM ${q.table} h WHERE h.locked_by IS NOT NULL AND h.locked_until > now()))`
     : '';
+  // The candidates (a few dozen) are found first, then each is locked through its primary key. Written as `id IN
+  // (candidates)`, a table that grew faster than its statistics (a burst of deliveries into a fresh database)
+  // let the planner walk every pending row and test each against the candidates instead (15-90 ms a claim).
   const locked = q.candidates
     ? `WITH candidates AS (${q.candidates}),
-       locked AS (SELECT id FROM ${q.table} r WHERE r.id IN (SELECT id FROM candidates) AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED)`
+       locked AS (SELECT l.id FROM candidates c CROSS JOIN LATERAL (
+         SELECT r.id FROM ${q.table} r WHERE r.id = c.id AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED) l)`
     : `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ${free} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
   const { rows } = await db.query<T>(
     `${locked}
@@ -78,9 +85,39 @@ export async function claimBatch<T>(
 export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limit: number; leaseSeconds: number }): Promise<T[]> {
   if (o.limit <= 0) return Promise.resolve([]);
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [CLAIM_LOCK_CLASS, q.table]);
+    // The claim must walk the queue's index in order and stop at its limit, and find the held keys through the
+    // index of held rows: computing a serial key reads the row's payload. On a table that grew faster than
+    // autovacuum analyses it (a burst into a fresh database), the planner believes only a few rows are due and
+    // prefers a bitmap scan and a sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting events,
+    // growing with the backlog. Those plans are ruled out for this transaction only.
+    await tx.query(
+      `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
+              set_config('enable_seqscan', 'off', true), pg_advisory_xact_lock($1, hashtext($2))`,
+      [CLAIM_LOCK_CLASS, q.table],
+    );
     return claimBatch<T>(tx, q, o);
   });
+}
+
+/**
+ * Brings the planner's statistics of a queue table up to date when the table changed by more than its size
+ * since they were taken (or was never analysed), and says whether it did. Autovacuum only looks once a minute
+ * and then waits for 10 % of changes: a queue that grows from nothing to thousands of rows within that minute
+ * (a first burst, a backlog of deliveries) is planned as if it were nearly empty, and the claims choose plans
+ * that read every waiting row (deliveries: 2-50 ms a claim instead of 0.3). Only the columns the claims filter
+ * on are sampled, which keeps it cheap next to the payloads; the row count comes with any ANALYZE. A role that
+ * does not own the table gets a warning from PostgreSQL and nothing changes.
+ */
+export async function refreshQueueStatistics(db: Queryable, q: QueueDef): Promise<boolean> {
+  const { rows } = await db.query<{ stale: boolean }>(
+    `SELECT s.n_mod_since_analyze > 1000 + GREATEST(c.reltuples, 0) AS stale
+     FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid
+     WHERE c.oid = to_regclass($1)`,
+    [q.table],
+  );
+  if (!rows[0]?.stale) return false;
+  await db.exec(`ANALYZE ${q.table} (${q.plannedColumns.join(', ')})`);
+  return true;
 }
 
 /** Heartbeat: pushes the lease of claims still held by a live worker forward. */

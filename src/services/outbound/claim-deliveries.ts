@@ -7,7 +7,7 @@ import {
   releaseDeliveryClaims,
   type ClaimedDelivery,
 } from '../../db/queries/deliveries.js';
-import { renewLeases } from '../../db/queries/queue.js';
+import { refreshQueueStatistics, renewLeases } from '../../db/queries/queue.js';
 import { createAddressPolicy } from '../../outbound/address-policy.js';
 import { createSender, type Sender } from '../../outbound/send.js';
 import type { Ctx } from '../context.js';
@@ -29,6 +29,11 @@ export function claimDeliveries(ctx: Ctx, workerId: string, limit: number): Prom
 /** Heartbeat: a claim whose attempt is slow to record (a busy database) stays this sender's. */
 export function renewDeliveries(ctx: Ctx, workerId: string, ids: readonly string[]): Promise<void> {
   return renewLeases(ctx.db, DELIVERY_QUEUE, workerId, ids, deliveryLeaseSeconds(ctx));
+}
+
+/** Keeps the planner's picture of the deliveries queue current (see refreshQueueStatistics). */
+export function refreshDeliveryQueueStatistics(ctx: Ctx): Promise<boolean> {
+  return refreshQueueStatistics(ctx.db, DELIVERY_QUEUE);
 }
 
 export function giveBackDeliveries(ctx: Ctx, workerId: string, ids: string[]): Promise<void> {

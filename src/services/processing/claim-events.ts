@@ -1,7 +1,7 @@
 // The queue verbs the event workers use: claim due events, renew and release claims. Kept behind a service
 // so the worker runner holds no SQL.
 import { claimDueEvents, EVENT_QUEUE, type ClaimedEvent } from '../../db/queries/events.js';
-import { releaseAllClaims, releaseClaims, renewLeases } from '../../db/queries/queue.js';
+import { refreshQueueStatistics, releaseAllClaims, releaseClaims, renewLeases } from '../../db/queries/queue.js';
 import type { Ctx } from '../context.js';
 
 export function claimEvents(ctx: Ctx, workerId: string, limit = ctx.config.workerBatchSize): Promise<ClaimedEvent[]> {
@@ -10,6 +10,11 @@ export function claimEvents(ctx: Ctx, workerId: string, limit = ctx.config.worke
 
 export function renewClaims(ctx: Ctx, workerId: string, ids: readonly string[]): Promise<void> {
   return renewLeases(ctx.db, EVENT_QUEUE, workerId, ids, ctx.config.workerLeaseSeconds);
+}
+
+/** Keeps the planner's picture of the events queue current (see refreshQueueStatistics). */
+export function refreshEventQueueStatistics(ctx: Ctx): Promise<boolean> {
+  return refreshQueueStatistics(ctx.db, EVENT_QUEUE);
 }
 
 export function giveBackClaims(ctx: Ctx, workerId: string, ids: readonly string[]): Promise<void> {
