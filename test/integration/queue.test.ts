@@ -178,6 +178,30 @@ describe('event queue', () => {
     );
     await processBatch(app.ctx, 'wrk_b', [...b, ...b2]);
   });
+
+  test('per-customer order: events of other objects of a held customer (one payment: invoice, charge) wait too', async () => {
+    const invoice = await send('invoice.paid', { id: 'in_pay1', object: 'invoice', customer: 'cus_payer', status: 'paid' });
+    const charge = await send('charge.succeeded', { id: 'ch_pay1', object: 'charge', customer: 'cus_payer', invoice: 'in_pay1' });
+    const stranger = await send('charge.succeeded', { id: 'ch_other1', object: 'charge', customer: 'cus_stranger' });
+    const a = await claimDueEvents(app.db, 'wrk_pay_a', 1, 30);
+    assert.deepEqual(
+      a.map((e) => e.id),
+      [invoice],
+    );
+    const b = await claimDueEvents(app.db, 'wrk_pay_b', 10, 30);
+    assert.deepEqual(
+      b.map((e) => e.id),
+      [stranger],
+      'the charge of the customer wrk_pay_a holds waits, although it is another object',
+    );
+    await processBatch(app.ctx, 'wrk_pay_a', a);
+    const b2 = await claimDueEvents(app.db, 'wrk_pay_b', 10, 30);
+    assert.deepEqual(
+      b2.map((e) => e.id),
+      [charge],
+    );
+    await processBatch(app.ctx, 'wrk_pay_b', [...b, ...b2]);
+  });
 });
 
 describe('event queue shared by two processes', { skip: !usingPostgres && 'two processes need a PostgreSQL server' }, () => {

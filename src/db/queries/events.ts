@@ -96,9 +96,13 @@ export const EVENT_QUEUE: QueueDef = {
   error: 'error',
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, q.attempts,
     q.payload, q.received_at AS "receivedAt"`,
-  // The object an event is about: a Stripe event's data.object, a Piano event's user. Events of one object
-  // are worked on by one worker at a time, in order, so the facts they publish come in the order they happened.
-  serialKey: (t) => `(${t}.workspace_id || ':' || COALESCE(${t}.payload->'data'->'object'->>'id', ${t}.payload->>'uid', ''))`,
+  // The customer an event is about: a Stripe object's customer (or the customer itself, or the object when it
+  // has none), a Piano event's user. Events of one customer are worked on by one worker at a time, in order: the
+  // facts they publish come in the order they happened, and the events of one payment (invoice.paid,
+  // charge.succeeded, payment_intent.succeeded: three objects, one customer) never run side by side, where each
+  // could miss the other's uncommitted rows and both publish payment.succeeded.
+  serialKey: (t) =>
+    `(${t}.workspace_id || ':' || COALESCE(${t}.payload->'data'->'object'->>'customer', ${t}.payload->'data'->'object'->>'id', ${t}.payload->>'uid', ''))`,
   plannedColumns: ['status', 'next_attempt_at', 'locked_until', 'locked_by'],
 };
 
