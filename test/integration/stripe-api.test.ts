@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { STRIPE_HANDLED_TYPES } from '../../src/crm/handlers.js';
-import { STRIPE_API_VERSION } from '../../src/inbound/stripe/api.js';
+import { stripeApiVersion } from '../../src/inbound/stripe/api.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { createTestStore } from '../helpers/db.js';
 import { runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
@@ -74,7 +74,7 @@ describe('Stripe API through the SDK (local stand-in)', () => {
         const fetches = stripe.requests.slice(before).filter((r) => r.path === '/v1/subscriptions/sub_tie');
         assert.equal(fetches.length, 1, 'exactly one fetch: only the second event of the second ties');
         assert.equal(fetches[0]!.authorization, `Bearer ${stripe.apiKey}`);
-        assert.equal(fetches[0]!.stripeVersion, STRIPE_API_VERSION);
+        assert.equal(fetches[0]!.stripeVersion, await stripeApiVersion());
         assert.deepEqual((await get(ws, '/events?status=failed')).data, []);
 
         // A rebuild settles the tie with the stored snapshot, without calling Stripe again.
@@ -115,7 +115,7 @@ describe('Stripe API through the SDK (local stand-in)', () => {
       const endpoint = stripe.endpoints.find((e) => e.id === res.body.endpoint.id)!;
       assert.equal(endpoint.url, `${app.url}/webhooks/stripe/${ws}`);
       assert.deepEqual([...endpoint.enabled_events].sort(), [...STRIPE_HANDLED_TYPES].sort());
-      assert.equal(endpoint.api_version, STRIPE_API_VERSION);
+      assert.equal(endpoint.api_version, await stripeApiVersion());
       assert.equal(endpoint.metadata.sluice_workspace, ws);
 
       // Stripe returns the secret once, in the create answer: Sluice must have kept it.

@@ -2,16 +2,27 @@
 // creating and listing webhook endpoints. The API base is configurable (SLUICE_STRIPE_API_URL) so tests and
 // stripe-mock can stand in for api.stripe.com. Failures are returned as values with a message that is safe to
 // show: keys are masked, whatever Stripe put in the text.
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 
 export type StripeClient = Stripe;
 
-/** The API version the SDK is pinned to; managed endpoints are created with it so payloads match the SDK. */
-export const STRIPE_API_VERSION: string = Stripe.API_VERSION;
+// The SDK is loaded on the first call to Stripe, not at start: most processes never make one (webhooks are
+// verified without it), and it is about 10 MB of resident memory once loaded.
+let sdk: Promise<typeof Stripe> | undefined;
+function loadSdk(): Promise<typeof Stripe> {
+  sdk ??= import('stripe').then((m) => m.default);
+  return sdk;
+}
 
-export function createStripeClient(apiKey: string, apiUrl: URL): StripeClient {
+/** The API version the SDK is pinned to; managed endpoints are created with it so payloads match the SDK. */
+export async function stripeApiVersion(): Promise<string> {
+  return (await loadSdk()).API_VERSION;
+}
+
+export async function createStripeClient(apiKey: string, apiUrl: URL): Promise<StripeClient> {
+  const Sdk = await loadSdk();
   const protocol = apiUrl.protocol === 'http:' ? 'http' : 'https';
-  return new Stripe(apiKey, {
+  return new Sdk(apiKey, {
     host: apiUrl.hostname,
     port: apiUrl.port || (protocol === 'http' ? 80 : 443),
     protocol,
@@ -106,7 +117,7 @@ export async function createWebhookEndpoint(
     const created = await stripe.webhookEndpoints.create({
       url: input.url,
       enabled_events: input.enabledEvents as Stripe.WebhookEndpointCreateParams.EnabledEvent[],
-      api_version: STRIPE_API_VERSION as Stripe.WebhookEndpointCreateParams.ApiVersion,
+      api_version: (await stripeApiVersion()) as Stripe.WebhookEndpointCreateParams.ApiVersion,
       description: input.description,
       metadata: input.metadata,
     });

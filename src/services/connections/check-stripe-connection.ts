@@ -97,7 +97,7 @@ export async function checkStripeConnection(ctx: Ctx, workspaceId: string): Prom
     );
     return report();
   }
-  const listed = await listWebhookEndpoints(createStripeClient(secrets.apiKey, ctx.config.stripeApiUrl));
+  const listed = await listWebhookEndpoints(await createStripeClient(secrets.apiKey, ctx.config.stripeApiUrl));
   if (!listed.ok) {
     const e = stripeFailureError(listed.failure, 'listing webhook endpoints');
     add(

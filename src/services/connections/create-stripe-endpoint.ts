@@ -86,7 +86,7 @@ export async function createStripeEndpoint(ctx: Ctx, workspaceId: string, input:
   }
 
   const url = webhookUrls(ctx, workspaceId).stripe;
-  const stripe = createStripeClient(secrets.apiKey, ctx.config.stripeApiUrl);
+  const stripe = await createStripeClient(secrets.apiKey, ctx.config.stripeApiUrl);
   // The network call happens outside any transaction; the secret is stored right after.
   const created = await createWebhookEndpoint(stripe, {
     url,

@@ -22,7 +22,7 @@ export async function settleTieByRefetch(ctx: Ctx, event: StoredEvent, objectId:
     ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' });
     return byRule;
   }
-  const fetched = await retrieveObject(createStripeClient(apiKey, ctx.config.stripeApiUrl), objectId);
+  const fetched = await retrieveObject(await createStripeClient(apiKey, ctx.config.stripeApiUrl), objectId);
   if (!fetched.ok) {
     ctx.metrics.tieRefetches.inc({ outcome: fetched.failure.kind });
     ctx.log.warn(
