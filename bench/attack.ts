@@ -4,7 +4,7 @@
 // then it reports 5xx answers, whether the process survived, how long slow clients were held, /healthz latency
 // under the slow clients, and the server's RSS before and after.
 //
-//   npm run build && node --import tsx bench/attack.ts [--db pglite|postgres] [--requests 10000] [--slow 2000]
+//   npm run build && node --import tsx bench/attack.ts [--db embedded|postgres] [--requests 10000] [--slow 2000]
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -14,7 +14,7 @@ import { benchStore, createBenchWorkspace, pct, startServer, TOKEN, type BenchDb
 
 const { values } = parseArgs({
   options: {
-    db: { type: 'string', default: 'pglite' },
+    db: { type: 'string', default: 'embedded' },
     requests: { type: 'string', default: '10000' },
     slow: { type: 'string', default: '2000' },
   },

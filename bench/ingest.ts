@@ -2,7 +2,7 @@
 // on PGlite and on PostgreSQL: signed Stripe events (default) or encrypted Piano webhooks (GET ?data=, as
 // Piano sends them). Prints acked throughput, answer latency percentiles, time until every event is
 // processed, and the server's peak RSS. Loopback only, bounded in count and time.
-//   npm run build && node --import tsx bench/ingest.ts [--provider stripe|piano] [--db pglite|postgres|both] [--events N] [--concurrency C]
+//   npm run build && node --import tsx bench/ingest.ts [--provider stripe|piano] [--db embedded|postgres|both] [--events N] [--concurrency C]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { encryptPianoData } from '../src/inbound/piano/crypto.js';
@@ -149,7 +149,7 @@ async function run(db: BenchDb) {
   }
 }
 
-const dbs = values.db === 'both' ? (['pglite', 'postgres'] as const) : [values.db as 'pglite' | 'postgres'];
+const dbs = values.db === 'both' ? (['embedded', 'postgres'] as const) : [values.db as 'embedded' | 'postgres'];
 const rows = [];
 for (const db of dbs) rows.push(await run(db));
 console.table(rows);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import Stripe from 'stripe';
 
-export type BenchDb = 'pglite' | 'postgres';
+export type BenchDb = 'embedded' | 'postgres';
 
 export const TOKEN = `bench_admin_${randomBytes(12).toString('hex')}`;
 export const SECRET = 'whsec_bench_secret';

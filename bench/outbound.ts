@@ -7,7 +7,7 @@
 // server that accepts and never answers (each of their attempts holds its slots until the send timeout): the
 // other endpoints' figures, compared with a run without it, show what a dead receiver costs the live ones.
 // Loopback only, bounded in count and time.
-//   npm run build && node --import tsx bench/outbound.ts [--db pglite|postgres|both] [--messages M] [--endpoints E] [--seconds D]
+//   npm run build && node --import tsx bench/outbound.ts [--db embedded|postgres|both] [--messages M] [--endpoints E] [--seconds D]
 //     [--blackhole B]
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
@@ -145,7 +145,7 @@ async function run(db: BenchDb) {
   }
 }
 
-const dbs = values.db === 'both' ? (['pglite', 'postgres'] as const) : [values.db as BenchDb];
+const dbs = values.db === 'both' ? (['embedded', 'postgres'] as const) : [values.db as BenchDb];
 const rows = [];
 for (const db of dbs) rows.push(await run(db));
 console.table(rows);

@@ -5,7 +5,7 @@
 //   2. steady: events posted at a fixed rate R for D seconds while the worker runs: receipt → CRM row lag
 //      (processed_at - received_at) percentiles.
 // Against a real `sluice start` (compiled dist/) on PGlite and on PostgreSQL. Loopback only, bounded.
-//   npm run build && node --import tsx bench/projection.ts [--db pglite|postgres|both] [--events N] [--rate R] [--seconds D]
+//   npm run build && node --import tsx bench/projection.ts [--db embedded|postgres|both] [--events N] [--rate R] [--seconds D]
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import {
@@ -205,7 +205,7 @@ async function run(db: BenchDb) {
   }
 }
 
-const dbs = values.db === 'both' ? (['pglite', 'postgres'] as const) : [values.db as BenchDb];
+const dbs = values.db === 'both' ? (['embedded', 'postgres'] as const) : [values.db as BenchDb];
 const rows = [];
 for (const db of dbs) rows.push(await run(db));
 console.table(rows);
