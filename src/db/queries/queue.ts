@@ -29,7 +29,7 @@ export interface QueueDef {
   readonly candidates?: string;
   /**
    * Optional SQL key of a row (for a table alias): rows with one key are never held by two workers at once, and are
-   * claimed in queue order (events of one object). Claims of such a queue are serialized (see claimInOrder).
+   * claimed in queue order (the events of one customer). Claims of such a queue are serialized (see claimInOrder).
    */
   readonly serialKey?: (alias: string) => string;
   /** The columns the claim's plan depends on (see refreshQueueStatistics). */
@@ -50,14 +50,14 @@ export async function claimBatch<T>(
 ): Promise<T[]> {
   if (o.limit <= 0) return [];
   const extra = o.params ?? [];
-  // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
-  // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
   // Keys held by live leases. A lease exists only on a waiting row (every outcome clears it), so the status is
   // not asked: the question then fits only the index of held rows, not the (much larger) one of waiting rows.
   const free = q.serialKey
     ? `AND ${q.serialKey('r')} <> ALL (ARRAY(
          SELECT DISTINCT ${q.serialKey('h')} FROM ${q.table} h WHERE h.locked_by IS NOT NULL AND h.locked_until > now()))`
     : '';
+  // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
+  // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
   // The candidates (a few dozen) are found first, then each is locked through its primary key. Written as `id IN
   // (candidates)`, a table that grew faster than its statistics (a burst of deliveries into a fresh database)
   // let the planner walk every pending row and test each against the candidates instead (15-90 ms a claim).
