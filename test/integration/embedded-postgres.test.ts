@@ -123,6 +123,27 @@ test('a second process shares the running server; sluice leaves it to the last o
   }
 });
 
+test('two processes leaving at the same instant: the one that counts last stops the server', { timeout: 60_000 }, async () => {
+  const s = scratch();
+  try {
+    const mine = await startEmbeddedServer({ dataDir: s.dataDir });
+    // Another process that is leaving too: its pool is closed, its counting session is open right now.
+    const leaving = new pg.Client({ ...mine.connection, application_name: 'sluice-release' });
+    // And one that is not leaving: a session of its pool.
+    const staying = new pg.Client(mine.connection);
+    leaving.on('error', () => {}); // the server ends it when it stops
+    await leaving.connect();
+    await staying.connect();
+    assert.equal(await mine.release(), false, 'a session in use keeps the server running');
+    await staying.end();
+    assert.equal(await mine.release(), true, 'the other leaver does not keep it running for ever');
+    await leaving.end().catch(() => {});
+    assert.equal(isAlive(mine.pid), false);
+  } finally {
+    await s.cleanup();
+  }
+});
+
 test('a cluster of another PostgreSQL major version is refused, saying what was found and how to upgrade', async () => {
   const s = scratch();
   try {

@@ -172,14 +172,23 @@ export async function waitReady(
   }
 }
 
-/** Client sessions other than the caller's (a CLI command, another process): the server is not ours alone. */
+/** Names the session a leaving process counts the others with (it has closed its own pool before). */
+const RELEASE_SESSION = 'sluice-release';
+
+/**
+ * Client sessions other than the caller's (a CLI command, another process): the server is not ours alone. The
+ * counting sessions of other processes that are leaving at the same instant do not count: each would otherwise
+ * see the other's and both would leave the server running, with nobody left to stop it.
+ */
 export async function otherClients(conn: Connection): Promise<number> {
-  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 2_000 });
+  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 2_000, application_name: RELEASE_SESSION });
   client.on('error', () => {});
   try {
     await client.connect();
     const res = await client.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $1`,
+      [RELEASE_SESSION],
     );
     return res.rows[0]?.n ?? 0;
   } catch {

@@ -1,0 +1,115 @@
+// What the profile scripts share: a throw-away database on the local PostgreSQL, Sluice processes started on it
+// from dist/, its admin API, and CPU time read from /proc (Linux only, like the rest of bench/).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const TOKEN = 'profile_admin_token_0123456789';
+
+/** A fresh database `name` (dropped and created again) and a data dir for the master key, both removed by drop(). */
+export async function profileDatabase(name: string) {
+  const admin = new pg.Client(ADMIN_URL);
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-profile-'));
+  process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  return {
+    name,
+    url: u.toString(),
+    dataDir,
+    admin,
+    /** PIDs of the server processes serving this database right now. */
+    backends: () =>
+      execFileSync('pgrep', ['-f', `postgres: .*${name}`])
+        .toString()
+        .trim()
+        .split('\n')
+        .map(Number),
+    async drop() {
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+export type ProfileDatabase = Awaited<ReturnType<typeof profileDatabase>>;
+
+/** `sluice start` from dist/ on the database with `args`; PROF_NODE_ARGS go to node. Resolves once /readyz answers
+ *  (or with no port: once spawned, for `--role worker`). */
+export async function startSluice(db: ProfileDatabase, args: string[], env: Record<string, string> = {}) {
+  const port = args.includes('--role') && args[args.indexOf('--role') + 1] === 'worker' ? undefined : await freePort();
+  const nodeArgs = (process.env.PROF_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...nodeArgs, 'bin/sluice.js', 'start', ...args, ...(port ? ['--port', String(port)] : [])],
+    {
+      env: { ...process.env, DATABASE_URL: db.url, SLUICE_DATA_DIR: db.dataDir, SLUICE_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const base = `http://127.0.0.1:${port}`;
+  if (port) {
+    for (let i = 0; ; i++) {
+      if (i === 300) throw new Error('sluice did not answer /readyz within 30 s');
+      if (
+        await fetch(`${base}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    child,
+    base,
+    async api(method: string, p: string, body?: unknown): Promise<any> {
+      const res = await fetch(`${base}/api/v1${p}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return res.json();
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** User and system CPU milliseconds a process has used (0 for one that is gone). */
+export function cpuMs(pid: number): { user: number; system: number; total: number } {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const user = Number(f[11]) * 10;
+    const system = Number(f[12]) * 10;
+    return { user, system, total: user + system };
+  } catch {
+    return { user: 0, system: 0, total: 0 };
+  }
+}
+
+/** A meter of the CPU milliseconds `pids` use from now on: call it to read. */
+export function cpuMeter(pids: number[]) {
+  const at0 = pids.map((p) => cpuMs(p).total);
+  return () => pids.reduce((sum, p, i) => sum + cpuMs(p).total - at0[i]!, 0);
+}
