@@ -38,8 +38,10 @@ export interface Config {
   workerPollMs: number;
   /** SLUICE_WORKER_BATCH, default 20: events claimed per round trip and projected in one transaction. */
   workerBatchSize: number;
-  /** SLUICE_EVENT_WORKERS, default 2: event batches processed at once per process (each on its own connection).
-   *  Events of one customer are never in two batches at once (the queue's serial key). */
+  /** SLUICE_EVENT_WORKERS, default 1: event batches processed at once per process (each on its own connection).
+   *  Events of one customer are never in two batches at once (the queue's serial key), but an event whose object
+   *  names no customer (invoice_payment.paid) can still run beside the charge of the same payment, and both
+   *  publish payment.succeeded: 1 until the key covers it. */
   eventWorkers: number;
   /** SLUICE_WORKER_LEASE_SECONDS, default 15: a claimed event is reclaimable after this if its worker died;
    *  a live worker renews its lease every third of it, so this bounds recovery time, not handler time. */
@@ -214,7 +216,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     processingRetrySchedule,
     workerPollMs: int('SLUICE_WORKER_POLL_MS', 250, 10, 60_000),
     workerBatchSize: int('SLUICE_WORKER_BATCH', 20, 1, 1000),
-    eventWorkers: int('SLUICE_EVENT_WORKERS', 2, 1, 32),
+    eventWorkers: int('SLUICE_EVENT_WORKERS', 1, 1, 32),
     workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 15, 3, 3600),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     stripeApiUrl,
