@@ -81,7 +81,7 @@ async function listEvents(api: Api, ws: string) {
 }
 
 /** A keep-alive receiver answering 200 at once; counts arrivals and those without a Standard Webhooks signature. */
-async function startReceiver() {
+export async function startReceiver() {
   const arrivals: number[] = [];
   let unsigned = 0;
   const server = http.createServer((req, res) => {

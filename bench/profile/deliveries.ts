@@ -2,23 +2,13 @@
 // receiver, then the endpoints resumed: deliveries/s first to last, CPU per delivery of Sluice and PostgreSQL.
 // PROF_LOG=1 logs every statement (ALTER SYSTEM, reset at the end); PROF_KEEP=1 stops before resuming and keeps
 // the database (delivprof). Loopback only, bounded.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { startReceiver } from '../compare/sluice.js';
 import { cpuMeter, cpuMs, profileDatabase, startSluice } from './common.js';
 
 const db = await profileDatabase('delivprof');
 const sluice = await startSluice(db, [], { SLUICE_OUTBOUND_ALLOW: '127.0.0.0/8' });
-const arrivals: number[] = [];
-const receiver = http.createServer((req, res) => {
-  req.resume();
-  req.on('end', () => {
-    arrivals.push(performance.now());
-    res.end('ok');
-  });
-});
-receiver.keepAliveTimeout = 60_000;
-await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+const receiver = await startReceiver();
+const { arrivals, url: receiverUrl } = receiver;
 
 const ws = (await sluice.api('POST', '/workspaces', { name: 'profile' })).id;
 const endpoints = 4;
