@@ -24,6 +24,7 @@ if (command === 'start') {
   url.searchParams.set('host', c.host);
   url.searchParams.set('port', String(c.port));
   process.stdout.write(`${url.toString()}\n`);
+  await server.detach(); // the suite's processes use it from here; `stop` ends it
 } else {
   const running = readPostmasterPid(path.join(dir, 'postgres'));
   if (running && !(await stopPostmaster(running.pid, 20_000))) process.exitCode = 1;

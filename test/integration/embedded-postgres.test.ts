@@ -20,7 +20,7 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { findBinaries, repairLibrarySymlinks, type PgBinaries } from '../../src/db/embedded/binaries.js';
 import { reachableBinaries, serverUser } from '../../src/db/embedded/os-user.js';
-import { isAlive, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
+import { isAlive, LIFECYCLE_LOCK, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { startEmbeddedServer } from '../../src/db/embedded/supervisor.js';
 import { processApi, runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
 
@@ -143,6 +143,49 @@ test('two processes leaving at the same instant: the one that counts last stops 
     await s.cleanup();
   }
 });
+
+test(
+  'a process joining as the last user stops the server waits for the stop and starts the server again',
+  { timeout: 60_000 },
+  async () => {
+    const s = scratch();
+    try {
+      const first = await startEmbeddedServer({ dataDir: s.dataDir });
+      // The last user, leaving: it holds the lifecycle lock from its count to the end of the server.
+      const leaver = new pg.Client({ ...first.connection, application_name: 'sluice-release' });
+      leaver.on('error', () => {});
+      await leaver.connect();
+      await leaver.query('SELECT pg_advisory_lock($1)', [LIFECYCLE_LOCK]);
+      const joining = startEmbeddedServer({ dataDir: s.dataDir });
+      // The joiner's session waits on the lock, and is visible to a count made now (a leaver would keep the server).
+      let waiting = 0;
+      for (let i = 0; i < 200 && waiting === 0; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        const r = await leaver.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'sluice-member' AND wait_event_type = 'Lock'",
+        );
+        waiting = r.rows[0].n;
+      }
+      assert.equal(waiting, 1, 'the joiner waits for the leaver');
+      // The leaver had counted before the joiner arrived: it stops the server.
+      assert.equal(await stopPostmaster(first.pid, 20_000), true);
+      const second = await joining;
+      try {
+        assert.notEqual(second.pid, first.pid, 'a server of its own, not the one that stopped');
+        assert.ok(isAlive(second.pid));
+        const client = new pg.Client(second.connection);
+        await client.connect();
+        assert.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1);
+        await client.end();
+      } finally {
+        assert.equal(await second.release(), true);
+      }
+      await leaver.end().catch(() => {});
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
 
 test('a cluster of another PostgreSQL major version is refused, saying what was found and how to upgrade', async () => {
   const s = scratch();

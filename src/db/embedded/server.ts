@@ -172,27 +172,85 @@ export async function waitReady(
   }
 }
 
-/** Names the session a leaving process counts the others with (it has closed its own pool before). */
+// Joining and leaving a shared server are made mutually exclusive by one advisory lock, so that a process can
+// never join a server at the instant its last other user decides to stop it. A joining process holds the lock
+// shared for a moment, through a session it then keeps for its whole life (its membership: a pool may idle
+// down to no session at all, and must not make the process invisible); a leaving process holds it exclusively
+// from before it counts the others until the server has stopped. A joiner that arrives during a stop waits on
+// the lock, is counted as a user (its session is open), or is cut off by the shutdown and starts a server anew.
+
+/** The advisory lock of the server's lifecycle (any constant; the embedded cluster is Sluice's alone). */
+export const LIFECYCLE_LOCK = 0x51_1c_e0_01;
+/** Names the session a leaving process counts the others with (it has closed its pool and membership before). */
 const RELEASE_SESSION = 'sluice-release';
+const MEMBER_SESSION = 'sluice-member';
+
+/** Membership of the server: a session that counts this process among its users until `end()`. */
+export interface Membership {
+  end(): Promise<void>;
+}
 
 /**
- * Client sessions other than the caller's (a CLI command, another process): the server is not ours alone. The
- * counting sessions of other processes that are leaving at the same instant do not count: each would otherwise
- * see the other's and both would leave the server running, with nobody left to stop it.
+ * Joins the server as one of its users; undefined when it is stopping under us (its last user left as we
+ * arrived: the caller then starts it again).
  */
-export async function otherClients(conn: Connection): Promise<number> {
-  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 2_000, application_name: RELEASE_SESSION });
-  client.on('error', () => {});
+export async function joinServer(conn: Connection): Promise<Membership | undefined> {
+  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 5_000, application_name: MEMBER_SESSION });
+  client.on('error', () => {}); // a server stopped by somebody else later: nothing to do, the session is just gone
   try {
     await client.connect();
+    await client.query('SELECT pg_advisory_lock_shared($1)', [LIFECYCLE_LOCK]);
+    await client.query('SELECT pg_advisory_unlock_shared($1)', [LIFECYCLE_LOCK]);
+  } catch {
+    await client.end().catch(() => {});
+    return undefined;
+  }
+  let ended = false;
+  return {
+    async end() {
+      if (ended) return;
+      ended = true;
+      await client.end().catch(() => {});
+    },
+  };
+}
+
+/**
+ * Stops the server at `pid` unless client sessions other than the caller's use it (a CLI command, another
+ * process). The counting sessions of other processes leaving at the same instant do not count: each would
+ * otherwise see the other's and both would leave the server running, with nobody left to stop it; the lock
+ * makes them count one after the other, and the second finds the server gone.
+ */
+export async function stopUnlessUsed(conn: Connection, pid: number, deadlineMs: number): Promise<{ stopped: boolean; others: number }> {
+  const client = new pg.Client({
+    ...conn,
+    connectionTimeoutMillis: 2_000,
+    application_name: RELEASE_SESSION,
+    // A joiner holds the lock for a moment only; one that hangs must not hold our exit for ever.
+    statement_timeout: 10_000,
+  });
+  client.on('error', () => {}); // the shutdown we ask for ends this session too
+  try {
+    try {
+      await client.connect();
+      await client.query('SELECT pg_advisory_lock($1)', [LIFECYCLE_LOCK]);
+    } catch (err) {
+      // Not answering, or stopped while we waited (another leaver stopped it): nothing of anybody's to keep.
+      // A lock wait that timed out is the one case of a live server: leave it running rather than guess.
+      if ((err as { code?: string }).code === '57014') return { stopped: false, others: 1 };
+      return { stopped: await stopPostmaster(pid, deadlineMs), others: 0 };
+    }
     const res = await client.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
        WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $1`,
       [RELEASE_SESSION],
     );
-    return res.rows[0]?.n ?? 0;
+    const others = res.rows[0]?.n ?? 0;
+    if (others > 0) return { stopped: false, others };
+    // Still holding the lock: nobody can join between our count and the end of the server.
+    return { stopped: await stopPostmaster(pid, deadlineMs), others: 0 };
   } catch {
-    return 0; // not answering: nothing of anybody's to keep alive
+    return { stopped: await stopPostmaster(pid, deadlineMs), others: 0 };
   } finally {
     await client.end().catch(() => {});
   }

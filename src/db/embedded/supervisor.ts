@@ -10,14 +10,16 @@ import { reachableBinaries, reachingUser, serverUser, type ServerUser } from './
 import {
   connectionFor,
   isAlive,
-  otherClients,
+  joinServer,
   readPostmasterPid,
   runsPostgres,
   spawnPostmaster,
   stopPostmaster,
+  stopUnlessUsed,
   tailOf,
   waitReady,
   type Connection,
+  type Membership,
 } from './server.js';
 
 export interface EmbeddedOptions {
@@ -42,6 +44,8 @@ export interface EmbeddedServer {
   paths: ClusterPaths;
   /** Stops the server unless other client sessions use it; resolves whether it stopped. */
   release(deadlineMs?: number): Promise<boolean>;
+  /** Leaves the server running without counting as its user any more (a launcher handing it to others). */
+  detach(): Promise<void>;
 }
 
 function chownTree(dir: string, user: ServerUser): void {
@@ -93,28 +97,27 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
   const password = readPassword(paths);
   if (created) emit('created the embedded PostgreSQL cluster', { dir: paths.dir, version: bins.version });
 
-  const server = (pid: number, connection: Connection, adopted: boolean): EmbeddedServer => ({
+  const server = (pid: number, connection: Connection, adopted: boolean, membership: Membership): EmbeddedServer => ({
     connection,
     pid,
     adopted,
     created,
     paths,
     async release(deadlineMs = 15_000) {
-      const others = await otherClients(connection);
-      if (others > 0) {
-        emit('left the embedded PostgreSQL server running: other sessions use it', { pid, sessions: others });
-        return false;
-      }
-      const stopped = await stopPostmaster(pid, deadlineMs);
-      emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', { pid });
+      await membership.end();
+      const { stopped, others } = await stopUnlessUsed(connection, pid, deadlineMs);
+      if (others > 0) emit('left the embedded PostgreSQL server running: other sessions use it', { pid, sessions: others });
+      else emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', { pid });
       return stopped;
     },
+    detach: () => membership.end(),
   });
 
   // A few rounds: a server another process is starting at this instant makes our own start fail on the lock
-  // file, and one being stopped by its last user refuses connections until it is gone; the next round then
-  // adopts the first, or starts in place of the second.
-  for (let attempt = 0; attempt < 3; attempt++) {
+  // file, and one being stopped by its last user refuses connections (or cuts off our joining session) until it
+  // is gone; the next round then adopts the first, or starts in place of the second.
+  const rounds = 5;
+  for (let attempt = 0; attempt < rounds; attempt++) {
     const running = readPostmasterPid(paths.dir);
     if (running && isAlive(running.pid)) {
       if (!runsPostgres(running.pid)) {
@@ -125,10 +128,12 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
         const gone = whenGone(running.pid);
         const state = await waitReady(conn, readyTimeoutMs, gone.promise);
         gone.cancel();
-        if (state === 'ok') {
+        const membership = state === 'ok' ? await joinServer(conn) : undefined;
+        if (membership) {
           emit('reusing the embedded PostgreSQL server already running on the data dir', { pid: running.pid });
-          return server(running.pid, conn, true);
+          return server(running.pid, conn, true, membership);
         }
+        if (state === 'ok') continue; // stopped by its last user as we joined
         // It was shutting down (the last user of it just left): start our own.
         if (state === 'exited') continue;
         throw new EmbeddedDbError(
@@ -144,13 +149,16 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
     const started = spawnPostmaster(bins, paths.dir, paths.logFile, user, opts.serverSettings);
     const conn = connectionFor({ socketDir: started.socketDir, port: 5432 }, password);
     const state = await waitReady(conn, readyTimeoutMs, started.exited);
-    if (state === 'ok') {
+    const membership = state === 'ok' ? await joinServer(conn) : undefined;
+    if (membership) {
       emit('started the embedded PostgreSQL server', { pid: started.pid, log: paths.logFile });
-      return server(started.pid, conn, false);
+      return server(started.pid, conn, false, membership);
     }
+    // Adopted and stopped by another process between its start and our joining it: start again.
+    if (state === 'ok' && attempt < rounds - 1) continue;
     // Another process's server took the cluster first (ours exited on its lock file): adopt that one.
     const holder = readPostmasterPid(paths.dir);
-    if (state === 'exited' && attempt < 2 && holder && holder.pid !== started.pid && isAlive(holder.pid)) continue;
+    if (state === 'exited' && attempt < rounds - 1 && holder && holder.pid !== started.pid && isAlive(holder.pid)) continue;
     if (state !== 'exited') await stopPostmaster(started.pid, 5_000);
     throw new EmbeddedDbError(
       'EMBEDDED_DB_START_FAILED',
