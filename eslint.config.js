@@ -54,7 +54,7 @@ export default tseslint.config(
   layer(['src/http/**', 'src/jobs/**', 'src/cli/**', 'src/console/**'], ['db/queries'], 'SQL is reached through a service'),
   // SQL lives in src/db/ (DESIGN.md, convention 7): no query call and no SQL text anywhere else in src/.
   {
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
     ignores: ['src/db/**', '**/*.test.ts'],
     rules: {
       'no-restricted-syntax': [
@@ -70,6 +70,35 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  // The console's own browser scripts: plain scripts (no build step), run in the browser.
+  {
+    files: ['src/console/assets/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'localStorage',
+          'navigator',
+          'Element',
+          'HTMLElement',
+          'HTMLSelectElement',
+          'CustomEvent',
+          'uPlot',
+          'htmx',
+          'getComputedStyle',
+          'ResizeObserver',
+          'Intl',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  // The JSX factory and fragment are used by the compiled JSX, which the rule does not see.
+  {
+    files: ['**/*.tsx'],
+    rules: { '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^(_|h$|Fragment$)' }] },
   },
   {
     files: ['test/**', 'bench/**', '**/*.test.ts'],

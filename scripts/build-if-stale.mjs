@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start` runs this first: compiles src/ to dist/ only when the sources changed since the last build, so a
 // restart does not pay for a full tsc run (seconds to tens of seconds on a small machine). The fingerprint is a
-// hash of the compiler's inputs (every non-test .ts file under src/, the tsconfig files, the TypeScript
+// hash of the compiler's inputs (every non-test .ts and .tsx file under src/, the tsconfig files, the TypeScript
 // version), kept in dist/.build-fingerprint. `--force` always builds (npm run build).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,7 +18,7 @@ function sources(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const full = path.join(dir, e.name);
     if (e.isDirectory()) return sources(full);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [full] : [];
+    return /\.tsx?$/.test(e.name) && !e.name.endsWith('.test.ts') ? [full] : [];
   });
 }
 

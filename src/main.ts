@@ -16,6 +16,7 @@ import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
 import type { Ctx } from './services/context.js';
+import { ensureSetupLink } from './services/users/ensure-setup-link.js';
 import { createContext } from './services/create-context.js';
 import { ensureAdminToken } from './services/workspaces/ensure-admin-token.js';
 import { checkMasterKey } from './services/connections/check-master-key.js';
@@ -75,6 +76,22 @@ export async function openStore(
     lock?.release();
     throw err;
   }
+}
+
+/** Says where the console is; while nobody can sign in, also a one-time link to create the first admin. The link
+ *  goes to stderr like the generated admin token: it is a credential, and the JSON log is shipped elsewhere. */
+async function offerConsole(ctx: Ctx, log: Logger): Promise<void> {
+  const consoleUrl = `${ctx.publicUrl()}/`;
+  const setupUrl = await ensureSetupLink(ctx);
+  log.info(
+    { console: consoleUrl, setupLinkPrinted: setupUrl !== undefined },
+    setupUrl ? 'console ready; the setup link is on stderr' : 'console ready',
+  );
+  process.stderr.write(
+    setupUrl
+      ? `\n  Sluice console: ${consoleUrl}\n  Nobody can sign in yet. Create the first admin with this one-time link (valid 72 hours):\n\n    ${setupUrl}\n\n`
+      : `\n  Sluice console: ${consoleUrl}\n\n`,
+  );
 }
 
 export async function startSluice(config: Config, role: Role, log: Logger = createLogger(config)): Promise<RunningSluice> {
@@ -171,6 +188,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     throw err;
   }
   log.info({ url, role, database: db.kind, publicUrl: ctx.publicUrl() }, 'sluice started');
+  if (app) await offerConsole(ctx, log);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

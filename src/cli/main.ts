@@ -12,6 +12,7 @@ import { rebuildCommand } from './commands/rebuild.js';
 import { retentionCommand } from './commands/retention.js';
 import { startCommand } from './commands/start.js';
 import { workspaceCommand } from './commands/workspace.js';
+import { userCommand } from './commands/user.js';
 import { UsageError, type Command } from './command.js';
 import { SLUICE_VERSION } from './version.js';
 
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
   'migrate-data': migrateDataCommand,
   workspace: workspaceCommand,
+  user: userCommand,
   rebuild: rebuildCommand,
   retention: retentionCommand,
   doctor: doctorCommand,

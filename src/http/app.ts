@@ -19,6 +19,8 @@ import { opsRoutes } from './routes/ops.js';
 import { retentionRoutes } from './routes/retention.js';
 import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
 import { workspaceRoutes } from './routes/workspaces.js';
+import { userRoutes } from './routes/users.js';
+import { consoleRoutes, pageNotFound } from '../console/routes.js';
 
 export interface AppDeps {
   ctx: Ctx;
@@ -39,7 +41,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
     // Errors raised before routing (bad URL encoding) get our error body, not Fastify's internal code.
     frameworkErrors: answerFrameworkError,
   });
-  registerErrorHandling(app);
+  registerErrorHandling(app, { pageNotFound: (request, reply) => pageNotFound(ctx, request, reply) });
   registerInputGuard(app);
   registerOpenApi(app);
 
@@ -62,8 +64,10 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(crmRoutes, { ctx });
       await api.register(outboundRoutes, { ctx });
       await api.register(retentionRoutes, { ctx });
+      await api.register(userRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );
+  await app.register(consoleRoutes, { ctx });
   return app;
 }

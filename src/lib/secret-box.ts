@@ -1,7 +1,7 @@
 // Encryption of credentials at rest (provider API keys, signing secrets) with the master key.
 // AES-256-GCM: the tag authenticates, so a tampered or foreign-key value fails loudly instead of
 // decrypting to garbage.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -18,12 +18,20 @@ export class SealedSecretUnreadable extends Error {
 export interface SecretBox {
   seal(plaintext: string): string;
   open(sealed: string): string;
+  /** HMAC-SHA256 (base64url) under a key derived from the master key for one purpose (e.g. signing cookies). */
+  mac(purpose: string, value: string): string;
 }
 
 export function createSecretBox(masterKey: string): SecretBox {
   // Any string of >= 32 characters is accepted; SHA-256 turns it into the 32-byte AES key.
   const key = createHash('sha256').update(masterKey, 'utf8').digest();
+  const macKeys = new Map<string, Buffer>();
   return {
+    mac(purpose, value) {
+      let k = macKeys.get(purpose);
+      if (!k) macKeys.set(purpose, (k = createHmac('sha256', key).update(`sluice mac key: ${purpose}`).digest()));
+      return createHmac('sha256', k).update(value, 'utf8').digest('base64url');
+    },
     seal(plaintext) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);

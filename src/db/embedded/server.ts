@@ -185,6 +185,10 @@ export const LIFECYCLE_LOCK = 0x51_1c_e0_01;
 const RELEASE_SESSION = 'sluice-release';
 const MEMBER_SESSION = 'sluice-member';
 
+function socketOf(client: pg.Client): { ref?: () => void; unref?: () => void } | undefined {
+  return (client as unknown as { connection?: { stream?: { ref?: () => void; unref?: () => void } } }).connection?.stream;
+}
+
 /** Membership of the server: a session that counts this process among its users until `end()`. */
 export interface Membership {
   end(): Promise<void>;
@@ -201,6 +205,8 @@ export async function joinServer(conn: Connection): Promise<Membership | undefin
     await client.connect();
     await client.query('SELECT pg_advisory_lock_shared($1)', [LIFECYCLE_LOCK]);
     await client.query('SELECT pg_advisory_unlock_shared($1)', [LIFECYCLE_LOCK]);
+    // The membership alone must never keep the process alive (a pool closes its idle sessions; this one stays).
+    socketOf(client)?.unref?.();
   } catch {
     await client.end().catch(() => {});
     return undefined;
@@ -210,6 +216,8 @@ export async function joinServer(conn: Connection): Promise<Membership | undefin
     async end() {
       if (ended) return;
       ended = true;
+      // Waiting for the goodbye must keep the process alive, or a process with nothing else left exits mid-await.
+      socketOf(client)?.ref?.();
       await client.end().catch(() => {});
     },
   };

@@ -25,12 +25,12 @@ export async function findWorkspace(db: Queryable, id: string): Promise<Workspac
 }
 
 /** Newest first, keyset-paged by id (ids sort by creation time). */
-export async function listWorkspaces(db: Queryable, opts: { limit: number; before?: string; onlyId?: string }): Promise<WorkspaceRow[]> {
+export async function listWorkspaces(db: Queryable, opts: { limit: number; before?: string; onlyIds?: string[] }): Promise<WorkspaceRow[]> {
   const { rows } = await db.query<WorkspaceRow>(
     `SELECT ${COLUMNS} FROM workspaces
-     WHERE ($1::text IS NULL OR id < $1) AND ($2::text IS NULL OR id = $2)
+     WHERE ($1::text IS NULL OR id < $1) AND ($2::text[] IS NULL OR id = ANY($2))
      ORDER BY id DESC LIMIT $3`,
-    [opts.before ?? null, opts.onlyId ?? null, opts.limit],
+    [opts.before ?? null, opts.onlyIds ?? null, opts.limit],
   );
   return rows;
 }

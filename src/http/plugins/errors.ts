@@ -99,10 +99,21 @@ export function answerFrameworkError(err: FastifyError, request: FastifyRequest,
   void answer(request, reply, err);
 }
 
-export function registerErrorHandling(app: FastifyInstance): void {
+/** A browser asking for a page (not the API, not a webhook): it gets the console's HTML 404 instead of JSON. */
+function wantsPage(request: FastifyRequest): boolean {
+  const path = request.url;
+  if (path.startsWith('/api/') || path.startsWith('/webhooks/')) return false;
+  return request.method === 'GET' && /\btext\/html\b/.test(String(request.headers.accept ?? ''));
+}
+
+export function registerErrorHandling(
+  app: FastifyInstance,
+  opts: { pageNotFound?: (request: FastifyRequest, reply: FastifyReply) => unknown } = {},
+): void {
   app.setErrorHandler((err: FastifyError, request, reply) => answer(request, reply, err));
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    if (opts.pageNotFound && wantsPage(request)) return opts.pageNotFound(request, reply);
+    return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+  });
 }

@@ -9,7 +9,11 @@ import { UnauthorizedError, WorkspaceNotFoundError, ForbiddenError } from '../..
 import { constantTimeEqual, hashToken } from '../../lib/hash.js';
 import type { Ctx } from '../context.js';
 
-export type Principal = { kind: 'admin' } | { kind: 'workspace'; workspaceId: string; keyId: string; role: ApiKeyRole };
+export type Principal =
+  | { kind: 'admin' }
+  | { kind: 'workspace'; workspaceId: string; keyId: string; role: ApiKeyRole }
+  /** A person signed in to the console; `workspaces` null: every workspace. */
+  | { kind: 'user'; userId: string; email: string; role: ApiKeyRole; workspaces: string[] | null };
 
 export const ADMIN_TOKEN_HASH_SETTING = 'admin_token_hash';
 
@@ -32,32 +36,56 @@ export async function authenticate(ctx: Ctx, admin: AdminTokenHashes, authorizat
   throw new UnauthorizedError('the bearer token is not valid');
 }
 
+/** Whether the principal may open the workspace at all (whatever its role). */
+export function mayOpenWorkspace(principal: Principal, workspaceId: string): boolean {
+  if (principal.kind === 'workspace') return principal.workspaceId === workspaceId;
+  if (principal.kind === 'user') return principal.workspaces === null || principal.workspaces.includes(workspaceId);
+  return true;
+}
+
 export function assertWorkspaceAccess(principal: Principal, workspaceId: string): void {
-  if (principal.kind === 'workspace' && principal.workspaceId !== workspaceId) throw new WorkspaceNotFoundError(workspaceId);
+  if (!mayOpenWorkspace(principal, workspaceId)) throw new WorkspaceNotFoundError(workspaceId);
+}
+
+/** The principal's role in a workspace it may open: the admin token is admin everywhere. */
+export function roleOf(principal: Principal): ApiKeyRole {
+  return principal.kind === 'admin' ? 'admin' : principal.role;
 }
 
 /** The admin token, or a workspace key with the `admin` role (its workspace is checked by the auth hook). */
 export function assertWorkspaceAdmin(principal: Principal, what: string): void {
   if (principal.kind === 'workspace' && principal.role !== 'admin')
     throw new ForbiddenError(`${what} needs an admin key or the admin token (this key's role is ${principal.role})`);
+  if (principal.kind === 'user' && principal.role !== 'admin')
+    throw new ForbiddenError(`${what} needs the admin role (your role is ${principal.role})`);
 }
 
 /** Viewer keys read and never change anything, so a leaked read-only key cannot save secrets or create keys.
  *  Member keys operate (replay, retry, test, recover, publish custom events, REST Hooks); routes that change
  *  credentials, endpoints, keys or workspace settings need an admin key (route config `adminOnly`). */
 export function assertMayWrite(principal: Principal, method: string): void {
-  if (principal.kind === 'workspace' && principal.role === 'viewer' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) {
-    throw new ForbiddenError('a viewer key can only read (GET); use a member or admin key to change anything');
+  if (principal.kind !== 'admin' && principal.role === 'viewer' && !['GET', 'HEAD', 'OPTIONS'].includes(method)) {
+    throw new ForbiddenError(
+      principal.kind === 'user'
+        ? 'the viewer role can only read; ask an admin for the member or admin role'
+        : 'a viewer key can only read (GET); use a member or admin key to change anything',
+    );
   }
 }
 
 /** Who asked, as recorded in audit rows: 'admin' or the API key's id, never the token itself. */
 export function principalRef(principal: Principal): string {
+  if (principal.kind === 'user') return `user:${principal.userId}`;
   return principal.kind === 'admin' ? 'admin' : principal.keyId;
 }
 
+/** Instance-wide actions (workspaces, users, retention): the admin token, or a user who is admin of every workspace. */
+export function isInstanceAdmin(principal: Principal): boolean {
+  return principal.kind === 'admin' || (principal.kind === 'user' && principal.role === 'admin' && principal.workspaces === null);
+}
+
 export function assertAdmin(principal: Principal, what: string): void {
-  if (principal.kind !== 'admin') throw new ForbiddenError(`${what} needs the admin token`);
+  if (!isInstanceAdmin(principal)) throw new ForbiddenError(`${what} needs the admin token or an admin of every workspace`);
 }
 
 /** The stored hash of the generated admin token, if one was generated. */

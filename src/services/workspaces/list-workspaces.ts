@@ -14,8 +14,13 @@ export async function listWorkspaces(
   const rows = await queryWorkspaces(ctx.db, {
     limit: limit + 1,
     before: parseCursor(query.cursor),
-    // A workspace key sees its own workspace only.
-    onlyId: principal.kind === 'workspace' ? principal.workspaceId : undefined,
+    // A workspace key sees its own workspace only; a user the workspaces given to them.
+    onlyIds:
+      principal.kind === 'workspace'
+        ? [principal.workspaceId]
+        : principal.kind === 'user' && principal.workspaces !== null
+          ? principal.workspaces
+          : undefined,
   });
   const p = page(rows, limit);
   return { data: p.data.map((ws) => toWorkspaceView(ctx, ws)), nextCursor: p.nextCursor };

@@ -1,0 +1,40 @@
+// Time-series charts of the console (uPlot, served from node_modules). A chart is a <div data-chart> holding
+// its series as JSON in a data attribute: no inline script, so the Content-Security-Policy stays strict.
+(function () {
+  'use strict';
+  function draw(el) {
+    if (typeof uPlot === 'undefined') return;
+    var spec;
+    try {
+      spec = JSON.parse(el.getAttribute('data-chart') || '{}');
+    } catch {
+      return;
+    }
+    el.textContent = '';
+    var styles = getComputedStyle(document.documentElement);
+    var fg = styles.getPropertyValue('--muted').trim() || '#57606a';
+    var palette = ['#0a58ca', '#b35900', '#1a7f37', '#a40e26', '#8250df'];
+    var opts = {
+      width: Math.max(280, el.clientWidth || 600),
+      height: 180,
+      title: spec.title || '',
+      scales: { x: { time: true } },
+      axes: [
+        { stroke: fg, grid: { stroke: 'rgba(128,128,128,0.15)' } },
+        { stroke: fg, grid: { stroke: 'rgba(128,128,128,0.15)' } },
+      ],
+      series: [{}].concat(
+        (spec.series || []).map(function (name, i) {
+          return { label: name, stroke: palette[i % palette.length], width: 2 };
+        }),
+      ),
+    };
+    new uPlot(opts, spec.data || [[]], el);
+  }
+  function drawAll() {
+    document.querySelectorAll('[data-chart]').forEach(draw);
+  }
+  document.addEventListener('DOMContentLoaded', drawAll);
+  document.addEventListener('sluice:theme', drawAll);
+  document.addEventListener('htmx:afterSettle', drawAll);
+})();

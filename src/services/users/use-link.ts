@@ -1,0 +1,56 @@
+// The one-time links at work: the setup link creates the first admin; a set-password link sets a new user's
+// password. Either signs the person in. The link is spent in the same transaction as what it does.
+import { findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
+import { AppError } from '../../errors.js';
+import { hashToken } from '../../lib/hash.js';
+import { newId } from '../../lib/ids.js';
+import { hashPassword } from '../../lib/password.js';
+import { recordAudit } from '../audit/record-audit.js';
+import type { Ctx } from '../context.js';
+import { checkEmail, checkPassword, failIfProblems, type FieldProblem } from './user-input.js';
+
+export class LinkUnusableError extends AppError {
+  constructor() {
+    super('LINK_UNUSABLE', 'this link was already used, has expired, or is not one Sluice made; ask an admin for a new one', 410);
+  }
+}
+
+/** What the page shows before the form is sent: which kind of link, and for whom. */
+export async function inspectLink(ctx: Ctx, token: string): Promise<{ purpose: LinkPurpose; email: string | null }> {
+  const link = token.length <= 200 ? await findLink(ctx.db, hashToken(token)) : undefined;
+  if (!link) throw new LinkUnusableError();
+  return { purpose: link.purpose, email: link.email };
+}
+
+export async function redeemLink(
+  ctx: Ctx,
+  token: string,
+  input: { email?: unknown; password?: unknown; confirm?: unknown },
+): Promise<string> {
+  const link = await inspectLink(ctx, token);
+  const problems: FieldProblem[] = [];
+  const email = link.purpose === 'setup' ? checkEmail(input.email, problems) : '';
+  const password = checkPassword(input.password, problems);
+  if (input.confirm !== undefined && input.confirm !== input.password)
+    problems.push({ field: 'confirm', message: 'the two passwords differ' });
+  failIfProblems(problems);
+  const passwordHash = await hashPassword(password);
+  const tokenHash = hashToken(token);
+  return ctx.db.transaction(async (tx) => {
+    const fresh = await findLink(tx, tokenHash);
+    if (!fresh || !(await useLink(tx, tokenHash))) throw new LinkUnusableError();
+    if (fresh.purpose === 'set_password') {
+      await setUserPassword(tx, fresh.userId!, passwordHash);
+      return fresh.userId!;
+    }
+    const id = newId('usr', ctx.now());
+    const user = await insertUser(tx, { id, email, role: 'admin', workspaces: null, passwordHash });
+    if (!user) throw new AppError('USER_EXISTS', `a user with the email ${email} exists`, 409, false, { field: 'email' });
+    await recordAudit({ ...ctx, db: tx as Ctx['db'] }, { kind: 'cli' }, null, 'user.created', id, {
+      email,
+      role: 'admin',
+      via: 'setup link',
+    });
+    return id;
+  });
+}
