@@ -147,6 +147,12 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[], version
   };
 }
 
+/** The HTTP API the document describes: /api/v1, the inbound webhooks and the ops routes. Everything else is a
+ *  console page (HTML for people, not a contract for programs) and stays out of it. */
+export function isApiRoute(url: string): boolean {
+  return /^\/(api\/|webhooks\/|healthz$|readyz$|metrics$)/.test(url);
+}
+
 /** Call before any route is registered (the onRoute hook only sees routes added after it). */
 export function registerOpenApi(app: FastifyInstance, version = '0.1.0'): void {
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
@@ -156,7 +162,7 @@ export function registerOpenApi(app: FastifyInstance, version = '0.1.0'): void {
   app.addHook('onRoute', (route: RouteOptions) => {
     for (const method of [route.method].flat()) {
       // HEAD twins of GET routes are added by Fastify itself; the document lists the GET.
-      if (method !== 'HEAD') routes.push({ method, url: route.url, schema: route.schema as RegisteredRoute['schema'] });
+      if (method !== 'HEAD' && isApiRoute(route.url)) routes.push({ method, url: route.url, schema: route.schema as RegisteredRoute['schema'] });
     }
   });
 
