@@ -162,7 +162,8 @@ export function registerOpenApi(app: FastifyInstance, version = '0.1.0'): void {
   app.addHook('onRoute', (route: RouteOptions) => {
     for (const method of [route.method].flat()) {
       // HEAD twins of GET routes are added by Fastify itself; the document lists the GET.
-      if (method !== 'HEAD' && isApiRoute(route.url)) routes.push({ method, url: route.url, schema: route.schema as RegisteredRoute['schema'] });
+      if (method !== 'HEAD' && isApiRoute(route.url))
+        routes.push({ method, url: route.url, schema: route.schema as RegisteredRoute['schema'] });
     }
   });
 
