@@ -160,3 +160,11 @@ export async function useLink(db: Queryable, tokenHash: string): Promise<boolean
 export async function expireSetupLinks(db: Queryable): Promise<void> {
   await db.query("UPDATE user_links SET expires_at = now() WHERE purpose = 'setup' AND used_at IS NULL AND expires_at > now()");
 }
+
+/** Links used or expired more than a week ago (kept a while so "already used" can still be told apart). */
+export async function deleteEndedLinks(db: Queryable): Promise<number> {
+  const { rowCount } = await db.query(
+    "DELETE FROM user_links WHERE coalesce(used_at, expires_at) < now() - interval '7 days' AND (used_at IS NOT NULL OR expires_at < now())",
+  );
+  return rowCount ?? 0;
+}

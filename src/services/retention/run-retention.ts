@@ -11,6 +11,7 @@ import {
   takeRetentionLease,
   workspaceRetention,
 } from '../../db/queries/retention.js';
+import { deleteEndedLinks, deleteExpiredSessions } from '../../db/queries/users.js';
 import { WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 
@@ -58,6 +59,9 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
     return true;
   };
   try {
+    // Console sessions and one-time links that ended: small tables, one statement each.
+    const sessionsEnded = (await deleteExpiredSessions(ctx.db)) + (await deleteEndedLinks(ctx.db));
+    if (sessionsEnded > 0) ctx.log.info({ deleted: sessionsEnded }, 'retention removed ended console sessions and links');
     outer: for (const ws of workspaces) {
       const days = ws.retentionDays ?? ctx.config.retentionDays;
       const cutoff = new Date(ctx.now() - days * 86_400_000);
