@@ -188,3 +188,17 @@ test('sluice listen waits for the server, then keeps printing across a server re
     await store.drop();
   }
 });
+
+test('a SIGTERM while sluice is still starting stops it cleanly once started (exit 0), not abruptly', { timeout: 90_000 }, async () => {
+  const store = await createTestStore();
+  try {
+    const child = spawnSluice(['start', '--port', '0'], { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN });
+    // The first log line comes from inside the start (data dir, database), before it listens.
+    await waitFor(async () => child.stdout().includes('"level"'), 'the first log line', 60_000);
+    child.proc.kill('SIGTERM');
+    assert.equal(await child.exited, 0, child.stderr().slice(-2000));
+    assert.match(child.stdout(), /"msg":"stopped"/);
+  } finally {
+    await store.drop();
+  }
+});

@@ -28,25 +28,40 @@ export const startCommand: Command = {
     }
     if (values.host !== undefined) overrides.host = values.host;
     const config = loadConfig(process.env, overrides);
-    const running = await startSluice(config, role);
-
-    await new Promise<void>((resolve) => {
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals += 1;
-        if (signals > 1) {
-          running.ctx.log.warn({ signal }, 'second signal: exiting now');
-          process.exit(130);
-        }
-        void running.stop().then(resolve, (err: unknown) => {
-          running.ctx.log.error({ err }, 'shutdown failed');
-          process.exitCode = 1;
-          resolve();
-        });
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    });
+    // The handlers go in before the start: a SIGTERM that arrives while Sluice is still starting (an
+    // orchestrator that changed its mind, a test that is done) must stop it cleanly once started, not kill it.
+    let running: Awaited<ReturnType<typeof startSluice>> | undefined;
+    let stopRequested = false;
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const stop = () =>
+      void running!.stop().then(finish, (err: unknown) => {
+        running!.ctx.log.error({ err }, 'shutdown failed');
+        process.exitCode = 1;
+        finish();
+      });
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        if (running) running.ctx.log.warn({ signal }, 'second signal: exiting now');
+        else process.stderr.write(`sluice start: second ${signal}: exiting now\n`);
+        process.exit(130);
+      }
+      stopRequested = true;
+      if (running) stop();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    try {
+      running = await startSluice(config, role);
+    } catch (err) {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      throw err;
+    }
+    if (stopRequested) stop();
+    await finished;
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   },
 };
