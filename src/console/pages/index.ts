@@ -1,6 +1,18 @@
 // The pages of a workspace, one module each; routes.ts registers them all.
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../../services/context.js';
+import { deliveryPage } from './delivery.js';
+import { endpointDetailPage } from './endpoint-detail.js';
+import { endpointsPage } from './endpoints.js';
+import { hooksPage } from './hooks.js';
+import { messagesPage } from './messages.js';
 import { overviewPage } from './overview.js';
 
-export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [overviewPage];
+export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [
+  overviewPage,
+  endpointsPage,
+  endpointDetailPage,
+  deliveryPage,
+  messagesPage,
+  hooksPage,
+];

@@ -239,6 +239,8 @@ export async function listDeliveries(
     endpointId?: string | undefined;
     messageId?: string | undefined;
     status?: string | undefined;
+    /** The message's exact type. */
+    messageType?: string | undefined;
     before?: string | undefined;
     limit: number;
   },
@@ -246,9 +248,79 @@ export async function listDeliveries(
   const { rows } = await db.query<DeliveryRow>(
     `SELECT ${DELIVERY} FROM deliveries d JOIN messages m ON m.id = d.message_id
      WHERE d.workspace_id = $1 AND ($2::text IS NULL OR d.endpoint_id = $2) AND ($3::text IS NULL OR d.message_id = $3)
-       AND ($4::text IS NULL OR d.status = $4) AND ($5::text IS NULL OR d.id < $5)
+       AND ($4::text IS NULL OR d.status = $4) AND ($5::text IS NULL OR d.id < $5) AND ($7::text IS NULL OR m.type = $7)
      ORDER BY d.id DESC LIMIT $6`,
-    [o.workspaceId, o.endpointId ?? null, o.messageId ?? null, o.status ?? null, o.before ?? null, o.limit],
+    [o.workspaceId, o.endpointId ?? null, o.messageId ?? null, o.status ?? null, o.before ?? null, o.limit, o.messageType ?? null],
+  );
+  return rows;
+}
+
+export interface DeliveryFilter {
+  workspaceId: string;
+  endpointId: string;
+  status?: string | undefined;
+  messageType?: string | undefined;
+}
+
+// The deliveries of one endpoint a filter matches, newest first, at most $5: the same rows listDeliveries pages
+// through (on the deliveries_endpoint index), so a bulk action takes what the list shows.
+const MATCHING = `SELECT d.id FROM deliveries d JOIN messages m ON m.id = d.message_id
+  WHERE d.workspace_id = $1 AND d.endpoint_id = $2 AND ($3::text IS NULL OR d.status = $3) AND ($4::text IS NULL OR m.type = $4)
+  ORDER BY d.id DESC LIMIT $5`;
+
+/** How many deliveries a filter matches, counting no further than `cap` (a bounded count, never the table). */
+export async function countMatchingDeliveries(db: Queryable, f: DeliveryFilter, cap: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (${MATCHING}) x`, [
+    f.workspaceId,
+    f.endpointId,
+    f.status ?? null,
+    f.messageType ?? null,
+    cap,
+  ]);
+  return rows[0]!.n;
+}
+
+/**
+ * Queues for one more attempt now the newest `limit` deliveries a filter matches, skipping those a sender holds
+ * at this moment (they would go out twice at once). Answers how many were queued and how many were skipped.
+ */
+export async function requeueMatchingDeliveries(
+  db: Queryable,
+  f: DeliveryFilter,
+  limit: number,
+): Promise<{ queued: number; inFlight: number; matched: number }> {
+  const { rows } = await db.query<{ queued: number; in_flight: number; matched: number }>(
+    `WITH matched AS (${MATCHING}),
+     locked AS (
+       SELECT d.id, (d.status = 'pending' AND d.locked_until > now()) AS busy
+       FROM deliveries d WHERE d.id IN (SELECT id FROM matched) ORDER BY d.id FOR UPDATE
+     ),
+     moved AS (
+       UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL
+       FROM locked l WHERE d.id = l.id AND NOT l.busy
+       RETURNING d.id
+     )
+     SELECT (SELECT count(*) FROM moved)::int AS queued, (SELECT count(*) FROM locked WHERE busy)::int AS in_flight,
+            (SELECT count(*) FROM locked)::int AS matched`,
+    [f.workspaceId, f.endpointId, f.status ?? null, f.messageType ?? null, limit],
+  );
+  const r = rows[0]!;
+  return { queued: r.queued, inFlight: r.in_flight, matched: r.matched };
+}
+
+/** The newest `perEndpoint` deliveries of each endpoint, newest first: what a sparkline of recent outcomes draws. */
+export async function recentDeliveryOutcomes(
+  db: Queryable,
+  endpointIds: string[],
+  perEndpoint: number,
+): Promise<{ endpoint_id: string; status: 'pending' | 'succeeded' | 'failed'; attempts: number }[]> {
+  if (endpointIds.length === 0) return [];
+  const { rows } = await db.query<{ endpoint_id: string; status: 'pending' | 'succeeded' | 'failed'; attempts: number }>(
+    `SELECT e.id AS endpoint_id, r.status, r.attempts
+     FROM unnest($1::text[]) AS e(id)
+     CROSS JOIN LATERAL (SELECT status, attempts, id FROM deliveries WHERE endpoint_id = e.id ORDER BY id DESC LIMIT $2) r
+     ORDER BY e.id, r.id DESC`,
+    [endpointIds, perEndpoint],
   );
   return rows;
 }

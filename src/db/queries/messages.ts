@@ -157,3 +157,37 @@ export async function messagesAfter(db: Queryable, workspaceId: string, afterId:
   ]);
   return rows;
 }
+
+export type MessageKind = 'business' | 'raw' | 'custom' | 'test';
+
+/**
+ * A page of messages, newest first, by kind (business: derived by Sluice; raw: relayed from a provider;
+ * custom: published by the team; test: sent by "send test event"), exact type or `prefix.*`, and a lower time
+ * bound turned into an id bound (ids sort by creation), so every filter walks the messages_workspace index.
+ */
+export async function listMessagesPage(
+  db: Queryable,
+  o: {
+    workspaceId: string;
+    kind?: MessageKind | undefined;
+    type?: string | undefined;
+    sinceId?: string | undefined;
+    before?: string | undefined;
+    limit: number;
+  },
+): Promise<MessageRow[]> {
+  const { rows } = await db.query<MessageRow>(
+    `SELECT * FROM messages WHERE workspace_id = $1
+       AND ($2::text IS NULL OR type = $2 OR (right($2, 2) = '.*' AND left(type, length($2) - 1) = left($2, -1)))
+       AND ($3::text IS NULL OR id >= $3) AND ($4::text IS NULL OR id < $4)
+       AND CASE $5::text
+             WHEN 'test' THEN test
+             WHEN 'custom' THEN NOT test AND dedupe_key LIKE 'custom:%'
+             WHEN 'raw' THEN NOT test AND (type LIKE 'stripe.%' OR type LIKE 'piano.%')
+             WHEN 'business' THEN NOT test AND dedupe_key NOT LIKE 'custom:%' AND type NOT LIKE 'stripe.%' AND type NOT LIKE 'piano.%'
+             ELSE true END
+     ORDER BY id DESC LIMIT $6`,
+    [o.workspaceId, o.type ?? null, o.sinceId ?? null, o.before ?? null, o.kind ?? null, o.limit],
+  );
+  return rows;
+}

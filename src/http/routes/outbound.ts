@@ -10,6 +10,7 @@ import { getEndpoint, listEndpoints } from '../../services/outbound/endpoint-rea
 import { hookSample } from '../../services/outbound/hook-sample.js';
 import { recoverDeliveries } from '../../services/outbound/recover-deliveries.js';
 import { retryDelivery } from '../../services/outbound/retry-delivery.js';
+import { revealEndpointSecret } from '../../services/outbound/reveal-endpoint-secret.js';
 import { rotateEndpointSecret } from '../../services/outbound/rotate-endpoint-secret.js';
 import { sendTestEvent } from '../../services/outbound/send-test-event.js';
 import { subscribeHook } from '../../services/outbound/subscribe-hook.js';
@@ -133,7 +134,27 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         response: { 200: view({ secret: Type.String({ description: 'the new whsec_… secret, shown once' }) }), ...apiErrors() },
       },
     },
-    async (r) => rotateEndpointSecret(ctx, r.params.ws, r.params.id),
+    async (r) => rotateEndpointSecret(ctx, r.principal, r.params.ws, r.params.id),
+  );
+  app.get(
+    '/workspaces/:ws/endpoints/:id/secret',
+    {
+      config: adminOnly,
+      schema: {
+        summary: 'Reveal the signing secret (admin; recorded in the audit log)',
+        tags,
+        params: EndpointParams,
+        response: {
+          200: view({
+            id: Type.String(),
+            secret: Type.String({ description: 'the current whsec_… secret' }),
+            previousSecretExpiresAt: nullable(Type.String({ description: 'while a rotated-out secret still signs: when it stops' })),
+          }),
+          ...apiErrors(),
+        },
+      },
+    },
+    async (r) => revealEndpointSecret(ctx, r.principal, r.params.ws, r.params.id),
   );
   app.post(
     '/workspaces/:ws/endpoints/:id/test',
@@ -173,7 +194,11 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         summary: "List this endpoint's deliveries",
         tags,
         params: EndpointParams,
-        querystring: query({ ...paging, status: DeliveryStatus }),
+        querystring: query({
+          ...paging,
+          status: DeliveryStatus,
+          type: Type.Optional(text(200, { description: "the message's exact type" })),
+        }),
         response: { 200: pageOf(Delivery), ...apiErrors() },
       },
     },
@@ -189,6 +214,7 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         querystring: query({
           ...paging,
           status: DeliveryStatus,
+          type: Type.Optional(text(200, { description: "the message's exact type" })),
           message: Type.Optional(idOf('msg', 'a message id (msg_…)')),
           endpoint: Type.Optional(EndpointId),
         }),

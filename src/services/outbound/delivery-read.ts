@@ -27,12 +27,21 @@ export async function listDeliveries(ctx: Ctx, workspaceId: string, q: Record<st
   const before = parseCursor(q.cursor);
   const status = oneOf(q.status, 'status', ['pending', 'succeeded', 'failed'] as const);
   const messageId = optionalString(q, 'message', 100);
+  const messageType = optionalString(q, 'type', 200);
   const endpointFilter = endpointId ?? optionalString(q, 'endpoint', 100);
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   if (endpointId && !(await findEndpoint(ctx.db, workspaceId, endpointId))) {
     throw new NotFoundError('ENDPOINT_NOT_FOUND', `no endpoint ${JSON.stringify(endpointId)} in this workspace`);
   }
-  const rows = await queryDeliveries(ctx.db, { workspaceId, endpointId: endpointFilter, messageId, status, before, limit: limit + 1 });
+  const rows = await queryDeliveries(ctx.db, {
+    workspaceId,
+    endpointId: endpointFilter,
+    messageId,
+    messageType,
+    status,
+    before,
+    limit: limit + 1,
+  });
   const p = page(rows, limit);
   return { data: p.data.map(view), nextCursor: p.nextCursor };
 }

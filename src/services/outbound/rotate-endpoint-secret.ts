@@ -1,13 +1,16 @@
 // A new signing secret for an endpoint. The previous one keeps signing beside it for 24 hours, so a receiver
-// can switch at its own pace: every delivery in that window verifies with either secret.
+// can switch at its own pace: every delivery in that window verifies with either secret. Recorded in the audit
+// log (who rotated which endpoint's secret), in the same transaction; the secret itself never is.
 import { findEndpoint, updateEndpoint } from '../../db/queries/endpoints.js';
 import { NotFoundError } from '../../errors.js';
 import { generateEndpointSecret } from '../../outbound/sign.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import type { Ctx } from '../context.js';
 import { openEndpoint, ROTATION_OVERLAP_MS, sealEndpoint } from './endpoint-view.js';
 
 export async function rotateEndpointSecret(
   ctx: Ctx,
+  actor: Actor,
   workspaceId: string,
   endpointId: string,
 ): Promise<{ id: string; secret: string; previousSecretExpiresAt: string }> {
@@ -22,6 +25,9 @@ export async function rotateEndpointSecret(
     const previous = sealed.secrets.find((s) => s.expiresAt === null);
     const secrets = [{ secret, expiresAt: null }, ...(previous ? [{ secret: previous.secret, expiresAt }] : [])];
     await updateEndpoint(tx, row.id, { secretsSealed: sealEndpoint(ctx, { ...sealed, secrets }) });
+    await recordAudit({ ...ctx, db: tx as Ctx['db'] }, actor, workspaceId, 'endpoint.secret_rotated', row.id, {
+      previousSecretExpiresAt: previous ? expiresAt : null,
+    });
     ctx.log.info({ workspaceId, endpointId }, 'endpoint secret rotated');
     return { id: row.id, secret, previousSecretExpiresAt: expiresAt };
   });
