@@ -1,6 +1,18 @@
 // The pages of a workspace, one module each; routes.ts registers them all.
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../../services/context.js';
+import { customerDetailPage } from './customer-detail.js';
+import { customersPage } from './customers.js';
+import { eventDetailPage } from './event-detail.js';
+import { eventsPage } from './events.js';
+import { eventsStream } from './events-stream.js';
 import { overviewPage } from './overview.js';
 
-export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [overviewPage];
+export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [
+  overviewPage,
+  eventsPage,
+  eventsStream,
+  eventDetailPage,
+  customersPage,
+  customerDetailPage,
+];
