@@ -64,7 +64,8 @@
       if (paused) {
         var held = tail.__held || [];
         tail.__held = [];
-        held.reverse().forEach(function (html) {
+        // Oldest first: each message goes on top of the one before, so the newest ends up first.
+        held.forEach(function (html) {
           tail.insertAdjacentHTML('afterbegin', html);
         });
         if (window.htmx) window.htmx.process(tail);

@@ -6,6 +6,11 @@ import { endpointDetailPage } from './endpoint-detail.js';
 import { endpointsPage } from './endpoints.js';
 import { hooksPage } from './hooks.js';
 import { messagesPage } from './messages.js';
+import { customerDetailPage } from './customer-detail.js';
+import { customersPage } from './customers.js';
+import { eventDetailPage } from './event-detail.js';
+import { eventsPage } from './events.js';
+import { eventsStream } from './events-stream.js';
 import { overviewPage } from './overview.js';
 
 export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [
@@ -15,4 +20,9 @@ export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Prom
   deliveryPage,
   messagesPage,
   hooksPage,
+  eventsPage,
+  eventsStream,
+  eventDetailPage,
+  customersPage,
+  customerDetailPage,
 ];

@@ -103,3 +103,56 @@ export async function customersOfPerson(db: Queryable, customer: Row): Promise<R
   ]);
   return [customer, ...rows.filter((r) => r.id !== customer.id)];
 }
+
+export interface LinkedCustomer {
+  eventId: string;
+  id: string;
+  provider: string;
+  providerId: string;
+  email: string | null;
+  name: string | null;
+}
+
+/** The customers each of these events is linked to (customer_events, read by its event index). */
+export async function customersOfEvents(db: Queryable, workspaceId: string, eventIds: string[]): Promise<LinkedCustomer[]> {
+  if (eventIds.length === 0) return [];
+  const { rows } = await db.query<LinkedCustomer>(
+    `SELECT ce.event_id AS "eventId", c.id, c.provider, c.provider_id AS "providerId", c.email, c.name
+     FROM customer_events ce JOIN customers c ON c.id = ce.customer_id
+     WHERE ce.event_id = ANY($2::text[]) AND c.workspace_id = $1
+     ORDER BY ce.event_id, c.id`,
+    [workspaceId, eventIds.slice(0, 500)],
+  );
+  return rows;
+}
+
+export interface TouchedRow {
+  table: string;
+  id: string;
+  providerId: string;
+  status: string | null;
+}
+
+const CUSTOMER_TABLES = ['subscriptions', 'invoices', 'payments', 'checkout_sessions', 'access'] as const;
+
+/** The CRM rows of these customers whose current version an event wrote (source_event_id is the provider's
+ *  event id), read through the per-customer indexes; at most `limit` per table. */
+export async function rowsWrittenBy(
+  db: Queryable,
+  workspaceId: string,
+  customerIds: string[],
+  sourceEventId: string,
+  limit = 50,
+): Promise<TouchedRow[]> {
+  if (customerIds.length === 0) return [];
+  const branches = [
+    `(SELECT 'customers' AS "table", id, provider_id AS "providerId", NULL::text AS status FROM customers
+      WHERE workspace_id = $1 AND id = ANY($2::text[]) AND source_event_id = $3 LIMIT $4)`,
+    ...CUSTOMER_TABLES.map(
+      (t) => `(SELECT '${t}' AS "table", id, provider_id AS "providerId", status FROM ${t}
+      WHERE workspace_id = $1 AND customer_id = ANY($2::text[]) AND source_event_id = $3 LIMIT $4)`,
+    ),
+  ];
+  const { rows } = await db.query<TouchedRow>(branches.join(' UNION ALL '), [workspaceId, customerIds.slice(0, 50), sourceEventId, limit]);
+  return rows;
+}

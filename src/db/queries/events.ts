@@ -148,6 +148,12 @@ export interface EventFilter {
   status?: EventStatus | undefined;
   since?: Date | undefined;
   before?: string | undefined;
+  /** Only ids above this one (the live tail). */
+  after?: string | undefined;
+  /** Ids to leave out (the tail's rows already sent). */
+  exclude?: string[] | undefined;
+  /** Oldest first instead of newest first (the live tail sends in arrival order). */
+  oldestFirst?: boolean | undefined;
   limit: number;
 }
 
@@ -181,9 +187,12 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
     where.push(`received_at >= ${p(f.since)}`, `id >= ${p(idFloor('ev', f.since.getTime() - CLOCK_SKEW_MS))}`);
   }
   if (f.before !== undefined) where.push(`id < ${p(f.before)}`);
+  if (f.after !== undefined) where.push(`id > ${p(f.after)}`);
+  if (f.exclude !== undefined && f.exclude.length > 0) where.push(`NOT (id = ANY(${p(f.exclude)}::text[]))`);
+  const order = f.oldestFirst ? 'ASC' : 'DESC';
   const limit = p(f.limit);
   const select = (extra: string[]) =>
-    `SELECT ${SUMMARY} FROM events WHERE ${[...where, ...extra].join(' AND ')} ORDER BY id DESC LIMIT ${limit}`;
+    `SELECT ${SUMMARY} FROM events WHERE ${[...where, ...extra].join(' AND ')} ORDER BY id ${order} LIMIT ${limit}`;
   // The equality columns of one index, each with the values to merge over when the filter leaves it open.
   const ranges: [string, readonly string[]][] =
     f.type !== undefined
@@ -200,7 +209,7 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
   const sql =
     branches.length === 1
       ? select(branches[0]!)
-      : `SELECT * FROM (${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')}) page ORDER BY id DESC LIMIT ${limit}`;
+      : `SELECT * FROM (${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')}) page ORDER BY id ${order} LIMIT ${limit}`;
   const { rows } = await db.query<EventSummary>(sql, params);
   return rows;
 }
@@ -363,6 +372,41 @@ export async function findRawEvent(
     `SELECT raw_body AS "rawBody", inbound_method AS "inboundMethod" FROM events
      WHERE workspace_id = $1 AND provider = $2 AND provider_event_id = $3`,
     [workspaceId, provider, providerEventId],
+  );
+  return rows[0];
+}
+
+export interface EventRef {
+  id: string;
+  /** The object the event is about (a Stripe object's id). */
+  objectId: string | null;
+  /** The provider's id of the customer it concerns (a Stripe object's customer, a Piano user). */
+  customerRef: string | null;
+}
+
+/** What the events of a page are about, read from their payloads by primary key (a page's ids, at most 500). */
+export async function eventRefs(db: Queryable, workspaceId: string, ids: string[]): Promise<EventRef[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<EventRef>(
+    `SELECT id, payload->'data'->'object'->>'id' AS "objectId",
+       COALESCE(payload->'data'->'object'->>'customer', payload->>'uid') AS "customerRef"
+     FROM events WHERE workspace_id = $1 AND id = ANY($2::text[])`,
+    [workspaceId, ids.slice(0, 500)],
+  );
+  return rows;
+}
+
+/** An event's bookkeeping beyond its summary: how it arrived and the size of the raw body kept. */
+export async function eventRecord(
+  db: Queryable,
+  workspaceId: string,
+  id: string,
+): Promise<{ inboundMethod: string | null; rawBytes: number | null; rawPrunedAt: Date | null } | undefined> {
+  const { rows } = await db.query<{ inboundMethod: string | null; rawBytes: number | null; rawPrunedAt: Date | null }>(
+    `SELECT inbound_method AS "inboundMethod", COALESCE(octet_length(raw_body), octet_length(raw_bytes))::int AS "rawBytes",
+       raw_pruned_at AS "rawPrunedAt"
+     FROM events WHERE workspace_id = $1 AND id = $2`,
+    [workspaceId, id],
   );
   return rows[0];
 }

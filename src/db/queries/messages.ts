@@ -1,7 +1,7 @@
 // Outbound messages (business events, raw provider events, custom and test events) and their fan-out: a
 // message and its deliveries are written in one statement sequence of the caller's transaction, so a
 // message is never stored without the deliveries it owes, nor delivered without being stored.
-import { newId } from '../../lib/ids.js';
+import { idFloor, newId } from '../../lib/ids.js';
 import type { Queryable } from '../port.js';
 
 export interface NewMessage {
@@ -190,4 +190,31 @@ export async function listMessagesPage(
     [o.workspaceId, o.type ?? null, o.sinceId ?? null, o.before ?? null, o.kind ?? null, o.limit],
   );
   return rows;
+}
+
+/** How far around an event's raw message its business messages are looked for: they are published in the same
+ *  transaction, so their ids (creation times) are within moments of it; the margin covers a slow transaction. */
+const SAME_RUN_MS = 5 * 60_000;
+
+/**
+ * The messages one event published: its raw message (found by its dedupe key) and the business messages of the
+ * same run (same source event, ids within SAME_RUN_MS of the raw message's: a bounded range of the workspace's id
+ * index, never a scan of its whole history).
+ */
+export async function messagesOfEvent(
+  db: Queryable,
+  workspaceId: string,
+  event: { id: string; provider: string; providerEventId: string },
+  limit = 100,
+): Promise<MessageRow[]> {
+  const raw = await findMessageByDedupeKey(db, workspaceId, `raw:${event.id}`);
+  if (!raw) return [];
+  const at = raw.created_at.getTime();
+  const { rows } = await db.query<MessageRow>(
+    `SELECT * FROM messages WHERE workspace_id = $1 AND id >= $2 AND id < $3
+       AND source_provider = $4 AND source_event_id = $5 AND id <> $6
+     ORDER BY id LIMIT $7`,
+    [workspaceId, idFloor('msg', at - SAME_RUN_MS), idFloor('msg', at + SAME_RUN_MS), event.provider, event.providerEventId, raw.id, limit],
+  );
+  return [...rows, raw];
 }
