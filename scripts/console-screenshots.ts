@@ -1,0 +1,101 @@
+// Screenshots of the console's main pages for the README and docs/console.md, from a real Sluice with a little
+// realistic data (signed Stripe events through the webhook URL, an outbound endpoint with deliveries to a local
+// receiver). Needs a PostgreSQL (DATABASE_URL) and Chromium.
+//   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node --import tsx scripts/console-screenshots.ts [out dir]
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { startTestApp, waitFor } from '../test/helpers/app.js';
+import { launchBrowser, makeUser, signedIn } from '../test/helpers/browser.js';
+import { startReceiver } from '../test/helpers/receiver.js';
+import { postStripe, signStripe, stripeEvent } from '../test/helpers/stripe.js';
+
+const out = path.resolve(process.argv[2] ?? 'docs/screenshots');
+mkdirSync(out, { recursive: true });
+const SECRET = 'whsec_screenshots_0123456789';
+const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
+
+const app = await startTestApp({ config: { outboundAllow: LOOPBACK, retrySchedule: [0, 30, 60] } });
+const receiver = await startReceiver();
+const browser = await launchBrowser();
+try {
+  const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Northwind Press' })).body.id as string;
+  await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+  await app.api('POST', `/api/v1/workspaces/${ws}/endpoints`, {
+    url: `${receiver.url}/sluice`,
+    description: 'Fulfilment service',
+    eventTypes: ['subscription.*', 'payment.*', 'customer.*'],
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const people = [
+    ['cus_NwAda01', 'ada@example.com', 'Ada Lovelace', 'price_digital', 'Digital'],
+    ['cus_NwGrace2', 'grace@example.com', 'Grace Hopper', 'price_print', 'Print + Digital'],
+    ['cus_NwAlan03', 'alan@example.com', 'Alan Turing', 'price_digital', 'Digital'],
+  ] as const;
+  const payloads: string[] = [];
+  people.forEach(([id, email, name, price, nickname], i) => {
+    const t = now - 3600 + i * 600;
+    const sub = {
+      id: `sub_${id.slice(4)}`,
+      object: 'subscription',
+      customer: id,
+      status: 'active',
+      cancel_at_period_end: false,
+      current_period_start: t,
+      current_period_end: t + 30 * 86400,
+      items: { object: 'list', data: [{ id: `si_${i}`, price: { id: price, nickname, product: `prod_${price.slice(6)}` }, quantity: 1 }] },
+    };
+    payloads.push(
+      stripeEvent('customer.created', { id, email, name }, { created: t }),
+      stripeEvent('customer.subscription.created', sub, { created: t + 5 }),
+      stripeEvent(
+        'invoice.paid',
+        {
+          id: `in_${id.slice(4)}`,
+          object: 'invoice',
+          customer: id,
+          subscription: sub.id,
+          status: 'paid',
+          amount_paid: 900 + i * 500,
+          currency: 'eur',
+          billing_reason: 'subscription_create',
+        },
+        { created: t + 8 },
+      ),
+    );
+  });
+  for (const p of payloads) await postStripe(app.url, ws, p, signStripe(p, SECRET));
+  await waitFor(async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0, 'processing');
+  await waitFor(async () => receiver.requests.length > 0, 'deliveries');
+
+  const admin = await makeUser(app, 'admin');
+  const { context, page } = await signedIn(browser, app, admin, `/workspaces/${ws}/overview`);
+  const events = (await app.api('GET', `/api/v1/workspaces/${ws}/events?limit=5`)).body.data as { id: string }[];
+  const endpoints = (await app.api('GET', `/api/v1/workspaces/${ws}/endpoints`)).body.data as { id: string }[];
+  const customers = (await app.api('GET', `/api/v1/workspaces/${ws}/customers`)).body.data as { id: string }[];
+  const shots: [string, string][] = [
+    ['overview', `/workspaces/${ws}/overview`],
+    ['events', `/workspaces/${ws}/events`],
+    ['event', `/workspaces/${ws}/events/${events[0]!.id}`],
+    ['customers', `/workspaces/${ws}/customers`],
+    ['customer', `/workspaces/${ws}/customers/${customers[0]!.id}`],
+    ['endpoints', `/workspaces/${ws}/endpoints`],
+    ['endpoint', `/workspaces/${ws}/endpoints/${endpoints[0]!.id}`],
+    ['settings', `/workspaces/${ws}/settings`],
+    ['troubleshooting', `/workspaces/${ws}/troubleshooting`],
+  ];
+  for (const [name, url] of shots) {
+    await page.goto(`${app.url}${url}`);
+    await page.waitForLoadState('networkidle').catch(() => {});
+    await page.screenshot({ path: path.join(out, `${name}.png`) });
+    process.stdout.write(`${name}.png\n`);
+  }
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(`${app.url}/workspaces/${ws}/events`);
+  await page.screenshot({ path: path.join(out, 'events-dark.png') });
+  process.stdout.write('events-dark.png\n');
+  await context.close();
+} finally {
+  await browser.close();
+  await receiver.close();
+  await app.close();
+}
