@@ -30,7 +30,7 @@ export async function changeWorkspace(
       const ws =
         access.via === 'server'
           ? await access.call<WorkspaceView>('PATCH', path, { name: values.name })
-          : await updateWorkspaceSettings(access.ctx, id, { name: values.name });
+          : await updateWorkspaceSettings(access.ctx, id, { name: values.name }, { kind: 'cli' });
       return values.json ? JSON.stringify(ws, null, 2) : `Renamed ${ws.id} to ${ws.name}`;
     }
     const done =

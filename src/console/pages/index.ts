@@ -12,6 +12,7 @@ import { eventDetailPage } from './event-detail.js';
 import { eventsPage } from './events.js';
 import { eventsStream } from './events-stream.js';
 import { overviewPage } from './overview.js';
+import { settingsPage } from './settings.js';
 
 export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [
   overviewPage,
@@ -25,4 +26,5 @@ export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Prom
   eventDetailPage,
   customersPage,
   customerDetailPage,
+  settingsPage,
 ];

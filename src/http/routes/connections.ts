@@ -48,7 +48,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
         response: { 200: StripeConnection, ...apiErrors() },
       },
     },
-    async (request) => setStripeConnection(ctx, request.params.ws, request.body),
+    async (request) => setStripeConnection(ctx, request.params.ws, request.body, request.principal),
   );
   app.get(
     '/workspaces/:ws/connections/stripe',
@@ -81,7 +81,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
         response: { 201: ManagedStripeEndpoint, ...apiErrors(409, 502) },
       },
     },
-    async (request, reply) => reply.status(201).send(await createStripeEndpoint(ctx, request.params.ws, request.body)),
+    async (request, reply) => reply.status(201).send(await createStripeEndpoint(ctx, request.params.ws, request.body, request.principal)),
   );
   app.get(
     '/workspaces/:ws/connections/stripe/doctor',
@@ -107,7 +107,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
         response: { 200: PianoConnection, ...apiErrors() },
       },
     },
-    async (request) => setPianoConnection(ctx, request.params.ws, request.body),
+    async (request) => setPianoConnection(ctx, request.params.ws, request.body, request.principal),
   );
   app.get(
     '/workspaces/:ws/connections/piano',
@@ -133,7 +133,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
         response: { 201: EndpointCreated, ...apiErrors() },
       },
     },
-    async (request, reply) => reply.status(201).send(await createPianoForward(ctx, request.params.ws, request.body)),
+    async (request, reply) => reply.status(201).send(await createPianoForward(ctx, request.params.ws, request.body, request.principal)),
   );
   app.get(
     '/workspaces/:ws/connections/piano/forwards',
@@ -154,7 +154,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
       },
     },
     async (request, reply) => {
-      await deletePianoForward(ctx, request.params.ws, request.params.id);
+      await deletePianoForward(ctx, request.params.ws, request.params.id, request.principal);
       return reply.status(204).send(null);
     },
   );

@@ -102,7 +102,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request, reply) => {
-      return reply.status(201).send(await createApiKey(ctx, request.params.ws, request.body));
+      return reply.status(201).send(await createApiKey(ctx, request.params.ws, request.body, request.principal));
     },
   );
   app.get(
@@ -154,7 +154,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request) => {
-      return updateWorkspaceSettings(ctx, request.params.ws, request.body);
+      return updateWorkspaceSettings(ctx, request.params.ws, request.body, request.principal);
     },
   );
   app.delete(
@@ -208,7 +208,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request, reply) => {
-      await revokeApiKey(ctx, request.params.ws, request.params.id);
+      await revokeApiKey(ctx, request.params.ws, request.params.id, request.principal);
       return reply.status(204).send(null);
     },
   );

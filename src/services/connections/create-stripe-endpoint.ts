@@ -16,6 +16,7 @@ import {
 import type { Ctx } from '../context.js';
 import { changeInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject } from '../input.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import { openStripeSecrets, type StripeSecrets } from './stripe-connection.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
 
@@ -60,7 +61,7 @@ export function stripeFailureError(f: StripeFailure, action: string): ProviderAp
   }
 }
 
-export async function createStripeEndpoint(ctx: Ctx, workspaceId: string, input: unknown): Promise<ManagedEndpointView> {
+export async function createStripeEndpoint(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor): Promise<ManagedEndpointView> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !['enabledEvents', 'description'].includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}`);
@@ -121,6 +122,10 @@ export async function createStripeEndpoint(ctx: Ctx, workspaceId: string, input:
       return next.webhookSecrets.length;
     });
     ctx.log.info({ workspaceId, endpointId: created.endpoint.id, events: enabledEvents.length }, 'stripe webhook endpoint created');
+    await recordAudit(ctx, actor, workspaceId, 'stripe.endpoint.created', created.endpoint.id, {
+      events: enabledEvents.length,
+      signingSecrets: count,
+    });
     return { endpoint: created.endpoint, webhookSecretCount: count };
   } catch (err) {
     // Without its secret the endpoint's deliveries could never verify: take it back out of Stripe.

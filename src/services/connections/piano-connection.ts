@@ -9,6 +9,7 @@ import type { Ctx } from '../context.js';
 import { announceInboundChange } from '../../db/queries/inbound-changes.js';
 import { forgetInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject, oneOf, optionalBoolean } from '../input.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import { openSealedSecrets, sealedSecretsReadable } from './open-sealed-secrets.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
 
@@ -71,7 +72,7 @@ async function view(ctx: Ctx, row: ConnectionRow): Promise<PianoConnectionView> 
 const FIELDS = ['aid', 'privateKey', 'apiToken', 'region', 'requireHmac', 'mergeCustomersByEmail'];
 
 /** PUT semantics per field, as for Stripe: present fields replace, absent ones keep; aid and privateKey are needed once. */
-export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: unknown): Promise<PianoConnectionView> {
+export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor): Promise<PianoConnectionView> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !FIELDS.includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}; expected ${FIELDS.join(', ')}`);
@@ -99,7 +100,7 @@ export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: u
   const mergeCustomersByEmail = optionalBoolean(body, 'mergeCustomersByEmail');
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
 
-  return ctx.db
+  const row = await ctx.db
     .transaction(async (tx) => {
       const existing = await lockConnection(tx, workspaceId, 'piano');
       // As for Stripe: unreadable secrets are replaced whole (privateKey and apiToken, null to drop it) or not at all.
@@ -128,8 +129,17 @@ export async function setPianoConnection(ctx: Ctx, workspaceId: string, input: u
       await announceInboundChange(tx, workspaceId);
       return row;
     })
-    .finally(() => forgetInboundSettings(ctx, workspaceId))
-    .then((row) => view(ctx, row));
+    .finally(() => forgetInboundSettings(ctx, workspaceId));
+  // Which fields changed; for the keys only whether they were set or removed, never a value.
+  await recordAudit(ctx, actor, workspaceId, 'piano.connection.saved', 'piano', {
+    ...(body.aid === undefined ? {} : { aid: body.aid }),
+    ...(body.privateKey === undefined ? {} : { privateKey: 'set' }),
+    ...(body.apiToken === undefined ? {} : { apiToken: body.apiToken === null ? 'removed' : 'set' }),
+    ...(region ? { region } : {}),
+    ...(requireHmac === undefined ? {} : { requireHmac }),
+    ...(mergeCustomersByEmail === undefined ? {} : { mergeCustomersByEmail }),
+  });
+  return view(ctx, row);
 }
 
 export async function getPianoConnection(ctx: Ctx, workspaceId: string): Promise<PianoConnectionView> {

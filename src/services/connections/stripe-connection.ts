@@ -6,6 +6,7 @@ import { ProviderNotConnectedError, SecretUnreadableError, ValidationError, Work
 import type { Ctx } from '../context.js';
 import { changeInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject, oneOf } from '../input.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import { openSealedSecrets, sealedSecretsReadable } from './open-sealed-secrets.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
 
@@ -47,7 +48,7 @@ function view(ctx: Ctx, row: ConnectionRow, secrets: StripeSecrets | undefined):
   };
 }
 
-function parseSecrets(raw: unknown): string[] {
+export function parseSecrets(raw: unknown): string[] {
   if (!Array.isArray(raw) || raw.length === 0 || raw.length > 10) {
     throw new ValidationError('webhookSecrets must be a list of 1 to 10 Stripe signing secrets (whsec_…)', { field: 'webhookSecrets' });
   }
@@ -79,7 +80,7 @@ function parseSecrets(raw: unknown): string[] {
   return out;
 }
 
-function parseApiKey(raw: unknown): string | undefined {
+export function parseApiKey(raw: unknown): string | undefined {
   if (raw === null) return undefined;
   if (typeof raw !== 'string' || !/^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$/.test(raw)) {
     throw new ValidationError('apiKey must be a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…), or null to remove it', {
@@ -89,8 +90,9 @@ function parseApiKey(raw: unknown): string | undefined {
   return raw;
 }
 
-/** PUT semantics per field: a field that is present replaces the stored value, an absent one keeps it. */
-export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: unknown): Promise<StripeConnectionView> {
+/** PUT semantics per field: a field that is present replaces the stored value, an absent one keeps it. Recorded
+ *  in the audit log as done by `actor` (which fields changed, never a value). */
+export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor): Promise<StripeConnectionView> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !['webhookSecrets', 'apiKey', 'mode'].includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}`);
@@ -99,7 +101,7 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
   const mode = oneOf(body.mode, 'mode', ['test', 'live'] as const);
 
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
-  return changeInboundSettings(ctx, workspaceId, async (tx) => {
+  const saved = await changeInboundSettings(ctx, workspaceId, async (tx) => {
     const existing = await lockConnection(tx, workspaceId, 'stripe');
     // Secrets sealed with another master key can be replaced, but only as a whole: keeping "the rest" of
     // what cannot be read is impossible, and silently dropping it would lose an API key.
@@ -125,6 +127,12 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
     ctx.log.info({ workspaceId, secrets: next.webhookSecrets.length, hasApiKey: next.apiKey !== undefined }, 'stripe connection saved');
     return view(ctx, row, next);
   });
+  await recordAudit(ctx, actor, workspaceId, 'stripe.connection.saved', 'stripe', {
+    ...(webhookSecrets === undefined ? {} : { webhookSecrets: `replaced (${saved.webhookSecretCount} now)` }),
+    ...(body.apiKey === undefined ? {} : { apiKey: apiKey ? 'set' : 'removed' }),
+    ...(mode ? { mode } : {}),
+  });
+  return saved;
 }
 
 export async function getStripeConnection(ctx: Ctx, workspaceId: string): Promise<StripeConnectionView> {

@@ -11,8 +11,9 @@ import type { Ctx } from '../context.js';
 import { createEndpoint } from './create-endpoint.js';
 import { listEndpoints } from './endpoint-read.js';
 import { asObject } from '../input.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 
-export async function createPianoForward(ctx: Ctx, workspaceId: string, input: unknown) {
+export async function createPianoForward(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor) {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !['url', 'description'].includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}; expected url, description`);
@@ -24,6 +25,8 @@ export async function createPianoForward(ctx: Ctx, workspaceId: string, input: u
     { url: body.url, eventTypes: ['piano.*'], description: body.description ?? 'Piano proxy destination' },
     'forward',
   );
+  // The URL's origin only: a path or query may carry the destination's own token.
+  await recordAudit(ctx, actor, workspaceId, 'piano.forward.added', created.id, { origin: new URL(created.url).origin });
   return created;
 }
 
@@ -31,8 +34,9 @@ export async function listPianoForwards(ctx: Ctx, workspaceId: string) {
   return listEndpoints(ctx, workspaceId, { kind: 'forward', limit: '500' });
 }
 
-export async function deletePianoForward(ctx: Ctx, workspaceId: string, id: string): Promise<void> {
+export async function deletePianoForward(ctx: Ctx, workspaceId: string, id: string, actor: Actor): Promise<void> {
   if (!(await deleteEndpoint(ctx.db, workspaceId, id, 'forward'))) {
     throw new NotFoundError('FORWARD_NOT_FOUND', `no Piano forward destination ${JSON.stringify(id)} in this workspace`);
   }
+  await recordAudit(ctx, actor, workspaceId, 'piano.forward.removed', id);
 }

@@ -5,10 +5,11 @@ import { hashToken } from '../../lib/hash.js';
 import { newId, newToken } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
 import { asObject, oneOf, optionalString } from '../input.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import { API_KEY_ROLES, toApiKeyView, type ApiKeyView } from './api-key-view.js';
 
 /** A workspace-scoped API key; the key itself is returned once and only its hash is kept. */
-export async function createApiKey(ctx: Ctx, workspaceId: string, input: unknown): Promise<ApiKeyView & { key: string }> {
+export async function createApiKey(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor): Promise<ApiKeyView & { key: string }> {
   const body = asObject(input);
   const name = optionalString(body, 'name', 120) ?? null;
   const role = oneOf(body.role ?? undefined, 'role', API_KEY_ROLES) ?? 'admin';
@@ -22,5 +23,6 @@ export async function createApiKey(ctx: Ctx, workspaceId: string, input: unknown
     name,
     role,
   });
+  await recordAudit(ctx, actor, workspaceId, 'api_key.created', row.id, { name, role });
   return { ...toApiKeyView(row), key };
 }

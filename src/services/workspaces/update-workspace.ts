@@ -4,10 +4,11 @@ import type { Ctx } from '../context.js';
 import { changeInboundSettings } from '../ingest/inbound-runtime.js';
 import { asObject, optionalBoolean, optionalString } from '../input.js';
 import { toWorkspaceView, type WorkspaceView } from './workspace-view.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 
 /** PATCH: a new name, demo mode and/or retention (days, or null for the server default); the id, and so the
  *  webhook URLs, never change. */
-export async function updateWorkspaceSettings(ctx: Ctx, workspaceId: string, input: unknown): Promise<WorkspaceView> {
+export async function updateWorkspaceSettings(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor): Promise<WorkspaceView> {
   const body = asObject(input);
   const unknown = Object.keys(body).filter((k) => k !== 'name' && k !== 'demo' && k !== 'retentionDays');
   if (unknown.length > 0)
@@ -33,5 +34,10 @@ export async function updateWorkspaceSettings(ctx: Ctx, workspaceId: string, inp
   );
   if (!ws) throw new WorkspaceNotFoundError(workspaceId);
   ctx.log.info({ workspaceId, renamed: name !== undefined, demo, retentionDays }, 'workspace updated');
+  await recordAudit(ctx, actor, workspaceId, 'workspace.updated', workspaceId, {
+    ...(name === undefined ? {} : { name }),
+    ...(demo === undefined ? {} : { demo }),
+    ...(retentionDays === undefined ? {} : { retentionDays }),
+  });
   return toWorkspaceView(ctx, ws);
 }
