@@ -228,6 +228,18 @@ describe('console settings', { skip: noBrowser }, () => {
     await page.getByRole('button', { name: 'Remove new.member@example.test' }).click();
     await page.waitForURL(/\?saved=member-removed/);
     assert.equal(await page.locator('section[aria-labelledby=members] tr', { hasText: 'new.member@example.test' }).count(), 0);
+    // Removed from this workspace, not deleted: the account stays.
+    const users = (await app.api('GET', '/api/v1/users')).body.data as { email: string; workspaces: string[] | null }[];
+    assert.deepEqual(users.find((u) => u.email === 'new.member@example.test')?.workspaces, []);
+    // A user of every workspace keeps every other one.
+    const other = (await app.api('POST', '/api/v1/workspaces', { name: 'Other one' })).body.id as string;
+    const everywhere = await makeUser(app, 'member', null);
+    await page.reload();
+    await page.getByRole('button', { name: `Remove ${everywhere.email}` }).click();
+    await page.waitForURL(/\?saved=member-removed/);
+    const after = (await app.api('GET', '/api/v1/users')).body.data as { email: string; workspaces: string[] | null }[];
+    const kept = after.find((u) => u.email === everywhere.email)?.workspaces ?? [];
+    assert.ok(kept.includes(other) && !kept.includes(ws), JSON.stringify(kept));
     await context.close();
   });
 

@@ -6,7 +6,7 @@
 // A form with problems comes back with status 400, each problem next to its field and what was typed kept
 // (never a secret); a change that worked redirects (303) back here with ?saved=<what>.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, ForbiddenError, NotFoundError, ProviderNotConnectedError, ValidationError } from '../../errors.js';
+import { AppError, ForbiddenError, ProviderNotConnectedError, ValidationError } from '../../errors.js';
 import { listAudit } from '../../services/audit/list-audit.js';
 import { recordAudit } from '../../services/audit/record-audit.js';
 import { addStripeSigningSecret } from '../../services/connections/add-stripe-signing-secret.js';
@@ -19,7 +19,7 @@ import { baseWebhookEventTypes, stripeManagedEndpoints, stripeSecretsView } from
 import type { Ctx } from '../../services/context.js';
 import { createPianoForward, deletePianoForward, listPianoForwards } from '../../services/outbound/piano-forwards.js';
 import { createUser } from '../../services/users/create-user.js';
-import { deleteUser, listUsers } from '../../services/users/manage-users.js';
+import { listUsers, removeFromWorkspace } from '../../services/users/manage-users.js';
 import { isInstanceAdmin } from '../../services/workspaces/authenticate.js';
 import { createApiKey } from '../../services/workspaces/create-api-key.js';
 import { listApiKeys } from '../../services/workspaces/list-api-keys.js';
@@ -49,7 +49,7 @@ const SAVED: Record<string, string> = {
   'forward-removed': 'Forward destination removed.',
   'api-key-revoked': 'API key revoked: it stops working with the next request.',
   demo: 'Demo mode saved.',
-  'member-removed': 'Member removed; their sessions ended.',
+  'member-removed': 'Member removed from this workspace; their other workspaces and their account stay.',
 };
 
 interface Extra {
@@ -317,12 +317,7 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     async (page, _body, request) => {
       const id = request.params.id ?? '';
       if (id === page.session.user.id) throw new ValidationError('you cannot remove yourself');
-      const member = (await listUsers(ctx)).find((u) => u.id === id);
-      if (!member || (member.workspaces !== null && !member.workspaces.includes(page.workspace.id))) {
-        throw new NotFoundError('USER_NOT_FOUND', 'no such member in this workspace');
-      }
-      await deleteUser(ctx, page.principal, id);
-      await recordAudit(ctx, page.principal, page.workspace.id, 'member.removed', id, { email: member.email });
+      await removeFromWorkspace(ctx, page.principal, page.workspace.id, id);
       return 'member-removed';
     },
     { instanceAdmin: true },

@@ -168,3 +168,13 @@ export async function deleteEndedLinks(db: Queryable): Promise<number> {
   );
   return rowCount ?? 0;
 }
+
+export async function setUserWorkspaces(db: Queryable, id: string, workspaces: string[] | null): Promise<void> {
+  await db.query('UPDATE users SET workspaces = $2 WHERE id = $1', [id, workspaces]);
+}
+
+/** Every workspace id (for turning "every workspace" into an explicit list). */
+export async function allWorkspaceIds(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM workspaces ORDER BY id');
+  return rows.map((r) => r.id);
+}
