@@ -57,6 +57,22 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     }
   });
 
+  test('switched off, verified webhooks are answered 503 (Stripe retries) and nothing is stored; switched on, the retry is taken', async () => {
+    const off = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { enabled: false });
+    assert.equal(off.status, 200);
+    assert.equal(off.body.enabled, false);
+    const payload = stripeEvent('invoice.paid');
+    const refused = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error.code, 'CONNECTION_DISABLED');
+    assert.equal((await listByProviderId(JSON.parse(payload).id)).length, 0, 'nothing stored');
+    const on = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { enabled: true });
+    assert.equal(on.body.enabled, true);
+    const retried = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));
+    assert.equal(retried.status, 200);
+    assert.equal((await listByProviderId(JSON.parse(payload).id)).length, 1);
+  });
+
   test('the same event twice gives one row and one processing', async () => {
     const payload = stripeEvent('customer.updated');
     const first = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));

@@ -10,6 +10,7 @@ export type SettingsForm =
   | 'stripe-secret-remove'
   | 'stripe-key'
   | 'stripe-mode'
+  | 'stripe-enabled'
   | 'stripe-endpoint'
   | 'piano'
   | 'forward'

@@ -38,6 +38,8 @@ function ConnectedCard(props: { connection: StripeConnectionView | null; endpoin
         <dd>{c ? c.webhookSecretCount : 0}</dd>
         <dt>API key</dt>
         <dd>{c?.hasApiKey ? 'stored' : 'none'}</dd>
+        <dt>Webhooks</dt>
+        <dd>{c ? c.enabled ? 'taken in' : <span class="badge warn">switched off</span> : '—'}</dd>
         <dt>Mode</dt>
         <dd>{c?.mode ?? 'test and live'}</dd>
         <dt>Endpoints created</dt>
@@ -216,6 +218,25 @@ export function StripeSection(props: StripeSectionProps): Html {
           <FormProblem problems={endpointProblems} />
           <button type="submit">Generate base webhook</button>
         </PostForm>
+      ) : null}
+
+      {props.connection ? (
+        <>
+          <h3>Webhooks on or off</h3>
+          <p>
+            {props.connection.enabled
+              ? 'Stripe webhooks are taken in.'
+              : 'Stripe webhooks are switched off: each is answered 503 and Stripe retries it for up to three days, so nothing is lost if you switch them on again within that time.'}
+          </p>
+          {props.admin ? (
+            <PostForm action={`${base}/stripe/enabled`} csrf={state.csrf} label="Stripe webhooks on or off" class="filters">
+              <input type="hidden" name="enabled" value={props.connection.enabled ? 'false' : 'true'} />
+              <button type="submit" class={props.connection.enabled ? 'danger' : ''}>
+                {props.connection.enabled ? 'Switch webhooks off' : 'Switch webhooks on'}
+              </button>
+            </PostForm>
+          ) : null}
+        </>
       ) : null}
 
       <h3>Mode</h3>

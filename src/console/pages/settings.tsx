@@ -49,6 +49,8 @@ const SAVED: Record<string, string> = {
   'forward-removed': 'Forward destination removed.',
   'api-key-revoked': 'API key revoked: it stops working with the next request.',
   demo: 'Demo mode saved.',
+  'stripe-enabled': 'Stripe webhooks switched on: new and retried deliveries are taken in.',
+  'stripe-disabled': 'Stripe webhooks switched off: they are answered 503, so Stripe retries them (for up to three days).',
   'member-removed': 'Member removed from this workspace; their other workspaces and their account stay.',
 };
 
@@ -198,6 +200,16 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     await connectStripeApiKey(ctx, page.workspace.id, field(body, 'apiKey'), page.principal);
     return 'stripe-key';
   });
+  change(
+    '/stripe/enabled',
+    'stripe-enabled',
+    async (page, body) => {
+      const enabled = field(body, 'enabled') === 'true';
+      await setStripeConnection(ctx, page.workspace.id, { enabled }, page.principal);
+      return enabled ? 'stripe-enabled' : 'stripe-disabled';
+    },
+    {},
+  );
   change(
     '/stripe/mode',
     'stripe-mode',

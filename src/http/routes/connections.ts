@@ -22,6 +22,11 @@ const StripeConnectionInput = body({
   ),
   apiKey: Type.Optional(nullable(text(300, { description: 'Stripe secret or restricted key; null removes it' }))),
   mode: Type.Optional(oneOf(['test', 'live'] as const)),
+  enabled: Type.Optional(
+    Type.Boolean({
+      description: 'false switches webhooks off: answered 503 (Stripe retries them), nothing stored; true takes them in again',
+    }),
+  ),
 });
 
 const PianoConnectionInput = body({

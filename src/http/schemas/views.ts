@@ -37,6 +37,7 @@ export const StripeConnection = view({
   webhookSecretCount: Type.Integer(),
   hasApiKey: Type.Boolean(),
   mode: nullable(Type.Enum(['test', 'live'])),
+  enabled: Type.Boolean({ description: 'false while webhooks are switched off' }),
   updatedAt: isoTime(),
 });
 

@@ -5,7 +5,7 @@ import { findWorkspace } from '../../db/queries/workspaces.js';
 import { ProviderNotConnectedError, SecretUnreadableError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { changeInboundSettings } from '../ingest/inbound-runtime.js';
-import { asObject, oneOf } from '../input.js';
+import { asObject, oneOf, optionalBoolean } from '../input.js';
 import { recordAudit, type Actor } from '../audit/record-audit.js';
 import { openSealedSecrets, sealedSecretsReadable } from './open-sealed-secrets.js';
 import { webhookUrls } from '../workspaces/workspace-view.js';
@@ -21,6 +21,8 @@ export interface StripeConnectionView {
   webhookSecretCount: number;
   hasApiKey: boolean;
   mode: 'test' | 'live' | null;
+  /** False while webhooks are switched off: they are answered 503 (Stripe retries them) and nothing is stored. */
+  enabled: boolean;
   /** False when the master key cannot open the stored secrets (counts then read 0 until they are saved again). */
   secretsReadable: boolean;
   updatedAt: string;
@@ -28,6 +30,11 @@ export interface StripeConnectionView {
 
 export function openStripeSecrets(ctx: Ctx, connection: ConnectionRow): StripeSecrets {
   return openSealedSecrets<StripeSecrets>(ctx, connection);
+}
+
+/** Whether webhooks are taken in; a connection saved before the switch existed is on. */
+export function stripeEnabled(row: ConnectionRow): boolean {
+  return row.settings.enabled !== false;
 }
 
 /** The connection's mode; null (unset) means test and live events are both processed. */
@@ -43,6 +50,7 @@ function view(ctx: Ctx, row: ConnectionRow, secrets: StripeSecrets | undefined):
     webhookSecretCount: secrets?.webhookSecrets.length ?? 0,
     hasApiKey: secrets?.apiKey !== undefined,
     mode: stripeMode(row),
+    enabled: stripeEnabled(row),
     secretsReadable: secrets !== undefined,
     updatedAt: row.updatedAt.toISOString(),
   };
@@ -94,11 +102,12 @@ export function parseApiKey(raw: unknown): string | undefined {
  *  in the audit log as done by `actor` (which fields changed, never a value). */
 export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor): Promise<StripeConnectionView> {
   const body = asObject(input);
-  const unknownFields = Object.keys(body).filter((k) => !['webhookSecrets', 'apiKey', 'mode'].includes(k));
+  const unknownFields = Object.keys(body).filter((k) => !['webhookSecrets', 'apiKey', 'mode', 'enabled'].includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}`);
   const webhookSecrets = body.webhookSecrets === undefined ? undefined : parseSecrets(body.webhookSecrets);
   const apiKey = body.apiKey === undefined ? undefined : parseApiKey(body.apiKey);
   const mode = oneOf(body.mode, 'mode', ['test', 'live'] as const);
+  const enabled = optionalBoolean(body, 'enabled');
 
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const saved = await changeInboundSettings(ctx, workspaceId, async (tx) => {
@@ -117,7 +126,7 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
     if (next.webhookSecrets.length === 0 && next.apiKey === undefined) {
       throw new ValidationError('give webhookSecrets (to receive webhooks) or an apiKey (to create the endpoint through Stripe)');
     }
-    const settings = { ...(existing?.settings ?? {}), ...(mode ? { mode } : {}) };
+    const settings = { ...(existing?.settings ?? {}), ...(mode ? { mode } : {}), ...(enabled === undefined ? {} : { enabled }) };
     const row = await upsertConnection(tx, {
       workspaceId,
       provider: 'stripe',
@@ -131,6 +140,7 @@ export async function setStripeConnection(ctx: Ctx, workspaceId: string, input: 
     ...(webhookSecrets === undefined ? {} : { webhookSecrets: `replaced (${saved.webhookSecretCount} now)` }),
     ...(body.apiKey === undefined ? {} : { apiKey: apiKey ? 'set' : 'removed' }),
     ...(mode ? { mode } : {}),
+    ...(enabled === undefined ? {} : { enabled }),
   });
   return saved;
 }

@@ -1,6 +1,6 @@
 // POST /webhooks/stripe/:workspaceId. The answer is 200 only once the event row is committed; a duplicate
 // event id is acknowledged without a second row or a second processing.
-import { ProviderNotConnectedError, WorkspaceNotFoundError, type SignatureFailureReason } from '../../errors.js';
+import { AppError, ProviderNotConnectedError, WorkspaceNotFoundError, type SignatureFailureReason } from '../../errors.js';
 import type { ConnectionRow } from '../../db/queries/connections.js';
 import { newId } from '../../lib/ids.js';
 import { parseStripeEvent } from '../../inbound/stripe/parse.js';
@@ -8,7 +8,7 @@ import { exactText, isPlainJsonText, storableText, storableTime, textProblem } f
 import { verifyStripeSignature } from '../../inbound/stripe/verify.js';
 import type { Ctx } from '../context.js';
 import { countUnreadable, rejectWebhook } from './reject-webhook.js';
-import { openStripeSecrets, stripeMode, type StripeSecrets } from '../connections/stripe-connection.js';
+import { openStripeSecrets, stripeEnabled, stripeMode, type StripeSecrets } from '../connections/stripe-connection.js';
 import { storeInboundEvent } from './store-inbound-event.js';
 import type { InboundSource } from './inbound-cache.js';
 import { eventBatcher, inboundCache } from './inbound-runtime.js';
@@ -97,6 +97,18 @@ export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<I
   const exact = exactText(input.rawBody);
   const event = parseStripeEvent(exact ?? input.rawBody);
   if (!event) return rejectWebhook(ctx, 'stripe', input.workspaceId, 'invalid_payload');
+
+  // Switched off by the team: verified (so this says nothing to a stranger), but not taken in. 503 makes Stripe
+  // retry it for up to three days, so switching back on within that time loses nothing.
+  if (!stripeEnabled(source.connection!)) {
+    ctx.metrics.inboundRejections.inc({ provider: 'stripe', reason: 'connection_disabled' });
+    throw new AppError(
+      'CONNECTION_DISABLED',
+      'Stripe webhooks are switched off for this workspace; Stripe retries this one, and it is taken in once they are switched on again',
+      503,
+      true,
+    );
+  }
 
   const providerCreatedAt = storableTime(event.created);
   const ignored = ignoredMode(source.demo, stripeMode(source.connection!), event.livemode);
