@@ -2,5 +2,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Ctx } from '../../services/context.js';
 import { overviewPage } from './overview.js';
+import { troubleshootingPage } from './troubleshooting.js';
 
-export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [overviewPage];
+export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [overviewPage, troubleshootingPage];
