@@ -18,14 +18,18 @@
       width: Math.max(280, el.clientWidth || 600),
       height: 180,
       title: spec.title || '',
-      scales: { x: { time: true } },
+      // optional: spec.yRange [min, max] (a percentage chart stays 0-100), spec.points (mark each value, so an
+      // isolated one between gaps still shows)
+      scales: spec.yRange ? { x: { time: true }, y: { range: spec.yRange } } : { x: { time: true } },
       axes: [
         { stroke: fg, grid: { stroke: 'rgba(128,128,128,0.15)' } },
         { stroke: fg, grid: { stroke: 'rgba(128,128,128,0.15)' } },
       ],
       series: [{}].concat(
         (spec.series || []).map(function (name, i) {
-          return { label: name, stroke: palette[i % palette.length], width: 2 };
+          var s = { label: name, stroke: palette[i % palette.length], width: 2 };
+          if (spec.points) s.points = { show: true, size: 6, fill: palette[i % palette.length] };
+          return s;
         }),
       ),
     };

@@ -26,6 +26,8 @@ export interface LayoutProps {
   current?: string;
   /** Extra scripts of this page (paths under /assets/). */
   scripts?: string[];
+  /** Extra stylesheets of this page (paths under /assets/), e.g. 'uplot.css' for charts. */
+  styles?: string[];
   children?: Child;
 }
 
@@ -72,6 +74,9 @@ export function Layout(props: LayoutProps): Html {
         <meta name="color-scheme" content="light dark" />
         <title>{props.title} · Sluice</title>
         <link rel="stylesheet" href="/assets/console.css" />
+        {(props.styles ?? []).map((s) => (
+          <link rel="stylesheet" href={`/assets/${s}`} />
+        ))}
         <link rel="icon" href="/assets/favicon.svg" type="image/svg+xml" />
         {scripts.map((s) => (
           <script src={`/assets/${s}`} nonce={props.nonce} defer=""></script>

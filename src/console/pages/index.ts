@@ -13,6 +13,7 @@ import { eventsPage } from './events.js';
 import { eventsStream } from './events-stream.js';
 import { overviewPage } from './overview.js';
 import { settingsPage } from './settings.js';
+import { troubleshootingPage } from './troubleshooting.js';
 
 export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [
   overviewPage,
@@ -27,4 +28,5 @@ export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Prom
   customersPage,
   customerDetailPage,
   settingsPage,
+  troubleshootingPage,
 ];

@@ -257,7 +257,11 @@ const UNHANDLED_WINDOW = 10_000;
 
 /** Types ignored for want of a handler among each provider's newest UNHANDLED_WINDOW ignored events; events
  *  ignored by a rule (demo workspace, connection mode) carry their reason in `error` and are not "unhandled". */
-export async function unhandledTypes(db: Queryable, workspaceId: string): Promise<{ provider: string; type: string; count: number }[]> {
+export async function unhandledTypes(
+  db: Queryable,
+  workspaceId: string,
+  window: number = UNHANDLED_WINDOW,
+): Promise<{ provider: string; type: string; count: number }[]> {
   const { rows } = await db.query<{ provider: string; type: string; count: number }>(
     `SELECT r.provider, r.type, count(*)::int AS count
      FROM (${perProvider(
@@ -265,7 +269,7 @@ export async function unhandledTypes(db: Queryable, workspaceId: string): Promis
          `SELECT provider, type, error FROM events WHERE workspace_id = $1 AND provider = ${p} AND status = 'ignored' ORDER BY id DESC LIMIT $2`,
      )}) r
      WHERE r.error IS NULL GROUP BY r.provider, r.type ORDER BY count DESC, r.type LIMIT 100`,
-    [workspaceId, UNHANDLED_WINDOW],
+    [workspaceId, window],
   );
   return rows;
 }

@@ -1,6 +1,6 @@
 // `sluice doctor`: checks that Stripe can actually reach this workspace and that what it sends will verify and
 // be projected. Each check says what it saw and, when it fails, what to do about it.
-import { findConnection } from '../../db/queries/connections.js';
+import { findConnection, type ConnectionRow } from '../../db/queries/connections.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { STRIPE_HANDLED_TYPES } from '../../crm/handlers.js';
 import { WorkspaceNotFoundError } from '../../errors.js';
@@ -97,7 +97,18 @@ export async function checkStripeConnection(ctx: Ctx, workspaceId: string): Prom
     );
     return report();
   }
-  const listed = await listWebhookEndpoints(await createStripeClient(secrets.apiKey, ctx.config.stripeApiUrl));
+  checks.push(...(await checkStripeApi(ctx, workspaceId, connection, secrets.apiKey)));
+  return report();
+}
+
+/** The checks that ask Stripe (the API key, the endpoint pointing here, enabled, subscribed to every handled
+ *  type): the doctor's second half, also run on its own by the console's troubleshooting page. */
+export async function checkStripeApi(ctx: Ctx, workspaceId: string, connection: ConnectionRow, apiKey: string): Promise<Check[]> {
+  const webhookUrl = webhookUrls(ctx, workspaceId).stripe;
+  const checks: Check[] = [];
+  const add = (name: string, status: CheckStatus, detail: string, fix?: string) =>
+    checks.push({ name, status, detail, ...(fix ? { fix } : {}) });
+  const listed = await listWebhookEndpoints(await createStripeClient(apiKey, ctx.config.stripeApiUrl));
   if (!listed.ok) {
     const e = stripeFailureError(listed.failure, 'listing webhook endpoints');
     add(
@@ -106,9 +117,9 @@ export async function checkStripeConnection(ctx: Ctx, workspaceId: string): Prom
       e.message,
       listed.failure.kind === 'auth' ? 'the key was revoked or mistyped: PUT …/connections/stripe with a current key' : undefined,
     );
-    return report();
+    return checks;
   }
-  add('api key', 'ok', `the key is accepted by Stripe (${secrets.apiKey.includes('_live_') ? 'live' : 'test'} mode)`);
+  add('api key', 'ok', `the key is accepted by Stripe (${apiKey.includes('_live_') ? 'live' : 'test'} mode)`);
 
   const recorded = new Set(
     (Array.isArray(connection.settings.endpoints) ? (connection.settings.endpoints as { id?: unknown }[]) : []).map((e) => String(e.id)),
@@ -124,7 +135,7 @@ export async function checkStripeConnection(ctx: Ctx, workspaceId: string): Prom
         : `no webhook endpoint in this Stripe account points at ${webhookUrl} (${listed.endpoints.length} endpoint(s) found)`,
       'POST …/connections/stripe/endpoints to create it (set SLUICE_PUBLIC_URL first if Stripe must use another address)',
     );
-    return report();
+    return checks;
   }
   add('endpoint', 'ok', `${mine.map((e) => e.id).join(', ')} → ${webhookUrl}`);
 
@@ -155,5 +166,5 @@ export async function checkStripeConnection(ctx: Ctx, workspaceId: string): Prom
   } else {
     add('events', 'ok', `subscribed to all ${STRIPE_HANDLED_TYPES.length} types the CRM handles`);
   }
-  return report();
+  return checks;
 }
