@@ -30,8 +30,10 @@ export async function createPianoForward(ctx: Ctx, workspaceId: string, input: u
   return created;
 }
 
-export async function listPianoForwards(ctx: Ctx, workspaceId: string) {
-  return listEndpoints(ctx, workspaceId, { kind: 'forward', limit: '500' });
+/** With their delivery counts for the API; `withStats: false` skips them (a GROUP BY over every delivery of the
+ *  workspace), for the settings page, which shows each destination's state only. */
+export async function listPianoForwards(ctx: Ctx, workspaceId: string, o: { withStats?: boolean } = {}) {
+  return listEndpoints(ctx, workspaceId, { kind: 'forward', limit: '500' }, o);
 }
 
 export async function deletePianoForward(ctx: Ctx, workspaceId: string, id: string, actor: Actor): Promise<void> {
