@@ -34,6 +34,8 @@ describe('console sign-in', { skip: noBrowser }, () => {
     const page = await context.newPage();
     const csp = collectCspViolations(page);
     await page.goto(link);
+    const setupViolations = await axeViolations(page);
+    assert.deepEqual(setupViolations, [], describeViolations(setupViolations));
     await page.getByLabel('Email').fill('admin@localhost'); // passes the browser's check, not ours
     await page.getByLabel('Password', { exact: true }).fill('short');
     await page.getByLabel('Repeat the password').fill('other');
@@ -54,6 +56,8 @@ describe('console sign-in', { skip: noBrowser }, () => {
     // The name is text, never markup.
     await page.goto(`${app.url}/workspaces`);
     assert.equal(await page.getByRole('link', { name: 'Acme <script>alert(1)</script>' }).count(), 1);
+    const listViolations = await axeViolations(page);
+    assert.deepEqual(listViolations, [], describeViolations(listViolations));
     assert.equal(await page.locator('main script').count(), 0);
     assert.deepEqual(csp, [], 'no Content-Security-Policy violation');
 
@@ -71,6 +75,8 @@ describe('console sign-in', { skip: noBrowser }, () => {
     const page = await context.newPage();
     await page.goto(`${app.url}/workspaces/${ws.body.id}/overview?x=1`);
     assert.match(page.url(), /\/login\?next=/);
+    const loginViolations = await axeViolations(page);
+    assert.deepEqual(loginViolations, [], describeViolations(loginViolations));
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill('wrong password!');
     await page.getByRole('button', { name: 'Sign in' }).click();
