@@ -250,6 +250,12 @@ describe('console settings', { skip: noBrowser }, () => {
     await page.getByRole('button', { name: 'Create API key' }).click();
     const key = await page.locator('section[aria-labelledby=api-keys] .copy code').innerText();
     assert.match(key, /^sk_ws_/);
+    // Reloading the answer's URL (a GET) goes back to the page, without the key and without a 404.
+    const reloaded = await context.newPage();
+    await reloaded.goto(page.url());
+    assert.match(reloaded.url(), /\/settings$/);
+    assert.ok(!(await reloaded.content()).includes(key), 'the key is shown once');
+    await reloaded.close();
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}`, undefined, key)).status, 200);
     await page.goto(settings());
     assert.ok(!(await page.content()).includes(key), 'shown once');

@@ -56,7 +56,7 @@ function flashOf(query: unknown): DetailState['flash'] {
   };
   switch (done) {
     case 'created':
-      return { kind: 'ok', text: 'Endpoint created. An admin can reveal its signing secret below.' };
+      return { kind: 'ok', text: 'Endpoint created. Its signing secret can be revealed below (admins only).' };
     case 'updated':
       return { kind: 'ok', text: 'Changes saved.' };
     case 'enabled':

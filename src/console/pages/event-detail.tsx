@@ -61,7 +61,7 @@ async function renderEvent(ctx: Ctx, page: WorkspacePage, id: string, notice?: H
       </div>
       <div class="two">
         <section aria-labelledby="h-headers">
-          <h2 id="h-headers">Headers</h2>
+          <h2 id="h-headers">Stored details</h2>
           <dl class="props">
             <dt>Sluice id</dt>
             <dd>

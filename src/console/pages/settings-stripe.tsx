@@ -250,10 +250,12 @@ export function StripeSection(props: StripeSectionProps): Html {
           <SelectField
             label="Process events of"
             name="mode"
-            value={modeValues.mode ?? props.connection?.mode ?? 'test'}
+            value={modeValues.mode ?? props.connection?.mode ?? ''}
             options={[
-              ['test', 'test mode'],
-              ['live', 'live mode'],
+              // No mode set: the select says so instead of showing "test mode" as if it were chosen.
+              ...(props.connection?.mode ? [] : ([['', 'both (no mode set)']] as [string, string][])),
+              ['test', 'test mode only'],
+              ['live', 'live mode only'],
             ]}
             error={modeProblems.mode}
           />

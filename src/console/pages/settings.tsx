@@ -142,6 +142,12 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     );
   };
 
+  // The answer to a form (a new API key shown once, a form with problems) is at the form's URL; reloading or
+  // bookmarking it is a GET, which goes back to the page instead of a 404.
+  app.get<Params>('/workspaces/:ws/settings/*', async (request, reply) => {
+    await requireWorkspace(ctx, request, request.params.ws);
+    return reply.redirect(`/workspaces/${request.params.ws}/settings`, 303);
+  });
   app.get<Params & { Querystring: { saved?: string } }>('/workspaces/:ws/settings', async (request, reply) => {
     const page = await requireWorkspace(ctx, request, request.params.ws);
     return render(reply, page, {}, { saved: request.query.saved });
@@ -163,7 +169,8 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
       try {
         const done = await run(page, request.body, request);
         if (typeof done === 'string')
-          return reply.redirect(`/workspaces/${page.workspace.id}/settings?saved=${done}#${anchorOf(form)}`, 303);
+          // To the top, where the notice is (an anchor to the section scrolled it out of sight).
+          return reply.redirect(`/workspaces/${page.workspace.id}/settings?saved=${done}`, 303);
         return render(reply, page, {}, done);
       } catch (err) {
         const problems = formProblems(err, opts.rename);
@@ -334,12 +341,4 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     },
     { instanceAdmin: true },
   );
-}
-
-function anchorOf(form: SettingsForm): string {
-  if (form.startsWith('stripe')) return 'stripe';
-  if (form === 'piano' || form.startsWith('forward')) return 'piano';
-  if (form.startsWith('api-key')) return 'api-keys';
-  if (form.startsWith('member')) return 'members';
-  return form;
 }
