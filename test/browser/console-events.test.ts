@@ -197,7 +197,7 @@ describe('console events', { skip: noBrowser }, () => {
 
     await page.getByRole('button', { name: 'Replay' }).click();
     await page.waitForURL(/replayed=1/);
-    assert.match(await page.getByRole('status').first().innerText(), /Queued for replay/);
+    assert.match(await page.getByRole('status').first().innerText(), /Replay queued/);
     const replayed = await waitFor(async () => {
       const e = (await app.api('GET', `/api/v1/workspaces/${ws}/events/${event.id}`)).body;
       return e.status === 'processed' && e.processedAt !== event.processedAt && e;

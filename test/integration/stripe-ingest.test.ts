@@ -73,6 +73,22 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     assert.equal((await listByProviderId(JSON.parse(payload).id)).length, 1);
   });
 
+  test('replaying an event received long ago is not processing lag: health measures from the replay', async () => {
+    const payload = stripeEvent('customer.created', { email: 'old@example.com' });
+    assert.equal((await postStripe(app.url, ws, payload, signStripe(payload, SECRET))).status, 200);
+    const [row] = await waitFor(async () => {
+      const rows = await listByProviderId(JSON.parse(payload).id);
+      return rows[0]?.status === 'processed' && rows;
+    }, 'processed');
+    // As if it had arrived an hour ago.
+    await app.db.query("UPDATE events SET received_at = received_at - interval '1 hour' WHERE id = $1", [row.id]);
+    assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/events/${row.id}/replay`)).status, 202);
+    await waitFor(async () => (await listByProviderId(JSON.parse(payload).id))[0]?.status === 'processed', 'replayed');
+    const health = await app.api('GET', `/api/v1/workspaces/${ws}/health`);
+    const mean = health.body.providers.stripe.lag.recentMeanSeconds as number;
+    assert.ok(mean !== null && mean < 600, `recent mean lag ${mean} s: the replay was counted from the receipt`);
+  });
+
   test('the same event twice gives one row and one processing', async () => {
     const payload = stripeEvent('customer.updated');
     const first = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));

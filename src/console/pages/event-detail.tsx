@@ -213,7 +213,10 @@ export async function eventDetailPage(app: FastifyInstance, { ctx }: { ctx: Ctx 
       if (!ID.test(request.params.id)) throw new AppError('EVENT_NOT_FOUND', 'there is no event with this id', 404);
       const notice =
         request.query.replayed === '1' ? (
-          <Flash kind="ok">Queued for replay. The status below shows where it is; reload to follow it.</Flash>
+          <Flash kind="ok">
+            Replay queued: the event runs again in the background, usually within a second. The status and the processed time below are
+            those of its latest run (reload to see the replay once it has run).
+          </Flash>
         ) : undefined;
       return sendHtml(reply, await renderEvent(ctx, page, request.params.id, notice));
     },

@@ -17,7 +17,7 @@ export interface EventBucketRow {
   t: number;
   provider: string;
   received: number;
-  /** Events of the bucket already processed, and their summed seconds from receipt to processing. */
+  /** Events of the bucket already processed, and their summed seconds from receipt (or replay) to processing. */
   processed: number;
   lagSeconds: number;
 }
@@ -27,7 +27,7 @@ export async function eventBuckets(db: Queryable, workspaceId: string, span: Spa
   const { rows } = await db.query<EventBucketRow>(
     `SELECT (floor(extract(epoch FROM received_at) / $4) * $4)::float8 AS t, provider, count(*)::int AS received,
             count(*) FILTER (WHERE status = 'processed' AND processed_at IS NOT NULL)::int AS processed,
-            COALESCE(sum(extract(epoch FROM processed_at - received_at)) FILTER (WHERE status = 'processed' AND processed_at IS NOT NULL), 0)::float8
+            COALESCE(sum(extract(epoch FROM processed_at - COALESCE(replayed_at, received_at))) FILTER (WHERE status = 'processed' AND processed_at IS NOT NULL), 0)::float8
               AS "lagSeconds"
      FROM events WHERE workspace_id = $1 AND id >= $2 AND id < $3
      GROUP BY 1, 2`,
@@ -90,7 +90,7 @@ export async function fillRollups(db: Queryable, workspaceId: string, hours: Spa
      ev AS (
        SELECT h.lo AS hour, e.provider, count(*) AS received,
               count(*) FILTER (WHERE e.status = 'processed' AND e.processed_at IS NOT NULL) AS processed,
-              COALESCE(sum(extract(epoch FROM e.processed_at - e.received_at))
+              COALESCE(sum(extract(epoch FROM e.processed_at - COALESCE(e.replayed_at, e.received_at)))
                 FILTER (WHERE e.status = 'processed' AND e.processed_at IS NOT NULL), 0)::float8 AS lag
        FROM h JOIN events e ON e.workspace_id = $1 AND e.id >= h.lo_id AND e.id < h.hi_id
        GROUP BY h.lo, e.provider

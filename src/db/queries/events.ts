@@ -133,7 +133,7 @@ export function eventFailure(id: string, error: string, retryInSeconds: number |
  *  PostgreSQL cannot hold) is left alone: no run of it can ever succeed. */
 export async function requeueEvent(db: Queryable, workspaceId: string, id: string): Promise<EventSummary | undefined> {
   const { rows } = await db.query<EventSummary>(
-    `UPDATE events SET status = 'received', attempts = 0, error = NULL, processed_at = NULL,
+    `UPDATE events SET status = 'received', attempts = 0, error = NULL, processed_at = NULL, replayed_at = now(),
        next_attempt_at = now(), locked_by = NULL, locked_until = NULL
      WHERE workspace_id = $1 AND id = $2 AND payload IS NOT NULL RETURNING ${SUMMARY}`,
     [workspaceId, id],
@@ -291,12 +291,12 @@ const RECENT_WINDOW = 1_000;
 export async function processingLag(db: Queryable, workspaceId: string | null): Promise<LagStats[]> {
   const { rows } = await db.query<LagStats>(
     `WITH pending AS (
-       SELECT provider, count(*)::int AS pending, EXTRACT(EPOCH FROM now() - min(received_at))::float8 AS oldest
+       SELECT provider, count(*)::int AS pending, EXTRACT(EPOCH FROM now() - min(COALESCE(replayed_at, received_at)))::float8 AS oldest
        FROM events WHERE status = 'received' AND ($1::text IS NULL OR workspace_id = $1) GROUP BY provider
      ), recent AS (
-       SELECT r.provider, avg(EXTRACT(EPOCH FROM r.processed_at - r.received_at))::float8 AS mean
+       SELECT r.provider, avg(EXTRACT(EPOCH FROM r.processed_at - COALESCE(r.replayed_at, r.received_at)))::float8 AS mean
        FROM (${perProvider(
-         (p) => `SELECT provider, processed_at, received_at FROM events
+         (p) => `SELECT provider, processed_at, received_at, replayed_at FROM events
            WHERE workspace_id = $1 AND provider = ${p} AND status = 'processed' ORDER BY id DESC LIMIT $2`,
        )}) r
        WHERE r.processed_at > now() - interval '5 minutes' GROUP BY r.provider
