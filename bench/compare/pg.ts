@@ -8,6 +8,10 @@ export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@
 
 export async function adminQuery<T extends pg.QueryResultRow = any>(sql: string, url = ADMIN_URL): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
+  // A Ctrl-C drops the run's databases WITH (FORCE) while the run may still be querying one of them: the server
+  // ends that session, and without a listener the 'error' event would crash the harness mid-cleanup (exit 1
+  // instead of 130). The failure still reaches the caller through the query or the connect.
+  client.on('error', () => {});
   await client.connect();
   try {
     return (await client.query<T>(sql)).rows;
