@@ -248,12 +248,21 @@ export async function stopUnlessUsed(conn: Connection, pid: number, deadlineMs: 
       if ((err as { code?: string }).code === '57014') return { stopped: false, others: 1 };
       return { stopped: await stopPostmaster(pid, deadlineMs), others: 0 };
     }
-    const res = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity
-       WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $1`,
-      [RELEASE_SESSION],
-    );
-    const others = res.rows[0]?.n ?? 0;
+    // A session a process closed a moment ago can still be listed while its backend exits (the client's close
+    // does not wait for that), and a starting process's probe lasts a moment too: two processes leaving together
+    // would each count the other's and both leave the server running. So a count above zero is taken again for
+    // up to a second; only sessions that stay (a process still running, someone's psql) keep the server up.
+    let others = 0;
+    for (let look = 0; look < 10; look++) {
+      const res = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name IS DISTINCT FROM $1`,
+        [RELEASE_SESSION],
+      );
+      others = res.rows[0]?.n ?? 0;
+      if (others === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     if (others > 0) return { stopped: false, others };
     // Still holding the lock: nobody can join between our count and the end of the server.
     return { stopped: await stopPostmaster(pid, deadlineMs), others: 0 };
