@@ -32,6 +32,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return key.length === expected.length && timingSafeEqual(key, expected);
 }
 
+let decoy: Promise<string> | undefined;
+
 /** A hash of a random password: what sign-in compares against when the email is unknown, so an unknown email
- *  takes as long to refuse as a wrong password. */
-export const DECOY_HASH = hashPassword(randomBytes(16).toString('hex'));
+ *  takes as long to refuse as a wrong password. Made at the first sign-in, not at every process's start. */
+export function decoyHash(): Promise<string> {
+  return (decoy ??= hashPassword(randomBytes(16).toString('hex')));
+}

@@ -12,7 +12,7 @@ import {
 } from '../../db/queries/users.js';
 import { UnauthorizedError } from '../../errors.js';
 import { constantTimeEqual, hashToken } from '../../lib/hash.js';
-import { DECOY_HASH, verifyPassword } from '../../lib/password.js';
+import { decoyHash, verifyPassword } from '../../lib/password.js';
 import type { Ctx } from '../context.js';
 import type { Principal } from '../workspaces/authenticate.js';
 
@@ -41,7 +41,7 @@ export async function openSession(ctx: Ctx, userId: string): Promise<{ cookie: s
 /** Checks email and password; an unknown email costs the same time as a wrong password. */
 export async function signIn(ctx: Ctx, email: string, password: string): Promise<{ cookie: string; user: UserRow }> {
   const user = email.length <= 254 ? await findUserForSignIn(ctx.db, email.trim()) : undefined;
-  const ok = await verifyPassword(password.slice(0, 200), user?.passwordHash ?? (await DECOY_HASH));
+  const ok = await verifyPassword(password.slice(0, 200), user?.passwordHash ?? (await decoyHash()));
   if (!user || !user.passwordHash || !ok) throw new UnauthorizedError('the email or the password is not right');
   const { cookie } = await openSession(ctx, user.id);
   return { cookie, user };
