@@ -47,9 +47,22 @@ const payment = {
 const access = { id: 'acc_sample0000000000000000', customerId: customer.id, resource: 'premium', grantedAt: SAMPLE_AT };
 const incident = {
   id: 'inc_sample0000000000000000',
-  kind: 'endpoint.disabled',
-  endpointId: 'ep_sample0000000000000000',
-  detail: 'https://example.com/hooks failed every delivery for 5 days (last: HTTP 500); disabled',
+  kind: 'access_missing',
+  severity: 'warning',
+  status: 'open',
+  dedupKey: 'access_missing:parity:cus_sample0000000000000000:premium',
+  subject: customer.id,
+  title: 'Paid for premium but has no access to it',
+  details: { key: 'premium', expected: 'access (subscription active)', actual: 'no active access from: app', rule: 'grantStatuses' },
+  evidence: { customerId: customer.id },
+  occurrences: 1,
+  endpointId: null,
+  firstSeenAt: SAMPLE_AT,
+  lastSeenAt: SAMPLE_AT,
+  acknowledgedAt: null,
+  resolvedAt: null,
+  resolvedBy: null,
+  previousId: null,
 };
 
 const SAMPLES: Record<string, Record<string, unknown>> = {
@@ -91,8 +104,8 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
   'access.granted': { access },
   'access.modified': { access: { ...access, expiresAt: '2027-11-22T10:00:00.000Z' } },
   'access.revoked': { access: { ...access, revokedAt: SAMPLE_AT } },
-  'incident.opened': { incident: { ...incident, openedAt: SAMPLE_AT } },
-  'incident.resolved': { incident: { ...incident, resolvedAt: SAMPLE_AT } },
+  'incident.opened': { incident },
+  'incident.resolved': { incident: { ...incident, status: 'resolved', resolvedAt: SAMPLE_AT, resolvedBy: 'check' } },
 };
 
 /** The `data` of a synthetic message of this type. */

@@ -170,8 +170,8 @@ export interface OpenIncidentRow {
 
 export async function openIncidents(db: Queryable, workspaceId: string, limit: number): Promise<OpenIncidentRow[]> {
   const { rows } = await db.query<OpenIncidentRow>(
-    `SELECT id, endpoint_id AS "endpointId", kind, detail, opened_at AS "openedAt" FROM incidents
-     WHERE workspace_id = $1 AND resolved_at IS NULL ORDER BY opened_at DESC, id DESC LIMIT $2`,
+    `SELECT id, endpoint_id AS "endpointId", kind, title AS detail, opened_at AS "openedAt" FROM incidents
+     WHERE workspace_id = $1 AND status IN ('open', 'acknowledged') ORDER BY opened_at DESC, id DESC LIMIT $2`,
     [workspaceId, limit],
   );
   return rows;

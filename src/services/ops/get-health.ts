@@ -44,6 +44,7 @@ export interface OutboundHealth {
   deliveries: { pending: number; failed: number; succeeded: number; oldestPendingSeconds: number | null };
   /** Enabled endpoints whose last attempts failed, with when the failures began. */
   failingEndpoints: { id: string; url: string; failingSince: string }[];
+  /** The live incidents of endpoints (every kind of incident: the workspace's `incidents`). */
   openIncidents: { id: string; kind: string; endpointId: string | null; detail: string; openedAt: string }[];
 }
 
@@ -71,8 +72,8 @@ async function outboundHealth(
       .filter((e) => e.enabled && e.failing_since)
       .map((e) => ({ id: e.id, url: e.url, failingSince: e.failing_since!.toISOString() })),
     openIncidents: incidents
-      .filter((i) => !i.resolved_at)
-      .map((i) => ({ id: i.id, kind: i.kind, endpointId: i.endpoint_id, detail: i.detail, openedAt: i.opened_at.toISOString() })),
+      .filter((i) => i.endpoint_id !== null)
+      .map((i) => ({ id: i.id, kind: i.kind, endpointId: i.endpoint_id, detail: i.detail ?? i.title, openedAt: i.opened_at.toISOString() })),
   };
 }
 

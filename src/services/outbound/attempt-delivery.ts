@@ -14,7 +14,6 @@ import {
   type ClaimedDelivery,
 } from '../../db/queries/deliveries.js';
 import { deleteEndpoint, findEndpoint, updateEndpoint, type EndpointRow } from '../../db/queries/endpoints.js';
-import { openIncident } from '../../db/queries/incidents.js';
 import { findRawEvent } from '../../db/queries/events.js';
 import { publishMessage, type MessageRow } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
@@ -22,6 +21,7 @@ import { nextAttemptDelay, parseRetryAfter } from '../../outbound/backoff.js';
 import type { Sender, SendResult } from '../../outbound/send.js';
 import { StoreUnavailableError } from '../../errors.js';
 import { signatureHeader } from '../../outbound/sign.js';
+import { raiseIncident } from '../incidents/raise-incident.js';
 import type { Ctx } from '../context.js';
 import { coalesce } from './coalesce.js';
 import { openEndpoint, signingSecrets, type SealedEndpoint } from './endpoint-view.js';
@@ -286,24 +286,15 @@ async function disableFailingEndpoint(ctx: Ctx, sent: EndpointRow, failingFor: n
     const days = Math.round((failingFor / 86400) * 10) / 10;
     const detail = `${endpoint.url} failed every delivery for ${days} days (last: ${error ?? 'no answer'}); disabled`;
     await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: `failing for ${days} days` });
-    const incident = await openIncident(tx, {
-      id: newId('inc', now),
+    await raiseIncident(ctx, tx, {
       workspaceId: endpoint.workspace_id,
+      kind: 'endpoint_disabled',
+      severity: 'critical',
+      provider: 'outbound',
+      subject: endpoint.id,
       endpointId: endpoint.id,
-      kind: 'endpoint.disabled',
-      detail,
-    });
-    await publishMessage(tx, {
-      id: newId('msg', now),
-      workspaceId: endpoint.workspace_id,
-      type: 'incident.opened',
-      data: {
-        incident: { id: incident.id, kind: incident.kind, endpointId: endpoint.id, detail, openedAt: incident.opened_at.toISOString() },
-      },
-      sourceProvider: null,
-      sourceEventId: null,
-      dedupeKey: `incident.opened:${incident.id}`,
-      firstAttemptDelaySeconds: ctx.config.retrySchedule[0] ?? 0,
+      title: detail,
+      details: { url: endpoint.url, failingForDays: days, lastError: error },
     });
     ctx.log.error({ endpointId: endpoint.id, days }, 'endpoint disabled after failing too long');
   });

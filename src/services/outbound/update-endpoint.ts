@@ -8,10 +8,11 @@ import {
   type EndpointChanges,
   type EndpointState,
 } from '../../db/queries/endpoints.js';
-import { resolveEndpointIncidents } from '../../db/queries/incidents.js';
+import { openEndpointIncidents } from '../../db/queries/incidents.js';
 import { publishMessage } from '../../db/queries/messages.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
+import { resolveIncidentRow } from '../incidents/raise-incident.js';
 import type { Ctx } from '../context.js';
 import { parseDescription, parseDestination, parseEventTypes, parseHeaders, parseRateLimit } from './endpoint-input.js';
 import { openEndpoint, sealEndpoint, toEndpointView, type EndpointView } from './endpoint-view.js';
@@ -55,26 +56,7 @@ export async function updateEndpoint(ctx: Ctx, workspaceId: string, endpointId: 
     }
     const updated = await writeEndpoint(tx, row.id, changes);
     if (changes.state === 'enabled') {
-      for (const incident of await resolveEndpointIncidents(tx, row.id)) {
-        await publishMessage(tx, {
-          id: newId('msg', ctx.now()),
-          workspaceId,
-          type: 'incident.resolved',
-          data: {
-            incident: {
-              id: incident.id,
-              kind: incident.kind,
-              endpointId: row.id,
-              detail: incident.detail,
-              resolvedAt: new Date(ctx.now()).toISOString(),
-            },
-          },
-          sourceProvider: null,
-          sourceEventId: null,
-          dedupeKey: `incident.resolved:${incident.id}`,
-          firstAttemptDelaySeconds: ctx.config.retrySchedule[0] ?? 0,
-        });
-      }
+      for (const incident of await openEndpointIncidents(tx, row.id)) await resolveIncidentRow(ctx, tx, incident, 'endpoint_enabled');
     }
     ctx.log.info({ workspaceId, endpointId, fields: Object.keys(body) }, 'endpoint updated');
     return toEndpointView(updated);
