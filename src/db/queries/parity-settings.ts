@@ -1,0 +1,26 @@
+// The parity policy of each workspace (jsonb, written by the settings verb after validation).
+import type { Queryable } from '../port.js';
+
+export async function findParityPolicy(db: Queryable, workspaceId: string): Promise<{ policy: unknown; updatedAt: Date } | undefined> {
+  const { rows } = await db.query<{ policy: unknown; updated_at: Date }>(
+    'SELECT policy, updated_at FROM parity_settings WHERE workspace_id = $1',
+    [workspaceId],
+  );
+  return rows[0] ? { policy: rows[0].policy, updatedAt: rows[0].updated_at } : undefined;
+}
+
+export async function saveParityPolicy(db: Queryable, workspaceId: string, policy: unknown): Promise<void> {
+  await db.query(
+    `INSERT INTO parity_settings (workspace_id, policy) VALUES ($1, $2)
+     ON CONFLICT (workspace_id) DO UPDATE SET policy = EXCLUDED.policy, updated_at = now()`,
+    [workspaceId, JSON.stringify(policy)],
+  );
+}
+
+/** The scan schedule of every workspace that set one (the others use the default). */
+export async function scanSchedules(db: Queryable): Promise<{ workspaceId: string; policy: unknown }[]> {
+  const { rows } = await db.query<{ workspace_id: string; policy: unknown }>(
+    'SELECT w.id AS workspace_id, p.policy FROM workspaces w LEFT JOIN parity_settings p ON p.workspace_id = w.id ORDER BY w.id',
+  );
+  return rows.map((r) => ({ workspaceId: r.workspace_id, policy: r.policy }));
+}
