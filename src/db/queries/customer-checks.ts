@@ -1,0 +1,16 @@
+// When customers must be checked: after a change was projected (debounced) and at the next boundary of their
+// state. Both are columns of the customer row, so a crash loses no pending check.
+import type { Queryable } from '../port.js';
+
+/**
+ * Asks for a check of these customers at `dueAt`. An earlier due time already set is kept, so a burst of changes
+ * is checked once and never later than the first change asked for.
+ */
+export async function markCheckDue(db: Queryable, customerIds: readonly string[], dueAt: Date): Promise<void> {
+  if (customerIds.length === 0) return;
+  await db.query(
+    `UPDATE customers SET check_due_at = $2
+     WHERE id = ANY($1::text[]) AND (check_due_at IS NULL OR check_due_at > $2)`,
+    [customerIds, dueAt],
+  );
+}
