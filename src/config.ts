@@ -82,6 +82,8 @@ export interface Config {
   maxRequestsPerSocket: number;
   /** SLUICE_MAX_CONNECTIONS, default 4096: open HTTP connections beyond this are refused at once. */
   maxConnections: number;
+  /** SLUICE_CHECK_DEBOUNCE_MS, default 2000: a change to a customer is checked this long after it (a burst once). */
+  checkDebounceMs: number;
   /** SLUICE_RETENTION_DAYS, default 90: days of history kept, for workspaces without their own retentionDays. */
   retentionDays: number;
   /** SLUICE_RETENTION_INTERVAL_SECONDS, default 3600: how often worker processes run retention; 0 turns the
@@ -234,6 +236,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     keepAliveTimeoutMs: int('SLUICE_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
     maxRequestsPerSocket: int('SLUICE_MAX_REQUESTS_PER_SOCKET', 1000, 0, 1_000_000),
     maxConnections: int('SLUICE_MAX_CONNECTIONS', 4096, 1, 1_000_000),
+    checkDebounceMs: int('SLUICE_CHECK_DEBOUNCE_MS', 2000, 0, 3_600_000),
     retentionDays: int('SLUICE_RETENTION_DAYS', 90, 1, 36_500),
     retentionIntervalSeconds: int('SLUICE_RETENTION_INTERVAL_SECONDS', 3600, 0, 604_800),
     retentionBatchSize: int('SLUICE_RETENTION_BATCH', 1000, 10, 100_000),
