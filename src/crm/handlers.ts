@@ -19,6 +19,8 @@ export interface HandlerOptions {
   firstAttemptDelaySeconds?: number;
   /** The clock, ms since the epoch (the worker's ctx.now). */
   now?: () => number;
+  /** The event was found by a reconciliation scan: what it publishes says so (`source.recovered`). */
+  recovered?: boolean;
 }
 
 export type EventHandler = (tx: Queryable, event: StoredEvent, options?: HandlerOptions) => Promise<void>;

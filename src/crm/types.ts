@@ -24,6 +24,8 @@ export interface ProjectionOptions {
   now?: () => number;
   /** Seconds before the first delivery attempt of what is published (SLUICE_RETRY_SCHEDULE's first value). */
   firstAttemptDelaySeconds?: number;
+  /** The event was found by a reconciliation scan: its messages carry `source.recovered: true`. */
+  recovered?: boolean;
 }
 
 /**

@@ -101,6 +101,7 @@ class PianoProjection {
       sourceEventId: this.stored.providerEventId ?? this.stored.id,
       dedupeKey: `${type}:${fact}`,
       firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
+      recovered: this.opts.recovered ?? false,
     });
   }
 

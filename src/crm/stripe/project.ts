@@ -141,6 +141,7 @@ class Projection {
       sourceEventId: this.providerEventId,
       dedupeKey: `${type}:${fact}`,
       firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
+      recovered: this.opts.recovered ?? false,
     });
   }
 }
