@@ -150,3 +150,13 @@ export class UnknownEventTypeError extends AppError {
     );
   }
 }
+
+/** A request that is well-formed but cannot be carried out as asked (422), with every problem listed. */
+export class UnprocessableRequestError extends AppError {
+  constructor(problems: { path: string; message: string }[]) {
+    super('VALIDATION_FAILED', problems.map((p) => `${p.path}: ${p.message}`).join('; '), 422, false, {
+      field: problems[0]?.path,
+      problems,
+    });
+  }
+}

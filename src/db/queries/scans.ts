@@ -214,3 +214,14 @@ export async function unseenSubscriptions(
   );
   return rows;
 }
+
+/** The Piano accesses the CRM holds active for a Piano user. */
+export async function activeAccessOfPianoUser(db: Queryable, workspaceId: string, uid: string): Promise<CrmRow[]> {
+  const { rows } = await db.query<CrmRow>(
+    `SELECT a.* FROM access a JOIN customers c ON c.id = a.customer_id
+     WHERE a.workspace_id = $1 AND a.provider = 'piano' AND a.status = 'active' AND NOT a.deleted
+       AND c.workspace_id = $1 AND c.provider = 'piano' AND c.provider_id = $2`,
+    [workspaceId, uid],
+  );
+  return rows;
+}
