@@ -20,6 +20,7 @@ import { retentionRoutes } from './routes/retention.js';
 import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { userRoutes } from './routes/users.js';
+import { scanRoutes } from './routes/scans.js';
 import { consoleRoutes, pageNotFound } from '../console/routes.js';
 
 export interface AppDeps {
@@ -65,6 +66,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(outboundRoutes, { ctx });
       await api.register(retentionRoutes, { ctx });
       await api.register(userRoutes, { ctx });
+      await api.register(scanRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

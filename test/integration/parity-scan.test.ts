@@ -330,6 +330,31 @@ describe('reconciliation scan', () => {
     }
   });
 
+  test('POST …/scans answers 202 {runId}; bad input is one 422 listing every problem and starts nothing', async () => {
+    const ws = await workspace('api');
+    const bad = await app.api('POST', `/api/v1/workspaces/${ws}/scans`, { provider: 'paypal', since: 'last tuesday', dryRun: true });
+    assert.equal(bad.status, 422, JSON.stringify(bad.body));
+    assert.equal(bad.body.error.code, 'VALIDATION_FAILED');
+    assert.deepEqual(bad.body.error.problems.map((p: any) => p.path), ['provider', 'since']);
+    const old = await app.api('POST', `/api/v1/workspaces/${ws}/scans`, { since: '45d' });
+    assert.equal(old.status, 422);
+    assert.match(old.body.error.message, /30 days/);
+    assert.equal((await q(`SELECT count(*)::int AS n FROM check_runs WHERE workspace_id = $1`, [ws]))[0].n, 0);
+
+    const res = await app.api('POST', `/api/v1/workspaces/${ws}/scans`, { provider: 'stripe', since: '7d' });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.match(res.body.runId, /^run_/);
+    await runScanToEnd(app.ctx, res.body.runId);
+    const got = await app.api('GET', `/api/v1/workspaces/${ws}/scans/${res.body.runId}`);
+    assert.equal(got.status, 200);
+    assert.equal(got.body.status, 'succeeded');
+    assert.equal(got.body.scope.startedBy, 'manual');
+    assert.ok(Math.abs(Date.parse(got.body.scope.since) - (Date.now() - 7 * 86_400_000)) < 60_000);
+    assert.ok(got.body.counts.apiRequests >= 5, 'two type groups of events, twice, then the subscriptions');
+    const other = await workspace('api other');
+    assert.equal((await app.api('GET', `/api/v1/workspaces/${other}/scans/${res.body.runId}`)).status, 404);
+  });
+
   test('Piano: an undelivered webhook is recovered and a subscription Piano ended is ended in the CRM', async () => {
     const privateKey = 'ScanTestPianoPrivateKey0123456789ABCDEFG';
     const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'piano scan' })).body.id;

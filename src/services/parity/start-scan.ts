@@ -372,8 +372,8 @@ export function scanView(run: ScanRunRow) {
     phase: state.phase ?? null,
     counts: { ...EMPTY_COUNTS, ...(run.counts as Partial<ScanCounts>) },
     recoveredEventIds: state.recovered ?? {},
-    examples: state.examples ?? [],
-    failures: state.failures ?? [],
+    examples: (state.examples ?? []) as unknown as Record<string, unknown>[],
+    failures: (state.failures ?? []) as unknown as Record<string, unknown>[],
     error: run.error,
     createdAt: run.created_at.toISOString(),
     startedAt: run.started_at?.toISOString() ?? null,
@@ -384,4 +384,39 @@ export function scanView(run: ScanRunRow) {
 export async function getScan(ctx: Ctx, workspaceId: string, runId: string): Promise<ReturnType<typeof scanView> | undefined> {
   const run = await findScanRun(ctx.db, runId);
   return run && run.workspace_id === workspaceId ? scanView(run) : undefined;
+}
+
+/**
+ * `POST …/scans` and `sluice scan`: the request as typed by a person (since as an ISO date or a duration), every
+ * problem listed in one 422; then startScan.
+ */
+export async function requestScan(
+  ctx: Ctx,
+  workspaceId: string,
+  input: { provider?: unknown; since?: unknown; dryRun?: unknown },
+  startedBy: ScanRequest['startedBy'],
+): Promise<{ runId: string; alreadyRunning: boolean }> {
+  const problems: { path: string; message: string }[] = [];
+  let provider: ScanRequest['provider'];
+  if (input.provider !== undefined && input.provider !== null) {
+    if (input.provider === 'stripe' || input.provider === 'piano') provider = input.provider;
+    else problems.push({ path: 'provider', message: `must be stripe or piano; got ${JSON.stringify(String(input.provider).slice(0, 40))}` });
+  }
+  let since: Date | undefined;
+  if (input.since !== undefined && input.since !== null) {
+    const parsed = typeof input.since === 'string' ? parseScanSince(input.since, ctx.now()) : { ok: false as const, message: 'must be a string' };
+    if (parsed.ok) since = parsed.since;
+    else problems.push({ path: 'since', message: parsed.message });
+  }
+  if (input.dryRun !== undefined && input.dryRun !== null && typeof input.dryRun !== 'boolean') {
+    problems.push({ path: 'dryRun', message: 'must be true or false' });
+  }
+  if (problems.length > 0) throw new UnprocessableRequestError(problems);
+  return startScan(ctx, {
+    workspaceId,
+    ...(provider ? { provider } : {}),
+    ...(since ? { since } : {}),
+    dryRun: input.dryRun === true,
+    startedBy,
+  });
 }
