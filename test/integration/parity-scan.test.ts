@@ -8,6 +8,8 @@ import { messageBody } from '../../src/services/outbound/message-body.js';
 import type { MessageRow } from '../../src/db/queries/messages.js';
 import { getScan, resumeScans, runScanToEnd, startScan, stopScans, type ScanRequest } from '../../src/services/parity/start-scan.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { createTestStore } from '../helpers/db.js';
+import { runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
 import { pianoData, startPianoApi, type PianoApiStandIn } from '../helpers/piano.js';
 import { startStripeApi, type StripeApiRequest, type StripeApiStandIn } from '../helpers/stripe-api.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
@@ -353,6 +355,49 @@ describe('reconciliation scan', () => {
     assert.ok(got.body.counts.apiRequests >= 5, 'two type groups of events, twice, then the subscriptions');
     const other = await workspace('api other');
     assert.equal((await app.api('GET', `/api/v1/workspaces/${other}/scans/${res.body.runId}`)).status, 404);
+  });
+
+  test('sluice scan runs in the foreground with progress on stderr and a summary; bad options are refused', async () => {
+    const store = await createTestStore();
+    const adminToken = 'scan_cli_admin_token_0123456789';
+    const env = { ...store.env, SLUICE_ADMIN_TOKEN: adminToken, SLUICE_STRIPE_API_URL: stripe.url.href, SLUICE_SCAN_RATE_TEST: '0' };
+    const server = await startSluiceProcess(env);
+    try {
+      const call = async (method: string, path: string, body?: unknown) => {
+        const res = await fetch(`${server.url}/api/v1${path}`, {
+          method,
+          headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const ws = (await call('POST', '/workspaces', { name: 'cli scan' })).body.id as string;
+      assert.equal((await call('PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET], apiKey: stripe.apiKey })).status, 200);
+      const lost = JSON.parse(stripeEvent('customer.subscription.created', subscription('sub_cli', 'active'), { created: nowS() - 100 }));
+      stripe.events.push(lost);
+      stripe.objects.set('sub_cli', subscription('sub_cli', 'active'));
+
+      const dry = await runSluice(['scan', '--workspace', ws, '--since', '1d', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /dry run: nothing was changed/);
+      assert.match(dry.stdout, new RegExp(`would recover stripe ${lost.id}`));
+
+      const res = await runSluice(['scan', '--workspace', ws, '--since', '1d'], env);
+      assert.equal(res.code, 0, res.stderr);
+      assert.match(res.stderr, /requests/);
+      assert.match(res.stdout, /succeeded/);
+      assert.match(res.stdout, /1 event\(s\) recovered/);
+      const subs = await call('GET', `/workspaces/${ws}/subscriptions`);
+      assert.equal(subs.body.data[0]?.status, 'active');
+
+      const bad = await runSluice(['scan', '--workspace', ws, '--since', '45d'], env);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /30 days/);
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+      await store.drop();
+    }
   });
 
   test('Piano: an undelivered webhook is recovered and a subscription Piano ended is ended in the CRM', async () => {

@@ -388,14 +388,14 @@ export async function getScan(ctx: Ctx, workspaceId: string, runId: string): Pro
 
 /**
  * `POST …/scans` and `sluice scan`: the request as typed by a person (since as an ISO date or a duration), every
- * problem listed in one 422; then startScan.
+ * problem listed in one 422.
  */
-export async function requestScan(
+export function parseScanRequest(
   ctx: Ctx,
   workspaceId: string,
   input: { provider?: unknown; since?: unknown; dryRun?: unknown },
   startedBy: ScanRequest['startedBy'],
-): Promise<{ runId: string; alreadyRunning: boolean }> {
+): ScanRequest {
   const problems: { path: string; message: string }[] = [];
   let provider: ScanRequest['provider'];
   if (input.provider !== undefined && input.provider !== null) {
@@ -412,11 +412,15 @@ export async function requestScan(
     problems.push({ path: 'dryRun', message: 'must be true or false' });
   }
   if (problems.length > 0) throw new UnprocessableRequestError(problems);
-  return startScan(ctx, {
-    workspaceId,
-    ...(provider ? { provider } : {}),
-    ...(since ? { since } : {}),
-    dryRun: input.dryRun === true,
-    startedBy,
-  });
+  return { workspaceId, ...(provider ? { provider } : {}), ...(since ? { since } : {}), dryRun: input.dryRun === true, startedBy };
+}
+
+/** `POST …/scans`: parsed as a person typed it, then started in the background. */
+export async function requestScan(
+  ctx: Ctx,
+  workspaceId: string,
+  input: { provider?: unknown; since?: unknown; dryRun?: unknown },
+  startedBy: ScanRequest['startedBy'],
+): Promise<{ runId: string; alreadyRunning: boolean }> {
+  return startScan(ctx, parseScanRequest(ctx, workspaceId, input, startedBy));
 }
