@@ -10,7 +10,10 @@ const STRIPE_PREFIX = 'evt_sluice_';
 const PIANO_PREFIX = 'sluice_scan:';
 
 export function syntheticEventId(provider: 'stripe' | 'piano', objectId: string, content: unknown): string {
-  const hash = createHash('sha256').update(`${objectId}\n${canonicalJson(content)}`, 'utf8').digest('hex').slice(0, 32);
+  const hash = createHash('sha256')
+    .update(`${objectId}\n${canonicalJson(content)}`, 'utf8')
+    .digest('hex')
+    .slice(0, 32);
   return provider === 'stripe' ? `${STRIPE_PREFIX}${hash}` : `${PIANO_PREFIX}${hash}`;
 }
 

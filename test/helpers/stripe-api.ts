@@ -126,7 +126,8 @@ export async function startStripeApi(apiKey = `sk_test_${randomBytes(12).toStrin
               (!failedOnly || standIn.undelivered.has(String(e.id))),
           );
         } else {
-          if (form.get('status') !== 'all') return fail(res, 400, 'invalid_request_error', 'The stand-in lists subscriptions with status=all only.');
+          if (form.get('status') !== 'all')
+            return fail(res, 400, 'invalid_request_error', 'The stand-in lists subscriptions with status=all only.');
           items = [...standIn.objects.values()].filter((o) => o.object === 'subscription');
         }
         // Newest first, as Stripe lists; the id breaks ties so pages are stable.

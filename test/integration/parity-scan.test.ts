@@ -72,14 +72,20 @@ describe('reconciliation scan', () => {
 
   async function workspace(name: string, apiKey: string | null = stripe.apiKey): Promise<string> {
     const ws = (await app.api('POST', '/api/v1/workspaces', { name })).body.id;
-    const res = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET], ...(apiKey ? { apiKey } : {}) });
+    const res = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, {
+      webhookSecrets: [SECRET],
+      ...(apiKey ? { apiKey } : {}),
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     return ws;
   }
   async function deliver(ws: string, payload: string): Promise<void> {
     const res = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));
     assert.equal(res.status, 200, JSON.stringify(res.body));
-    await waitFor(async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0, 'processing');
+    await waitFor(
+      async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0,
+      'processing',
+    );
   }
   async function scan(req: Omit<ScanRequest, 'startedBy'>) {
     const { runId } = await startScan(app.ctx, { startedBy: 'manual', ...req });
@@ -87,10 +93,13 @@ describe('reconciliation scan', () => {
     return (await getScan(app.ctx, req.workspaceId, runId))!;
   }
   const q = async <T = any>(sql: string, params: unknown[]) => (await app.db.query<T & object>(sql, params)).rows as T[];
-  const subRow = async (ws: string, id: string) => (await q(`SELECT * FROM subscriptions WHERE workspace_id = $1 AND provider_id = $2`, [ws, id]))[0];
-  const eventCount = async (ws: string) => (await q<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [ws]))[0]!.n;
+  const subRow = async (ws: string, id: string) =>
+    (await q(`SELECT * FROM subscriptions WHERE workspace_id = $1 AND provider_id = $2`, [ws, id]))[0];
+  const eventCount = async (ws: string) =>
+    (await q<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, [ws]))[0]!.n;
   const messages = async (ws: string) => q<MessageRow>(`SELECT * FROM messages WHERE workspace_id = $1 ORDER BY id`, [ws]);
-  const incidents = async (ws: string, kind: string) => q(`SELECT * FROM incidents WHERE workspace_id = $1 AND kind = $2 ORDER BY id`, [ws, kind]);
+  const incidents = async (ws: string, kind: string) =>
+    q(`SELECT * FROM incidents WHERE workspace_id = $1 AND kind = $2 ORDER BY id`, [ws, kind]);
 
   test('a cancellation whose webhook never arrived is recovered: one recovered event, one subscription.ended saying so; a rerun changes nothing', async () => {
     const ws = await workspace('missed cancel');
@@ -150,11 +159,17 @@ describe('reconciliation scan', () => {
     assert.equal(run.status, 'succeeded');
     assert.equal(run.counts.repaired, 1);
     assert.equal((await subRow(ws, 'sub_drift')).status, 'past_due');
-    const synthetic = await q(`SELECT provider_event_id, recovered FROM events WHERE workspace_id = $1 AND provider_event_id LIKE 'evt_sluice_%'`, [ws]);
+    const synthetic = await q(
+      `SELECT provider_event_id, recovered FROM events WHERE workspace_id = $1 AND provider_event_id LIKE 'evt_sluice_%'`,
+      [ws],
+    );
     assert.equal(synthetic.length, 1);
     assert.equal(synthetic[0].recovered, true);
     // A repair is not a Stripe event: no raw stripe.* message for it.
-    assert.equal((await messages(ws)).filter((m) => m.source_event_id === synthetic[0].provider_event_id && m.type.startsWith('stripe.')).length, 0);
+    assert.equal(
+      (await messages(ws)).filter((m) => m.source_event_id === synthetic[0].provider_event_id && m.type.startsWith('stripe.')).length,
+      0,
+    );
 
     const events = await eventCount(ws);
     const again = await scan({ workspaceId: ws, provider: 'stripe', since: new Date(Date.now() - 60_000) });
@@ -283,7 +298,12 @@ describe('reconciliation scan', () => {
       if (subscriptionPages.length === 2) await held; // the second page: the scan is "killed" while it waits
     };
     try {
-      const { runId } = await startScan(app.ctx, { workspaceId: ws, provider: 'stripe', since: new Date(Date.now() - 60_000), startedBy: 'manual' });
+      const { runId } = await startScan(app.ctx, {
+        workspaceId: ws,
+        provider: 'stripe',
+        since: new Date(Date.now() - 60_000),
+        startedBy: 'manual',
+      });
       await waitFor(async () => subscriptionPages.length === 2, 'the second page asked for');
       const stopping = stopScans(app.ctx); // a crash: the run is left running, its heartbeat goes stale
       release();
@@ -302,8 +322,16 @@ describe('reconciliation scan', () => {
       assert.equal(run.status, 'succeeded', JSON.stringify(run));
       const afterResume = subscriptionPages.slice(2);
       assert.equal(afterResume[0]!.form.get('starting_after'), cursor, 'resumed from the saved cursor, not from the start');
-      assert.ok(afterResume.every((r) => r.form.get('starting_after')), 'the first page was not asked again');
-      const n = (await q<{ n: number }>(`SELECT count(*)::int AS n FROM subscriptions WHERE workspace_id = $1 AND provider_id LIKE 'sub_r%' AND NOT stub`, [ws]))[0]!.n;
+      assert.ok(
+        afterResume.every((r) => r.form.get('starting_after')),
+        'the first page was not asked again',
+      );
+      const n = (
+        await q<{ n: number }>(
+          `SELECT count(*)::int AS n FROM subscriptions WHERE workspace_id = $1 AND provider_id LIKE 'sub_r%' AND NOT stub`,
+          [ws],
+        )
+      )[0]!.n;
       assert.equal(n, 250);
     } finally {
       stripe.beforeAnswer = undefined;
@@ -337,7 +365,10 @@ describe('reconciliation scan', () => {
     const bad = await app.api('POST', `/api/v1/workspaces/${ws}/scans`, { provider: 'paypal', since: 'last tuesday', dryRun: true });
     assert.equal(bad.status, 422, JSON.stringify(bad.body));
     assert.equal(bad.body.error.code, 'VALIDATION_FAILED');
-    assert.deepEqual(bad.body.error.problems.map((p: any) => p.path), ['provider', 'since']);
+    assert.deepEqual(
+      bad.body.error.problems.map((p: any) => p.path),
+      ['provider', 'since'],
+    );
     const old = await app.api('POST', `/api/v1/workspaces/${ws}/scans`, { since: '45d' });
     assert.equal(old.status, 422);
     assert.match(old.body.error.message, /30 days/);
@@ -372,7 +403,10 @@ describe('reconciliation scan', () => {
         return { status: res.status, body: (await res.json()) as any };
       };
       const ws = (await call('POST', '/workspaces', { name: 'cli scan' })).body.id as string;
-      assert.equal((await call('PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET], apiKey: stripe.apiKey })).status, 200);
+      assert.equal(
+        (await call('PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET], apiKey: stripe.apiKey })).status,
+        200,
+      );
       const lost = JSON.parse(stripeEvent('customer.subscription.created', subscription('sub_cli', 'active'), { created: nowS() - 100 }));
       stripe.events.push(lost);
       stripe.objects.set('sub_cli', subscription('sub_cli', 'active'));
@@ -403,7 +437,11 @@ describe('reconciliation scan', () => {
   test('Piano: an undelivered webhook is recovered and a subscription Piano ended is ended in the CRM', async () => {
     const privateKey = 'ScanTestPianoPrivateKey0123456789ABCDEFG';
     const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'piano scan' })).body.id;
-    const res = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/piano`, { aid: 'AIDSCAN01', privateKey, apiToken: 'piano_token_scan' });
+    const res = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/piano`, {
+      aid: 'AIDSCAN01',
+      privateKey,
+      apiToken: 'piano_token_scan',
+    });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const grant = {
       version: 2,
@@ -424,7 +462,12 @@ describe('reconciliation scan', () => {
           code: 0,
           total: 1,
           webhooks: [
-            { webhook_id: 'WH1', status: 'failed', create_date: nowS() - 600, last_webhook_response: { request_data: `data=${encodeURIComponent(data)}` } },
+            {
+              webhook_id: 'WH1',
+              status: 'failed',
+              create_date: nowS() - 600,
+              last_webhook_response: { request_data: `data=${encodeURIComponent(data)}` },
+            },
             { webhook_id: 'WH2', status: 'success', create_date: nowS() - 500, last_webhook_response: { request_data: 'data=ignored' } },
           ],
         };
@@ -432,11 +475,22 @@ describe('reconciliation scan', () => {
       if (path === '/publisher/subscription/list') {
         return {
           code: 0,
-          subscriptions: [{ subscription_id: 'RCSUB1', status: 'expired', auto_renew: false, user: { uid: 'PNI_scan_user' }, next_bill_date: nowS() - 86400 }],
+          subscriptions: [
+            {
+              subscription_id: 'RCSUB1',
+              status: 'expired',
+              auto_renew: false,
+              user: { uid: 'PNI_scan_user' },
+              next_bill_date: nowS() - 86400,
+            },
+          ],
         };
       }
       if (path === '/publisher/user/access/list') {
-        return { code: 0, accesses: [{ access_id: 'acc_piano_1', granted: true, revoked: false, resource: { rid: 'R_GOLD' }, expire_date: grant.expires }] };
+        return {
+          code: 0,
+          accesses: [{ access_id: 'acc_piano_1', granted: true, revoked: false, resource: { rid: 'R_GOLD' }, expire_date: grant.expires }],
+        };
       }
       return { code: 0 };
     };

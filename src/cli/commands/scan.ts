@@ -48,8 +48,10 @@ function summary(s: ScanView): string {
     `  ${c.apiRequests} API requests (${c.rateLimited} answered 429, ${(c.throttledMs / 1000).toFixed(1)} s throttled), ${c.pages} pages`,
     `  ${c.recoveredEvents} event(s) ${s.scope.dryRun ? 'would be ' : ''}recovered, ${c.repaired} object(s) ${s.scope.dryRun ? 'would be ' : ''}repaired, ${c.tombstones} tombstone(s), ${c.customersFetched} customer(s) fetched`,
   ];
-  if (c.unprocessed > 0) lines.push(`  ${c.unprocessed} recovered event(s) were still waiting to be processed when the scan compared the CRM`);
-  for (const e of s.examples) lines.push(`    would ${e.action} ${e.provider} ${e.id}${e.fields ? ` (${(e.fields as string[]).join(', ')})` : ''}`);
+  if (c.unprocessed > 0)
+    lines.push(`  ${c.unprocessed} recovered event(s) were still waiting to be processed when the scan compared the CRM`);
+  for (const e of s.examples)
+    lines.push(`    would ${e.action} ${e.provider} ${e.id}${e.fields ? ` (${(e.fields as string[]).join(', ')})` : ''}`);
   if (s.error) lines.push(`  error: ${s.error}`);
   return lines.join('\n');
 }
@@ -113,7 +115,9 @@ export const scanCommand: Command = {
           : (await access.call<{ data: { id: string }[] }>('GET', '/workspaces?limit=500')).data.map((w) => w.id);
         for (const ws of ids) results.push(await runViaServer(access.call, ws, input));
       } else {
-        const ids = values.workspace ? [values.workspace] : (await listWorkspaces(access.ctx, { kind: 'admin' }, { limit: 500 })).data.map((w) => w.id);
+        const ids = values.workspace
+          ? [values.workspace]
+          : (await listWorkspaces(access.ctx, { kind: 'admin' }, { limit: 500 })).data.map((w) => w.id);
         const worker = input.dryRun ? undefined : startEventWorker(access.ctx);
         try {
           for (const ws of ids) results.push(await runDirect(access.ctx, ws, input));

@@ -62,7 +62,17 @@ export async function publishMessage(db: Queryable, m: NewMessage): Promise<bool
   const { rowCount } = await db.query(
     `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test, recovered)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
-    [m.id, m.workspaceId, m.type, JSON.stringify(m.data), m.sourceProvider, m.sourceEventId, m.dedupeKey, m.test ?? false, m.recovered ?? false],
+    [
+      m.id,
+      m.workspaceId,
+      m.type,
+      JSON.stringify(m.data),
+      m.sourceProvider,
+      m.sourceEventId,
+      m.dedupeKey,
+      m.test ?? false,
+      m.recovered ?? false,
+    ],
   );
   if (rowCount !== 1) return false;
   if (m.endpointIds.length > 0) {

@@ -144,7 +144,12 @@ export async function saveScanState(
 }
 
 /** The provider event ids of these that are already stored. */
-export async function storedProviderEventIds(db: Queryable, workspaceId: string, provider: string, ids: readonly string[]): Promise<Set<string>> {
+export async function storedProviderEventIds(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  ids: readonly string[],
+): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const { rows } = await db.query<{ id: string }>(
     `SELECT provider_event_id AS id FROM events WHERE workspace_id = $1 AND provider = $2 AND provider_event_id = ANY($3::text[])`,
@@ -179,7 +184,12 @@ export async function crmRowsByProviderIds(
 }
 
 /** The CRM ids of customers by provider ids (the customers a scan touched). */
-export async function customerIdsOf(db: Queryable, workspaceId: string, provider: string, providerIds: readonly string[]): Promise<string[]> {
+export async function customerIdsOf(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  providerIds: readonly string[],
+): Promise<string[]> {
   if (providerIds.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
     `SELECT id FROM customers WHERE workspace_id = $1 AND provider = $2 AND provider_id = ANY($3::text[])`,
@@ -190,10 +200,7 @@ export async function customerIdsOf(db: Queryable, workspaceId: string, provider
 
 export async function markSeen(db: Queryable, runId: string, providerIds: readonly string[]): Promise<void> {
   if (providerIds.length === 0) return;
-  await db.query(
-    `INSERT INTO scan_seen (run_id, provider_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
-    [runId, providerIds],
-  );
+  await db.query(`INSERT INTO scan_seen (run_id, provider_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`, [runId, providerIds]);
 }
 
 /**

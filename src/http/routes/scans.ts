@@ -46,9 +46,13 @@ export async function scanRoutes(plain: FastifyInstance, opts: { ctx: Ctx }): Pr
         params: WsParams,
         body: nullable(
           body({
-            provider: Type.Optional(nullable(Type.String({ maxLength: 40, description: 'stripe or piano; default: every connected provider' }))),
+            provider: Type.Optional(
+              nullable(Type.String({ maxLength: 40, description: 'stripe or piano; default: every connected provider' })),
+            ),
             since: Type.Optional(
-              nullable(Type.String({ maxLength: 60, description: 'an ISO date or a duration back from now (7d, 12h, 90m); at most 30 days' })),
+              nullable(
+                Type.String({ maxLength: 60, description: 'an ISO date or a duration back from now (7d, 12h, 90m); at most 30 days' }),
+              ),
             ),
             dryRun: Type.Optional(nullable(Type.Boolean({ description: 'report what would change; change nothing, publish nothing' }))),
           }),

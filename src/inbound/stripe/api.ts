@@ -191,7 +191,8 @@ function plain(o: unknown): Record<string, unknown> {
 async function page(call: () => Promise<{ data: unknown[]; has_more: boolean }>): Promise<StripeResult<StripeListPage>> {
   try {
     const list = await call();
-    if (!list || !Array.isArray(list.data)) return { ok: false, failure: { kind: 'other', message: 'Stripe answered a list without data' } };
+    if (!list || !Array.isArray(list.data))
+      return { ok: false, failure: { kind: 'other', message: 'Stripe answered a list without data' } };
     return { ok: true, value: { data: list.data.map(plain), hasMore: list.has_more === true } };
   } catch (err) {
     return { ok: false, failure: describeStripeError(err) };

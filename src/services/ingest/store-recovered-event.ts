@@ -34,7 +34,7 @@ export async function storeRecoveredStripeEvent(
       providerEventId: storableText(String(event.id)),
       type: storableText(String(event.type)),
       livemode,
-      providerCreatedAt: (typeof event.created === "number" ? storableTime(event.created) : undefined) ?? null,
+      providerCreatedAt: (typeof event.created === 'number' ? storableTime(event.created) : undefined) ?? null,
       payload: event,
       raw,
       status: ignored ? 'ignored' : 'received',

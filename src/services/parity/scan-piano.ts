@@ -50,7 +50,12 @@ async function open(job: ScanJob): Promise<PianoScan> {
   if (!secrets.apiToken) throw new ProviderFailed('piano', 'no Piano API token: a scan needs one to ask Piano');
   const settings = pianoSettings(connection);
   job.throttle('piano', settings.region === 'sandbox' ? ctx.config.scanRateTest : ctx.config.scanRateLive);
-  const client = new PianoApiClient({ aid: settings.aid, apiToken: secrets.apiToken, region: settings.region, baseUrl: ctx.config.pianoApiUrl });
+  const client = new PianoApiClient({
+    aid: settings.aid,
+    apiToken: secrets.apiToken,
+    region: settings.region,
+    baseUrl: ctx.config.pianoApiUrl,
+  });
   return { job, client, settings, privateKey: secrets.privateKey };
 }
 
@@ -71,7 +76,10 @@ async function page(s: PianoScan, path: string, params: Record<string, string | 
     if (r.status === 429) s.job.counts.rateLimited += 1;
     if (!retryable(r) || attempt >= MAX_ATTEMPTS) {
       const refused = r.status === 401 || r.status === 403 || r.code === 401 || r.code === 403;
-      throw new ProviderFailed('piano', refused ? `Piano refused the API token: ${r.error}` : `Piano's API could not be used (${path}): ${r.error}`);
+      throw new ProviderFailed(
+        'piano',
+        refused ? `Piano refused the API token: ${r.error}` : `Piano's API could not be used (${path}): ${r.error}`,
+      );
     }
     const wait = r.retryAfterSeconds !== undefined ? r.retryAfterSeconds * 1000 : Math.min(60_000, 500 * 2 ** attempt);
     s.job.bucket.holdUntil(Date.now() + wait);
@@ -206,7 +214,10 @@ async function webhooksPhase(s: PianoScan): Promise<void> {
         data,
       });
       if (!r.ok) {
-        job.ctx.log.warn({ runId: job.run.id, webhookId: id, reason: r.reason }, 'scan: an undelivered Piano webhook does not verify; skipped');
+        job.ctx.log.warn(
+          { runId: job.run.id, webhookId: id, reason: r.reason },
+          'scan: an undelivered Piano webhook does not verify; skipped',
+        );
         continue;
       }
       if (r.stored) {
@@ -324,7 +335,11 @@ async function accessesPhase(s: PianoScan): Promise<void> {
     const uid = state.pending[i]!;
     const accesses: Obj[] = [];
     for (let offset = 0; offset < 10_000; offset += PAGE) {
-      const items = list(await page(s, '/publisher/user/access/list', { uid, offset, limit: PAGE }), 'accesses', '/publisher/user/access/list');
+      const items = list(
+        await page(s, '/publisher/user/access/list', { uid, offset, limit: PAGE }),
+        'accesses',
+        '/publisher/user/access/list',
+      );
       accesses.push(...items);
       if (items.length < PAGE) break;
     }
@@ -369,7 +384,16 @@ async function compareAccesses(s: PianoScan, uid: string, accesses: Obj[]): Prom
   for (const row of await activeAccessOfPianoUser(job.ctx.db, job.workspaceId, uid)) {
     const id = String(row.provider_access_id ?? row.provider_id);
     if (seen.has(id)) continue;
-    repairs.push({ version: 2, type: 'access_revoked', event: 'sluice_scan', aid: s.settings.aid, uid, rid: row.resource, access_id: id, expires: null });
+    repairs.push({
+      version: 2,
+      type: 'access_revoked',
+      event: 'sluice_scan',
+      aid: s.settings.aid,
+      uid,
+      rid: row.resource,
+      access_id: id,
+      expires: null,
+    });
   }
   for (const payload of repairs) {
     job.counts.repaired += 1;

@@ -45,7 +45,8 @@ const WINDOW_MARGIN_S = 3600;
 /** Stripe filters at most 20 types per request. */
 const TYPES_PER_REQUEST = 20;
 const TYPE_GROUPS: string[][] = [];
-for (let i = 0; i < STRIPE_HANDLED_TYPES.length; i += TYPES_PER_REQUEST) TYPE_GROUPS.push(STRIPE_HANDLED_TYPES.slice(i, i + TYPES_PER_REQUEST));
+for (let i = 0; i < STRIPE_HANDLED_TYPES.length; i += TYPES_PER_REQUEST)
+  TYPE_GROUPS.push(STRIPE_HANDLED_TYPES.slice(i, i + TYPES_PER_REQUEST));
 const MAX_ATTEMPTS = 8;
 const MAX_BACKOFF_MS = 60_000;
 
@@ -62,7 +63,10 @@ function failure(f: StripeFailure): ProviderFailed {
     case 'auth':
       return new ProviderFailed('stripe', `Stripe refused the API key (401): ${f.message}`);
     case 'permission':
-      return new ProviderFailed('stripe', `the API key may not read this (403): ${f.message}; give it read access to events, subscriptions and customers`);
+      return new ProviderFailed(
+        'stripe',
+        `the API key may not read this (403): ${f.message}; give it read access to events, subscriptions and customers`,
+      );
     default:
       return new ProviderFailed('stripe', `Stripe's API could not be used: ${f.message}`);
   }
@@ -97,7 +101,8 @@ async function mustCall<T>(s: StripeScan, fn: () => Promise<StripeResult<T>>): P
 }
 
 function checkList(page: { data: Obj[] }): void {
-  for (const item of page.data) if (typeof item?.id !== 'string') throw new ProviderFailed('stripe', "Stripe's list answer has an item without an id");
+  for (const item of page.data)
+    if (typeof item?.id !== 'string') throw new ProviderFailed('stripe', "Stripe's list answer has an item without an id");
 }
 
 /** Opens what the scan needs, or says why it cannot run. */
@@ -175,7 +180,9 @@ async function eventsPhase(s: StripeScan, failedOnly: boolean): Promise<void> {
   const gte = failedOnly ? window.lte - MAX_WINDOW_S : window.gte;
   while (state.group < TYPE_GROUPS.length) {
     const types = TYPE_GROUPS[state.group]!;
-    const page = await mustCall(s, () => listEventsPage(s.stripe, { gte, lte: window.lte, types, failedOnly, startingAfter: state.cursor }));
+    const page = await mustCall(s, () =>
+      listEventsPage(s.stripe, { gte, lte: window.lte, types, failedOnly, startingAfter: state.cursor }),
+    );
     checkList(page);
     job.counts.pages += 1;
     job.counts.eventsListed += page.data.length;
@@ -258,7 +265,13 @@ async function compareSubscription(s: StripeScan, object: Obj, row: CrmRow | und
     if (!known || known.stub) await fetchCustomer(s, customer);
   }
   const terminal = TERMINAL_SUBSCRIPTION_STATUSES.includes(String(object.status));
-  const event = syntheticEvent(`customer.subscription.${terminal ? 'deleted' : 'updated'}`, object, fetchedAtMs, job.run.id, object.livemode);
+  const event = syntheticEvent(
+    `customer.subscription.${terminal ? 'deleted' : 'updated'}`,
+    object,
+    fetchedAtMs,
+    job.run.id,
+    object.livemode,
+  );
   await storeRecoveredStripeEvent(job.ctx, { workspaceId: job.workspaceId, demo: s.demo, connection: s.connection, event });
 }
 
@@ -273,7 +286,13 @@ async function fetchCustomer(s: StripeScan, customerId: string): Promise<void> {
   }
   job.counts.customersFetched += 1;
   const object = r.value;
-  const event = syntheticEvent(object.deleted === true ? 'customer.deleted' : 'customer.created', object, fetchedAtMs, job.run.id, object.livemode);
+  const event = syntheticEvent(
+    object.deleted === true ? 'customer.deleted' : 'customer.created',
+    object,
+    fetchedAtMs,
+    job.run.id,
+    object.livemode,
+  );
   await storeRecoveredStripeEvent(job.ctx, { workspaceId: job.workspaceId, demo: s.demo, connection: s.connection, event });
 }
 

@@ -26,7 +26,17 @@ import { newId } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
 import { dedupKeyOf, raiseIncident, resolveIncidentKey } from '../incidents/raise-incident.js';
 import { checkCustomers } from './run-checks.js';
-import { EMPTY_COUNTS, ProviderFailed, ScanJob, ScanLost, ScanStopped, type ScanCounts, type ScanProgress, type ScanProvider, type ScanState } from './scan-job.js';
+import {
+  EMPTY_COUNTS,
+  ProviderFailed,
+  ScanJob,
+  ScanLost,
+  ScanStopped,
+  type ScanCounts,
+  type ScanProgress,
+  type ScanProvider,
+  type ScanState,
+} from './scan-job.js';
 import { scanPiano } from './scan-piano.js';
 import { scanStripe } from './scan-stripe.js';
 
@@ -69,17 +79,22 @@ export function parseScanSince(input: string, now: number): { ok: true; since: D
     const at = Date.parse(text);
     if (!Number.isNaN(at)) return { ok: true, since: new Date(at) };
   }
-  return { ok: false, message: `must be an ISO date (2026-05-01 or 2026-05-01T10:00:00Z) or a duration like 90m, 12h or 7d; got ${JSON.stringify(input.slice(0, 40))}` };
+  return {
+    ok: false,
+    message: `must be an ISO date (2026-05-01 or 2026-05-01T10:00:00Z) or a duration like 90m, 12h or 7d; got ${JSON.stringify(input.slice(0, 40))}`,
+  };
 }
 
 function checkRequest(ctx: Ctx, req: ScanRequest): void {
   const problems: { path: string; message: string }[] = [];
-  if (req.provider !== undefined && !PROVIDERS.includes(req.provider)) problems.push({ path: 'provider', message: 'must be stripe or piano' });
+  if (req.provider !== undefined && !PROVIDERS.includes(req.provider))
+    problems.push({ path: 'provider', message: 'must be stripe or piano' });
   if (req.since !== undefined) {
     const at = req.since.getTime();
     if (Number.isNaN(at)) problems.push({ path: 'since', message: 'is not a valid time' });
     else if (at > ctx.now()) problems.push({ path: 'since', message: 'is in the future' });
-    else if (at < ctx.now() - MAX_SINCE_MS) problems.push({ path: 'since', message: 'is more than 30 days ago: Stripe keeps events for 30 days' });
+    else if (at < ctx.now() - MAX_SINCE_MS)
+      problems.push({ path: 'since', message: 'is more than 30 days ago: Stripe keeps events for 30 days' });
   }
   if (problems.length > 0) throw new UnprocessableRequestError(problems);
 }
@@ -183,7 +198,8 @@ export async function runScanToEnd(ctx: Ctx, runId: string, onProgress?: (p: Sca
     if (existing) return existing.done;
     const run = await findScanRun(ctx.db, runId);
     if (!run || (run.status !== 'queued' && run.status !== 'running')) return;
-    const ours = run.owner === OWNER || run.owner === null || run.heartbeat_at === null || run.heartbeat_at.getTime() < ctx.now() - SCAN_STALE_MS;
+    const ours =
+      run.owner === OWNER || run.owner === null || run.heartbeat_at === null || run.heartbeat_at.getTime() < ctx.now() - SCAN_STALE_MS;
     if (ours) {
       launch(ctx, runId, onProgress);
       return local.get(runId)?.done;
@@ -260,7 +276,10 @@ async function runScan(ctx: Ctx, runId: string, controller: AbortController, onP
     await scanProviders(job);
     const checksError = await runChecks(job);
     const { failures } = job.state;
-    const errors = [...failures.map((f) => `${f.provider}: ${f.message}`), ...(checksError ? [`checks after the scan: ${checksError}`] : [])];
+    const errors = [
+      ...failures.map((f) => `${f.provider}: ${f.message}`),
+      ...(checksError ? [`checks after the scan: ${checksError}`] : []),
+    ];
     job.state.phase = 'finished';
     await finishScanRun(ctx.db, runId, OWNER, {
       // The scan's own work decides its status; checks that fail after it are reported, and run again on their
@@ -275,7 +294,10 @@ async function runScan(ctx: Ctx, runId: string, controller: AbortController, onP
     ctx.log.info({ runId, workspaceId: run.workspace_id, ...job.counts, failures: failures.length }, 'scan finished');
   } catch (err) {
     if (err instanceof ScanStopped || err instanceof ScanLost) {
-      ctx.log.info({ runId, phase: job.state.phase, reason: err.message }, 'scan: stopped in this process; its saved progress stays for a takeover');
+      ctx.log.info(
+        { runId, phase: job.state.phase, reason: err.message },
+        'scan: stopped in this process; its saved progress stays for a takeover',
+      );
       return;
     }
     // The database is gone: nothing can be recorded; the stale heartbeat hands the run to whoever comes next.
@@ -400,11 +422,13 @@ export function parseScanRequest(
   let provider: ScanRequest['provider'];
   if (input.provider !== undefined && input.provider !== null) {
     if (input.provider === 'stripe' || input.provider === 'piano') provider = input.provider;
-    else problems.push({ path: 'provider', message: `must be stripe or piano; got ${JSON.stringify(String(input.provider).slice(0, 40))}` });
+    else
+      problems.push({ path: 'provider', message: `must be stripe or piano; got ${JSON.stringify(String(input.provider).slice(0, 40))}` });
   }
   let since: Date | undefined;
   if (input.since !== undefined && input.since !== null) {
-    const parsed = typeof input.since === 'string' ? parseScanSince(input.since, ctx.now()) : { ok: false as const, message: 'must be a string' };
+    const parsed =
+      typeof input.since === 'string' ? parseScanSince(input.since, ctx.now()) : { ok: false as const, message: 'must be a string' };
     if (parsed.ok) since = parsed.since;
     else problems.push({ path: 'since', message: parsed.message });
   }
