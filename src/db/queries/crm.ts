@@ -272,7 +272,10 @@ export async function clearCrm(db: Queryable, workspaceId: string): Promise<Kept
   await db.query('DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM customers WHERE workspace_id = $1)', [workspaceId]);
   for (const table of [...CRM_TABLES].reverse()) {
     if (table === 'access')
-      await db.query('DELETE FROM access WHERE workspace_id = $1 AND NOT (provider = ANY($2::text[]))', [workspaceId, KEPT_ACCESS_PROVIDERS]);
+      await db.query('DELETE FROM access WHERE workspace_id = $1 AND NOT (provider = ANY($2::text[]))', [
+        workspaceId,
+        KEPT_ACCESS_PROVIDERS,
+      ]);
     else await db.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [workspaceId]);
   }
   return rows;

@@ -9,7 +9,8 @@ import { syncAppAccess } from '../../services/access/sync-app-access.js';
 import type { Ctx } from '../../services/context.js';
 import { apiErrors, body, errors, isoTime, nullable, oneOf, text, view, wsAnd, WsParams } from '../schemas/common.js';
 
-const tags = ['access'];
+// Access rows are CRM rows: the same section of the API document.
+const tags = ['crm'];
 const AccessParams = wsAnd({
   id: text(200, { minLength: 1, description: 'a customer: Sluice id (cus_…) or provider id' }),
   key: text(400, { minLength: 1, description: 'the access key (1–200 letters, digits or _ . : - /; a / is sent as %2F)' }),
@@ -86,7 +87,9 @@ export async function accessReportRoutes(plain: FastifyInstance, opts: { ctx: Ct
             Type.Unknown({ description: '{id, keys}: id a Sluice or provider customer id; keys: up to 100 of "key" or {key, expiresAt}' }),
             { description: 'at most 10,000 customers, each listed once' },
           ),
-          complete: Type.Optional(Type.Unknown({ description: 'true: the list is everyone who has app access; unlisted keys are revoked' })),
+          complete: Type.Optional(
+            Type.Unknown({ description: 'true: the list is everyone who has app access; unlisted keys are revoked' }),
+          ),
         }),
         response: { 200: SyncResult, ...apiErrors(422), ...errors(413) },
       },

@@ -8,7 +8,8 @@ import { saveParitySettings } from '../../services/parity/save-parity-settings.j
 import { adminOnly } from '../plugins/auth.js';
 import { apiErrors, isoTime, nullable, oneOf, query, view, WsParams } from '../schemas/common.js';
 
-const tags = ['parity'];
+// Under the workspaces' settings in the API document.
+const tags = ['workspaces'];
 const Sources = Type.Array(oneOf(['stripe_entitlements', 'piano', 'workflows', 'app'] as const));
 const Match = view(
   {
@@ -31,10 +32,9 @@ const ParitySettings = view(
     lagThresholdSeconds: Type.Number(),
     stuckEventMinutes: Type.Number(),
     scanSchedule: Type.String({ description: 'cron expression, UTC' }),
-    keys: Type.Array(
-      view({ key: Type.String(), sources: Sources, matches: Type.Array(Match), checked: Type.Boolean() }),
-      { description: 'read-only: each access key of the accessMap, its sources (a key with none is not checked) and matches' },
-    ),
+    keys: Type.Array(view({ key: Type.String(), sources: Sources, matches: Type.Array(Match), checked: Type.Boolean() }), {
+      description: 'read-only: each access key of the accessMap, its sources (a key with none is not checked) and matches',
+    }),
     updatedAt: nullable(isoTime('read-only: when the policy was saved; null while the defaults apply')),
   },
   'the effective parity policy, defaults filled in',
@@ -89,7 +89,6 @@ export async function paritySettingsRoutes(plain: FastifyInstance, opts: { ctx: 
         response: { 200: ParitySettings, ...apiErrors(422) },
       },
     },
-    async (r) =>
-      saveParitySettings(ctx, { workspaceId: r.params.ws, body: r.body, force: r.query.force === 'true', actor: r.principal }),
+    async (r) => saveParitySettings(ctx, { workspaceId: r.params.ws, body: r.body, force: r.query.force === 'true', actor: r.principal }),
   );
 }

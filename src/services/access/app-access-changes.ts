@@ -2,7 +2,14 @@
 // one routine that turns "these keys should be granted / revoked" into row changes, access.* messages (one per
 // fact) and due checks, inside the caller's transaction. A report that changes nothing publishes nothing.
 import type { Queryable } from '../../db/port.js';
-import { appAccessRows, lockAppAccess, resolveCustomerRefs, writeAppAccess, type AppAccessRow, type AppAccessWrite } from '../../db/queries/app-access.js';
+import {
+  appAccessRows,
+  lockAppAccess,
+  resolveCustomerRefs,
+  writeAppAccess,
+  type AppAccessRow,
+  type AppAccessWrite,
+} from '../../db/queries/app-access.js';
 import { markCheckDue } from '../../db/queries/customer-checks.js';
 import { publishMessages } from '../../db/queries/messages.js';
 import { UnprocessableError } from '../../errors.js';
@@ -42,7 +49,9 @@ export function failIfProblems(problems: Problem[]): void {
     listed
       .slice(0, 5)
       .map((p) => `${p.path}: ${p.message}`)
-      .join('; ') + (problems.length > 5 ? ` (and ${problems.length - 5} more problems)` : '') + '; nothing was changed',
+      .join('; ') +
+      (problems.length > 5 ? ` (and ${problems.length - 5} more problems)` : '') +
+      '; nothing was changed',
     { problems: listed, ...(more > 0 ? { more } : {}) },
   );
 }
@@ -98,7 +107,12 @@ export interface AppAccessOutcome {
 const providerIdOf = (w: AccessWant) => `${w.customerId}:${w.key}`;
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-type Change = { type: 'access.granted' | 'access.modified' | 'access.revoked'; row: AppAccessWrite; previous?: AppAccessRow; reason?: string };
+type Change = {
+  type: 'access.granted' | 'access.modified' | 'access.revoked';
+  row: AppAccessWrite;
+  previous?: AppAccessRow;
+  reason?: string;
+};
 
 /** Applies the plan inside the caller's transaction; the caller has validated it and resolved its customers. */
 export async function applyAppAccess(ctx: Ctx, tx: Queryable, workspaceId: string, plan: AppAccessPlan): Promise<AppAccessOutcome> {
@@ -106,7 +120,10 @@ export async function applyAppAccess(ctx: Ctx, tx: Queryable, workspaceId: strin
   await lockAppAccess(tx, workspaceId);
   const named = [...plan.grant, ...plan.revoke].map(providerIdOf);
   const existing = new Map(
-    (await appAccessRows(tx, workspaceId, { customerIds: [], providerIds: named, allActive: plan.complete === true })).map((r) => [r.providerId, r]),
+    (await appAccessRows(tx, workspaceId, { customerIds: [], providerIds: named, allActive: plan.complete === true })).map((r) => [
+      r.providerId,
+      r,
+    ]),
   );
   const inserts: AppAccessWrite[] = [];
   const updates: AppAccessWrite[] = [];
@@ -158,7 +175,8 @@ export async function applyAppAccess(ctx: Ctx, tx: Queryable, workspaceId: strin
   }
   if (plan.complete) {
     const listed = new Set(plan.grant.map(providerIdOf));
-    for (const old of existing.values()) if (old.status === 'active' && !listed.has(old.providerId)) revoke(old, plan.reason ?? 'not_listed');
+    for (const old of existing.values())
+      if (old.status === 'active' && !listed.has(old.providerId)) revoke(old, plan.reason ?? 'not_listed');
   }
 
   await writeAppAccess(tx, workspaceId, inserts, updates, at);

@@ -4,7 +4,15 @@ import { findWorkspace } from '../../db/queries/workspaces.js';
 import { WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { asObject } from '../input.js';
-import { applyAppAccess, appAccessView, failIfProblems, keyProblem, parseExpiry, resolveCustomers, type Problem } from './app-access-changes.js';
+import {
+  applyAppAccess,
+  appAccessView,
+  failIfProblems,
+  keyProblem,
+  parseExpiry,
+  resolveCustomers,
+  type Problem,
+} from './app-access-changes.js';
 
 export async function grantAppAccess(ctx: Ctx, input: { workspaceId: string; customer: string; key: string; body: unknown }) {
   const body = asObject(input.body);

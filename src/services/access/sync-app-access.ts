@@ -25,7 +25,8 @@ export async function syncAppAccess(ctx: Ctx, input: { workspaceId: string; body
   const problems: Problem[] = [];
   const extra = Object.keys(body).filter((k) => k !== 'customers' && k !== 'complete');
   if (extra.length) problems.push({ path: extra[0]!, message: `unknown field ${extra.join(', ')} (the body is {customers, complete?})` });
-  if (body.complete !== undefined && typeof body.complete !== 'boolean') problems.push({ path: 'complete', message: 'must be true or false' });
+  if (body.complete !== undefined && typeof body.complete !== 'boolean')
+    problems.push({ path: 'complete', message: 'must be true or false' });
   if (!Array.isArray(body.customers)) {
     problems.push({ path: 'customers', message: 'must be a list of {id, keys}' });
     failIfProblems(problems);
@@ -46,15 +47,22 @@ export async function syncAppAccess(ctx: Ctx, input: { workspaceId: string; body
   const firstAt = new Map<string, number>();
   list.forEach((raw, i) => {
     const at = `customers[${i}]`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return problems.push({ path: at, message: 'must be an object {id, keys}' });
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      return problems.push({ path: at, message: 'must be an object {id, keys}' });
     const c = raw as Record<string, unknown>;
     const unknownFields = Object.keys(c).filter((k) => k !== 'id' && k !== 'keys');
     if (unknownFields.length) problems.push({ path: at, message: `unknown field ${unknownFields.join(', ')} (an entry is {id, keys})` });
     const ref = c.id;
-    if (typeof ref !== 'string' || ref.length === 0 || ref.length > 200) problems.push({ path: `${at}.id`, message: 'must be a customer id of 1–200 characters' });
-    else if (firstAt.has(ref)) problems.push({ path: `${at}.id`, message: `repeats customers[${firstAt.get(ref)}] (${JSON.stringify(ref)}): list each customer once` });
+    if (typeof ref !== 'string' || ref.length === 0 || ref.length > 200)
+      problems.push({ path: `${at}.id`, message: 'must be a customer id of 1–200 characters' });
+    else if (firstAt.has(ref))
+      problems.push({
+        path: `${at}.id`,
+        message: `repeats customers[${firstAt.get(ref)}] (${JSON.stringify(ref)}): list each customer once`,
+      });
     else firstAt.set(ref, i);
-    if (!Array.isArray(c.keys)) return problems.push({ path: `${at}.keys`, message: 'must be a list of keys (strings, or {key, expiresAt})' });
+    if (!Array.isArray(c.keys))
+      return problems.push({ path: `${at}.keys`, message: 'must be a list of keys (strings, or {key, expiresAt})' });
     if (c.keys.length > SYNC_MAX_KEYS)
       return problems.push({ path: `${at}.keys`, message: `lists ${c.keys.length} keys; at most ${SYNC_MAX_KEYS} per customer` });
     const keys: { key: string; expiresAt: Date | null }[] = [];
@@ -97,7 +105,10 @@ export async function syncAppAccess(ctx: Ctx, input: { workspaceId: string; body
       const id = ids.get(e.ref)!;
       const i = firstAt.get(e.ref)!;
       if (byCustomer.has(id))
-        dup.push({ path: `customers[${i}].id`, message: `names the same customer (${id}) as customers[${byCustomer.get(id)}]: list each customer once` });
+        dup.push({
+          path: `customers[${i}].id`,
+          message: `names the same customer (${id}) as customers[${byCustomer.get(id)}]: list each customer once`,
+        });
       else byCustomer.set(id, i);
     });
     failIfProblems(dup);
@@ -110,7 +121,14 @@ export async function syncAppAccess(ctx: Ctx, input: { workspaceId: string; body
   });
   if (outcome.published > 0) ctx.onDeliveriesQueued();
   ctx.log.info(
-    { workspaceId: input.workspaceId, customers: entries.length, complete, granted: outcome.granted, modified: outcome.modified, revoked: outcome.revoked },
+    {
+      workspaceId: input.workspaceId,
+      customers: entries.length,
+      complete,
+      granted: outcome.granted,
+      modified: outcome.modified,
+      revoked: outcome.revoked,
+    },
     'access sync',
   );
   return {

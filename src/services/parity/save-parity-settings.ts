@@ -32,7 +32,11 @@ async function unknownMatches(db: Queryable, workspaceId: string, policy: Parity
   policy.accessMap.forEach(({ match }, i) => {
     const [field, value] = Object.entries(match)[0] as [keyof typeof MATCH_WORDS, string];
     const set = { price: known.prices, product: known.products, lookupKey: known.lookupKeys, rid: known.rids }[field];
-    if (!set.has(value)) problems.push({ path: `accessMap[${i}].match.${field}`, message: `no ${MATCH_WORDS[field]} ${JSON.stringify(value)} has been seen in this workspace` });
+    if (!set.has(value))
+      problems.push({
+        path: `accessMap[${i}].match.${field}`,
+        message: `no ${MATCH_WORDS[field]} ${JSON.stringify(value)} has been seen in this workspace`,
+      });
   });
   return problems;
 }
