@@ -134,6 +134,11 @@ describe('parity settings and access reported by the app', () => {
       [[`${alice}:course-101`, alice, 'course-101', 'active']],
     );
 
+    // Five reports of a new key at once: one grant, one message.
+    const racing = await Promise.all(Array.from({ length: 5 }, () => call('PUT', ws, '/customers/cus_bob/access/raced')));
+    assert.deepEqual(racing.map((r) => r.body.change).sort(), ['granted', 'unchanged', 'unchanged', 'unchanged', 'unchanged']);
+    assert.equal((await accessMessages(ws)).filter((m: any) => m.data.access.resource === 'raced').length, 1);
+
     // A key with / (sent as %2F) and : is a key like any other.
     const slash = await call('PUT', ws, `/customers/cus_alice/access/${encodeURIComponent('site/premium:v2')}`);
     assert.equal(slash.status, 200, JSON.stringify(slash.body));
