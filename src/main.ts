@@ -168,7 +168,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       sender = startDeliveryWorker(ctx);
       retention = startRetentionJob(ctx);
       scheduler = createScheduler(ctx, { schedules: () => allSchedules(ctx) });
-      scheduler.start();
+      void scheduler.start();
     } else if (lock) {
       log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
     }

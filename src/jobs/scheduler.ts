@@ -70,8 +70,8 @@ export interface RoundReport {
 
 export interface Scheduler {
   readonly owner: string;
-  /** Runs a first round now, then a round at each slot (and at least every pollMs). */
-  start(): void;
+  /** Runs a first round now (resolved when it is done), then a round at each slot and at least every pollMs. */
+  start(): Promise<void>;
   /** One round: claim the due slots, take over dead runs. Rounds never overlap (a second call joins the first). */
   round(): Promise<RoundReport>;
   /** Resolves when the slots this instance is running have finished. */
@@ -337,10 +337,10 @@ export function createScheduler(ctx: Ctx, opts: SchedulerOptions): Scheduler {
 
   return {
     owner,
-    start() {
+    async start() {
       if (started || stopped) return;
       started = true;
-      void round();
+      await round().catch((err: unknown) => log.error({ err }, 'scheduler round failed'));
     },
     round,
     async idle() {
