@@ -11,6 +11,7 @@ import { listScanSchedules } from '../services/parity/scan-schedules.js';
 import { resumeScans, startScan } from '../services/parity/start-scan.js';
 import { sweepParity } from '../services/parity/sweep-parity.js';
 import type { Ctx } from '../services/context.js';
+import type { StartScanFn } from '../services/parity/cron-scan.js';
 import type { Schedule } from './scheduler.js';
 
 export const EVERY_MINUTE = '* * * * *';
@@ -25,16 +26,17 @@ export const SCAN_SCHEDULE_PREFIX = 'parity.scan:';
 
 /** The daily scan of one workspace: starts it (it runs in the background; parity.scan-resume carries it on if
  *  this process stops) and records the scan run's id as the slot's result. */
-export function scanSchedule(workspaceId: string, cron: string): Schedule {
+export function scanSchedule(workspaceId: string, cron: string, start: StartScanFn = startScan): Schedule {
   return {
     name: `${SCAN_SCHEDULE_PREFIX}${workspaceId}`,
     cron,
-    run: (ctx) => startScan(ctx, { workspaceId, startedBy: 'schedule' }),
+    run: (ctx) => start(ctx, { workspaceId, startedBy: 'schedule' }),
   };
 }
 
-/** Every schedule, read afresh (the scan schedules live in each workspace's parity policy). */
-export async function allSchedules(ctx: Ctx): Promise<Schedule[]> {
+/** Every schedule, read afresh (the scan schedules live in each workspace's parity policy). `start` stands in
+ *  for startScan in tests. */
+export async function allSchedules(ctx: Ctx, start: StartScanFn = startScan): Promise<Schedule[]> {
   const scans = await listScanSchedules(ctx);
-  return [...fixedSchedules, ...scans.map((s) => scanSchedule(s.workspaceId, s.cron))];
+  return [...fixedSchedules, ...scans.map((s) => scanSchedule(s.workspaceId, s.cron, start))];
 }
