@@ -86,6 +86,7 @@ export async function cronRoutes(app: FastifyInstance, opts: { ctx: Ctx; startSc
     const out = await startCronScan(ctx, { startScan: opts.startScan });
     return reply.status(out.started ? 202 : 200).send({ runId: out.runIds[0] ?? null, runIds: out.runIds, alreadyRunning: !out.started });
   };
-  app.get('/cron/scan', { schema: schema('GET') }, handler);
+  // No HEAD twin: a HEAD must not start anything.
+  app.get('/cron/scan', { schema: schema('GET'), exposeHeadRoute: false }, handler);
   app.post('/cron/scan', { schema: schema('POST') }, handler);
 }
