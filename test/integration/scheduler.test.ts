@@ -314,6 +314,9 @@ describe('cron route', () => {
       assert.equal(r.body.error.code, 'UNAUTHORIZED');
       assert.ok(!JSON.stringify(r.body).includes(SECRET.slice(5)), 'the answer never echoes the secret');
     }
+    // A HEAD (uptime checkers send them) starts nothing, even with the secret.
+    const head = await fetch(`${urls[0]}/api/v1/cron/scan`, { method: 'HEAD', headers: { authorization: `Bearer ${SECRET}` } });
+    assert.equal(head.status, 404);
     assert.equal(calls.length, 0);
     assert.equal((await runsOf(dbA, 'cron.scan')).length, 0);
   });
