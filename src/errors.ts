@@ -151,12 +151,9 @@ export class UnknownEventTypeError extends AppError {
   }
 }
 
-/** A request that is well-formed but cannot be carried out as asked (422), with every problem listed. */
-export class UnprocessableRequestError extends AppError {
-  constructor(problems: { path: string; message: string }[]) {
-    super('VALIDATION_FAILED', problems.map((p) => `${p.path}: ${p.message}`).join('; '), 422, false, {
-      field: problems[0]?.path,
-      problems,
-    });
+/** Well-formed input that cannot be carried out as it is (status 422); `details` lists every problem found. */
+export class UnprocessableError extends AppError {
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, 422, false, details);
   }
 }

@@ -15,6 +15,8 @@ import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
+import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { allSchedules } from './jobs/schedules.js';
 import type { Ctx } from './services/context.js';
 import { ensureSetupLink } from './services/users/ensure-setup-link.js';
 import { createContext } from './services/create-context.js';
@@ -120,6 +122,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
   let retention: RetentionJob | undefined;
+  let scheduler: Scheduler | undefined;
   const ctx: Ctx = createContext(config, {
     db,
     masterKey: masterKey.key,
@@ -165,6 +168,8 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       worker = startEventWorker(ctx);
       sender = startDeliveryWorker(ctx);
       retention = startRetentionJob(ctx);
+      scheduler = createScheduler(ctx, { schedules: () => allSchedules(ctx) });
+      void scheduler.start();
     } else if (lock) {
       log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
     }
@@ -183,6 +188,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     await worker?.stop(0);
     await sender?.stop(0);
     await retention?.stop();
+    await scheduler?.stop(0);
     await app?.close();
     await db.close();
     lock?.release();
@@ -210,9 +216,16 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         ]);
         clearTimeout(timer);
       }
-      // A scan running here is stopped after its current page and released, so another instance (or this one's
-      // next start) resumes it from its saved cursor at once instead of after the stale-heartbeat delay.
-      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop(), stopScans(ctx, { release: true })]);
+      // A scheduled slot still running at the deadline is left to another instance's takeover; a scan running here
+      // is stopped after its current page and released, so another instance (or this one's next start) resumes it
+      // from its saved cursor at once instead of after the stale-heartbeat delay.
+      await Promise.all([
+        worker?.stop(deadline),
+        sender?.stop(deadline),
+        retention?.stop(),
+        scheduler?.stop(deadline),
+        stopScans(ctx, { release: true }),
+      ]);
       await db.close();
       lock?.release();
       log.info('stopped');

@@ -21,7 +21,7 @@ import {
   type ScanRunRow,
 } from '../../db/queries/scans.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
-import { StoreUnavailableError, UnprocessableRequestError, WorkspaceNotFoundError } from '../../errors.js';
+import { StoreUnavailableError, UnprocessableError, WorkspaceNotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
 import { dedupKeyOf, raiseIncident, resolveIncidentKey } from '../incidents/raise-incident.js';
@@ -48,6 +48,13 @@ export interface ScanRequest {
   since?: Date;
   dryRun?: boolean;
   startedBy: 'manual' | 'schedule' | 'cron';
+}
+
+function invalid(problems: { path: string; message: string }[]): UnprocessableError {
+  return new UnprocessableError('VALIDATION_FAILED', problems.map((p) => `${p.path}: ${p.message}`).join('; '), {
+    field: problems[0]?.path,
+    problems,
+  });
 }
 
 /** A runner that has not beaten for this long is taken for dead. */
@@ -96,7 +103,7 @@ function checkRequest(ctx: Ctx, req: ScanRequest): void {
     else if (at < ctx.now() - MAX_SINCE_MS)
       problems.push({ path: 'since', message: 'is more than 30 days ago: Stripe keeps events for 30 days' });
   }
-  if (problems.length > 0) throw new UnprocessableRequestError(problems);
+  if (problems.length > 0) throw invalid(problems);
 }
 
 async function providersOf(ctx: Ctx, req: ScanRequest): Promise<ScanProvider[]> {
@@ -435,7 +442,7 @@ export function parseScanRequest(
   if (input.dryRun !== undefined && input.dryRun !== null && typeof input.dryRun !== 'boolean') {
     problems.push({ path: 'dryRun', message: 'must be true or false' });
   }
-  if (problems.length > 0) throw new UnprocessableRequestError(problems);
+  if (problems.length > 0) throw invalid(problems);
   return { workspaceId, ...(provider ? { provider } : {}), ...(since ? { since } : {}), dryRun: input.dryRun === true, startedBy };
 }
 
