@@ -6,7 +6,7 @@ import type { Ctx } from '../../services/context.js';
 import { getScan, requestScan } from '../../services/parity/start-scan.js';
 import { apiErrors, body, idOf, jsonObject, nullable, view, wsAnd, WsParams } from '../schemas/common.js';
 
-const tags = ['parity'];
+const tags = ['workspaces'];
 
 const ScanStarted = view({
   runId: Type.String({ description: 'the scan run (run_…); it is also listed among the check runs, trigger scan' }),
