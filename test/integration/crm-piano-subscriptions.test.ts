@@ -70,7 +70,7 @@ describe('Piano subscriptions → CRM', () => {
       assert.equal(sub.status, 'canceled', `order ${i}`);
       assert.equal(sub.productProviderId, 'RPREMIUM', 'the rid, for the access map');
       assert.equal(sub.priceProviderId, 'TMMONTH');
-      assert.deepEqual(sub.items, [{ product: 'RPREMIUM', term: 'TMMONTH' }]);
+      assert.deepEqual(sub.items, [{ product: 'RPREMIUM', rid: 'RPREMIUM', term: 'TMMONTH' }]);
       assert.equal(sub.endedAt, new Date(P2 * 1000).toISOString(), `order ${i}`);
       assert.equal(sub.currentPeriodEnd, new Date(P2 * 1000).toISOString(), `order ${i}`);
 
@@ -215,7 +215,7 @@ describe('Piano subscriptions → CRM', () => {
     await deliver(ws, [v2, { ...v2, event: 'subscription_auto_renewed', next_bill_date: String(P2) }]);
     const [sub] = (await get(ws, '/subscriptions')).data;
     assert.equal(sub.productProviderId, 'RBASIC');
-    assert.deepEqual(sub.items, [{ product: 'RBASIC', term: 'TMYEAR' }]);
+    assert.deepEqual(sub.items, [{ product: 'RBASIC', rid: 'RBASIC', term: 'TMYEAR' }]);
     assert.equal(sub.currentPeriodEnd, new Date(P2 * 1000).toISOString());
     assert.equal(typesOf(await business(ws)).filter((t) => t === 'subscription.renewed').length, 2);
 

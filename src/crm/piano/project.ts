@@ -332,7 +332,8 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
       if (rid) values.product_provider_id = rid;
       const product = rid ?? (old?.product_provider_id as string | null) ?? null;
       const termId = term ?? (old?.price_provider_id as string | null) ?? null;
-      if (rid || term) values.items = [{ product, term: termId }];
+      // `product` as on Stripe's items, `rid` in Piano's own word: the parity check reads either.
+      if (rid || term) values.items = [{ product, rid: product, term: termId }];
       if (periodEnd) values.current_period_end = periodEnd;
       if (autoRenew !== null) values.cancel_at_period_end = !autoRenew;
       if (stopsRenewing) values.cancel_at_period_end = true;
