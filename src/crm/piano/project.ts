@@ -267,9 +267,9 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
 // Subscription events: v1 (`type` subscription, what happened in `event`) and v2 (`subscription_renewal`,
 // `subscription_auto_renew_changed`, term changes). What happened decides the status; a `status` in the payload
 // (Piano's own words) is read when the event says nothing stronger.
-const RENEW_EVENTS = ['subscription_auto_renewed', 'subscription_manually_renewed', 'subscription_renewed'];
+const RENEW_EVENTS = ['subscription_auto_renewed', 'subscription_manually_renewed'];
 const RENEW_FAILED_EVENTS = ['subscription_auto_renewed_failure', 'subscription_auto_renewed_auth_failure'];
-const END_EVENTS = ['subscription_ended', 'subscription_expired', 'subscription_terminated'];
+const END_EVENTS = ['subscription_ended', 'subscription_expired'];
 const PIANO_ENDED_STATUSES = ['expired', 'cancelled', 'canceled', 'completed', 'terminated', 'ended'];
 
 type SubscriptionStatus = 'active' | 'past_due' | 'canceled';
