@@ -7,7 +7,8 @@
 //   asks Piano's API (`/publisher/user/access/list`) when the workspace has an API token: a
 //   `subscription_canceled` that only stops auto-renewal leaves the access active, a real re-purchase reopens it.
 // - users and subscriptions use the event's own time when it has one (`timestamp`), else the period dates
-//   (`next_bill_date`) they carry.
+//   (`next_bill_date`, `expires`) they carry; an untimed end of a subscription is final (see projectSubscription).
+//   A renewal is published once per period it opens, whether or not it still moves the row.
 import type { Queryable } from '../../db/port.js';
 import {
   ensureRow,
