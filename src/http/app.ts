@@ -20,6 +20,8 @@ import { retentionRoutes } from './routes/retention.js';
 import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { userRoutes } from './routes/users.js';
+import { accessReportRoutes } from './routes/access-reports.js';
+import { paritySettingsRoutes } from './routes/parity-settings.js';
 import { consoleRoutes, pageNotFound } from '../console/routes.js';
 
 export interface AppDeps {
@@ -65,6 +67,8 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(outboundRoutes, { ctx });
       await api.register(retentionRoutes, { ctx });
       await api.register(userRoutes, { ctx });
+      await api.register(paritySettingsRoutes, { ctx });
+      await api.register(accessReportRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );
