@@ -114,8 +114,7 @@ export interface CompiledWorkflow {
 }
 
 export type ValidationResult =
-  | { ok: true; definition: WorkflowDefinition; compiled: CompiledWorkflow }
-  | { ok: false; problems: PathProblem[] };
+  { ok: true; definition: WorkflowDefinition; compiled: CompiledWorkflow } | { ok: false; problems: PathProblem[] };
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -140,10 +139,12 @@ interface PendingReference {
 export function validateDefinition(input: unknown, options: { customTypes?: readonly string[] } = {}): ValidationResult {
   const problems: PathProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
-  if (!isObj(input)) return { ok: false, problems: [{ path: '', message: 'a workflow definition is a JSON object {name, enabled, trigger, steps}' }] };
+  if (!isObj(input))
+    return { ok: false, problems: [{ path: '', message: 'a workflow definition is a JSON object {name, enabled, trigger, steps}' }] };
 
   for (const k of Object.keys(input)) {
-    if (!['name', 'enabled', 'trigger', 'steps'].includes(k)) add(k, `unknown field "${k}"; a definition has name, enabled, trigger and steps`);
+    if (!['name', 'enabled', 'trigger', 'steps'].includes(k))
+      add(k, `unknown field "${k}"; a definition has name, enabled, trigger and steps`);
   }
   const name = typeof input.name === 'string' ? input.name.trim() : '';
   if (typeof input.name !== 'string' || name === '') add('name', 'name is required');
@@ -164,7 +165,12 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
   const ids = new Map<string, { index: number; ancestors: string[] }>();
   const stepIds: string[] = [];
   let count = 0;
-  const walkList = (list: unknown, path: string, depth: number, ancestors: string[]): { defs: StepDefinition[]; compiled: CompiledStep[] } => {
+  const walkList = (
+    list: unknown,
+    path: string,
+    depth: number,
+    ancestors: string[],
+  ): { defs: StepDefinition[]; compiled: CompiledStep[] } => {
     const defs: StepDefinition[] = [];
     const compiled: CompiledStep[] = [];
     if (!Array.isArray(list)) {
@@ -181,7 +187,12 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
     return { defs, compiled };
   };
 
-  const walkStep = (raw: unknown, path: string, depth: number, ancestors: string[]): { def: StepDefinition; compiled: CompiledStep } | null => {
+  const walkStep = (
+    raw: unknown,
+    path: string,
+    depth: number,
+    ancestors: string[],
+  ): { def: StepDefinition; compiled: CompiledStep } | null => {
     count++;
     if (count === DEFINITION_LIMITS.maxSteps + 1) add(path, `more than ${DEFINITION_LIMITS.maxSteps} steps in one workflow`);
     if (!isObj(raw)) {
@@ -190,7 +201,10 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
     }
     const id = raw.id;
     if (typeof id !== 'string' || !STEP_ID.test(id) || id.length > DEFINITION_LIMITS.maxStepIdLength) {
-      add(joinPath(path, 'id'), `every step needs an id: letters, digits and underscores, not starting with a digit, at most ${DEFINITION_LIMITS.maxStepIdLength} characters (it is how steps.<id>.output reads it)`);
+      add(
+        joinPath(path, 'id'),
+        `every step needs an id: letters, digits and underscores, not starting with a digit, at most ${DEFINITION_LIMITS.maxStepIdLength} characters (it is how steps.<id>.output reads it)`,
+      );
     } else if (ids.has(id)) {
       add(joinPath(path, 'id'), `step id "${id}" is used more than once; ids must be unique in the whole workflow`);
     } else {
@@ -248,9 +262,11 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
             add(cp, 'a case is an object {when, steps}');
             return c;
           }
-          for (const f of Object.keys(c)) if (f !== 'when' && f !== 'steps') add(joinPath(cp, f), `unknown field "${f}"; a case has when and steps`);
+          for (const f of Object.keys(c))
+            if (f !== 'when' && f !== 'steps') add(joinPath(cp, f), `unknown field "${f}"; a case has when and steps`);
           const whens = Array.isArray(c.when) ? c.when : [c.when];
-          if (c.when === undefined || whens.length === 0) add(joinPath(cp, 'when'), 'when is required: a value, or a list of values, compared with on');
+          if (c.when === undefined || whens.length === 0)
+            add(joinPath(cp, 'when'), 'when is required: a value, or a list of values, compared with on');
           whens.forEach((w, wi) => {
             const wp = Array.isArray(c.when) ? joinPath(joinPath(cp, 'when'), wi) : joinPath(cp, 'when');
             if (w === null || !['string', 'number', 'boolean'].includes(typeof w)) {
@@ -258,7 +274,8 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
               return;
             }
             const key = JSON.stringify(w);
-            if (seenWhen.has(key)) add(wp, `${key} is already matched by case ${seenWhen.get(key)}; the first match wins, so this case can never run for it`);
+            if (seenWhen.has(key))
+              add(wp, `${key} is already matched by case ${seenWhen.get(key)}; the first match wins, so this case can never run for it`);
             else seenWhen.set(key, ci);
             if (onSource === 'event.action' && typeof w === 'string') {
               const actions = triggerActions(input.trigger);
@@ -311,8 +328,15 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
         const headersPath = joinPath(path, 'headers');
         for (const e of t.template.expressions) {
           pending.push({ path: e.path, from: stepId, steps: e.references.steps });
-          if (e.references.secrets.length > 0 && !urlPaths.includes(e.path) && !(e.path === headersPath || e.path.startsWith(`${headersPath}.`) || e.path.startsWith(`${headersPath}[`))) {
-            add(e.path, `secrets can be used only in URLs and headers (here: ${e.references.secrets.map((s) => `secrets.${s}`).join(', ')}); they are redacted everywhere else`);
+          if (
+            e.references.secrets.length > 0 &&
+            !urlPaths.includes(e.path) &&
+            !(e.path === headersPath || e.path.startsWith(`${headersPath}.`) || e.path.startsWith(`${headersPath}[`))
+          ) {
+            add(
+              e.path,
+              `secrets can be used only in URLs and headers (here: ${e.references.secrets.map((s) => `secrets.${s}`).join(', ')}); they are redacted everywhere else`,
+            );
           }
         }
       }
@@ -369,13 +393,17 @@ function triggerActions(trigger: unknown): string[] | null {
 }
 
 function retryPolicy(raw: unknown, kind: StepKind, path: string, add: (p: string, m: string) => void): RetryPolicy {
-  const policy: RetryPolicy = { max: EXTERNAL_KINDS.includes(kind) ? 5 : kind === 'switch' || kind === 'if' || kind === 'delay' ? 0 : 3, backoff: 'exponential' };
+  const policy: RetryPolicy = {
+    max: EXTERNAL_KINDS.includes(kind) ? 5 : kind === 'switch' || kind === 'if' || kind === 'delay' ? 0 : 3,
+    backoff: 'exponential',
+  };
   if (raw === undefined) return policy;
   if (!isObj(raw)) {
     add(path, 'retry is {max, backoff}');
     return policy;
   }
-  for (const f of Object.keys(raw)) if (f !== 'max' && f !== 'backoff') add(joinPath(path, f), `unknown field "${f}"; retry has max and backoff`);
+  for (const f of Object.keys(raw))
+    if (f !== 'max' && f !== 'backoff') add(joinPath(path, f), `unknown field "${f}"; retry has max and backoff`);
   if (raw.max !== undefined) {
     if (typeof raw.max !== 'number' || !Number.isInteger(raw.max) || raw.max < 0 || raw.max > DEFINITION_LIMITS.maxRetries) {
       add(joinPath(path, 'max'), `max must be a whole number from 0 to ${DEFINITION_LIMITS.maxRetries}`);
@@ -471,11 +499,16 @@ function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, 
       url('url');
       obj('headers');
       obj('query');
-      if (isObj(f.headers)) for (const [h, v] of Object.entries(f.headers)) if (typeof v !== 'string') add(joinPath(p('headers'), h), 'a header value must be a string');
+      if (isObj(f.headers))
+        for (const [h, v] of Object.entries(f.headers))
+          if (typeof v !== 'string') add(joinPath(p('headers'), h), 'a header value must be a string');
       if (f.timeoutMs !== undefined) {
         const t = f.timeoutMs;
         if (typeof t !== 'number' || !Number.isInteger(t) || t < DEFINITION_LIMITS.minTimeoutMs || t > DEFINITION_LIMITS.maxTimeoutMs) {
-          add(p('timeoutMs'), `timeoutMs must be a whole number from ${DEFINITION_LIMITS.minTimeoutMs} to ${DEFINITION_LIMITS.maxTimeoutMs}`);
+          add(
+            p('timeoutMs'),
+            `timeoutMs must be a whole number from ${DEFINITION_LIMITS.minTimeoutMs} to ${DEFINITION_LIMITS.maxTimeoutMs}`,
+          );
         }
       }
       if (f.expect !== undefined) {
@@ -538,7 +571,10 @@ function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, 
       const hasFor = f.for !== undefined;
       const hasUntil = f.until !== undefined;
       if (hasFor === hasUntil) {
-        add(path, hasFor ? 'a delay takes for or until, not both' : 'a delay needs for (a duration like "2s", "15m", "3d") or until (a time)');
+        add(
+          path,
+          hasFor ? 'a delay takes for or until, not both' : 'a delay needs for (a duration like "2s", "15m", "3d") or until (a time)',
+        );
         break;
       }
       if (hasFor) {

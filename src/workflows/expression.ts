@@ -252,8 +252,7 @@ interface LibraryError {
 
 function problemFromLibrary(source: string, err: unknown, fallbackCode: string): ExpressionProblem {
   const e = (typeof err === 'object' && err !== null ? err : {}) as LibraryError;
-  const summary =
-    typeof e.summary === 'string' ? e.summary : typeof e.message === 'string' ? e.message.split('\n')[0]! : String(err);
+  const summary = typeof e.summary === 'string' ? e.summary : typeof e.message === 'string' ? e.message.split('\n')[0]! : String(err);
   const libCode = typeof e.code === 'string' ? e.code : '';
   const start = e.range?.start;
   const pos = typeof start === 'number' ? position(source, start) : undefined;
