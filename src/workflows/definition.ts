@@ -221,12 +221,12 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
     const spec = FIELDS[k];
     for (const f of Object.keys(raw)) {
       if (!COMMON.includes(f) && !spec.required.includes(f) && !spec.optional.includes(f)) {
-        add(joinPath(path, f), `unknown field "${f}" for a ${k} step; its fields are ${[...spec.required, ...spec.optional].join(', ')}`);
+        add(joinPath(path, f), `unknown field "${f}" for ${an(k)} step; its fields are ${[...spec.required, ...spec.optional].join(', ')}`);
       }
     }
     for (const f of spec.required) {
       if (raw[f] === undefined) {
-        add(joinPath(path, f), `a ${k} step needs ${f}`);
+        add(joinPath(path, f), `${an(k)} step needs ${f}`);
       }
     }
 
@@ -245,7 +245,7 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
 
     if (k === 'switch' || k === 'if') {
       if (depth >= DEFINITION_LIMITS.maxNesting) add(path, `switch and if steps nest more than ${DEFINITION_LIMITS.maxNesting} deep`);
-      if (raw.retry !== undefined) add(joinPath(path, 'retry'), `a ${k} step does not retry; put retry on the steps inside it`);
+      if (raw.retry !== undefined) add(joinPath(path, 'retry'), `${an(k)} step does not retry; put retry on the steps inside it`);
     }
     if (k === 'switch') {
       const onSource = raw.on === undefined ? 'event.action' : raw.on;
@@ -449,6 +449,8 @@ function value(source: unknown, path: string, from: string | null, problems: Pat
 function checkNoSecrets(refs: ExpressionReferences, path: string, problems: PathProblem[]): void {
   if (refs.secrets.length > 0) problems.push({ path, message: 'secrets can be used only in URLs and headers, not in conditions' });
 }
+
+const an = (kind: string) => `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 
 const isTemplate = (s: string) => s.includes('{{');
 const oneTemplate = (s: string) => /^\s*\{\{[\s\S]*\}\}\s*$/.test(s) && s.indexOf('{{', s.indexOf('{{') + 2) < 0;

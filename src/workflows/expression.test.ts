@@ -67,13 +67,13 @@ describe('compileExpression: values', () => {
 
 describe('compileExpression: problems at compile time', () => {
   test('syntax errors carry a position', () => {
-    const p = problem("event.action ==", 'condition');
+    const p = problem('event.action ==', 'condition');
     assert.equal(p.code, 'syntax');
     assert.match(p.message, /syntax error \(column 16\): unexpected end of the expression/);
     assert.deepEqual(p.position, { offset: 15, line: 1, column: 16 });
     const q = problem("event.action = 'x'");
     assert.match(q.message, /column 14/);
-    const r = problem("event.a &&\n  event.b ==");
+    const r = problem('event.a &&\n  event.b ==');
     assert.equal(r.position?.line, 2);
     assert.match(r.message, /line 2, column/);
     assert.equal(problem('   ').code, 'syntax');
@@ -125,7 +125,10 @@ describe('compileExpression: errors at evaluation', () => {
 
   test('runtime type errors and division by zero', () => {
     assert.equal(evalError(compiled('event.amount_total / 0')).code, 'division_by_zero');
-    assert.match(evalError(compiled('event.id', 'condition')).message, /a condition must give true or false; this expression gave the string "cs_1"/);
+    assert.match(
+      evalError(compiled('event.id', 'condition')).message,
+      /a condition must give true or false; this expression gave the string "cs_1"/,
+    );
     assert.match(evalError(compiled('event.ratio + 1')).message, /no such overload/);
   });
 

@@ -85,7 +85,7 @@ export interface CompiledExpression {
   kind: ExpressionKind;
   references: ExpressionReferences;
   /** Evaluates against a context (see context.ts); returns plain JSON. Throws ExpressionError. */
-  evaluate(context: Readonly<Record<string, unknown>>): unknown;
+  evaluate(context: object): unknown;
 }
 
 export type CompileResult = CompiledExpression | { ok: false; problem: ExpressionProblem };
@@ -141,7 +141,7 @@ export function compileExpression(source: string, options: { kind: ExpressionKin
     return fail('type', `a condition must give true or false; this expression gives ${checked.type}`);
   }
 
-  const evaluate = (context: Readonly<Record<string, unknown>>): unknown => {
+  const evaluate = (context: object): unknown => {
     const input = celInput(context);
     const cost = shape.nodes * (input.longestList + 1) ** (shape.nesting + 1);
     if (cost > EXPRESSION_LIMITS.evaluationBudget) {
@@ -310,7 +310,7 @@ interface CelInput {
 
 const inputs = new WeakMap<object, CelInput>();
 
-function celInput(context: Readonly<Record<string, unknown>>): CelInput {
+function celInput(context: object): CelInput {
   const cached = inputs.get(context);
   if (cached) return cached;
   let longestList = 0;
@@ -335,7 +335,7 @@ function celInput(context: Readonly<Record<string, unknown>>): CelInput {
     }
   };
   const value: Record<string, unknown> = {};
-  for (const root of CONTEXT_ROOTS) value[root] = convert(context[root] ?? (root === 'customer' ? null : {}));
+  for (const root of CONTEXT_ROOTS) value[root] = convert((context as Record<string, unknown>)[root] ?? (root === 'customer' ? null : {}));
   const result = { value, longestList };
   inputs.set(context, result);
   return result;

@@ -42,7 +42,7 @@ export type RenderResult = { ok: true; value: unknown } | { ok: false; problem: 
 export interface CompiledTemplate {
   /** Every `{{ }}` in the template, in document order. */
   expressions: TemplateExpression[];
-  render(context: Readonly<Record<string, unknown>>): RenderResult;
+  render(context: object): RenderResult;
 }
 
 export type TemplateCompileResult = { ok: true; template: CompiledTemplate } | { ok: false; problems: PathProblem[] };
@@ -155,7 +155,7 @@ class RenderFailure extends Error {
   }
 }
 
-function renderNode(root: Node, context: Readonly<Record<string, unknown>>): RenderResult {
+function renderNode(root: Node, context: object): RenderResult {
   let remaining = TEMPLATE_LIMITS.maxRenderedBytes;
   const spend = (v: unknown, path: string) => {
     remaining -= approximateSize(v);
