@@ -271,8 +271,11 @@ export function pianoSubscriptionDifferences(row: CrmRow | undefined, sub: Obj):
   const fields: string[] = [];
   const status = crmStatus(sub.status);
   if (status && row.status !== status) fields.push('status');
+  // The billing date matters while the subscription lives; an ended one keeps whatever its end wrote.
   const nextBill = seconds(sub.next_bill_date);
-  if (nextBill !== null && iso(row.current_period_end) !== new Date(nextBill * 1000).toISOString()) fields.push('current_period_end');
+  if (status === 'active' && nextBill !== null && iso(row.current_period_end) !== new Date(nextBill * 1000).toISOString()) {
+    fields.push('current_period_end');
+  }
   if (typeof sub.auto_renew === 'boolean' && row.cancel_at_period_end !== !sub.auto_renew) fields.push('cancel_at_period_end');
   return fields;
 }
