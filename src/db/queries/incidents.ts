@@ -104,7 +104,12 @@ export async function resolveIncidentByKey(
 }
 
 /** The open and acknowledged incidents of a subject, of these kinds (auto-resolve candidates). */
-export async function openIncidentsOfSubject(db: Queryable, workspaceId: string, subject: string, kinds: readonly string[]): Promise<IncidentRow[]> {
+export async function openIncidentsOfSubject(
+  db: Queryable,
+  workspaceId: string,
+  subject: string,
+  kinds: readonly string[],
+): Promise<IncidentRow[]> {
   const { rows } = await db.query<IncidentRow>(
     `SELECT * FROM incidents WHERE workspace_id = $1 AND subject = $2 AND kind = ANY($3::text[])
        AND status IN ('open', 'acknowledged') ORDER BY id FOR UPDATE`,

@@ -73,7 +73,13 @@ async function outboundHealth(
       .map((e) => ({ id: e.id, url: e.url, failingSince: e.failing_since!.toISOString() })),
     openIncidents: incidents
       .filter((i) => i.endpoint_id !== null)
-      .map((i) => ({ id: i.id, kind: i.kind, endpointId: i.endpoint_id, detail: i.detail ?? i.title, openedAt: i.opened_at.toISOString() })),
+      .map((i) => ({
+        id: i.id,
+        kind: i.kind,
+        endpointId: i.endpoint_id,
+        detail: i.detail ?? i.title,
+        openedAt: i.opened_at.toISOString(),
+      })),
   };
 }
 
