@@ -67,7 +67,9 @@ export const DEFAULT_POLICY: ParityPolicy = {
 
 export type PolicyProblem = { path: string; message: string };
 
-const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
+/** An access key: in the policy's accessMap and in the access the team's app reports (the same rule for both). */
+export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
+export const KEY_RULE = 'must be 1–200 letters, digits or _ . : - / (starting with a letter or digit)';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -153,8 +155,7 @@ export function parsePolicy(input: unknown): { ok: true; policy: ParityPolicy } 
             problems.push({ path: `${at}.match.${given[0]}`, message: 'must be a non-empty string' });
           else parsedMatch = { [given[0]!]: match[given[0]!] as string };
         }
-        if (typeof entry.key !== 'string' || !KEY_PATTERN.test(entry.key))
-          problems.push({ path: `${at}.key`, message: 'must be 1–200 letters, digits or _ . : - / (starting with a letter or digit)' });
+        if (typeof entry.key !== 'string' || !KEY_PATTERN.test(entry.key)) problems.push({ path: `${at}.key`, message: KEY_RULE });
         let sources: AccessSource[] = [];
         if (entry.sources !== undefined) {
           if (!Array.isArray(entry.sources))
