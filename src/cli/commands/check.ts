@@ -1,6 +1,5 @@
 import { loadConfig } from '../../config.js';
 import { findingView, type CheckRunView, type FindingView } from '../../services/parity/check-run-view.js';
-import { getCheckRun } from '../../services/parity/list-check-runs.js';
 import { requestCheck } from '../../services/parity/request-check.js';
 import { checkCustomers } from '../../services/parity/run-checks.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
