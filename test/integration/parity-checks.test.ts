@@ -58,20 +58,14 @@ describe('parity checks', () => {
   async function messages(ws: string, type: string) {
     return (await app.api('GET', `/api/v1/workspaces/${ws}/messages?type=${encodeURIComponent(type)}&limit=500`)).body.data as any[];
   }
-  /** The team's app reports (or withdraws) access, as PUT/DELETE …/customers/:id/access/:key record it. */
+  /** The team's app reports (or withdraws) access through the API. */
   async function reportAccess(ws: string, customer: string, key: string, granted: boolean): Promise<void> {
-    await app.db.transaction(async (tx) => {
-      await tx.query(
-        `INSERT INTO access (id, workspace_id, provider, provider_id, customer_id, resource, status, granted_at)
-         VALUES ('acc_app_' || md5($1 || $2 || $3), $1, 'app', $2 || ':' || $3, $2, $3, $4, now())
-         ON CONFLICT (workspace_id, provider, provider_id) DO UPDATE
-           SET status = EXCLUDED.status, granted_at = CASE WHEN EXCLUDED.status = 'active' THEN now() ELSE access.granted_at END,
-               revoked_at = CASE WHEN EXCLUDED.status = 'active' THEN NULL ELSE now() END`,
-        [ws, customer, key, granted ? 'active' : 'revoked'],
-      );
-      await markCheckDue(tx, [customer], new Date(app.ctx.now() + DEBOUNCE_MS));
-    });
-    app.checker?.wake(app.ctx.now() + DEBOUNCE_MS);
+    const res = await app.api(
+      granted ? 'PUT' : 'DELETE',
+      `/api/v1/workspaces/${ws}/customers/${customer}/access/${key}`,
+      granted ? {} : undefined,
+    );
+    assert.ok(res.status < 300, JSON.stringify(res.body));
   }
   const now = () => Math.floor(Date.now() / 1000);
   const sub = (id: string, customer: string, status: string, extra: Record<string, unknown> = {}) => ({
