@@ -130,7 +130,7 @@ try {
   for (const pass of ['cold', 'steady']) {
     await measure(pass, async () => {
       const s = await checkCustomers(ctx, { workspaceId: ws, customerIds: 'all', trigger: 'manual' });
-      if (pass === "cold") console.log(s.byKind);
+      if (pass === 'cold') console.log(s.byKind);
       return { checked: s.checked, findings: total(s) };
     });
   }
