@@ -8,6 +8,8 @@ import { claimCustomersDue } from '../../src/services/parity/claim-due-checks.js
 import { sweepParity } from '../../src/services/parity/sweep-parity.js';
 import type { ParityPolicy } from '../../src/parity/policy.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { createTestStore } from '../helpers/db.js';
+import { processApi, runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_parity_checks_secret';
@@ -360,4 +362,55 @@ describe('parity checks', () => {
     );
     assert.ok((later.get(ws) ?? []).filter((id) => got.includes(id)).length > 0);
   });
+});
+
+test('sluice check prints the findings of one customer and of the workspace', { timeout: 180_000 }, async () => {
+  const store = await createTestStore();
+  const token = 'parity_check_cli_admin_token_0123456789';
+  const env = { ...store.env, SLUICE_ADMIN_TOKEN: token, SLUICE_CHECK_DEBOUNCE_MS: '60000' };
+  const server = await startSluiceProcess(env);
+  const api = processApi(token);
+  try {
+    const ws = (await api(server.url, 'POST', '/workspaces', { name: 'cli' })).body.id as string;
+    await api(server.url, 'PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    const saved = await api(server.url, 'PUT', `/workspaces/${ws}/settings/parity?force=true`, {
+      accessMap: [{ match: { product: 'prod_pro' }, key: 'pro', sources: ['app'] }],
+    });
+    assert.ok(saved.status < 300, JSON.stringify(saved.body));
+    const t = Math.floor(Date.now() / 1000);
+    const payload = stripeEvent('customer.subscription.created', {
+      id: 'sub_cli',
+      object: 'subscription',
+      customer: 'cus_cli',
+      status: 'active',
+      current_period_start: t - DAY,
+      current_period_end: t + 29 * DAY,
+      items: { object: 'list', data: [{ id: 'si_cli', price: { id: 'price_pro', product: 'prod_pro' } }] },
+    });
+    assert.equal((await postStripe(server.url, ws, payload, signStripe(payload, SECRET))).status, 200);
+    await waitFor(async () => (await api(server.url, 'GET', `/workspaces/${ws}/customers/cus_cli`)).status === 200, 'projected');
+
+    const one = await runSluice(['check', '--workspace', ws, '--customer', 'cus_cli'], env);
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /access_missing {2}cus_\w+ {2}pro/);
+    assert.match(one.stdout, /rule: {5}status active is in grantStatuses; key pro has sources app/);
+    const all = await runSluice(['check', '--workspace', ws, '--json'], env);
+    assert.equal(all.code, 0, all.stderr);
+    const json = JSON.parse(all.stdout);
+    assert.equal(json.checked, 1);
+    assert.deepEqual(
+      json.findings.map((f: any) => [f.kind, f.key]),
+      [['access_missing', 'pro']],
+    );
+    const usage = await runSluice(['check'], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--workspace is required/);
+    const unknown = await runSluice(['check', '--workspace', ws, '--customer', 'cus_nobody'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /CUSTOMER_NOT_FOUND|no customer/);
+  } finally {
+    server.proc.kill('SIGTERM');
+    await server.exited;
+    await store.drop();
+  }
 });
