@@ -104,10 +104,12 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
       }
       await savepoint.close(tx);
       // The customers these events changed are checked for parity a little later, once for the whole burst.
+      // (Piano's projection marks the customers whose subscriptions or access it changed itself: a Piano user
+      // event changes neither.)
       checkDueAt = await markChecksDue(
         ctx,
         tx,
-        settled.filter((s) => s.outcome === 'processed').map((s) => s.event.id),
+        settled.filter((s) => s.outcome === 'processed' && s.event.provider === 'stripe').map((s) => s.event.id),
         settled.filter((s) => s.outcome === 'failed').map((s) => s.event.id),
       );
       // Cannot miss while the claims are locked; if it ever did, roll everything back rather than commit it.

@@ -27,10 +27,10 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
           // would commit beside the run of the worker that took the event over. Checked and locked first.
           if (!(await holdClaim(tx, event.id, workerId))) return undefined;
           const result = await projectAndPublish(ctx, tx, event, options);
-          // A batch marks the customers its events linked due for a parity check once for the whole batch; an event
-          // settled here (a tie fetched from Stripe, a lock-conflict retry) is past that batch's commit, so it marks
-          // its own.
-          checkDueAt = result === 'processed' ? await markChecksDue(ctx, tx, [event.id], []) : undefined;
+          // A batch marks the customers of its Stripe events due for a parity check once for the whole batch; an
+          // event settled here (a tie fetched from Stripe, a lock-conflict retry) is past that batch's commit, so
+          // it marks its own. (Piano's projection marks the customers it changes itself, on either path.)
+          if (result === 'processed' && event.provider === 'stripe') checkDueAt = await markChecksDue(ctx, tx, [event.id], []);
           // Cannot miss while the claim is held; if it ever did, roll everything back rather than commit it.
           if (!(await finishEvent(tx, event.id, workerId, result))) throw new ClaimLost();
           return result;
