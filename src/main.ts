@@ -14,6 +14,7 @@ import { ensurePrivateDir } from './lib/private-files.js';
 import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
+import { startParityChecker, type ParityChecker } from './jobs/parity-checker.js';
 import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { allSchedules } from './jobs/schedules.js';
@@ -122,6 +123,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
   let retention: RetentionJob | undefined;
+  let checker: ParityChecker | undefined;
   let scheduler: Scheduler | undefined;
   const ctx: Ctx = createContext(config, {
     db,
@@ -130,6 +132,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     publicUrl: () => publicBaseUrl(config, listenedPort),
     onEventStored: () => worker?.wake(),
     onDeliveriesQueued: () => sender?.wake(),
+    onChecksDue: (atMs) => checker?.wake(atMs),
   });
 
   try {
@@ -168,6 +171,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       worker = startEventWorker(ctx);
       sender = startDeliveryWorker(ctx);
       retention = startRetentionJob(ctx);
+      checker = startParityChecker(ctx);
       scheduler = createScheduler(ctx, { schedules: () => allSchedules(ctx) });
       void scheduler.start();
     } else if (lock) {
@@ -188,6 +192,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     await worker?.stop(0);
     await sender?.stop(0);
     await retention?.stop();
+    await checker?.stop();
     await scheduler?.stop(0);
     await app?.close();
     await db.close();
@@ -225,6 +230,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         retention?.stop(),
         scheduler?.stop(deadline),
         stopScans(ctx, { release: true }),
+        checker?.stop(),
       ]);
       await db.close();
       lock?.release();

@@ -18,6 +18,7 @@ import { cronRoutes } from './routes/cron.js';
 import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
+import { parityCheckRoutes } from './routes/parity-checks.js';
 import { retentionRoutes } from './routes/retention.js';
 import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -74,6 +75,7 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
       await api.register(outboundRoutes, { ctx });
       await api.register(retentionRoutes, { ctx });
       await api.register(userRoutes, { ctx });
+      await api.register(parityCheckRoutes, { ctx });
       await api.register(paritySettingsRoutes, { ctx });
       await api.register(accessReportRoutes, { ctx });
       await api.register(scanRoutes, { ctx });

@@ -48,6 +48,10 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'crm', description: 'Customers, subscriptions, access, invoices, payments, checkout sessions, products, prices and messages.' },
   { name: 'outbound', description: 'Outbound endpoints, deliveries and REST Hooks.' },
   {
+    name: 'parity',
+    description: 'Parity checks (does every customer have exactly the access they pay for), their run history, one customer’s parity.',
+  },
+  {
     name: 'schedules',
     description: 'Scheduled work started from outside: the daily scan for hosted schedulers, authorized by SLUICE_CRON_SECRET.',
   },

@@ -11,8 +11,24 @@ export interface MessageBody {
   timestamp: string;
   workspaceId: string;
   data: unknown;
-  source: { provider: string; eventId: string | null; recovered?: true } | null;
+  /** `recovered` when a reconciliation scan found the event; `reason` on what Sluice itself published (provider
+   *  `sluice`): why, e.g. "parity_repair", "expired". */
+  source: { provider: string; eventId: string | null; recovered?: true; reason?: string } | null;
   test?: true;
+}
+
+/** Why Sluice published a message of its own: the `reason` its data carries. */
+function sluiceReason(m: Pick<MessageRow, 'source_provider' | 'data'>): { reason?: string } {
+  if (m.source_provider !== 'sluice') return {};
+  const reason = (m.data as { reason?: unknown } | null)?.reason;
+  return typeof reason === 'string' ? { reason } : {};
+}
+
+/** The `source` of a message body: the provider and event it came from, and for Sluice's own messages why. */
+export function messageSource(m: Pick<MessageRow, 'source_provider' | 'source_event_id' | 'data' | 'recovered'>): MessageBody['source'] {
+  return m.source_provider
+    ? { provider: m.source_provider, eventId: m.source_event_id, ...(m.recovered ? { recovered: true as const } : {}), ...sluiceReason(m) }
+    : null;
 }
 
 export function messageBody(m: MessageRow): MessageBody {
@@ -22,9 +38,7 @@ export function messageBody(m: MessageRow): MessageBody {
     timestamp: m.created_at.toISOString(),
     workspaceId: m.workspace_id,
     data: m.data,
-    source: m.source_provider
-      ? { provider: m.source_provider, eventId: m.source_event_id, ...(m.recovered ? { recovered: true as const } : {}) }
-      : null,
+    source: messageSource(m),
     ...(m.test ? { test: true as const } : {}),
   };
 }

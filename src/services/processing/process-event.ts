@@ -5,12 +5,12 @@
 // event is `failed`. A failure the content itself causes (data the database refuses, an impossible date) fails
 // at once: the same payload would fail the same way on every retry.
 import { EVENT_QUEUE, finishEvent, holdClaim, type ClaimedEvent } from '../../db/queries/events.js';
-import { markEventCustomersDue } from '../../db/queries/customer-checks.js';
 import { finishClaims } from '../../db/queries/queue.js';
 import { RefetchNeeded, type HandlerOptions } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type ProcessOutcome } from './event-run.js';
+import { markChecksDue } from './mark-checks-due.js';
 import { settleTieByRefetch } from './settle-tie.js';
 
 export type { ProcessOutcome } from './event-run.js';
@@ -19,6 +19,7 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
   try {
     let options: HandlerOptions = eventOptions(ctx, event);
     let outcome: 'processed' | 'ignored' | undefined;
+    let checkDueAt: number | undefined;
     for (let round = 1; ; round += 1) {
       try {
         outcome = await ctx.db.transaction(async (tx) => {
@@ -29,9 +30,7 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
           // A batch marks the customers of its Stripe events due for a parity check once for the whole batch; an
           // event settled here (a tie fetched from Stripe, a lock-conflict retry) is past that batch's commit, so
           // it marks its own. (Piano's projection marks the customers it changes itself, on either path.)
-          if (result === 'processed' && event.provider === 'stripe' && options.checkDueAt) {
-            await markEventCustomersDue(tx, event.id, options.checkDueAt);
-          }
+          if (result === 'processed' && event.provider === 'stripe') checkDueAt = await markChecksDue(ctx, tx, [event.id], []);
           // Cannot miss while the claim is held; if it ever did, roll everything back rather than commit it.
           if (!(await finishEvent(tx, event.id, workerId, result))) throw new ClaimLost();
           return result;
@@ -47,6 +46,7 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     // Our lease ran out and another worker took the event over; its run decides the outcome.
     if (!outcome) return 'lost';
     ctx.onDeliveriesQueued();
+    if (checkDueAt !== undefined) ctx.onChecksDue?.(checkDueAt);
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
     ctx.metrics.processingDuration.observe(
       { provider: event.provider, outcome },
@@ -58,6 +58,11 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     if (err instanceof StoreUnavailableError) throw err;
     const failed = failureOutcome(ctx, event, err);
     await finishClaims(ctx.db, EVENT_QUEUE, workerId, [failed.record]);
+    // Failed for good: its customer's next check reports it (stuck_event).
+    if (failed.outcome === 'failed') {
+      const dueAt = await markChecksDue(ctx, ctx.db, [], [event.id]);
+      if (dueAt !== undefined) ctx.onChecksDue?.(dueAt);
+    }
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome: failed.outcome });
     return failed.outcome;
   }
