@@ -45,6 +45,11 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'events', description: 'Stored provider events and custom events.' },
   { name: 'crm', description: 'Customers, subscriptions, access, invoices, payments, checkout sessions, products, prices and messages.' },
   { name: 'outbound', description: 'Outbound endpoints, deliveries and REST Hooks.' },
+  {
+    name: 'incidents',
+    description:
+      'Problems Sluice found (parity, lag, backlog, missed webhooks, failed scans, disabled endpoints) and what people do about them.',
+  },
   { name: 'users', description: 'People who sign in to the console, and the audit log of credentials and settings.' },
   { name: 'ops', description: 'Liveness, readiness, Prometheus metrics and this document. No bearer token.' },
 ];
