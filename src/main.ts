@@ -15,6 +15,8 @@ import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
+import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { allSchedules } from './jobs/schedules.js';
 import type { Ctx } from './services/context.js';
 import { ensureSetupLink } from './services/users/ensure-setup-link.js';
 import { createContext } from './services/create-context.js';
@@ -119,6 +121,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
   let retention: RetentionJob | undefined;
+  let scheduler: Scheduler | undefined;
   const ctx: Ctx = createContext(config, {
     db,
     masterKey: masterKey.key,
@@ -164,6 +167,8 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       worker = startEventWorker(ctx);
       sender = startDeliveryWorker(ctx);
       retention = startRetentionJob(ctx);
+      scheduler = createScheduler(ctx, { schedules: () => allSchedules(ctx) });
+      void scheduler.start();
     } else if (lock) {
       log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
     }
@@ -182,6 +187,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     await worker?.stop(0);
     await sender?.stop(0);
     await retention?.stop();
+    await scheduler?.stop(0);
     await app?.close();
     await db.close();
     lock?.release();
@@ -209,7 +215,8 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         ]);
         clearTimeout(timer);
       }
-      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop()]);
+      // A scheduled slot still running at the deadline is left to another instance's takeover.
+      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop(), scheduler?.stop(deadline)]);
       await db.close();
       lock?.release();
       log.info('stopped');
