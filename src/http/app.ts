@@ -25,6 +25,7 @@ import { workspaceRoutes } from './routes/workspaces.js';
 import { userRoutes } from './routes/users.js';
 import { accessReportRoutes } from './routes/access-reports.js';
 import { paritySettingsRoutes } from './routes/parity-settings.js';
+import { scanRoutes } from './routes/scans.js';
 import { consoleRoutes, pageNotFound } from '../console/routes.js';
 
 export interface AppDeps {
@@ -77,6 +78,7 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
       await api.register(incidentRoutes, { ctx });
       await api.register(paritySettingsRoutes, { ctx });
       await api.register(accessReportRoutes, { ctx });
+      await api.register(scanRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

@@ -11,6 +11,8 @@ export interface Metrics {
   eventsStored: Counter<'provider'>;
   eventOutcomes: Counter<'provider' | 'outcome'>;
   tieRefetches: Counter<'outcome'>;
+  /** Events a reconciliation scan found at the provider that never arrived as webhooks. */
+  scanRecoveredEvents: Counter<'provider'>;
   deliveryAttempts: Counter<'outcome'>;
   /** Inbound webhook request → acknowledgement, seconds. */
   ingestDuration: Histogram<'provider' | 'status'>;
@@ -25,8 +27,6 @@ export interface Metrics {
   deliveriesOldestPending: Gauge;
   /** Open and acknowledged incidents by kind (ignored ones are suppressed), set at scrape time. */
   incidentsOpen: Gauge<'kind'>;
-  /** Events a reconciliation scan found at the provider that never arrived as webhooks; the scan increments it. */
-  scanRecoveredEvents: Counter<'provider'>;
   /** Provider created → received by Sluice, seconds, observed at ingest (Stripe: `created` is the event's time). */
   webhookDeliveryLag: Histogram<'provider'>;
 }
@@ -66,6 +66,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     tieRefetches: counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome', [
       'outcome',
     ]),
+    scanRecoveredEvents: counter(
+      'sluice_scan_recovered_events_total',
+      'Events a reconciliation scan found at the provider that never arrived as webhooks, by provider',
+      ['provider'],
+    ),
     ingestDuration: histogram(
       'sluice_ingest_duration_seconds',
       'Inbound webhook request to acknowledgement, by provider and status code',
@@ -90,11 +95,6 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     deliveries: gauge('sluice_deliveries', 'Outbound deliveries, by status', ['status']),
     deliveriesOldestPending: gauge('sluice_deliveries_oldest_pending_seconds', 'Age of the oldest delivery still pending', []),
     incidentsOpen: gauge('sluice_incidents_open', 'Open and acknowledged incidents, every workspace, by kind', ['kind']),
-    scanRecoveredEvents: counter(
-      'sluice_scan_recovered_events_total',
-      'Events a reconciliation scan found at the provider that never arrived as webhooks, by provider',
-      ['provider'],
-    ),
     webhookDeliveryLag: histogram(
       'sluice_webhook_delivery_lag_seconds',
       "Provider's event time to receipt by Sluice (Stripe `created`), by provider; observed once per new event",
