@@ -404,6 +404,13 @@ describe('the incident inbox', () => {
     assert.equal(health.lastScan.provider, 'stripe');
     assert.equal(health.lastScan.status, 'succeeded');
     assert.ok(health.lastScan.finishedAt);
+    // A scan of every connected provider names the ones it scanned.
+    await app.db.query(
+      `INSERT INTO check_runs (id, workspace_id, kind, trigger, scope, status, created_at) VALUES ($1, $2, 'scan', 'scan', $3, 'running', now() + interval '1 second')`,
+      ['run_0000000000bbbbbbbbbbbbbb', ws, JSON.stringify({ provider: null, providers: ['stripe', 'piano'] })],
+    );
+    const running = (await call('GET', '/health')).body.incidents.lastScan;
+    assert.deepEqual(running, { provider: 'stripe,piano', runId: 'run_0000000000bbbbbbbbbbbbbb', status: 'running', finishedAt: null });
   });
 });
 

@@ -109,10 +109,13 @@ export interface LastScanRow {
   created_at: Date;
 }
 
-/** The newest scan run of a workspace, whatever its state. */
+/** The newest scan run of a workspace, whatever its state; provider null when its scope names none. */
 export async function lastScanRun(db: Queryable, workspaceId: string): Promise<LastScanRow | undefined> {
   const { rows } = await db.query<LastScanRow>(
-    `SELECT id, scope->>'provider' AS provider, status, finished_at, created_at FROM check_runs
+    // A scan of every connected provider has no provider in its scope, but the list it scans: "stripe,piano".
+    `SELECT id, COALESCE(scope->>'provider', (SELECT string_agg(p, ',') FROM jsonb_array_elements_text(
+              CASE WHEN jsonb_typeof(scope->'providers') = 'array' THEN scope->'providers' ELSE '[]'::jsonb END) p)) AS provider,
+            status, finished_at, created_at FROM check_runs
      WHERE workspace_id = $1 AND kind = 'scan' ORDER BY created_at DESC, id DESC LIMIT 1`,
     [workspaceId],
   );
