@@ -6,6 +6,7 @@ import { AppError } from '../errors.js';
 import { checkCommand } from './commands/check.js';
 import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
+import { incidentsCommand } from './commands/incidents.js';
 import { listenCommand } from './commands/listen.js';
 import { migrateCommand } from './commands/migrate.js';
 import { migrateDataCommand } from './commands/migrate-data.js';
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, Command> = {
   doctor: doctorCommand,
   endpoint: endpointCommand,
   check: checkCommand,
+  incidents: incidentsCommand,
   listen: listenCommand,
 };
 

@@ -5,6 +5,7 @@ import type { Ctx } from '../services/context.js';
 import type { StartScanFn } from '../services/parity/cron-scan.js';
 import { requireToken } from './plugins/auth.js';
 import { honourIdempotencyKeys } from './plugins/idempotency.js';
+import { incidentRoutes } from './routes/incidents.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
 import { answerFrameworkError, registerErrorHandling } from './plugins/errors.js';
@@ -76,6 +77,7 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
       await api.register(retentionRoutes, { ctx });
       await api.register(userRoutes, { ctx });
       await api.register(parityCheckRoutes, { ctx });
+      await api.register(incidentRoutes, { ctx });
       await api.register(paritySettingsRoutes, { ctx });
       await api.register(accessReportRoutes, { ctx });
       await api.register(scanRoutes, { ctx });

@@ -24,6 +24,10 @@ export interface IncidentRow {
   last_seen_at: Date;
   opened_at: Date;
   acknowledged_at: Date | null;
+  /** Who acknowledged or ignored it by hand (migration 0019). */
+  acknowledged_by: string | null;
+  ignored_at: Date | null;
+  ignored_by: string | null;
   resolved_at: Date | null;
   resolved_by: string | null;
   previous_id: string | null;
