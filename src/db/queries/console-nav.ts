@@ -8,7 +8,7 @@ import type { Queryable } from '../port.js';
 export async function countOpenIncidents(db: Queryable, workspaceId: string, cap: number): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (
-       SELECT 1 FROM incidents WHERE workspace_id = $1 AND status = 'open' LIMIT $2
+       SELECT 1 FROM incidents WHERE workspace_id = $1 AND status = 'open' ORDER BY last_seen_at DESC LIMIT $2
      ) open_incidents`,
     [workspaceId, cap],
   );
