@@ -4,6 +4,7 @@ import type { AdminTokenHashes } from '../services/workspaces/authenticate.js';
 import type { Ctx } from '../services/context.js';
 import { requireToken } from './plugins/auth.js';
 import { honourIdempotencyKeys } from './plugins/idempotency.js';
+import { incidentRoutes } from './routes/incidents.js';
 import { outboundRoutes } from './routes/outbound.js';
 import { pianoWebhookRoutes } from './routes/webhooks-piano.js';
 import { answerFrameworkError, registerErrorHandling } from './plugins/errors.js';
@@ -65,6 +66,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(outboundRoutes, { ctx });
       await api.register(retentionRoutes, { ctx });
       await api.register(userRoutes, { ctx });
+      await api.register(incidentRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

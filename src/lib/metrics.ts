@@ -23,12 +23,22 @@ export interface Metrics {
   eventProcessingLag: Gauge<'provider'>;
   deliveries: Gauge<'status'>;
   deliveriesOldestPending: Gauge;
+  /** Open and acknowledged incidents by kind (ignored ones are suppressed), set at scrape time. */
+  incidentsOpen: Gauge<'kind'>;
+  /** Events a reconciliation scan found at the provider that never arrived as webhooks; the scan increments it. */
+  scanRecoveredEvents: Counter<'provider'>;
+  /** Provider created → received by Sluice, seconds, observed at ingest (Stripe: `created` is the event's time). */
+  webhookDeliveryLag: Histogram<'provider'>;
 }
 
 // From a loopback ack (~1 ms) to a receiver at the 15 s default timeout.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // Processing waits behind retries scheduled minutes to hours apart.
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 7200, 36000];
+
+// Webhook delivery lag: a second on a good day, minutes when the provider queues, days for Stripe's retries
+// (it retries a failed delivery for up to three days).
+const DELIVERY_LAG_BUCKETS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 3 * 3600, 12 * 3600, 86400, 3 * 86400];
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
@@ -79,5 +89,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     eventProcessingLag: gauge('sluice_event_processing_lag_seconds', 'Age of the oldest event waiting to be processed', ['provider']),
     deliveries: gauge('sluice_deliveries', 'Outbound deliveries, by status', ['status']),
     deliveriesOldestPending: gauge('sluice_deliveries_oldest_pending_seconds', 'Age of the oldest delivery still pending', []),
+    incidentsOpen: gauge('sluice_incidents_open', 'Open and acknowledged incidents, every workspace, by kind', ['kind']),
+    scanRecoveredEvents: counter(
+      'sluice_scan_recovered_events_total',
+      'Events a reconciliation scan found at the provider that never arrived as webhooks, by provider',
+      ['provider'],
+    ),
+    webhookDeliveryLag: histogram(
+      'sluice_webhook_delivery_lag_seconds',
+      "Provider's event time to receipt by Sluice (Stripe `created`), by provider; observed once per new event",
+      ['provider'],
+      DELIVERY_LAG_BUCKETS,
+    ),
   };
 }

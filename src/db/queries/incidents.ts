@@ -24,6 +24,10 @@ export interface IncidentRow {
   last_seen_at: Date;
   opened_at: Date;
   acknowledged_at: Date | null;
+  /** Who acknowledged or ignored it by hand (migration 0019). */
+  acknowledged_by: string | null;
+  ignored_at: Date | null;
+  ignored_by: string | null;
   resolved_at: Date | null;
   resolved_by: string | null;
   previous_id: string | null;
@@ -104,7 +108,12 @@ export async function resolveIncidentByKey(
 }
 
 /** The open and acknowledged incidents of a subject, of these kinds (auto-resolve candidates). */
-export async function openIncidentsOfSubject(db: Queryable, workspaceId: string, subject: string, kinds: readonly string[]): Promise<IncidentRow[]> {
+export async function openIncidentsOfSubject(
+  db: Queryable,
+  workspaceId: string,
+  subject: string,
+  kinds: readonly string[],
+): Promise<IncidentRow[]> {
   const { rows } = await db.query<IncidentRow>(
     `SELECT * FROM incidents WHERE workspace_id = $1 AND subject = $2 AND kind = ANY($3::text[])
        AND status IN ('open', 'acknowledged') ORDER BY id FOR UPDATE`,

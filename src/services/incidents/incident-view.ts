@@ -16,6 +16,9 @@ export interface IncidentView {
   firstSeenAt: string;
   lastSeenAt: string;
   acknowledgedAt: string | null;
+  acknowledgedBy: string | null;
+  ignoredAt: string | null;
+  ignoredBy: string | null;
   resolvedAt: string | null;
   resolvedBy: string | null;
   previousId: string | null;
@@ -38,6 +41,9 @@ export function incidentView(row: IncidentRow): IncidentView {
     firstSeenAt: row.first_seen_at.toISOString(),
     lastSeenAt: row.last_seen_at.toISOString(),
     acknowledgedAt: iso(row.acknowledged_at),
+    acknowledgedBy: row.acknowledged_by ?? null,
+    ignoredAt: iso(row.ignored_at ?? null),
+    ignoredBy: row.ignored_by ?? null,
     resolvedAt: iso(row.resolved_at),
     resolvedBy: row.resolved_by,
     previousId: row.previous_id,

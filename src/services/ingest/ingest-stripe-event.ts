@@ -85,6 +85,13 @@ async function verifiedSource(ctx: Ctx, input: IngestInput): Promise<InboundSour
   }
 }
 
+/** Stripe's `created` → now, once per new event (a redelivery of a stored event says nothing new). Negative
+ *  values (the clocks disagree) count as 0. One histogram observation: no measurable cost on the ingest path. */
+function observeDeliveryLag(ctx: Ctx, createdAt: Date | null | undefined): void {
+  if (!createdAt) return;
+  ctx.metrics.webhookDeliveryLag.observe({ provider: 'stripe' }, Math.max(0, (ctx.now() - createdAt.getTime()) / 1000));
+}
+
 export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<IngestResult> {
   // An id no database text can hold (a NUL) names no workspace; asking PostgreSQL would only raise an error.
   if (textProblem(input.workspaceId)) {
@@ -131,6 +138,7 @@ export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<I
       payloadText: null,
       inboundMethod: null,
     });
+    if (isNew) observeDeliveryLag(ctx, providerCreatedAt);
     return isNew ? { duplicate: false, eventId: event.id } : { duplicate: true, eventId: event.id };
   }
 
@@ -153,6 +161,7 @@ export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<I
   );
   if (!stored) return { duplicate: true, eventId: event.id };
   ctx.metrics.eventsStored.inc({ provider: 'stripe' });
+  observeDeliveryLag(ctx, providerCreatedAt);
   if (!ignored && !failed) ctx.onEventStored();
   return { duplicate: false, eventId: event.id };
 }

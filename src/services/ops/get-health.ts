@@ -3,12 +3,15 @@
 import { EVENT_COUNT_LIMIT, eventStatsByProvider, processingLag, unhandledTypes } from '../../db/queries/events.js';
 import { deliveryStatsByEndpoint } from '../../db/queries/deliveries.js';
 import { listEndpoints, type EndpointRow } from '../../db/queries/endpoints.js';
+import { countOpenIncidentsByKind, lastScanRun } from '../../db/queries/incident-inbox.js';
 import { listIncidents } from '../../db/queries/incidents.js';
+import { stripeDeliveryLag } from '../../db/queries/lag-samples.js';
 import { listRejections } from '../../db/queries/inbound-rejections.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { credentialsState, type CredentialsState } from '../connections/credentials-state.js';
+import { LAG_WINDOW_MS } from '../incidents/sample-lag.js';
 
 const PROVIDERS = ['stripe', 'piano'] as const;
 
@@ -23,7 +26,14 @@ export interface ProviderHealth {
   lastSignatureFailure: { at: string; reason: string } | null;
   rejections: { reason: string; count: number; lastAt: string }[];
   unhandledTypes: { type: string; count: number }[];
-  lag: { pending: number; oldestPendingSeconds: number; recentMeanSeconds: number | null };
+  lag: {
+    pending: number;
+    oldestPendingSeconds: number;
+    recentMeanSeconds: number | null;
+    /** Stripe only: the p95 of received − Stripe's `created` over the last 15 minutes (what webhook_lag watches);
+     *  null without events in that window, and always for Piano (its events carry no reliable creation time). */
+    deliveryP95Seconds: number | null;
+  };
   /** Piano only: the Piano proxy's destinations and how their deliveries stand. */
   forwards?: {
     id: string;
@@ -73,20 +83,45 @@ async function outboundHealth(
       .map((e) => ({ id: e.id, url: e.url, failingSince: e.failing_since!.toISOString() })),
     openIncidents: incidents
       .filter((i) => i.endpoint_id !== null)
-      .map((i) => ({ id: i.id, kind: i.kind, endpointId: i.endpoint_id, detail: i.detail ?? i.title, openedAt: i.opened_at.toISOString() })),
+      .map((i) => ({
+        id: i.id,
+        kind: i.kind,
+        endpointId: i.endpoint_id,
+        detail: i.detail ?? i.title,
+        openedAt: i.opened_at.toISOString(),
+      })),
+  };
+}
+
+export interface IncidentHealth {
+  /** Open and acknowledged incidents by kind (ignored ones are suppressed and not counted). */
+  open: Record<string, number>;
+  /** The newest reconciliation scan, whatever its state (finishedAt null while it runs). */
+  lastScan: { provider: string | null; runId: string; status: string; finishedAt: string | null } | null;
+}
+
+async function incidentHealth(ctx: Ctx, workspaceId: string): Promise<IncidentHealth> {
+  const [open, scan] = await Promise.all([countOpenIncidentsByKind(ctx.db, workspaceId), lastScanRun(ctx.db, workspaceId)]);
+  return {
+    open: Object.fromEntries(open.map((r) => [r.kind, r.count])),
+    lastScan: scan
+      ? { provider: scan.provider, runId: scan.id, status: scan.status, finishedAt: scan.finished_at?.toISOString() ?? null }
+      : null,
   };
 }
 
 export async function getHealth(
   ctx: Ctx,
   workspaceId: string,
-): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth>; outbound: OutboundHealth }> {
+): Promise<{ workspaceId: string; providers: Record<string, ProviderHealth>; outbound: OutboundHealth; incidents: IncidentHealth }> {
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
-  const [stats, rejections, unhandled, lag] = await Promise.all([
+  const [stats, rejections, unhandled, lag, deliveryLag, incidents] = await Promise.all([
     eventStatsByProvider(ctx.db, workspaceId),
     listRejections(ctx.db, workspaceId),
     unhandledTypes(ctx.db, workspaceId),
     processingLag(ctx.db, workspaceId),
+    stripeDeliveryLag(ctx.db, new Date(ctx.now() - LAG_WINDOW_MS), workspaceId),
+    incidentHealth(ctx, workspaceId),
   ]);
   const providers: Record<string, ProviderHealth> = {};
   for (const provider of PROVIDERS) {
@@ -108,6 +143,7 @@ export async function getHealth(
         pending: l?.pending ?? 0,
         oldestPendingSeconds: Math.round((l?.oldestPendingSeconds ?? 0) * 1000) / 1000,
         recentMeanSeconds: l?.recentMeanSeconds == null ? null : Math.round(l.recentMeanSeconds * 1000) / 1000,
+        deliveryP95Seconds: provider === 'stripe' && deliveryLag[0] ? Math.round(deliveryLag[0].p95Seconds * 1000) / 1000 : null,
       },
     };
   }
@@ -129,5 +165,5 @@ export async function getHealth(
       failingSince: e.failing_since?.toISOString() ?? null,
       lastSuccessAt: e.last_success_at?.toISOString() ?? null,
     }));
-  return { workspaceId, providers, outbound: await outboundHealth(ctx, workspaceId, endpoints, deliveryStats) };
+  return { workspaceId, providers, outbound: await outboundHealth(ctx, workspaceId, endpoints, deliveryStats), incidents };
 }
