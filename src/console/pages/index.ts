@@ -5,6 +5,7 @@ import { deliveryPage } from './delivery.js';
 import { endpointDetailPage } from './endpoint-detail.js';
 import { endpointsPage } from './endpoints.js';
 import { hooksPage } from './hooks.js';
+import { incidentsPage } from './incidents.js';
 import { messagesPage } from './messages.js';
 import { customerDetailPage } from './customer-detail.js';
 import { customersPage } from './customers.js';
@@ -27,6 +28,7 @@ export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Prom
   eventDetailPage,
   customersPage,
   customerDetailPage,
+  incidentsPage,
   settingsPage,
   troubleshootingPage,
 ];
