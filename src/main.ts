@@ -14,6 +14,7 @@ import { ensurePrivateDir } from './lib/private-files.js';
 import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
+import { startParityChecker, type ParityChecker } from './jobs/parity-checker.js';
 import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
 import type { Ctx } from './services/context.js';
 import { ensureSetupLink } from './services/users/ensure-setup-link.js';
@@ -119,6 +120,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
   let retention: RetentionJob | undefined;
+  let checker: ParityChecker | undefined;
   const ctx: Ctx = createContext(config, {
     db,
     masterKey: masterKey.key,
@@ -126,6 +128,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     publicUrl: () => publicBaseUrl(config, listenedPort),
     onEventStored: () => worker?.wake(),
     onDeliveriesQueued: () => sender?.wake(),
+    onChecksDue: (atMs) => checker?.wake(atMs),
   });
 
   try {
@@ -164,6 +167,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       worker = startEventWorker(ctx);
       sender = startDeliveryWorker(ctx);
       retention = startRetentionJob(ctx);
+      checker = startParityChecker(ctx);
     } else if (lock) {
       log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
     }
@@ -182,6 +186,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     await worker?.stop(0);
     await sender?.stop(0);
     await retention?.stop();
+    await checker?.stop();
     await app?.close();
     await db.close();
     lock?.release();
@@ -209,7 +214,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         ]);
         clearTimeout(timer);
       }
-      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop()]);
+      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop(), checker?.stop()]);
       await db.close();
       lock?.release();
       log.info('stopped');

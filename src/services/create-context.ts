@@ -20,6 +20,7 @@ export interface ContextOptions {
   publicUrl?: () => string;
   onEventStored?: () => void;
   onDeliveriesQueued?: () => void;
+  onChecksDue?: (atMs: number) => void;
   findHandler?: Ctx['findHandler'];
 }
 
@@ -34,6 +35,7 @@ export function createContext(config: Config, opts: ContextOptions): Ctx {
     publicUrl: opts.publicUrl ?? (() => publicBaseUrl(config)),
     onEventStored: opts.onEventStored ?? (() => {}),
     onDeliveriesQueued: opts.onDeliveriesQueued ?? (() => {}),
+    ...(opts.onChecksDue ? { onChecksDue: opts.onChecksDue } : {}),
     findHandler: opts.findHandler ?? defaultFindHandler,
   };
 }

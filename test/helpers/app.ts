@@ -7,6 +7,7 @@ import type { Db } from '../../src/db/port.js';
 import { buildApp } from '../../src/http/app.js';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from '../../src/jobs/event-worker.js';
+import { startParityChecker, type ParityChecker } from '../../src/jobs/parity-checker.js';
 import { hashToken } from '../../src/lib/hash.js';
 import type { Ctx } from '../../src/services/context.js';
 import { createContext } from '../../src/services/create-context.js';
@@ -20,6 +21,7 @@ export interface TestApp {
   adminToken: string;
   worker: EventWorker | undefined;
   sender: DeliveryWorker | undefined;
+  checker: ParityChecker | undefined;
   /** fetch against the app with the admin token (or another token) and JSON in and out. */
   api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
@@ -27,6 +29,8 @@ export interface TestApp {
 
 export interface TestAppOptions {
   worker?: boolean;
+  /** Run the event-triggered parity checker too (off by default: most tests count the messages they cause). */
+  checker?: boolean;
   config?: Partial<Config>;
   findHandler?: Ctx['findHandler'];
   now?: () => number;
@@ -55,6 +59,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config = loadConfig({}, { port: 0, workerPollMs: 50, dataDir: store.dataDir, logLevel, ...opts.config });
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
+  let checker: ParityChecker | undefined;
   let url = '';
   const ctx: Ctx = createContext(config, {
     db,
@@ -64,6 +69,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     publicUrl: () => url,
     onEventStored: () => worker?.wake(),
     onDeliveriesQueued: () => sender?.wake(),
+    onChecksDue: (atMs) => checker?.wake(atMs),
     ...(opts.findHandler ? { findHandler: opts.findHandler } : {}),
   });
   const app = await buildApp({ ctx, admin: { hashes: [hashToken(adminToken)] } });
@@ -75,6 +81,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     worker = startEventWorker(ctx);
     sender = startDeliveryWorker(ctx);
   }
+  if (opts.checker) checker = startParityChecker(ctx);
 
   return {
     url,
@@ -84,6 +91,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     adminToken,
     worker,
     sender,
+    checker,
     async api(method, path, body, token = adminToken) {
       const res = await fetch(`${url}${path}`, {
         method,
@@ -95,7 +103,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await app.close();
-      await Promise.all([worker?.stop(5000), sender?.stop(5000)]);
+      await Promise.all([worker?.stop(5000), sender?.stop(5000), checker?.stop()]);
       await db.close();
       if (!opts.store) await store.drop();
     },

@@ -9,8 +9,16 @@ export interface MessageBody {
   timestamp: string;
   workspaceId: string;
   data: unknown;
-  source: { provider: string; eventId: string | null } | null;
+  /** `reason` on what Sluice itself published (provider `sluice`): why, e.g. "parity_repair", "expired". */
+  source: { provider: string; eventId: string | null; reason?: string } | null;
   test?: true;
+}
+
+/** Why Sluice published a message of its own: the `reason` its data carries. */
+function sluiceReason(m: MessageRow): { reason?: string } {
+  if (m.source_provider !== 'sluice') return {};
+  const reason = (m.data as { reason?: unknown } | null)?.reason;
+  return typeof reason === 'string' ? { reason } : {};
 }
 
 export function messageBody(m: MessageRow): MessageBody {
@@ -20,7 +28,7 @@ export function messageBody(m: MessageRow): MessageBody {
     timestamp: m.created_at.toISOString(),
     workspaceId: m.workspace_id,
     data: m.data,
-    source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id } : null,
+    source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id, ...sluiceReason(m) } : null,
     ...(m.test ? { test: true as const } : {}),
   };
 }

@@ -17,6 +17,7 @@ import { openPianoSecrets } from '../connections/piano-connection.js';
 import { openStripeSecrets } from '../connections/stripe-connection.js';
 import { inboundCache } from '../ingest/inbound-runtime.js';
 import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type ProcessOutcome } from './event-run.js';
+import { markChecksDue } from './mark-checks-due.js';
 import { processEvent } from './process-event.js';
 
 // Lock conflicts between two batches: deadlock detected, serialization failure. Nothing wrong with the event.
@@ -57,6 +58,7 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
   const credentials = await refetchCredentials(ctx, batch);
   let settled: Settled[] = [];
   let alone: ClaimedEvent[] = [];
+  let checkDueAt: number | undefined;
   try {
     await ctx.db.transaction(async (tx) => {
       settled = [];
@@ -101,6 +103,13 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
         }
       }
       await savepoint.close(tx);
+      // The customers these events changed are checked for parity a little later, once for the whole burst.
+      checkDueAt = await markChecksDue(
+        ctx,
+        tx,
+        settled.filter((s) => s.outcome === 'processed').map((s) => s.event.id),
+        settled.filter((s) => s.outcome === 'failed').map((s) => s.event.id),
+      );
       // Cannot miss while the claims are locked; if it ever did, roll everything back rather than commit it.
       if ((await finishClaims(tx, EVENT_QUEUE, workerId, records)) !== records.length) throw new ClaimLost();
     });
@@ -123,6 +132,7 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
     }
   }
   if (queued) ctx.onDeliveriesQueued();
+  if (checkDueAt !== undefined) ctx.onChecksDue?.(checkDueAt);
   for (const event of alone) results.set(event.id, await processEvent(ctx, workerId, event));
   for (const e of batch) if (!results.has(e.id)) results.set(e.id, 'lost');
   return results;

@@ -10,6 +10,7 @@ import { RefetchNeeded, type HandlerOptions } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type ProcessOutcome } from './event-run.js';
+import { markChecksDue } from './mark-checks-due.js';
 import { settleTieByRefetch } from './settle-tie.js';
 
 export type { ProcessOutcome } from './event-run.js';
@@ -18,6 +19,7 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
   try {
     let options: HandlerOptions = eventOptions(ctx, event);
     let outcome: 'processed' | 'ignored' | undefined;
+    let checkDueAt: number | undefined;
     for (let round = 1; ; round += 1) {
       try {
         outcome = await ctx.db.transaction(async (tx) => {
@@ -25,6 +27,7 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
           // would commit beside the run of the worker that took the event over. Checked and locked first.
           if (!(await holdClaim(tx, event.id, workerId))) return undefined;
           const result = await projectAndPublish(ctx, tx, event, options);
+          checkDueAt = result === 'processed' ? await markChecksDue(ctx, tx, [event.id], []) : undefined;
           // Cannot miss while the claim is held; if it ever did, roll everything back rather than commit it.
           if (!(await finishEvent(tx, event.id, workerId, result))) throw new ClaimLost();
           return result;
@@ -40,6 +43,7 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     // Our lease ran out and another worker took the event over; its run decides the outcome.
     if (!outcome) return 'lost';
     ctx.onDeliveriesQueued();
+    if (checkDueAt !== undefined) ctx.onChecksDue?.(checkDueAt);
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
     ctx.metrics.processingDuration.observe(
       { provider: event.provider, outcome },
@@ -51,6 +55,11 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     if (err instanceof StoreUnavailableError) throw err;
     const failed = failureOutcome(ctx, event, err);
     await finishClaims(ctx.db, EVENT_QUEUE, workerId, [failed.record]);
+    // Failed for good: its customer's next check reports it (stuck_event).
+    if (failed.outcome === 'failed') {
+      const dueAt = await markChecksDue(ctx, ctx.db, [], [event.id]);
+      if (dueAt !== undefined) ctx.onChecksDue?.(dueAt);
+    }
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome: failed.outcome });
     return failed.outcome;
   }
