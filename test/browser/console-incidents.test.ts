@@ -148,9 +148,9 @@ describe('console incidents', { skip: noBrowser }, () => {
     await page.getByRole('link', { name: 'Paid for gold but has no access' }).click();
     await page.waitForURL(new RegExp(`/incidents/${ids.missing}$`));
     const detail = await page.locator('main').innerText();
-    assert.match(detail, /expected\s+access to gold/);
-    assert.match(detail, /actual\s+no access/);
-    assert.match(detail, /rule\s+stripe status active grants access/);
+    assert.match(detail, /Expected\s+access to gold/);
+    assert.match(detail, /Actual\s+no access/);
+    assert.match(detail, /Rule\s+stripe status active grants access/);
     assert.equal(await page.locator(`main a[href="/workspaces/${ws}/events/${eventId}"]`).count(), 1, 'the event is linked');
     assert.ok((await page.locator(`main a[href="/workspaces/${ws}/customers/${customerId}"]`).count()) >= 2, 'subject and evidence');
     await checkPage(page, 'incident');

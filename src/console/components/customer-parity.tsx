@@ -5,29 +5,10 @@
 // button for members and admins. Drawn from the parity view of the customer (the same as the API's
 // GET …/parity/customers/:id) and the incidents whose subject is this customer.
 import type { IncidentView } from '../../services/incidents/incident-view.js';
+import type { CustomerParity } from '../../services/parity/customer-parity.js';
 import { Empty, Time } from './layout.js';
-import { CHECK_RUN_PREFIX, IdLink, IncidentStatusBadge, kindLabel, SeverityBadge } from './parity.js';
+import { IncidentStatusBadge, kindLabel, SeverityBadge } from './parity.js';
 import { h, Fragment, type Html } from '../jsx.js';
-
-/** One access key of the customer, as the check saw it. */
-export interface ParityKey {
-  key: string;
-  sources: string[];
-  /** false: the key has no source configured, so missing or unpaid access is not checked. */
-  checked: boolean;
-  expected: boolean;
-  actual: boolean;
-  subscriptions: { id: string; status: string | null; grants: boolean; rule: string }[];
-  access: { id: string; source: string; resource: string; expiresAt: string | null; counted: boolean }[];
-  rule: string;
-  findings: string[];
-}
-
-export interface ParityOfCustomer {
-  keys: ParityKey[];
-  /** When the customer is next checked by time alone (a trial or period ending, an expiry). */
-  nextCheckAt?: string | null;
-}
 
 /** The open incidents of one key: the key is the last part of their dedup key (kind:provider:subject:key). */
 function incidentsOfKey(incidents: IncidentView[], key: string): IncidentView[] {
@@ -39,15 +20,17 @@ const YesNo = (props: { yes: boolean }) => (props.yes ? <span class="yes">yes</s
 export function CustomerParity(props: {
   ws: string;
   customerId: string;
-  parity: ParityOfCustomer | undefined;
+  parity: CustomerParity | undefined;
   /** Why the parity view could not be shown (the check failed to load), said instead of the table. */
   problem?: string | undefined;
-  incidents: IncidentView[];
   csrf: string | undefined;
   mayCheck: boolean;
   flash?: Html | null;
+  /** The provider's ids of the customer's subscriptions and access rows, by Sluice id (what a person recognises). */
+  providerIds?: Map<string, string>;
 }): Html {
-  const { ws, parity, incidents } = props;
+  const { ws, parity } = props;
+  const incidents = parity?.incidents ?? [];
   const keys = parity?.keys ?? [];
   const perKey = new Set<string>();
   return (
@@ -110,7 +93,7 @@ export function CustomerParity(props: {
                         <ul class="why">
                           {k.subscriptions.map((s) => (
                             <li>
-                              <IdLink ws={ws} id={s.id} runPrefix={CHECK_RUN_PREFIX} /> {s.status ?? '—'}
+                              <code>{props.providerIds?.get(s.id) ?? s.id}</code> {s.status ?? '—'}
                               {s.grants ? '' : ' (does not grant)'}
                             </li>
                           ))}

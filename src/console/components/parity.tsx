@@ -3,10 +3,10 @@
 // Pieces the incidents, checks and customer pages share: badges for severity and statuses (a word, never colour
 // alone), an incident's subject as a link, its details (expected vs actual, the rule) and its evidence as links
 // to the events, customers and check runs it names, and a labelled select for filter forms.
+import { CHECK_RUN_PREFIX } from '../../services/parity/check-run-view.js';
 import { h, Fragment, type Html } from '../jsx.js';
 
-// TEMP until parity-checks is merged: services/parity/check-run-view.ts names it.
-export const CHECK_RUN_PREFIX = 'chk';
+export { CHECK_RUN_PREFIX };
 
 const SEVERITY_TONE: Record<string, string> = { critical: 'bad', warning: 'warn', info: '' };
 const INCIDENT_TONE: Record<string, string> = { open: 'bad', acknowledged: 'warn', resolved: 'ok', ignored: '' };
@@ -80,11 +80,13 @@ export function plain(v: unknown): string {
 }
 
 /** Words for a detail's key: `expectedStatus` → "Expected status". */
-const words = (key: string) =>
-  key
+export function words(key: string): string {
+  const w = key
     .replace(/([a-z])([A-Z])/g, '$1 $2')
     .replace(/_/g, ' ')
     .toLowerCase();
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
 
 /** Details as a list: expected, actual and rule first (what every finding carries), then whatever else. */
 export function Details(props: { details: Record<string, unknown> }): Html {

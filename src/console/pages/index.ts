@@ -7,6 +7,7 @@ import { endpointsPage } from './endpoints.js';
 import { hooksPage } from './hooks.js';
 import { incidentsPage } from './incidents.js';
 import { messagesPage } from './messages.js';
+import { checksPage } from './checks.js';
 import { customerDetailPage } from './customer-detail.js';
 import { customersPage } from './customers.js';
 import { eventDetailPage } from './event-detail.js';
@@ -29,6 +30,7 @@ export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Prom
   customersPage,
   customerDetailPage,
   incidentsPage,
+  checksPage,
   settingsPage,
   troubleshootingPage,
 ];
