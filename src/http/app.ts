@@ -17,6 +17,7 @@ import { connectionRoutes } from './routes/connections.js';
 import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
+import { parityCheckRoutes } from './routes/parity-checks.js';
 import { retentionRoutes } from './routes/retention.js';
 import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
 import { workspaceRoutes } from './routes/workspaces.js';
@@ -67,6 +68,7 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(retentionRoutes, { ctx });
       await api.register(userRoutes, { ctx });
       await api.register(incidentRoutes, { ctx });
+      await api.register(parityCheckRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

@@ -10,6 +10,7 @@ import type {
   SubscriptionState,
 } from '../../parity/check.js';
 import type { Queryable } from '../port.js';
+import type { IncidentRow } from './incidents.js';
 
 type Obj = Record<string, unknown>;
 
@@ -408,4 +409,14 @@ export async function customersNamedByEvents(db: Queryable, eventIds: readonly s
     [[...eventIds]],
   );
   return rows.map((r) => r.id);
+}
+
+/** The live incidents (open, acknowledged, ignored) of a subject, of these kinds, newest first; no lock taken. */
+export async function liveIncidentsOfSubject(db: Queryable, workspaceId: string, subject: string, kinds: readonly string[]): Promise<IncidentRow[]> {
+  const { rows } = await db.query<IncidentRow>(
+    `SELECT * FROM incidents WHERE workspace_id = $1 AND subject = $2 AND kind = ANY($3::text[])
+       AND status IN ('open', 'acknowledged', 'ignored') ORDER BY last_seen_at DESC, id DESC LIMIT 100`,
+    [workspaceId, subject, [...kinds]],
+  );
+  return rows;
 }

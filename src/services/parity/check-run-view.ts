@@ -35,6 +35,27 @@ export interface CheckRunView {
   durationMs: number | null;
 }
 
+/** A finding as stored with a run and shown by the API (the key null rather than absent). */
+export function findingView(f: {
+  kind: string;
+  subject: string;
+  key?: string | null;
+  expected: string;
+  actual: string;
+  rule: string;
+  evidence?: FindingView['evidence'];
+}): FindingView {
+  return {
+    kind: f.kind,
+    subject: f.subject,
+    key: f.key ?? null,
+    expected: f.expected,
+    actual: f.actual,
+    rule: f.rule,
+    ...(f.evidence ? { evidence: f.evidence } : {}),
+  };
+}
+
 export function findingsTotal(counts: Record<string, unknown>): number {
   const f = counts.findings;
   if (typeof f === 'number') return f;
@@ -53,7 +74,7 @@ export function checkRunView(row: CheckRunRow): CheckRunView {
     status: row.status,
     scope: row.scope ?? {},
     counts: row.counts ?? {},
-    findings: findings.map((f) => ({ ...f, key: f.key ?? null })),
+    findings: findings.map(findingView),
     findingsTruncated: findingsTotal(row.counts ?? {}) > findings.length,
     progress: row.progress ?? {},
     recoveredEvents: Array.isArray(recovered) ? recovered : [],
