@@ -113,6 +113,17 @@ function idsIn(v: unknown): string[] | undefined {
   return undefined;
 }
 
+const EVIDENCE_LABEL: Record<string, string> = {
+  runId: 'Check run',
+  eventIds: 'Events',
+  customerId: 'Customer',
+  customerIds: 'Customers',
+  subscriptionIds: 'Subscriptions',
+  accessIds: 'Access rows',
+  endpointId: 'Endpoint',
+  deliveryIds: 'Deliveries',
+};
+
 /** Evidence: every id linked to its page (events, customers, the check run, endpoints, the previous incident). */
 export function Evidence(props: { ws: string; evidence: Record<string, unknown>; runPrefix: string }): Html {
   const e = props.evidence ?? {};
@@ -124,7 +135,7 @@ export function Evidence(props: { ws: string; evidence: Record<string, unknown>;
         const ids = idsIn(e[k]);
         return (
           <>
-            <dt>{words(k)}</dt>
+            <dt>{EVIDENCE_LABEL[k] ?? words(k)}</dt>
             <dd>
               {ids ? (
                 ids.length === 0 ? (
