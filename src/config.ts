@@ -19,6 +19,9 @@ export interface Config {
   embeddedDbUser: string;
   /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
   adminToken: string | undefined;
+  /** SLUICE_CRON_SECRET, default unset: bearer secret of GET|POST /api/v1/cron/scan (the daily scan started by an
+   *  outside scheduler); at least 16 characters; while unset that route answers 404. */
+  cronSecret: string | undefined;
   /** SLUICE_PUBLIC_URL, default unset: base of the webhook URLs shown to users; when unset it is
    *  http://HOST:PORT from this config (see publicBaseUrl), for the server and the CLI alike. */
   publicUrl: string | undefined;
@@ -137,6 +140,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   if (adminToken !== undefined && adminToken.length < 16) {
     problems.push('SLUICE_ADMIN_TOKEN must be at least 16 characters');
   }
+  const cronSecret = str('SLUICE_CRON_SECRET');
+  if (cronSecret !== undefined && (cronSecret.length < 16 || cronSecret.length > 1024 || /\s/.test(cronSecret))) {
+    problems.push(
+      'SLUICE_CRON_SECRET must be 16 to 1024 characters with no spaces (it is sent as `Authorization: Bearer <secret>`; e.g. `openssl rand -hex 32`)',
+    );
+  }
   const secretKey = str('SLUICE_SECRET_KEY');
   if (secretKey !== undefined && secretKey.length < 32) {
     problems.push('SLUICE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -base64 32`)');
@@ -210,6 +219,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     databaseUrl,
     embeddedDbUser: embeddedDbUser ?? 'sluice',
     adminToken,
+    cronSecret,
     publicUrl,
     secretKey,
     allowUnreadableSecrets: ['1', 'true', 'yes'].includes((str('SLUICE_ALLOW_UNREADABLE_SECRETS') ?? '').toLowerCase()),

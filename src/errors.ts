@@ -150,3 +150,10 @@ export class UnknownEventTypeError extends AppError {
     );
   }
 }
+
+/** Well-formed input that cannot be carried out as it is (status 422); `details` lists every problem found. */
+export class UnprocessableError extends AppError {
+  constructor(code: string, message: string, details: Record<string, unknown> = {}) {
+    super(code, message, 422, false, details);
+  }
+}

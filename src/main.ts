@@ -16,6 +16,8 @@ import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import { startParityChecker, type ParityChecker } from './jobs/parity-checker.js';
 import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
+import { createScheduler, type Scheduler } from './jobs/scheduler.js';
+import { allSchedules } from './jobs/schedules.js';
 import type { Ctx } from './services/context.js';
 import { ensureSetupLink } from './services/users/ensure-setup-link.js';
 import { createContext } from './services/create-context.js';
@@ -121,6 +123,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   let sender: DeliveryWorker | undefined;
   let retention: RetentionJob | undefined;
   let checker: ParityChecker | undefined;
+  let scheduler: Scheduler | undefined;
   const ctx: Ctx = createContext(config, {
     db,
     masterKey: masterKey.key,
@@ -168,6 +171,8 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       sender = startDeliveryWorker(ctx);
       retention = startRetentionJob(ctx);
       checker = startParityChecker(ctx);
+      scheduler = createScheduler(ctx, { schedules: () => allSchedules(ctx) });
+      void scheduler.start();
     } else if (lock) {
       log.warn('role api on the embedded database: no worker can run beside it, so events are stored but not processed');
     }
@@ -187,6 +192,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
     await sender?.stop(0);
     await retention?.stop();
     await checker?.stop();
+    await scheduler?.stop(0);
     await app?.close();
     await db.close();
     lock?.release();
@@ -214,7 +220,8 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         ]);
         clearTimeout(timer);
       }
-      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop(), checker?.stop()]);
+      // A scheduled slot still running at the deadline is left to another instance's takeover.
+      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), retention?.stop(), checker?.stop(), scheduler?.stop(deadline)]);
       await db.close();
       lock?.release();
       log.info('stopped');

@@ -2,6 +2,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AdminTokenHashes } from '../services/workspaces/authenticate.js';
 import type { Ctx } from '../services/context.js';
+import type { StartScanFn } from '../services/parity/cron-scan.js';
 import { requireToken } from './plugins/auth.js';
 import { honourIdempotencyKeys } from './plugins/idempotency.js';
 import { incidentRoutes } from './routes/incidents.js';
@@ -14,6 +15,7 @@ import { registerOpenApi } from './plugins/openapi.js';
 import { answerClientError, limitedServerFactory } from './server-limits.js';
 import { observeRequestDuration } from './plugins/request-metrics.js';
 import { connectionRoutes } from './routes/connections.js';
+import { cronRoutes } from './routes/cron.js';
 import { crmRoutes } from './routes/crm.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
@@ -22,14 +24,18 @@ import { retentionRoutes } from './routes/retention.js';
 import { stripeWebhookRoutes } from './routes/webhooks-stripe.js';
 import { workspaceRoutes } from './routes/workspaces.js';
 import { userRoutes } from './routes/users.js';
+import { accessReportRoutes } from './routes/access-reports.js';
+import { paritySettingsRoutes } from './routes/parity-settings.js';
 import { consoleRoutes, pageNotFound } from '../console/routes.js';
 
 export interface AppDeps {
   ctx: Ctx;
   admin: AdminTokenHashes;
+  /** What the cron route calls to start a workspace's scan; the real startScan unless a test stands it in. */
+  startScan?: StartScanFn;
 }
 
-export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     // Request ids in logs; trust no proxy headers unless the operator puts one in front and says so.
@@ -55,6 +61,8 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
   await app.register(opsRoutes, { ctx });
   await app.register(stripeWebhookRoutes, { ctx });
   await app.register(pianoWebhookRoutes, { ctx });
+  // Outside the token-checked scope below: its credential is SLUICE_CRON_SECRET, not the admin token.
+  await app.register(cronRoutes, { ctx, startScan, prefix: '/api/v1' });
   await app.register(
     async (api) => {
       acceptJsonOnly(api);
@@ -69,6 +77,8 @@ export async function buildApp({ ctx, admin }: AppDeps): Promise<FastifyInstance
       await api.register(userRoutes, { ctx });
       await api.register(incidentRoutes, { ctx });
       await api.register(parityCheckRoutes, { ctx });
+      await api.register(paritySettingsRoutes, { ctx });
+      await api.register(accessReportRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

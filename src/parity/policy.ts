@@ -67,7 +67,9 @@ export const DEFAULT_POLICY: ParityPolicy = {
 
 export type PolicyProblem = { path: string; message: string };
 
-const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
+/** An access key: in the policy's accessMap and in the access the team's app reports (the same rule for both). */
+export const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:\-/]{0,199}$/;
+export const KEY_RULE = 'must be 1–200 letters, digits or _ . : - / (starting with a letter or digit)';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -86,18 +88,23 @@ export function parsePolicy(input: unknown): { ok: true; policy: ParityPolicy } 
 
   if (input.grantStatuses !== undefined) {
     const v = input.grantStatuses;
-    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) problems.push({ path: 'grantStatuses', message: 'must be a list of statuses' });
+    if (!Array.isArray(v) || v.some((s) => typeof s !== 'string'))
+      problems.push({ path: 'grantStatuses', message: 'must be a list of statuses' });
     else {
       const unknown = v.filter((s) => !(STRIPE_SUBSCRIPTION_STATUSES as readonly string[]).includes(s as string));
       if (unknown.length)
-        problems.push({ path: 'grantStatuses', message: `unknown status ${unknown.join(', ')} (one of ${STRIPE_SUBSCRIPTION_STATUSES.join(', ')})` });
+        problems.push({
+          path: 'grantStatuses',
+          message: `unknown status ${unknown.join(', ')} (one of ${STRIPE_SUBSCRIPTION_STATUSES.join(', ')})`,
+        });
       else policy.grantStatuses = [...new Set(v as string[])];
     }
   }
   const num = (field: 'pastDueGraceDays' | 'lagThresholdSeconds' | 'stuckEventMinutes', min: number, max: number) => {
     const v = input[field];
     if (v === undefined) return;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) problems.push({ path: field, message: `must be a number from ${min} to ${max}` });
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      problems.push({ path: field, message: `must be a number from ${min} to ${max}` });
     else policy[field] = v;
   };
   num('pastDueGraceDays', 0, 365);
@@ -115,7 +122,8 @@ export function parsePolicy(input: unknown): { ok: true; policy: ParityPolicy } 
   }
   if (input.scanSchedule !== undefined) {
     const v = input.scanSchedule;
-    if (typeof v !== 'string' || v.length > 100) problems.push({ path: 'scanSchedule', message: 'must be a cron expression such as "0 3 * * *"' });
+    if (typeof v !== 'string' || v.length > 100)
+      problems.push({ path: 'scanSchedule', message: 'must be a cron expression such as "0 3 * * *"' });
     else {
       try {
         new Cron(v, { paused: true, timezone: 'UTC' }).stop();
@@ -135,24 +143,30 @@ export function parsePolicy(input: unknown): { ok: true; policy: ParityPolicy } 
         const match = entry.match;
         const fields = ['price', 'product', 'lookupKey', 'rid'];
         let parsedMatch: AccessMatch | undefined;
-        if (!isObject(match)) problems.push({ path: `${at}.match`, message: 'must be an object with one of price, product, lookupKey, rid' });
+        if (!isObject(match))
+          problems.push({ path: `${at}.match`, message: 'must be an object with one of price, product, lookupKey, rid' });
         else {
           const given = Object.keys(match);
           const bad = given.filter((k) => !fields.includes(k));
           if (bad.length) problems.push({ path: `${at}.match`, message: `unknown field ${bad.join(', ')} (one of ${fields.join(', ')})` });
-          else if (given.length !== 1) problems.push({ path: `${at}.match`, message: 'must name exactly one of price, product, lookupKey, rid' });
+          else if (given.length !== 1)
+            problems.push({ path: `${at}.match`, message: 'must name exactly one of price, product, lookupKey, rid' });
           else if (typeof match[given[0]!] !== 'string' || !(match[given[0]!] as string).length)
             problems.push({ path: `${at}.match.${given[0]}`, message: 'must be a non-empty string' });
           else parsedMatch = { [given[0]!]: match[given[0]!] as string };
         }
-        if (typeof entry.key !== 'string' || !KEY_PATTERN.test(entry.key))
-          problems.push({ path: `${at}.key`, message: 'must be 1–200 letters, digits or _ . : - / (starting with a letter or digit)' });
+        if (typeof entry.key !== 'string' || !KEY_PATTERN.test(entry.key)) problems.push({ path: `${at}.key`, message: KEY_RULE });
         let sources: AccessSource[] = [];
         if (entry.sources !== undefined) {
-          if (!Array.isArray(entry.sources)) problems.push({ path: `${at}.sources`, message: `must be a list of ${ACCESS_SOURCES.join(', ')}` });
+          if (!Array.isArray(entry.sources))
+            problems.push({ path: `${at}.sources`, message: `must be a list of ${ACCESS_SOURCES.join(', ')}` });
           else {
             const unknown = entry.sources.filter((s) => !(ACCESS_SOURCES as readonly unknown[]).includes(s));
-            if (unknown.length) problems.push({ path: `${at}.sources`, message: `unknown source ${unknown.map(String).join(', ')} (one of ${ACCESS_SOURCES.join(', ')})` });
+            if (unknown.length)
+              problems.push({
+                path: `${at}.sources`,
+                message: `unknown source ${unknown.map(String).join(', ')} (one of ${ACCESS_SOURCES.join(', ')})`,
+              });
             else sources = [...new Set(entry.sources as AccessSource[])];
           }
         }

@@ -250,10 +250,46 @@ export async function snapshotCrm(db: Queryable, workspaceId: string): Promise<R
   return out;
 }
 
-/** Removes the workspace's CRM rows and timeline links (before a rebuild re-projects them). */
-export async function clearCrm(db: Queryable, workspaceId: string): Promise<void> {
+/** Access rows that no provider event writes (the team's app, workflows, Sluice's own repairs): a rebuild from the
+ *  stored events could never restore them, so it keeps them. */
+export const KEPT_ACCESS_PROVIDERS = ['app', 'workflows', 'sluice'];
+
+export interface KeptAccessLink {
+  id: string;
+  customerId: string;
+}
+
+/**
+ * Removes the workspace's CRM rows and timeline links (before a rebuild re-projects them), except the access rows
+ * of KEPT_ACCESS_PROVIDERS. Deleting the customers unlinks those (ON DELETE SET NULL): their links are returned for
+ * relinkKeptAccess once the customers are back (a rebuild gives customers their old ids).
+ */
+export async function clearCrm(db: Queryable, workspaceId: string): Promise<KeptAccessLink[]> {
+  const { rows } = await db.query<KeptAccessLink>(
+    `SELECT id, customer_id AS "customerId" FROM access WHERE workspace_id = $1 AND provider = ANY($2::text[]) AND customer_id IS NOT NULL`,
+    [workspaceId, KEPT_ACCESS_PROVIDERS],
+  );
   await db.query('DELETE FROM customer_events WHERE customer_id IN (SELECT id FROM customers WHERE workspace_id = $1)', [workspaceId]);
-  for (const table of [...CRM_TABLES].reverse()) await db.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [workspaceId]);
+  for (const table of [...CRM_TABLES].reverse()) {
+    if (table === 'access')
+      await db.query('DELETE FROM access WHERE workspace_id = $1 AND NOT (provider = ANY($2::text[]))', [
+        workspaceId,
+        KEPT_ACCESS_PROVIDERS,
+      ]);
+    else await db.query(`DELETE FROM ${table} WHERE workspace_id = $1`, [workspaceId]);
+  }
+  return rows;
+}
+
+/** Links kept access rows to their customers again, where the customer is back. */
+export async function relinkKeptAccess(db: Queryable, workspaceId: string, links: readonly KeptAccessLink[]): Promise<void> {
+  if (links.length === 0) return;
+  await db.query(
+    `UPDATE access a SET customer_id = k.customer_id
+     FROM unnest($2::text[], $3::text[]) AS k(id, customer_id)
+     WHERE a.id = k.id AND a.workspace_id = $1 AND EXISTS (SELECT 1 FROM customers c WHERE c.id = k.customer_id)`,
+    [workspaceId, links.map((l) => l.id), links.map((l) => l.customerId)],
+  );
 }
 
 export async function findCustomerById(db: Queryable, id: string): Promise<CrmRow | undefined> {

@@ -14,3 +14,19 @@ export async function markCheckDue(db: Queryable, customerIds: readonly string[]
     [customerIds, dueAt],
   );
 }
+
+/**
+ * Asks for a check, at `dueAt`, of every customer of the workspace with a live subscription or active access
+ * (the policy they are checked against changed); an earlier due time is kept. The number of customers asked for.
+ */
+export async function markLiveCustomersCheckDue(db: Queryable, workspaceId: string, dueAt: Date): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE customers c SET check_due_at = $2
+     WHERE c.workspace_id = $1 AND (c.check_due_at IS NULL OR c.check_due_at > $2)
+       AND (EXISTS (SELECT 1 FROM subscriptions s WHERE s.customer_id = c.id AND NOT s.deleted
+                      AND s.status IS NOT NULL AND s.status NOT IN ('canceled', 'incomplete_expired', 'ended', 'expired'))
+         OR EXISTS (SELECT 1 FROM access a WHERE a.customer_id = c.id AND a.status = 'active'))`,
+    [workspaceId, dueAt],
+  );
+  return rowCount;
+}

@@ -16,6 +16,8 @@ export interface RouteDocs {
   tags?: string[];
   /** Set on routes that take no bearer token under /api/v1; everything else under /api/v1 requires one. */
   public?: boolean;
+  /** The route's own bearer scheme instead of the admin token / API key (the cron route's SLUICE_CRON_SECRET). */
+  security?: 'cronSecret';
   /** An OpenAPI requestBody for routes whose body is not JSON validated by a schema (raw or form bodies). */
   bodyDoc?: Record<string, unknown>;
 }
@@ -45,6 +47,10 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'events', description: 'Stored provider events and custom events.' },
   { name: 'crm', description: 'Customers, subscriptions, access, invoices, payments, checkout sessions, products, prices and messages.' },
   { name: 'outbound', description: 'Outbound endpoints, deliveries and REST Hooks.' },
+  {
+    name: 'schedules',
+    description: 'Scheduled work started from outside: the daily scan for hosted schedulers, authorized by SLUICE_CRON_SECRET.',
+  },
   { name: 'users', description: 'People who sign in to the console, and the audit log of credentials and settings.' },
   { name: 'ops', description: 'Liveness, readiness, Prometheus metrics and this document. No bearer token.' },
 ];
@@ -124,7 +130,7 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[], version
       ],
       ...(body ? { requestBody: body } : {}),
       responses: responses(schema.response),
-      security: bearer ? [{ bearer: [] }] : [],
+      security: schema.security && !schema.public ? [{ [schema.security]: [] }] : bearer ? [{ bearer: [] }] : [],
     };
   }
   return {
@@ -141,6 +147,7 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[], version
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'the admin token (SLUICE_ADMIN_TOKEN) or an API key of one workspace' },
+        cronSecret: { type: 'http', scheme: 'bearer', description: 'SLUICE_CRON_SECRET, for GET|POST /api/v1/cron/scan only' },
       },
     },
     paths,

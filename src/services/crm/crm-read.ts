@@ -26,6 +26,21 @@ function camel(row: Row): Row {
   return out as Row;
 }
 
+// Where an access row's access comes from, as the parity policy names sources: the provider that wrote it
+// (`sluice` rows are repairs Sluice made itself in auto-repair mode).
+const ACCESS_SOURCES: Record<string, string> = {
+  stripe: 'stripe_entitlements',
+  piano: 'piano',
+  app: 'app',
+  workflows: 'workflows',
+  sluice: 'parity_repair',
+};
+
+function accessView(row: Row): Row {
+  const provider = String(row.provider);
+  return { ...camel(row), source: ACCESS_SOURCES[provider] ?? provider };
+}
+
 async function assertWorkspace(ctx: Ctx, workspaceId: string): Promise<void> {
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
 }
@@ -47,7 +62,9 @@ export async function getCustomer(ctx: Ctx, workspaceId: string, id: string) {
   // A person known to two providers is one customer here: every row of the person contributes.
   const members = await customersOfPerson(ctx.db, customer);
   const all = async (table: 'subscriptions' | 'invoices' | 'payments' | 'access' | 'checkout_sessions') =>
-    (await Promise.all(members.map((m) => listRows(ctx.db, table, { workspaceId, customerId: m.id, limit: 500 })))).flat().map(camel);
+    (await Promise.all(members.map((m) => listRows(ctx.db, table, { workspaceId, customerId: m.id, limit: 500 }))))
+      .flat()
+      .map(table === 'access' ? accessView : camel);
   const [subscriptions, invoices, payments, access, checkoutSessions, timelines] = await Promise.all([
     all('subscriptions'),
     all('invoices'),
@@ -97,7 +114,7 @@ export async function listCrm(
     customerId = c.id;
   }
   const p = page(await listRows(ctx.db, table, { workspaceId, before, limit: limit + 1, status, customerId, kind }), limit);
-  return { data: p.data.map(camel), nextCursor: p.nextCursor };
+  return { data: p.data.map(table === 'access' ? accessView : camel), nextCursor: p.nextCursor };
 }
 
 export async function listMessages(ctx: Ctx, workspaceId: string, q: Record<string, unknown>) {

@@ -2,7 +2,7 @@
 // transaction that is rolled back, and the difference between the CRM before and after is reported.
 // Rows keep their ids, so references from messages and other systems stay valid; business events are not
 // published again.
-import { CRM_TABLES, clearCrm, snapshotCrm, type CrmRow, type CrmTable } from '../../db/queries/crm.js';
+import { CRM_TABLES, clearCrm, relinkKeptAccess, snapshotCrm, type CrmRow, type CrmTable } from '../../db/queries/crm.js';
 import { countProcessedEvents, processedEventsPage } from '../../db/queries/events.js';
 import { snapshotsForEvents } from '../../db/queries/provider-snapshots.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
@@ -83,7 +83,8 @@ export async function rebuildCrm(
       const before = await snapshotCrm(tx, workspaceId);
       const ids = new Map<string, string>();
       for (const table of CRM_TABLES) for (const r of before[table]) ids.set(`${table}:${String(r.provider_id)}`, r.id);
-      await clearCrm(tx, workspaceId);
+      // Access the team's app, workflows and Sluice's repairs granted comes from no event: it is kept, not rebuilt.
+      const kept = await clearCrm(tx, workspaceId);
 
       const total = await countProcessedEvents(tx, workspaceId);
       let done = 0;
@@ -109,6 +110,7 @@ export async function rebuildCrm(
         const last = batch[batch.length - 1]!;
         cursor = { ts: last.providerCreatedAt ?? new Date(0), id: last.id };
       }
+      await relinkKeptAccess(tx, workspaceId, kept);
       const after = await snapshotCrm(tx, workspaceId);
       report = { workspaceId, applied: apply, events: done, ...diff(before, after) };
       if (!apply) throw new DryRun();

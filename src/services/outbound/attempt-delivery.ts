@@ -15,7 +15,7 @@ import {
 } from '../../db/queries/deliveries.js';
 import { deleteEndpoint, findEndpoint, updateEndpoint, type EndpointRow } from '../../db/queries/endpoints.js';
 import { findRawEvent } from '../../db/queries/events.js';
-import { publishMessage, type MessageRow } from '../../db/queries/messages.js';
+import type { MessageRow } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import { nextAttemptDelay, parseRetryAfter } from '../../outbound/backoff.js';
 import type { Sender, SendResult } from '../../outbound/send.js';
@@ -279,7 +279,6 @@ async function removeGoneEndpoint(ctx: Ctx, sent: EndpointRow): Promise<void> {
  * stopped its failure clock, or the user paused it meanwhile).
  */
 async function disableFailingEndpoint(ctx: Ctx, sent: EndpointRow, failingFor: number, error: string | null): Promise<void> {
-  const now = ctx.now();
   await ctx.db.transaction(async (tx) => {
     const endpoint = await findEndpoint(tx, sent.workspace_id, sent.id, true);
     if (!endpoint || endpoint.state !== 'enabled' || !endpoint.failing_since) return;

@@ -9,9 +9,7 @@ import {
   type EndpointState,
 } from '../../db/queries/endpoints.js';
 import { openEndpointIncidents } from '../../db/queries/incidents.js';
-import { publishMessage } from '../../db/queries/messages.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
-import { newId } from '../../lib/ids.js';
 import { resolveIncidentRow } from '../incidents/raise-incident.js';
 import type { Ctx } from '../context.js';
 import { parseDescription, parseDestination, parseEventTypes, parseHeaders, parseRateLimit } from './endpoint-input.js';
