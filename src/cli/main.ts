@@ -5,6 +5,7 @@ import { DataDirLockedError } from '../lib/data-dir-lock.js';
 import { AppError } from '../errors.js';
 import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
+import { incidentsCommand } from './commands/incidents.js';
 import { listenCommand } from './commands/listen.js';
 import { migrateCommand } from './commands/migrate.js';
 import { migrateDataCommand } from './commands/migrate-data.js';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, Command> = {
   retention: retentionCommand,
   doctor: doctorCommand,
   endpoint: endpointCommand,
+  incidents: incidentsCommand,
   listen: listenCommand,
 };
 

@@ -18,7 +18,7 @@ export const EVERY_MINUTE = '* * * * *';
 
 export const fixedSchedules: Schedule[] = [
   { name: 'parity.sweep', cron: EVERY_MINUTE, run: (ctx) => sweepParity(ctx) },
-  { name: 'ops.lag-sample', cron: EVERY_MINUTE, run: async (ctx) => (await sampleLag(ctx), null) },
+  { name: 'ops.lag-sample', cron: EVERY_MINUTE, run: (ctx) => sampleLag(ctx) },
   { name: 'parity.scan-resume', cron: EVERY_MINUTE, run: async (ctx) => ({ resumed: await resumeScans(ctx) }) },
 ];
 

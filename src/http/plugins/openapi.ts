@@ -48,6 +48,11 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'crm', description: 'Customers, subscriptions, access, invoices, payments, checkout sessions, products, prices and messages.' },
   { name: 'outbound', description: 'Outbound endpoints, deliveries and REST Hooks.' },
   {
+    name: 'incidents',
+    description:
+      'Problems Sluice found (parity, lag, backlog, missed webhooks, failed scans, disabled endpoints) and what people do about them.',
+  },
+  {
     name: 'schedules',
     description: 'Scheduled work started from outside: the daily scan for hosted schedulers, authorized by SLUICE_CRON_SECRET.',
   },

@@ -7,7 +7,21 @@ import type { Ctx } from '../../services/context.js';
 import { changeIncident, INCIDENT_ACTIONS, type IncidentAction } from '../../services/incidents/change-incident.js';
 import { INCIDENT_KINDS, INCIDENT_STATUSES } from '../../services/incidents/incident-kinds.js';
 import { getIncident, listIncidents } from '../../services/incidents/list-incidents.js';
-import { apiErrors, idOf, isoTime, jsonObject, nullable, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
+import {
+  apiErrors,
+  body,
+  idOf,
+  isoTime,
+  jsonObject,
+  nullable,
+  pageOf,
+  paging,
+  query,
+  text,
+  view,
+  wsAnd,
+  WsParams,
+} from '../schemas/common.js';
 
 const tags = ['incidents'];
 const IncidentParams = wsAnd({ id: idOf('inc', 'the incident id (inc_…)') });
@@ -81,6 +95,7 @@ export async function incidentRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
           summary: ACTION_SUMMARY[action],
           tags,
           params: IncidentParams,
+          body: nullable(body({}, 'no fields: send no body, or {}')),
           response: { 200: Incident, ...apiErrors(409) },
         },
       },
