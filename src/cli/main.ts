@@ -3,6 +3,7 @@
 import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../lib/data-dir-lock.js';
 import { AppError } from '../errors.js';
+import { checkCommand } from './commands/check.js';
 import { doctorCommand } from './commands/doctor.js';
 import { endpointCommand } from './commands/endpoint.js';
 import { incidentsCommand } from './commands/incidents.js';
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   doctor: doctorCommand,
   endpoint: endpointCommand,
   incidents: incidentsCommand,
+  check: checkCommand,
   listen: listenCommand,
 };
 

@@ -146,6 +146,12 @@ export function rowSource(provider: string): RowSource | undefined {
   }
 }
 
+/** The source as the CRM views name it (Sluice's own repair grants are `parity_repair` there). */
+function sourceName(provider: string): string {
+  const source = rowSource(provider);
+  return source === 'sluice' ? 'parity_repair' : (source ?? provider);
+}
+
 interface Grant {
   grants: boolean;
   /** Not ended: a live subscription that does not grant is a state of the subscription, not its end. */
@@ -476,7 +482,7 @@ export function checkCustomer(state: CustomerState, policy: ParityPolicy, now: D
       subscriptions: candidates.map((s) => ({ id: s.id, status: s.status, grants: grant.get(s.id)!.grants, rule: grant.get(s.id)!.rule })),
       access: k.rows.map((r) => ({
         id: r.id,
-        source: rowSource(r.provider) ?? r.provider,
+        source: sourceName(r.provider),
         resource: r.resource,
         expiresAt: r.expiresAt ? iso(r.expiresAt) : null,
         counted: counted(r),
@@ -498,9 +504,9 @@ export function checkCustomer(state: CustomerState, policy: ParityPolicy, now: D
         subscriptions: [],
         access: rows.map((row) => ({
           id: row.id,
-          source: rowSource(row.provider) ?? row.provider,
+          source: sourceName(row.provider),
           resource: row.resource,
-          expiresAt: null,
+          expiresAt: row.expiresAt ? iso(row.expiresAt) : null,
           counted: false,
         })),
         rule: 'the access row is past its expiry',

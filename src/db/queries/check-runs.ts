@@ -21,7 +21,15 @@ export interface CheckRunRow {
 
 export async function insertCheckRun(
   db: Queryable,
-  r: { id: string; workspaceId: string; trigger: string; scope: Record<string, unknown>; status: 'queued' | 'running'; owner: string; at: Date },
+  r: {
+    id: string;
+    workspaceId: string;
+    trigger: string;
+    scope: Record<string, unknown>;
+    status: 'queued' | 'running';
+    owner: string;
+    at: Date;
+  },
 ): Promise<CheckRunRow> {
   const { rows } = await db.query<CheckRunRow>(
     `INSERT INTO check_runs (id, workspace_id, kind, trigger, scope, status, owner, heartbeat_at, created_at, started_at)

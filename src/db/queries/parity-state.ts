@@ -84,7 +84,15 @@ export async function loadCustomerStates(
        FROM subscriptions WHERE customer_id = ANY($1::text[])`,
       [found],
     ),
-    db.query<{ id: string; customer_id: string; provider: string; resource: string; status: string; expires_at: Date | null; granted_at: Date | null }>(
+    db.query<{
+      id: string;
+      customer_id: string;
+      provider: string;
+      resource: string;
+      status: string;
+      expires_at: Date | null;
+      granted_at: Date | null;
+    }>(
       `SELECT id, customer_id, provider, resource, status, expires_at, granted_at
        FROM access WHERE customer_id = ANY($1::text[]) AND status = 'active' AND NOT deleted`,
       [found],
@@ -98,7 +106,14 @@ export async function loadCustomerStates(
     ),
     // Refunded charges, with the invoice they paid: on the charge (older API versions), else through the payment
     // intent or the InvoicePayment that links them (newer ones).
-    db.query<{ id: string; customer_id: string; provider_id: string; amount: string | null; refunded: string; invoice_provider_id: string | null }>(
+    db.query<{
+      id: string;
+      customer_id: string;
+      provider_id: string;
+      amount: string | null;
+      refunded: string;
+      invoice_provider_id: string | null;
+    }>(
       `SELECT c.id, c.customer_id, c.provider_id, c.amount,
          GREATEST(COALESCE(c.amount_refunded, 0),
            (SELECT COALESCE(sum(r.amount), 0) FROM payments r WHERE r.workspace_id = c.workspace_id AND r.provider = c.provider
@@ -366,7 +381,12 @@ export interface RepairedAccess {
  * change; the rows changed are returned. App and Sluice rows count the change in source_rank (the dedupe key of
  * their access.* messages); provider rows keep their version, so the provider's next word still applies.
  */
-export async function endAccessRows(db: Queryable, ids: readonly string[], status: 'revoked' | 'expired', at: Date): Promise<RepairedAccess[]> {
+export async function endAccessRows(
+  db: Queryable,
+  ids: readonly string[],
+  status: 'revoked' | 'expired',
+  at: Date,
+): Promise<RepairedAccess[]> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<RepairedAccess>(
     `UPDATE access SET status = $2, revoked_at = $3, updated_at = $3,
@@ -412,7 +432,12 @@ export async function customersNamedByEvents(db: Queryable, eventIds: readonly s
 }
 
 /** The live incidents (open, acknowledged, ignored) of a subject, of these kinds, newest first; no lock taken. */
-export async function liveIncidentsOfSubject(db: Queryable, workspaceId: string, subject: string, kinds: readonly string[]): Promise<IncidentRow[]> {
+export async function liveIncidentsOfSubject(
+  db: Queryable,
+  workspaceId: string,
+  subject: string,
+  kinds: readonly string[],
+): Promise<IncidentRow[]> {
   const { rows } = await db.query<IncidentRow>(
     `SELECT * FROM incidents WHERE workspace_id = $1 AND subject = $2 AND kind = ANY($3::text[])
        AND status IN ('open', 'acknowledged', 'ignored') ORDER BY last_seen_at DESC, id DESC LIMIT 100`,

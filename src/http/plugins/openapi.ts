@@ -53,6 +53,10 @@ export const TAGS: { name: string; description: string }[] = [
       'Problems Sluice found (parity, lag, backlog, missed webhooks, failed scans, disabled endpoints) and what people do about them.',
   },
   {
+    name: 'parity',
+    description: 'Parity checks (does every customer have exactly the access they pay for), their run history, one customer’s parity.',
+  },
+  {
     name: 'schedules',
     description: 'Scheduled work started from outside: the daily scan for hosted schedulers, authorized by SLUICE_CRON_SECRET.',
   },

@@ -9,7 +9,22 @@ import { getCheckRun, listCheckRuns, RUN_STATUSES } from '../../services/parity/
 import { requestCheck } from '../../services/parity/request-check.js';
 import { CHECK_TRIGGERS } from '../../services/parity/run-checks.js';
 import { FINDING_KINDS } from '../../parity/check.js';
-import { apiErrors, body, idOf, isoTime, jsonObject, nullable, oneOf, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
+import {
+  apiErrors,
+  body,
+  idOf,
+  isoTime,
+  jsonObject,
+  nullable,
+  oneOf,
+  pageOf,
+  paging,
+  query,
+  text,
+  view,
+  wsAnd,
+  WsParams,
+} from '../schemas/common.js';
 
 const tags = ['parity'];
 const ids = Type.Array(Type.String());
@@ -56,7 +71,13 @@ const KeyReport = view({
   actual: Type.Boolean({ description: 'an active, unexpired access row of one of its sources gives it' }),
   subscriptions: Type.Array(view({ id: Type.String(), status: nullable(Type.String()), grants: Type.Boolean(), rule: Type.String() })),
   access: Type.Array(
-    view({ id: Type.String(), source: Type.String(), resource: Type.String(), expiresAt: nullable(Type.String()), counted: Type.Boolean() }),
+    view({
+      id: Type.String(),
+      source: Type.String(),
+      resource: Type.String(),
+      expiresAt: nullable(Type.String()),
+      counted: Type.Boolean(),
+    }),
   ),
   rule: Type.String({ description: 'the rule that decided this key' }),
   findings: Type.Array(Type.String()),

@@ -10,6 +10,7 @@ import {
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { NotFoundError, WorkspaceNotFoundError } from '../../errors.js';
 import { checkEventTypes } from '../outbound/check-event-types.js';
+import { messageSource } from '../outbound/message-body.js';
 import type { Ctx } from '../context.js';
 import { oneOf, optionalString, page, parseCursor, parseLimit, parseTime } from '../input.js';
 
@@ -132,7 +133,11 @@ export async function listMessages(ctx: Ctx, workspaceId: string, q: Record<stri
       timestamp: (m.created_at as Date).toISOString(),
       workspaceId,
       data: m.data,
-      source: m.source_provider ? { provider: m.source_provider as string, eventId: (m.source_event_id as string | null) ?? null } : null,
+      source: messageSource({
+        source_provider: (m.source_provider as string | null) ?? null,
+        source_event_id: (m.source_event_id as string | null) ?? null,
+        data: m.data,
+      }),
       // Test messages are listed, and flagged so their synthetic data is never taken for a real fact.
       ...(m.test ? { test: true as const } : {}),
     })),

@@ -15,10 +15,15 @@ export interface MessageBody {
 }
 
 /** Why Sluice published a message of its own: the `reason` its data carries. */
-function sluiceReason(m: MessageRow): { reason?: string } {
+function sluiceReason(m: Pick<MessageRow, 'source_provider' | 'data'>): { reason?: string } {
   if (m.source_provider !== 'sluice') return {};
   const reason = (m.data as { reason?: unknown } | null)?.reason;
   return typeof reason === 'string' ? { reason } : {};
+}
+
+/** The `source` of a message body: the provider and event it came from, and for Sluice's own messages why. */
+export function messageSource(m: Pick<MessageRow, 'source_provider' | 'source_event_id' | 'data'>): MessageBody['source'] {
+  return m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id, ...sluiceReason(m) } : null;
 }
 
 export function messageBody(m: MessageRow): MessageBody {
@@ -28,7 +33,7 @@ export function messageBody(m: MessageRow): MessageBody {
     timestamp: m.created_at.toISOString(),
     workspaceId: m.workspace_id,
     data: m.data,
-    source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id, ...sluiceReason(m) } : null,
+    source: messageSource(m),
     ...(m.test ? { test: true as const } : {}),
   };
 }

@@ -51,6 +51,8 @@ export interface CheckInput {
   runId?: string;
   /** Set by the event checker: the lease it claimed the customers with, released when they are checked. */
   claimedUntil?: Date;
+  /** Called after each chunk with the number of customers checked so far (the CLI's live count). */
+  onProgress?: (checked: number) => void;
 }
 
 /** Customers per chunk: one set of state queries and one transaction each. */
@@ -106,7 +108,8 @@ function factOf(workspaceId: string, runId: string, f: Finding): IncidentFact {
 }
 
 function validate(input: CheckInput): void {
-  if (!CHECK_TRIGGERS.includes(input.trigger)) throw new ValidationError(`trigger must be one of ${CHECK_TRIGGERS.join(', ')}`, { field: 'trigger' });
+  if (!CHECK_TRIGGERS.includes(input.trigger))
+    throw new ValidationError(`trigger must be one of ${CHECK_TRIGGERS.join(', ')}`, { field: 'trigger' });
   const ids = input.customerIds;
   if (ids !== 'all' && ids !== 'active') {
     if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || id.length === 0 || id.length > 200))
@@ -230,14 +233,7 @@ async function repair(
   return { customers: repaired, rows };
 }
 
-async function checkChunk(
-  ctx: Ctx,
-  input: CheckInput,
-  policy: ParityPolicy,
-  runId: string,
-  ids: string[],
-  tally: Tally,
-): Promise<void> {
+async function checkChunk(ctx: Ctx, input: CheckInput, policy: ParityPolicy, runId: string, ids: string[], tally: Tally): Promise<void> {
   const { workspaceId } = input;
   const lookupKeys = policy.accessMap.some((e) => e.match.lookupKey !== undefined);
   const states = await loadCustomerStates(ctx.db, workspaceId, ids, { lookupKeys });
@@ -300,7 +296,15 @@ async function checkChunk(
 }
 
 function storedFinding(f: Finding) {
-  return { kind: f.kind, subject: f.subject, key: f.key ?? null, expected: f.expected, actual: f.actual, rule: f.rule, evidence: f.evidence };
+  return {
+    kind: f.kind,
+    subject: f.subject,
+    key: f.key ?? null,
+    expected: f.expected,
+    actual: f.actual,
+    rule: f.rule,
+    evidence: f.evidence,
+  };
 }
 
 /** Checks the customers and settles their incidents; see the header. Throws for a bad input or workspace. */
@@ -335,7 +339,15 @@ export async function checkCustomers(ctx: Ctx, input: CheckInput): Promise<Check
   } else {
     runId = newId(CHECK_RUN_PREFIX, ctx.now());
     ownRun = 'live';
-    await insertCheckRun(ctx.db, { id: runId, workspaceId: input.workspaceId, trigger: input.trigger, scope, status: 'running', owner, at: startedAt });
+    await insertCheckRun(ctx.db, {
+      id: runId,
+      workspaceId: input.workspaceId,
+      trigger: input.trigger,
+      scope,
+      status: 'running',
+      owner,
+      at: startedAt,
+    });
   }
 
   const tally: Tally = { checked: 0, findings: [], byKind: {}, opened: 0, resolved: 0, repaired: 0 };
@@ -344,7 +356,13 @@ export async function checkCustomers(ctx: Ctx, input: CheckInput): Promise<Check
     if (ownRun === 'at-end') return;
     // A scan owns its run's status; a check run given to us (queued by the API) is ours to finish.
     const s = ownRun === 'given-scan' ? undefined : (status ?? 'running');
-    await updateCheckRun(ctx.db, runId, { counts: countsOf(tally, baseCounts), findings: findingsToStore(), at: new Date(ctx.now()), status: s, error });
+    await updateCheckRun(ctx.db, runId, {
+      counts: countsOf(tally, baseCounts),
+      findings: findingsToStore(),
+      at: new Date(ctx.now()),
+      status: s,
+      error,
+    });
   };
 
   try {
@@ -353,6 +371,7 @@ export async function checkCustomers(ctx: Ctx, input: CheckInput): Promise<Check
       const ids = [...new Set(input.customerIds)];
       for (let i = 0; i < ids.length; i += CHUNK) {
         await checkChunk(ctx, input, policy, runId, ids.slice(i, i + CHUNK), tally);
+        input.onProgress?.(tally.checked);
         if (i + CHUNK < ids.length) await progress();
       }
     } else {
@@ -361,6 +380,7 @@ export async function checkCustomers(ctx: Ctx, input: CheckInput): Promise<Check
         const ids = await customerIdsPage(ctx.db, input.workspaceId, input.customerIds, after, CHUNK, FINDING_KINDS);
         if (ids.length === 0) break;
         await checkChunk(ctx, input, policy, runId, ids, tally);
+        input.onProgress?.(tally.checked);
         after = ids[ids.length - 1]!;
         await progress();
       }
