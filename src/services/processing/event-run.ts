@@ -19,6 +19,8 @@ export function eventOptions(ctx: Ctx, event: ClaimedEvent): HandlerOptions {
   return {
     firstAttemptDelaySeconds: ctx.config.retrySchedule[0] ?? 0,
     now: ctx.now,
+    // Debounced: a burst of events for one customer is checked once, after the last of them has had time to land.
+    checkDueAt: new Date(ctx.now() + ctx.config.checkDebounceMs),
     // Optimistic: whether the workspace has an API key is only looked up when a tie actually happens.
     refetchable: event.provider === 'stripe' ? canRetrieve : (id) => id.startsWith('piano-access:'),
   };
