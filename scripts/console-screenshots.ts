@@ -1,9 +1,15 @@
 // Screenshots of the console's main pages for the README and docs/console.md, from a real Sluice with a little
 // realistic data (signed Stripe events through the webhook URL, an outbound endpoint with deliveries to a local
-// receiver). Needs a PostgreSQL (DATABASE_URL) and Chromium.
+// receiver, a parity policy whose "digital" key comes from the team's app, so a check finds the subscribers
+// without a grant). The parity pages are shot in light and dark. Needs a PostgreSQL (DATABASE_URL) and Chromium.
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test node --import tsx scripts/console-screenshots.ts [out dir]
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { saveParityPolicy } from '../src/db/queries/parity-settings.js';
+import { DEFAULT_POLICY } from '../src/parity/policy.js';
+import { changeIncident } from '../src/services/incidents/change-incident.js';
+import { listIncidents } from '../src/services/incidents/list-incidents.js';
+import { checkCustomers } from '../src/services/parity/run-checks.js';
 import { startTestApp, waitFor } from '../test/helpers/app.js';
 import { launchBrowser, makeUser, signedIn } from '../test/helpers/browser.js';
 import { startReceiver } from '../test/helpers/receiver.js';
@@ -67,6 +73,18 @@ try {
   await waitFor(async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0, 'processing');
   await waitFor(async () => receiver.requests.length > 0, 'deliveries');
 
+  // Parity: "digital" is granted by the team's app, which reported nobody yet; "print" has no source (not checked).
+  await saveParityPolicy(app.db, ws, {
+    ...DEFAULT_POLICY,
+    accessMap: [
+      { match: { product: 'prod_digital' }, key: 'digital', sources: ['app'] },
+      { match: { product: 'prod_print' }, key: 'print', sources: [] },
+    ],
+  });
+  const run = await checkCustomers(app.ctx, { workspaceId: ws, customerIds: 'active', trigger: 'manual' });
+  const incidents = (await listIncidents(app.ctx, ws, {})).data;
+  if (incidents[0]) await changeIncident(app.ctx, { kind: 'cli' }, ws, incidents[0].id, 'acknowledge');
+
   const admin = await makeUser(app, 'admin');
   const { context, page } = await signedIn(browser, app, admin, `/workspaces/${ws}/overview`);
   const events = (await app.api('GET', `/api/v1/workspaces/${ws}/events?limit=5`)).body.data as { id: string }[];
@@ -82,6 +100,10 @@ try {
     ['endpoint', `/workspaces/${ws}/endpoints/${endpoints[0]!.id}`],
     ['settings', `/workspaces/${ws}/settings`],
     ['troubleshooting', `/workspaces/${ws}/troubleshooting`],
+    ['incidents', `/workspaces/${ws}/incidents`],
+    ['incident', `/workspaces/${ws}/incidents/${incidents[incidents.length - 1]?.id ?? ''}`],
+    ['checks', `/workspaces/${ws}/checks`],
+    ['check-run', `/workspaces/${ws}/checks/${run.runId}`],
   ];
   for (const [name, url] of shots) {
     await page.goto(`${app.url}${url}`);
@@ -90,9 +112,15 @@ try {
     process.stdout.write(`${name}.png\n`);
   }
   await page.emulateMedia({ colorScheme: 'dark' });
-  await page.goto(`${app.url}/workspaces/${ws}/events`);
-  await page.screenshot({ path: path.join(out, 'events-dark.png') });
-  process.stdout.write('events-dark.png\n');
+  for (const [name, url] of [
+    ['events', `/workspaces/${ws}/events`],
+    ...shots.filter(([n]) => ['customer', 'incidents', 'incident', 'checks', 'check-run'].includes(n)),
+  ] as [string, string][]) {
+    await page.goto(`${app.url}${url}`);
+    await page.waitForLoadState('networkidle').catch(() => {});
+    await page.screenshot({ path: path.join(out, `${name}-dark.png`) });
+    process.stdout.write(`${name}-dark.png\n`);
+  }
   await context.close();
 } finally {
   await browser.close();

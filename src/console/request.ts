@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ForbiddenError } from '../errors.js';
 import type { Ctx } from '../services/context.js';
+import { countOpenIncidents } from '../services/incidents/count-open-incidents.js';
 import { resolveSession, userPrincipal, type ConsoleSession } from '../services/users/sessions.js';
 import { assertWorkspaceAccess, roleOf, type Principal } from '../services/workspaces/authenticate.js';
 import { getWorkspace, listWorkspaces } from '../services/workspaces/list-workspaces.js';
@@ -97,6 +98,7 @@ export async function requireWorkspace(ctx: Ctx, request: FastifyRequest, worksp
   const ws = await getWorkspace(ctx, workspaceId);
   const all = await listWorkspaces(ctx, signed.principal, { limit: 500 });
   const workspace = { id: ws.id, name: ws.name };
+  const openIncidents = await countOpenIncidents(ctx, ws.id);
   return {
     ...signed,
     workspace,
@@ -110,6 +112,7 @@ export async function requireWorkspace(ctx: Ctx, request: FastifyRequest, worksp
       user: { email: signed.session.user.email, role: signed.session.user.role },
       workspace,
       workspaces: all.data.map((w) => ({ id: w.id, name: w.name })),
+      openIncidents,
     }),
   };
 }

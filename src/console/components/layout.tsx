@@ -2,6 +2,7 @@
 /** @jsxFrag Fragment */
 // The page frame: head with the CSP nonce on every script, the header with the workspace switcher and the user,
 // the navigation of a workspace, and the main content. htmx requests get the main content alone (`partial`).
+import { OPEN_INCIDENTS_CAP } from '../../services/incidents/count-open-incidents.js';
 import { h, Fragment, type Child, type Html } from '../jsx.js';
 
 export interface PageUser {
@@ -24,6 +25,8 @@ export interface LayoutProps {
   workspaces?: WorkspaceLink[];
   /** The navigation item to mark as current. */
   current?: string;
+  /** Open incidents of the workspace, shown as a badge on the "Incidents" item (none when 0). */
+  openIncidents?: number;
   /** Extra scripts of this page (paths under /assets/). */
   scripts?: string[];
   /** Extra stylesheets of this page (paths under /assets/), e.g. 'uplot.css' for charts. */
@@ -37,6 +40,8 @@ const NAV: [string, string][] = [
   ['endpoints', 'Endpoints'],
   ['messages', 'Messages'],
   ['customers', 'Customers'],
+  ['incidents', 'Incidents'],
+  ['checks', 'Checks'],
   ['troubleshooting', 'Troubleshooting'],
   ['settings', 'Settings'],
 ];
@@ -59,6 +64,20 @@ function WorkspaceSwitcher(props: { workspace: WorkspaceLink; workspaces: Worksp
         Open
       </button>
     </form>
+  );
+}
+
+/** The open-incident badge: the number, and in words for screen readers ("Incidents 3 open"). */
+function OpenCount(props: { n: number }): Html {
+  const shown = props.n >= OPEN_INCIDENTS_CAP ? `${OPEN_INCIDENTS_CAP - 1}+` : String(props.n);
+  return (
+    <>
+      {' '}
+      <span class="badge bad nav-count" data-open-incidents={String(props.n)}>
+        {shown}
+        <span class="visually-hidden"> open</span>
+      </span>
+    </>
   );
 }
 
@@ -116,6 +135,7 @@ export function Layout(props: LayoutProps): Html {
                 <li>
                   <a href={`/workspaces/${props.workspace!.id}/${slug}`} aria-current={props.current === slug ? 'page' : undefined}>
                     {label}
+                    {slug === 'incidents' && props.openIncidents ? <OpenCount n={props.openIncidents} /> : null}
                   </a>
                 </li>
               ))}

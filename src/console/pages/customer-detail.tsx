@@ -1,15 +1,21 @@
 /** @jsx h */
 /** @jsxFrag Fragment */
-// One customer as the CRM knows them: identities (one per provider, linked as one person), subscriptions,
-// invoices, payments, access with its expiry, checkout sessions, and the timeline of events (each a link).
+// One customer as the CRM knows them: parity (per access key, what they pay for against what they have, with
+// the rule that decided, the open incidents, and "Check now"), identities (one per provider, linked as one
+// person), subscriptions, invoices, payments, access with its expiry, checkout sessions, and the timeline of
+// events (each a link).
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.js';
 import type { Ctx } from '../../services/context.js';
 import { getCustomer } from '../../services/crm/crm-read.js';
+import { customerParity, type CustomerParity } from '../../services/parity/customer-parity.js';
+import { requestCheck } from '../../services/parity/request-check.js';
+import { CustomerParity as ParitySection } from '../components/customer-parity.js';
 import { customerLabel, StatusBadge } from '../components/events.js';
-import { Empty, Layout, Time } from '../components/layout.js';
+import { Empty, Flash, Layout, Time } from '../components/layout.js';
+import { q1 } from '../components/outbound.js';
 import { h, Fragment, type Child, type Html } from '../jsx.js';
-import { requireWorkspace, sendHtml } from '../request.js';
+import { requireRole, requireWorkspace, sendHtml } from '../request.js';
 
 type Row = Record<string, unknown>;
 
@@ -55,6 +61,20 @@ function Head(props: { cols: string[] }): Html {
   );
 }
 
+/** The notice after "Check now" redirected here: a fixed sentence and a checked number. */
+function checkedFlash(query: unknown): Html | null {
+  if (q1(query, 'checked') !== '1') return null;
+  const raw = q1(query, 'findings');
+  const n = raw && /^\d{1,6}$/.test(raw) ? Number(raw) : 0;
+  return (
+    <Flash kind={n === 0 ? 'ok' : 'info'}>
+      {n === 0
+        ? 'Checked now: this customer has exactly the access they pay for.'
+        : `Checked now: ${n} ${n === 1 ? 'finding' : 'findings'}, each an incident below and in the inbox.`}
+    </Flash>
+  );
+}
+
 const Deleted = (props: { row: Row }) => (props.row.deleted ? <span class="badge bad">deleted</span> : <></>);
 
 export async function customerDetailPage(app: FastifyInstance, { ctx }: { ctx: Ctx }): Promise<void> {
@@ -74,6 +94,15 @@ export async function customerDetailPage(app: FastifyInstance, { ctx }: { ctx: C
     };
     const label = customerLabel(c);
     const now = ctx.now();
+    // The parity view is computed, not stored: a failure to compute it leaves the rest of the page readable.
+    let parity: CustomerParity | undefined;
+    let parityProblem: string | undefined;
+    try {
+      parity = await customerParity(ctx, ws, c.id);
+    } catch (err) {
+      ctx.log.error({ err, customerId: c.id }, 'parity view of a customer failed');
+      parityProblem = 'The parity view could not be computed just now; the log has the details.';
+    }
     return sendHtml(
       reply,
       <Layout {...page.layout(`Customer ${label}`, 'customers')}>
@@ -99,6 +128,17 @@ export async function customerDetailPage(app: FastifyInstance, { ctx }: { ctx: C
           <dt>Updated</dt>
           <dd>{when(c.updatedAt)}</dd>
         </dl>
+
+        <ParitySection
+          ws={ws}
+          customerId={c.id}
+          parity={parity}
+          problem={parityProblem}
+          csrf={page.session.csrfToken}
+          mayCheck={page.role !== 'viewer'}
+          flash={checkedFlash(request.query)}
+          providerIds={new Map([...c.subscriptions, ...c.access].map((r) => [String(r.id), String(r.providerId ?? r.id)]))}
+        />
 
         <Section id="h-identities" title="Identities" count={c.identities.length} empty="No identity.">
           <table>
@@ -257,6 +297,20 @@ export async function customerDetailPage(app: FastifyInstance, { ctx }: { ctx: C
           </table>
         </Section>
       </Layout>,
+    );
+  });
+
+  app.post<{ Params: { ws: string; id: string } }>('/workspaces/:ws/customers/:id/check', async (request, reply) => {
+    const page = await requireWorkspace(ctx, request, request.params.ws);
+    requireRole(page, 'member', 'Checking a customer');
+    const ws = page.workspace.id;
+    if (request.params.id.length > 200) throw new AppError('CUSTOMER_NOT_FOUND', 'there is no customer with this id', 404);
+    // One customer, waited for: the page shows the outcome at once (a few queries).
+    const answer = await requestCheck(ctx, { workspaceId: ws, customerId: request.params.id, wait: true });
+    const findings = answer.queued ? 0 : answer.findings.length;
+    return reply.redirect(
+      `/workspaces/${ws}/customers/${encodeURIComponent(request.params.id)}?checked=1&findings=${findings}#parity`,
+      303,
     );
   });
 }

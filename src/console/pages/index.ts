@@ -5,7 +5,9 @@ import { deliveryPage } from './delivery.js';
 import { endpointDetailPage } from './endpoint-detail.js';
 import { endpointsPage } from './endpoints.js';
 import { hooksPage } from './hooks.js';
+import { incidentsPage } from './incidents.js';
 import { messagesPage } from './messages.js';
+import { checksPage } from './checks.js';
 import { customerDetailPage } from './customer-detail.js';
 import { customersPage } from './customers.js';
 import { eventDetailPage } from './event-detail.js';
@@ -27,6 +29,8 @@ export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Prom
   eventDetailPage,
   customersPage,
   customerDetailPage,
+  incidentsPage,
+  checksPage,
   settingsPage,
   troubleshootingPage,
 ];
