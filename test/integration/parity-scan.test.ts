@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { messageBody } from '../../src/services/outbound/message-body.js';
 import type { MessageRow } from '../../src/db/queries/messages.js';
+import { checkCustomers } from '../../src/services/parity/run-checks.js';
 import { getScan, resumeScans, runScanToEnd, startScan, stopScans, type ScanRequest } from '../../src/services/parity/start-scan.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { createTestStore } from '../helpers/db.js';
@@ -148,6 +149,60 @@ describe('reconciliation scan', () => {
     assert.equal(await eventCount(ws), eventsBefore);
     assert.equal((await messages(ws)).length, messagesBefore);
     assert.deepEqual(await subRow(ws, 'sub_missed'), rowBefore);
+  });
+
+  test('with access still live after the recovered cancellation: access_unpaid opens after the scan and resolves when the access ends', async () => {
+    const ws = await workspace('missed cancel with access');
+    const summary = (keys: string[], created: number) =>
+      stripeEvent(
+        'entitlements.active_entitlement_summary.updated',
+        {
+          object: 'entitlements.active_entitlement_summary',
+          customer: 'cus_sub_gone',
+          livemode: false,
+          entitlements: {
+            object: 'list',
+            data: keys.map((k) => ({ id: `ent_${k}`, object: 'entitlements.active_entitlement', lookup_key: k, feature: `feat_${k}` })),
+          },
+        },
+        { created },
+      );
+    await deliver(ws, stripeEvent('customer.subscription.created', subscription('sub_gone', 'active'), { created: nowS() - 5000 }));
+    await deliver(ws, summary(['premium'], nowS() - 4900));
+    const canceled = subscription('sub_gone', 'canceled');
+    const deleted = JSON.parse(stripeEvent('customer.subscription.deleted', canceled, { created: nowS() - 1000 }));
+    stripe.events.push(deleted);
+    stripe.objects.set('sub_gone', canceled);
+    stripe.objects.set('cus_sub_gone', customer('cus_sub_gone'));
+
+    const run = await scan({ workspaceId: ws, provider: 'stripe' });
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(run.error ?? null, null, 'the checks after the scan ran');
+    assert.equal((await subRow(ws, 'sub_gone')).status, 'canceled');
+    assert.equal((await messages(ws)).filter((m) => m.type === 'subscription.ended').length, 1);
+    const [unpaid] = await incidents(ws, 'access_unpaid');
+    assert.ok(unpaid, 'access_unpaid opened by the checks after the scan');
+    assert.equal(unpaid.status, 'open');
+    const opened = (await messages(ws)).filter((m) => m.type === 'incident.opened' && (m.data as any).incident.kind === 'access_unpaid');
+    assert.equal(opened.length, 1);
+
+    // A rerun changes nothing and publishes nothing: the standing finding folds into the open incident.
+    const messagesBefore = (await messages(ws)).length;
+    const again = await scan({ workspaceId: ws, provider: 'stripe' });
+    assert.equal(again.status, 'succeeded');
+    assert.equal((await messages(ws)).length, messagesBefore);
+    assert.equal((await incidents(ws, 'access_unpaid')).length, 1);
+
+    // Stripe ends the entitlement; the next check of the customer is clean and resolves the incident, once.
+    await deliver(ws, summary([], nowS() - 500));
+    const customerId = (
+      await q<{ id: string }>(`SELECT id FROM customers WHERE workspace_id = $1 AND provider_id = 'cus_sub_gone'`, [ws])
+    )[0]!.id;
+    await checkCustomers(app.ctx, { workspaceId: ws, customerIds: [customerId], trigger: 'manual' });
+    const [after] = await incidents(ws, 'access_unpaid');
+    assert.equal(after.status, 'resolved');
+    const resolved = (await messages(ws)).filter((m) => m.type === 'incident.resolved' && (m.data as any).incident.id === unpaid.id);
+    assert.equal(resolved.length, 1);
   });
 
   test('a subscription the CRM has wrong is repaired from the API by one event of deterministic id; a rerun makes none', async () => {

@@ -114,10 +114,13 @@ describe('scheduler on one database shared by two instances', () => {
       schedulers.push(s);
       await s.start();
     }
-    await Promise.all([clockA.set(at('2026-04-02T03:00:10Z')), clockB.set(at('2026-04-02T03:00:10Z'))]);
-    await Promise.all(schedulers.map((s) => s.idle()));
-    await Promise.all([clockA.set(at('2026-04-04T03:30:00Z')), clockB.set(at('2026-04-04T03:30:00Z'))]);
-    await Promise.all(schedulers.map((s) => s.idle()));
+    // Both clocks move a day at a time and the instances go idle in between: a manual clock that leapt a day
+    // past a slot still running on the other instance would see that run's heartbeat a day old and take it over,
+    // which no real clock does (a heartbeat is at most seconds old while its run lives).
+    for (const to of ['2026-04-02T03:00:10Z', '2026-04-03T03:00:10Z', '2026-04-04T03:00:10Z', '2026-04-04T03:30:00Z']) {
+      await Promise.all([clockA.set(at(to)), clockB.set(at(to))]);
+      await Promise.all(schedulers.map((s) => s.idle()));
+    }
     assert.deepEqual(Object.fromEntries(daily.perSlot), {
       '2026-04-02T03:00:00.000Z': 1,
       '2026-04-03T03:00:00.000Z': 1,

@@ -96,7 +96,11 @@ describe('Stripe API through the SDK (local stand-in)', () => {
       const start = Date.now();
       await deliver(ws, [active]);
       assert.equal(stripe.requests.slice(before).filter((r) => r.path === '/v1/subscriptions/sub_tie').length, 1, 'settled alone');
-      const due = (await get(ws, '/customers/cus_tie')).checkDueAt;
+      const { rows } = await app.db.query<{ check_due_at: Date | null }>(
+        `SELECT check_due_at FROM customers WHERE workspace_id = $1 AND provider_id = 'cus_tie'`,
+        [ws],
+      );
+      const due = rows[0]?.check_due_at?.toISOString();
       assert.ok(due && Date.parse(due) >= start, `checkDueAt ${due}`);
     });
 

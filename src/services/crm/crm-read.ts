@@ -15,7 +15,9 @@ import type { Ctx } from '../context.js';
 import { oneOf, optionalString, page, parseCursor, parseLimit, parseTime } from '../input.js';
 
 type Row = Record<string, unknown> & { id: string };
-const HIDDEN = new Set(['workspace_id', 'source_rank', 'source_event_id', 'stub']);
+// Bookkeeping of the order-safety guard and of the parity checker's queue (when a check is due, who holds it);
+// `next_check_at` stays visible: it says when the customer is checked next.
+const HIDDEN = new Set(['workspace_id', 'source_rank', 'source_event_id', 'stub', 'check_due_at', 'check_lease_until']);
 
 function camel(row: Row): Row {
   const out: Record<string, unknown> = {};
