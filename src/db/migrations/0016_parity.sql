@@ -80,7 +80,9 @@ ALTER TABLE incidents ADD COLUMN first_seen_at timestamptz;
 ALTER TABLE incidents ADD COLUMN last_seen_at timestamptz;
 ALTER TABLE incidents ADD COLUMN acknowledged_at timestamptz;
 ALTER TABLE incidents ADD COLUMN resolved_by text;
-ALTER TABLE incidents ADD COLUMN previous_id text REFERENCES incidents (id) ON DELETE SET NULL;
+-- the resolved incident this one recurs after (no foreign key: the PGlite importer orders tables by their
+-- references and a table cannot come before itself; incidents go only with their workspace)
+ALTER TABLE incidents ADD COLUMN previous_id text;
 -- the kind of issue 4 is spelled as the contract spells kinds
 UPDATE incidents SET kind = 'endpoint_disabled' WHERE kind = 'endpoint.disabled';
 UPDATE incidents SET
