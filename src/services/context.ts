@@ -20,6 +20,8 @@ export interface Ctx {
   onEventStored: () => void;
   /** Wakes this process's delivery worker when deliveries may have been queued. */
   onDeliveriesQueued: () => void;
+  /** Wakes this process's workflow worker when steps were queued (set by the workflow worker when it starts). */
+  wakeWorkflows?: () => void;
   /** The projection handler for a provider's event type; undefined means the type is stored and ignored. */
   findHandler: (provider: string, type: string) => EventHandler | undefined;
 }

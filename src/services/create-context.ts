@@ -34,6 +34,7 @@ export function createContext(config: Config, opts: ContextOptions): Ctx {
     publicUrl: opts.publicUrl ?? (() => publicBaseUrl(config)),
     onEventStored: opts.onEventStored ?? (() => {}),
     onDeliveriesQueued: opts.onDeliveriesQueued ?? (() => {}),
+    wakeWorkflows: () => {},
     findHandler: opts.findHandler ?? defaultFindHandler,
   };
 }

@@ -7,6 +7,7 @@ import type { Db } from '../../src/db/port.js';
 import { buildApp } from '../../src/http/app.js';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from '../../src/jobs/event-worker.js';
+import { startWorkflowWorker, type WorkflowWorker } from '../../src/jobs/workflow-worker.js';
 import { hashToken } from '../../src/lib/hash.js';
 import type { Ctx } from '../../src/services/context.js';
 import { createContext } from '../../src/services/create-context.js';
@@ -20,6 +21,7 @@ export interface TestApp {
   adminToken: string;
   worker: EventWorker | undefined;
   sender: DeliveryWorker | undefined;
+  workflows: WorkflowWorker | undefined;
   /** fetch against the app with the admin token (or another token) and JSON in and out. */
   api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
@@ -55,6 +57,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const config = loadConfig({}, { port: 0, workerPollMs: 50, dataDir: store.dataDir, logLevel, ...opts.config });
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
+  let workflows: WorkflowWorker | undefined;
   let url = '';
   const ctx: Ctx = createContext(config, {
     db,
@@ -74,6 +77,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   if (opts.worker !== false) {
     worker = startEventWorker(ctx);
     sender = startDeliveryWorker(ctx);
+    workflows = startWorkflowWorker(ctx);
   }
 
   return {
@@ -84,6 +88,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     adminToken,
     worker,
     sender,
+    workflows,
     async api(method, path, body, token = adminToken) {
       const res = await fetch(`${url}${path}`, {
         method,
@@ -95,7 +100,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await app.close();
-      await Promise.all([worker?.stop(5000), sender?.stop(5000)]);
+      await Promise.all([worker?.stop(5000), sender?.stop(5000), workflows?.stop(5000)]);
       await db.close();
       if (!opts.store) await store.drop();
     },

@@ -19,7 +19,20 @@ export interface NewMessage {
   firstAttemptDelaySeconds?: number;
   /** A test message (synthetic data): flagged wherever it is shown. */
   test?: boolean;
+  /** Whether the message may start workflow runs (default: yes, unless a test message). */
+  triggersWorkflows?: boolean;
 }
+
+/**
+ * The trigger inbox row of each new message, when the workspace has a live workflow: written in the statement that
+ * stores the message, so a run is owed exactly when the message is (the workflow worker matches the triggers).
+ * `$ws` is the workspace parameter, `m` the CTE of inserted messages (with `id`), `cond` an extra SQL condition.
+ */
+const workflowInbox = (ws: string, cond: string) => `, wt AS (
+       INSERT INTO workflow_triggers (id, workspace_id, message_id)
+       SELECT 'wtr' || substr(m.id, 4), ${ws}, m.id FROM m
+       WHERE ${cond} AND EXISTS (SELECT 1 FROM workflows w WHERE w.workspace_id = ${ws} AND w.enabled AND w.deleted_at IS NULL)
+     )`;
 
 export interface MessageRow {
   id: string;
@@ -88,7 +101,7 @@ async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boole
        INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
        SELECT $9 || substr(md5(m.id || ':' || e.id), 1, 14), $2, e.id, m.id, now() + make_interval(secs => $10::float8)
        FROM m JOIN endpoints e ON e.workspace_id = $2 AND e.state IN ('enabled', 'paused') AND ${matchesTypeSql('e.event_types', '$3::text')}
-     )
+     )${workflowInbox('$2', 'NOT $8::boolean AND $11::boolean')}
      SELECT count(*)::int AS n FROM m`,
     [
       m.id,
@@ -101,6 +114,7 @@ async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boole
       m.test ?? false,
       newId('dlv').slice(0, 'dlv_'.length + 10),
       m.firstAttemptDelaySeconds ?? 0,
+      m.triggersWorkflows ?? true,
     ],
   );
   return rows[0]!.n === 1;
@@ -129,7 +143,7 @@ export async function publishMessages(
          INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
          SELECT $8 || substr(md5(m.id || ':' || e.id), 1, 14), $1, e.id, m.id, now() + make_interval(secs => $9::float8)
          FROM m JOIN endpoints e ON e.workspace_id = $1 AND e.state IN ('enabled', 'paused') AND ${matchesTypeSql('e.event_types', 'm.type')}
-       )
+       )${workflowInbox('$1', 'true')}
        SELECT count(*)::int AS n FROM m`,
       [
         workspaceId,
