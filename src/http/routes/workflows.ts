@@ -12,7 +12,7 @@ import { createWorkflow, patchWorkflow } from '../../services/workflows/save-wor
 import { testWorkflow } from '../../services/workflows/test-workflow.js';
 import { listWorkflowSecrets, saveWorkflowSecret } from '../../services/workflows/workflow-secrets.js';
 import { adminOnly } from '../plugins/auth.js';
-import { anyJson, apiErrors, idOf, isoTime, nullable, oneOf, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
+import { anyJson, apiErrors, NoContent, idOf, isoTime, nullable, oneOf, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
 
 const tags = ['workflows'];
 const WorkflowParams = wsAnd({ id: idOf('wfl', 'the workflow id (wfl_…)') });
@@ -87,10 +87,10 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   );
   app.delete(
     '/workspaces/:ws/workflows/:id',
-    { schema: { summary: 'Delete a workflow (no new runs; its history stays)', tags, params: WorkflowParams, response: { 204: Type.Null(), ...apiErrors() } } },
+    { schema: { summary: 'Delete a workflow (no new runs; its history stays)', tags, params: WorkflowParams, response: { 204: NoContent, ...apiErrors() } } },
     async (r, reply) => {
       await removeWorkflow(ctx, r.params.ws, r.params.id);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
   app.get(
