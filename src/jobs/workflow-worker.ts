@@ -13,7 +13,13 @@ import {
   renewWorkflowTriggers,
   workflowLeaseSeconds,
 } from '../services/workflows/process-triggers.js';
-import { claimWorkflowSteps, giveBackWorkflowSteps, renewWorkflowSteps, runStep, type StepSenders } from '../services/workflows/run-step.js';
+import {
+  claimWorkflowSteps,
+  giveBackWorkflowSteps,
+  renewWorkflowSteps,
+  runStep,
+  type StepSenders,
+} from '../services/workflows/run-step.js';
 import { startQueueRunner, type QueueRunner } from './queue-runner.js';
 
 export type WorkflowWorker = Pick<QueueRunner, 'stop'> & { wake(): void };

@@ -37,7 +37,8 @@ export function buildStepRequest(kind: string, input: unknown, idempotencyKey: s
   const json = { 'content-type': 'application/json', 'user-agent': 'Sluice-Workflows', 'idempotency-key': idempotencyKey };
   if (kind === 'http') {
     const url = checkUrl(i.url, 'url');
-    if (isObj(i.query)) for (const [k, v] of Object.entries(i.query)) url.searchParams.append(k, typeof v === 'string' ? v : JSON.stringify(v));
+    if (isObj(i.query))
+      for (const [k, v] of Object.entries(i.query)) url.searchParams.append(k, typeof v === 'string' ? v : JSON.stringify(v));
     const method = (typeof i.method === 'string' ? i.method : 'POST') as Method;
     const headers: Record<string, string> = { ...json };
     if (isObj(i.headers)) for (const [k, v] of Object.entries(i.headers)) headers[k.toLowerCase()] = typeof v === 'string' ? v : String(v);

@@ -81,7 +81,12 @@ describe('workflows', () => {
               when: 'completed',
               steps: [
                 { id: 'grant', kind: 'access.grant', resource: 'course-101' },
-                { id: 'notify', kind: 'http', url: `${receiver.url}/enrolled`, body: { email: '{{ customer.email }}', session: '{{ event.id }}' } },
+                {
+                  id: 'notify',
+                  kind: 'http',
+                  url: `${receiver.url}/enrolled`,
+                  body: { email: '{{ customer.email }}', session: '{{ event.id }}' },
+                },
               ],
             },
             { when: 'expired', steps: [{ id: 'tag', kind: 'crm.tag', add: ['checkout-expired'] }] },
@@ -92,7 +97,16 @@ describe('workflows', () => {
     await stripe(ws, stripeEvent('customer.created', { id: 'cus_buyer', email: 'buyer@example.com' }, { created: T0 }));
     const completed = stripeEvent(
       'checkout.session.completed',
-      { id: 'cs_1', object: 'checkout.session', customer: 'cus_buyer', payment_status: 'paid', status: 'complete', mode: 'payment', amount_total: 4900, currency: 'eur' },
+      {
+        id: 'cs_1',
+        object: 'checkout.session',
+        customer: 'cus_buyer',
+        payment_status: 'paid',
+        status: 'complete',
+        mode: 'payment',
+        amount_total: 4900,
+        currency: 'eur',
+      },
       { created: T0 + 10 },
     );
     for (let i = 0; i < 3; i++) await stripe(ws, completed);
@@ -125,7 +139,14 @@ describe('workflows', () => {
     assert.deepEqual(JSON.parse(hits[0]!.body), { email: 'buyer@example.com', session: 'cs_1' });
 
     // expired takes the other case: a tag, and customer.tagged once.
-    await stripe(ws, stripeEvent('checkout.session.expired', { id: 'cs_2', object: 'checkout.session', customer: 'cus_buyer', status: 'expired' }, { created: T0 + 20 }));
+    await stripe(
+      ws,
+      stripeEvent(
+        'checkout.session.expired',
+        { id: 'cs_2', object: 'checkout.session', customer: 'cus_buyer', status: 'expired' },
+        { created: T0 + 20 },
+      ),
+    );
     await settled(ws, wf, 2);
     const customer = (await get(ws, '/customers')).data.find((c: any) => c.providerId === 'cus_buyer');
     const tagged = (await get(ws, '/messages?type=customer.tagged')).data;
@@ -161,7 +182,15 @@ describe('workflows', () => {
       app.url,
       ws,
       pianoData(
-        { version: 2, aid: AID, uid: 'reader1', type: 'subscription_auto_renew_changed', subscription_id: 'RCPiano1', auto_renew: false, term_id: 'TM1' },
+        {
+          version: 2,
+          aid: AID,
+          uid: 'reader1',
+          type: 'subscription_auto_renew_changed',
+          subscription_id: 'RCPiano1',
+          auto_renew: false,
+          term_id: 'TM1',
+        },
         PIANO_KEY,
       ),
     );
@@ -169,7 +198,10 @@ describe('workflows', () => {
     await new Promise((r) => setTimeout(r, 300));
     const all = await runs(ws, wf);
     assert.equal(all.length, 2, JSON.stringify(all));
-    assert.ok(done.every((r: any) => r.status === 'succeeded'), JSON.stringify(done));
+    assert.ok(
+      done.every((r: any) => r.status === 'succeeded'),
+      JSON.stringify(done),
+    );
     const canceled = (await get(ws, '/messages?type=subscription.canceled')).data;
     assert.equal(canceled.length, 2);
     assert.deepEqual(new Set(all.map((r: any) => r.trigger.messageId)), new Set(canceled.map((m: any) => m.id)));
@@ -177,7 +209,9 @@ describe('workflows', () => {
 
   test('a receiver failing twice: the http step succeeds on its third attempt, earlier steps not repeated', async () => {
     const ws = await workspace('flaky');
-    const flaky = await startReceiver((_r, n) => (n <= 2 ? { status: n === 1 ? 503 : 429, headers: n === 2 ? { 'retry-after': '0' } : {} } : { status: 200, body: '{"ok":true}' }));
+    const flaky = await startReceiver((_r, n) =>
+      n <= 2 ? { status: n === 1 ? 503 : 429, headers: n === 2 ? { 'retry-after': '0' } : {} } : { status: 200, body: '{"ok":true}' },
+    );
     try {
       await call('PUT', ws, '/secrets/TOKEN', { value: 'sekret-value-123' });
       const wf = await create(ws, {
@@ -185,25 +219,40 @@ describe('workflows', () => {
         trigger: { type: 'course.enrolled' },
         steps: [
           { id: 'set', kind: 'crm.set', attributes: { course: '{{ event.course }}' } },
-          { id: 'call', kind: 'http', url: `${flaky.url}/hook`, headers: { authorization: 'Bearer {{ secrets.TOKEN }}' }, body: { course: '{{ event.course }}' } },
+          {
+            id: 'call',
+            kind: 'http',
+            url: `${flaky.url}/hook`,
+            headers: { authorization: 'Bearer {{ secrets.TOKEN }}' },
+            body: { course: '{{ event.course }}' },
+          },
         ],
       });
       await stripe(ws, stripeEvent('customer.created', { id: 'cus_flaky', email: 'f@example.com' }, { created: T0 }));
       await waitFor(async () => (await get(ws, '/customers')).data.length === 1, 'customer');
-      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: { course: 'c1', customerId: 'cus_flaky' } })).status, 201);
+      assert.equal(
+        (await call('POST', ws, '/events', { type: 'course.enrolled', data: { course: 'c1', customerId: 'cus_flaky' } })).status,
+        201,
+      );
       const [run] = await settled(ws, wf);
       const detail = await get(ws, `/runs/${run.id}`);
       assert.equal(detail.status, 'succeeded', JSON.stringify(detail));
       const [set, callStep] = detail.steps;
       assert.equal(set.attempts.length, 0);
       assert.deepEqual(set.output.attributes, { course: 'c1' });
-      assert.deepEqual(callStep.attempts.map((a: any) => a.statusCode), [503, 429, 200]);
+      assert.deepEqual(
+        callStep.attempts.map((a: any) => a.statusCode),
+        [503, 429, 200],
+      );
       assert.equal(callStep.input.headers.authorization, 'Bearer ⟦secret:TOKEN⟧', 'the frozen input holds no secret');
       assert.equal(flaky.requests.length, 3);
       assert.equal(new Set(flaky.requests.map((r) => r.headers['idempotency-key'])).size, 1);
       assert.equal(flaky.requests[0]!.headers.authorization, 'Bearer sekret-value-123');
       assert.ok(!JSON.stringify(detail).includes('sekret-value-123'));
-      assert.deepEqual((await get(ws, '/secrets')).data.map((s: any) => s.name), ['TOKEN']);
+      assert.deepEqual(
+        (await get(ws, '/secrets')).data.map((s: any) => s.name),
+        ['TOKEN'],
+      );
     } finally {
       await flaky.close();
     }
@@ -275,10 +324,15 @@ describe('workflows', () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     assert.equal(res.body.matched, true);
     assert.equal(res.body.filtered, false);
-    assert.deepEqual(res.body.steps.map((s: any) => s.status), ['would_run', 'would_run', 'would_run']);
+    assert.deepEqual(
+      res.body.steps.map((s: any) => s.status),
+      ['would_run', 'would_run', 'would_run'],
+    );
     assert.deepEqual(res.body.steps[1].request.body, { text: 'Failed: 9000' });
     assert.match(res.body.steps[2].request.url, /\/discord\?wait=true$/);
-    const low = await call('POST', ws, `/workflows/${wf}/test`, { payload: { ...payload, data: { object: { id: 'in_2', amount_due: 10 } } } });
+    const low = await call('POST', ws, `/workflows/${wf}/test`, {
+      payload: { ...payload, data: { object: { id: 'in_2', amount_due: 10 } } },
+    });
     assert.equal(low.body.filtered, true);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(receiver.requests.length, 0, 'nothing sent');
@@ -292,7 +346,9 @@ describe('workflows', () => {
       trigger: { type: 'order.shipped', if: "event.carrier == 'dhl'" },
       steps: [{ id: 'set', kind: 'crm.set', attributes: { shipped: true } }],
     });
-    const patched = await call('PATCH', ws, `/workflows/${wf}`, { steps: [{ id: 'set2', kind: 'crm.set', attributes: { shipped: 'yes' } }] });
+    const patched = await call('PATCH', ws, `/workflows/${wf}`, {
+      steps: [{ id: 'set2', kind: 'crm.set', attributes: { shipped: 'yes' } }],
+    });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     assert.equal(patched.body.version, 2);
     assert.equal((await get(ws, `/workflows/${wf}/versions`)).data.length, 2);

@@ -165,7 +165,13 @@ export async function findTriggerMessage(db: Queryable, workspaceId: string, id:
 }
 
 /** Messages of a time range, for a bulk replay (bounded). */
-export async function messagesBetween(db: Queryable, workspaceId: string, since: Date, until: Date, limit: number): Promise<TriggerMessage[]> {
+export async function messagesBetween(
+  db: Queryable,
+  workspaceId: string,
+  since: Date,
+  until: Date,
+  limit: number,
+): Promise<TriggerMessage[]> {
   const { rows } = await db.query<TriggerMessage>(
     `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.workspace_id = $1 AND m.created_at >= $2 AND m.created_at < $3 AND NOT m.test
      ORDER BY m.id LIMIT $4`,
@@ -501,7 +507,13 @@ export async function freezeStepInput(db: Queryable, stepRowId: string, input: u
 /** A step's outcome (the claim must be held by the caller's transaction). */
 export async function finishStep(
   db: Queryable,
-  s: { id: string; status: 'succeeded' | 'failed' | 'skipped' | 'pending'; output?: unknown; error?: string | null; retryInSeconds?: number | null },
+  s: {
+    id: string;
+    status: 'succeeded' | 'failed' | 'skipped' | 'pending';
+    output?: unknown;
+    error?: string | null;
+    retryInSeconds?: number | null;
+  },
 ): Promise<void> {
   await db.query(
     `UPDATE workflow_steps SET status = $2, output = COALESCE($3::jsonb, output), error = $4, locked_by = NULL, locked_until = NULL,
@@ -585,10 +597,9 @@ export async function listSecrets(db: Queryable, workspaceId: string): Promise<{
 }
 
 export async function sealedSecrets(db: Queryable, workspaceId: string): Promise<{ name: string; sealed: string }[]> {
-  const { rows } = await db.query<{ name: string; sealed: string }>(
-    'SELECT name, sealed FROM workflow_secrets WHERE workspace_id = $1',
-    [workspaceId],
-  );
+  const { rows } = await db.query<{ name: string; sealed: string }>('SELECT name, sealed FROM workflow_secrets WHERE workspace_id = $1', [
+    workspaceId,
+  ]);
   return rows;
 }
 
@@ -598,7 +609,12 @@ export async function deleteSecret(db: Queryable, workspaceId: string, name: str
 }
 
 /** The provider's time of a stored event (Stripe's `created`, else when it was received), by its provider id. */
-export async function providerEventTime(db: Queryable, workspaceId: string, provider: string, providerEventId: string): Promise<Date | undefined> {
+export async function providerEventTime(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  providerEventId: string,
+): Promise<Date | undefined> {
   const { rows } = await db.query<{ at: Date }>(
     `SELECT CASE WHEN jsonb_typeof(payload->'created') = 'number' THEN to_timestamp((payload->>'created')::float8) ELSE received_at END AS at
      FROM events WHERE workspace_id = $1 AND provider = $2 AND provider_event_id = $3 ORDER BY id LIMIT 1`,

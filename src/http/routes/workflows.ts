@@ -12,7 +12,22 @@ import { createWorkflow, patchWorkflow } from '../../services/workflows/save-wor
 import { testWorkflow } from '../../services/workflows/test-workflow.js';
 import { listWorkflowSecrets, saveWorkflowSecret } from '../../services/workflows/workflow-secrets.js';
 import { adminOnly } from '../plugins/auth.js';
-import { anyJson, apiErrors, NoContent, idOf, isoTime, nullable, oneOf, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
+import {
+  anyJson,
+  apiErrors,
+  NoContent,
+  idOf,
+  isoTime,
+  nullable,
+  oneOf,
+  pageOf,
+  paging,
+  query,
+  text,
+  view,
+  wsAnd,
+  WsParams,
+} from '../schemas/common.js';
 
 const tags = ['workflows'];
 const WorkflowParams = wsAnd({ id: idOf('wfl', 'the workflow id (wfl_…)') });
@@ -59,12 +74,27 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   const { ctx } = opts;
   app.post(
     '/workspaces/:ws/workflows',
-    { schema: { summary: 'Create a workflow (version 1)', tags, params: WsParams, body: Definition, response: { 201: Workflow, ...apiErrors(400, 422) } } },
+    {
+      schema: {
+        summary: 'Create a workflow (version 1)',
+        tags,
+        params: WsParams,
+        body: Definition,
+        response: { 201: Workflow, ...apiErrors(400, 422) },
+      },
+    },
     async (r, reply) => reply.code(201).send(await createWorkflow(ctx, r.params.ws, r.body)),
   );
   app.get(
     '/workspaces/:ws/workflows',
-    { schema: { summary: 'The workflows, with the status of each one’s last run', tags, params: WsParams, response: { 200: view({ data: Type.Array(Workflow) }), ...apiErrors() } } },
+    {
+      schema: {
+        summary: 'The workflows, with the status of each one’s last run',
+        tags,
+        params: WsParams,
+        response: { 200: view({ data: Type.Array(Workflow) }), ...apiErrors() },
+      },
+    },
     async (r) => listWorkflowsOf(ctx, r.params.ws),
   );
   app.get(
@@ -87,7 +117,14 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   );
   app.delete(
     '/workspaces/:ws/workflows/:id',
-    { schema: { summary: 'Delete a workflow (no new runs; its history stays)', tags, params: WorkflowParams, response: { 204: NoContent, ...apiErrors() } } },
+    {
+      schema: {
+        summary: 'Delete a workflow (no new runs; its history stays)',
+        tags,
+        params: WorkflowParams,
+        response: { 204: NoContent, ...apiErrors() },
+      },
+    },
     async (r, reply) => {
       await removeWorkflow(ctx, r.params.ws, r.params.id);
       return reply.code(204).send(null);
@@ -100,7 +137,10 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         summary: 'Every version of a workflow, newest first',
         tags,
         params: WorkflowParams,
-        response: { 200: view({ data: Type.Array(view({ version: Type.Integer(), definition: anyJson("the definition"), createdAt: isoTime() })) }), ...apiErrors() },
+        response: {
+          200: view({ data: Type.Array(view({ version: Type.Integer(), definition: anyJson('the definition'), createdAt: isoTime() })) }),
+          ...apiErrors(),
+        },
       },
     },
     async (r) => listWorkflowVersions(ctx, r.params.ws, r.params.id),
@@ -120,7 +160,14 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   );
   app.get(
     '/workspaces/:ws/runs/:id',
-    { schema: { summary: 'One run: each step with its frozen input, output or error, and attempts', tags, params: RunParams, response: { 200: Run, ...apiErrors() } } },
+    {
+      schema: {
+        summary: 'One run: each step with its frozen input, output or error, and attempts',
+        tags,
+        params: RunParams,
+        response: { 200: Run, ...apiErrors() },
+      },
+    },
     async (r) => getRun(ctx, r.params.ws, r.params.id),
   );
   app.post(
@@ -150,7 +197,10 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
           },
           { additionalProperties: false },
         ),
-        response: { 200: view({ matched: Type.Boolean(), filtered: Type.Boolean(), steps: anyJson(), sent: Type.Boolean() }), ...apiErrors(400) },
+        response: {
+          200: view({ matched: Type.Boolean(), filtered: Type.Boolean(), steps: anyJson(), sent: Type.Boolean() }),
+          ...apiErrors(400),
+        },
       },
     },
     async (r) => testWorkflow(ctx, r.params.ws, r.params.id, r.body),
@@ -196,7 +246,10 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         summary: 'The names of the workspace secrets (never their values)',
         tags,
         params: WsParams,
-        response: { 200: view({ data: Type.Array(view({ name: Type.String(), createdAt: isoTime(), updatedAt: isoTime() })) }), ...apiErrors() },
+        response: {
+          200: view({ data: Type.Array(view({ name: Type.String(), createdAt: isoTime(), updatedAt: isoTime() })) }),
+          ...apiErrors(),
+        },
       },
     },
     async (r) => listWorkflowSecrets(ctx, r.params.ws),

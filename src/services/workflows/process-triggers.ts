@@ -2,7 +2,14 @@
 // inbox rows finished, or nothing at all. A failure (a bad stored definition) retries the batch later.
 import type { Queryable } from '../../db/port.js';
 import { finishClaims, holdClaims, releaseAllClaims, releaseClaims, renewLeases } from '../../db/queries/queue.js';
-import { claimTriggers, liveWorkflows, TRIGGER_QUEUE, triggerMessages, type ClaimedTrigger, type WorkflowRow } from '../../db/queries/workflows.js';
+import {
+  claimTriggers,
+  liveWorkflows,
+  TRIGGER_QUEUE,
+  triggerMessages,
+  type ClaimedTrigger,
+  type WorkflowRow,
+} from '../../db/queries/workflows.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { startRuns } from './start-runs.js';
@@ -29,9 +36,21 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
   try {
     await ctx.db.transaction(async (tx) => {
       started = 0;
-      const mine = await holdClaims(tx, TRIGGER_QUEUE, workerId, batch.map((t) => t.id));
+      const mine = await holdClaims(
+        tx,
+        TRIGGER_QUEUE,
+        workerId,
+        batch.map((t) => t.id),
+      );
       const held = batch.filter((t) => mine.has(t.id));
-      const messages = new Map((await triggerMessages(tx, held.map((t) => t.messageId))).map((m) => [m.id, m]));
+      const messages = new Map(
+        (
+          await triggerMessages(
+            tx,
+            held.map((t) => t.messageId),
+          )
+        ).map((m) => [m.id, m]),
+      );
       const workflows = new Map<string, WorkflowRow[]>();
       for (const t of held) {
         const message = messages.get(t.messageId);
@@ -41,7 +60,11 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
         const runs = await startRuns(ctx, tx, t.workspaceId, message, live);
         started += runs.filter((r) => r.created).length;
       }
-      await finishTriggers(tx, workerId, held.map((t) => ({ id: t.id, status: 'done', error: null, retryInSeconds: null })));
+      await finishTriggers(
+        tx,
+        workerId,
+        held.map((t) => ({ id: t.id, status: 'done', error: null, retryInSeconds: null })),
+      );
     });
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;

@@ -26,7 +26,11 @@ export async function getWorkflow(ctx: Ctx, workspaceId: string, id: string) {
 export async function listWorkflowVersions(ctx: Ctx, workspaceId: string, id: string) {
   await requireWorkflow(ctx, workspaceId, id);
   return {
-    data: (await workflowVersions(ctx.db, id)).map((v) => ({ version: v.version, definition: v.definition, createdAt: v.createdAt.toISOString() })),
+    data: (await workflowVersions(ctx.db, id)).map((v) => ({
+      version: v.version,
+      definition: v.definition,
+      createdAt: v.createdAt.toISOString(),
+    })),
   };
 }
 

@@ -55,7 +55,8 @@ export function claimWorkflowSteps(ctx: Ctx, workerId: string, limit: number): P
 }
 export const renewWorkflowSteps = (ctx: Ctx, workerId: string, ids: readonly string[]) =>
   renewLeases(ctx.db, STEP_QUEUE, workerId, ids, workflowLeaseSeconds(ctx));
-export const giveBackWorkflowSteps = (ctx: Ctx, workerId: string, ids: readonly string[]) => releaseClaims(ctx.db, STEP_QUEUE, workerId, ids);
+export const giveBackWorkflowSteps = (ctx: Ctx, workerId: string, ids: readonly string[]) =>
+  releaseClaims(ctx.db, STEP_QUEUE, workerId, ids);
 export const releaseOrphanedWorkflowSteps = (ctx: Ctx) => releaseAllClaims(ctx.db, STEP_QUEUE);
 
 /** The claim was lost between the work and its record: nothing is written. */
@@ -104,7 +105,12 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
   const version = await compiledVersion(ctx.db, run.workflowId, run.version);
   const step = findStep(version.index, claimed.stepId);
   if (!step) {
-    await recordOutcome(ctx, workerId, claimed, run, version, null, { kind: 'failed', error: `no step ${claimed.stepId} in version ${run.version}`, permanent: true, retryAfter: null });
+    await recordOutcome(ctx, workerId, claimed, run, version, null, {
+      kind: 'failed',
+      error: `no step ${claimed.stepId} in version ${run.version}`,
+      permanent: true,
+      retryAfter: null,
+    });
     return;
   }
   const rows = await stepsOfRun(ctx.db, run.id);
@@ -128,7 +134,8 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     if (step.kind === 'switch') {
       const skip = step.condition ? evaluate(() => step.condition!.evaluate(context)) : { ok: true as const, value: true };
       if (!skip.ok) return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`if: ${skip.error}`));
-      if (skip.value !== true) return recordOutcome(ctx, workerId, claimed, run, version, step, { kind: 'skipped', next: stepAfter(version.index, step.id) });
+      if (skip.value !== true)
+        return recordOutcome(ctx, workerId, claimed, run, version, step, { kind: 'skipped', next: stepAfter(version.index, step.id) });
       const on = evaluate(() => step.on!.evaluate(context));
       if (!on.ok) return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`on: ${on.error}`));
       const branch = matchCase(step, on.value);
@@ -150,14 +157,16 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
   if (step.condition && claimed.input === null) {
     const c = evaluate(() => step.condition!.evaluate(context));
     if (!c.ok) return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`if: ${c.error}`));
-    if (c.value !== true) return recordOutcome(ctx, workerId, claimed, run, version, step, { kind: 'skipped', next: stepAfter(version.index, step.id) });
+    if (c.value !== true)
+      return recordOutcome(ctx, workerId, claimed, run, version, step, { kind: 'skipped', next: stepAfter(version.index, step.id) });
   }
 
   // The input: frozen at the first attempt, the same on every retry.
   let input = claimed.input;
   if (input === null || input === undefined) {
     const rendered = step.input.render(context);
-    if (!rendered.ok) return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`${rendered.problem.path}: ${rendered.problem.message}`));
+    if (!rendered.ok)
+      return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`${rendered.problem.path}: ${rendered.problem.message}`));
     input = rendered.value;
   }
 
@@ -171,7 +180,16 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
               return ms === null ? null : new Date(ctx.now() + ms);
             })()
           : new Date(String(i.until));
-      if (!at || Number.isNaN(at.getTime())) return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`delay: ${JSON.stringify(i.for ?? i.until)} is not a duration or a time`));
+      if (!at || Number.isNaN(at.getTime()))
+        return recordOutcome(
+          ctx,
+          workerId,
+          claimed,
+          run,
+          version,
+          step,
+          fail(`delay: ${JSON.stringify(i.for ?? i.until)} is not a duration or a time`),
+        );
       input = { ...i, resumeAt: at.toISOString() };
     }
     const resumeAt = new Date((input as { resumeAt: string }).resumeAt);
@@ -182,11 +200,20 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
       });
       return;
     }
-    return recordOutcome(ctx, workerId, claimed, run, version, step, {
-      kind: 'succeeded',
-      output: { resumeAt: resumeAt.toISOString(), resumedAt: new Date(ctx.now()).toISOString() },
-      next: stepAfter(version.index, step.id),
-    }, input);
+    return recordOutcome(
+      ctx,
+      workerId,
+      claimed,
+      run,
+      version,
+      step,
+      {
+        kind: 'succeeded',
+        output: { resumeAt: resumeAt.toISOString(), resumedAt: new Date(ctx.now()).toISOString() },
+        next: stepAfter(version.index, step.id),
+      },
+      input,
+    );
   }
 
   if (INTERNAL.has(step.kind)) {

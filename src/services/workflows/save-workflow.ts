@@ -27,9 +27,7 @@ export async function createWorkflow(ctx: Ctx, workspaceId: string, input: unkno
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const definition = await validated(ctx, workspaceId, input);
   const id = newId('wfl', ctx.now());
-  await ctx.db.transaction((tx) =>
-    insertWorkflow(tx, { id, workspaceId, name: definition.name, enabled: definition.enabled, definition }),
-  );
+  await ctx.db.transaction((tx) => insertWorkflow(tx, { id, workspaceId, name: definition.name, enabled: definition.enabled, definition }));
   return workflowView((await findWorkflow(ctx.db, workspaceId, id))!);
 }
 
@@ -40,8 +38,7 @@ export async function patchWorkflow(ctx: Ctx, workspaceId: string, id: string, i
     if (!current) throw new NotFoundError('WORKFLOW_NOT_FOUND', `no workflow ${JSON.stringify(id)} in this workspace`);
     const before = current.definition as WorkflowDefinition;
     const definition = await validated(ctx, workspaceId, { ...before, ...patch });
-    const changed =
-      JSON.stringify({ ...definition, enabled: before.enabled }) !== JSON.stringify({ ...before, enabled: before.enabled });
+    const changed = JSON.stringify({ ...definition, enabled: before.enabled }) !== JSON.stringify({ ...before, enabled: before.enabled });
     await updateWorkflow(tx, {
       id,
       name: definition.name,

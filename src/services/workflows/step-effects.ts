@@ -67,7 +67,11 @@ export async function applyInternalStep(
           id: newId('msg', ctx.now()),
           workspaceId: run.workspaceId,
           type: tagging ? 'customer.tagged' : 'customer.untagged',
-          data: { customer: customer ? { id: customer.id, email: customer.email, name: customer.name } : { id: customerId }, tags: changed, workflow },
+          data: {
+            customer: customer ? { id: customer.id, email: customer.email, name: customer.name } : { id: customerId },
+            tags: changed,
+            workflow,
+          },
           sourceProvider: 'workflows',
           sourceEventId: null,
           dedupeKey: `${tagging ? 'customer.tagged' : 'customer.untagged'}:${run.id}:${step.id}`,
@@ -148,7 +152,9 @@ export async function applyInternalStep(
     }
     case 'event.emit': {
       if (run.depth >= MAX_EMIT_DEPTH)
-        throw new StepFailure(`event.emit refused: this run is ${run.depth} emits deep (at most ${MAX_EMIT_DEPTH}); workflows are starting each other in a loop`);
+        throw new StepFailure(
+          `event.emit refused: this run is ${run.depth} emits deep (at most ${MAX_EMIT_DEPTH}); workflows are starting each other in a loop`,
+        );
       if (typeof i.type !== 'string') throw new StepFailure('type must be an event type');
       const id = `wf:${run.id}:${step.id}`;
       const messageId = newId('msg', ctx.now());

@@ -150,7 +150,8 @@ function payloadEvent(trigger: Obj, payload: Obj, type: string | undefined): Con
   const base = { id: typeof payload.id === 'string' ? payload.id : 'evt_dry_run', payload };
   if (typeof trigger.type === 'string') {
     const t = trigger.type;
-    for (const p of ['stripe', 'piano'] as const) if (t.startsWith(`${p}.`)) return { ...base, source: p, type: type ?? t.slice(p.length + 1) };
+    for (const p of ['stripe', 'piano'] as const)
+      if (t.startsWith(`${p}.`)) return { ...base, source: p, type: type ?? t.slice(p.length + 1) };
     return { ...base, source: BUSINESS_EVENT_TYPES.includes(t) ? 'sluice' : 'custom', type: type ?? t };
   }
   const source = trigger.source as ContextEventInput['source'];

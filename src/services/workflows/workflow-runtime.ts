@@ -32,7 +32,8 @@ const CACHE_MAX = 500;
 /** A stored definition compiled again (it was valid when saved; a custom type that went away is not checked). */
 export function compileStored(definition: unknown): CompiledVersion {
   const r = validateDefinition(definition, { customTypes: customTypesOfDefinition(definition) });
-  if (!r.ok) throw new Error(`a stored workflow definition no longer validates: ${r.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+  if (!r.ok)
+    throw new Error(`a stored workflow definition no longer validates: ${r.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
   return { definition: r.definition, compiled: r.compiled, index: indexSteps(r.compiled) };
 }
 

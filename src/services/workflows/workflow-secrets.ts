@@ -8,7 +8,10 @@ import { asObject } from '../input.js';
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 export async function saveWorkflowSecret(ctx: Ctx, workspaceId: string, name: string, input: unknown) {
-  if (!NAME.test(name)) throw new ValidationError('a secret name is letters, digits and underscores, not starting with a digit, up to 64 characters', { field: 'name' });
+  if (!NAME.test(name))
+    throw new ValidationError('a secret name is letters, digits and underscores, not starting with a digit, up to 64 characters', {
+      field: 'name',
+    });
   const body = asObject(input);
   const value = body.value;
   if (typeof value !== 'string' || value === '' || value.length > 8192)
@@ -22,6 +25,10 @@ export async function saveWorkflowSecret(ctx: Ctx, workspaceId: string, name: st
 export async function listWorkflowSecrets(ctx: Ctx, workspaceId: string) {
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   return {
-    data: (await listSecrets(ctx.db, workspaceId)).map((s) => ({ name: s.name, createdAt: s.createdAt.toISOString(), updatedAt: s.updatedAt.toISOString() })),
+    data: (await listSecrets(ctx.db, workspaceId)).map((s) => ({
+      name: s.name,
+      createdAt: s.createdAt.toISOString(),
+      updatedAt: s.updatedAt.toISOString(),
+    })),
   };
 }
