@@ -92,6 +92,11 @@ export interface Config {
   maxConnections: number;
   /** SLUICE_CHECK_DEBOUNCE_MS, default 2000: a change to a customer is checked this long after it (a burst once). */
   checkDebounceMs: number;
+  /** SLUICE_SCAN_RATE_LIVE, default 10: API requests per second a reconciliation scan makes with a live key
+   *  (Stripe allows 100 per second per account, shared with everything else using the key); 0 = unthrottled. */
+  scanRateLive: number;
+  /** SLUICE_SCAN_RATE_TEST, default 5: the same for test keys and Piano's sandbox (Stripe allows 25 in test mode). */
+  scanRateTest: number;
   /** SLUICE_RETENTION_DAYS, default 90: days of history kept, for workspaces without their own retentionDays. */
   retentionDays: number;
   /** SLUICE_RETENTION_INTERVAL_SECONDS, default 3600: how often worker processes run retention; 0 turns the
@@ -254,6 +259,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     maxRequestsPerSocket: int('SLUICE_MAX_REQUESTS_PER_SOCKET', 1000, 0, 1_000_000),
     maxConnections: int('SLUICE_MAX_CONNECTIONS', 4096, 1, 1_000_000),
     checkDebounceMs: int('SLUICE_CHECK_DEBOUNCE_MS', 2000, 0, 3_600_000),
+    scanRateLive: int('SLUICE_SCAN_RATE_LIVE', 10, 0, 1000),
+    scanRateTest: int('SLUICE_SCAN_RATE_TEST', 5, 0, 1000),
     retentionDays: int('SLUICE_RETENTION_DAYS', 90, 1, 36_500),
     retentionIntervalSeconds: int('SLUICE_RETENTION_INTERVAL_SECONDS', 3600, 0, 604_800),
     retentionBatchSize: int('SLUICE_RETENTION_BATCH', 1000, 10, 100_000),

@@ -27,6 +27,7 @@ import { ensureAdminToken } from './services/workspaces/ensure-admin-token.js';
 import { checkMasterKey } from './services/connections/check-master-key.js';
 import { releaseOrphanedDeliveries } from './services/outbound/claim-deliveries.js';
 import { releaseOrphanedClaims } from './services/processing/claim-events.js';
+import { stopScans } from './services/parity/start-scan.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   return pino(safeLoggerOptions(config.logLevel));
@@ -223,8 +224,17 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         ]);
         clearTimeout(timer);
       }
-      // A scheduled slot still running at the deadline is left to another instance's takeover.
-      await Promise.all([worker?.stop(deadline), sender?.stop(deadline), workflows?.stop(deadline), retention?.stop(), scheduler?.stop(deadline)]);
+      // A scheduled slot still running at the deadline is left to another instance's takeover; a scan running here
+      // is stopped after its current page and released, so another instance (or this one's next start) resumes it
+      // from its saved cursor at once instead of after the stale-heartbeat delay.
+      await Promise.all([
+        worker?.stop(deadline),
+        sender?.stop(deadline),
+        workflows?.stop(deadline),
+        retention?.stop(),
+        scheduler?.stop(deadline),
+        stopScans(ctx, { release: true }),
+      ]);
       await db.close();
       lock?.release();
       log.info('stopped');

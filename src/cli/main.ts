@@ -9,6 +9,7 @@ import { listenCommand } from './commands/listen.js';
 import { migrateCommand } from './commands/migrate.js';
 import { migrateDataCommand } from './commands/migrate-data.js';
 import { rebuildCommand } from './commands/rebuild.js';
+import { scanCommand } from './commands/scan.js';
 import { retentionCommand } from './commands/retention.js';
 import { startCommand } from './commands/start.js';
 import { workspaceCommand } from './commands/workspace.js';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, Command> = {
   workspace: workspaceCommand,
   user: userCommand,
   rebuild: rebuildCommand,
+  scan: scanCommand,
   retention: retentionCommand,
   doctor: doctorCommand,
   endpoint: endpointCommand,

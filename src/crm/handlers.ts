@@ -19,6 +19,10 @@ export interface HandlerOptions {
   firstAttemptDelaySeconds?: number;
   /** The clock, ms since the epoch (the worker's ctx.now). */
   now?: () => number;
+  /** When a customer the event changed is due for a parity check (now + SLUICE_CHECK_DEBOUNCE_MS). */
+  checkDueAt?: Date;
+  /** The event was found by a reconciliation scan: what it publishes says so (`source.recovered`). */
+  recovered?: boolean;
 }
 
 export type EventHandler = (tx: Queryable, event: StoredEvent, options?: HandlerOptions) => Promise<void>;

@@ -24,6 +24,11 @@ export interface ProjectionOptions {
   now?: () => number;
   /** Seconds before the first delivery attempt of what is published (SLUICE_RETRY_SCHEDULE's first value). */
   firstAttemptDelaySeconds?: number;
+  /** When a customer whose subscriptions or access the event changed is due for a parity check (debounced);
+   *  absent while rebuilding, which marks nobody. */
+  checkDueAt?: Date;
+  /** The event was found by a reconciliation scan: its messages carry `source.recovered: true`. */
+  recovered?: boolean;
 }
 
 /**

@@ -11,6 +11,8 @@ export interface Metrics {
   eventsStored: Counter<'provider'>;
   eventOutcomes: Counter<'provider' | 'outcome'>;
   tieRefetches: Counter<'outcome'>;
+  /** Events a reconciliation scan found at the provider that never arrived as webhooks. */
+  scanRecoveredEvents: Counter<'provider'>;
   deliveryAttempts: Counter<'outcome'>;
   /** Inbound webhook request → acknowledgement, seconds. */
   ingestDuration: Histogram<'provider' | 'status'>;
@@ -56,6 +58,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     tieRefetches: counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome', [
       'outcome',
     ]),
+    scanRecoveredEvents: counter(
+      'sluice_scan_recovered_events_total',
+      'Events a reconciliation scan found at the provider that never arrived as webhooks, by provider',
+      ['provider'],
+    ),
     ingestDuration: histogram(
       'sluice_ingest_duration_seconds',
       'Inbound webhook request to acknowledgement, by provider and status code',

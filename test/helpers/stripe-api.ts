@@ -1,6 +1,8 @@
-// A local stand-in for Stripe's REST API (the only part of Stripe the tests cannot run): object retrieval and
-// webhook endpoints, with Stripe's error format, so the official SDK talks to it unchanged. It records every
-// request so tests can assert what the SDK sent.
+// A local stand-in for Stripe's REST API (the only part of Stripe the tests cannot run): object retrieval,
+// webhook endpoints, the events list (created filters, types, delivery_success, starting_after pages) and the
+// subscriptions list (status=all, pages), with Stripe's error format and its 429 (Retry-After,
+// Stripe-Should-Retry), so the official SDK talks to it unchanged. It records every request so tests can
+// assert what the SDK sent and count them.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +39,16 @@ export interface StripeApiStandIn {
   requests: StripeApiRequest[];
   /** When set, every request is answered with this HTTP status (a Stripe outage). */
   failWith: number | undefined;
+  /** Events as GET /v1/events lists them (newest first by `created`). */
+  events: Record<string, unknown>[];
+  /** Ids of events Stripe failed to deliver (listed with delivery_success=false). */
+  undelivered: Set<string>;
+  /** The next `count` requests are answered 429, with these headers. */
+  rateLimit: { count: number; retryAfter?: string; shouldRetry?: 'true' | 'false' } | undefined;
+  /** Called before each answer; a test can hold a request (returning a promise) or count pages. */
+  beforeAnswer: ((req: StripeApiRequest) => Promise<void> | void) | undefined;
+  /** When set, lists answer this text instead of JSON (a provider answering garbage). */
+  garbage: string | undefined;
   close(): Promise<void>;
 }
 
@@ -57,27 +69,78 @@ export async function startStripeApi(apiKey = `sk_test_${randomBytes(12).toStrin
     issuedSecrets: new Map(),
     requests: [],
     failWith: undefined,
+    events: [],
+    undelivered: new Set(),
+    rateLimit: undefined,
+    beforeAnswer: undefined,
+    garbage: undefined,
   };
   const server = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString('utf8')));
-    req.on('end', () => {
+    req.on('end', async () => {
       const url = new URL(req.url ?? '/', 'http://stand-in');
       const form = new URLSearchParams(req.method === 'GET' || req.method === 'DELETE' ? url.search : raw);
       const auth = req.headers.authorization;
-      standIn.requests.push({
+      const request: StripeApiRequest = {
         method: req.method ?? '',
         path: url.pathname,
         authorization: auth,
         stripeVersion: req.headers['stripe-version'] as string | undefined,
         form,
-      });
+      };
+      standIn.requests.push(request);
+      await standIn.beforeAnswer?.(request);
       if (standIn.failWith) return fail(res, standIn.failWith, 'api_error', 'The stand-in is down.');
+      if (standIn.rateLimit && standIn.rateLimit.count > 0) {
+        standIn.rateLimit.count -= 1;
+        const { retryAfter, shouldRetry } = standIn.rateLimit;
+        res.writeHead(429, {
+          'content-type': 'application/json',
+          ...(retryAfter !== undefined ? { 'retry-after': retryAfter } : {}),
+          ...(shouldRetry !== undefined ? { 'stripe-should-retry': shouldRetry } : {}),
+        });
+        return res.end(JSON.stringify({ error: { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests.' } }));
+      }
       if (auth !== `Bearer ${standIn.apiKey}`) {
         const shown = (auth ?? '').replace(/^Bearer /, '');
         return fail(res, 401, 'invalid_request_error', `Invalid API Key provided: ${shown.slice(0, 8)}****${shown.slice(-4)}`);
       }
       const parts = url.pathname.split('/').filter(Boolean); // ['v1', collection, id?]
+      if (req.method === 'GET' && parts.length === 2 && (parts[1] === 'events' || parts[1] === 'subscriptions')) {
+        if (standIn.garbage !== undefined) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          return res.end(standIn.garbage);
+        }
+        let items: Record<string, unknown>[];
+        if (parts[1] === 'events') {
+          const gte = Number(form.get('created[gte]') ?? -Infinity);
+          const lte = Number(form.get('created[lte]') ?? Infinity);
+          const types = [...form.entries()].filter(([k]) => k.startsWith('types[')).map(([, v]) => v);
+          const failedOnly = form.get('delivery_success') === 'false';
+          items = standIn.events.filter(
+            (e) =>
+              Number(e.created) >= gte &&
+              Number(e.created) <= lte &&
+              (types.length === 0 || types.includes(String(e.type))) &&
+              (!failedOnly || standIn.undelivered.has(String(e.id))),
+          );
+        } else {
+          if (form.get('status') !== 'all')
+            return fail(res, 400, 'invalid_request_error', 'The stand-in lists subscriptions with status=all only.');
+          items = [...standIn.objects.values()].filter((o) => o.object === 'subscription');
+        }
+        // Newest first, as Stripe lists; the id breaks ties so pages are stable.
+        items.sort((a, b) => Number(b.created ?? 0) - Number(a.created ?? 0) || String(b.id).localeCompare(String(a.id)));
+        const after = form.get('starting_after');
+        if (after) {
+          const at = items.findIndex((i) => i.id === after);
+          if (at < 0) return fail(res, 400, 'invalid_request_error', `No such object: '${after}'`, 'resource_missing');
+          items = items.slice(at + 1);
+        }
+        const limit = Math.min(100, Math.max(1, Number(form.get('limit') ?? 10)));
+        return send(res, 200, { object: 'list', url: `/v1/${parts[1]}`, has_more: items.length > limit, data: items.slice(0, limit) });
+      }
       if (parts[1] === 'webhook_endpoints') {
         if (req.method === 'POST' && parts.length === 2) {
           const endpoint: StripeEndpoint = {

@@ -139,6 +139,25 @@ describe('Stripe → CRM', () => {
     assert.equal(customer.timeline[0].type, 'customer.subscription.created', 'newest first');
   });
 
+  test('pause_collection is shown as pauseCollection, and cleared when collection resumes', async () => {
+    const ws = await workspace('pause collection');
+    const pause = { behavior: 'keep_as_draft', resumes_at: T0 + 90 * 86400 };
+    const id = { id: 'sub_pause', customer: 'cus_pause' };
+    await deliver(ws, [
+      stripeEvent('customer.subscription.created', subscription('active', id), { created: T0 }),
+      stripeEvent('customer.subscription.updated', subscription('active', { ...id, pause_collection: pause }), { created: T0 + 60 }),
+    ]);
+    let [sub] = (await get(ws, '/subscriptions')).data;
+    assert.equal(sub.status, 'active', 'a paused collection keeps the status');
+    assert.deepEqual(sub.pauseCollection, pause);
+    assert.deepEqual((await get(ws, '/customers/cus_pause')).subscriptions[0].pauseCollection, pause);
+    await deliver(ws, [
+      stripeEvent('customer.subscription.updated', subscription('active', { ...id, pause_collection: null }), { created: T0 + 120 }),
+    ]);
+    [sub] = (await get(ws, '/subscriptions')).data;
+    assert.equal(sub.pauseCollection, null);
+  });
+
   test('business events: one subscription.canceled for a cancellation delivered three times, none for a no-op update', async () => {
     const ws = await workspace('messages');
     const active = stripeEvent('customer.subscription.created', subscription('active', { id: 'sub_msg', customer: 'cus_msg' }), {

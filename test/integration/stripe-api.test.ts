@@ -86,6 +86,20 @@ describe('Stripe API through the SDK (local stand-in)', () => {
       }
     });
 
+    test('an event settled on its own (after a fetch) still marks its customer due for a parity check', async () => {
+      stripe.objects.set('sub_tie', { ...subscription('active'), object: 'subscription' });
+      const ws = await workspace('tie marks due', { webhookSecrets: [SECRET], apiKey: stripe.apiKey });
+      await deliver(ws, [created, pastDue]);
+      // As if the check of those two had run: only the tie below can ask for another.
+      await app.db.query('UPDATE customers SET check_due_at = NULL WHERE workspace_id = $1', [ws]);
+      const before = stripe.requests.length;
+      const start = Date.now();
+      await deliver(ws, [active]);
+      assert.equal(stripe.requests.slice(before).filter((r) => r.path === '/v1/subscriptions/sub_tie').length, 1, 'settled alone');
+      const due = (await get(ws, '/customers/cus_tie')).checkDueAt;
+      assert.ok(due && Date.parse(due) >= start, `checkDueAt ${due}`);
+    });
+
     test('fall back on the rank rule without an API key, or when Stripe cannot answer', async () => {
       const noKey = await workspace('tie without key', { webhookSecrets: [SECRET] });
       const before = stripe.requests.length;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { pianoData, sendPiano } from '../helpers/piano.js';
-import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { startReceiver, type Answer, type Receiver } from '../helpers/receiver.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_workflows_test_secret';
@@ -209,9 +209,11 @@ describe('workflows', () => {
 
   test('a receiver failing twice: the http step succeeds on its third attempt, earlier steps not repeated', async () => {
     const ws = await workspace('flaky');
-    const flaky = await startReceiver((_r, n) =>
-      n <= 2 ? { status: n === 1 ? 503 : 429, headers: n === 2 ? { 'retry-after': '0' } : {} } : { status: 200, body: '{"ok":true}' },
-    );
+    const flaky = await startReceiver((_r, n): Answer => {
+      if (n === 1) return { status: 503 };
+      if (n === 2) return { status: 429, headers: { 'retry-after': '1' } };
+      return { status: 200, body: '{"ok":true}' };
+    });
     try {
       await call('PUT', ws, '/secrets/TOKEN', { value: 'sekret-value-123' });
       const wf = await create(ws, {

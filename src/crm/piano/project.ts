@@ -7,7 +7,8 @@
 //   asks Piano's API (`/publisher/user/access/list`) when the workspace has an API token: a
 //   `subscription_canceled` that only stops auto-renewal leaves the access active, a real re-purchase reopens it.
 // - users and subscriptions use the event's own time when it has one (`timestamp`), else the period dates
-//   (`next_bill_date`) they carry.
+//   (`next_bill_date`, `expires`) they carry; an untimed end of a subscription is final (see projectSubscription).
+//   A renewal is published once per period it opens, whether or not it still moves the row.
 import type { Queryable } from '../../db/port.js';
 import {
   ensureRow,
@@ -19,6 +20,7 @@ import {
   type CrmTable,
   type Version,
 } from '../../db/queries/crm.js';
+import { markCheckDue } from '../../db/queries/customer-checks.js';
 import { publishMessage } from '../../db/queries/messages.js';
 import { newId } from '../../lib/ids.js';
 import { pianoEventTime, str, unixSeconds } from '../../inbound/piano/parse.js';
@@ -90,6 +92,14 @@ class PianoProjection {
     );
   }
 
+  /**
+   * Asks for a parity check of the customer whose subscription or access this event changed (one statement). Only
+   * live processing passes a due time: a rebuild restores rows, it does not change anyone's state.
+   */
+  async checkDue(customerId: string | null | undefined): Promise<void> {
+    if (customerId && this.opts.checkDueAt) await markCheckDue(this.tx, [customerId], this.opts.checkDueAt);
+  }
+
   async publish(type: string, fact: string, data: Obj): Promise<void> {
     if (!this.opts.publish) return;
     await publishMessage(this.tx, {
@@ -101,6 +111,7 @@ class PianoProjection {
       sourceEventId: this.stored.providerEventId ?? this.stored.id,
       dedupeKey: `${type}:${fact}`,
       firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
+      recovered: this.opts.recovered ?? false,
     });
   }
 
@@ -217,6 +228,7 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
     { ts: EPOCH, rank: stage, eventId: ordered(expiresSeconds, pp.eventKey), deleted: false, force },
   );
   if (!r.applied) return;
+  await pp.checkDue(customer?.id);
   const old = r.old && !r.old.stub ? r.old : undefined;
   const now = r.row;
   const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : null);
@@ -254,46 +266,102 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
   }
 }
 
-/** Renewals, term changes and auto-renew switches keep one subscription row per Piano subscription id. */
+// Subscription events: v1 (`type` subscription, what happened in `event`) and v2 (`subscription_renewal`,
+// `subscription_auto_renew_changed`, term changes). What happened decides the status; a `status` in the payload
+// (Piano's own words) is read when the event says nothing stronger.
+const RENEW_EVENTS = ['subscription_auto_renewed', 'subscription_manually_renewed'];
+const RENEW_FAILED_EVENTS = ['subscription_auto_renewed_failure', 'subscription_auto_renewed_auth_failure'];
+const END_EVENTS = ['subscription_ended', 'subscription_expired'];
+const PIANO_ENDED_STATUSES = ['expired', 'cancelled', 'canceled', 'completed', 'terminated', 'ended'];
+
+type SubscriptionStatus = 'active' | 'past_due' | 'canceled';
+
+/** The status an event says the subscription is in, or null when it says nothing about it. */
+function subscriptionStatus(pp: PianoProjection): SubscriptionStatus | null {
+  const event = pp.event ?? '';
+  if (END_EVENTS.includes(event)) return 'canceled';
+  if (RENEW_FAILED_EVENTS.includes(event)) return 'past_due';
+  if (RENEW_EVENTS.includes(event)) return 'active';
+  const pianoStatus = str(pp.p.status)?.toLowerCase() ?? null;
+  if (pianoStatus === 'active') return 'active';
+  if (pianoStatus && PIANO_ENDED_STATUSES.includes(pianoStatus)) return 'canceled';
+  if (pp.type === 'subscription_renewal' || pp.type.startsWith('term_change')) return 'active';
+  return null;
+}
+
+/** A date from unix seconds, or null: a date no timestamp can hold (`expires: 1e300`) reads as absent rather than
+ *  failing the whole event, whose other fields are still good. */
+function dateOf(v: unknown): Date | null {
+  const d = unixSeconds(v);
+  return d && !Number.isNaN(d.getTime()) ? d : null;
+}
+
+const boolOf = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : v === 'true' ? true : v === 'false' ? false : null);
+
+/**
+ * One subscription row per Piano subscription id (a v1 payload without one: per user and resource).
+ *
+ * Order safety (see the header): with an event time, time decides (a later renewal reopens an ended
+ * subscription). Without one, an end is final for that subscription id (it ranks above everything, and is written
+ * even over a row a timed event wrote: Piano starts a new subscription for a new purchase), renewals order by the
+ * period they open, and an auto-renew switch with neither a time nor a date applies in delivery order.
+ */
 async function projectSubscription(pp: PianoProjection): Promise<void> {
   const customer = await pp.customer();
-  const subscriptionId = str(pp.p.new_subscription_id) ?? str(pp.p.subscription_id);
+  const rid = str(pp.p.rid) ?? str(pp.p.new_subscription_rid);
+  const subscriptionId =
+    str(pp.p.new_subscription_id) ?? str(pp.p.subscription_id) ?? str(pp.p.sub_id) ?? (pp.uid && rid ? `${pp.uid}:${rid}` : null);
   if (!subscriptionId) return;
-  const nextBill = unixSeconds(pp.p.next_bill_date ?? pp.p.new_subscription_next_bill_date);
-  const autoRenew =
-    typeof pp.p.auto_renew === 'boolean' ? pp.p.auto_renew : pp.p.auto_renew === 'true' ? true : pp.p.auto_renew === 'false' ? false : null;
-  const failed = pp.event === 'subscription_auto_renewed_failure' || pp.event === 'subscription_auto_renewed_auth_failure';
-  const pianoStatus = str(pp.p.status)?.toLowerCase() ?? null;
+  const status = subscriptionStatus(pp);
+  const ending = status === 'canceled';
+  const expires = dateOf(pp.p.expires);
+  const nextBill = dateOf(pp.p.next_bill_date ?? pp.p.new_subscription_next_bill_date);
+  // The end of the period: the next bill date, else the expiry (a renewal's new one; an end's last day of access).
+  const periodEnd = nextBill ?? expires;
+  const endedAt = ending ? (expires ?? pp.ts ?? pp.stored.receivedAt ?? null) : null;
+  const autoRenew = boolOf(pp.p.auto_renew);
+  const stopsRenewing = pp.event === 'subscription_canceled' && !ending;
+  const term = str(pp.p.new_term_id) ?? str(pp.p.term_id);
+  const termName = str(pp.p.new_term_name) ?? str(pp.p.term_name);
   const r = await pp.upsert(
     'subscriptions',
     subscriptionId,
     (old) => {
       const values: Obj = { customer_id: customer?.id ?? (old?.customer_id as string | null) ?? null };
-      const term = str(pp.p.new_term_id) ?? str(pp.p.term_id);
       if (term) values.price_provider_id = term;
-      const termName = str(pp.p.new_term_name) ?? str(pp.p.term_name);
       if (termName) values.plan_name = termName;
-      if (nextBill) values.current_period_end = nextBill;
+      // The resource (rid) is what parity maps to an access key: kept with the term it was bought under.
+      if (rid) values.product_provider_id = rid;
+      const product = rid ?? (old?.product_provider_id as string | null) ?? null;
+      const termId = term ?? (old?.price_provider_id as string | null) ?? null;
+      // `product` as on Stripe's items, `rid` in Piano's own word: the parity check reads either.
+      if (rid || term) values.items = [{ product, rid: product, term: termId }];
+      if (periodEnd) values.current_period_end = periodEnd;
       if (autoRenew !== null) values.cancel_at_period_end = !autoRenew;
-      if (failed) values.status = 'past_due';
-      else if (pianoStatus === 'active' || pp.type === 'subscription_renewal' || pp.type.startsWith('term_change'))
-        values.status = 'active';
-      else if (pianoStatus === 'expired' || pianoStatus === 'cancelled' || pianoStatus === 'canceled') values.status = 'canceled';
+      if (stopsRenewing) values.cancel_at_period_end = true;
+      // Without an event time an ended row stays ended (see above): only a timed event may reopen it.
+      const reopensUntimed = !pp.ts && old?.status === 'canceled' && !ending;
+      if (status && !reopensUntimed) values.status = status;
       else if (!old) values.status = 'active';
+      if (values.status === 'canceled') {
+        values.ended_at = (old?.status === 'canceled' ? (old.ended_at as Date | null) : null) ?? endedAt;
+        values.canceled_at = (old?.status === 'canceled' ? (old.canceled_at as Date | null) : null) ?? endedAt;
+      } else if (values.status) {
+        values.ended_at = null;
+      }
       return values;
     },
-    // Without an event time, the billing date orders renewals; a switch of auto-renewal without either applies in order.
     {
       ts: pp.ts ?? EPOCH,
-      rank: 0,
-      eventId: ordered(nextBill ? nextBill.getTime() / 1000 : 0, pp.eventKey),
+      rank: ending ? 9 : 0,
+      eventId: ordered(periodEnd ? periodEnd.getTime() / 1000 : 0, pp.eventKey),
       deleted: false,
-      force: !pp.ts && !nextBill,
+      force: !pp.ts && (ending || !periodEnd),
     },
   );
-  if (!r.applied) return;
-  const old = r.old && !r.old.stub ? r.old : undefined;
+  const old = r.applied && r.old && !r.old.stub ? r.old : undefined;
   const now = r.row;
+  const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : null);
   const data = {
     subscription: {
       id: now.id,
@@ -303,22 +371,42 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
       status: now.status,
       planName: now.plan_name ?? null,
       termId: now.price_provider_id ?? null,
-      currentPeriodEnd: now.current_period_end instanceof Date ? now.current_period_end.toISOString() : null,
+      resource: now.product_provider_id ?? null,
+      currentPeriodEnd: iso(now.current_period_end),
       cancelAtPeriodEnd: now.cancel_at_period_end,
+      endedAt: iso(now.ended_at),
     },
   };
   const fact = `subscription:piano:${subscriptionId}`;
-  if (!old) await pp.publish('subscription.created', fact, data);
-  const renewed =
-    pp.type === 'subscription_renewal' && !failed && nextBill && (!old?.current_period_end || nextBill > (old.current_period_end as Date));
-  if (renewed) await pp.publish('subscription.renewed', `${fact}:${nextBill.toISOString()}`, data);
-  if (now.cancel_at_period_end === true && old?.cancel_at_period_end !== true) {
-    await pp.publish('subscription.canceled', `${fact}:${pp.eventKey}`, { ...data, endsAt: data.subscription.currentPeriodEnd });
+
+  const terminal = (row: CrmRow | undefined) => row?.status === 'canceled';
+  if (r.applied) {
+    await pp.checkDue(now.customer_id as string | null);
+    if (!old) await pp.publish('subscription.created', fact, data);
+    const cancellationScheduled = now.cancel_at_period_end === true && old?.cancel_at_period_end !== true && !terminal(now);
+    const endedUnscheduled = terminal(now) && !terminal(old) && old?.cancel_at_period_end !== true;
+    if (cancellationScheduled || endedUnscheduled) {
+      const endsAt = cancellationScheduled ? data.subscription.currentPeriodEnd : data.subscription.endedAt;
+      await pp.publish('subscription.canceled', `${fact}:${pp.eventKey}`, { ...data, endsAt });
+    }
+    if (old && !terminal(now)) {
+      const changed =
+        (old.price_provider_id && now.price_provider_id !== old.price_provider_id) ||
+        (old.cancel_at_period_end === true && now.cancel_at_period_end === false);
+      if (changed) await pp.publish('subscription.updated', `${fact}:${pp.eventKey}`, data);
+    }
+    if (now.status === 'active' && old && old.status !== 'active') {
+      await pp.publish('subscription.activated', `${fact}:${pp.eventKey}`, data);
+    }
   }
-  if (old && old.price_provider_id && now.price_provider_id !== old.price_provider_id)
-    await pp.publish('subscription.updated', `${fact}:${pp.eventKey}`, data);
-  if (now.status === 'active' && old && old.status !== 'active') await pp.publish('subscription.activated', `${fact}:${pp.eventKey}`, data);
-  if (now.status === 'canceled' && old?.status !== 'canceled') await pp.publish('subscription.ended', fact, data);
+  // A renewal is a fact of its own, whatever the row's order says: one message per renewal, keyed by the period
+  // it opens, so a renewal delivered twice, or after a later one or after the end, is still published once.
+  const renewal = status === 'active' && (RENEW_EVENTS.includes(pp.event ?? '') || pp.type === 'subscription_renewal');
+  if (renewal) {
+    const period = periodEnd ? periodEnd.toISOString() : `event:${pp.stored.providerEventId ?? pp.stored.id}`;
+    await pp.publish('subscription.renewed', `${fact}:${period}`, { ...data, renewedUntil: iso(periodEnd) });
+  }
+  if (r.applied && terminal(now) && !terminal(old)) await pp.publish('subscription.ended', fact, data);
 }
 
 async function projectRefund(pp: PianoProjection): Promise<void> {
@@ -357,6 +445,8 @@ type Projector = (pp: PianoProjection) => Promise<void>;
 
 const USER_TYPES = ['user_created', 'user_updated', 'user_disabled', 'user_email_confirmed', 'user_address_updated', 'user_payment_method'];
 const SUBSCRIPTION_TYPES = [
+  // Version 1: `type` subscription carries what happened in `event`.
+  'subscription',
   'subscription_renewal',
   'subscription_auto_renew_changed',
   'term_change',

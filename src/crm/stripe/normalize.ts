@@ -150,8 +150,18 @@ export function subscriptionValues(s: Obj) {
     ended_at: time(s.ended_at),
     trial_start: time(s.trial_start),
     trial_end: time(s.trial_end),
+    pause_collection: pauseCollection(s.pause_collection),
     metadata: obj(s.metadata),
   };
+}
+
+/**
+ * Stripe's `pause_collection` as Stripe sends it (`{behavior, resumes_at}`), or null when collection is not paused.
+ * A paused collection leaves the status `active`, so this column is the only sign of it; anything that is not an
+ * object (absent in older payloads, or malformed) reads as not paused.
+ */
+export function pauseCollection(v: unknown): Obj | null {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : null;
 }
 
 export function invoiceSubscriptionId(i: Obj): string | null {

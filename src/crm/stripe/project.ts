@@ -141,6 +141,7 @@ class Projection {
       sourceEventId: this.providerEventId,
       dedupeKey: `${type}:${fact}`,
       firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
+      recovered: this.opts.recovered ?? false,
     });
   }
 }
@@ -204,8 +205,32 @@ async function projectCustomer(p: Projection, deleted: boolean): Promise<void> {
   if (r.row.deleted && !r.old?.deleted) await p.publish('customer.deleted', `customer:${providerId}`, data);
 }
 
+/**
+ * A subscription Stripe no longer knows (a reconciliation scan got 404 fetching it): a tombstone, so no late event
+ * brings it back. It ends if it had not: the same facts as an unscheduled end.
+ */
+async function projectSubscriptionGone(p: Projection): Promise<void> {
+  const providerId = idOf(p.object)!;
+  const terminal = (row: CrmRow | undefined) => row !== undefined && TERMINAL_SUBSCRIPTION_STATUSES.includes(String(row.status));
+  const r = await p.upsert(
+    'subscriptions',
+    providerId,
+    (old) => (terminal(old) ? {} : { status: 'canceled', ended_at: (old?.ended_at as Date | null) ?? p.ts }),
+    subscriptionRank('canceled'),
+    true,
+  );
+  if (!r.applied || !r.old || r.old.stub || terminal(r.old)) return;
+  const data = { subscription: subscriptionData(r.row) };
+  const fact = `subscription:${providerId}`;
+  if (r.old.cancel_at_period_end !== true) {
+    await p.publish('subscription.canceled', `${fact}:${p.providerEventId}`, { ...data, endsAt: p.ts.toISOString() });
+  }
+  await p.publish('subscription.ended', fact, data);
+}
+
 async function projectSubscription(p: Projection): Promise<void> {
   const s = p.object;
+  if (s.deleted === true) return projectSubscriptionGone(p);
   const providerId = idOf(s)!;
   const customerId = await p.customer(s.customer);
   const values = (o: Obj) => ({ ...subscriptionValues(o), customer_id: customerId });

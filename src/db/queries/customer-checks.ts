@@ -30,3 +30,29 @@ export async function markLiveCustomersCheckDue(db: Queryable, workspaceId: stri
   );
   return rowCount;
 }
+
+/**
+ * Puts back the check times customers had before a rebuild re-created their rows (with the same ids): pending
+ * checks survive a rebuild, and the rebuild itself asks for none.
+ */
+export async function restoreCheckTimes(
+  db: Queryable,
+  rows: readonly { id: string; checkDueAt: Date | null; nextCheckAt: Date | null }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `UPDATE customers c SET check_due_at = v.due, next_check_at = v.next
+     FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS v (id, due, next)
+     WHERE c.id = v.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.checkDueAt), rows.map((r) => r.nextCheckAt)],
+  );
+}
+
+/** Asks for a check of the customers an event was linked to (its timeline), in one statement. */
+export async function markEventCustomersDue(db: Queryable, eventId: string, dueAt: Date): Promise<void> {
+  await db.query(
+    `UPDATE customers SET check_due_at = $2
+     WHERE id IN (SELECT customer_id FROM customer_events WHERE event_id = $1) AND (check_due_at IS NULL OR check_due_at > $2)`,
+    [eventId, dueAt],
+  );
+}

@@ -49,14 +49,16 @@ export interface NewEvent {
   error: string | null;
   /** How the webhook arrived (GET or POST), where forwarding must repeat it. */
   inboundMethod?: string | null;
+  /** Found by a reconciliation scan rather than delivered by the provider. */
+  recovered?: boolean;
 }
 
 /** Inserts unless (workspace, provider, providerEventId) exists; returns false for a duplicate. */
 export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, livemode, provider_created_at,
-                         payload, raw_body, raw_bytes, status, error, processed_at, inbound_method)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $10, $11, CASE WHEN $10 <> 'received' THEN now() END, $12)
+                         payload, raw_body, raw_bytes, status, error, processed_at, inbound_method, recovered)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $13, $10, $11, CASE WHEN $10 <> 'received' THEN now() END, $12, $14)
      ON CONFLICT (workspace_id, provider, provider_event_id) DO NOTHING`,
     [
       e.id,
@@ -72,6 +74,7 @@ export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> 
       e.error,
       e.inboundMethod ?? null,
       e.rawBytes ?? null,
+      e.recovered ?? false,
     ],
   );
   return rowCount === 1;
@@ -86,6 +89,8 @@ export interface ClaimedEvent {
   attempts: number;
   payload: unknown;
   receivedAt: Date;
+  /** Stored by a reconciliation scan: the business events it causes carry `source.recovered: true`. */
+  recovered: boolean;
 }
 
 /** The processing queue: a received event is due at next_attempt_at unless a live lease holds it. */
@@ -95,7 +100,7 @@ export const EVENT_QUEUE: QueueDef = {
   finishedAt: 'processed_at',
   error: 'error',
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, q.attempts,
-    q.payload, q.received_at AS "receivedAt"`,
+    q.payload, q.received_at AS "receivedAt", q.recovered`,
   // The customer an event is about: a Stripe object's customer (or the customer itself, or the object when it
   // has none), a Piano event's user. Events of one customer are worked on by one worker at a time, in order: the
   // facts they publish come in the order they happened, and the events of one payment (invoice.paid,

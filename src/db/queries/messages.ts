@@ -19,6 +19,8 @@ export interface NewMessage {
   firstAttemptDelaySeconds?: number;
   /** A test message (synthetic data): flagged wherever it is shown. */
   test?: boolean;
+  /** Caused by an event a reconciliation scan found (the provider never delivered it). */
+  recovered?: boolean;
   /** Whether the message may start workflow runs (default: yes, unless a test message). */
   triggersWorkflows?: boolean;
 }
@@ -43,6 +45,7 @@ export interface MessageRow {
   source_event_id: string | null;
   dedupe_key: string;
   test: boolean;
+  recovered: boolean;
   created_at: Date;
 }
 
@@ -70,9 +73,19 @@ export async function typeMatchesPatterns(db: Queryable, patterns: string[], typ
 export async function publishMessage(db: Queryable, m: NewMessage): Promise<boolean> {
   if (!m.endpointIds) return publishToSubscribers(db, m);
   const { rowCount } = await db.query(
-    `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
-    [m.id, m.workspaceId, m.type, JSON.stringify(m.data), m.sourceProvider, m.sourceEventId, m.dedupeKey, m.test ?? false],
+    `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test, recovered)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
+    [
+      m.id,
+      m.workspaceId,
+      m.type,
+      JSON.stringify(m.data),
+      m.sourceProvider,
+      m.sourceEventId,
+      m.dedupeKey,
+      m.test ?? false,
+      m.recovered ?? false,
+    ],
   );
   if (rowCount !== 1) return false;
   if (m.endpointIds.length > 0) {
@@ -95,13 +108,13 @@ export async function publishMessage(db: Queryable, m: NewMessage): Promise<bool
 async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boolean> {
   const { rows } = await db.query<{ n: number }>(
     `WITH m AS (
-       INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id
+       INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test, recovered)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id
      ), d AS (
        INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
        SELECT $9 || substr(md5(m.id || ':' || e.id), 1, 14), $2, e.id, m.id, now() + make_interval(secs => $10::float8)
        FROM m JOIN endpoints e ON e.workspace_id = $2 AND e.state IN ('enabled', 'paused') AND ${matchesTypeSql('e.event_types', '$3::text')}
-     )${workflowInbox('$2', 'NOT $8::boolean AND $11::boolean')}
+     )${workflowInbox('$2', 'NOT $8::boolean AND $12::boolean')}
      SELECT count(*)::int AS n FROM m`,
     [
       m.id,
@@ -114,6 +127,7 @@ async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boole
       m.test ?? false,
       newId('dlv').slice(0, 'dlv_'.length + 10),
       m.firstAttemptDelaySeconds ?? 0,
+      m.recovered ?? false,
       m.triggersWorkflows ?? true,
     ],
   );

@@ -21,7 +21,17 @@ export interface PianoApiOptions {
   timeoutMs?: number;
 }
 
-export type PianoApiResult<T> = { ok: true; value: T } | { ok: false; error: string; code: number | null };
+export type PianoApiResult<T> =
+  | { ok: true; value: T }
+  | {
+      ok: false;
+      error: string;
+      code: number | null;
+      /** The HTTP status when Piano answered (429 asks to slow down). */
+      status?: number;
+      /** Retry-After in seconds, when Piano said. */
+      retryAfterSeconds?: number;
+    };
 
 export class PianoApiClient {
   private readonly base: string;
@@ -44,16 +54,21 @@ export class PianoApiClient {
     } catch (err) {
       return { ok: false, error: `Piano API unreachable: ${(err as Error).message}`, code: null };
     }
+    const retryAfter = Number(res.headers.get('retry-after') ?? Number.NaN);
+    const http = { status: res.status, ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}) };
     let json: Record<string, unknown>;
     try {
       json = (await res.json()) as Record<string, unknown>;
     } catch {
-      return { ok: false, error: `Piano API answered ${res.status} without JSON`, code: null };
+      return { ok: false, error: `Piano API answered ${res.status} without JSON`, code: null, ...http };
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+      return { ok: false, error: `Piano API answered ${res.status} with JSON that is not an object`, code: null, ...http };
     }
     const code = Number(json.code ?? (res.ok ? 0 : -1));
     if (!res.ok || code !== 0) {
       const message = typeof json.message === 'string' ? json.message : `HTTP ${res.status}`;
-      return { ok: false, error: `Piano API error ${code}: ${message}`, code };
+      return { ok: false, error: `Piano API error ${code}: ${message}`, code, ...http };
     }
     return { ok: true, value: json as T };
   }

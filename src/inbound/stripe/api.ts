@@ -19,33 +19,56 @@ export async function stripeApiVersion(): Promise<string> {
   return (await loadSdk()).API_VERSION;
 }
 
-export async function createStripeClient(apiKey: string, apiUrl: URL): Promise<StripeClient> {
+export async function createStripeClient(apiKey: string, apiUrl: URL, opts: { maxNetworkRetries?: number } = {}): Promise<StripeClient> {
   const Sdk = await loadSdk();
   const protocol = apiUrl.protocol === 'http:' ? 'http' : 'https';
   return new Sdk(apiKey, {
     host: apiUrl.hostname,
     port: apiUrl.port || (protocol === 'http' ? 80 : 443),
     protocol,
-    // One quick retry for a dropped connection; the processing queue retries anything longer.
-    maxNetworkRetries: 1,
+    // One quick retry for a dropped connection; the processing queue retries anything longer. A scan passes 0:
+    // it retries by itself, honouring Retry-After, which the SDK does not.
+    maxNetworkRetries: opts.maxNetworkRetries ?? 1,
     timeout: 15_000,
     appInfo: { name: 'sluice' },
   });
 }
 
-export type StripeFailureKind = 'auth' | 'permission' | 'not_found' | 'invalid' | 'network' | 'other';
+export type StripeFailureKind = 'auth' | 'permission' | 'not_found' | 'invalid' | 'rate_limit' | 'network' | 'other';
 
 export interface StripeFailure {
   kind: StripeFailureKind;
   message: string;
+  /** The HTTP status, when Stripe answered. */
+  status?: number;
+  /** Stripe-Should-Retry, when Stripe said. */
+  shouldRetry?: boolean;
+  /** Retry-After in seconds, when Stripe said. */
+  retryAfterSeconds?: number;
 }
 
 const KEY_PATTERN = /\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+/g;
 
 export function describeStripeError(err: unknown): StripeFailure {
+  const described = describeKind(err);
+  const e = err as { statusCode?: number; headers?: Record<string, string | undefined> };
+  const headers = e?.headers ?? {};
+  const shouldRetry = headers['stripe-should-retry'];
+  const retryAfter = Number(headers['retry-after']);
+  return {
+    ...described,
+    ...(typeof e?.statusCode === 'number' ? { status: e.statusCode } : {}),
+    ...(shouldRetry === 'true' || shouldRetry === 'false' ? { shouldRetry: shouldRetry === 'true' } : {}),
+    ...(headers['retry-after'] !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterSeconds: retryAfter } : {}),
+  };
+}
+
+function describeKind(err: unknown): StripeFailure {
   const e = err as { type?: string; code?: string; statusCode?: number; message?: string };
   const message = String(e?.message ?? err).replace(KEY_PATTERN, '$1_$2_…');
   switch (e?.type) {
+    case 'StripeRateLimitError':
+      return { kind: 'rate_limit', message };
     case 'StripeAuthenticationError':
       return { kind: 'auth', message };
     case 'StripePermissionError':
@@ -150,4 +173,57 @@ export async function deleteWebhookEndpoint(stripe: StripeClient, id: string): P
   } catch {
     return false;
   }
+}
+
+export type StripeResult<T> = { ok: true; value: T } | { ok: false; failure: StripeFailure };
+
+export interface StripeListPage {
+  data: Record<string, unknown>[];
+  hasMore: boolean;
+}
+
+/** The SDK adds a lastResponse property to what it returns; it is not part of the object. */
+function plain(o: unknown): Record<string, unknown> {
+  const { lastResponse: _lastResponse, ...rest } = o as Record<string, unknown> & { lastResponse?: unknown };
+  return rest;
+}
+
+async function page(call: () => Promise<{ data: unknown[]; has_more: boolean }>): Promise<StripeResult<StripeListPage>> {
+  try {
+    const list = await call();
+    if (!list || !Array.isArray(list.data))
+      return { ok: false, failure: { kind: 'other', message: 'Stripe answered a list without data' } };
+    return { ok: true, value: { data: list.data.map(plain), hasMore: list.has_more === true } };
+  } catch (err) {
+    return { ok: false, failure: describeStripeError(err) };
+  }
+}
+
+/**
+ * One page of `GET /v1/events`, newest first: events created in [gte, lte] (unix seconds) of the given types
+ * (at most 20, Stripe's limit), only those Stripe failed to deliver when `failedOnly`. Never the Search API.
+ */
+export function listEventsPage(
+  stripe: StripeClient,
+  q: { gte: number; lte: number; types: string[]; failedOnly: boolean; startingAfter: string | null; limit?: number },
+): Promise<StripeResult<StripeListPage>> {
+  return page(() =>
+    stripe.events.list({
+      created: { gte: q.gte, lte: q.lte },
+      types: q.types,
+      limit: q.limit ?? 100,
+      ...(q.failedOnly ? { delivery_success: false } : {}),
+      ...(q.startingAfter ? { starting_after: q.startingAfter } : {}),
+    }),
+  );
+}
+
+/** One page of `GET /v1/subscriptions?status=all`, newest first. */
+export function listSubscriptionsPage(
+  stripe: StripeClient,
+  q: { startingAfter: string | null; limit?: number },
+): Promise<StripeResult<StripeListPage>> {
+  return page(() =>
+    stripe.subscriptions.list({ status: 'all', limit: q.limit ?? 100, ...(q.startingAfter ? { starting_after: q.startingAfter } : {}) }),
+  );
 }

@@ -3,6 +3,7 @@
 // Rows keep their ids, so references from messages and other systems stay valid; business events are not
 // published again.
 import { CRM_TABLES, clearCrm, relinkKeptAccess, snapshotCrm, type CrmRow, type CrmTable } from '../../db/queries/crm.js';
+import { restoreCheckTimes } from '../../db/queries/customer-checks.js';
 import { countProcessedEvents, processedEventsPage } from '../../db/queries/events.js';
 import { snapshotsForEvents } from '../../db/queries/provider-snapshots.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
@@ -27,8 +28,9 @@ export interface RebuildReport {
 
 class DryRun extends Error {}
 
-// Bookkeeping that legitimately differs between two projections of the same facts.
-const IGNORED = new Set(['created_at', 'updated_at']);
+// Bookkeeping that legitimately differs between two projections of the same facts; the parity check times are
+// not the projection's at all (they are carried over, see below).
+const IGNORED = new Set(['created_at', 'updated_at', 'check_due_at', 'next_check_at']);
 
 function comparable(row: CrmRow): string {
   return JSON.stringify(
@@ -111,6 +113,17 @@ export async function rebuildCrm(
         cursor = { ts: last.providerCreatedAt ?? new Date(0), id: last.id };
       }
       await relinkKeptAccess(tx, workspaceId, kept);
+      // Checks that were pending stay pending; a rebuild changes nobody's state, so it asks for no new one.
+      await restoreCheckTimes(
+        tx,
+        before.customers
+          .filter((c) => c.check_due_at != null || c.next_check_at != null)
+          .map((c) => ({
+            id: c.id,
+            checkDueAt: (c.check_due_at as Date | null) ?? null,
+            nextCheckAt: (c.next_check_at as Date | null) ?? null,
+          })),
+      );
       const after = await snapshotCrm(tx, workspaceId);
       report = { workspaceId, applied: apply, events: done, ...diff(before, after) };
       if (!apply) throw new DryRun();

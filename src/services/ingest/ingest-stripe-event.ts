@@ -15,7 +15,7 @@ import { eventBatcher, inboundCache } from './inbound-runtime.js';
 
 /** Why an event of this livemode is kept only for the record, or undefined when it is processed. A connection
  *  without a mode accepts both, as before modes existed. */
-function ignoredMode(demo: boolean, mode: 'test' | 'live' | null, livemode: boolean | null): string | undefined {
+export function ignoredMode(demo: boolean, mode: 'test' | 'live' | null, livemode: boolean | null): string | undefined {
   if (demo && livemode === true) return 'live-mode event ignored: this is a demo workspace';
   if (mode === 'test' && livemode === true) return "live-mode event ignored: this workspace's Stripe connection is in test mode";
   if (mode === 'live' && livemode === false) return "test-mode event ignored: this workspace's Stripe connection is in live mode";

@@ -1,6 +1,8 @@
 // The JSON body of a delivery (INTERFACE.md "Outbound webhooks"), built from the stored message alone, so
 // every attempt of a delivery sends the same bytes. A test message carries `test: true`, so no receiver or
-// list can take its synthetic data for a real fact; real messages carry no flag (bodies as before).
+// list can take its synthetic data for a real fact; real messages carry no flag (bodies as before). A message
+// caused by an event a reconciliation scan found (never delivered by the provider) says so in
+// `source.recovered`, so a receiver can tell a late fact from a live one.
 import type { MessageRow } from '../../db/queries/messages.js';
 
 export interface MessageBody {
@@ -9,7 +11,7 @@ export interface MessageBody {
   timestamp: string;
   workspaceId: string;
   data: unknown;
-  source: { provider: string; eventId: string | null } | null;
+  source: { provider: string; eventId: string | null; recovered?: true } | null;
   test?: true;
 }
 
@@ -20,7 +22,9 @@ export function messageBody(m: MessageRow): MessageBody {
     timestamp: m.created_at.toISOString(),
     workspaceId: m.workspace_id,
     data: m.data,
-    source: m.source_provider ? { provider: m.source_provider, eventId: m.source_event_id } : null,
+    source: m.source_provider
+      ? { provider: m.source_provider, eventId: m.source_event_id, ...(m.recovered ? { recovered: true as const } : {}) }
+      : null,
     ...(m.test ? { test: true as const } : {}),
   };
 }

@@ -9,6 +9,7 @@ import { canRetrieve } from '../../inbound/stripe/api.js';
 import { newId } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
 import { describeFailure } from './failure-reason.js';
+import { isSyntheticEventId } from '../../inbound/synthetic-event.js';
 
 export type ProcessOutcome = 'processed' | 'ignored' | 'retry' | 'failed' | 'lost';
 
@@ -19,6 +20,9 @@ export function eventOptions(ctx: Ctx, event: ClaimedEvent): HandlerOptions {
   return {
     firstAttemptDelaySeconds: ctx.config.retrySchedule[0] ?? 0,
     now: ctx.now,
+    // Debounced: a burst of events for one customer is checked once, after the last of them has had time to land.
+    checkDueAt: new Date(ctx.now() + ctx.config.checkDebounceMs),
+    recovered: event.recovered,
     // Optimistic: whether the workspace has an API key is only looked up when a tie actually happens.
     refetchable: event.provider === 'stripe' ? canRetrieve : (id) => id.startsWith('piano-access:'),
   };
@@ -33,6 +37,9 @@ export async function projectAndPublish(
 ): Promise<'processed' | 'ignored'> {
   const handler = ctx.findHandler(event.provider, event.type);
   if (handler) await handler(tx, event, options);
+  // A scan's repair (an object as the provider's API answered it) is not an event the provider sent: it has no
+  // raw message, only the business events the change causes.
+  if (isSyntheticEventId(event.providerEventId)) return handler ? 'processed' : 'ignored';
   // Every provider event is also a message of its own (`stripe.<type>`), for endpoints that want the raw feed.
   await publishMessage(tx, {
     id: newId('msg'),
@@ -43,6 +50,7 @@ export async function projectAndPublish(
     sourceEventId: event.providerEventId,
     dedupeKey: `raw:${event.id}`,
     firstAttemptDelaySeconds: options.firstAttemptDelaySeconds ?? 0,
+    recovered: event.recovered,
   });
   return handler ? 'processed' : 'ignored';
 }

@@ -5,6 +5,7 @@
 // event is `failed`. A failure the content itself causes (data the database refuses, an impossible date) fails
 // at once: the same payload would fail the same way on every retry.
 import { EVENT_QUEUE, finishEvent, holdClaim, type ClaimedEvent } from '../../db/queries/events.js';
+import { markEventCustomersDue } from '../../db/queries/customer-checks.js';
 import { finishClaims } from '../../db/queries/queue.js';
 import { RefetchNeeded, type HandlerOptions } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
@@ -25,6 +26,12 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
           // would commit beside the run of the worker that took the event over. Checked and locked first.
           if (!(await holdClaim(tx, event.id, workerId))) return undefined;
           const result = await projectAndPublish(ctx, tx, event, options);
+          // A batch marks the customers of its Stripe events due for a parity check once for the whole batch; an
+          // event settled here (a tie fetched from Stripe, a lock-conflict retry) is past that batch's commit, so
+          // it marks its own. (Piano's projection marks the customers it changes itself, on either path.)
+          if (result === 'processed' && event.provider === 'stripe' && options.checkDueAt) {
+            await markEventCustomersDue(tx, event.id, options.checkDueAt);
+          }
           // Cannot miss while the claim is held; if it ever did, roll everything back rather than commit it.
           if (!(await finishEvent(tx, event.id, workerId, result))) throw new ClaimLost();
           return result;
