@@ -67,6 +67,11 @@ export interface Config {
   outboundTimeoutMs: number;
   /** SLUICE_OUTBOUND_CONCURRENCY, default 64: deliveries in flight per instance. */
   outboundConcurrency: number;
+  /** SLUICE_WORKFLOW_CONCURRENCY, default 16: workflow steps in flight per instance. */
+  workflowConcurrency: number;
+  /** SLUICE_WORKFLOW_RETRY_BASE_MS, default 5000: the first retry delay of a failed workflow step; exponential
+   *  backoff doubles it per attempt (capped at an hour), fixed keeps it; a Retry-After answer waits longer. */
+  workflowRetryBaseMs: number;
   /** SLUICE_ENDPOINT_CONCURRENCY, default 10: deliveries in flight per endpoint, so one slow receiver cannot
    *  take every slot. */
   endpointConcurrency: number;
@@ -243,6 +248,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     outboundAllowHttp: allowHttp === 'true',
     outboundTimeoutMs: int('SLUICE_OUTBOUND_TIMEOUT_MS', 15_000, 100, 300_000),
     outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 64, 1, 1000),
+    workflowConcurrency: int('SLUICE_WORKFLOW_CONCURRENCY', 16, 1, 1000),
+    workflowRetryBaseMs: int('SLUICE_WORKFLOW_RETRY_BASE_MS', 5000, 10, 3_600_000),
     endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 10, 1, 100),
     endpointDisableAfterSeconds: int('SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS', 432_000, 1, 31_536_000),
     logLevel,

@@ -15,6 +15,9 @@ import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
 import { startParityChecker, type ParityChecker } from './jobs/parity-checker.js';
+import { startWorkflowWorker, type WorkflowWorker } from './jobs/workflow-worker.js';
+import { releaseOrphanedWorkflowTriggers } from './services/workflows/process-triggers.js';
+import { releaseOrphanedWorkflowSteps } from './services/workflows/run-step.js';
 import { startRetentionJob, type RetentionJob } from './jobs/retention-job.js';
 import { createScheduler, type Scheduler } from './jobs/scheduler.js';
 import { allSchedules } from './jobs/schedules.js';
@@ -122,6 +125,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   let listenedPort: number | undefined;
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
+  let workflows: WorkflowWorker | undefined;
   let retention: RetentionJob | undefined;
   let checker: ParityChecker | undefined;
   let scheduler: Scheduler | undefined;
@@ -167,9 +171,12 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
         if (freed > 0) log.info({ freed }, 'released event claims left by the previous run');
         const freedDeliveries = await releaseOrphanedDeliveries(ctx);
         if (freedDeliveries > 0) log.info({ freed: freedDeliveries }, 'released delivery claims left by the previous run');
+        const freedSteps = (await releaseOrphanedWorkflowSteps(ctx)) + (await releaseOrphanedWorkflowTriggers(ctx));
+        if (freedSteps > 0) log.info({ freed: freedSteps }, 'released workflow claims left by the previous run');
       }
       worker = startEventWorker(ctx);
       sender = startDeliveryWorker(ctx);
+      workflows = startWorkflowWorker(ctx);
       retention = startRetentionJob(ctx);
       checker = startParityChecker(ctx);
       scheduler = createScheduler(ctx, { schedules: () => allSchedules(ctx) });
@@ -191,6 +198,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
   } catch (err) {
     await worker?.stop(0);
     await sender?.stop(0);
+    await workflows?.stop(0);
     await retention?.stop();
     await checker?.stop();
     await scheduler?.stop(0);
@@ -227,6 +235,7 @@ export async function startSluice(config: Config, role: Role, log: Logger = crea
       await Promise.all([
         worker?.stop(deadline),
         sender?.stop(deadline),
+        workflows?.stop(deadline),
         retention?.stop(),
         scheduler?.stop(deadline),
         stopScans(ctx, { release: true }),

@@ -7,6 +7,8 @@ export const BUSINESS_EVENTS: Record<string, string> = {
   'customer.created': 'a customer is first known',
   'customer.updated': "a customer's email, name or details changed",
   'customer.deleted': 'a customer was deleted at the provider',
+  'customer.tagged': 'a workflow added tags to a customer (data.tags: the tags added)',
+  'customer.untagged': 'a workflow removed tags from a customer (data.tags: the tags removed)',
   'order.completed': 'a checkout or one-off purchase is paid',
   'order.refunded': 'a payment was refunded, fully or in part',
   'payment.succeeded': 'a charge or invoice payment succeeded',

@@ -69,6 +69,8 @@ const SAMPLES: Record<string, Record<string, unknown>> = {
   'customer.created': { customer },
   'customer.updated': { customer: { ...customer, email: 'ada.l@example.com' } },
   'customer.deleted': { customer: { ...customer, deleted: true } },
+  'customer.tagged': { customer, tags: ['vip'], workflow: { id: 'wfl_sample0000000000000000', runId: 'wfr_sample0000000000000000' } },
+  'customer.untagged': { customer, tags: ['dunning'], workflow: { id: 'wfl_sample0000000000000000', runId: 'wfr_sample0000000000000000' } },
   'order.completed': {
     order: {
       id: 'cs_sample0000000000000000',

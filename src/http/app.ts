@@ -27,6 +27,7 @@ import { userRoutes } from './routes/users.js';
 import { accessReportRoutes } from './routes/access-reports.js';
 import { paritySettingsRoutes } from './routes/parity-settings.js';
 import { scanRoutes } from './routes/scans.js';
+import { workflowRoutes } from './routes/workflows.js';
 import { consoleRoutes, pageNotFound } from '../console/routes.js';
 
 export interface AppDeps {
@@ -81,6 +82,7 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
       await api.register(paritySettingsRoutes, { ctx });
       await api.register(accessReportRoutes, { ctx });
       await api.register(scanRoutes, { ctx });
+      await api.register(workflowRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

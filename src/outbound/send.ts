@@ -16,13 +16,15 @@ export const EXCERPT_BYTES = 4096;
 // Read at most this much of an answer before dropping the connection: nobody needs a receiver's 1 GB page.
 const MAX_READ_BYTES = 64 * 1024;
 
+export type SendMethod = 'POST' | 'GET' | 'PUT' | 'PATCH' | 'DELETE';
+
 export type SendResult =
   | { answered: true; status: number; durationMs: number; excerpt: string; retryAfter: string | undefined }
   | { answered: false; durationMs: number; error: string; blocked: boolean };
 
 export interface Sender {
-  /** POST `body`, or GET (no body) to replay a webhook that arrived as a GET. */
-  send(url: string, headers: Record<string, string>, body: string, method?: 'POST' | 'GET'): Promise<SendResult>;
+  /** POST `body`, or GET (no body) to replay a webhook that arrived as a GET; workflow http steps use the others. */
+  send(url: string, headers: Record<string, string>, body: string, method?: SendMethod): Promise<SendResult>;
   close(): void;
 }
 
@@ -144,7 +146,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
     target: URL,
     headers: Record<string, string>,
     body: string,
-    method: 'POST' | 'GET',
+    method: SendMethod,
     elapsed: () => number,
   ): Promise<SendResult> {
     const plainHttp = target.protocol === 'http:';

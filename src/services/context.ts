@@ -22,6 +22,8 @@ export interface Ctx {
   onDeliveriesQueued: () => void;
   /** Wakes this process's parity checker when customers were marked due for a check at `atMs` (ms since the epoch). */
   onChecksDue?: (atMs: number) => void;
+  /** Wakes this process's workflow worker when steps were queued (set by the workflow worker when it starts). */
+  wakeWorkflows?: () => void;
   /** The projection handler for a provider's event type; undefined means the type is stored and ignored. */
   findHandler: (provider: string, type: string) => EventHandler | undefined;
 }

@@ -36,6 +36,7 @@ export function createContext(config: Config, opts: ContextOptions): Ctx {
     onEventStored: opts.onEventStored ?? (() => {}),
     onDeliveriesQueued: opts.onDeliveriesQueued ?? (() => {}),
     ...(opts.onChecksDue ? { onChecksDue: opts.onChecksDue } : {}),
+    wakeWorkflows: () => {},
     findHandler: opts.findHandler ?? defaultFindHandler,
   };
 }

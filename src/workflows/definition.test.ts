@@ -70,6 +70,8 @@ describe('validateDefinition: the example', () => {
     const grant = (definition.steps[0]!.cases as { steps: Record<string, unknown>[] }[])[0]!.steps[0]!;
     assert.deepEqual(grant.retry, { max: 3, backoff: 'exponential' });
     assert.equal(JSON.stringify(JSON.parse(JSON.stringify(definition))), JSON.stringify(definition), 'plain JSON to store');
+    // What is stored is compiled again for every run: the normalized definition validates to itself.
+    assert.deepEqual(valid(JSON.parse(JSON.stringify(definition))).definition, definition);
   });
 
   test('the compiled parts run against a context built from an event', () => {

@@ -244,6 +244,8 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
     const inner = [...ancestors, stepId];
 
     if (k === 'switch' || k === 'if') {
+      // They never retry; leaving the field out keeps a normalized definition valid when validated again.
+      delete (def as Partial<StepDefinition>).retry;
       if (depth >= DEFINITION_LIMITS.maxNesting) add(path, `switch and if steps nest more than ${DEFINITION_LIMITS.maxNesting} deep`);
       if (raw.retry !== undefined) add(joinPath(path, 'retry'), `${an(k)} step does not retry; put retry on the steps inside it`);
     }

@@ -8,6 +8,7 @@ import { buildApp } from '../../src/http/app.js';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from '../../src/jobs/event-worker.js';
 import { startParityChecker, type ParityChecker } from '../../src/jobs/parity-checker.js';
+import { startWorkflowWorker, type WorkflowWorker } from '../../src/jobs/workflow-worker.js';
 import { hashToken } from '../../src/lib/hash.js';
 import type { Ctx } from '../../src/services/context.js';
 import { createContext } from '../../src/services/create-context.js';
@@ -22,6 +23,7 @@ export interface TestApp {
   worker: EventWorker | undefined;
   sender: DeliveryWorker | undefined;
   checker: ParityChecker | undefined;
+  workflows: WorkflowWorker | undefined;
   /** fetch against the app with the admin token (or another token) and JSON in and out. */
   api<T = any>(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }>;
   close(): Promise<void>;
@@ -60,6 +62,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   let worker: EventWorker | undefined;
   let sender: DeliveryWorker | undefined;
   let checker: ParityChecker | undefined;
+  let workflows: WorkflowWorker | undefined;
   let url = '';
   const ctx: Ctx = createContext(config, {
     db,
@@ -80,6 +83,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   if (opts.worker !== false) {
     worker = startEventWorker(ctx);
     sender = startDeliveryWorker(ctx);
+    workflows = startWorkflowWorker(ctx);
   }
   if (opts.checker) checker = startParityChecker(ctx);
 
@@ -92,6 +96,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     worker,
     sender,
     checker,
+    workflows,
     async api(method, path, body, token = adminToken) {
       const res = await fetch(`${url}${path}`, {
         method,
@@ -103,7 +108,7 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     },
     async close() {
       await app.close();
-      await Promise.all([worker?.stop(5000), sender?.stop(5000), checker?.stop()]);
+      await Promise.all([worker?.stop(5000), sender?.stop(5000), checker?.stop(), workflows?.stop(5000)]);
       await db.close();
       if (!opts.store) await store.drop();
     },

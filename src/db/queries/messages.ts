@@ -21,7 +21,20 @@ export interface NewMessage {
   test?: boolean;
   /** Caused by an event a reconciliation scan found (the provider never delivered it). */
   recovered?: boolean;
+  /** Whether the message may start workflow runs (default: yes, unless a test message). */
+  triggersWorkflows?: boolean;
 }
+
+/**
+ * The trigger inbox row of each new message, when the workspace has a live workflow: written in the statement that
+ * stores the message, so a run is owed exactly when the message is (the workflow worker matches the triggers).
+ * `$ws` is the workspace parameter, `m` the CTE of inserted messages (with `id`), `cond` an extra SQL condition.
+ */
+const workflowInbox = (ws: string, cond: string) => `, wt AS (
+       INSERT INTO workflow_triggers (id, workspace_id, message_id)
+       SELECT 'wtr' || substr(m.id, 4), ${ws}, m.id FROM m
+       WHERE ${cond} AND EXISTS (SELECT 1 FROM workflows w WHERE w.workspace_id = ${ws} AND w.enabled AND w.deleted_at IS NULL)
+     )`;
 
 export interface MessageRow {
   id: string;
@@ -101,7 +114,7 @@ async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boole
        INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
        SELECT $9 || substr(md5(m.id || ':' || e.id), 1, 14), $2, e.id, m.id, now() + make_interval(secs => $10::float8)
        FROM m JOIN endpoints e ON e.workspace_id = $2 AND e.state IN ('enabled', 'paused') AND ${matchesTypeSql('e.event_types', '$3::text')}
-     )
+     )${workflowInbox('$2', 'NOT $8::boolean AND $12::boolean')}
      SELECT count(*)::int AS n FROM m`,
     [
       m.id,
@@ -115,6 +128,7 @@ async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boole
       newId('dlv').slice(0, 'dlv_'.length + 10),
       m.firstAttemptDelaySeconds ?? 0,
       m.recovered ?? false,
+      m.triggersWorkflows ?? true,
     ],
   );
   return rows[0]!.n === 1;
@@ -143,7 +157,7 @@ export async function publishMessages(
          INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
          SELECT $8 || substr(md5(m.id || ':' || e.id), 1, 14), $1, e.id, m.id, now() + make_interval(secs => $9::float8)
          FROM m JOIN endpoints e ON e.workspace_id = $1 AND e.state IN ('enabled', 'paused') AND ${matchesTypeSql('e.event_types', 'm.type')}
-       )
+       )${workflowInbox('$1', 'true')}
        SELECT count(*)::int AS n FROM m`,
       [
         workspaceId,

@@ -12,7 +12,7 @@ import type { Db, Queryable } from '../port.js';
 const CLAIM_LOCK_CLASS = 0x5e_50_01;
 
 export interface QueueDef {
-  readonly table: 'events' | 'deliveries';
+  readonly table: 'events' | 'deliveries' | 'workflow_triggers' | 'workflow_steps';
   /** The status of a row waiting for work (and of a row due for a retry). */
   readonly waiting: string;
   /** Set when a row reaches a final status; cleared when it is scheduled again. */

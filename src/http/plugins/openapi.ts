@@ -47,6 +47,7 @@ export const TAGS: { name: string; description: string }[] = [
   { name: 'events', description: 'Stored provider events and custom events.' },
   { name: 'crm', description: 'Customers, subscriptions, access, invoices, payments, checkout sessions, products, prices and messages.' },
   { name: 'outbound', description: 'Outbound endpoints, deliveries and REST Hooks.' },
+  { name: 'workflows', description: 'Workflows: definitions and versions, runs and their steps, dry runs, replays, workspace secrets.' },
   {
     name: 'parity',
     description: 'Parity checks (does every customer have exactly the access they pay for), their run history, one customer’s parity.',

@@ -1,0 +1,257 @@
+// Workflows: definitions (validated as a whole: 422 VALIDATION_FAILED lists every problem), versions, runs,
+// retries, dry runs, replays, and the workspace secrets their URLs and headers may use.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { Ctx } from '../../services/context.js';
+import { listWorkflowRuns, getRun } from '../../services/workflows/read-runs.js';
+import { getWorkflow, listWorkflowsOf, listWorkflowVersions, removeWorkflow } from '../../services/workflows/read-workflows.js';
+import { replayWorkflow } from '../../services/workflows/replay-workflow.js';
+import { retryRun } from '../../services/workflows/retry-run.js';
+import { createWorkflow, patchWorkflow } from '../../services/workflows/save-workflow.js';
+import { testWorkflow } from '../../services/workflows/test-workflow.js';
+import { listWorkflowSecrets, saveWorkflowSecret } from '../../services/workflows/workflow-secrets.js';
+import { adminOnly } from '../plugins/auth.js';
+import {
+  anyJson,
+  apiErrors,
+  NoContent,
+  idOf,
+  isoTime,
+  nullable,
+  oneOf,
+  pageOf,
+  paging,
+  query,
+  text,
+  view,
+  wsAnd,
+  WsParams,
+} from '../schemas/common.js';
+
+const tags = ['workflows'];
+const WorkflowParams = wsAnd({ id: idOf('wfl', 'the workflow id (wfl_…)') });
+const RunParams = wsAnd({ id: idOf('wfr', 'the run id (wfr_…)') });
+const SecretParams = wsAnd({ name: text(64, { minLength: 1, description: 'the secret name (letters, digits, _)' }) });
+
+const Workflow = view(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    enabled: Type.Boolean(),
+    version: Type.Integer({ description: 'the version new runs are pinned to' }),
+    trigger: anyJson('the trigger as saved'),
+    steps: anyJson('the steps as saved, defaults filled in'),
+    lastRunStatus: Type.Optional(nullable(Type.String())),
+    createdAt: isoTime(),
+    updatedAt: isoTime(),
+  },
+  'a workflow and its current definition',
+);
+const RunStatus = oneOf(['filtered', 'running', 'waiting', 'succeeded', 'failed'] as const);
+const Run = view(
+  {
+    id: Type.String(),
+    workflowId: Type.String(),
+    version: Type.Integer(),
+    status: RunStatus,
+    mode: Type.String(),
+    attempt: Type.Integer(),
+    trigger: anyJson('{eventId, type, source, key, messageId}: the event that started it'),
+    customerId: nullable(Type.String()),
+    error: nullable(Type.String()),
+    createdAt: isoTime(),
+    finishedAt: nullable(isoTime()),
+    steps: Type.Optional(anyJson('each step reached: stepId, kind, status, input (frozen), output, error, attempts')),
+  },
+  'a workflow run',
+);
+// The definition is checked by validateDefinition, which lists every problem (422), not by the schema.
+const Definition = Type.Unknown({ description: 'a workflow definition {name, enabled, trigger, steps} (docs/workflows.md)' });
+
+export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx }): Promise<void> {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+  const { ctx } = opts;
+  app.post(
+    '/workspaces/:ws/workflows',
+    {
+      schema: {
+        summary: 'Create a workflow (version 1)',
+        tags,
+        params: WsParams,
+        body: Definition,
+        response: { 201: Workflow, ...apiErrors(400, 422) },
+      },
+    },
+    async (r, reply) => reply.code(201).send(await createWorkflow(ctx, r.params.ws, r.body)),
+  );
+  app.get(
+    '/workspaces/:ws/workflows',
+    {
+      schema: {
+        summary: 'The workflows, with the status of each one’s last run',
+        tags,
+        params: WsParams,
+        response: { 200: view({ data: Type.Array(Workflow) }), ...apiErrors() },
+      },
+    },
+    async (r) => listWorkflowsOf(ctx, r.params.ws),
+  );
+  app.get(
+    '/workspaces/:ws/workflows/:id',
+    { schema: { summary: 'One workflow', tags, params: WorkflowParams, response: { 200: Workflow, ...apiErrors() } } },
+    async (r) => getWorkflow(ctx, r.params.ws, r.params.id),
+  );
+  app.patch(
+    '/workspaces/:ws/workflows/:id',
+    {
+      schema: {
+        summary: 'Change a workflow: fields given replace the current ones; a new trigger or steps is a new version',
+        tags,
+        params: WorkflowParams,
+        body: Definition,
+        response: { 200: Workflow, ...apiErrors(400, 422) },
+      },
+    },
+    async (r) => patchWorkflow(ctx, r.params.ws, r.params.id, r.body),
+  );
+  app.delete(
+    '/workspaces/:ws/workflows/:id',
+    {
+      schema: {
+        summary: 'Delete a workflow (no new runs; its history stays)',
+        tags,
+        params: WorkflowParams,
+        response: { 204: NoContent, ...apiErrors() },
+      },
+    },
+    async (r, reply) => {
+      await removeWorkflow(ctx, r.params.ws, r.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+  app.get(
+    '/workspaces/:ws/workflows/:id/versions',
+    {
+      schema: {
+        summary: 'Every version of a workflow, newest first',
+        tags,
+        params: WorkflowParams,
+        response: {
+          200: view({ data: Type.Array(view({ version: Type.Integer(), definition: anyJson('the definition'), createdAt: isoTime() })) }),
+          ...apiErrors(),
+        },
+      },
+    },
+    async (r) => listWorkflowVersions(ctx, r.params.ws, r.params.id),
+  );
+  app.get(
+    '/workspaces/:ws/workflows/:id/runs',
+    {
+      schema: {
+        summary: 'Runs of a workflow, newest first',
+        tags,
+        params: WorkflowParams,
+        querystring: query({ status: Type.Optional(RunStatus), ...paging }),
+        response: { 200: pageOf(Run), ...apiErrors() },
+      },
+    },
+    async (r) => listWorkflowRuns(ctx, r.params.ws, r.params.id, { status: r.query.status, limit: r.query.limit, cursor: r.query.cursor }),
+  );
+  app.get(
+    '/workspaces/:ws/runs/:id',
+    {
+      schema: {
+        summary: 'One run: each step with its frozen input, output or error, and attempts',
+        tags,
+        params: RunParams,
+        response: { 200: Run, ...apiErrors() },
+      },
+    },
+    async (r) => getRun(ctx, r.params.ws, r.params.id),
+  );
+  app.post(
+    '/workspaces/:ws/runs/:id/retry',
+    {
+      schema: {
+        summary: 'Retry a failed run: only its failed steps, with their frozen inputs and the same idempotency keys',
+        tags,
+        params: RunParams,
+        response: { 200: Run, ...apiErrors(409) },
+      },
+    },
+    async (r) => retryRun(ctx, r.params.ws, r.params.id),
+  );
+  app.post(
+    '/workspaces/:ws/workflows/:id/test',
+    {
+      schema: {
+        summary: 'Dry run: evaluate the trigger and render every step for a stored event or a payload; nothing is sent',
+        tags,
+        params: WorkflowParams,
+        body: Type.Object(
+          {
+            eventId: Type.Optional(text(200, { description: 'a stored event (evt_…) or message (msg_…)' })),
+            payload: Type.Optional(anyJson('an event as JSON (a Stripe event, or a business/custom event’s data)')),
+            type: Type.Optional(text(200, { description: 'the event type of payload, when it does not say' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: view({ matched: Type.Boolean(), filtered: Type.Boolean(), steps: anyJson(), sent: Type.Boolean() }),
+          ...apiErrors(400),
+        },
+      },
+    },
+    async (r) => testWorkflow(ctx, r.params.ws, r.params.id, r.body),
+  );
+  app.post(
+    '/workspaces/:ws/workflows/:id/replay',
+    {
+      schema: {
+        summary: 'Start the workflow for stored events it has no run for (one run per event, ever)',
+        tags,
+        params: WorkflowParams,
+        body: Type.Object(
+          {
+            eventIds: Type.Optional(Type.Array(text(200), { maxItems: 1000 })),
+            since: Type.Optional(text(40, { description: 'ISO time' })),
+            until: Type.Optional(text(40, { description: 'ISO time (default now)' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: view({ data: anyJson(), missing: Type.Array(Type.String()) }), ...apiErrors(400) },
+      },
+    },
+    async (r) => replayWorkflow(ctx, r.params.ws, r.params.id, r.body),
+  );
+  app.put(
+    '/workspaces/:ws/secrets/:name',
+    {
+      config: adminOnly,
+      schema: {
+        summary: 'Store a workspace secret for workflow URLs and headers (write-only; sealed at rest)',
+        tags,
+        params: SecretParams,
+        body: Type.Object({ value: text(8192, { minLength: 1 }) }, { additionalProperties: false }),
+        response: { 200: view({ name: Type.String(), created: Type.Boolean() }), ...apiErrors(400) },
+      },
+    },
+    async (r) => saveWorkflowSecret(ctx, r.params.ws, r.params.name, r.body),
+  );
+  app.get(
+    '/workspaces/:ws/secrets',
+    {
+      schema: {
+        summary: 'The names of the workspace secrets (never their values)',
+        tags,
+        params: WsParams,
+        response: {
+          200: view({ data: Type.Array(view({ name: Type.String(), createdAt: isoTime(), updatedAt: isoTime() })) }),
+          ...apiErrors(),
+        },
+      },
+    },
+    async (r) => listWorkflowSecrets(ctx, r.params.ws),
+  );
+}

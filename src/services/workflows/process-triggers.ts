@@ -1,0 +1,92 @@
+// A claimed batch of the trigger inbox, in one transaction: each message's runs started (start-runs.ts) and the
+// inbox rows finished, or nothing at all. A failure (a bad stored definition) retries the batch later.
+import type { Queryable } from '../../db/port.js';
+import { finishClaims, holdClaims, releaseAllClaims, releaseClaims, renewLeases } from '../../db/queries/queue.js';
+import {
+  claimTriggers,
+  liveWorkflows,
+  TRIGGER_QUEUE,
+  triggerMessages,
+  type ClaimedTrigger,
+  type WorkflowRow,
+} from '../../db/queries/workflows.js';
+import { StoreUnavailableError } from '../../errors.js';
+import type { Ctx } from '../context.js';
+import { startRuns } from './start-runs.js';
+
+const RETRY_SECONDS = [1, 5, 30, 120, 600];
+
+export function workflowLeaseSeconds(ctx: Ctx): number {
+  return Math.max(ctx.config.workerLeaseSeconds, Math.ceil(ctx.config.outboundTimeoutMs / 1000) + 15);
+}
+
+export function claimWorkflowTriggers(ctx: Ctx, workerId: string, limit: number): Promise<ClaimedTrigger[]> {
+  return claimTriggers(ctx.db, workerId, limit, workflowLeaseSeconds(ctx));
+}
+
+export const renewWorkflowTriggers = (ctx: Ctx, workerId: string, ids: readonly string[]) =>
+  renewLeases(ctx.db, TRIGGER_QUEUE, workerId, ids, workflowLeaseSeconds(ctx));
+export const giveBackWorkflowTriggers = (ctx: Ctx, workerId: string, ids: readonly string[]) =>
+  releaseClaims(ctx.db, TRIGGER_QUEUE, workerId, ids);
+export const releaseOrphanedWorkflowTriggers = (ctx: Ctx) => releaseAllClaims(ctx.db, TRIGGER_QUEUE);
+
+export async function processTriggers(ctx: Ctx, workerId: string, batch: readonly ClaimedTrigger[]): Promise<void> {
+  if (batch.length === 0) return;
+  let started = 0;
+  try {
+    await ctx.db.transaction(async (tx) => {
+      started = 0;
+      const mine = await holdClaims(
+        tx,
+        TRIGGER_QUEUE,
+        workerId,
+        batch.map((t) => t.id),
+      );
+      const held = batch.filter((t) => mine.has(t.id));
+      const messages = new Map(
+        (
+          await triggerMessages(
+            tx,
+            held.map((t) => t.messageId),
+          )
+        ).map((m) => [m.id, m]),
+      );
+      const workflows = new Map<string, WorkflowRow[]>();
+      for (const t of held) {
+        const message = messages.get(t.messageId);
+        if (!message) continue;
+        let live = workflows.get(t.workspaceId);
+        if (!live) workflows.set(t.workspaceId, (live = await liveWorkflows(tx, t.workspaceId)));
+        const runs = await startRuns(ctx, tx, t.workspaceId, message, live);
+        started += runs.filter((r) => r.created).length;
+      }
+      await finishTriggers(
+        tx,
+        workerId,
+        held.map((t) => ({ id: t.id, status: 'done', error: null, retryInSeconds: null })),
+      );
+    });
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
+    ctx.log.warn({ err, triggers: batch.length }, 'workflow triggers failed; retried later');
+    await finishTriggers(
+      ctx.db,
+      workerId,
+      batch.map((t) => {
+        const retry = RETRY_SECONDS[t.attempts - 1];
+        return {
+          id: t.id,
+          status: retry === undefined ? 'failed' : 'pending',
+          error: err instanceof Error ? err.message : String(err),
+          retryInSeconds: retry ?? null,
+        };
+      }),
+    );
+    return;
+  }
+  if (started > 0) ctx.wakeWorkflows?.();
+}
+
+function finishTriggers(db: Queryable, workerId: string, outcomes: Parameters<typeof finishClaims>[3]) {
+  return finishClaims(db, TRIGGER_QUEUE, workerId, outcomes);
+}

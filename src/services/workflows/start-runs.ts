@@ -1,0 +1,87 @@
+// Starts the runs a published message owes, inside the caller's transaction: for each live workflow whose
+// trigger matches, one run keyed by (workflow, the message's dedupe key) — a redelivered, replayed or recovered
+// event publishes no new message, and a second start of the same one (another instance, a replay) finds the key
+// taken: never a second run. The trigger's `if` is evaluated here; false gives a `filtered` run.
+import type { Queryable } from '../../db/port.js';
+import { insertRun, providerEventTime, runDepth, type TriggerMessage, type WorkflowRow } from '../../db/queries/workflows.js';
+import { newId } from '../../lib/ids.js';
+import { buildContext } from '../../workflows/context.js';
+import { ExpressionError } from '../../workflows/expression.js';
+import { firstStep } from '../../workflows/plan.js';
+import { matchTrigger } from '../../workflows/triggers.js';
+import type { Ctx } from '../context.js';
+import { compiledVersion, customerOfMessage, MAX_EMIT_DEPTH, triggerEventOf } from './workflow-runtime.js';
+
+export interface StartedRun {
+  runId: string;
+  workflowId: string;
+  status: string;
+  created: boolean;
+}
+
+export async function startRuns(
+  ctx: Ctx,
+  tx: Queryable,
+  workspaceId: string,
+  message: TriggerMessage,
+  workflows: readonly WorkflowRow[],
+  o: { mode?: 'live' | 'replay'; force?: boolean } = {},
+): Promise<StartedRun[]> {
+  const event = triggerEventOf(message);
+  if (!event) return [];
+  const started: StartedRun[] = [];
+  let customer: Awaited<ReturnType<typeof customerOfMessage>> | undefined;
+  let depth: number | undefined;
+  let eventAt: Date | undefined;
+  for (const w of workflows) {
+    const version = await compiledVersion(tx, w.id, w.version, w.definition);
+    if (!o.force && !matchTrigger(version.definition.trigger, event)) continue;
+    customer ??= await customerOfMessage(tx, workspaceId, message);
+    if (depth === undefined) {
+      const parent = /^custom:wf:(wfr_[A-Za-z0-9]+):/.exec(message.dedupeKey)?.[1];
+      depth = parent ? ((await runDepth(tx, parent)) ?? 0) + 1 : 0;
+    }
+    if (eventAt === undefined) {
+      eventAt =
+        (message.sourceProvider && message.sourceEventId
+          ? await providerEventTime(tx, workspaceId, message.sourceProvider, message.sourceEventId)
+          : undefined) ?? message.createdAt;
+    }
+    const runId = newId('wfr', ctx.now());
+    let status: 'running' | 'filtered' | 'failed' = 'running';
+    let error: string | null = null;
+    if (depth > MAX_EMIT_DEPTH) {
+      status = 'failed';
+      error = `event.emit chain deeper than ${MAX_EMIT_DEPTH}: workflows are starting each other in a loop`;
+    } else if (version.compiled.condition) {
+      const context = buildContext({ event, customer, run: { id: runId, attempt: 1, mode: o.mode ?? 'live' } });
+      try {
+        if (version.compiled.condition.evaluate(context) !== true) status = 'filtered';
+      } catch (err) {
+        if (!(err instanceof ExpressionError)) throw err;
+        status = 'failed';
+        error = `trigger.if: ${err.message}`;
+      }
+    }
+    const first = status === 'running' ? firstStep(version.index) : null;
+    const { key, ...triggerEvent } = event;
+    const created = await insertRun(tx, {
+      id: runId,
+      workspaceId,
+      workflowId: w.id,
+      version: w.version,
+      triggerEventKey: key,
+      messageId: message.id,
+      status: status === 'running' && !first ? 'filtered' : status,
+      mode: o.mode ?? 'live',
+      depth,
+      triggerEvent,
+      customer,
+      eventAt,
+      error,
+      firstStep: first ? { id: newId('wfs', ctx.now()), stepId: first.id, kind: first.kind } : null,
+    });
+    started.push({ runId, workflowId: w.id, status, created });
+  }
+  return started;
+}
