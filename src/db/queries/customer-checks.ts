@@ -47,12 +47,3 @@ export async function restoreCheckTimes(
     [rows.map((r) => r.id), rows.map((r) => r.checkDueAt), rows.map((r) => r.nextCheckAt)],
   );
 }
-
-/** Asks for a check of the customers an event was linked to (its timeline), in one statement. */
-export async function markEventCustomersDue(db: Queryable, eventId: string, dueAt: Date): Promise<void> {
-  await db.query(
-    `UPDATE customers SET check_due_at = $2
-     WHERE id IN (SELECT customer_id FROM customer_events WHERE event_id = $1) AND (check_due_at IS NULL OR check_due_at > $2)`,
-    [eventId, dueAt],
-  );
-}
