@@ -2,7 +2,7 @@
 /** @jsxFrag Fragment */
 // Pieces the incidents, checks and customer pages share: badges for severity and statuses (a word, never colour
 // alone), an incident's subject as a link, its details (expected vs actual, the rule) and its evidence as links
-// to the events, customers and check runs it names, and a labelled select for filter forms.
+// to the events, customers and check runs it names.
 import { CHECK_RUN_PREFIX } from '../../services/parity/check-run-view.js';
 import { h, Fragment, type Html } from '../jsx.js';
 
@@ -158,39 +158,6 @@ export function Evidence(props: { ws: string; evidence: Record<string, unknown>;
         );
       })}
     </dl>
-  );
-}
-
-/** A labelled select for a GET filter form, with its problem under it. */
-export function Select(props: {
-  name: string;
-  label: string;
-  value: string | undefined;
-  options: [string, string][];
-  error?: string | undefined;
-}): Html {
-  const id = `f-${props.name}`;
-  return (
-    <div class="field">
-      <label for={id}>{props.label}</label>
-      <select
-        id={id}
-        name={props.name}
-        aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={props.error ? `${id}-error` : undefined}
-      >
-        {props.options.map(([value, label]) => (
-          <option value={value} selected={(props.value ?? '') === value}>
-            {label}
-          </option>
-        ))}
-      </select>
-      {props.error ? (
-        <small id={`${id}-error`} class="error">
-          {props.error}
-        </small>
-      ) : null}
-    </div>
   );
 }
 

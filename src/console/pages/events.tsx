@@ -12,6 +12,7 @@ import { listEvents } from '../../services/processing/list-events.js';
 import { problemsOf } from '../forms.js';
 import { EventRow, EventTableHead } from '../components/events.js';
 import { Empty, Flash, Layout } from '../components/layout.js';
+import { Select } from '../components/select.js';
 import { h, Fragment, type Html } from '../jsx.js';
 import { requireWorkspace, sendHtml } from '../request.js';
 
@@ -63,38 +64,6 @@ function parseFilters(query: Record<string, unknown>): { values: EventFilters; p
   let cursor: string | undefined;
   check('cursor', () => (cursor = parseCursor(text('cursor'))));
   return { values, problems, ...(cursor ? { cursor } : {}) };
-}
-
-function Select(props: {
-  name: string;
-  label: string;
-  value: string | undefined;
-  options: [string, string][];
-  error?: string | undefined;
-}): Html {
-  const id = `f-${props.name}`;
-  return (
-    <div class="field">
-      <label for={id}>{props.label}</label>
-      <select
-        id={id}
-        name={props.name}
-        aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={props.error ? `${id}-error` : undefined}
-      >
-        {props.options.map(([value, label]) => (
-          <option value={value} selected={(props.value ?? '') === value}>
-            {label}
-          </option>
-        ))}
-      </select>
-      {props.error ? (
-        <small id={`${id}-error`} class="error">
-          {props.error}
-        </small>
-      ) : null}
-    </div>
-  );
 }
 
 function Filters(props: { ws: string; values: EventFilters; problems: Record<string, string> }): Html {

@@ -13,16 +13,8 @@ import type { IncidentView } from '../../services/incidents/incident-view.js';
 import { getIncident, listIncidents } from '../../services/incidents/list-incidents.js';
 import { Empty, Flash, Layout, Time } from '../components/layout.js';
 import { Pager, q1, qs } from '../components/outbound.js';
-import {
-  CHECK_RUN_PREFIX,
-  Details,
-  Evidence,
-  IncidentStatusBadge,
-  kindLabel,
-  Select,
-  SeverityBadge,
-  Subject,
-} from '../components/parity.js';
+import { CHECK_RUN_PREFIX, Details, Evidence, IncidentStatusBadge, kindLabel, SeverityBadge, Subject } from '../components/parity.js';
+import { Select } from '../components/select.js';
 import { field, problemsOf } from '../forms.js';
 import { h, Fragment, type Html } from '../jsx.js';
 import { requireRole, requireWorkspace, sendHtml } from '../request.js';

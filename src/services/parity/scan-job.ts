@@ -3,6 +3,7 @@
 // for the events it stored to be processed.
 import { recoveredWaiting, saveScanProgress, type ScanRunRow } from '../../db/queries/scans.js';
 import { TokenBucket } from '../../lib/token-bucket.js';
+import { raiseIncident } from '../incidents/raise-incident.js';
 import type { Ctx } from '../context.js';
 
 export type ScanProvider = 'stripe' | 'piano';
@@ -200,6 +201,30 @@ export class ScanJob {
     this.counts.recoveredEvents += 1;
     const list = (this.state.recovered[provider] ??= []);
     if (list.length < MAX_EVIDENCE) list.push(providerEventId);
+  }
+
+  /**
+   * The events a provider never delivered, found by this scan: one webhook_missed incident per provider (a
+   * recurrence folds in). Nothing in a dry run.
+   */
+  async reportMissed(
+    provider: ScanProvider,
+    what: { title: (n: number) => string; expected: string; actual: (n: number) => string; rule: string },
+  ): Promise<void> {
+    const ids = this.state.recovered[provider] ?? [];
+    if (this.dryRun || ids.length === 0) return;
+    const n = ids.length;
+    await this.ctx.db.transaction((tx) =>
+      raiseIncident(this.ctx, tx, {
+        workspaceId: this.workspaceId,
+        kind: 'webhook_missed',
+        provider,
+        subject: this.workspaceId,
+        title: what.title(n),
+        details: { expected: what.expected, actual: what.actual(n), rule: what.rule },
+        evidence: { runId: this.run.id, eventIds: ids },
+      }),
+    );
   }
 
   /**

@@ -17,7 +17,6 @@ import { syntheticEventId } from '../../inbound/synthetic-event.js';
 import type { CrmRow } from '../../db/queries/crm.js';
 import { openPianoSecrets, pianoSettings, type PianoSettings } from '../connections/piano-connection.js';
 import { storeRecoveredPianoEvent, storeSyntheticPianoEvent } from '../ingest/store-recovered-event.js';
-import { raiseIncident } from '../incidents/raise-incident.js';
 import { ProviderFailed, type ScanJob } from './scan-job.js';
 
 type Obj = Record<string, unknown>;
@@ -235,24 +234,14 @@ async function webhooksPhase(s: PianoScan): Promise<void> {
   await job.save();
 }
 
-async function reportMissed(job: ScanJob): Promise<void> {
-  const ids = job.state.recovered.piano ?? [];
-  if (job.dryRun || ids.length === 0) return;
-  await job.ctx.db.transaction((tx) =>
-    raiseIncident(job.ctx, tx, {
-      workspaceId: job.workspaceId,
-      kind: 'webhook_missed',
-      provider: 'piano',
-      subject: job.workspaceId,
-      title: `${ids.length} Piano webhook(s) were never delivered; a scan recovered them`,
-      details: {
-        expected: 'every webhook delivered',
-        actual: `${ids.length} found only in Piano's webhook list`,
-        rule: 'scan: /publisher/webhook/list entries not delivered and not in the store',
-      },
-      evidence: { runId: job.run.id, eventIds: ids },
-    }),
-  );
+/** The webhooks Piano failed to deliver, found by this scan. */
+function reportMissed(job: ScanJob): Promise<void> {
+  return job.reportMissed('piano', {
+    title: (n) => `${n} Piano webhook(s) were never delivered; a scan recovered them`,
+    expected: 'every webhook delivered',
+    actual: (n) => `${n} found only in Piano's webhook list`,
+    rule: 'scan: /publisher/webhook/list entries not delivered and not in the store',
+  });
 }
 
 const PIANO_ENDED = new Set(['cancelled', 'canceled', 'expired', 'completed', 'ended', 'terminated']);

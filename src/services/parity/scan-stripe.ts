@@ -31,7 +31,6 @@ import type { ConnectionRow } from '../../db/queries/connections.js';
 import { findCustomerById, type CrmRow } from '../../db/queries/crm.js';
 import { openStripeSecrets } from '../connections/stripe-connection.js';
 import { storeRecoveredStripeEvent } from '../ingest/store-recovered-event.js';
-import { raiseIncident } from '../incidents/raise-incident.js';
 import { ProviderFailed, type ScanJob } from './scan-job.js';
 
 type Obj = Record<string, unknown>;
@@ -213,25 +212,14 @@ async function eventsPhase(s: StripeScan, failedOnly: boolean): Promise<void> {
   await job.save();
 }
 
-/** The events Stripe never delivered, found by this scan: one webhook_missed incident (a recurrence folds in). */
-async function reportMissed(job: ScanJob): Promise<void> {
-  const ids = job.state.recovered.stripe ?? [];
-  if (job.dryRun || ids.length === 0) return;
-  await job.ctx.db.transaction((tx) =>
-    raiseIncident(job.ctx, tx, {
-      workspaceId: job.workspaceId,
-      kind: 'webhook_missed',
-      provider: 'stripe',
-      subject: job.workspaceId,
-      title: `${job.counts.recoveredEvents} Stripe event(s) never arrived as webhooks; a scan recovered them`,
-      details: {
-        expected: 'every event delivered to the webhook endpoint',
-        actual: `${job.counts.recoveredEvents} found only by asking Stripe's API`,
-        rule: 'scan: events listed by GET /v1/events that are not in the store',
-      },
-      evidence: { runId: job.run.id, eventIds: ids },
-    }),
-  );
+/** The events Stripe never delivered, found by this scan. */
+function reportMissed(job: ScanJob): Promise<void> {
+  return job.reportMissed('stripe', {
+    title: (n) => `${n} Stripe event(s) never arrived as webhooks; a scan recovered them`,
+    expected: 'every event delivered to the webhook endpoint',
+    actual: (n) => `${n} found only by asking Stripe's API`,
+    rule: 'scan: events listed by GET /v1/events that are not in the store',
+  });
 }
 
 /** A made-up event carrying an object as Stripe's API answered it at `fetchedAtMs`. */
