@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { markCheckDue } from '../../src/db/queries/customer-checks.js';
 import { saveParityPolicy } from '../../src/db/queries/parity-settings.js';
 import { claimCustomersDue } from '../../src/services/parity/claim-due-checks.js';
+import { checkCustomers } from '../../src/services/parity/run-checks.js';
 import { sweepParity } from '../../src/services/parity/sweep-parity.js';
 import type { ParityPolicy } from '../../src/parity/policy.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -335,6 +336,43 @@ describe('parity checks', () => {
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/check-runs/chk_00000000000000000000000000`)).status, 404);
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/parity/customers/cus_nobody`)).status, 404);
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/check-runs?trigger=manual&limit=500`)).body.data.length, runsBefore);
+  });
+
+  test('stuck_event: a failed event and one due for processing since before stuckEventMinutes; a younger one is not stuck', async () => {
+    const ws = await workspace('stuck events', { stuckEventMinutes: 1 });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const payload = stripeEvent(
+        'customer.updated',
+        { id: 'cus_stuck', object: 'customer', email: `stuck${i}@example.com` },
+        { created: Math.floor(Date.now() / 1000) - 100 + i },
+      );
+      ids.push(JSON.parse(payload).id);
+      await deliver(ws, payload);
+    }
+    await processed(ws);
+    const cus = await customerId(ws, 'cus_stuck');
+    const sluiceId = async (providerEventId: string) =>
+      (
+        await app.db.query<{ id: string }>('SELECT id FROM events WHERE workspace_id = $1 AND provider_event_id = $2', [
+          ws,
+          providerEventId,
+        ])
+      ).rows[0]!.id;
+    const [failed, old, young] = [await sluiceId(ids[0]!), await sluiceId(ids[1]!), await sluiceId(ids[2]!)];
+    await app.db.query(`UPDATE events SET status = 'failed' WHERE id = $1`, [failed]);
+    // Held by a worker that is gone (its lease still runs), so the live worker leaves them waiting.
+    const wait = `UPDATE events SET status = 'received', locked_by = 'gone', locked_until = now() + interval '1 hour', next_attempt_at = now() - $2::interval, received_at = now() - $2::interval WHERE id = $1`;
+    await app.db.query(wait, [old, '5 minutes']);
+    await app.db.query(wait, [young, '0 seconds']);
+    const summary = await checkCustomers(app.ctx, { workspaceId: ws, customerIds: [cus], trigger: 'manual' });
+    const stuck = summary.findings.filter((f) => f.kind === 'stuck_event');
+    assert.equal(stuck.length, 1, JSON.stringify(summary.findings));
+    assert.deepEqual([...stuck[0]!.evidence.eventIds].sort(), [failed, old].sort());
+    assert.equal((await incidents(ws, cus, 'stuck_event')).length, 1);
+    await app.db.query(`UPDATE events SET status = 'processed', locked_by = NULL, locked_until = NULL WHERE id = ANY($1::text[])`, [
+      [failed, old, young],
+    ]);
   });
 
   test('two checkers claiming at once never hold the same customer', async () => {

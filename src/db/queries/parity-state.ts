@@ -56,7 +56,8 @@ export async function loadCustomerStates(
   db: Queryable,
   workspaceId: string,
   customerIds: readonly string[],
-  opts: { lookupKeys: boolean },
+  /** stuckBefore: an unprocessed event received before it is stuck; younger ones are not read (see below). */
+  opts: { lookupKeys: boolean; stuckBefore: Date },
 ): Promise<Map<string, CustomerState>> {
   const out = new Map<string, CustomerState>();
   if (customerIds.length === 0) return out;
@@ -132,18 +133,29 @@ export async function loadCustomerStates(
              AND r.charge_provider_id = c.provider_id AND r.status = 'succeeded'))`,
       [found],
     ),
-    // Failed and unprocessed events, matched to customers by the customer their payload names (a failed event's
-    // projection rolled back, so it linked nobody).
+    // Failed events and events due for processing since before the stuck threshold (a retry scheduled later is
+    // not stuck yet), matched to customers by the customer their payload names
+    // (a failed event's projection rolled back, so it linked nobody). Unprocessed events younger than the stuck
+    // threshold are not read: matching them means reading every payload of a backlog at every check (it tripled
+    // the database's CPU per processed event), and a backlog is the processing_backlog incident's to report.
     db.query<{ id: string; customer_id: string; type: string; status: string; received_at: Date }>(
       `SELECT e.id, c.id AS customer_id, e.type, e.status, e.received_at
-       FROM events e
+       FROM (
+         -- each branch reads its own index: failed events of the workspace by (workspace, provider, status), due
+         -- unprocessed ones by the processing queue's (next_attempt_at) index, never the whole backlog
+         SELECT id, workspace_id, provider, type, status, received_at, payload FROM events
+           WHERE workspace_id = $1 AND provider = ANY('{stripe,piano}'::text[]) AND status = 'failed'
+         UNION ALL
+         SELECT id, workspace_id, provider, type, status, received_at, payload FROM events
+           WHERE status = 'received' AND next_attempt_at <= $3 AND workspace_id = $1
+       ) e
        JOIN customers c ON c.workspace_id = e.workspace_id AND c.provider = e.provider AND c.provider_id = COALESCE(
          e.payload->'data'->'object'->>'customer',
          CASE WHEN e.payload->'data'->'object'->>'object' = 'customer' THEN e.payload->'data'->'object'->>'id' END,
          e.payload->>'uid')
-       WHERE e.workspace_id = $1 AND e.status IN ('failed', 'received') AND c.id = ANY($2::text[])
+       WHERE c.id = ANY($2::text[])
        ORDER BY e.received_at LIMIT 10000`,
-      [workspaceId, found],
+      [workspaceId, found, opts.stuckBefore],
     ),
   ]);
 

@@ -29,6 +29,7 @@ export async function customerParity(ctx: Ctx, workspaceId: string, ref: string)
   const policy = await loadPolicy(ctx.db, workspaceId);
   const states = await loadCustomerStates(ctx.db, workspaceId, [customer.id], {
     lookupKeys: policy.accessMap.some((e) => e.match.lookupKey !== undefined),
+    stuckBefore: new Date(ctx.now() - policy.stuckEventMinutes * 60_000),
   });
   const state = states.get(customer.id)!;
   const now = new Date(ctx.now());

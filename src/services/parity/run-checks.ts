@@ -236,7 +236,8 @@ async function repair(
 async function checkChunk(ctx: Ctx, input: CheckInput, policy: ParityPolicy, runId: string, ids: string[], tally: Tally): Promise<void> {
   const { workspaceId } = input;
   const lookupKeys = policy.accessMap.some((e) => e.match.lookupKey !== undefined);
-  const states = await loadCustomerStates(ctx.db, workspaceId, ids, { lookupKeys });
+  const stuckBefore = new Date(ctx.now() - policy.stuckEventMinutes * 60_000);
+  const states = await loadCustomerStates(ctx.db, workspaceId, ids, { lookupKeys, stuckBefore });
   const now = new Date(ctx.now());
   const results = new Map<string, CheckResult>();
   for (const [id, state] of states) results.set(id, checkCustomer(state, policy, now));
@@ -269,7 +270,7 @@ async function checkChunk(ctx: Ctx, input: CheckInput, policy: ParityPolicy, run
       repairedRows = repaired.rows;
       if (repaired.customers.size > 0) {
         // Check again what was repaired, so the incidents just opened for it resolve.
-        const again = await loadCustomerStates(tx, workspaceId, [...repaired.customers], { lookupKeys });
+        const again = await loadCustomerStates(tx, workspaceId, [...repaired.customers], { lookupKeys, stuckBefore });
         for (const [id, state] of again) {
           const r = checkCustomer(state, policy, now);
           final.set(id, r);
