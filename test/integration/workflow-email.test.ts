@@ -222,8 +222,9 @@ describe('workflow email', () => {
     assert.deepEqual([...new Set(smtp.mails.map((m) => m.headers['message-id']))], [`<${run.id}.mail@example.com>`]);
   });
 
-  test('a 550 for the recipient fails the step at once', async () => {
-    const smtp = await smtpServer({ rcpt: (a) => (a === 'gone@example.com' ? 550 : null) });
+  test('a 550 for the recipient fails the step at once; the retried run sends the frozen message, Message-ID and all', async () => {
+    let refuse = true;
+    const smtp = await smtpServer({ rcpt: (a) => (refuse && a === 'gone@example.com' ? 550 : null) });
     const ws = await workspace('rejected');
     await call('PUT', ws, '/settings/email', settingsFor(smtp.port));
     const wf = await create(ws, mailWorkflow({ retry: { max: 5, backoff: 'fixed' } }));
@@ -238,6 +239,15 @@ describe('workflow email', () => {
       [550],
     );
     assert.equal(smtp.mails.length, 0);
+
+    // The sender changes meanwhile; the retried run keeps the Message-ID frozen at the first attempt.
+    refuse = false;
+    await call('PUT', ws, '/settings/email', settingsFor(smtp.port, { from: 'Other <news@other.example.org>' }));
+    assert.equal((await call('POST', ws, `/runs/${run.id}/retry`)).status, 200);
+    await waitFor(async () => (await get(ws, `/runs/${run.id}`)).status === 'succeeded', 'the retried run');
+    assert.equal(smtp.mails.length, 1);
+    assert.equal(smtp.mails[0]!.headers['message-id'], `<${run.id}.mail@example.com>`);
+    assert.equal(smtp.mails[0]!.headers.from, 'Other <news@other.example.org>');
   });
 
   test('without SMTP settings the step fails at once, saying what to do; a retried run sends once they exist', async () => {
