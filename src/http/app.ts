@@ -28,6 +28,7 @@ import { accessReportRoutes } from './routes/access-reports.js';
 import { paritySettingsRoutes } from './routes/parity-settings.js';
 import { scanRoutes } from './routes/scans.js';
 import { workflowRoutes } from './routes/workflows.js';
+import { emailSettingsRoutes } from './routes/email-settings.js';
 import { consoleRoutes, pageNotFound } from '../console/routes.js';
 
 export interface AppDeps {
@@ -83,6 +84,7 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
       await api.register(accessReportRoutes, { ctx });
       await api.register(scanRoutes, { ctx });
       await api.register(workflowRoutes, { ctx });
+      await api.register(emailSettingsRoutes, { ctx });
     },
     { prefix: '/api/v1' },
   );

@@ -4,6 +4,8 @@
 //
 // Paths name the place in the JSON the user wrote: `steps[0].cases[1].steps[0].url`, `trigger.actions[2]`.
 import { customTypeProblem } from '../catalog/index.js';
+import { addressProblem } from '../outbound/email-address.js';
+import { EMAIL_FIELDS, EMAIL_LIMITS } from './email.js';
 import { compileExpression, type CompiledExpression, type ExpressionReferences } from './expression.js';
 import { compileTemplate, joinPath, type CompiledTemplate, type PathProblem } from './template.js';
 import { checkTrigger, type Trigger } from './triggers.js';
@@ -54,7 +56,7 @@ const FIELDS: Record<StepKind, { required: string[]; optional: string[]; urls?: 
   'webhook.send': { required: ['type', 'data'], optional: ['endpointId'] },
   slack: { required: ['webhook', 'text'], optional: ['blocks'], urls: ['webhook'] },
   discord: { required: ['webhook', 'content'], optional: ['embeds'], urls: ['webhook'] },
-  email: { required: ['to', 'subject'], optional: ['text', 'html'] },
+  email: EMAIL_FIELDS,
   'crm.tag': { required: ['add'], optional: [] },
   'crm.untag': { required: ['remove'], optional: [] },
   'crm.set': { required: ['attributes'], optional: [] },
@@ -537,10 +539,28 @@ function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, 
       if (f.embeds !== undefined && !Array.isArray(f.embeds)) add(p('embeds'), 'embeds must be a list');
       break;
     case 'email': {
-      const to = f.to;
-      if (to !== undefined && typeof to !== 'string' && !(Array.isArray(to) && to.length > 0 && to.every((x) => typeof x === 'string'))) {
-        add(p('to'), 'to is an address or a non-empty list of addresses');
-      }
+      // Literal addresses are checked now; one holding a template is checked once rendered.
+      const address = (field: string, v: unknown, at: string) => {
+        if (typeof v !== 'string') return add(at, `${field} is an address or a template giving one`);
+        if (isTemplate(v)) return;
+        const problem = addressProblem(v);
+        if (problem) add(at, problem);
+      };
+      const recipients = (field: string) => {
+        const v = f[field];
+        if (v === undefined) return;
+        if (Array.isArray(v)) {
+          if (v.length === 0) return add(p(field), `${field} is an address or a non-empty list of addresses`);
+          if (v.length > EMAIL_LIMITS.maxRecipients)
+            return add(p(field), `${field} lists more than ${EMAIL_LIMITS.maxRecipients} addresses`);
+          v.forEach((x, i) => address(field, x, joinPath(p(field), i)));
+        } else if (typeof v === 'string') address(field, v, p(field));
+        else add(p(field), `${field} is an address or a non-empty list of addresses`);
+      };
+      recipients('to');
+      recipients('cc');
+      recipients('bcc');
+      for (const field of ['from', 'replyTo']) if (f[field] !== undefined) address(field, f[field], p(field));
       str('subject', true);
       str('text');
       str('html');

@@ -19,7 +19,9 @@ export type SettingsForm =
   | 'api-key-revoke'
   | 'demo'
   | 'member'
-  | 'member-remove';
+  | 'member-remove'
+  | 'email'
+  | 'email-remove';
 
 /** What a section needs besides the data: the CSRF token, and the failed form's problems and typed values. */
 export interface FormState {

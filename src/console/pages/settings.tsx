@@ -1,7 +1,7 @@
 /** @jsx h */
 /** @jsxFrag Fragment */
-// Settings of a workspace (/workspaces/:ws/settings): Stripe, Piano, API keys, demo mode, members and the audit
-// log. Everyone who may open the workspace reads it; every change needs the admin role (members: an admin of
+// Settings of a workspace (/workspaces/:ws/settings): Stripe, Piano, email (SMTP), API keys, demo mode, members
+// and the audit log. Everyone who may open the workspace reads it; every change needs the admin role (members: an admin of
 // every workspace), and a viewer's page holds no secret, masked or not, and no form that changes anything.
 // A form with problems comes back with status 400, each problem next to its field and what was typed kept
 // (never a secret); a change that worked redirects (303) back here with ?saved=<what>.
@@ -26,12 +26,14 @@ import { listApiKeys } from '../../services/workspaces/list-api-keys.js';
 import { getWorkspace } from '../../services/workspaces/list-workspaces.js';
 import { revokeApiKey } from '../../services/workspaces/revoke-api-key.js';
 import { updateWorkspaceSettings } from '../../services/workspaces/update-workspace.js';
+import { findEmailSettingsView, putEmailSettings, removeEmailSettings } from '../../services/workflows/email-settings.js';
 import { webhookUrls } from '../../services/workspaces/workspace-view.js';
 import { Flash, Layout } from '../components/layout.js';
 import { field, problemsOf as serviceProblems } from '../forms.js';
 import { h, Fragment } from '../jsx.js';
 import { requireRole, requireWorkspace, sendHtml, type WorkspacePage } from '../request.js';
 import { ApiKeysSection, AuditSection, DemoSection, MembersSection } from './settings-access.js';
+import { EmailSection, SMTP_INPUTS, smtpBody } from './settings-email.js';
 import type { FormState, SettingsForm } from './settings-fields.js';
 import { PianoSection } from './settings-piano.js';
 import { StripeSection } from './settings-stripe.js';
@@ -52,6 +54,8 @@ const SAVED: Record<string, string> = {
   'stripe-enabled': 'Stripe webhooks switched on: new and retried deliveries are taken in.',
   'stripe-disabled': 'Stripe webhooks switched off: they are answered 503, so Stripe retries them (for up to three days).',
   'member-removed': 'Member removed from this workspace; their other workspaces and their account stay.',
+  email: 'SMTP settings saved: email steps send through them from now on.',
+  'email-removed': 'SMTP settings removed: email steps fail until new ones are saved.',
 };
 
 interface Extra {
@@ -85,7 +89,7 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     const ws = page.workspace.id;
     const admin = page.role === 'admin';
     const base = `/workspaces/${ws}/settings`;
-    const [workspace, stripe, secrets, endpoints, piano, forwards, keys, users, audit] = await Promise.all([
+    const [workspace, stripe, secrets, endpoints, piano, forwards, keys, users, audit, smtp] = await Promise.all([
       getWorkspace(ctx, ws),
       orNull(getStripeConnection(ctx, ws)),
       admin ? stripeSecretsView(ctx, ws) : undefined,
@@ -95,6 +99,7 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
       admin ? listApiKeys(ctx, ws, { limit: 100 }) : undefined,
       listUsers(ctx),
       admin ? listAudit(ctx, ws, { limit: 25 }) : undefined,
+      findEmailSettingsView(ctx, ws),
     ]);
     const urls = webhookUrls(ctx, ws);
     const full: FormState = { ...state, csrf: page.session.csrfToken };
@@ -112,8 +117,8 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
           </Flash>
         )}
         <nav aria-label="Settings sections" class="section-nav">
-          <a href="#stripe">Stripe</a> · <a href="#piano">Piano</a> · <a href="#api-keys">API keys</a> · <a href="#demo">Demo mode</a> ·{' '}
-          <a href="#members">Members</a> · <a href="#audit">Audit log</a>
+          <a href="#stripe">Stripe</a> · <a href="#piano">Piano</a> · <a href="#email">Email (SMTP)</a> · <a href="#api-keys">API keys</a> ·{' '}
+          <a href="#demo">Demo mode</a> · <a href="#members">Members</a> · <a href="#audit">Audit log</a>
         </nav>
         <StripeSection
           base={base}
@@ -126,6 +131,7 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
           state={full}
         />
         <PianoSection base={base} webhookUrl={urls.piano} connection={piano} forwards={forwards.data} admin={admin} state={full} />
+        <EmailSection base={base} settings={smtp} admin={admin} state={full} />
         <ApiKeysSection base={base} keys={keys?.data} created={extra.newKey} admin={admin} state={full} />
         <DemoSection base={base} demo={workspace.demo} admin={admin} state={full} />
         <MembersSection
@@ -304,6 +310,34 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     },
     { keep: ['keyName', 'keyRole'], rename: { name: 'keyName', role: 'keyRole' } },
   );
+  change(
+    '/email',
+    'email',
+    async (page, body) => {
+      try {
+        await putEmailSettings(
+          ctx,
+          page.workspace.id,
+          smtpBody((name) => field(body, name)),
+          page.principal,
+        );
+      } catch (err) {
+        // The API's problems name settings fields (path); the form's name its inputs.
+        const problems =
+          err instanceof AppError && err.status === 422 ? (err.details.problems as { path: string; message: string }[]) : null;
+        if (!problems) throw err;
+        throw new ValidationError(err instanceof Error ? err.message : 'invalid', {
+          problems: problems.map((p) => ({ field: SMTP_INPUTS[p.path] ?? '_', message: p.message })),
+        });
+      }
+      return 'email';
+    },
+    { keep: Object.values(SMTP_INPUTS).filter((name) => name !== 'smtpPassword') },
+  );
+  change('/email/remove', 'email-remove', async (page) => {
+    await removeEmailSettings(ctx, page.workspace.id, page.principal);
+    return 'email-removed';
+  });
   change('/api-keys/:id/revoke', 'api-key-revoke', async (page, _body, request) => {
     await revokeApiKey(ctx, page.workspace.id, request.params.id ?? '', page.principal);
     return 'api-key-revoked';

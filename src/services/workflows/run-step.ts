@@ -7,7 +7,8 @@
 //   recorded and next step queued, all in one transaction: exactly once.
 // - external steps (http, slack, discord): input rendered and frozen first (its own transaction), the request sent
 //   with no transaction open, then the attempt and outcome recorded. A crash between the send and the record sends
-//   again: at least once, with the same Idempotency-Key `<runId>:<stepId>` every time.
+//   again: at least once, with the same Idempotency-Key `<runId>:<stepId>` every time. email the same way, with the
+//   Message-ID `<runId.stepId@…>` frozen with its input (email-step.ts).
 // - delay: the time to resume is frozen at the first attempt; until then the row waits in next_attempt_at (a
 //   durable timer) and the run is `waiting`; no worker is held.
 // A failed attempt is retried on the step's policy (408/429/5xx/no answer for external steps, honouring
@@ -43,6 +44,7 @@ import {
   retryDelaySeconds,
 } from '../../workflows/requests.js';
 import type { Ctx } from '../context.js';
+import { runEmailStep } from './email-step.js';
 import { applyInternalStep, StepFailure } from './step-effects.js';
 import { workflowLeaseSeconds } from './process-triggers.js';
 import { compiledVersion, openSecrets, runContext, secretNames, type CompiledVersion } from './workflow-runtime.js';
@@ -282,7 +284,28 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     return recordOutcome(ctx, workerId, claimed, run, version, step, outcome, undefined, attempt);
   }
 
-  // email and anything not built: a clear failure.
+  if (step.kind === 'email') {
+    const r = await runEmailStep(
+      ctx,
+      {
+        runId: run.id,
+        workspaceId: run.workspaceId,
+        stepId: step.id,
+        stepRowId: claimed.id,
+        attempt: claimed.attempts,
+        frozen: claimed.input !== null && claimed.input !== undefined,
+      },
+      input,
+      (frozen) => inClaim(ctx, workerId, claimed, (tx) => freezeStepInput(tx, claimed.id, frozen)),
+    );
+    const outcome: Outcome =
+      r.kind === 'sent'
+        ? { kind: 'succeeded', output: r.output, next: stepAfter(version.index, step.id) }
+        : { kind: 'failed', error: r.error, permanent: r.permanent, retryAfter: null };
+    return recordOutcome(ctx, workerId, claimed, run, version, step, outcome, r.kind === 'failed' ? r.input : undefined, r.attempt);
+  }
+
+  // Anything not built: a clear failure.
   return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`${step.kind} steps are not built yet`));
 }
 

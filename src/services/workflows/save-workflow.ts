@@ -11,9 +11,7 @@ import { workflowView } from './workflow-view.js';
 import { workspaceCustomTypes } from './workflow-runtime.js';
 
 async function validated(ctx: Ctx, workspaceId: string, input: unknown): Promise<WorkflowDefinition> {
-  const v = validateDefinition(input, { customTypes: await workspaceCustomTypes(ctx.db, workspaceId) });
-  const notBuilt = notBuiltProblems(input);
-  const r = notBuilt.length === 0 ? v : { ok: false as const, problems: [...(v.ok ? [] : v.problems), ...notBuilt] };
+  const r = validateDefinition(input, { customTypes: await workspaceCustomTypes(ctx.db, workspaceId) });
   if (!r.ok) {
     const first = r.problems.slice(0, 3).map((p) => `${p.path || '(definition)'}: ${p.message}`);
     throw new UnprocessableError(
@@ -23,28 +21,6 @@ async function validated(ctx: Ctx, workspaceId: string, input: unknown): Promise
     );
   }
   return r.definition;
-}
-
-/** Step kinds the format knows but this version cannot run yet: refused on save rather than failing every run. */
-function notBuiltProblems(input: unknown): { path: string; message: string }[] {
-  const problems: { path: string; message: string }[] = [];
-  const walk = (list: unknown, path: string) => {
-    if (!Array.isArray(list)) return;
-    list.forEach((raw, i) => {
-      if (typeof raw !== 'object' || raw === null) return;
-      const step = raw as Record<string, unknown>;
-      const p = `${path}[${i}]`;
-      if (step.kind === 'email')
-        problems.push({ path: `${p}.kind`, message: 'email steps are not built yet; use an http step to your mail provider for now' });
-      if (Array.isArray(step.cases))
-        step.cases.forEach((c, ci) => walk((c as { steps?: unknown } | null)?.steps, `${p}.cases[${ci}].steps`));
-      walk(step.default, `${p}.default`);
-      if (step.kind === 'if') walk(step.steps, `${p}.steps`);
-      walk(step.else, `${p}.else`);
-    });
-  };
-  walk((input as { steps?: unknown } | null)?.steps, 'steps');
-  return problems;
 }
 
 export async function createWorkflow(ctx: Ctx, workspaceId: string, input: unknown) {

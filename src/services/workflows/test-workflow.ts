@@ -6,12 +6,14 @@ import { ValidationError, NotFoundError } from '../../errors.js';
 import { BUSINESS_EVENT_TYPES } from '../../catalog/index.js';
 import { buildContext, type ContextEventInput } from '../../workflows/context.js';
 import type { CompiledStep } from '../../workflows/definition.js';
+import { buildEmail, EmailInputError, emailPreview } from '../../workflows/email.js';
 import { ExpressionError } from '../../workflows/expression.js';
 import { branchSteps, matchCase, secretMarkers } from '../../workflows/plan.js';
 import { buildStepRequest, RequestInputError } from '../../workflows/requests.js';
 import { matchTrigger } from '../../workflows/triggers.js';
 import type { Ctx } from '../context.js';
 import { asObject } from '../input.js';
+import { findEmailSettingsView, noEmailSettingsMessage } from './email-settings.js';
 import { requireWorkflow } from './read-workflows.js';
 import { compiledVersion, customerOfMessage, secretNames, triggerEventOf } from './workflow-runtime.js';
 
@@ -25,6 +27,8 @@ interface DryStep {
   input?: unknown;
   would?: string;
   request?: { method: string; url: string; headers: Record<string, string>; body: unknown };
+  /** email: the message it would send (bodies cut to their first characters). */
+  email?: ReturnType<typeof emailPreview> | (Omit<ReturnType<typeof emailPreview>, 'from'> & { from: string | null });
   branch?: unknown;
   error?: string;
 }
@@ -53,6 +57,7 @@ export async function testWorkflow(ctx: Ctx, workspaceId: string, workflowId: st
     run: { id: 'wfr_dry_run', attempt: 1, mode: 'dry_run' },
     secrets: secretMarkers(await secretNames(ctx.db, workspaceId)),
   });
+  const smtp = await findEmailSettingsView(ctx, workspaceId);
   let filtered = false;
   let triggerError: string | null = null;
   if (version.compiled.condition) {
@@ -107,9 +112,24 @@ export async function testWorkflow(ctx: Ctx, workspaceId: string, workflowId: st
           d.request = { method: req.method, url: req.url, headers: req.headers, body: parsed };
           d.would = `would ${req.method} ${req.url} with ${req.body || 'no body'}`;
         }
+        if (step.kind === 'email') {
+          // Without settings the message is still shown (its sender unknown), and the step is marked as one
+          // that would fail.
+          const email = buildEmail(
+            r.value,
+            { from: smtp?.from ?? '', replyTo: smtp?.replyTo ?? null },
+            { runId: 'wfr_dry_run', stepId: step.id },
+          );
+          d.email = { ...emailPreview(email), from: email.from === '' ? null : email.from };
+          d.would = `would email ${[...email.to, ...email.cc, ...email.bcc].join(', ')}: ${JSON.stringify(email.subject)}`;
+          if (!smtp) {
+            d.status = 'error';
+            d.error = noEmailSettingsMessage(workspaceId);
+          }
+        }
         context.steps[step.id] = { output: null };
       } catch (err) {
-        if (!(err instanceof ExpressionError) && !(err instanceof RequestInputError)) throw err;
+        if (!(err instanceof ExpressionError) && !(err instanceof RequestInputError) && !(err instanceof EmailInputError)) throw err;
         d.status = 'error';
         d.error = err.message;
       }
@@ -138,8 +158,6 @@ function describe(kind: string, input: unknown): string {
       return `would send ${String(i.type)} to ${i.endpointId ? `endpoint ${String(i.endpointId)}` : 'the subscribed endpoints'}`;
     case 'delay':
       return i.for !== undefined ? `would wait ${String(i.for)}` : `would wait until ${String(i.until)}`;
-    case 'email':
-      return 'email steps are not built yet';
     default:
       return `would run ${kind}`;
   }
