@@ -432,4 +432,38 @@ describe('console workflows', { skip: noBrowser }, () => {
     assert.equal((await page.goto(`${app.url}/workspaces/${ws}/workflows/wfl_nothere`))?.status(), 404);
     await context.close();
   });
+
+  test('the run log pages by 50 runs, newest first, keeping its status filter', async () => {
+    const wf = await call('POST', '/workflows', {
+      name: 'Page views',
+      trigger: { type: 'page.viewed', if: 'event.n < 0' },
+      steps: [{ id: 'tag', kind: 'crm.tag', add: ['reader'] }],
+    });
+    assert.equal(wf.status, 201, JSON.stringify(wf.body));
+    for (let n = 1; n <= 51; n++) assert.equal((await call('POST', '/events', { type: 'page.viewed', data: { n } })).status, 201);
+    const all = await waitFor(async () => {
+      const r = (await call('GET', `/workflows/${wf.body.id}/runs?limit=100`)).body.data as { id: string; status: string }[];
+      return r.length === 51 && r.every((x) => x.status === 'filtered') ? r : undefined;
+    }, '51 filtered runs');
+    const { context, page } = await signedIn(browser, app, member, `/workspaces/${ws}/workflows/${wf.body.id}/runs?status=filtered`);
+    const rows = page.locator('table.workflow-runs tbody tr');
+    assert.equal(await rows.count(), 50);
+    assert.equal(await rows.first().getAttribute('id'), `run-${all[0]!.id}`, 'newest first');
+    await page.getByRole('link', { name: 'Older runs' }).click();
+    await page.waitForURL(/cursor=/);
+    assert.match(page.url(), /status=filtered/);
+    assert.equal(await rows.count(), 1);
+    assert.equal(await rows.first().getAttribute('id'), `run-${all[50]!.id}`, 'the oldest, on the second page');
+    assert.equal(await page.getByRole('link', { name: 'Older runs' }).count(), 0);
+    await page.getByRole('link', { name: 'Newest runs' }).click();
+    await page.waitForURL((u) => !u.search.includes('cursor'));
+    assert.equal(await rows.count(), 50);
+    // A filtered run's page says why no step ran.
+    await page.goto(`${app.url}/workspaces/${ws}/workflows/${wf.body.id}/runs/${all[0]!.id}`);
+    assert.match(await page.locator('main').innerText(), /No step ran: the trigger's condition was false/);
+    // A status that is not one: said next to the filter.
+    assert.equal((await page.goto(`${app.url}/workspaces/${ws}/workflows/${wf.body.id}/runs?status=maybe`))?.status(), 400);
+    assert.match(await page.locator('#f-status-error').innerText(), /status must be one of/);
+    await context.close();
+  });
 });
