@@ -16,6 +16,7 @@ const SOURCES: Record<string, string> = {
   'console.css': `${OWN}console.css`,
   'console.js': `${OWN}console.js`,
   'charts.js': `${OWN}charts.js`,
+  'workflow-editor.js': `${OWN}workflow-editor.js`,
   'favicon.svg': `${OWN}favicon.svg`,
   'htmx.min.js': require.resolve('htmx.org/dist/htmx.min.js'),
   'htmx-sse.js': require.resolve('htmx-ext-sse/dist/sse.min.js'),

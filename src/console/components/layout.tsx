@@ -40,6 +40,7 @@ const NAV: [string, string][] = [
   ['endpoints', 'Endpoints'],
   ['messages', 'Messages'],
   ['customers', 'Customers'],
+  ['workflows', 'Workflows'],
   ['incidents', 'Incidents'],
   ['checks', 'Checks'],
   ['troubleshooting', 'Troubleshooting'],

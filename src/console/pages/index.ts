@@ -16,6 +16,9 @@ import { eventsStream } from './events-stream.js';
 import { overviewPage } from './overview.js';
 import { settingsPage } from './settings.js';
 import { troubleshootingPage } from './troubleshooting.js';
+import { workflowDetailPage } from './workflow-detail.js';
+import { workflowRunsPage } from './workflow-runs.js';
+import { workflowsPage } from './workflows.js';
 
 export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Promise<void>)[] = [
   overviewPage,
@@ -33,4 +36,7 @@ export const workspacePages: ((app: FastifyInstance, opts: { ctx: Ctx }) => Prom
   checksPage,
   settingsPage,
   troubleshootingPage,
+  workflowsPage,
+  workflowDetailPage,
+  workflowRunsPage,
 ];

@@ -38,7 +38,9 @@ export async function patchWorkflow(ctx: Ctx, workspaceId: string, id: string, i
     if (!current) throw new NotFoundError('WORKFLOW_NOT_FOUND', `no workflow ${JSON.stringify(id)} in this workspace`);
     const before = current.definition as WorkflowDefinition;
     const definition = await validated(ctx, workspaceId, { ...before, ...patch });
-    const changed = JSON.stringify({ ...definition, enabled: before.enabled }) !== JSON.stringify({ ...before, enabled: before.enabled });
+    // The stored definition comes back from jsonb with its keys reordered: compared key order aside, or every
+    // PATCH (an enable, a save of the same text) would make a new version.
+    const changed = !sameJson({ ...definition, enabled: before.enabled }, { ...before, enabled: before.enabled });
     await updateWorkflow(tx, {
       id,
       name: definition.name,
@@ -48,4 +50,17 @@ export async function patchWorkflow(ctx: Ctx, workspaceId: string, id: string, i
     });
   });
   return workflowView((await findWorkflow(ctx.db, workspaceId, id))!);
+}
+
+/** Whether two JSON values are equal, whatever the order of their objects' keys. */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  }
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return a === b;
 }

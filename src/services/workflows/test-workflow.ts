@@ -102,7 +102,7 @@ export async function testWorkflow(ctx: Ctx, workspaceId: string, workflowId: st
         d.input = r.value;
         d.would = describe(step.kind, r.value);
         if (step.kind === 'http' || step.kind === 'slack' || step.kind === 'discord') {
-          const req = buildStepRequest(step.kind, r.value, `<runId>:${step.id}`);
+          const req = dryRequest(step.kind, r.value, `<runId>:${step.id}`);
           let parsed: unknown = req.body;
           try {
             parsed = req.body ? JSON.parse(req.body) : null;
@@ -178,4 +178,28 @@ function payloadEvent(trigger: Obj, payload: Obj, type: string | undefined): Con
   const guessed = type ?? (actions[0] ? `${String(trigger.object)}${source === 'piano' ? '_' : '.'}${actions[0]}` : undefined);
   if (!guessed) throw new ValidationError('give type: the event type the payload is (the trigger lists no actions)', { field: 'type' });
   return { ...base, source, type: guessed };
+}
+
+const LEADING_MARKER = /^⟦secret:[A-Za-z_][A-Za-z0-9_]*⟧/;
+const STAND_IN = 'https://secret.invalid';
+
+/**
+ * The request a step would send, as a dry run can know it: secrets stay markers. A URL that is itself a secret, or
+ * starts with one (a Slack or Discord webhook kept as a secret, as the docs advise), cannot be parsed before the
+ * secret is opened, which a dry run never does: it is checked with a stand-in origin and shown with its marker.
+ */
+function dryRequest(kind: string, input: unknown, idempotencyKey: string) {
+  const field = kind === 'http' ? 'url' : 'webhook';
+  const i: Obj = isObj(input) ? { ...input } : {};
+  const raw = i[field];
+  const lead = typeof raw === 'string' ? LEADING_MARKER.exec(raw)?.[0] : undefined;
+  if (lead) i[field] = `${STAND_IN}${(raw as string).slice(lead.length)}`;
+  const req = buildStepRequest(kind, i, idempotencyKey);
+  // Markers elsewhere in the URL (a path, a query value) come back percent-encoded by URL: shown as written.
+  let url = req.url.replace(/%E2%9F%A6secret(?::|%3A)([A-Za-z0-9_]+)%E2%9F%A7/g, '⟦secret:$1⟧');
+  if (lead) {
+    const rest = url.slice(STAND_IN.length);
+    url = lead + ((raw as string).length === lead.length && rest.startsWith('/') ? rest.slice(1) : rest);
+  }
+  return { ...req, url };
 }
