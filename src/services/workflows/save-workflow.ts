@@ -3,6 +3,7 @@
 import { findWorkflow, insertWorkflow, updateWorkflow } from '../../db/queries/workflows.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { NotFoundError, UnprocessableError, WorkspaceNotFoundError } from '../../errors.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
 import { newId } from '../../lib/ids.js';
 import { validateDefinition, type WorkflowDefinition } from '../../workflows/definition.js';
 import type { Ctx } from '../context.js';
@@ -62,7 +63,10 @@ export async function patchWorkflow(ctx: Ctx, workspaceId: string, id: string, i
     if (!current) throw new NotFoundError('WORKFLOW_NOT_FOUND', `no workflow ${JSON.stringify(id)} in this workspace`);
     const before = current.definition as WorkflowDefinition;
     const definition = await validated(ctx, workspaceId, { ...before, ...patch });
-    const changed = JSON.stringify({ ...definition, enabled: before.enabled }) !== JSON.stringify({ ...before, enabled: before.enabled });
+    // Compared with sorted keys: the stored definition comes back from jsonb with its keys in jsonb's order.
+    const changed = canonicalJson({ ...definition, enabled: before.enabled }) !== canonicalJson({ ...before, enabled: before.enabled });
+    // The same definition again (`sluice workflow apply` of an unchanged file): nothing is written.
+    if (!changed && definition.enabled === current.enabled) return;
     await updateWorkflow(tx, {
       id,
       name: definition.name,
