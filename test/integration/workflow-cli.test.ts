@@ -57,6 +57,10 @@ test('sluice workflow list, apply, test, runs and run', { timeout: 420_000 }, as
     assert.equal(u.workflow.id, id);
     assert.equal(u.workflow.version, 2);
     assert.equal((await api(server.url, 'GET', `/workspaces/${ws}/workflows/${id}/versions`)).body.data.length, 2);
+    // The file is the whole definition: a workflow disabled meanwhile is enabled again, with no new version.
+    assert.equal((await api(server.url, 'PATCH', `/workspaces/${ws}/workflows/${id}`, { enabled: false })).body.enabled, false);
+    assert.match((await sluice('apply', v2)).stdout, new RegExp(`^Updated workflow ${id} "Enrolment": enabled$`, 'm'));
+    assert.equal((await api(server.url, 'GET', `/workspaces/${ws}/workflows/${id}`)).body.version, 2);
 
     // Refused: every problem with its path, nothing saved; unreadable files and bad JSON say so.
     const invalid = file('invalid.json', {

@@ -291,6 +291,12 @@ describe('workflow operations', () => {
     const rest = await call('POST', ws, `/workflows/${wf}/replay`, { since, status: ['filtered'], cursor: byStatus.body.nextCursor });
     assert.equal(rest.body.reevaluated, 0);
     assert.equal(rest.body.nextCursor, null);
+
+    // Created disabled, enabled since: a change of steps alone is a new version and leaves it enabled.
+    const patched = await call('PATCH', ws, `/workflows/${wf}`, { steps: [{ id: 'ping', kind: 'http', url: `${receiver.url}/cursor2` }] });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.body.version, 2);
+    assert.equal(patched.body.enabled, true);
   });
 
   test('retention deletes finished runs past the workspace’s age with their steps; recent and live runs stay', async () => {

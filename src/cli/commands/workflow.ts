@@ -238,6 +238,11 @@ async function apply(
       409,
     );
   const before = same[0];
+  // The file is the whole definition: without `enabled` the workflow is enabled (a PATCH would keep its state).
+  const whole =
+    definition !== null && typeof definition === 'object' && !Array.isArray(definition) && !('enabled' in definition)
+      ? { ...definition, enabled: true }
+      : definition;
   if (!before) {
     const workflow =
       access.via === 'server'
@@ -247,8 +252,8 @@ async function apply(
   }
   const workflow =
     access.via === 'server'
-      ? await access.call<WorkflowView>('PATCH', `${base}/${before.id}`, definition)
-      : await patchWorkflow(access.ctx, ws, before.id, definition);
+      ? await access.call<WorkflowView>('PATCH', `${base}/${before.id}`, whole)
+      : await patchWorkflow(access.ctx, ws, before.id, whole);
   const unchanged = workflow.version === before.version && workflow.enabled === before.enabled;
   return { action: unchanged ? 'unchanged' : 'updated', workflow, before };
 }

@@ -62,7 +62,9 @@ export async function patchWorkflow(ctx: Ctx, workspaceId: string, id: string, i
     const current = await findWorkflow(tx, workspaceId, id, true);
     if (!current) throw new NotFoundError('WORKFLOW_NOT_FOUND', `no workflow ${JSON.stringify(id)} in this workspace`);
     const before = current.definition as WorkflowDefinition;
-    const definition = await validated(ctx, workspaceId, { ...before, ...patch });
+    // `enabled` of the stored version is what it was when that version was made; the workflow row holds the
+    // current one (switching it makes no version), so a PATCH without `enabled` keeps the current state.
+    const definition = await validated(ctx, workspaceId, { ...before, enabled: current.enabled, ...patch });
     // Compared with sorted keys: the stored definition comes back from jsonb with its keys in jsonb's order.
     const changed = canonicalJson({ ...definition, enabled: before.enabled }) !== canonicalJson({ ...before, enabled: before.enabled });
     // The same definition again (`sluice workflow apply` of an unchanged file): nothing is written.
