@@ -106,6 +106,9 @@ export interface Config {
   retentionBatchSize: number;
   /** SLUICE_RETENTION_PAUSE_MS, default 50: pause between retention batches, so ingest always gets the disk. */
   retentionPauseMs: number;
+  /** SLUICE_WORKFLOW_RUN_RETENTION_DAYS, default 30: days finished workflow runs are kept, for workspaces without
+   *  their own workflowRunRetentionDays. */
+  workflowRunRetentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -265,6 +268,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     retentionIntervalSeconds: int('SLUICE_RETENTION_INTERVAL_SECONDS', 3600, 0, 604_800),
     retentionBatchSize: int('SLUICE_RETENTION_BATCH', 1000, 10, 100_000),
     retentionPauseMs: int('SLUICE_RETENTION_PAUSE_MS', 50, 0, 60_000),
+    workflowRunRetentionDays: int('SLUICE_WORKFLOW_RUN_RETENTION_DAYS', 30, 1, 36_500),
     ...overrides,
   };
   if (problems.length > 0) throw new ConfigError(problems);

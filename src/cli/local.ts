@@ -52,11 +52,9 @@ export function serverCaller(url: string, cliToken: string): ServerCall {
       json = undefined;
     }
     if (!res.ok) {
-      throw new ServerAnswerError(
-        json?.error?.code ?? `HTTP_${res.status}`,
-        json?.error?.message ?? `server answered ${res.status}`,
-        res.status,
-      );
+      // The rest of the error object (a validation's `problems`) is kept, as an error thrown in-process has it.
+      const { code, message, ...details } = json?.error ?? {};
+      throw new ServerAnswerError(code ?? `HTTP_${res.status}`, message ?? `server answered ${res.status}`, res.status, false, details);
     }
     return json as T;
   };

@@ -16,6 +16,7 @@ import { retentionCommand } from './commands/retention.js';
 import { startCommand } from './commands/start.js';
 import { workspaceCommand } from './commands/workspace.js';
 import { userCommand } from './commands/user.js';
+import { workflowCommand } from './commands/workflow.js';
 import { UsageError, type Command } from './command.js';
 import { SLUICE_VERSION } from './version.js';
 
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, Command> = {
   check: checkCommand,
   incidents: incidentsCommand,
   listen: listenCommand,
+  workflow: workflowCommand,
 };
 
 function mainHelp(): string {

@@ -29,6 +29,12 @@ export interface Metrics {
   incidentsOpen: Gauge<'kind'>;
   /** Provider created → received by Sluice, seconds, observed at ingest (Stripe: `created` is the event's time). */
   webhookDeliveryLag: Histogram<'provider'>;
+  /** Workflow runs reaching a final status (succeeded, failed) or recorded as filtered; a rerun counts again. */
+  workflowRuns: Counter<'status'>;
+  /** Failed attempts of workflow steps, by step kind (a retried attempt counts each time). */
+  workflowStepFailures: Counter<'kind'>;
+  /** Trigger message published → the run's first step started, seconds (live runs only, not replays). */
+  workflowTriggerLag: Histogram;
 }
 
 // From a loopback ack (~1 ms) to a receiver at the 15 s default timeout.
@@ -100,6 +106,16 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       "Provider's event time to receipt by Sluice (Stripe `created`), by provider; observed once per new event",
       ['provider'],
       DELIVERY_LAG_BUCKETS,
+    ),
+    workflowRuns: counter('sluice_workflow_runs_total', 'Workflow runs reaching succeeded or failed, or recorded as filtered, by status', [
+      'status',
+    ]),
+    workflowStepFailures: counter('sluice_workflow_step_failures_total', 'Failed workflow step attempts, by step kind', ['kind']),
+    workflowTriggerLag: histogram(
+      'sluice_workflow_trigger_lag_seconds',
+      'Trigger message published to the first step of its run started (live runs)',
+      [],
+      LAG_BUCKETS,
     ),
   };
 }

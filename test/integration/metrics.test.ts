@@ -135,3 +135,50 @@ describe('event outcomes settled at ingest', () => {
     }
   });
 });
+
+describe('workflow metrics', () => {
+  test('runs by final status, failed step attempts by kind, and the trigger → first step lag', async () => {
+    const failing = await startReceiver(() => ({ status: 400 }));
+    const app = await startTestApp({ config: { outboundAllow: parseCidrs('127.0.0.0/8').cidrs } });
+    try {
+      const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Workflow metrics' })).body.id;
+      const call = (method: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
+      const wf = (
+        await call('POST', '/workflows', {
+          name: 'Metered',
+          trigger: { type: 'meter.read', if: 'event.n > 0' },
+          steps: [
+            { id: 'emit', kind: 'event.emit', type: 'meter.logged', data: {} },
+            { id: 'call', kind: 'http', url: `${failing.url}/x`, if: 'event.n > 5' },
+          ],
+        })
+      ).body.id;
+      for (const n of [1, 0, 9]) assert.equal((await call('POST', '/events', { type: 'meter.read', data: { n } })).status, 201);
+      await waitFor(async () => {
+        const runs = (await call('GET', `/workflows/${wf}/runs`)).body.data as { status: string }[];
+        return runs.length === 3 && runs.every((r) => ['succeeded', 'failed', 'filtered'].includes(r.status));
+      }, 'runs settled');
+      let text = await (await fetch(`${app.url}/metrics`)).text();
+      assert.equal(sample(text, 'sluice_workflow_runs_total', { status: 'succeeded' }), 1);
+      assert.equal(sample(text, 'sluice_workflow_runs_total', { status: 'filtered' }), 1);
+      assert.equal(sample(text, 'sluice_workflow_runs_total', { status: 'failed' }), 1);
+      assert.equal(sample(text, 'sluice_workflow_step_failures_total', { kind: 'http' }), 1);
+      // The two runs that passed their trigger started a first step; the filtered one did not.
+      assert.equal(sample(text, 'sluice_workflow_trigger_lag_seconds_count'), 2);
+      assert.ok(sample(text, 'sluice_workflow_trigger_lag_seconds_sum') > 0);
+      assert.equal(sample(text, 'sluice_workflow_trigger_lag_seconds_bucket', { le: '+Inf' }), 2);
+
+      // A retried run that fails again counts as a second failure of its step and a second failed run.
+      const failed = ((await call('GET', `/workflows/${wf}/runs?status=failed`)).body.data as { id: string }[])[0]!;
+      assert.equal((await call('POST', `/runs/${failed.id}/retry`)).status, 200);
+      await waitFor(async () => (await call('GET', `/runs/${failed.id}`)).body.status === 'failed', 'failed again');
+      text = await (await fetch(`${app.url}/metrics`)).text();
+      assert.equal(sample(text, 'sluice_workflow_runs_total', { status: 'failed' }), 2);
+      assert.equal(sample(text, 'sluice_workflow_step_failures_total', { kind: 'http' }), 2);
+      assert.equal(sample(text, 'sluice_workflow_trigger_lag_seconds_count'), 2, 'a retry is not a trigger');
+    } finally {
+      await app.close();
+      await failing.close();
+    }
+  });
+});

@@ -2,10 +2,9 @@ import { loadConfig } from '../../config.js';
 import { changeIncident, type IncidentAction } from '../../services/incidents/change-incident.js';
 import type { IncidentView } from '../../services/incidents/incident-view.js';
 import { listIncidents } from '../../services/incidents/list-incidents.js';
-import type { WorkspaceView } from '../../services/workspaces/workspace-view.js';
-import { listWorkspaces } from '../../services/workspaces/list-workspaces.js';
 import { parseOptions, UsageError, type Command } from '../command.js';
-import { openAccess, type Access } from '../local.js';
+import { openAccess } from '../local.js';
+import { workspaceOf } from '../workspace-choice.js';
 
 const HELP = [
   'Usage: sluice incidents list [--workspace ID] [--status S[,S…]] [--kind K[,K…]] [--json]',
@@ -30,17 +29,6 @@ const ACTIONS: Record<string, IncidentAction> = {
   ignore: 'ignore',
   reopen: 'reopen',
 };
-
-/** The workspace asked for, or the only one there is. */
-async function workspaceOf(access: Access, given: string | undefined): Promise<string> {
-  if (given) return given;
-  const page: { data: WorkspaceView[] } =
-    access.via === 'server'
-      ? await access.call('GET', '/workspaces?limit=2')
-      : await listWorkspaces(access.ctx, { kind: 'admin' }, { limit: '2' });
-  if (page.data.length === 1) return page.data[0]!.id;
-  throw new UsageError(page.data.length === 0 ? 'there is no workspace yet' : '--workspace is required: there are several workspaces');
-}
 
 function ago(iso: string, now: number): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));

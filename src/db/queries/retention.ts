@@ -3,10 +3,14 @@
 import { idFloor } from '../../lib/ids.js';
 import type { Queryable } from '../port.js';
 
-/** Every workspace with its own retention (null: the global default). */
-export async function workspaceRetention(db: Queryable, onlyId?: string): Promise<{ id: string; retentionDays: number | null }[]> {
-  const { rows } = await db.query<{ id: string; retentionDays: number | null }>(
-    `SELECT id, retention_days AS "retentionDays" FROM workspaces WHERE ($1::text IS NULL OR id = $1) ORDER BY id`,
+/** Every workspace with its own retentions (null: the global defaults). */
+export async function workspaceRetention(
+  db: Queryable,
+  onlyId?: string,
+): Promise<{ id: string; retentionDays: number | null; workflowRunRetentionDays: number | null }[]> {
+  const { rows } = await db.query<{ id: string; retentionDays: number | null; workflowRunRetentionDays: number | null }>(
+    `SELECT id, retention_days AS "retentionDays", workflow_run_retention_days AS "workflowRunRetentionDays"
+     FROM workspaces WHERE ($1::text IS NULL OR id = $1) ORDER BY id`,
     [onlyId ?? null],
   );
   return rows;
@@ -90,6 +94,24 @@ export async function pruneAttemptBatch(db: Queryable, o: { workspaceId: string;
        WHERE e.workspace_id = $1
        LIMIT $3
      )`,
+    [o.workspaceId, o.cutoff, o.limit],
+  );
+  return rowCount;
+}
+
+/**
+ * Deletes up to `limit` workflow runs of the workspace that finished (succeeded, failed, filtered) before `cutoff`,
+ * with their step rows and attempts (ON DELETE CASCADE). A running or waiting run has no finished_at and is
+ * never taken; the status is tested again on the row being deleted, so a run retried or rerun meanwhile stays.
+ * Returns how many runs went.
+ */
+export async function pruneWorkflowRunBatch(db: Queryable, o: { workspaceId: string; cutoff: Date; limit: number }): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM workflow_runs WHERE id IN (
+       SELECT id FROM workflow_runs
+       WHERE workspace_id = $1 AND status IN ('succeeded', 'failed', 'filtered') AND finished_at < $2
+       LIMIT $3
+     ) AND status IN ('succeeded', 'failed', 'filtered') AND finished_at < $2`,
     [o.workspaceId, o.cutoff, o.limit],
   );
   return rowCount;

@@ -164,22 +164,6 @@ export async function findTriggerMessage(db: Queryable, workspaceId: string, id:
   return rows[0];
 }
 
-/** Messages of a time range, for a bulk replay (bounded). */
-export async function messagesBetween(
-  db: Queryable,
-  workspaceId: string,
-  since: Date,
-  until: Date,
-  limit: number,
-): Promise<TriggerMessage[]> {
-  const { rows } = await db.query<TriggerMessage>(
-    `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.workspace_id = $1 AND m.created_at >= $2 AND m.created_at < $3 AND NOT m.test
-     ORDER BY m.id LIMIT $4`,
-    [workspaceId, since, until, limit],
-  );
-  return rows;
-}
-
 // ---- customers ----
 
 export interface CustomerSnapshot {
@@ -313,6 +297,8 @@ export interface NewRun {
   triggerEvent: unknown;
   customer: unknown;
   eventAt: Date | null;
+  /** When the message that started the run was published. */
+  triggeredAt: Date | null;
   error: string | null;
   /** The first step to queue (null: none, e.g. a filtered run). */
   firstStep: { id: string; stepId: string; kind: string } | null;
@@ -322,8 +308,8 @@ export interface NewRun {
 export async function insertRun(db: Queryable, r: NewRun): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO workflow_runs (id, workspace_id, workflow_id, version, trigger_event_key, message_id, status, mode, depth,
-                                trigger_event, customer, event_at, error, finished_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $7 IN ('filtered', 'failed') THEN now() END)
+                                trigger_event, customer, event_at, error, finished_at, triggered_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, CASE WHEN $7 IN ('filtered', 'failed') THEN now() END, $14)
      ON CONFLICT (workflow_id, trigger_event_key) DO NOTHING`,
     [
       r.id,
@@ -339,6 +325,7 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<boolean> {
       r.customer === null ? null : JSON.stringify(r.customer),
       r.eventAt,
       r.error,
+      r.triggeredAt,
     ],
   );
   if (rowCount !== 1) return false;
@@ -346,14 +333,15 @@ export async function insertRun(db: Queryable, r: NewRun): Promise<boolean> {
   return true;
 }
 
+/** Queues a step of a run unless the run has a current row for it; `rerun` is the run's latest rerun (null: none). */
 export async function insertStep(
   db: Queryable,
-  s: { id: string; runId: string; workspaceId: string; stepId: string; kind: string },
+  s: { id: string; runId: string; workspaceId: string; stepId: string; kind: string; rerun?: number | null },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO workflow_steps (id, run_id, workspace_id, step_id, kind) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (run_id, step_id) DO NOTHING`,
-    [s.id, s.runId, s.workspaceId, s.stepId, s.kind],
+    `INSERT INTO workflow_steps (id, run_id, workspace_id, step_id, kind, rerun) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (run_id, step_id) WHERE superseded_at IS NULL DO NOTHING`,
+    [s.id, s.runId, s.workspaceId, s.stepId, s.kind, s.rerun ?? null],
   );
 }
 
@@ -372,6 +360,9 @@ export interface RunRow {
   eventAt: Date | null;
   error: string | null;
   attempt: number;
+  /** The attempt of the latest rerun from a step (null: never rerun). */
+  rerun: number | null;
+  triggeredAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
   finishedAt: Date | null;
@@ -379,8 +370,8 @@ export interface RunRow {
 
 const RUN_COLUMNS = `r.id, r.workspace_id AS "workspaceId", r.workflow_id AS "workflowId", r.version,
   r.trigger_event_key AS "triggerEventKey", r.message_id AS "messageId", r.status, r.mode, r.depth,
-  r.trigger_event AS "triggerEvent", r.customer, r.event_at AS "eventAt", r.error, r.attempt,
-  r.created_at AS "createdAt", r.updated_at AS "updatedAt", r.finished_at AS "finishedAt"`;
+  r.trigger_event AS "triggerEvent", r.customer, r.event_at AS "eventAt", r.error, r.attempt, r.rerun,
+  r.triggered_at AS "triggeredAt", r.created_at AS "createdAt", r.updated_at AS "updatedAt", r.finished_at AS "finishedAt"`;
 
 export async function findRun(db: Queryable, workspaceId: string, id: string): Promise<RunRow | undefined> {
   const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM workflow_runs r WHERE r.workspace_id = $1 AND r.id = $2`, [
@@ -427,21 +418,113 @@ export async function setRunStatus(db: Queryable, runId: string, status: string,
   );
 }
 
-/** A failed run again: its failed steps due now with their frozen inputs; false when the run is not failed. */
+/**
+ * A failed run again: its failed steps (current rows; history rows of a rerun stay) due now with their frozen
+ * inputs. -1 when the run is not failed; 0, with nothing changed, when it failed before any step (at its trigger).
+ */
 export async function retryFailedSteps(db: Queryable, runId: string): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE workflow_runs SET status = 'running', error = NULL, attempt = attempt + 1, finished_at = NULL, updated_at = now()
-     WHERE id = $1 AND status = 'failed'`,
+     WHERE id = $1 AND status = 'failed'
+       AND EXISTS (SELECT 1 FROM workflow_steps s WHERE s.run_id = $1 AND s.status = 'failed' AND s.superseded_at IS NULL)`,
     [runId],
   );
-  if (rowCount !== 1) return -1;
+  if (rowCount !== 1) {
+    const { rows } = await db.query<{ status: string }>('SELECT status FROM workflow_runs WHERE id = $1', [runId]);
+    return rows[0]?.status === 'failed' ? 0 : -1;
+  }
   const r = await db.query(
     `UPDATE workflow_steps SET status = 'pending', attempts = 0, error = NULL, next_attempt_at = now(), finished_at = NULL,
        locked_by = NULL, locked_until = NULL
-     WHERE run_id = $1 AND status = 'failed'`,
+     WHERE run_id = $1 AND status = 'failed' AND superseded_at IS NULL`,
     [runId],
   );
   return r.rowCount;
+}
+
+/**
+ * A rerun of a finished run from `fromStep` (whose current row is `fromRowId`): the run is running again with its
+ * attempt counted up and recorded as its latest rerun; the current rows of `stepIds` (the step and every step
+ * after it on the run's path) become history; the step is queued again with no input (it is rendered anew).
+ * The run row is locked by the caller.
+ */
+export async function rerunFromStep(
+  db: Queryable,
+  r: { runId: string; workspaceId: string; stepIds: readonly string[]; newRowId: string; stepId: string; kind: string },
+): Promise<number> {
+  const { rows } = await db.query<{ attempt: number }>(
+    `UPDATE workflow_runs SET status = 'running', error = NULL, attempt = attempt + 1, rerun = attempt + 1, finished_at = NULL,
+       updated_at = now()
+     WHERE id = $1 RETURNING attempt`,
+    [r.runId],
+  );
+  const attempt = rows[0]!.attempt;
+  // A run that is over has no pending step; one would be taken out of the queue here all the same.
+  await db.query(
+    `UPDATE workflow_steps SET superseded_at = now(), locked_by = NULL, locked_until = NULL,
+       status = CASE WHEN status = 'pending' THEN 'skipped' ELSE status END
+     WHERE run_id = $1 AND superseded_at IS NULL AND step_id = ANY($2::text[])`,
+    [r.runId, r.stepIds],
+  );
+  await insertStep(db, { id: r.newRowId, runId: r.runId, workspaceId: r.workspaceId, stepId: r.stepId, kind: r.kind, rerun: attempt });
+  return attempt;
+}
+
+/**
+ * A filtered run (or one that failed at its trigger `if`) whose trigger, evaluated again with the workflow's
+ * current version, now passes: it starts on that version with `firstStep` queued and its attempt counted up.
+ * False when the run changed meanwhile (the caller holds no lock).
+ */
+export async function restartRun(
+  db: Queryable,
+  r: {
+    runId: string;
+    workspaceId: string;
+    fromStatus: 'filtered' | 'failed';
+    version: number;
+    customer: unknown;
+    firstStep: { id: string; stepId: string; kind: string };
+  },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE workflow_runs SET status = 'running', version = $3, customer = $4, error = NULL, attempt = attempt + 1,
+       finished_at = NULL, updated_at = now()
+     WHERE id = $1 AND status = $2 AND NOT EXISTS (SELECT 1 FROM workflow_steps s WHERE s.run_id = $1)`,
+    [r.runId, r.fromStatus, r.version, r.customer === null ? null : JSON.stringify(r.customer)],
+  );
+  if (rowCount !== 1) return false;
+  await insertStep(db, { ...r.firstStep, runId: r.runId, workspaceId: r.workspaceId });
+  return true;
+}
+
+/** Messages of a time range that have no run of the workflow, in id order after `afterId` (a bulk replay's page). */
+export async function messagesWithoutRun(
+  db: Queryable,
+  o: { workspaceId: string; workflowId: string; since: Date; until: Date; afterId: string | null; limit: number },
+): Promise<TriggerMessage[]> {
+  const { rows } = await db.query<TriggerMessage>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages m
+     WHERE m.workspace_id = $1 AND m.created_at >= $3 AND m.created_at < $4 AND NOT m.test AND m.id > $5
+       AND NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.workflow_id = $2 AND r.trigger_event_key = m.dedupe_key)
+     ORDER BY m.id LIMIT $6`,
+    [o.workspaceId, o.workflowId, o.since, o.until, o.afterId ?? '', o.limit],
+  );
+  return rows;
+}
+
+/** Runs of a workflow created in a time range with one of `statuses`, in id order after `afterId`. */
+export async function runsInRange(
+  db: Queryable,
+  o: { workflowId: string; statuses: readonly string[]; since: Date; until: Date; afterId: string | null; limit: number },
+): Promise<(RunRow & { stepCount: number })[]> {
+  const { rows } = await db.query<RunRow & { stepCount: number }>(
+    `SELECT ${RUN_COLUMNS}, (SELECT count(*)::int FROM workflow_steps s WHERE s.run_id = r.id) AS "stepCount"
+     FROM workflow_runs r
+     WHERE r.workflow_id = $1 AND r.status = ANY($2::text[]) AND r.created_at >= $3 AND r.created_at < $4 AND r.id > $5
+     ORDER BY r.id LIMIT $6`,
+    [o.workflowId, o.statuses, o.since, o.until, o.afterId ?? '', o.limit],
+  );
+  return rows;
 }
 
 // ---- steps ----
@@ -452,7 +535,7 @@ export const STEP_QUEUE: QueueDef = {
   finishedAt: 'finished_at',
   error: 'error',
   returning: `q.id, q.run_id AS "runId", q.workspace_id AS "workspaceId", q.step_id AS "stepId", q.kind, q.attempts,
-    q.input, q.next_attempt_at AS "nextAttemptAt"`,
+    q.input, q.next_attempt_at AS "nextAttemptAt", q.rerun`,
   plannedColumns: ['status', 'next_attempt_at', 'locked_until'],
 };
 
@@ -465,6 +548,8 @@ export interface ClaimedStep {
   attempts: number;
   input: unknown;
   nextAttemptAt: Date;
+  /** The run attempt of the rerun this row belongs to (null: the first execution): its effects' keys carry it. */
+  rerun: number | null;
 }
 
 export function claimSteps(db: Queryable, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedStep[]> {
@@ -483,12 +568,16 @@ export interface StepRow {
   nextAttemptAt: Date;
   createdAt: Date;
   finishedAt: Date | null;
+  rerun: number | null;
+  /** Replaced by a later rerun: history. */
+  superseded: boolean;
 }
 
+/** Every step row of a run in the order they were reached, history rows of reruns included. */
 export async function stepsOfRun(db: Queryable, runId: string): Promise<StepRow[]> {
   const { rows } = await db.query<StepRow>(
     `SELECT id, step_id AS "stepId", kind, status, input, output, error, attempts, next_attempt_at AS "nextAttemptAt",
-       created_at AS "createdAt", finished_at AS "finishedAt"
+       created_at AS "createdAt", finished_at AS "finishedAt", rerun, superseded_at IS NOT NULL AS superseded
      FROM workflow_steps WHERE run_id = $1 ORDER BY created_at, id`,
     [runId],
   );

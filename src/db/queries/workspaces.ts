@@ -5,10 +5,12 @@ export interface WorkspaceRow {
   name: string;
   demo: boolean;
   retentionDays: number | null;
+  workflowRunRetentionDays: number | null;
   createdAt: Date;
 }
 
-const COLUMNS = 'id, name, demo, retention_days AS "retentionDays", created_at AS "createdAt"';
+const COLUMNS =
+  'id, name, demo, retention_days AS "retentionDays", workflow_run_retention_days AS "workflowRunRetentionDays", created_at AS "createdAt"';
 
 export async function insertWorkspace(db: Queryable, ws: { id: string; name: string; demo: boolean }): Promise<WorkspaceRow> {
   const { rows } = await db.query<WorkspaceRow>(`INSERT INTO workspaces (id, name, demo) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`, [
@@ -38,13 +40,27 @@ export async function listWorkspaces(db: Queryable, opts: { limit: number; befor
 export async function updateWorkspace(
   db: Queryable,
   id: string,
-  patch: { name?: string | undefined; demo?: boolean | undefined; retentionDays?: number | null | undefined },
+  patch: {
+    name?: string | undefined;
+    demo?: boolean | undefined;
+    retentionDays?: number | null | undefined;
+    workflowRunRetentionDays?: number | null | undefined;
+  },
 ): Promise<WorkspaceRow | undefined> {
   const { rows } = await db.query<WorkspaceRow>(
     `UPDATE workspaces SET name = COALESCE($2, name), demo = COALESCE($3, demo),
-       retention_days = CASE WHEN $4 THEN $5::int ELSE retention_days END
+       retention_days = CASE WHEN $4 THEN $5::int ELSE retention_days END,
+       workflow_run_retention_days = CASE WHEN $6 THEN $7::int ELSE workflow_run_retention_days END
      WHERE id = $1 RETURNING ${COLUMNS}`,
-    [id, patch.name ?? null, patch.demo ?? null, patch.retentionDays !== undefined, patch.retentionDays ?? null],
+    [
+      id,
+      patch.name ?? null,
+      patch.demo ?? null,
+      patch.retentionDays !== undefined,
+      patch.retentionDays ?? null,
+      patch.workflowRunRetentionDays !== undefined,
+      patch.workflowRunRetentionDays ?? null,
+    ],
   );
   return rows[0];
 }

@@ -18,6 +18,10 @@ const RetentionReport = view(
           eventsDeleted: Type.Integer(),
           rawBodiesPruned: Type.Integer(),
           attemptsDeleted: Type.Integer(),
+          workflowRunRetentionDays: Type.Optional(Type.Integer()),
+          workflowRunsDeleted: Type.Optional(
+            Type.Integer({ description: 'finished workflow runs deleted, with their steps and attempts' }),
+          ),
         }),
       ),
     ),

@@ -7,6 +7,7 @@ import type { Ctx } from '../../services/context.js';
 import { listWorkflowRuns, getRun } from '../../services/workflows/read-runs.js';
 import { getWorkflow, listWorkflowsOf, listWorkflowVersions, removeWorkflow } from '../../services/workflows/read-workflows.js';
 import { replayWorkflow } from '../../services/workflows/replay-workflow.js';
+import { rerunRun } from '../../services/workflows/rerun-run.js';
 import { retryRun } from '../../services/workflows/retry-run.js';
 import { createWorkflow, patchWorkflow } from '../../services/workflows/save-workflow.js';
 import { testWorkflow } from '../../services/workflows/test-workflow.js';
@@ -56,13 +57,18 @@ const Run = view(
     version: Type.Integer(),
     status: RunStatus,
     mode: Type.String(),
-    attempt: Type.Integer(),
+    attempt: Type.Integer({ description: 'counted up by each retry, rerun and restart of the run' }),
+    rerun: Type.Optional(nullable(Type.Integer({ description: 'the attempt of the latest rerun from a step; null: never rerun' }))),
     trigger: anyJson('{eventId, type, source, key, messageId}: the event that started it'),
     customerId: nullable(Type.String()),
     error: nullable(Type.String()),
     createdAt: isoTime(),
     finishedAt: nullable(isoTime()),
-    steps: Type.Optional(anyJson('each step reached: stepId, kind, status, input (frozen), output, error, attempts')),
+    steps: Type.Optional(
+      anyJson(
+        'each step reached, in order: stepId, kind, status, input (frozen), output, error, attempts; rows a rerun replaced stay with superseded: true',
+      ),
+    ),
   },
   'a workflow run',
 );
@@ -183,6 +189,23 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
     async (r) => retryRun(ctx, r.params.ws, r.params.id),
   );
   app.post(
+    '/workspaces/:ws/runs/:id/rerun',
+    {
+      schema: {
+        summary:
+          'Rerun a finished run from a step it reached: that step and the ones after it execute again, inputs rendered anew, keys carrying the new attempt',
+        tags,
+        params: RunParams,
+        body: Type.Object(
+          { fromStep: text(100, { minLength: 1, description: 'the id of the step to execute again from' }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: Run, ...apiErrors(400, 409, 422) },
+      },
+    },
+    async (r) => rerunRun(ctx, r.params.ws, r.params.id, r.body),
+  );
+  app.post(
     '/workspaces/:ws/workflows/:id/test',
     {
       schema: {
@@ -209,18 +232,46 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
     '/workspaces/:ws/workflows/:id/replay',
     {
       schema: {
-        summary: 'Start the workflow for stored events it has no run for (one run per event, ever)',
+        summary:
+          'Start the workflow for stored events it has no run for (one run per event, ever); by time range, also retry its failed runs and evaluate its filtered runs again',
         tags,
         params: WorkflowParams,
         body: Type.Object(
           {
             eventIds: Type.Optional(Type.Array(text(200), { maxItems: 1000 })),
-            since: Type.Optional(text(40, { description: 'ISO time' })),
-            until: Type.Optional(text(40, { description: 'ISO time (default now)' })),
+            since: Type.Optional(text(40, { description: 'ISO time (or unix seconds): start of the range' })),
+            until: Type.Optional(text(40, { description: 'ISO time (or unix seconds), default now: end of the range (excluded)' })),
+            status: Type.Optional(
+              // Checked by the service, which says why a status (succeeded, running) cannot be replayed.
+              Type.Array(text(20), {
+                maxItems: 5,
+                description:
+                  'failed and/or filtered: runs created in the range with these statuses; failed ones retried, filtered ones evaluated again',
+              }),
+            ),
+            limit: Type.Optional(
+              Type.Integer({ minimum: 1, maximum: 10000, description: 'runs and events handled by this call (default 10000)' }),
+            ),
+            cursor: Type.Optional(text(100, { description: 'nextCursor of the previous call (same since, until, status)' })),
           },
           { additionalProperties: false },
         ),
-        response: { 200: view({ data: anyJson(), missing: Type.Array(Type.String()) }), ...apiErrors(400) },
+        response: {
+          200: view({
+            data: anyJson('per event or run: eventId, runId, and what was done (created / action)'),
+            missing: Type.Array(Type.String()),
+            started: Type.Optional(Type.Integer({ description: 'runs started for events that had none' })),
+            retried: Type.Optional(Type.Integer({ description: 'failed runs retried' })),
+            reevaluated: Type.Optional(Type.Integer({ description: 'filtered runs whose trigger was evaluated again' })),
+            restarted: Type.Optional(Type.Integer({ description: 'of those, runs that now pass and started on the current version' })),
+            skipped: Type.Optional(
+              Type.Integer({ description: 'runs left as they were (still filtered, nothing to retry, changed meanwhile)' }),
+            ),
+            examined: Type.Optional(Type.Integer({ description: 'events of the range without a run of this workflow looked at' })),
+            nextCursor: Type.Optional(nullable(Type.String({ description: 'more to do: call again with it' }))),
+          }),
+          ...apiErrors(400),
+        },
       },
     },
     async (r) => replayWorkflow(ctx, r.params.ws, r.params.id, r.body),

@@ -149,6 +149,15 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
           retentionDays: Type.Optional(
             nullable(Type.Integer({ minimum: 1, maximum: 36500, description: 'days of history kept; null: SLUICE_RETENTION_DAYS' })),
           ),
+          workflowRunRetentionDays: Type.Optional(
+            nullable(
+              Type.Integer({
+                minimum: 1,
+                maximum: 36500,
+                description: 'days finished workflow runs are kept; null: SLUICE_WORKFLOW_RUN_RETENTION_DAYS',
+              }),
+            ),
+          ),
         }),
         response: { 200: Workspace, ...apiErrors() },
       },

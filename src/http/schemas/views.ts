@@ -11,6 +11,11 @@ export const Workspace = view({
   name: Type.String(),
   demo: Type.Boolean({ description: 'demo workspaces store live-mode traffic but ignore it' }),
   retentionDays: nullable(Type.Integer({ description: 'days of history kept; null: the server default (SLUICE_RETENTION_DAYS)' })),
+  workflowRunRetentionDays: Type.Optional(
+    nullable(
+      Type.Integer({ description: 'days finished workflow runs are kept; null: the server default (SLUICE_WORKFLOW_RUN_RETENTION_DAYS)' }),
+    ),
+  ),
   createdAt: isoTime(),
   webhookUrls: WebhookUrls,
 });

@@ -1,12 +1,13 @@
 // Retention: each workspace keeps `retentionDays` of history (its own setting, else SLUICE_RETENTION_DAYS).
 // Older processed and ignored events are deleted, kept ones lose their raw bodies, and old delivery attempts
-// go — in batches of SLUICE_RETENTION_BATCH rows, one short transaction each, with a pause between them, so
+// go; finished workflow runs go after `workflowRunRetentionDays` (else SLUICE_WORKFLOW_RUN_RETENTION_DAYS) — in batches of SLUICE_RETENTION_BATCH rows, one short transaction each, with a pause between them, so
 // ingest and the workers never queue behind the job. One run at a time across every process on the database
 // (a lease row, renewed while the run lasts).
 import { newId } from '../../lib/ids.js';
 import {
   pruneAttemptBatch,
   pruneEventBatch,
+  pruneWorkflowRunBatch,
   releaseRetentionLease,
   takeRetentionLease,
   workspaceRetention,
@@ -22,6 +23,9 @@ export interface WorkspaceRetentionReport {
   eventsDeleted: number;
   rawBodiesPruned: number;
   attemptsDeleted: number;
+  workflowRunRetentionDays: number;
+  /** Finished workflow runs deleted, with their steps and attempts. */
+  workflowRunsDeleted: number;
 }
 
 export type RetentionReport =
@@ -72,6 +76,8 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
         eventsDeleted: 0,
         rawBodiesPruned: 0,
         attemptsDeleted: 0,
+        workflowRunRetentionDays: ws.workflowRunRetentionDays ?? ctx.config.workflowRunRetentionDays,
+        workflowRunsDeleted: 0,
       };
       reports.push(report);
       let afterId: string | null = null;
@@ -99,7 +105,21 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
         if (n < limit) break;
         await pause(retentionPauseMs);
       }
-      if (report.eventsDeleted + report.rawBodiesPruned + report.attemptsDeleted > 0) ctx.log.info(report, 'retention pruned a workspace');
+      // A run takes its step rows and their attempts with it (often tens of rows): fewer runs per statement.
+      const runLimit = Math.max(10, Math.floor(limit / 10));
+      const runCutoff = new Date(ctx.now() - report.workflowRunRetentionDays * 86_400_000);
+      for (;;) {
+        if (!(await keepGoing())) {
+          stopped = true;
+          break outer;
+        }
+        const n = await pruneWorkflowRunBatch(ctx.db, { workspaceId: ws.id, cutoff: runCutoff, limit: runLimit });
+        report.workflowRunsDeleted += n;
+        if (n < runLimit) break;
+        await pause(retentionPauseMs);
+      }
+      if (report.eventsDeleted + report.rawBodiesPruned + report.attemptsDeleted + report.workflowRunsDeleted > 0)
+        ctx.log.info(report, 'retention pruned a workspace');
     }
   } finally {
     await releaseRetentionLease(ctx.db, holder).catch((err: unknown) => ctx.log.warn({ err }, 'could not release the retention lease'));
@@ -111,6 +131,7 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
       eventsDeleted: reports.reduce((n, r) => n + r.eventsDeleted, 0),
       rawBodiesPruned: reports.reduce((n, r) => n + r.rawBodiesPruned, 0),
       attemptsDeleted: reports.reduce((n, r) => n + r.attemptsDeleted, 0),
+      workflowRunsDeleted: reports.reduce((n, r) => n + r.workflowRunsDeleted, 0),
       seconds,
       stopped,
     },

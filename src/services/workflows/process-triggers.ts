@@ -12,7 +12,7 @@ import {
 } from '../../db/queries/workflows.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Ctx } from '../context.js';
-import { startRuns } from './start-runs.js';
+import { countStartedRuns, startRuns, type StartedRun } from './start-runs.js';
 
 const RETRY_SECONDS = [1, 5, 30, 120, 600];
 
@@ -32,10 +32,10 @@ export const releaseOrphanedWorkflowTriggers = (ctx: Ctx) => releaseAllClaims(ct
 
 export async function processTriggers(ctx: Ctx, workerId: string, batch: readonly ClaimedTrigger[]): Promise<void> {
   if (batch.length === 0) return;
-  let started = 0;
+  let started: StartedRun[] = [];
   try {
     await ctx.db.transaction(async (tx) => {
-      started = 0;
+      started = [];
       const mine = await holdClaims(
         tx,
         TRIGGER_QUEUE,
@@ -57,8 +57,7 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
         if (!message) continue;
         let live = workflows.get(t.workspaceId);
         if (!live) workflows.set(t.workspaceId, (live = await liveWorkflows(tx, t.workspaceId)));
-        const runs = await startRuns(ctx, tx, t.workspaceId, message, live);
-        started += runs.filter((r) => r.created).length;
+        started.push(...(await startRuns(ctx, tx, t.workspaceId, message, live)));
       }
       await finishTriggers(
         tx,
@@ -84,7 +83,8 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
     );
     return;
   }
-  if (started > 0) ctx.wakeWorkflows?.();
+  countStartedRuns(ctx, started);
+  if (started.some((r) => r.created)) ctx.wakeWorkflows?.();
 }
 
 function finishTriggers(db: Queryable, workerId: string, outcomes: Parameters<typeof finishClaims>[3]) {

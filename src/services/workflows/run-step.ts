@@ -7,8 +7,9 @@
 //   recorded and next step queued, all in one transaction: exactly once.
 // - external steps (http, slack, discord): input rendered and frozen first (its own transaction), the request sent
 //   with no transaction open, then the attempt and outcome recorded. A crash between the send and the record sends
-//   again: at least once, with the same Idempotency-Key `<runId>:<stepId>` every time. email the same way, with the
-//   Message-ID `<runId.stepId@…>` frozen with its input (email-step.ts).
+//   again: at least once, with the same Idempotency-Key `<runId>:<stepId>` every time (a step executed again by
+//   a rerun carries the rerun's attempt: src/workflows/step-keys.ts). email the same way, with the Message-ID
+//   `<runId.stepId@…>` frozen with its input (email-step.ts).
 // - delay: the time to resume is frozen at the first attempt; until then the row waits in next_attempt_at (a
 //   durable timer) and the run is `waiting`; no worker is held.
 // A failed attempt is retried on the step's policy (408/429/5xx/no answer for external steps, honouring
@@ -34,7 +35,7 @@ import { newId } from '../../lib/ids.js';
 import type { Sender } from '../../outbound/send.js';
 import { parseDuration, type CompiledStep } from '../../workflows/definition.js';
 import { ExpressionError } from '../../workflows/expression.js';
-import { matchCase, redactSecrets, revealSecrets, stepAfter, stepAfterBranch, findStep } from '../../workflows/plan.js';
+import { matchCase, redactSecrets, revealSecrets, stepAfter, stepAfterBranch, findStep, firstStep } from '../../workflows/plan.js';
 import {
   buildStepRequest,
   isRetryableStatus,
@@ -43,6 +44,7 @@ import {
   retryAfterSeconds,
   retryDelaySeconds,
 } from '../../workflows/requests.js';
+import { stepKey } from '../../workflows/step-keys.js';
 import type { Ctx } from '../context.js';
 import { runEmailStep } from './email-step.js';
 import { applyInternalStep, StepFailure } from './step-effects.js';
@@ -115,9 +117,15 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     });
     return;
   }
+  // Trigger → first step lag: once per run, when its first step starts for the first time (not a replayed run's).
+  if (run.mode === 'live' && run.attempt === 1 && claimed.attempts === 1 && claimed.input === null && run.triggeredAt) {
+    if (firstStep(version.index)?.id === step.id)
+      ctx.metrics.workflowTriggerLag.observe(Math.max(0, (ctx.now() - run.triggeredAt.getTime()) / 1000));
+  }
   const rows = await stepsOfRun(ctx.db, run.id);
   const outputs: Record<string, { output: unknown }> = {};
-  for (const r of rows) if (r.status === 'succeeded' || r.status === 'failed') outputs[r.stepId] = { output: r.output ?? null };
+  for (const r of rows)
+    if (!r.superseded && (r.status === 'succeeded' || r.status === 'failed')) outputs[r.stepId] = { output: r.output ?? null };
   const names = await secretNames(ctx.db, run.workspaceId);
   const context = runContext(run, outputs, names);
 
@@ -221,11 +229,12 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
   if (INTERNAL.has(step.kind)) {
     const frozen = input;
     try {
-      await inClaim(ctx, workerId, claimed, async (tx) => {
+      const written = await inClaim(ctx, workerId, claimed, async (tx) => {
         await freezeStepInput(tx, claimed.id, frozen);
-        const output = await applyInternalStep(ctx, tx, run, step, frozen);
-        await writeOutcome(ctx, tx, claimed, run, version, step, { kind: 'succeeded', output, next: stepAfter(version.index, step.id) });
+        const output = await applyInternalStep(ctx, tx, run, step, frozen, stepKey(run.id, step.id, claimed.rerun));
+        return writeOutcome(ctx, tx, claimed, run, version, step, { kind: 'succeeded', output, next: stepAfter(version.index, step.id) });
       });
+      countOutcome(ctx, claimed, written);
       ctx.onDeliveriesQueued();
       ctx.wakeWorkflows?.();
     } catch (err) {
@@ -242,7 +251,11 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     if (claimed.input === null) await inClaim(ctx, workerId, claimed, (tx) => freezeStepInput(tx, claimed.id, frozenInput));
     let request;
     try {
-      request = buildStepRequest(step.kind, revealSecrets(input, await openSecrets(ctx, ctx.db, run.workspaceId)), `${run.id}:${step.id}`);
+      request = buildStepRequest(
+        step.kind,
+        revealSecrets(input, await openSecrets(ctx, ctx.db, run.workspaceId)),
+        stepKey(run.id, step.id, claimed.rerun),
+      );
     } catch (err) {
       if (!(err instanceof RequestInputError)) throw err;
       return recordOutcome(ctx, workerId, claimed, run, version, step, fail(err.message));
@@ -327,12 +340,24 @@ async function recordOutcome(
   input?: unknown,
   attempt?: Parameters<typeof recordStepAttempt>[1],
 ): Promise<void> {
-  await inClaim(ctx, workerId, claimed, async (tx) => {
+  const written = await inClaim(ctx, workerId, claimed, async (tx) => {
     if (input !== undefined) await freezeStepInput(tx, claimed.id, input);
     if (attempt) await recordStepAttempt(tx, attempt);
-    await writeOutcome(ctx, tx, claimed, run, version, step, outcome);
+    return writeOutcome(ctx, tx, claimed, run, version, step, outcome);
   });
+  countOutcome(ctx, claimed, written);
   ctx.wakeWorkflows?.();
+}
+
+/** What an outcome did that the metrics count (once committed). */
+interface Written {
+  stepFailed: boolean;
+  runFinished: 'succeeded' | 'failed' | null;
+}
+
+function countOutcome(ctx: Ctx, claimed: ClaimedStep, w: Written): void {
+  if (w.stepFailed) ctx.metrics.workflowStepFailures.inc({ kind: claimed.kind });
+  if (w.runFinished) ctx.metrics.workflowRuns.inc({ status: w.runFinished });
 }
 
 /** Records the step's outcome and moves the run on: the next step queued, or the run finished. */
@@ -344,29 +369,39 @@ async function writeOutcome(
   version: CompiledVersion | null,
   step: CompiledStep | null,
   outcome: Outcome,
-): Promise<void> {
+): Promise<Written> {
   let next: CompiledStep | null;
   if (outcome.kind === 'failed') {
     const policy = step?.retry ?? { max: 0, backoff: 'exponential' as const };
     if (!outcome.permanent && claimed.attempts <= policy.max) {
       const delay = retryDelaySeconds(policy, claimed.attempts, ctx.config.workflowRetryBaseMs, outcome.retryAfter);
       await finishStep(tx, { id: claimed.id, status: 'pending', error: outcome.error, retryInSeconds: delay });
-      return;
+      return { stepFailed: true, runFinished: null };
     }
     await finishStep(tx, { id: claimed.id, status: 'failed', error: outcome.error });
     if (step?.onError !== 'continue' || !version) {
       await setRunStatus(tx, run.id, 'failed', `step ${claimed.stepId}: ${outcome.error}`);
-      return;
+      return { stepFailed: true, runFinished: 'failed' };
     }
     next = stepAfter(version.index, claimed.stepId);
   } else {
     await finishStep(tx, { id: claimed.id, status: outcome.kind, output: outcome.kind === 'succeeded' ? outcome.output : null });
     next = outcome.next;
   }
+  const stepFailed = outcome.kind === 'failed';
   if (next) {
-    await insertStep(tx, { id: newId('wfs', ctx.now()), runId: run.id, workspaceId: run.workspaceId, stepId: next.id, kind: next.kind });
+    // Steps reached after a rerun belong to it: their keys carry its attempt, so they act again too.
+    await insertStep(tx, {
+      id: newId('wfs', ctx.now()),
+      runId: run.id,
+      workspaceId: run.workspaceId,
+      stepId: next.id,
+      kind: next.kind,
+      rerun: run.rerun,
+    });
     if (run.status !== 'running') await setRunStatus(tx, run.id, 'running');
-  } else {
-    await setRunStatus(tx, run.id, 'succeeded');
+    return { stepFailed, runFinished: null };
   }
+  await setRunStatus(tx, run.id, 'succeeded');
+  return { stepFailed, runFinished: 'succeeded' };
 }

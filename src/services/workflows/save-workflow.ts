@@ -3,6 +3,7 @@
 import { findWorkflow, insertWorkflow, updateWorkflow } from '../../db/queries/workflows.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { NotFoundError, UnprocessableError, WorkspaceNotFoundError } from '../../errors.js';
+import { canonicalJson } from '../../lib/canonical-json.js';
 import { newId } from '../../lib/ids.js';
 import { validateDefinition, type WorkflowDefinition } from '../../workflows/definition.js';
 import type { Ctx } from '../context.js';
@@ -37,10 +38,13 @@ export async function patchWorkflow(ctx: Ctx, workspaceId: string, id: string, i
     const current = await findWorkflow(tx, workspaceId, id, true);
     if (!current) throw new NotFoundError('WORKFLOW_NOT_FOUND', `no workflow ${JSON.stringify(id)} in this workspace`);
     const before = current.definition as WorkflowDefinition;
-    const definition = await validated(ctx, workspaceId, { ...before, ...patch });
-    // The stored definition comes back from jsonb with its keys reordered: compared key order aside, or every
-    // PATCH (an enable, a save of the same text) would make a new version.
-    const changed = !sameJson({ ...definition, enabled: before.enabled }, { ...before, enabled: before.enabled });
+    // `enabled` of the stored version is what it was when that version was made; the workflow row holds the
+    // current one (switching it makes no version), so a PATCH without `enabled` keeps the current state.
+    const definition = await validated(ctx, workspaceId, { ...before, enabled: current.enabled, ...patch });
+    // Compared with sorted keys: the stored definition comes back from jsonb with its keys in jsonb's order.
+    const changed = canonicalJson({ ...definition, enabled: before.enabled }) !== canonicalJson({ ...before, enabled: before.enabled });
+    // The same definition again (`sluice workflow apply` of an unchanged file): nothing is written.
+    if (!changed && definition.enabled === current.enabled) return;
     await updateWorkflow(tx, {
       id,
       name: definition.name,
@@ -50,17 +54,4 @@ export async function patchWorkflow(ctx: Ctx, workspaceId: string, id: string, i
     });
   });
   return workflowView((await findWorkflow(ctx.db, workspaceId, id))!);
-}
-
-/** Whether two JSON values are equal, whatever the order of their objects' keys. */
-function sameJson(a: unknown, b: unknown): boolean {
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
-  }
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-  }
-  return a === b;
 }

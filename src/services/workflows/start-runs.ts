@@ -64,6 +64,7 @@ export async function startRuns(
       }
     }
     const first = status === 'running' ? firstStep(version.index) : null;
+    if (status === 'running' && !first) status = 'filtered';
     const { key, ...triggerEvent } = event;
     const created = await insertRun(tx, {
       id: runId,
@@ -72,16 +73,24 @@ export async function startRuns(
       version: w.version,
       triggerEventKey: key,
       messageId: message.id,
-      status: status === 'running' && !first ? 'filtered' : status,
+      status,
       mode: o.mode ?? 'live',
       depth,
       triggerEvent,
       customer,
       eventAt,
+      triggeredAt: message.createdAt,
       error,
       firstStep: first ? { id: newId('wfs', ctx.now()), stepId: first.id, kind: first.kind } : null,
     });
     started.push({ runId, workflowId: w.id, status, created });
   }
   return started;
+}
+
+/** Counts the runs that were recorded finished when they started (filtered, or failed at their trigger); call it
+ *  once the transaction that started them committed. */
+export function countStartedRuns(ctx: Ctx, runs: readonly StartedRun[]): void {
+  for (const r of runs)
+    if (r.created && (r.status === 'filtered' || r.status === 'failed')) ctx.metrics.workflowRuns.inc({ status: r.status });
 }

@@ -1,6 +1,7 @@
 // The steps inside Sluice (crm.*, access.*, event.emit, webhook.send): each applies its effect in the caller's
 // transaction, the one that also records the step's success and queues the next step, so the effect happens
-// exactly once per run. Messages they publish carry dedupe keys made of the run and step ids.
+// exactly once per run. Messages they publish carry dedupe keys made of the step's key (src/workflows/step-keys.ts:
+// the run and step ids, and the attempt of a rerun that executes the step again).
 import type { Queryable } from '../../db/port.js';
 import { markCheckDue } from '../../db/queries/customer-checks.js';
 import { findEndpoint } from '../../db/queries/endpoints.js';
@@ -49,6 +50,8 @@ export async function applyInternalStep(
   run: RunRow,
   step: { id: string; kind: string },
   input: unknown,
+  /** The step's key (stepKey): `<runId>:<stepId>`, or with the attempt of the rerun executing it again. */
+  key: string,
 ): Promise<unknown> {
   const i = isObj(input) ? input : {};
   const firstDelay = ctx.config.retrySchedule[0] ?? 0;
@@ -74,7 +77,7 @@ export async function applyInternalStep(
           },
           sourceProvider: 'workflows',
           sourceEventId: null,
-          dedupeKey: `${tagging ? 'customer.tagged' : 'customer.untagged'}:${run.id}:${step.id}`,
+          dedupeKey: `${tagging ? 'customer.tagged' : 'customer.untagged'}:${key}`,
           firstAttemptDelaySeconds: firstDelay,
         });
       }
@@ -156,7 +159,7 @@ export async function applyInternalStep(
           `event.emit refused: this run is ${run.depth} emits deep (at most ${MAX_EMIT_DEPTH}); workflows are starting each other in a loop`,
         );
       if (typeof i.type !== 'string') throw new StepFailure('type must be an event type');
-      const id = `wf:${run.id}:${step.id}`;
+      const id = `wf:${key}`;
       const messageId = newId('msg', ctx.now());
       const created = await publishMessage(tx, {
         id: messageId,
@@ -186,12 +189,12 @@ export async function applyInternalStep(
         data: i.data ?? {},
         sourceProvider: null,
         sourceEventId: null,
-        dedupeKey: `custom:wfsend:${run.id}:${step.id}`,
+        dedupeKey: `custom:wfsend:${key}`,
         firstAttemptDelaySeconds: firstDelay,
         triggersWorkflows: false,
         ...(endpointIds ? { endpointIds } : {}),
       });
-      return { type: i.type, dedupeKey: `custom:wfsend:${run.id}:${step.id}` };
+      return { type: i.type, dedupeKey: `custom:wfsend:${key}` };
     }
     default:
       throw new StepFailure(`${step.kind} is not an internal step`);

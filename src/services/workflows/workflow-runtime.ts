@@ -63,6 +63,9 @@ export function workspaceCustomTypes(db: Queryable, workspaceId: string): Promis
 /** How a published message is seen by triggers and expressions; null for a message that starts nothing. */
 export function triggerEventOf(m: TriggerMessage): (ContextEventInput & { key: string }) | null {
   if (m.test) return null;
+  // Sent by a webhook.send step to endpoints only (published with triggersWorkflows: false): a replay does not
+  // start runs for it either.
+  if (m.dedupeKey.startsWith('custom:wfsend:')) return null;
   const base = { id: m.eventId ?? m.id, payload: m.data, recovered: m.recovered === true, key: m.dedupeKey };
   if (m.dedupeKey.startsWith('raw:') && (m.sourceProvider === 'stripe' || m.sourceProvider === 'piano')) {
     const prefix = `${m.sourceProvider}.`;

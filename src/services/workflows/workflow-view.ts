@@ -28,10 +28,12 @@ export function runView(r: RunRow, steps?: StepRow[], attempts?: AttemptRow[]) {
     status: r.status,
     mode: r.mode,
     attempt: r.attempt,
+    rerun: r.rerun,
     depth: r.depth,
     trigger: { eventId: t.id ?? null, type: t.type ?? null, source: t.source ?? null, key: r.triggerEventKey, messageId: r.messageId },
     customerId: r.customer?.id ?? null,
     error: r.error,
+    triggeredAt: iso(r.triggeredAt),
     createdAt: iso(r.createdAt)!,
     updatedAt: iso(r.updatedAt)!,
     finishedAt: iso(r.finishedAt),
@@ -44,6 +46,9 @@ export function runView(r: RunRow, steps?: StepRow[], attempts?: AttemptRow[]) {
             input: s.input ?? null,
             output: s.output ?? null,
             error: s.error,
+            // A row a later rerun replaced: history (the step was executed again after it).
+            superseded: s.superseded,
+            rerun: s.rerun,
             attempts: (attempts ?? [])
               .filter((a) => a.stepRowId === s.id)
               .map((a) => ({

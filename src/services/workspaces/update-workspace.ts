@@ -6,13 +6,19 @@ import { asObject, optionalBoolean, optionalString } from '../input.js';
 import { toWorkspaceView, type WorkspaceView } from './workspace-view.js';
 import { recordAudit, type Actor } from '../audit/record-audit.js';
 
-/** PATCH: a new name, demo mode and/or retention (days, or null for the server default); the id, and so the
- *  webhook URLs, never change. */
+/** PATCH: a new name, demo mode and/or retention (days of history and of workflow runs, or null for the server
+ *  defaults); the id, and so the webhook URLs, never change. */
 export async function updateWorkspaceSettings(ctx: Ctx, workspaceId: string, input: unknown, actor: Actor): Promise<WorkspaceView> {
   const body = asObject(input);
-  const unknown = Object.keys(body).filter((k) => k !== 'name' && k !== 'demo' && k !== 'retentionDays');
+  const FIELDS = ['name', 'demo', 'retentionDays', 'workflowRunRetentionDays'];
+  const unknown = Object.keys(body).filter((k) => !FIELDS.includes(k));
   if (unknown.length > 0)
-    throw new ValidationError(`unknown field ${unknown.join(', ')}: a workspace has name, demo and retentionDays`, { field: unknown[0] });
+    throw new ValidationError(
+      `unknown field ${unknown.join(', ')}: a workspace has name, demo, retentionDays and workflowRunRetentionDays`,
+      {
+        field: unknown[0],
+      },
+    );
   const name = optionalString(body, 'name', 120);
   const demo = optionalBoolean(body, 'demo');
   // PostgreSQL text cannot hold NUL; refused here rather than failing in the database.
@@ -26,18 +32,38 @@ export async function updateWorkspaceSettings(ctx: Ctx, workspaceId: string, inp
     throw new ValidationError('retentionDays must be an integer from 1 to 36500, or null for the server default', {
       field: 'retentionDays',
     });
-  if (name === undefined && demo === undefined && retentionDays === undefined)
-    throw new ValidationError('send name, demo and/or retentionDays to change');
+  const workflowRunRetentionDays = body.workflowRunRetentionDays;
+  if (
+    workflowRunRetentionDays !== undefined &&
+    workflowRunRetentionDays !== null &&
+    !(
+      Number.isInteger(workflowRunRetentionDays) &&
+      (workflowRunRetentionDays as number) >= 1 &&
+      (workflowRunRetentionDays as number) <= 36_500
+    )
+  )
+    throw new ValidationError(
+      'workflowRunRetentionDays must be an integer from 1 to 36500, or null for the server default (SLUICE_WORKFLOW_RUN_RETENTION_DAYS)',
+      { field: 'workflowRunRetentionDays' },
+    );
+  if (name === undefined && demo === undefined && retentionDays === undefined && workflowRunRetentionDays === undefined)
+    throw new ValidationError('send name, demo, retentionDays and/or workflowRunRetentionDays to change');
   // The demo flag decides how inbound events are kept: other instances must hear of it.
   const ws = await changeInboundSettings(ctx, workspaceId, (tx) =>
-    updateWorkspace(tx, workspaceId, { name, demo, retentionDays: retentionDays as number | null | undefined }),
+    updateWorkspace(tx, workspaceId, {
+      name,
+      demo,
+      retentionDays: retentionDays as number | null | undefined,
+      workflowRunRetentionDays: workflowRunRetentionDays as number | null | undefined,
+    }),
   );
   if (!ws) throw new WorkspaceNotFoundError(workspaceId);
-  ctx.log.info({ workspaceId, renamed: name !== undefined, demo, retentionDays }, 'workspace updated');
+  ctx.log.info({ workspaceId, renamed: name !== undefined, demo, retentionDays, workflowRunRetentionDays }, 'workspace updated');
   await recordAudit(ctx, actor, workspaceId, 'workspace.updated', workspaceId, {
     ...(name === undefined ? {} : { name }),
     ...(demo === undefined ? {} : { demo }),
     ...(retentionDays === undefined ? {} : { retentionDays }),
+    ...(workflowRunRetentionDays === undefined ? {} : { workflowRunRetentionDays }),
   });
   return toWorkspaceView(ctx, ws);
 }

@@ -7,6 +7,8 @@ export interface WorkspaceView {
   demo: boolean;
   /** Days of history kept; null follows SLUICE_RETENTION_DAYS. */
   retentionDays: number | null;
+  /** Days finished workflow runs are kept; null follows SLUICE_WORKFLOW_RUN_RETENTION_DAYS. */
+  workflowRunRetentionDays: number | null;
   createdAt: string;
   webhookUrls: { stripe: string; piano: string };
 }
@@ -22,6 +24,7 @@ export function toWorkspaceView(ctx: Ctx, ws: WorkspaceRow): WorkspaceView {
     name: ws.name,
     demo: ws.demo,
     retentionDays: ws.retentionDays,
+    workflowRunRetentionDays: ws.workflowRunRetentionDays,
     createdAt: ws.createdAt.toISOString(),
     webhookUrls: webhookUrls(ctx, ws.id),
   };
