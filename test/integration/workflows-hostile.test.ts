@@ -63,6 +63,13 @@ describe('workflows given hostile input', () => {
       return Number(rows[0]!.n) === 0;
     }, 'no pending trigger or step');
 
+  async function postStripeCustomer(ws: string, id: string): Promise<void> {
+    const payload = stripeEvent('customer.created', { id, email: `${id}@example.com` });
+    const res = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    await waitFor(async () => (await get(ws, '/customers')).data.some((c: any) => c.providerId === id), 'customer projected');
+  }
+
   /** The worker still takes work: a fresh workflow on a fresh event type runs to success. */
   async function workerStillWorks(ws: string): Promise<void> {
     const wf = await create(ws, {
@@ -95,7 +102,7 @@ describe('workflows given hostile input', () => {
     const failed = final.filter((r) => r.status === 'failed');
     assert.equal(failed.length, 1, JSON.stringify(all));
     assert.equal(failed[0].depth, 8);
-    assert.match(failed[0].error, /emits deep .*loop/);
+    assert.match(failed[0].error, /runs deep .*loop/);
     const detail = await run(ws, failed[0].id);
     assert.equal(detail.steps[0].status, 'failed');
     assert.match(detail.steps[0].error, /at most 8/);
@@ -131,6 +138,39 @@ describe('workflows given hostile input', () => {
       all.filter((r) => r.status === 'failed').map((r) => r.depth),
       [8],
     );
+    await workerStillWorks(ws);
+  });
+
+  test('workflows tagging and untagging each other (no emit step) stop at the depth limit too', async () => {
+    const ws = await workspace('tag-pong');
+    await postStripeCustomer(ws, 'cus_pong');
+    // customer.tagged starts an untag, customer.untagged a tag: each run publishes what starts the other.
+    const untag = await create(ws, {
+      name: 'Untag',
+      trigger: { source: 'sluice', object: 'customer', actions: ['tagged'] },
+      steps: [{ id: 'untag', kind: 'crm.untag', remove: ['ping'] }],
+    });
+    const tag = await create(ws, {
+      name: 'Tag',
+      trigger: { source: 'sluice', object: 'customer', actions: ['untagged'] },
+      steps: [{ id: 'tag', kind: 'crm.tag', add: ['ping'] }],
+    });
+    const start = await create(ws, {
+      name: 'Start',
+      trigger: { type: 'pong.start' },
+      steps: [{ id: 'tag', kind: 'crm.tag', add: ['ping'] }],
+    });
+    await publish(ws, 'pong.start', { customerId: 'cus_pong' });
+    await settled(ws, start);
+    await quiet(ws);
+    const all = [...(await runs(ws, start)), ...(await runs(ws, untag)), ...(await runs(ws, tag))];
+    assert.ok(all.length <= 10, `${all.length} runs: the chain did not stop`);
+    assert.deepEqual(
+      all.filter((r) => r.status === 'failed').map((r) => r.depth),
+      [9],
+      JSON.stringify(all.map((r) => [r.depth, r.status, r.error])),
+    );
+    assert.match(all.find((r) => r.status === 'failed').error, /loop/);
     await workerStillWorks(ws);
   });
 
