@@ -4,22 +4,29 @@
 // gets its run.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { startWorkflowWorker, type WorkflowWorker } from '../../src/jobs/workflow-worker.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { pianoData, sendPiano } from '../helpers/piano.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_workflows_hostile_secret';
+const PIANO_KEY = 'PianoHostilePrivateKey0123456789abcdefgh';
+const AID = 'AppHostile1';
 const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
 const FINAL = ['succeeded', 'failed', 'filtered'];
 
 describe('workflows given hostile input', () => {
   let app: TestApp;
   let receiver: Receiver;
+  /** A workflow worker started by a test in place of the app's (stopped at the end). */
+  let replacement: WorkflowWorker | undefined;
   before(async () => {
     app = await startTestApp({ config: { outboundAllow: LOOPBACK, workflowRetryBaseMs: 50 } });
     receiver = await startReceiver();
   });
   after(async () => {
+    await replacement?.stop(5000);
     await receiver.close();
     await app.close();
   });
@@ -314,5 +321,62 @@ describe('workflows given hostile input', () => {
     assert.equal(refused.length, 1);
     assert.match(refused[0].error, /nested more than 1000 levels/);
     await workerStillWorks(ws);
+  });
+
+  test('a Piano event whose timestamp is no representable time still starts its run (trigger.created is null)', async () => {
+    const ws = await workspace('piano-time');
+    assert.equal((await call('PUT', ws, '/connections/piano', { aid: AID, privateKey: PIANO_KEY })).status, 200);
+    receiver.requests.length = 0;
+    const wf = await create(ws, {
+      name: 'Piano users',
+      trigger: { source: 'piano', object: 'user', if: 'trigger.created == null' },
+      steps: [{ id: 'ping', kind: 'http', url: `${receiver.url}/piano`, body: { uid: '{{ event.uid }}' } }],
+    });
+    // 9e12 is a time to Piano ingest (read as milliseconds: year 2255), but year 287,000 as seconds.
+    const res = await sendPiano(
+      app.url,
+      ws,
+      pianoData({ version: 2, aid: AID, uid: 'far', type: 'user_updated', timestamp: 9e12 }, PIANO_KEY),
+    );
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const [r] = await settled(ws, wf);
+    assert.equal(r.status, 'succeeded', JSON.stringify(r));
+    assert.deepEqual(JSON.parse(receiver.requests.find((q) => q.path === '/piano')!.body), { uid: 'far' });
+  });
+
+  // Last: it replaces the app's workflow worker.
+  test('a message that cannot start its runs is retried alone; the rest of its batch starts theirs', async () => {
+    const broken = await workspace('broken-definition');
+    const fine = await workspace('fine-neighbour');
+    const bad = await create(broken, {
+      name: 'Broken',
+      trigger: { type: 'batch.one' },
+      steps: [{ id: 'x', kind: 'crm.set', attributes: { a: 1 } }],
+    });
+    const good = await create(fine, {
+      name: 'Fine',
+      trigger: { type: 'batch.two' },
+      steps: [{ id: 'ping', kind: 'http', url: `${receiver.url}/fine`, body: {} }],
+    });
+    // A stored definition that no longer compiles (as after an upgrade that dropped a step kind).
+    await app.db.query(
+      `UPDATE workflow_versions SET definition = jsonb_set(definition, '{steps,0,kind}', '"teleport"') WHERE workflow_id = $1`,
+      [bad],
+    );
+    // Both messages wait for one claim: the worker is stopped while they are published.
+    await app.workflows!.stop(5000);
+    await publish(broken, 'batch.one', {});
+    await publish(fine, 'batch.two', {});
+    replacement = startWorkflowWorker(app.ctx);
+    const [r] = await settled(fine, good);
+    assert.equal(r.status, 'succeeded', JSON.stringify(r));
+    const { rows } = await app.db.query<{ status: string; attempts: number; error: string }>(
+      'SELECT status, attempts, last_error AS error FROM workflow_triggers WHERE workspace_id = $1',
+      [broken],
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.status, 'pending', 'retried later');
+    assert.match(rows[0]!.error, /no longer validates/);
+    assert.equal((await runs(broken, bad)).length, 0);
   });
 });
