@@ -74,7 +74,9 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
           let live = workflows.get(t.workspaceId);
           if (!live) workflows.set(t.workspaceId, (live = await liveWorkflows(tx, t.workspaceId)));
           const runs = await startRuns(ctx, tx, t.workspaceId, message, live);
-          await savepoint.next(tx);
+          // A message that matched no workflow wrote nothing: the savepoint before it still marks the boundary, so
+          // the round trip is saved (most messages — customer.tagged, access.granted, … — start nothing).
+          if (runs.length > 0) await savepoint.next(tx);
           started += runs.filter((r) => r.created).length;
           outcomes.push({ id: t.id, status: 'done', error: null, retryInSeconds: null });
         } catch (err) {

@@ -1,7 +1,8 @@
 // Starts the runs a published message owes, inside the caller's transaction: for each live workflow whose
 // trigger matches, one run keyed by (workflow, the message's dedupe key) — a redelivered, replayed or recovered
 // event publishes no new message, and a second start of the same one (another instance, a replay) finds the key
-// taken: never a second run. The trigger's `if` is evaluated here; false gives a `filtered` run.
+// taken: never a second run. The trigger's `if` is evaluated here; false gives a `filtered` run. It writes only for
+// the workflows it returns (process-triggers.ts relies on that: an empty answer means nothing was written).
 import type { Queryable } from '../../db/port.js';
 import { insertRun, providerEventTime, runDepth, type TriggerMessage, type WorkflowRow } from '../../db/queries/workflows.js';
 import { newId } from '../../lib/ids.js';
