@@ -71,4 +71,13 @@ describe('buildContext', () => {
     assert.equal(ctx.trigger.created, new Date(1777133250 * 1000).toISOString());
     assert.equal(ctx.trigger.livemode, null);
   });
+
+  test('a time a Date cannot hold is null, not a throw', () => {
+    for (const timestamp of [9e12, 1e300, '99999999999999999999']) {
+      const ctx = buildContext({ event: { source: 'piano', type: 'user_updated', id: 'ev_3', payload: { timestamp } }, run });
+      assert.equal(ctx.trigger.created, null, String(timestamp));
+    }
+    const stripe = buildContext({ event: { source: 'stripe', type: 'invoice.paid', id: 'ev_4', payload: { created: 9e12 } }, run });
+    assert.equal(stripe.trigger.created, null);
+  });
 });

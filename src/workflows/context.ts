@@ -64,14 +64,16 @@ export interface EvaluationContext {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+// A time outside what a Date can hold (a Piano `timestamp` of 9e12 passes ingest as milliseconds but is year
+// 287,000 read as seconds) is no time at all: null, never a throw from toISOString().
 function iso(v: unknown): string | null {
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? null : v.toISOString();
-  if (typeof v === 'number' && Number.isFinite(v)) return new Date(v * 1000).toISOString(); // Stripe: unix seconds
-  if (typeof v === 'string') {
-    const d = new Date(/^\d+$/.test(v) ? Number(v) * 1000 : v);
-    return Number.isNaN(d.getTime()) ? null : d.toISOString();
-  }
-  return null;
+  let d: Date;
+  if (v instanceof Date) d = v;
+  else if (typeof v === 'number' && Number.isFinite(v))
+    d = new Date(v * 1000); // Stripe: unix seconds
+  else if (typeof v === 'string') d = new Date(/^\d+$/.test(v) ? Number(v) * 1000 : v);
+  else return null;
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
 export function buildContext(input: ContextInput): EvaluationContext {

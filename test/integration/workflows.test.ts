@@ -205,6 +205,15 @@ describe('workflows', () => {
     const canceled = (await get(ws, '/messages?type=subscription.canceled')).data;
     assert.equal(canceled.length, 2);
     assert.deepEqual(new Set(all.map((r: any) => r.trigger.messageId)), new Set(canceled.map((m: any) => m.id)));
+    // One from each provider, both through the same business event.
+    assert.deepEqual(canceled.map((m: any) => m.source.provider).sort(), ['piano', 'stripe']);
+    assert.deepEqual(
+      all.map((r: any) => [r.trigger.source, r.trigger.type]),
+      [
+        ['sluice', 'subscription.canceled'],
+        ['sluice', 'subscription.canceled'],
+      ],
+    );
   });
 
   test('a receiver failing twice: the http step succeeds on its third attempt, earlier steps not repeated', async () => {
@@ -220,6 +229,7 @@ describe('workflows', () => {
         name: 'Flaky',
         trigger: { type: 'course.enrolled' },
         steps: [
+          { id: 'tag', kind: 'crm.tag', add: ['enrolled'] },
           { id: 'set', kind: 'crm.set', attributes: { course: '{{ event.course }}' } },
           {
             id: 'call',
@@ -239,9 +249,26 @@ describe('workflows', () => {
       const [run] = await settled(ws, wf);
       const detail = await get(ws, `/runs/${run.id}`);
       assert.equal(detail.status, 'succeeded', JSON.stringify(detail));
-      const [set, callStep] = detail.steps;
+      const [tag, set, callStep] = detail.steps;
       assert.equal(set.attempts.length, 0);
       assert.deepEqual(set.output.attributes, { course: 'c1' });
+      assert.deepEqual(tag.output.added, ['enrolled']);
+      // The steps before the http step ran once while it was retried: one customer.tagged, each claimed once.
+      const tagged = (await get(ws, '/messages?type=customer.tagged')).data;
+      assert.equal(tagged.length, 1);
+      assert.equal(tagged[0].data.workflow.runId, run.id);
+      const claims = await app.db.query<{ stepId: string; attempts: number }>(
+        'SELECT step_id AS "stepId", attempts FROM workflow_steps WHERE run_id = $1 ORDER BY created_at, id',
+        [run.id],
+      );
+      assert.deepEqual(
+        claims.rows.map((r) => [r.stepId, r.attempts]),
+        [
+          ['tag', 1],
+          ['set', 1],
+          ['call', 3],
+        ],
+      );
       assert.deepEqual(
         callStep.attempts.map((a: any) => a.statusCode),
         [503, 429, 200],
@@ -299,14 +326,20 @@ describe('workflows', () => {
         { id: 'ping', kind: 'http', url: `${receiver.url}/later`, body: { at: '{{ trigger.created }}' } },
       ],
     });
-    const sent = Date.now();
     await call('POST', ws, '/events', { type: 'trial.nudge', data: {} });
     await waitFor(async () => (await runs(ws, wf))[0]?.status === 'waiting', 'waiting');
+    const held = await app.db.query('SELECT 1 FROM workflow_steps WHERE workspace_id = $1 AND locked_by IS NOT NULL', [ws]);
+    assert.equal(held.rows.length, 0, 'no step held by a worker while the run waits');
+    assert.ok(!receiver.requests.some((q) => q.path === '/later'), 'nothing sent before the delay is over');
     const [run] = await settled(ws, wf);
     assert.equal(run.status, 'succeeded');
-    const hit = receiver.requests.find((q) => q.path === '/later')!;
-    const waited = hit.at - sent;
-    assert.ok(waited >= 1900 && waited < 4500, `waited ${waited} ms`);
+    const detail = await get(ws, `/runs/${run.id}`);
+    const [wait, ping] = detail.steps;
+    const resumeAt = Date.parse(wait.output.resumeAt);
+    assert.ok(resumeAt >= Date.parse(wait.createdAt) + 2000, 'the resume time is 2 s after the step was reached');
+    assert.ok(Date.parse(wait.output.resumedAt) >= resumeAt, 'resumed at, not before, the frozen time');
+    assert.ok(Date.parse(ping.createdAt) >= resumeAt);
+    assert.ok(receiver.requests.find((q) => q.path === '/later')!.at >= resumeAt);
   });
 
   test('a dry run renders every step and sends nothing', async () => {
@@ -339,6 +372,70 @@ describe('workflows', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(receiver.requests.length, 0, 'nothing sent');
     assert.equal((await runs(ws, wf)).length, 0, 'no run');
+  });
+
+  test('a dry run of a stored event with a customer writes, publishes and sends nothing', async () => {
+    const ws = await workspace('dry-stored');
+    receiver.requests.length = 0;
+    const endpoint = await call('POST', ws, '/endpoints', { url: `${receiver.url}/endpoint`, eventTypes: ['course.enrolled'] });
+    assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
+    // Disabled: the stored event starts no live run, so whatever appears would be the dry run's.
+    const wf = await create(ws, {
+      name: 'Dry, every kind',
+      enabled: false,
+      trigger: { source: 'stripe', object: 'checkout_session', actions: ['completed'] },
+      steps: [
+        { id: 'tag', kind: 'crm.tag', add: ['buyer'] },
+        { id: 'set', kind: 'crm.set', attributes: { plan: 'gold' } },
+        { id: 'grant', kind: 'access.grant', resource: 'course-101' },
+        { id: 'emit', kind: 'event.emit', type: 'course.enrolled', data: { email: '{{ customer.email }}' } },
+        { id: 'send', kind: 'webhook.send', type: 'course.enrolled', data: { session: '{{ event.id }}' } },
+        { id: 'wait', kind: 'delay', for: '1h' },
+        { id: 'notify', kind: 'http', url: `${receiver.url}/notify`, body: { email: '{{ customer.email }}' } },
+      ],
+    });
+    await stripe(ws, stripeEvent('customer.created', { id: 'cus_dry', email: 'dry@example.com' }, { created: T0 }));
+    await stripe(
+      ws,
+      stripeEvent(
+        'checkout.session.completed',
+        { id: 'cs_dry', object: 'checkout.session', customer: 'cus_dry', payment_status: 'paid' },
+        { created: T0 + 5 },
+      ),
+    );
+    await waitFor(async () => (await get(ws, '/events?status=processed')).data.length === 2, 'events processed');
+    const evt = (await get(ws, '/events?type=checkout.session.completed')).data[0];
+    const count = async () => {
+      const { rows } = await app.db.query<{ messages: string; runs: string; steps: string; triggers: string; access: string }>(
+        `SELECT (SELECT count(*) FROM messages WHERE workspace_id = $1) AS messages,
+                (SELECT count(*) FROM workflow_runs WHERE workspace_id = $1) AS runs,
+                (SELECT count(*) FROM workflow_steps WHERE workspace_id = $1) AS steps,
+                (SELECT count(*) FROM workflow_triggers WHERE workspace_id = $1) AS triggers,
+                (SELECT count(*) FROM access WHERE workspace_id = $1) AS access`,
+        [ws],
+      );
+      return rows[0];
+    };
+    const customerBefore = (await get(ws, '/customers')).data.find((c: any) => c.providerId === 'cus_dry');
+    const before = await count();
+    const res = await call('POST', ws, `/workflows/${wf}/test`, { eventId: evt.id });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal(res.body.matched, true);
+    assert.equal(res.body.sent, false);
+    assert.deepEqual(
+      res.body.steps.map((x: any) => [x.stepId, x.status]),
+      ['tag', 'set', 'grant', 'emit', 'send', 'wait', 'notify'].map((id) => [id, 'would_run']),
+    );
+    const notify = res.body.steps.find((x: any) => x.stepId === 'notify');
+    assert.deepEqual(notify.request.body, { email: 'dry@example.com' });
+    assert.match(notify.would, /^would POST http:\/\/127\.0\.0\.1:\d+\/notify with \{"email":"dry@example\.com"\}$/);
+    assert.equal(res.body.steps.find((x: any) => x.stepId === 'emit').input.data.email, 'dry@example.com');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(await count(), before, 'no message, run, step, trigger or access row');
+    assert.equal(receiver.requests.length, 0, 'the receiver and the endpoint saw nothing');
+    const customerAfter = (await get(ws, '/customers')).data.find((c: any) => c.providerId === 'cus_dry');
+    assert.deepEqual(customerAfter.tags ?? [], customerBefore.tags ?? []);
+    assert.deepEqual(customerAfter.attributes ?? {}, customerBefore.attributes ?? {});
   });
 
   test('an edit is a new version; runs stay pinned; a false trigger if gives a filtered run', async () => {

@@ -1,7 +1,17 @@
 // A claimed batch of the trigger inbox, in one transaction: each message's runs started (start-runs.ts) and the
-// inbox rows finished, or nothing at all. A failure (a bad stored definition) retries the batch later.
+// inbox rows finished. Each message works under a savepoint: one that fails (a stored definition that no longer
+// compiles, a bug) is rolled back alone and retried later, while the rest of the batch — other workspaces' messages
+// among them — starts its runs. Only a failure of the transaction itself retries the whole batch.
 import type { Queryable } from '../../db/port.js';
-import { finishClaims, holdClaims, releaseAllClaims, releaseClaims, renewLeases } from '../../db/queries/queue.js';
+import {
+  finishClaims,
+  holdClaims,
+  releaseAllClaims,
+  releaseClaims,
+  renewLeases,
+  savepoint,
+  type ClaimOutcome,
+} from '../../db/queries/queue.js';
 import {
   claimTriggers,
   liveWorkflows,
@@ -52,18 +62,32 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
         ).map((m) => [m.id, m]),
       );
       const workflows = new Map<string, WorkflowRow[]>();
+      const outcomes: ClaimOutcome[] = [];
+      await savepoint.open(tx);
       for (const t of held) {
         const message = messages.get(t.messageId);
-        if (!message) continue;
-        let live = workflows.get(t.workspaceId);
-        if (!live) workflows.set(t.workspaceId, (live = await liveWorkflows(tx, t.workspaceId)));
-        started.push(...(await startRuns(ctx, tx, t.workspaceId, message, live)));
+        if (!message) {
+          outcomes.push({ id: t.id, status: 'done', error: null, retryInSeconds: null });
+          continue;
+        }
+        try {
+          let live = workflows.get(t.workspaceId);
+          if (!live) workflows.set(t.workspaceId, (live = await liveWorkflows(tx, t.workspaceId)));
+          const runs = await startRuns(ctx, tx, t.workspaceId, message, live);
+          // A message that matched no workflow wrote nothing: the savepoint before it still marks the boundary, so
+          // the round trip is saved (most messages — customer.tagged, access.granted, … — start nothing).
+          if (runs.length > 0) await savepoint.next(tx);
+          started.push(...runs);
+          outcomes.push({ id: t.id, status: 'done', error: null, retryInSeconds: null });
+        } catch (err) {
+          if (err instanceof StoreUnavailableError) throw err;
+          await savepoint.rollback(tx);
+          ctx.log.warn({ err, messageId: t.messageId, workspaceId: t.workspaceId }, 'workflow trigger failed; retried later');
+          outcomes.push(retryLater(t, err));
+        }
       }
-      await finishTriggers(
-        tx,
-        workerId,
-        held.map((t) => ({ id: t.id, status: 'done', error: null, retryInSeconds: null })),
-      );
+      await savepoint.close(tx);
+      await finishTriggers(tx, workerId, outcomes);
     });
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;
@@ -71,20 +95,23 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
     await finishTriggers(
       ctx.db,
       workerId,
-      batch.map((t) => {
-        const retry = RETRY_SECONDS[t.attempts - 1];
-        return {
-          id: t.id,
-          status: retry === undefined ? 'failed' : 'pending',
-          error: err instanceof Error ? err.message : String(err),
-          retryInSeconds: retry ?? null,
-        };
-      }),
+      batch.map((t) => retryLater(t, err)),
     );
     return;
   }
   countStartedRuns(ctx, started);
   if (started.some((r) => r.created)) ctx.wakeWorkflows?.();
+}
+
+/** Pending again after the next delay of RETRY_SECONDS; failed once they are used up. */
+function retryLater(t: ClaimedTrigger, err: unknown): ClaimOutcome {
+  const retry = RETRY_SECONDS[t.attempts - 1];
+  return {
+    id: t.id,
+    status: retry === undefined ? 'failed' : 'pending',
+    error: err instanceof Error ? err.message : String(err),
+    retryInSeconds: retry ?? null,
+  };
 }
 
 function finishTriggers(db: Queryable, workerId: string, outcomes: Parameters<typeof finishClaims>[3]) {

@@ -1,7 +1,8 @@
 // Starts the runs a published message owes, inside the caller's transaction: for each live workflow whose
 // trigger matches, one run keyed by (workflow, the message's dedupe key) — a redelivered, replayed or recovered
 // event publishes no new message, and a second start of the same one (another instance, a replay) finds the key
-// taken: never a second run. The trigger's `if` is evaluated here; false gives a `filtered` run.
+// taken: never a second run. The trigger's `if` is evaluated here; false gives a `filtered` run. It writes only for
+// the workflows it returns (process-triggers.ts relies on that: an empty answer means nothing was written).
 import type { Queryable } from '../../db/port.js';
 import { insertRun, providerEventTime, runDepth, type TriggerMessage, type WorkflowRow } from '../../db/queries/workflows.js';
 import { newId } from '../../lib/ids.js';
@@ -38,7 +39,7 @@ export async function startRuns(
     if (!o.force && !matchTrigger(version.definition.trigger, event)) continue;
     customer ??= await customerOfMessage(tx, workspaceId, message);
     if (depth === undefined) {
-      const parent = /^custom:wf:(wfr_[A-Za-z0-9]+):/.exec(message.dedupeKey)?.[1];
+      const parent = parentRunOf(message);
       depth = parent ? ((await runDepth(tx, parent)) ?? 0) + 1 : 0;
     }
     if (eventAt === undefined) {
@@ -52,7 +53,7 @@ export async function startRuns(
     let error: string | null = null;
     if (depth > MAX_EMIT_DEPTH) {
       status = 'failed';
-      error = `event.emit chain deeper than ${MAX_EMIT_DEPTH}: workflows are starting each other in a loop`;
+      error = `started by a chain of ${depth} workflow runs (at most ${MAX_EMIT_DEPTH}): workflows are starting each other in a loop, through event.emit or the events their steps publish`;
     } else if (version.compiled.condition) {
       const context = buildContext({ event, customer, run: { id: runId, attempt: 1, mode: o.mode ?? 'live' } });
       try {
@@ -93,4 +94,18 @@ export async function startRuns(
 export function countStartedRuns(ctx: Ctx, runs: readonly StartedRun[]): void {
   for (const r of runs)
     if (r.created && (r.status === 'filtered' || r.status === 'failed')) ctx.metrics.workflowRuns.inc({ status: r.status });
+}
+
+/**
+ * The run whose step published this message, if any: an event.emit (dedupe key `custom:wf:<runId>:<stepId>`), or
+ * what crm.* and access.* steps publish (customer.tagged, access.granted, …: source `workflows`, `data.workflow.runId`).
+ * A run started by it is one level deeper, so workflows that start each other through any of these — not only
+ * through emits (a tag that starts an untag that starts the tag again) — stop at the depth limit.
+ */
+function parentRunOf(message: TriggerMessage): string | undefined {
+  const emitted = /^custom:wf:(wfr_[A-Za-z0-9]+):/.exec(message.dedupeKey)?.[1];
+  if (emitted) return emitted;
+  if (message.sourceProvider !== 'workflows') return undefined;
+  const workflow = (message.data as { workflow?: { runId?: unknown } } | null)?.workflow;
+  return typeof workflow?.runId === 'string' ? workflow.runId : undefined;
 }

@@ -156,7 +156,7 @@ export async function applyInternalStep(
     case 'event.emit': {
       if (run.depth >= MAX_EMIT_DEPTH)
         throw new StepFailure(
-          `event.emit refused: this run is ${run.depth} emits deep (at most ${MAX_EMIT_DEPTH}); workflows are starting each other in a loop`,
+          `event.emit refused: this run is ${run.depth} runs deep in a chain of workflow runs (at most ${MAX_EMIT_DEPTH}); workflows are starting each other in a loop`,
         );
       if (typeof i.type !== 'string') throw new StepFailure('type must be an event type');
       const id = `wf:${key}`;

@@ -17,7 +17,8 @@ import { validateDefinition, type CompiledWorkflow, type WorkflowDefinition } fr
 import { indexSteps, secretMarkers, type StepIndex } from '../../workflows/plan.js';
 import type { Ctx } from '../context.js';
 
-/** event.emit chains deeper than this fail: a loop of workflows emitting each other's triggers ends here. */
+/** Chains of runs deeper than this fail: a loop of workflows starting each other (through event.emit, or through the
+ *  customer.* and access.* events their steps publish) ends here. */
 export const MAX_EMIT_DEPTH = 8;
 
 export interface CompiledVersion {
