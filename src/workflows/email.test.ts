@@ -88,6 +88,13 @@ describe('buildEmail', () => {
     assert.equal(own.messageId, '<wfr_01abc.mail@letters.example.org>');
   });
 
+  test('a step executed again by a rerun is a new message: its Message-ID carries the rerun', () => {
+    const first = buildEmail({ to: 'ann@example.com', subject: 'Hi', text: 'Hello' }, defaults, { ...ids, rerun: null });
+    const rerun = buildEmail({ to: 'ann@example.com', subject: 'Hi', text: 'Hello' }, defaults, { ...ids, rerun: 2 });
+    assert.equal(first.messageId, '<wfr_01abc.mail@example.com>');
+    assert.equal(rerun.messageId, '<wfr_01abc.mail.2@example.com>');
+  });
+
   test('rendered values are checked: a bad address names its field, a line break never makes a header', () => {
     assert.throws(() => buildEmail({ to: ['a@example.com', 'nope'], subject: 's', text: 'x' }, defaults, ids), /to\[1\]: "nope"/);
     assert.throws(() => buildEmail({ to: null, subject: 's', text: 'x' }, defaults, ids), EmailInputError);

@@ -19,8 +19,10 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 
 export class EmailInputError extends Error {}
 
-export function emailMessageId(runId: string, stepId: string, from: string): string {
-  return `<${runId}.${stepId}@${domainOf(from) ?? 'sluice.invalid'}>`;
+/** `<run.step@domain>`, the same on every attempt and retry; a step executed again by a rerun from a step gets
+ *  `<run.step.attempt@domain>`, a new message (mail clients hide a second message with a Message-ID they have). */
+export function emailMessageId(runId: string, stepId: string, from: string, rerun?: number | null): string {
+  return `<${runId}.${stepId}${rerun ? `.${rerun}` : ''}@${domainOf(from) ?? 'sluice.invalid'}>`;
 }
 
 /** A recipient field as rendered: one address, or a list (a template may give either). */
@@ -52,7 +54,7 @@ const asText = (v: unknown): string | null =>
 export function buildEmail(
   input: unknown,
   defaults: { from: string; replyTo: string | null },
-  ids: { runId: string; stepId: string },
+  ids: { runId: string; stepId: string; rerun?: number | null },
 ): OutgoingEmail {
   const i = isObj(input) ? input : {};
   const to = recipients(i.to, 'to', true);
@@ -72,7 +74,7 @@ export function buildEmail(
   const text = asText(i.text);
   const html = asText(i.html);
   if (text === null && html === null) throw new EmailInputError('text and html rendered to nothing; an email needs a body');
-  return { from, to, cc, bcc, replyTo, subject, text, html, messageId: emailMessageId(ids.runId, ids.stepId, from) };
+  return { from, to, cc, bcc, replyTo, subject, text, html, messageId: emailMessageId(ids.runId, ids.stepId, from, ids.rerun) };
 }
 
 const EXCERPT = 500;

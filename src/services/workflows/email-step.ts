@@ -33,7 +33,7 @@ const EXCERPT = 2000;
 
 export async function runEmailStep(
   ctx: Ctx,
-  step: { runId: string; workspaceId: string; stepId: string; stepRowId: string; attempt: number; frozen: boolean },
+  step: { runId: string; workspaceId: string; stepId: string; stepRowId: string; attempt: number; frozen: boolean; rerun: number | null },
   input: unknown,
   freeze: (input: unknown) => Promise<unknown>,
 ): Promise<EmailStepResult> {
@@ -42,7 +42,7 @@ export async function runEmailStep(
 
   let email;
   try {
-    email = buildEmail(input, settings, { runId: step.runId, stepId: step.stepId });
+    email = buildEmail(input, settings, { runId: step.runId, stepId: step.stepId, rerun: step.rerun });
   } catch (err) {
     if (!(err instanceof EmailInputError)) throw err;
     // The rendered input is kept, so the run shows what the templates gave.
