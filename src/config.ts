@@ -39,7 +39,7 @@ export interface Config {
   processingRetrySchedule: number[];
   /** SLUICE_WORKER_POLL_MS, default 250: how often an idle worker looks for due events. */
   workerPollMs: number;
-  /** SLUICE_WORKER_BATCH, default 20: events claimed per round trip and projected in one transaction. */
+  /** SLUICE_WORKER_BATCH, default 100: events claimed per round trip and projected in one transaction. */
   workerBatchSize: number;
   /** SLUICE_EVENT_WORKERS, default 1: event batches processed at once per process (each on its own connection).
    *  Events of one customer are never in two batches at once (the queue's serial key), but an event whose object
@@ -240,7 +240,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     stripeToleranceSeconds: int('SLUICE_STRIPE_TOLERANCE_SECONDS', 300, 1, 86_400),
     processingRetrySchedule,
     workerPollMs: int('SLUICE_WORKER_POLL_MS', 250, 10, 60_000),
-    workerBatchSize: int('SLUICE_WORKER_BATCH', 20, 1, 1000),
+    workerBatchSize: int('SLUICE_WORKER_BATCH', 100, 1, 1000),
     eventWorkers: int('SLUICE_EVENT_WORKERS', 1, 1, 32),
     workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 15, 3, 3600),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),

@@ -6,7 +6,9 @@
 import type { Queryable } from '../db/port.js';
 import { PIANO_PROJECTORS, projectPianoEvent } from './piano/project.js';
 import { STRIPE_PROJECTORS, projectStripeEvent } from './stripe/project.js';
-import type { ProjectionOptions, StoredEvent } from './types.js';
+
+export { batchCustomerRefs, ensureBatchCatalog } from './stripe/project.js';
+import type { PendingWrites, ProjectionOptions, StoredEvent } from './types.js';
 
 export { RefetchNeeded, type StoredEvent } from './types.js';
 
@@ -23,6 +25,10 @@ export interface HandlerOptions {
   checkDueAt?: Date;
   /** The event was found by a reconciliation scan: what it publishes says so (`source.recovered`). */
   recovered?: boolean;
+  /** The batch's writes made once for the batch (messages, customer links). */
+  batch?: PendingWrites;
+  /** Events of the batch whose product and price stubs are already written. */
+  catalogWritten?: ReadonlySet<string>;
 }
 
 export type EventHandler = (tx: Queryable, event: StoredEvent, options?: HandlerOptions) => Promise<void>;

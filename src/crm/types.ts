@@ -1,5 +1,6 @@
 // Types shared by the projections and their registry (kept apart so that crm/ has no import cycle).
 import type { CrmTable } from '../db/queries/crm.js';
+import type { NewMessage } from '../db/queries/messages.js';
 
 export interface StoredEvent {
   id: string;
@@ -29,6 +30,22 @@ export interface ProjectionOptions {
   checkDueAt?: Date;
   /** The event was found by a reconciliation scan: its messages carry `source.recovered: true`. */
   recovered?: boolean;
+  /** The writes of a batch of events made once for the batch (services/processing/batch-writes.ts): messages
+   *  are queued there instead of one INSERT each, and customers it already ensured are linked there. Absent: each
+   *  write is made as the projection asks for it. */
+  batch?: PendingWrites;
+  /** Events whose product and price stubs the batch has already written (crm/stripe ensureBatchCatalog). */
+  catalogWritten?: ReadonlySet<string>;
+}
+
+/** Writes of a batch of events made once, just before it commits (see services/processing/batch-writes.ts). */
+export interface PendingWrites {
+  /** Queues a message; a fact already queued (same workspace and dedupe key) is not queued twice. */
+  addMessage(message: NewMessage): void;
+  /** Whether a message with this dedupe key is queued. */
+  hasMessage(workspaceId: string, dedupeKey: string): boolean;
+  /** The row id of a customer the batch has ensured, its link to the event queued; undefined when not ensured. */
+  linkKnownCustomer(workspaceId: string, provider: string, providerId: string, eventId: string): string | undefined;
 }
 
 /**

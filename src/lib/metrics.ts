@@ -11,6 +11,8 @@ export interface Metrics {
   eventsStored: Counter<'provider'>;
   eventOutcomes: Counter<'provider' | 'outcome'>;
   tieRefetches: Counter<'outcome'>;
+  /** Event batches run a second time, with a savepoint per event, because an event of the first run failed. */
+  eventBatchReruns: Counter;
   /** Events a reconciliation scan found at the provider that never arrived as webhooks. */
   scanRecoveredEvents: Counter<'provider'>;
   deliveryAttempts: Counter<'outcome'>;
@@ -72,6 +74,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     tieRefetches: counter('sluice_tie_refetches_total', 'Objects fetched from a provider API to settle a same-second tie, by outcome', [
       'outcome',
     ]),
+    eventBatchReruns: counter(
+      'sluice_event_batch_reruns_total',
+      'Event batches run again with a savepoint per event because one of their events failed (or needs a refetch)',
+      [],
+    ),
     scanRecoveredEvents: counter(
       'sluice_scan_recovered_events_total',
       'Events a reconciliation scan found at the provider that never arrived as webhooks, by provider',

@@ -98,6 +98,60 @@ describe('event queue', () => {
     assert.equal(rows.length, 3);
   });
 
+  test('one batch, one payment: the charge sees the payment.succeeded its invoice queued earlier in the batch', async () => {
+    // Paid out of band (no payment intent named), so the invoice publishes under its own key and the charge must
+    // find that message among the batch's queued ones to not publish the payment a second time.
+    const ids = [
+      await send('invoice.paid', {
+        id: 'in_batch1',
+        object: 'invoice',
+        customer: 'cus_batchpay',
+        status: 'paid',
+        amount_paid: 500,
+        amount_due: 500,
+        currency: 'eur',
+      }),
+      await send('charge.succeeded', {
+        id: 'ch_batch1',
+        object: 'charge',
+        customer: 'cus_batchpay',
+        invoice: 'in_batch1',
+        status: 'succeeded',
+        paid: true,
+        amount: 500,
+        currency: 'eur',
+      }),
+    ];
+    const batch = await claimDueEvents(app.db, 'wrk_pay', 10, 30);
+    assert.deepEqual(batch.map((e) => e.id).sort(), [...ids].sort(), 'one claim, one batch');
+    const outcomes = await processBatch(app.ctx, 'wrk_pay', batch);
+    assert.deepEqual(
+      ids.map((id) => outcomes.get(id)),
+      ['processed', 'processed'],
+    );
+    const { rows } = await app.db.query<{ dedupe_key: string }>(
+      `SELECT dedupe_key FROM messages WHERE workspace_id = $1 AND type = 'payment.succeeded' AND source_event_id IN ($2, $3)`,
+      [
+        ws,
+        ...(await Promise.all(
+          ids.map(
+            async (id) => (await app.db.query<{ p: string }>('SELECT provider_event_id AS p FROM events WHERE id = $1', [id])).rows[0]!.p,
+          ),
+        )),
+      ],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.dedupe_key),
+      ['payment.succeeded:invoice:in_batch1'],
+    );
+    // Both events are on the timeline of the one customer the batch ensured for them.
+    const links = await app.db.query<{ n: number; customers: number }>(
+      `SELECT count(*)::int AS n, count(DISTINCT customer_id)::int AS customers FROM customer_events WHERE event_id = ANY($1::text[])`,
+      [ids],
+    );
+    assert.deepEqual(links.rows[0], { n: 2, customers: 1 });
+  });
+
   test('a lease taken over mid-batch: the first worker writes nothing for that event, the rest of its batch commits', async () => {
     const emails = ['grace@example.com', 'barbara@example.com', 'frances@example.com'];
     const ids = [];

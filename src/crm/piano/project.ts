@@ -102,7 +102,7 @@ class PianoProjection {
 
   async publish(type: string, fact: string, data: Obj): Promise<void> {
     if (!this.opts.publish) return;
-    await publishMessage(this.tx, {
+    const message = {
       id: newId('msg'),
       workspaceId: this.stored.workspaceId,
       type,
@@ -112,7 +112,9 @@ class PianoProjection {
       dedupeKey: `${type}:${fact}`,
       firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
       recovered: this.opts.recovered ?? false,
-    });
+    };
+    if (this.opts.batch) this.opts.batch.addMessage(message);
+    else await publishMessage(this.tx, message);
   }
 
   /** The Piano user as a customer row, created (and announced) on first sight; email kept up to date. */

@@ -122,17 +122,21 @@ class Projection {
   async customer(ref: unknown): Promise<string | null> {
     const providerId = idOf(ref);
     if (!providerId) return null;
+    const known = this.opts.batch?.linkKnownCustomer(this.event.workspaceId, 'stripe', providerId, this.event.id);
+    if (known !== undefined) return known;
     return ensureCustomerLinked(this.tx, this.key(providerId), this.event.id, () => this.rowId('customers', providerId));
   }
 
   /** Whether a message for this fact was already published (under a key another event of the fact used). */
   async published(type: string, fact: string): Promise<boolean> {
-    return (await findMessageByDedupeKey(this.tx, this.event.workspaceId, `${type}:${fact}`)) !== undefined;
+    const key = `${type}:${fact}`;
+    if (this.opts.batch?.hasMessage(this.event.workspaceId, key)) return true;
+    return (await findMessageByDedupeKey(this.tx, this.event.workspaceId, key)) !== undefined;
   }
 
   async publish(type: string, fact: string, data: Obj): Promise<void> {
     if (!this.opts.publish) return;
-    await publishMessage(this.tx, {
+    const message = {
       id: newId('msg'),
       workspaceId: this.event.workspaceId,
       type,
@@ -142,13 +146,16 @@ class Projection {
       dedupeKey: `${type}:${fact}`,
       firstAttemptDelaySeconds: this.opts.firstAttemptDelaySeconds ?? 0,
       recovered: this.opts.recovered ?? false,
-    });
+    };
+    if (this.opts.batch) this.opts.batch.addMessage(message);
+    else await publishMessage(this.tx, message);
   }
 }
 
 /** Rows for the products and prices a subscription or invoice shows, when not known yet: stubs with what the
  *  object says, listed at once; their own product/price events overwrite them whenever they arrive. */
 async function ensureCatalog(p: Projection, object: Obj): Promise<void> {
+  if (p.opts.catalogWritten?.has(p.event.id)) return;
   const { products, prices } = embeddedCatalog(object);
   const stubs = (table: CrmTable, entries: typeof products) =>
     entries.map(({ id, values }) => ({ id: p.rowId(table, id), providerId: id, values }));
@@ -507,6 +514,70 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'price.deleted': (p) => projectPrice(p, true),
   'entitlements.active_entitlement_summary.updated': projectEntitlements,
 };
+
+/** The projectors whose object's `customer` is the event's customer (Projection.customer(object.customer)). */
+const CUSTOMER_PROJECTORS = new Set<Projector>([
+  projectSubscription,
+  projectInvoice,
+  projectPaymentIntent,
+  projectCharge,
+  projectCheckout,
+  projectEntitlements,
+]);
+
+/** The Stripe customers a batch's events name as their object's customer, for BatchWrites.ensureCustomers. */
+export function batchCustomerRefs(events: readonly StoredEvent[]): { workspaceId: string; provider: string; providerId: string }[] {
+  const refs: { workspaceId: string; provider: string; providerId: string }[] = [];
+  for (const event of events) {
+    const projector = event.provider === 'stripe' ? STRIPE_PROJECTORS[event.type] : undefined;
+    if (!projector || !CUSTOMER_PROJECTORS.has(projector)) continue;
+    const object = ((event.payload as Obj | null)?.data as Obj | undefined)?.object as Obj | undefined;
+    const providerId = idOf(object?.customer);
+    if (providerId) refs.push({ workspaceId: event.workspaceId, provider: 'stripe', providerId });
+  }
+  return refs;
+}
+
+/** The projectors that stub the catalog their object shows (ensureCatalog). */
+const CATALOG_PROJECTORS = new Set<Projector>([projectSubscription, projectInvoice]);
+
+/**
+ * The product and price stubs of every subscription and invoice event of a batch, written before the batch's events
+ * run, in one statement per workspace instead of one per event; the ids of the events whose stubs are written
+ * (pass them as `catalogWritten`: their projection skips that step). A stub is what the object says of a product or
+ * price not known yet, and an insert that finds the row does nothing, so writing it a little earlier than the event
+ * itself would changes no result. An event whose object cannot be read is left to its own projection (and failure).
+ */
+export async function ensureBatchCatalog(tx: Queryable, events: readonly StoredEvent[]): Promise<Set<string>> {
+  const written = new Set<string>();
+  const byWorkspace = new Map<string, { products: Map<string, Obj>; prices: Map<string, Obj> }>();
+  for (const event of events) {
+    if (event.provider !== 'stripe') continue;
+    const projector = STRIPE_PROJECTORS[event.type];
+    if (!projector || !CATALOG_PROJECTORS.has(projector)) continue;
+    let catalog: ReturnType<typeof embeddedCatalog>;
+    try {
+      catalog = embeddedCatalog(((event.payload as Obj).data as Obj).object as Obj);
+    } catch {
+      continue;
+    }
+    let ws = byWorkspace.get(event.workspaceId);
+    if (!ws) byWorkspace.set(event.workspaceId, (ws = { products: new Map(), prices: new Map() }));
+    // The first event of the batch to show an object stubs it, as it would have run first.
+    for (const { id, values } of catalog.products) if (!ws.products.has(id)) ws.products.set(id, values);
+    for (const { id, values } of catalog.prices) if (!ws.prices.has(id)) ws.prices.set(id, values);
+    written.add(event.id);
+  }
+  for (const [workspaceId, { products, prices }] of byWorkspace) {
+    const stubs = (table: CrmTable, entries: Map<string, Obj>) =>
+      [...entries].map(([providerId, values]) => ({ id: newId(ROW_PREFIX[table]), providerId, values }));
+    await ensureStubs(tx, workspaceId, 'stripe', [
+      { table: 'products', stubs: stubs('products', products) },
+      { table: 'prices', stubs: stubs('prices', prices) },
+    ]);
+  }
+  return written;
+}
 
 export async function projectStripeEvent(tx: Queryable, event: StoredEvent, opts: ProjectionOptions): Promise<boolean> {
   const projector = STRIPE_PROJECTORS[event.type];

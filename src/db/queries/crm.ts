@@ -188,6 +188,54 @@ export async function ensureCustomerLinked(db: Queryable, key: ObjectKey, eventI
 }
 
 /**
+ * The customer rows of many objects at once (stubs for those not known yet), by `workspaceId\0provider\0providerId`:
+ * ensureCustomerLinked for a whole batch of events, without the links (the caller writes those with linkCustomerEvents).
+ * Inserted in key order, so two batches stubbing the same customers take them in the same order.
+ */
+export async function ensureCustomers(db: Queryable, keys: readonly (ObjectKey & { id: string })[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const keyOf = (k: { workspace_id: string; provider: string; provider_id: string }) =>
+    `${k.workspace_id}\u0000${k.provider}\u0000${k.provider_id}`;
+  let wanted = [...keys].sort((a, b) => {
+    const x = `${a.workspaceId}\u0000${a.provider}\u0000${a.providerId}`;
+    const y = `${b.workspaceId}\u0000${b.provider}\u0000${b.providerId}`;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  // Twice at most: a customer inserted by another transaction after this statement's snapshot was neither
+  // inserted nor seen by it; the second run's snapshot sees it (as againIfRaced does for one row).
+  for (let run = 0; run < 2 && wanted.length > 0; run++) {
+    const { rows } = await db.query<{ id: string; workspace_id: string; provider: string; provider_id: string }>(
+      `WITH u AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS u(id, workspace_id, provider, provider_id, n)
+       ), ins AS (
+         INSERT INTO customers (id, workspace_id, provider, provider_id, stub)
+         SELECT id, workspace_id, provider, provider_id, true FROM u ORDER BY n
+         ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id, workspace_id, provider, provider_id
+       )
+       SELECT id, workspace_id, provider, provider_id FROM ins
+       UNION ALL
+       SELECT c.id, c.workspace_id, c.provider, c.provider_id FROM u
+       JOIN customers c ON c.workspace_id = u.workspace_id AND c.provider = u.provider AND c.provider_id = u.provider_id`,
+      [wanted.map((k) => k.id), wanted.map((k) => k.workspaceId), wanted.map((k) => k.provider), wanted.map((k) => k.providerId)],
+    );
+    for (const r of rows) found.set(keyOf(r), r.id);
+    wanted = wanted.filter((k) => !found.has(`${k.workspaceId}\u0000${k.provider}\u0000${k.providerId}`));
+  }
+  if (wanted.length > 0) throw new Error('a customer inserted by another transaction could not be found');
+  return found;
+}
+
+/** Links many (customer, event) pairs at once: the timelines of a batch of events. */
+export async function linkCustomerEvents(db: Queryable, links: readonly { customerId: string; eventId: string }[]): Promise<void> {
+  if (links.length === 0) return;
+  await db.query(
+    `INSERT INTO customer_events (customer_id, event_id)
+     SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`,
+    [links.map((l) => l.customerId), links.map((l) => l.eventId)],
+  );
+}
+
+/**
  * Stub rows for objects not known yet, in several tables at once and one round trip (what exists is left
  * alone; nothing returned). A value a stub does not name takes the column's default.
  */

@@ -41,7 +41,7 @@ export async function projectAndPublish(
   // raw message, only the business events the change causes.
   if (isSyntheticEventId(event.providerEventId)) return handler ? 'processed' : 'ignored';
   // Every provider event is also a message of its own (`stripe.<type>`), for endpoints that want the raw feed.
-  await publishMessage(tx, {
+  const raw = {
     id: newId('msg'),
     workspaceId: event.workspaceId,
     type: `${event.provider}.${event.type}`,
@@ -51,7 +51,9 @@ export async function projectAndPublish(
     dedupeKey: `raw:${event.id}`,
     firstAttemptDelaySeconds: options.firstAttemptDelaySeconds ?? 0,
     recovered: event.recovered,
-  });
+  };
+  if (options.batch) options.batch.addMessage(raw);
+  else await publishMessage(tx, raw);
   return handler ? 'processed' : 'ignored';
 }
 

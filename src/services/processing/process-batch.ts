@@ -1,7 +1,10 @@
-// A claimed batch of events, projected in ONE transaction (one commit, one WAL flush, for the whole batch) with
-// a savepoint per event, so one bad event fails alone: its savepoint is rolled back and its failure recorded,
-// the others commit. The claims are re-checked and row-locked first: an event whose claim was lost (lease
-// expired, taken over) is skipped and nothing is written for it.
+// A claimed batch of events, projected in ONE transaction (one commit, one WAL flush, for the whole batch). The
+// first run has no savepoints: events rarely fail, and a savepoint per event is one more round trip per event.
+// If an event fails, that run rolls back and the batch runs again with a savepoint per event, so the bad event
+// fails alone: its savepoint is rolled back and its failure recorded, the others commit. The claims are
+// re-checked and row-locked first: an event whose claim was lost (lease expired, taken over) is skipped and
+// nothing is written for it. The messages the events publish, their customers and the catalog stubs they need
+// are written once for the batch (batch-writes.ts, ensureBatchCatalog), not once per event.
 //
 // Events that cannot be settled inside the batch go through processEvent on their own after the commit:
 // a same-second tie that needs the object fetched from Stripe (the fetch must not hold the batch's locks;
@@ -10,7 +13,7 @@
 // deadlock with that batch again).
 import { EVENT_QUEUE, type ClaimedEvent } from '../../db/queries/events.js';
 import { finishClaims, holdClaims, savepoint, type ClaimOutcome } from '../../db/queries/queue.js';
-import { RefetchNeeded } from '../../crm/handlers.js';
+import { batchCustomerRefs, ensureBatchCatalog, RefetchNeeded } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { openPianoSecrets } from '../connections/piano-connection.js';
@@ -18,6 +21,7 @@ import { openStripeSecrets } from '../connections/stripe-connection.js';
 import { inboundCache } from '../ingest/inbound-runtime.js';
 import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type ProcessOutcome } from './event-run.js';
 import { markChecksDue } from './mark-checks-due.js';
+import { BatchWrites } from './batch-writes.js';
 import { processEvent } from './process-event.js';
 
 // Lock conflicts between two batches: deadlock detected, serialization failure. Nothing wrong with the event.
@@ -52,74 +56,118 @@ async function refetchCredentials(ctx: Ctx, batch: readonly ClaimedEvent[]): Pro
   return found;
 }
 
+/** What one run of a batch decided, once its transaction committed. */
+interface BatchRun {
+  settled: Settled[];
+  /** Events to run on their own after the commit (a tie to refetch, a lock conflict). */
+  alone: ClaimedEvent[];
+  checkDueAt: number | undefined;
+}
+
+/** An event failed in a batch run without savepoints: everything rolls back and the batch runs again with them. */
+class NeedsSavepoints extends Error {}
+
+/**
+ * One run of a batch in one transaction. Without savepoints (the usual case: events rarely fail) an event costs
+ * only its own statements; the first failure rolls the whole run back (NeedsSavepoints) and the caller runs the
+ * batch again with a savepoint per event, where a failing event fails alone.
+ */
+async function runBatch(
+  ctx: Ctx,
+  workerId: string,
+  batch: readonly ClaimedEvent[],
+  credentials: Map<string, boolean>,
+  savepoints: boolean,
+): Promise<BatchRun> {
+  let run: BatchRun = { settled: [], alone: [], checkDueAt: undefined };
+  await ctx.db.transaction(async (tx) => {
+    run = { settled: [], alone: [], checkDueAt: undefined };
+    const { settled, alone } = run;
+    // A worker whose lease ran out (paused, partitioned) must not write: its projection and messages would
+    // commit beside the run of the worker that took the event over. Checked and locked before any work.
+    const mine = await holdClaims(
+      tx,
+      EVENT_QUEUE,
+      workerId,
+      batch.map((e) => e.id),
+    );
+    const events = batch.filter((e) => mine.has(e.id));
+    const records: ClaimOutcome[] = [];
+    // The customers and catalog stubs of all the events are written at the start, messages and timeline links
+    // at the end: one statement each for the batch instead of one (or several) per event.
+    const writes = new BatchWrites();
+    await writes.ensureCustomers(tx, batchCustomerRefs(events));
+    const catalogWritten = await ensureBatchCatalog(tx, events);
+    if (savepoints) await savepoint.open(tx);
+    for (const event of events) {
+      const mark = writes.mark();
+      try {
+        const options = eventOptions(ctx, event);
+        options.batch = writes;
+        options.catalogWritten = catalogWritten;
+        if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) {
+          // Settled by rank, and counted as the single-event path counts a tie it has no key to fetch for.
+          const fetchable = options.refetchable;
+          options.refetchable = (id) => {
+            if (fetchable?.(id)) ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' });
+            return false;
+          };
+        }
+        const outcome = await projectAndPublish(ctx, tx, event, options);
+        if (savepoints) await savepoint.next(tx);
+        settled.push({ event, outcome });
+        records.push({ id: event.id, status: outcome, error: null, retryInSeconds: null });
+      } catch (err) {
+        // The database itself is gone: the whole batch rolls back and its claims expire.
+        if (err instanceof StoreUnavailableError) throw err;
+        if (!savepoints) throw new NeedsSavepoints();
+        await savepoint.rollback(tx);
+        writes.rollbackTo(mark);
+        if (err instanceof RefetchNeeded || CONFLICT_STATES.has(sqlState(err) ?? '')) {
+          alone.push(event);
+          continue;
+        }
+        const failed = failureOutcome(ctx, event, err);
+        settled.push({ event, outcome: failed.outcome, err });
+        records.push(failed.record);
+      }
+    }
+    if (savepoints) await savepoint.close(tx);
+    await writes.flush(tx);
+    // The customers these events changed are checked for parity a little later, once for the whole burst.
+    // (Piano's projection marks the customers whose subscriptions or access it changed itself: a Piano user
+    // event changes neither.)
+    run.checkDueAt = await markChecksDue(
+      ctx,
+      tx,
+      settled.filter((s) => s.outcome === 'processed' && s.event.provider === 'stripe').map((s) => s.event.id),
+      settled.filter((s) => s.outcome === 'failed').map((s) => s.event.id),
+    );
+    // Cannot miss while the claims are locked; if it ever did, roll everything back rather than commit it.
+    if ((await finishClaims(tx, EVENT_QUEUE, workerId, records)) !== records.length) throw new ClaimLost();
+  });
+  return run;
+}
+
 export async function processBatch(ctx: Ctx, workerId: string, batch: readonly ClaimedEvent[]): Promise<Map<string, ProcessOutcome>> {
   const results = new Map<string, ProcessOutcome>();
   if (batch.length === 0) return results;
   const credentials = await refetchCredentials(ctx, batch);
-  let settled: Settled[] = [];
-  let alone: ClaimedEvent[] = [];
-  let checkDueAt: number | undefined;
+  let run: BatchRun;
   try {
-    await ctx.db.transaction(async (tx) => {
-      settled = [];
-      alone = [];
-      // A worker whose lease ran out (paused, partitioned) must not write: its projection and messages would
-      // commit beside the run of the worker that took the event over. Checked and locked before any work.
-      const mine = await holdClaims(
-        tx,
-        EVENT_QUEUE,
-        workerId,
-        batch.map((e) => e.id),
-      );
-      const records: ClaimOutcome[] = [];
-      await savepoint.open(tx);
-      for (const event of batch) {
-        if (!mine.has(event.id)) continue;
-        try {
-          const options = eventOptions(ctx, event);
-          if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) {
-            // Settled by rank, and counted as the single-event path counts a tie it has no key to fetch for.
-            const fetchable = options.refetchable;
-            options.refetchable = (id) => {
-              if (fetchable?.(id)) ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' });
-              return false;
-            };
-          }
-          const outcome = await projectAndPublish(ctx, tx, event, options);
-          await savepoint.next(tx);
-          settled.push({ event, outcome });
-          records.push({ id: event.id, status: outcome, error: null, retryInSeconds: null });
-        } catch (err) {
-          // The database itself is gone: the whole batch rolls back and its claims expire.
-          if (err instanceof StoreUnavailableError) throw err;
-          await savepoint.rollback(tx);
-          if (err instanceof RefetchNeeded || CONFLICT_STATES.has(sqlState(err) ?? '')) {
-            alone.push(event);
-            continue;
-          }
-          const failed = failureOutcome(ctx, event, err);
-          settled.push({ event, outcome: failed.outcome, err });
-          records.push(failed.record);
-        }
-      }
-      await savepoint.close(tx);
-      // The customers these events changed are checked for parity a little later, once for the whole burst.
-      // (Piano's projection marks the customers whose subscriptions or access it changed itself: a Piano user
-      // event changes neither.)
-      checkDueAt = await markChecksDue(
-        ctx,
-        tx,
-        settled.filter((s) => s.outcome === 'processed' && s.event.provider === 'stripe').map((s) => s.event.id),
-        settled.filter((s) => s.outcome === 'failed').map((s) => s.event.id),
-      );
-      // Cannot miss while the claims are locked; if it ever did, roll everything back rather than commit it.
-      if ((await finishClaims(tx, EVENT_QUEUE, workerId, records)) !== records.length) throw new ClaimLost();
-    });
+    try {
+      run = await runBatch(ctx, workerId, batch, credentials, false);
+    } catch (err) {
+      if (!(err instanceof NeedsSavepoints)) throw err;
+      ctx.metrics.eventBatchReruns.inc();
+      run = await runBatch(ctx, workerId, batch, credentials, true);
+    }
   } catch (err) {
     if (!(err instanceof ClaimLost)) throw err;
     for (const e of batch) results.set(e.id, 'lost');
     return results;
   }
+  const { settled, alone, checkDueAt } = run;
 
   let queued = false;
   for (const { event, outcome } of settled) {
