@@ -98,6 +98,62 @@ describe('event queue', () => {
     assert.equal(rows.length, 3);
   });
 
+  test('a batch whose shared writes the database refuses (a price out of range) runs again; only that event fails', async () => {
+    const subscription = (id: string, intervalCount: number) => ({
+      id,
+      object: 'subscription',
+      customer: `cus_${id}`,
+      status: 'active',
+      items: {
+        object: 'list',
+        data: [
+          {
+            id: `si_${id}`,
+            price: {
+              id: `price_${id}`,
+              object: 'price',
+              product: `prod_${id}`,
+              unit_amount: 500,
+              currency: 'eur',
+              recurring: { interval: 'month', interval_count: intervalCount },
+            },
+          },
+        ],
+      },
+    });
+    const ids = [
+      await send('customer.subscription.created', subscription('sub_ok1', 1)),
+      // The price stub this event needs cannot be stored (interval_count is an int column).
+      await send('customer.subscription.created', subscription('sub_huge', 99_999_999_999)),
+      await send('customer.subscription.created', subscription('sub_ok2', 3)),
+    ];
+    const batch = await claimDueEvents(app.db, 'wrk_range', 10, 30);
+    assert.deepEqual(batch.map((e) => e.id).sort(), [...ids].sort(), 'one claim, one batch');
+    const reruns = async () => (await app.ctx.metrics.eventBatchReruns.get()).values[0]?.value ?? 0;
+    const before = await reruns();
+    const outcomes = await processBatch(app.ctx, 'wrk_range', batch);
+    assert.deepEqual(
+      ids.map((id) => outcomes.get(id)),
+      ['processed', 'failed', 'processed'],
+    );
+    assert.equal(await reruns(), before + 1, 'the batch ran a second time, with savepoints');
+    const { rows } = await app.db.query<{ provider_id: string; recurring_interval_count: number }>(
+      `SELECT provider_id, recurring_interval_count FROM prices WHERE workspace_id = $1 AND provider_id LIKE 'price_sub_%' ORDER BY provider_id`,
+      [ws],
+    );
+    assert.deepEqual(rows, [
+      { provider_id: 'price_sub_ok1', recurring_interval_count: 1 },
+      { provider_id: 'price_sub_ok2', recurring_interval_count: 3 },
+    ]);
+    assert.match((await eventRow(ids[1]!)).error ?? '', /out of range|too large|wrong form/);
+    const created = await app.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM messages WHERE workspace_id = $1 AND type = 'subscription.created'
+         AND data->'subscription'->>'providerId' IN ('sub_ok1', 'sub_ok2', 'sub_huge')`,
+      [ws],
+    );
+    assert.equal(created.rows[0]!.n, 2, 'the refused event published nothing');
+  });
+
   test('one batch, one payment: the charge sees the payment.succeeded its invoice queued earlier in the batch', async () => {
     // Paid out of band (no payment intent named), so the invoice publishes under its own key and the charge must
     // find that message among the batch's queued ones to not publish the payment a second time.

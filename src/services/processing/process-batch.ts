@@ -1,10 +1,13 @@
 // A claimed batch of events, projected in ONE transaction (one commit, one WAL flush, for the whole batch). The
-// first run has no savepoints: events rarely fail, and a savepoint per event is one more round trip per event.
-// If an event fails, that run rolls back and the batch runs again with a savepoint per event, so the bad event
-// fails alone: its savepoint is rolled back and its failure recorded, the others commit. The claims are
-// re-checked and row-locked first: an event whose claim was lost (lease expired, taken over) is skipped and
-// nothing is written for it. The messages the events publish, their customers and the catalog stubs they need
-// are written once for the batch (batch-writes.ts, ensureBatchCatalog), not once per event.
+// claims are re-checked and row-locked first: an event whose claim was lost (lease expired, taken over) is
+// skipped and nothing is written for it.
+//
+// The first run is made for speed, since events rarely fail: no savepoint per event (one round trip each), and
+// the writes every event makes are made once for the batch (batch-writes.ts): its customers and catalog stubs
+// before the events run, its messages and timeline links just before the commit. If anything in it fails, the
+// run rolls back and the batch runs again the careful way: a savepoint per event, each event making its own
+// writes, so a bad event fails alone (its savepoint rolled back, its failure recorded) and the others commit.
+// The event that failed the first run is not run a second time: it fails with the first run's error.
 //
 // Events that cannot be settled inside the batch go through processEvent on their own after the commit:
 // a same-second tie that needs the object fetched from Stripe (the fetch must not hold the batch's locks;
@@ -62,10 +65,31 @@ interface BatchRun {
   /** Events to run on their own after the commit (a tie to refetch, a lock conflict). */
   alone: ClaimedEvent[];
   checkDueAt: number | undefined;
+  /** Same-second ties settled by rank for want of an API key (counted once the run commits). */
+  tiesWithoutKey: number;
 }
 
 /** An event failed in a batch run without savepoints: everything rolls back and the batch runs again with them. */
-class NeedsSavepoints extends Error {}
+class NeedsSavepoints extends Error {
+  constructor(
+    /** The event that failed, or undefined when a write made for all the events at once did. */
+    readonly eventId: string | undefined,
+    readonly failure: unknown,
+  ) {
+    super('an event of the batch failed');
+  }
+}
+
+/** A write of the first run made for all its events at once: if the database refuses it, the batch runs again
+ *  with savepoints, where each event makes its own writes and only the event at fault fails. */
+async function batchStep(step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
+    throw new NeedsSavepoints(undefined, err);
+  }
+}
 
 /**
  * One run of a batch in one transaction. Without savepoints (the usual case: events rarely fail) an event costs
@@ -77,11 +101,14 @@ async function runBatch(
   workerId: string,
   batch: readonly ClaimedEvent[],
   credentials: Map<string, boolean>,
-  savepoints: boolean,
+  /** Absent: the first run, without savepoints. Present: the run with them, and the failure of the first run (that
+   *  event is not run again: everything before it ran as it will now, so it would only fail the same way). */
+  rerun: NeedsSavepoints | undefined,
 ): Promise<BatchRun> {
-  let run: BatchRun = { settled: [], alone: [], checkDueAt: undefined };
+  const savepoints = rerun !== undefined;
+  let run: BatchRun = { settled: [], alone: [], checkDueAt: undefined, tiesWithoutKey: 0 };
   await ctx.db.transaction(async (tx) => {
-    run = { settled: [], alone: [], checkDueAt: undefined };
+    run = { settled: [], alone: [], checkDueAt: undefined, tiesWithoutKey: 0 };
     const { settled, alone } = run;
     // A worker whose lease ran out (paused, partitioned) must not write: its projection and messages would
     // commit beside the run of the worker that took the event over. Checked and locked before any work.
@@ -94,10 +121,17 @@ async function runBatch(
     const events = batch.filter((e) => mine.has(e.id));
     const records: ClaimOutcome[] = [];
     // The customers and catalog stubs of all the events are written at the start, messages and timeline links
-    // at the end: one statement each for the batch instead of one (or several) per event.
+    // at the end: one statement each for the batch instead of one (or several) per event. The run with
+    // savepoints writes them event by event instead, each inside its event's savepoint: content the database
+    // refuses (a price amount out of range) then fails only the event that carries it.
     const writes = new BatchWrites();
-    await writes.ensureCustomers(tx, batchCustomerRefs(events));
-    const catalogWritten = await ensureBatchCatalog(tx, events);
+    let catalogWritten: ReadonlySet<string> = new Set();
+    if (!savepoints) {
+      await batchStep(async () => {
+        await writes.ensureCustomers(tx, batchCustomerRefs(events));
+        catalogWritten = await ensureBatchCatalog(tx, events);
+      });
+    }
     if (savepoints) await savepoint.open(tx);
     for (const event of events) {
       const mark = writes.mark();
@@ -109,18 +143,22 @@ async function runBatch(
           // Settled by rank, and counted as the single-event path counts a tie it has no key to fetch for.
           const fetchable = options.refetchable;
           options.refetchable = (id) => {
-            if (fetchable?.(id)) ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' });
+            if (fetchable?.(id)) run.tiesWithoutKey++;
             return false;
           };
         }
+        if (rerun?.eventId === event.id) throw rerun.failure;
         const outcome = await projectAndPublish(ctx, tx, event, options);
-        if (savepoints) await savepoint.next(tx);
+        if (savepoints) {
+          await writes.flush(tx);
+          await savepoint.next(tx);
+        }
         settled.push({ event, outcome });
         records.push({ id: event.id, status: outcome, error: null, retryInSeconds: null });
       } catch (err) {
         // The database itself is gone: the whole batch rolls back and its claims expire.
         if (err instanceof StoreUnavailableError) throw err;
-        if (!savepoints) throw new NeedsSavepoints();
+        if (!savepoints) throw new NeedsSavepoints(event.id, err);
         await savepoint.rollback(tx);
         writes.rollbackTo(mark);
         if (err instanceof RefetchNeeded || CONFLICT_STATES.has(sqlState(err) ?? '')) {
@@ -133,7 +171,7 @@ async function runBatch(
       }
     }
     if (savepoints) await savepoint.close(tx);
-    await writes.flush(tx);
+    else await batchStep(() => writes.flush(tx));
     // The customers these events changed are checked for parity a little later, once for the whole burst.
     // (Piano's projection marks the customers whose subscriptions or access it changed itself: a Piano user
     // event changes neither.)
@@ -156,11 +194,11 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
   let run: BatchRun;
   try {
     try {
-      run = await runBatch(ctx, workerId, batch, credentials, false);
+      run = await runBatch(ctx, workerId, batch, credentials, undefined);
     } catch (err) {
       if (!(err instanceof NeedsSavepoints)) throw err;
       ctx.metrics.eventBatchReruns.inc();
-      run = await runBatch(ctx, workerId, batch, credentials, true);
+      run = await runBatch(ctx, workerId, batch, credentials, err);
     }
   } catch (err) {
     if (!(err instanceof ClaimLost)) throw err;
@@ -168,6 +206,7 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
     return results;
   }
   const { settled, alone, checkDueAt } = run;
+  if (run.tiesWithoutKey > 0) ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' }, run.tiesWithoutKey);
 
   let queued = false;
   for (const { event, outcome } of settled) {
