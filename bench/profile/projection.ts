@@ -1,7 +1,8 @@
 // Projection alone: PROF_EVENTS (6,000) events stored by a `--role api` process, then drained by one `--role worker`
 // process; prints events/s and the CPU per event of the worker and of PostgreSQL. PROF_LOG=1 logs every statement
 // with its duration into the server log (for a breakdown by statement); PROF_KEEP=1 stops after storing and
-// keeps the database (drainprof) to EXPLAIN the claims against. Loopback only, bounded.
+// keeps the database (drainprof) to EXPLAIN the claims against; PROF_SQL runs against the fresh database before the
+// events are stored. Loopback only, bounded.
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient } from '../compare/load.js';
@@ -9,6 +10,12 @@ import { cpuMeter, cpuMs, profileDatabase, startSluice } from './common.js';
 
 const db = await profileDatabase('drainprof');
 const api = await startSluice(db, ['--role', 'api']);
+if (process.env.PROF_SQL) {
+  const c = new pg.Client(db.url);
+  await c.connect();
+  for (const q of process.env.PROF_SQL.split(';')) await c.query(q);
+  await c.end();
+}
 const ws = (await api.api('POST', '/workspaces', { name: 'profile' })).id;
 await api.api('PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [WEBHOOK_SECRET] });
 const n = Number(process.env.PROF_EVENTS ?? 6000);
