@@ -13,7 +13,11 @@
 //   is scrubbed of it, raw and base64-encoded, before it is returned. nodemailer's logger stays off.
 import dns from 'node:dns';
 import { isIP } from 'node:net';
-import nodemailer from 'nodemailer';
+import type nodemailerModule from 'nodemailer';
+
+// Loaded on the first email: most instances never send one, and nodemailer is a good part of a server's memory.
+let mailer: Promise<typeof nodemailerModule> | undefined;
+const loadMailer = () => (mailer ??= import('nodemailer').then((m) => m.default));
 import type { AddressPolicy } from './address-policy.js';
 import type { Resolve } from './send.js';
 import { storableText } from './send.js';
@@ -150,7 +154,7 @@ export async function sendEmail(server: SmtpServer, email: OutgoingEmail, opts: 
     address = answers[0].address;
   }
 
-  const transport = nodemailer.createTransport({
+  const transport = (await loadMailer()).createTransport({
     host: address,
     port: server.port,
     ...(literal ? {} : { servername: server.host }),

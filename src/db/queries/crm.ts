@@ -238,6 +238,10 @@ export async function linkCustomerEvents(db: Queryable, links: readonly { custom
 /**
  * Stub rows for objects not known yet, in several tables at once and one round trip (what exists is left
  * alone; nothing returned). A value a stub does not name takes the column's default.
+ *
+ * The rows travel as one jsonb array per table and set of named columns, read back into rows of the table's own
+ * type (jsonb_populate_recordset): the statement's text depends only on the tables and columns, never on the
+ * number of rows, so it stays one prepared statement however many stubs a batch of events needs.
  */
 export async function ensureStubs(
   db: Queryable,
@@ -246,20 +250,29 @@ export async function ensureStubs(
   groups: { table: CrmTable; stubs: { id: string; providerId: string; values: Record<string, unknown> }[] }[],
 ): Promise<void> {
   const params: unknown[] = [workspaceId, provider];
-  const p = (v: unknown) => `$${params.push(param(v))}`;
-  const inserts = groups
-    .filter((g) => g.stubs.length > 0)
-    .map(({ table, stubs }) => {
-      // Sorted, so that two transactions stubbing the same objects take their keys in the same order.
-      const sorted = [...stubs].sort((x, y) => (x.providerId < y.providerId ? -1 : x.providerId > y.providerId ? 1 : 0));
-      const names = [...new Set(sorted.flatMap((s) => Object.keys(s.values)))];
-      const rows = sorted.map(
-        (s) =>
-          `(${p(s.id)}, $1, $2, ${p(s.providerId)}, true${names.map((n) => `, ${s.values[n] === undefined ? 'DEFAULT' : p(s.values[n])}`).join('')})`,
-      );
-      return `INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
-       VALUES ${rows.join(', ')} ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING`;
-    });
+  const inserts: string[] = [];
+  for (const { table, stubs } of groups) {
+    // Rows that name the same columns go together; the others take their columns' defaults.
+    const byColumns = new Map<string, { names: string[]; rows: Record<string, unknown>[] }>();
+    // Sorted, so that two transactions stubbing the same objects take their keys in the same order.
+    const sorted = [...stubs].sort((x, y) => (x.providerId < y.providerId ? -1 : x.providerId > y.providerId ? 1 : 0));
+    for (const s of sorted) {
+      const names = Object.keys(s.values)
+        .filter((n) => s.values[n] !== undefined)
+        .sort();
+      const signature = names.join(',');
+      let group = byColumns.get(signature);
+      if (!group) byColumns.set(signature, (group = { names, rows: [] }));
+      group.rows.push({ ...s.values, id: s.id, provider_id: s.providerId });
+    }
+    for (const { names, rows } of byColumns.values()) {
+      params.push(JSON.stringify(rows));
+      inserts.push(`INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
+       SELECT r.id, $1, $2, r.provider_id, true${names.map((n) => `, r.${n}`).join('')}
+       FROM jsonb_populate_recordset(NULL::${table}, $${params.length}::jsonb) r
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING`);
+    }
+  }
   if (inserts.length === 0) return;
   const last = inserts.pop()!;
   const sql = inserts.length === 0 ? last : `WITH ${inserts.map((ins, i) => `s${i} AS (${ins})`).join(', ')} ${last}`;
