@@ -289,6 +289,56 @@ describe('event queue', () => {
     await processBatch(app.ctx, 'wrk_b', [...b, ...b2]);
   });
 
+  test('an invoice payment names no customer: it waits while its charge or its invoice is held, and they wait for it', async () => {
+    const charge = await send('charge.succeeded', {
+      id: 'ch_inpay1',
+      object: 'charge',
+      customer: 'cus_inpay',
+      payment_intent: 'pi_inpay1',
+      status: 'succeeded',
+    });
+    const invoicePayment = await send('invoice_payment.paid', {
+      id: 'inpay_1',
+      object: 'invoice_payment',
+      invoice: 'in_inpay1',
+      status: 'paid',
+      payment: { type: 'payment_intent', payment_intent: { id: 'pi_inpay1', object: 'payment_intent' } },
+    });
+    const invoice = await send('invoice.paid', { id: 'in_inpay1', object: 'invoice', customer: 'cus_inpay', status: 'paid' });
+    const stranger = await send('charge.succeeded', { id: 'ch_inpay_other', object: 'charge', customer: 'cus_inpay_stranger' });
+
+    const a = await claimDueEvents(app.db, 'wrk_ip_a', 1, 30);
+    assert.deepEqual(
+      a.map((e) => e.id),
+      [charge],
+    );
+    const b = await claimDueEvents(app.db, 'wrk_ip_b', 10, 30);
+    assert.deepEqual(
+      b.map((e) => e.id),
+      [stranger],
+      'the invoice payment waits for the charge of its payment intent (an expanded reference), the invoice for its customer',
+    );
+    await processBatch(app.ctx, 'wrk_ip_a', a);
+    const c = await claimDueEvents(app.db, 'wrk_ip_a', 1, 30);
+    assert.deepEqual(
+      c.map((e) => e.id),
+      [invoicePayment],
+    );
+    const d = await claimDueEvents(app.db, 'wrk_ip_b', 10, 30);
+    assert.deepEqual(
+      d.map((e) => e.id),
+      [],
+      'the invoice waits for the invoice payment that names it',
+    );
+    await processBatch(app.ctx, 'wrk_ip_a', c);
+    const e = await claimDueEvents(app.db, 'wrk_ip_b', 10, 30);
+    assert.deepEqual(
+      e.map((x) => x.id),
+      [invoice],
+    );
+    await processBatch(app.ctx, 'wrk_ip_b', [...b, ...e]);
+  });
+
   test('per-customer order: events of other objects of a held customer (one payment: invoice, charge) wait too', async () => {
     const invoice = await send('invoice.paid', { id: 'in_pay1', object: 'invoice', customer: 'cus_payer', status: 'paid' });
     const charge = await send('charge.succeeded', { id: 'ch_pay1', object: 'charge', customer: 'cus_payer', invoice: 'in_pay1' });

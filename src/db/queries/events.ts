@@ -101,13 +101,24 @@ export const EVENT_QUEUE: QueueDef = {
   error: 'error',
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, q.attempts,
     q.payload, q.received_at AS "receivedAt", q.recovered`,
-  // The customer an event is about: a Stripe object's customer (or the customer itself, or the object when it
-  // has none), a Piano event's user. Events of one customer are worked on by one worker at a time, in order: the
-  // facts they publish come in the order they happened, and the events of one payment (invoice.paid,
-  // charge.succeeded, payment_intent.succeeded: three objects, one customer) never run side by side, where each
-  // could miss the other's uncommitted rows and both publish payment.succeeded.
-  serialKey: (t) =>
-    `(${t}.workspace_id || ':' || COALESCE(${t}.payload->'data'->'object'->>'customer', ${t}.payload->'data'->'object'->>'id', ${t}.payload->>'uid', ''))`,
+  // What an event is about, as keys; events that share one are worked on by one worker at a time, in order.
+  // - The customer: a Stripe object's customer (or the customer itself, or the object when it has none), a Piano
+  //   event's user. The facts they publish come in the order they happened, and the events of one payment
+  //   (invoice.paid, charge.succeeded, payment_intent.succeeded: three objects, one customer) never run side by
+  //   side, where each could miss the other's uncommitted rows and both publish payment.succeeded.
+  // - The payment intent, invoice and charge an object names (or is): an invoice payment names no customer, only the
+  //   invoice and the payment it links, and must not run beside the charge or the invoice of that payment either.
+  // A reference may be expanded (an object with an id) or an id.
+  serialKeys: (t) => {
+    const o = `${t}.payload->'data'->'object'`;
+    const ref = (field: string, of = o) => `COALESCE(${of}->'${field}'->>'id', ${of}->>'${field}')`;
+    const own = (kind: string) => `CASE WHEN ${o}->>'object' = '${kind}' THEN ${o}->>'id' END`;
+    return `array_remove(ARRAY[
+      ${t}.workspace_id || ':' || COALESCE(${ref('customer')}, ${o}->>'id', ${t}.payload->>'uid', ''),
+      ${t}.workspace_id || ':pi:' || COALESCE(${ref('payment_intent')}, ${ref('payment_intent', `${o}->'payment'`)}, ${own('payment_intent')}),
+      ${t}.workspace_id || ':in:' || COALESCE(${ref('invoice')}, ${own('invoice')}),
+      ${t}.workspace_id || ':ch:' || COALESCE(${ref('charge')}, ${ref('charge', `${o}->'payment'`)}, ${own('charge')})], NULL)`;
+  },
   plannedColumns: ['status', 'next_attempt_at', 'locked_until', 'locked_by'],
 };
 

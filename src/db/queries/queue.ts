@@ -28,10 +28,11 @@ export interface QueueDef {
    */
   readonly candidates?: string;
   /**
-   * Optional SQL key of a row (for a table alias): rows with one key are never held by two workers at once, and are
-   * claimed in queue order (the events of one customer). Claims of such a queue are serialized (see claimInOrder).
+   * Optional SQL keys of a row (a text[] for a table alias, without nulls): rows that share a key are never held by
+   * two workers at once, and are claimed in queue order (the events of one customer, of one payment). Claims of
+   * such a queue are serialized (see claimInOrder).
    */
-  readonly serialKey?: (alias: string) => string;
+  readonly serialKeys?: (alias: string) => string;
   /** The columns the claim's plan depends on (see refreshQueueStatistics). */
   readonly plannedColumns: readonly string[];
 }
@@ -52,9 +53,10 @@ export async function claimBatch<T>(
   const extra = o.params ?? [];
   // Keys held by live leases. A lease exists only on a waiting row (every outcome clears it), so the status is
   // not asked: the question then fits only the index of held rows, not the (much larger) one of waiting rows.
-  const free = q.serialKey
-    ? `AND ${q.serialKey('r')} <> ALL (ARRAY(
-         SELECT DISTINCT ${q.serialKey('h')} FROM ${q.table} h WHERE h.locked_by IS NOT NULL AND h.locked_until > now()))`
+  const free = q.serialKeys
+    ? `AND NOT (${q.serialKeys('r')} && ARRAY(
+         SELECT DISTINCT k FROM ${q.table} h CROSS JOIN LATERAL unnest(${q.serialKeys('h')}) AS k
+         WHERE h.locked_by IS NOT NULL AND h.locked_until > now()))`
     : '';
   // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
   // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
