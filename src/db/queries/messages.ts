@@ -145,33 +145,10 @@ export async function publishMessages(
 ): Promise<number> {
   let stored = 0;
   for (let i = 0; i < messages.length; i += 2000) {
-    const part = messages.slice(i, i + 2000);
-    const { rows } = await db.query<{ n: number }>(
-      `WITH m AS (
-         INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test)
-         SELECT u.id, $1, u.type, u.data::jsonb, u.source_provider, u.source_event_id, u.dedupe_key, false
-         FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-           AS u(id, type, data, source_provider, source_event_id, dedupe_key)
-         ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id, type
-       ), d AS (
-         INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
-         SELECT $8 || substr(md5(m.id || ':' || e.id), 1, 14), $1, e.id, m.id, now() + make_interval(secs => $9::float8)
-         FROM m JOIN endpoints e ON e.workspace_id = $1 AND e.state IN ('enabled', 'paused') AND ${matchesTypeSql('e.event_types', 'm.type')}
-       )${workflowInbox('$1', 'true')}
-       SELECT count(*)::int AS n FROM m`,
-      [
-        workspaceId,
-        part.map((m) => m.id),
-        part.map((m) => m.type),
-        part.map((m) => JSON.stringify(m.data)),
-        part.map((m) => m.sourceProvider),
-        part.map((m) => m.sourceEventId),
-        part.map((m) => m.dedupeKey),
-        newId('dlv').slice(0, 'dlv_'.length + 10),
-        part[0]?.firstAttemptDelaySeconds ?? 0,
-      ],
+    stored += await storeMessages(
+      db,
+      messages.slice(i, i + 2000).map((m) => ({ ...m, workspaceId })),
     );
-    stored += rows[0]!.n;
   }
   return stored;
 }
