@@ -17,6 +17,10 @@ export interface Config {
   /** SLUICE_EMBEDDED_DB_USER, default sluice: the OS user the embedded PostgreSQL server runs as when Sluice runs
    *  as root (PostgreSQL refuses root); created as a system user when missing. Unused otherwise. */
   embeddedDbUser: string;
+  /** SLUICE_DB_POOL_SIZE, default 10 with DATABASE_URL and 5 for the embedded server (at least SLUICE_EVENT_WORKERS
+   *  + 3 either way): connections this process opens to its database at most. Each open connection is a server
+   *  process of about 15-25 MB once warm, which on the embedded server counts in this machine's memory. */
+  dbPoolSize: number | undefined;
   /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
   adminToken: string | undefined;
   /** SLUICE_CRON_SECRET, default unset: bearer secret of GET|POST /api/v1/cron/scan (the daily scan started by an
@@ -42,9 +46,7 @@ export interface Config {
   /** SLUICE_WORKER_BATCH, default 100: events claimed per round trip and projected in one transaction. */
   workerBatchSize: number;
   /** SLUICE_EVENT_WORKERS, default 1: event batches processed at once per process (each on its own connection).
-   *  Events of one customer are never in two batches at once (the queue's serial key), but an event whose object
-   *  names no customer (invoice_payment.paid) can still run beside the charge of the same payment, and both
-   *  publish payment.succeeded: 1 until the key covers it. */
+   *  Events of one customer, or of one payment, are never in two batches at once (the queue's serial keys). */
   eventWorkers: number;
   /** SLUICE_WORKER_LEASE_SECONDS, default 15: a claimed event is reclaimable after this if its worker died;
    *  a live worker renews its lease every third of it, so this bounds recovery time, not handler time. */
@@ -231,6 +233,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dataDir: path.resolve(str('SLUICE_DATA_DIR') ?? './data'),
     databaseUrl,
     embeddedDbUser: embeddedDbUser ?? 'sluice',
+    dbPoolSize: str('SLUICE_DB_POOL_SIZE') === undefined ? undefined : int('SLUICE_DB_POOL_SIZE', 10, 2, 500),
     adminToken,
     cronSecret,
     publicUrl,
@@ -271,6 +274,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workflowRunRetentionDays: int('SLUICE_WORKFLOW_RUN_RETENTION_DAYS', 30, 1, 36_500),
     ...overrides,
   };
+  if (config.dbPoolSize !== undefined && config.dbPoolSize <= config.eventWorkers) {
+    problems.push(
+      `SLUICE_DB_POOL_SIZE (${config.dbPoolSize}) must be larger than SLUICE_EVENT_WORKERS (${config.eventWorkers}): each event worker holds a connection while its batch runs, and requests need one too`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -92,6 +92,14 @@ export function tailOf(file: string, lines = 15): string {
   }
 }
 
+/**
+ * glibc's malloc raises its mmap threshold up to 32 MB after a large block is freed, and from then on keeps such
+ * blocks on the heap: a backend that once built a large statement (a group-commit flush, a batch of messages) kept
+ * ~8 MB more than its memory contexts held, for good, in each of the pool's processes. A fixed threshold gives
+ * blocks of 256 KB and more back to the system when freed. Other C libraries ignore these variables.
+ */
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: String(256 * 1024), MALLOC_TRIM_THRESHOLD_: String(1024 * 1024) };
+
 /** Starts the postmaster; returns its pid and a promise that settles if it exits. */
 export function spawnPostmaster(
   bins: PgBinaries,
@@ -116,7 +124,7 @@ export function spawnPostmaster(
       cwd: clusterDir,
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C', PGTZ: 'UTC' },
+      env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C', PGTZ: 'UTC', ...MALLOC_ENV },
       ...run.ids,
     });
     const exited = new Promise<number | null>((resolve) => {

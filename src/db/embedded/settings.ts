@@ -29,6 +29,10 @@ export const TUNABLES: Record<string, string> = {
   max_worker_processes: '4',
   max_parallel_workers: '2',
   max_parallel_workers_per_gather: '0',
+  // PostgreSQL 18 reads through 3 I/O worker processes by default; synchronous reads need none, and a database
+  // that fits in memory barely reads. Nothing here subscribes to logical replication: no launcher process either.
+  io_method: 'sync',
+  max_logical_replication_workers: '0',
   jit: 'off',
   huge_pages: 'off',
   log_checkpoints: 'off',

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  return [];
+};
+
+test('SLUICE_DB_POOL_SIZE: unset leaves the choice to the database kind; set, it is taken as is', () => {
+  assert.equal(loadConfig({}).dbPoolSize, undefined);
+  assert.equal(loadConfig({ SLUICE_DB_POOL_SIZE: '3' }).dbPoolSize, 3);
+  assert.equal(loadConfig({ SLUICE_DB_POOL_SIZE: '40', SLUICE_EVENT_WORKERS: '4' }).dbPoolSize, 40);
+});
+
+test('SLUICE_DB_POOL_SIZE: out of range, not a number, or no larger than the event workers is refused, with the reason', () => {
+  assert.deepEqual(problemsOf({ SLUICE_DB_POOL_SIZE: '1' }), ['SLUICE_DB_POOL_SIZE must be an integer between 2 and 500, got "1"']);
+  assert.deepEqual(problemsOf({ SLUICE_DB_POOL_SIZE: 'many' }), ['SLUICE_DB_POOL_SIZE must be an integer between 2 and 500, got "many"']);
+  const [tooSmall, ...rest] = problemsOf({ SLUICE_DB_POOL_SIZE: '4', SLUICE_EVENT_WORKERS: '4' });
+  assert.equal(rest.length, 0);
+  assert.match(tooSmall!, /^SLUICE_DB_POOL_SIZE \(4\) must be larger than SLUICE_EVENT_WORKERS \(4\)/);
+});
