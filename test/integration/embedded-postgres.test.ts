@@ -94,6 +94,62 @@ test(
   },
 );
 
+test(
+  'the embedded server stays small: at most 4 connections from sluice under load, no I/O workers, no replication launcher',
+  { timeout: 120_000 },
+  async () => {
+    const s = scratch();
+    try {
+      const server = await startSluiceProcess(s.env);
+      let probe: Awaited<ReturnType<typeof startEmbeddedServer>> | undefined;
+      let client: pg.Client | undefined;
+      try {
+        probe = await startEmbeddedServer({ dataDir: s.dataDir });
+        client = new pg.Client({ ...probe.connection, application_name: 'size-probe' });
+        await client.connect();
+        // Sluice's pool connections carry no application name; the probe's and the supervisors' do.
+        const poolBackends = async () =>
+          (
+            await client!.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name = ''",
+            )
+          ).rows[0]!.n;
+        let most = 0;
+        const watching = setInterval(() => void poolBackends().then((n) => (most = Math.max(most, n))), 5);
+        // Far more requests at once than connections: each reads the database.
+        const answers = await Promise.all(Array.from({ length: 200 }, () => api(server.url, 'GET', '/workspaces')));
+        clearInterval(watching);
+        assert.ok(
+          answers.every((a) => a.status === 200),
+          'every request answered while they waited for a connection',
+        );
+        most = Math.max(most, await poolBackends());
+        assert.ok(most >= 1 && most <= 4, `sluice held ${most} connections at once`);
+        const settings = await client.query<{ name: string; setting: string }>(
+          "SELECT name, setting FROM pg_settings WHERE name IN ('io_method', 'max_logical_replication_workers', 'shared_buffers', 'fsync')",
+        );
+        assert.deepEqual(Object.fromEntries(settings.rows.map((r) => [r.name, r.setting])), {
+          fsync: 'on',
+          io_method: 'sync',
+          max_logical_replication_workers: '0',
+          shared_buffers: '2048', // pages of 8 kB: 16 MB
+        });
+        const kinds = await client.query<{ backend_type: string }>('SELECT DISTINCT backend_type FROM pg_stat_activity');
+        const types = kinds.rows.map((r) => r.backend_type);
+        assert.ok(!types.includes('io worker'), types.join(', '));
+        assert.ok(!types.includes('logical replication launcher'), types.join(', '));
+      } finally {
+        await client?.end();
+        await probe?.release();
+        server.proc.kill('SIGTERM');
+        assert.equal((await server.exited).code, 0, server.output().slice(-2000));
+      }
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
+
 test('a second process shares the running server; sluice leaves it to the last one out', { timeout: 120_000 }, async () => {
   const s = scratch();
   try {
