@@ -17,6 +17,9 @@ export interface HandlerOptions {
   snapshots?: Map<string, Record<string, unknown>>;
   /** Whether a tie on this object may be settled by fetching it (the handler then throws RefetchNeeded). */
   refetchable?: (objectId: string) => boolean;
+  /** Told of each object the projection settled without fetching it, where `refetchable` said no (by the rank rule,
+   *  or without Piano's confirmation): the batch counts those it could have fetched with an API key. */
+  notFetched?: (objectId: string) => void;
   /** Seconds before the first delivery attempt of the messages the handler publishes. */
   firstAttemptDelaySeconds?: number;
   /** The clock, ms since the epoch (the worker's ctx.now). */

@@ -21,6 +21,9 @@ export interface ProjectionOptions {
   snapshots?: Map<string, Record<string, unknown>>;
   /** Whether a tie on this object may be settled by fetching it: the projection then throws RefetchNeeded. */
   refetchable?: (objectId: string) => boolean;
+  /** Told of each object the projection settled without fetching it, where `refetchable` said no (by the rank rule,
+   *  or without Piano's confirmation): the batch counts those it could have fetched with an API key. */
+  notFetched?: (objectId: string) => void;
   /** The clock (ms since the epoch) for facts that depend on "now" (e.g. whether an access is still live); injected for tests. */
   now?: () => number;
   /** Seconds before the first delivery attempt of what is published (SLUICE_RETRY_SCHEDULE's first value). */

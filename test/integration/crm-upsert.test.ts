@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Db } from '../../src/db/port.js';
-import { isNewer, upsertGuarded, type CrmRow, type Version } from '../../src/db/queries/crm.js';
+import { isNewer, isTie, upsertGuarded, type CrmRow, type TieResolver, type Version } from '../../src/db/queries/crm.js';
 import { insertWorkspace } from '../../src/db/queries/workspaces.js';
 import { createTestStore, openMigrated, type TestStore } from '../helpers/db.js';
 
@@ -37,8 +37,10 @@ test('upsertGuarded writes exactly when isNewer allows, for every combination of
 
   let n = 0;
   let writes = 0;
+  // A resolver that declines sends a tie through the general path, which must then apply the same rule.
+  const resolvers: Array<TieResolver | undefined> = [undefined, () => undefined];
   for (const old of olds) {
-    for (const v of versions) {
+    for (const [v, resolveTie] of versions.flatMap((v) => resolvers.map((r) => [v, r] as const))) {
       const providerId = `cus_${n++}`;
       const key = { workspaceId: 'ws_order', provider: 'stripe', providerId };
       await db.query(
@@ -47,12 +49,12 @@ test('upsertGuarded writes exactly when isNewer allows, for every combination of
         [`row_${providerId}`, providerId, old.stub, old.deleted, old.source_ts, old.source_rank, old.source_event_id],
       );
       const expected = isNewer(old as unknown as CrmRow, v);
-      const result = await db.transaction((tx) => upsertGuarded(tx, 'customers', key, { name: 'after' }, v, () => 'unused'));
+      const result = await db.transaction((tx) => upsertGuarded(tx, 'customers', key, { name: 'after' }, v, () => 'unused', resolveTie));
       const { rows } = await db.query<{ name: string; deleted: boolean; source_event_id: string }>(
         'SELECT name, deleted, source_event_id FROM customers WHERE provider_id = $1',
         [providerId],
       );
-      const what = `row ${JSON.stringify(old)} event ${JSON.stringify(v)}`;
+      const what = `row ${JSON.stringify(old)} event ${JSON.stringify(v)}${resolveTie ? ' (resolver declines)' : ''}`;
       assert.equal(result.applied, expected, what);
       assert.equal(rows[0]!.name, expected ? 'after' : 'before', what);
       assert.equal(result.old?.name, 'before', what);
@@ -65,7 +67,7 @@ test('upsertGuarded writes exactly when isNewer allows, for every combination of
     }
   }
   // Both outcomes were exercised, many times each.
-  assert.ok(writes > 100 && writes < olds.length * versions.length - 100, `${writes} writes`);
+  assert.ok(writes > 100 && writes < olds.length * versions.length * 2 - 100, `${writes} writes`);
 });
 
 test('upsertGuarded inserts a row it has not seen, with the version of its event', async () => {
@@ -78,4 +80,67 @@ test('upsertGuarded inserts a row it has not seen, with the version of its event
   assert.equal(r.row.name, 'fresh');
   assert.equal(r.row.source_event_id, 'evt_new');
   assert.equal(Number(r.row.source_rank), 3);
+});
+
+test('a same-second tie goes to the resolver, whose values are written; without a tie it is never asked', async () => {
+  const v: Version = { ts: T, rank: 1, eventId: 'evt_b', deleted: false };
+  const seed = async (providerId: string, eventId: string, ts: Date) =>
+    db.query(
+      `INSERT INTO customers (id, workspace_id, provider, provider_id, name, source_ts, source_rank, source_event_id)
+       VALUES ($1, 'ws_order', 'stripe', $1, 'before', $2, 5, $3)`,
+      [providerId, ts, eventId],
+    );
+  const asked: CrmRow[] = [];
+  const resolver: TieResolver = (old) => {
+    asked.push(old);
+    return { values: { name: 'from the provider' }, deleted: false };
+  };
+  await seed('cus_tie', 'evt_a', T);
+  const tie = await db.transaction((tx) =>
+    upsertGuarded(
+      tx,
+      'customers',
+      { workspaceId: 'ws_order', provider: 'stripe', providerId: 'cus_tie' },
+      { name: 'event' },
+      v,
+      () => 'x',
+      resolver,
+    ),
+  );
+  assert.equal(asked.length, 1);
+  assert.ok(isTie(asked[0]!, v));
+  assert.equal(tie.applied, true);
+  assert.equal(tie.row.name, 'from the provider', 'the resolver settles it, though the event ranks lower');
+
+  // Also when the event outranks the row: the rank rule alone would have written the event's values unasked.
+  await db.query(`UPDATE customers SET source_rank = 0 WHERE provider_id = 'cus_tie'`);
+  await db.query(`UPDATE customers SET source_event_id = 'evt_z', name = 'before' WHERE provider_id = 'cus_tie'`);
+  const outranked = await db.transaction((tx) =>
+    upsertGuarded(
+      tx,
+      'customers',
+      { workspaceId: 'ws_order', provider: 'stripe', providerId: 'cus_tie' },
+      { name: 'event' },
+      v,
+      () => 'x',
+      resolver,
+    ),
+  );
+  assert.equal(asked.length, 2);
+  assert.equal(outranked.row.name, 'from the provider');
+
+  await seed('cus_older', 'evt_a', at(-5));
+  const newer = await db.transaction((tx) =>
+    upsertGuarded(
+      tx,
+      'customers',
+      { workspaceId: 'ws_order', provider: 'stripe', providerId: 'cus_older' },
+      { name: 'event' },
+      v,
+      () => 'x',
+      resolver,
+    ),
+  );
+  assert.equal(asked.length, 2, 'no tie, no question');
+  assert.equal(newer.row.name, 'event');
 });

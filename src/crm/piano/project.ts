@@ -200,7 +200,10 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
   // Confirm with Piano before revoking, and before reopening a revoked row (see the header).
   const needsConfirm = pp.uid !== null && (stage === 3 || existing?.status === 'revoked');
   const confirmKey = pp.uid ? accessConfirmKey(pp.uid) : '';
-  if (needsConfirm && !pp.opts.snapshots?.has(confirmKey) && pp.opts.refetchable?.(confirmKey)) throw new RefetchNeeded(confirmKey);
+  if (needsConfirm && !pp.opts.snapshots?.has(confirmKey)) {
+    if (pp.opts.refetchable?.(confirmKey)) throw new RefetchNeeded(confirmKey);
+    pp.opts.notFetched?.(confirmKey);
+  }
   const api = needsConfirm ? confirmed(pp, accessId, rid) : undefined;
 
   const at = pp.ts ?? pp.stored.receivedAt ?? new Date(0);

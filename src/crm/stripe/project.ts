@@ -12,6 +12,7 @@ import {
   upsertGuarded,
   type CrmRow,
   type CrmTable,
+  isTie,
   type TieResolver,
 } from '../../db/queries/crm.js';
 import { findMessageByDedupeKey, publishMessage } from '../../db/queries/messages.js';
@@ -94,28 +95,34 @@ class Projection {
    * Writes the event's own object. A same-second tie with another event is settled by the object as Stripe
    * has it now (a stored snapshot, or fetched on request), else by the rank rule.
    */
-  upsertObject(table: CrmTable, toValues: (object: Obj) => Obj, rank: number, deleted = false) {
+  async upsertObject(table: CrmTable, toValues: (object: Obj) => Obj, rank: number, deleted = false) {
     const providerId = idOf(this.object)!;
-    const resolveTie: TieResolver = () => {
-      const snapshot = this.opts.snapshots?.get(providerId);
-      if (snapshot) {
-        // A deleted object comes back as a bare {id, deleted: true}: keep the event's fields, mark it deleted.
-        return snapshot.deleted === true
-          ? { values: toValues(this.object), deleted: true }
-          : { values: toValues(snapshot), deleted: false };
-      }
-      if (this.opts.refetchable?.(providerId)) throw new RefetchNeeded(providerId);
-      return undefined;
-    };
-    return upsertGuarded(
+    const snapshot = this.opts.snapshots?.get(providerId);
+    const fetchable = !snapshot && (this.opts.refetchable?.(providerId) ?? false);
+    // Without a snapshot to apply or a fetch to ask for, a tie is settled by the rank rule: no resolver, which lets
+    // the write take one round trip whatever happens.
+    const resolveTie: TieResolver | undefined =
+      snapshot || fetchable
+        ? () => {
+            if (!snapshot) throw new RefetchNeeded(providerId);
+            // A deleted object comes back as a bare {id, deleted: true}: keep the event's fields, mark it deleted.
+            return snapshot.deleted === true
+              ? { values: toValues(this.object), deleted: true }
+              : { values: toValues(snapshot), deleted: false };
+          }
+        : undefined;
+    const version = this.version(rank, deleted);
+    const result = await upsertGuarded(
       this.tx,
       table,
       this.key(providerId),
       toValues(this.object),
-      this.version(rank, deleted),
+      version,
       () => this.rowId(table, providerId),
       resolveTie,
     );
+    if (!resolveTie && result.old && isTie(result.old, version)) this.opts.notFetched?.(providerId);
+    return result;
   }
 
   /** The customer row for a Stripe customer id (a stub until its own event arrives), linked to this event. */

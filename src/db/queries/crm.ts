@@ -94,6 +94,68 @@ async function lockOrInsert(
   return inserted ? { inserted: true, row: row as CrmRow } : { inserted: false, row: row as CrmRow };
 }
 
+/**
+ * upsertGuarded in one round trip, for values that do not depend on the row they replace: the object's row is
+ * locked, inserted when missing, or updated when the version rule lets this event write it (isNewer, in SQL), in
+ * one statement. Most events are about objects already known, and the general path takes two statements for
+ * those (in a profile of the projection, about a quarter of the worker's time was those two round trips).
+ * Undefined, with nothing written, when JavaScript must decide: a same-second tie when `tiesToCaller` (the caller
+ * may settle it through the provider's API), or a row another transaction inserted between the look and the insert.
+ */
+async function upsertInOneTrip(
+  db: Queryable,
+  table: CrmTable,
+  key: ObjectKey,
+  values: Record<string, unknown>,
+  v: Version,
+  newRowId: () => string,
+  tiesToCaller: boolean,
+): Promise<UpsertResult | undefined> {
+  const names = Object.keys(values);
+  const n = names.length;
+  const ts = `$${n + 5}::timestamptz`;
+  const rank = `$${n + 6}::int`;
+  const eventId = `$${n + 7}::text`;
+  const deleted = `$${n + 8}::boolean`;
+  // isNewer over the locked row o, with a same-second tie (isTie) left alone when the caller settles ties. Event
+  // ids compare byte by byte (COLLATE "C"), as JavaScript compares the ASCII ids providers use.
+  const notTie = tiesToCaller ? `AND (o.deleted OR ${deleted} OR COALESCE(o.source_event_id, '') = ${eventId})` : '';
+  const newer = `(o.stub OR o.source_ts IS NULL OR (NOT (o.deleted AND NOT ${deleted}) AND (
+      o.source_ts < ${ts} OR (o.source_ts = ${ts} ${notTie}
+        AND (o.source_rank < ${rank} OR (o.source_rank = ${rank} AND COALESCE(o.source_event_id, '') COLLATE "C" < ${eventId}))))))`;
+  // The update finds its row through the primary key; a join with `old` could be planned as a scan of the table.
+  const { rows } = await db.query<CrmRow & { sluice_kind: number }>(
+    `WITH old AS (
+       SELECT * FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4 FOR UPDATE
+     ), ins AS (
+       INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
+       SELECT $1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')}
+       WHERE NOT EXISTS (SELECT 1 FROM old)
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
+     ), upd AS (
+       UPDATE ${table} t SET ${names.map((c, i) => `${c} = $${i + 5}`).join(', ')}, updated_at = now()
+       WHERE t.id = (SELECT o.id FROM old o WHERE ${newer}) RETURNING t.*
+     )
+     SELECT 0 AS sluice_kind, * FROM old UNION ALL SELECT 1, * FROM ins UNION ALL SELECT 2, * FROM upd`,
+    [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((c) => param(values[c])), v.ts, v.rank, v.eventId, v.deleted],
+  );
+  let old: CrmRow | undefined;
+  let written: CrmRow | undefined;
+  let inserted = false;
+  for (const { sluice_kind: kind, ...row } of rows) {
+    if (kind === 0) old = row as CrmRow;
+    else {
+      written = row as CrmRow;
+      inserted = kind === 1;
+    }
+  }
+  if (inserted) return { old: undefined, row: written!, applied: true };
+  if (!old) return undefined;
+  if (written) return { old, row: written, applied: true };
+  if (tiesToCaller && isTie(old, v)) return undefined;
+  return { old, row: old, applied: false };
+}
+
 export async function upsertGuarded(
   db: Queryable,
   table: CrmTable,
@@ -111,6 +173,11 @@ export async function upsertGuarded(
     source_rank: version.rank,
     source_event_id: version.eventId,
   };
+  if (typeof valuesFor !== 'function' && version.force !== true) {
+    const done = await upsertInOneTrip(db, table, key, { ...valuesFor, ...meta }, version, newRowId, resolveTie !== undefined);
+    if (done) return done;
+    // A same-second tie for the resolver, or a row another transaction inserted meanwhile: the general path.
+  }
   const first = await lockOrInsert(db, table, key, { ...compute(undefined), ...meta }, newRowId);
   if (first.inserted) return { old: undefined, row: first.row, applied: true };
   // Neither found nor inserted: another transaction inserted it between our look and our insert; take the

@@ -142,9 +142,9 @@ async function runBatch(
         if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) {
           // Settled by rank, and counted as the single-event path counts a tie it has no key to fetch for.
           const fetchable = options.refetchable;
-          options.refetchable = (id) => {
+          options.refetchable = () => false;
+          options.notFetched = (id) => {
             if (fetchable?.(id)) run.tiesWithoutKey++;
-            return false;
           };
         }
         if (rerun?.eventId === event.id) throw rerun.failure;
