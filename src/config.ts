@@ -17,7 +17,7 @@ export interface Config {
   /** SLUICE_EMBEDDED_DB_USER, default sluice: the OS user the embedded PostgreSQL server runs as when Sluice runs
    *  as root (PostgreSQL refuses root); created as a system user when missing. Unused otherwise. */
   embeddedDbUser: string;
-  /** SLUICE_DB_POOL_SIZE, default 10 with DATABASE_URL and 5 for the embedded server (at least SLUICE_EVENT_WORKERS
+  /** SLUICE_DB_POOL_SIZE, default 10 with DATABASE_URL and 4 for the embedded server (at least SLUICE_EVENT_WORKERS
    *  + 3 either way): connections this process opens to its database at most. Each open connection is a server
    *  process of about 15-25 MB once warm, which on the embedded server counts in this machine's memory. */
   dbPoolSize: number | undefined;
