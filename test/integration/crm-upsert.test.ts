@@ -95,18 +95,20 @@ test('a same-second tie goes to the resolver, whose values are written; without 
     asked.push(old);
     return { values: { name: 'from the provider' }, deleted: false };
   };
+  const write = (providerId: string) =>
+    db.transaction((tx) =>
+      upsertGuarded(
+        tx,
+        'customers',
+        { workspaceId: 'ws_order', provider: 'stripe', providerId },
+        { name: 'event' },
+        v,
+        () => 'x',
+        resolver,
+      ),
+    );
   await seed('cus_tie', 'evt_a', T);
-  const tie = await db.transaction((tx) =>
-    upsertGuarded(
-      tx,
-      'customers',
-      { workspaceId: 'ws_order', provider: 'stripe', providerId: 'cus_tie' },
-      { name: 'event' },
-      v,
-      () => 'x',
-      resolver,
-    ),
-  );
+  const tie = await write('cus_tie');
   assert.equal(asked.length, 1);
   assert.ok(isTie(asked[0]!, v));
   assert.equal(tie.applied, true);
@@ -115,32 +117,12 @@ test('a same-second tie goes to the resolver, whose values are written; without 
   // Also when the event outranks the row: the rank rule alone would have written the event's values unasked.
   await db.query(`UPDATE customers SET source_rank = 0 WHERE provider_id = 'cus_tie'`);
   await db.query(`UPDATE customers SET source_event_id = 'evt_z', name = 'before' WHERE provider_id = 'cus_tie'`);
-  const outranked = await db.transaction((tx) =>
-    upsertGuarded(
-      tx,
-      'customers',
-      { workspaceId: 'ws_order', provider: 'stripe', providerId: 'cus_tie' },
-      { name: 'event' },
-      v,
-      () => 'x',
-      resolver,
-    ),
-  );
+  const outranked = await write('cus_tie');
   assert.equal(asked.length, 2);
   assert.equal(outranked.row.name, 'from the provider');
 
   await seed('cus_older', 'evt_a', at(-5));
-  const newer = await db.transaction((tx) =>
-    upsertGuarded(
-      tx,
-      'customers',
-      { workspaceId: 'ws_order', provider: 'stripe', providerId: 'cus_older' },
-      { name: 'event' },
-      v,
-      () => 'x',
-      resolver,
-    ),
-  );
+  const newer = await write('cus_older');
   assert.equal(asked.length, 2, 'no tie, no question');
   assert.equal(newer.row.name, 'event');
 });

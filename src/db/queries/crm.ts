@@ -64,6 +64,19 @@ export function isNewer(old: CrmRow, v: Version): boolean {
   return v.eventId > String(old.source_event_id ?? '');
 }
 
+/** The two CTEs both upsert paths start with: `old`, the object's row locked; `ins`, the row inserted with `names`
+ *  ($5 on) when there was none. $1 is the new row's id, $2-$4 the object's key. */
+function lockOrInsertCtes(table: CrmTable, names: readonly string[]): string {
+  return `old AS (
+       SELECT * FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4 FOR UPDATE
+     ), ins AS (
+       INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
+       SELECT $1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')}
+       WHERE NOT EXISTS (SELECT 1 FROM old)
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
+     )`;
+}
+
 /**
  * One round trip for the usual cases: the object's row locked (it exists), or inserted with `values` (it does
  * not). Neither when another transaction inserted it between the look and the insert: the caller looks again.
@@ -77,14 +90,7 @@ async function lockOrInsert(
 ): Promise<{ inserted: true; row: CrmRow } | { inserted: false; row: CrmRow | undefined }> {
   const names = Object.keys(values);
   const { rows } = await db.query<CrmRow & { sluice_inserted: boolean }>(
-    `WITH old AS (
-       SELECT * FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4 FOR UPDATE
-     ), ins AS (
-       INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
-       SELECT $1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')}
-       WHERE NOT EXISTS (SELECT 1 FROM old)
-       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
-     )
+    `WITH ${lockOrInsertCtes(table, names)}
      SELECT false AS sluice_inserted, * FROM old UNION ALL SELECT true, * FROM ins`,
     [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(values[n]))],
   );
@@ -125,14 +131,7 @@ async function upsertInOneTrip(
         AND (o.source_rank < ${rank} OR (o.source_rank = ${rank} AND COALESCE(o.source_event_id, '') COLLATE "C" < ${eventId}))))))`;
   // The update finds its row through the primary key; a join with `old` could be planned as a scan of the table.
   const { rows } = await db.query<CrmRow & { sluice_kind: number }>(
-    `WITH old AS (
-       SELECT * FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4 FOR UPDATE
-     ), ins AS (
-       INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
-       SELECT $1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')}
-       WHERE NOT EXISTS (SELECT 1 FROM old)
-       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
-     ), upd AS (
+    `WITH ${lockOrInsertCtes(table, names)}, upd AS (
        UPDATE ${table} t SET ${names.map((c, i) => `${c} = $${i + 5}`).join(', ')}, updated_at = now()
        WHERE t.id = (SELECT o.id FROM old o WHERE ${newer}) RETURNING t.*
      )
