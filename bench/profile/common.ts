@@ -39,11 +39,12 @@ export async function profileDatabase(name: string) {
 }
 export type ProfileDatabase = Awaited<ReturnType<typeof profileDatabase>>;
 
-/** `sluice start` from dist/ on the database with `args`; PROF_NODE_ARGS go to node. Resolves once /readyz answers
+/** `sluice start` from dist/ on the database with `args`; PROF_NODE_ARGS go to node (PROF_PHASE_CPU=1: see phase()). Resolves once /readyz answers
  *  (or with no port: once spawned, for `--role worker`). */
 export async function startSluice(db: ProfileDatabase, args: string[], env: Record<string, string> = {}) {
   const port = args.includes('--role') && args[args.indexOf('--role') + 1] === 'worker' ? undefined : await freePort();
   const nodeArgs = (process.env.PROF_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  if (process.env.PROF_PHASE_CPU) nodeArgs.push('--import', './bench/profile/phase-cpu-profile.mjs');
   const child: ChildProcess = spawn(
     process.execPath,
     [...nodeArgs, 'bin/sluice.js', 'start', ...args, ...(port ? ['--port', String(port)] : [])],
@@ -76,6 +77,10 @@ export async function startSluice(db: ProfileDatabase, args: string[], env: Reco
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return res.json();
+    },
+    /** With PROF_PHASE_CPU=1: the first call starts a CPU profile of the measured phase, the second writes it. */
+    phase() {
+      if (process.env.PROF_PHASE_CPU) child.kill('SIGUSR2');
     },
     async stop() {
       if (child.exitCode !== null) return;

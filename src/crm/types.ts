@@ -1,5 +1,5 @@
 // Types shared by the projections and their registry (kept apart so that crm/ has no import cycle).
-import type { CrmTable } from '../db/queries/crm.js';
+import type { CrmTable, OneTrip } from '../db/queries/crm.js';
 import type { NewMessage } from '../db/queries/messages.js';
 
 export interface StoredEvent {
@@ -49,6 +49,8 @@ export interface PendingWrites {
   hasMessage(workspaceId: string, dedupeKey: string): boolean;
   /** The row id of a customer the batch has ensured, its link to the event queued; undefined when not ensured. */
   linkKnownCustomer(workspaceId: string, provider: string, providerId: string, eventId: string): string | undefined;
+  /** Object writes joined with those of the batch's other events (upsertGuarded's first statement). */
+  oneTrip: OneTrip;
 }
 
 /**

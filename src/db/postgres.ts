@@ -53,33 +53,57 @@ function statementName(sql: string): string | undefined {
 // transaction the call is retried at once, inside one the transaction has failed and its caller retries it.
 const STALE_PLAN = /cached plan must not change result type/;
 
-function wrap(client: Client): Queryable {
+/** One statement: prepared under a name when it has parameters (see statementName), its errors classified. */
+async function run<T>(client: Client, sql: string, params: readonly unknown[]): Promise<QueryResult<T>> {
+  const values = params as unknown[];
+  try {
+    const name = values.length > 0 ? statementName(sql) : undefined;
+    let res: pg.QueryResult;
+    try {
+      res = name ? await client.query({ name, text: sql, values }) : await client.query(sql, values);
+    } catch (err) {
+      if (!name || !STALE_PLAN.test((err as Error).message ?? '')) throw err;
+      unnamed.add(sql);
+      if (!(client instanceof pg.Pool)) throw err;
+      res = await client.query(sql, values);
+    }
+    return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };
+  } catch (err) {
+    throw classifyDbError(err);
+  }
+}
+
+async function runScript(client: Client, sql: string): Promise<void> {
+  try {
+    await client.query(sql);
+  } catch (err) {
+    throw classifyDbError(err);
+  }
+}
+
+/** The pool: each statement on whichever connection is free. */
+function wrapPool(pool: pg.Pool): Queryable {
   return {
-    async query<T>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
-      const values = params as unknown[];
-      try {
-        const name = values.length > 0 ? statementName(sql) : undefined;
-        let res: pg.QueryResult;
-        try {
-          res = name ? await client.query({ name, text: sql, values }) : await client.query(sql, values);
-        } catch (err) {
-          if (!name || !STALE_PLAN.test((err as Error).message ?? '')) throw err;
-          unnamed.add(sql);
-          if (!(client instanceof pg.Pool)) throw err;
-          res = await client.query(sql, values);
-        }
-        return { rows: res.rows as T[], rowCount: res.rowCount ?? res.rows.length };
-      } catch (err) {
-        throw classifyDbError(err);
-      }
-    },
-    async exec(sql: string): Promise<void> {
-      try {
-        await client.query(sql);
-      } catch (err) {
-        throw classifyDbError(err);
-      }
-    },
+    query: <T>(sql: string, params: readonly unknown[] = []) => run<T>(pool, sql, params),
+    exec: (sql) => runScript(pool, sql),
+  };
+}
+
+/**
+ * A transaction's connection, its statements sent one at a time: a batch of events runs its projections side by
+ * side in one transaction (services/processing/process-batch.ts). node-postgres would queue them itself, but
+ * calling a client while it runs a query is deprecated (pg 9 refuses it).
+ */
+function wrapTransaction(client: pg.PoolClient): Queryable {
+  let tail: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(work: () => Promise<T>): Promise<T> => {
+    const turn = tail.then(work);
+    tail = turn.catch(() => undefined);
+    return turn;
+  };
+  return {
+    query: <T>(sql: string, params: readonly unknown[] = []) => inTurn(() => run<T>(client, sql, params)),
+    exec: (sql) => inTurn(() => runScript(client, sql)),
   };
 }
 
@@ -107,7 +131,7 @@ export async function openPostgres(target: PostgresTarget, options: PostgresOpti
   // An idle client losing its connection (server restart) is reported here; without a listener Node
   // would crash the process. The next query gets a fresh connection or a StoreUnavailableError.
   pool.on('error', () => {});
-  const root = wrap(pool);
+  const root = wrapPool(pool);
   let closed = false;
   return {
     kind: options.kind ?? 'postgres',
@@ -122,7 +146,7 @@ export async function openPostgres(target: PostgresTarget, options: PostgresOpti
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
-        const result = await fn(wrap(client));
+        const result = await fn(wrapTransaction(client));
         await client.query('COMMIT');
         return result;
       } catch (err) {

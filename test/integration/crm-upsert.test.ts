@@ -4,7 +4,16 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Db } from '../../src/db/port.js';
-import { isNewer, isTie, upsertGuarded, type CrmRow, type TieResolver, type Version } from '../../src/db/queries/crm.js';
+import {
+  isNewer,
+  isTie,
+  upsertGuarded,
+  upsertManyInOneTrip,
+  type CrmRow,
+  type OneTripWrite,
+  type TieResolver,
+  type Version,
+} from '../../src/db/queries/crm.js';
 import { insertWorkspace } from '../../src/db/queries/workspaces.js';
 import { createTestStore, openMigrated, type TestStore } from '../helpers/db.js';
 
@@ -23,7 +32,8 @@ after(async () => {
 const T = new Date('2026-03-01T12:00:00Z');
 const at = (seconds: number) => new Date(T.getTime() + seconds * 1000);
 
-test('upsertGuarded writes exactly when isNewer allows, for every combination of versions (ties without a resolver included)', async () => {
+/** Every row version the matrices try, and every event version against them. */
+function matrix() {
   const olds: Array<Pick<CrmRow, 'stub' | 'deleted'> & { source_ts: Date | null; source_rank: number; source_event_id: string | null }> =
     [];
   for (const stub of [false, true])
@@ -34,7 +44,11 @@ test('upsertGuarded writes exactly when isNewer allows, for every combination of
   const versions: Version[] = [];
   for (const deleted of [false, true])
     for (const rank of [0, 5, 9]) for (const eventId of ['evt_m', 'evt_a']) versions.push({ ts: T, rank, eventId, deleted });
+  return { olds, versions };
+}
 
+test('upsertGuarded writes exactly when isNewer allows, for every combination of versions (ties without a resolver included)', async () => {
+  const { olds, versions } = matrix();
   let n = 0;
   let writes = 0;
   // A resolver that declines sends a tie through the general path, which must then apply the same rule.
@@ -68,6 +82,85 @@ test('upsertGuarded writes exactly when isNewer allows, for every combination of
   }
   // Both outcomes were exercised, many times each.
   assert.ok(writes > 100 && writes < olds.length * versions.length * 2 - 100, `${writes} writes`);
+});
+
+test('upsertManyInOneTrip answers each write as one write alone would, for every combination, hundreds in a statement', async () => {
+  const { olds, versions } = matrix();
+  const cases: { old: (typeof olds)[number] | undefined; v: Version; tiesToCaller: boolean; providerId: string }[] = [];
+  let n = 0;
+  for (const old of [...olds, undefined])
+    for (const v of versions) for (const tiesToCaller of [false, true]) cases.push({ old, v, tiesToCaller, providerId: `cus_many_${n++}` });
+  for (const c of cases) {
+    if (!c.old) continue;
+    await db.query(
+      `INSERT INTO customers (id, workspace_id, provider, provider_id, name, stub, deleted, source_ts, source_rank, source_event_id)
+       VALUES ($1, 'ws_order', 'stripe', $2, 'before', $3, $4, $5, $6, $7)`,
+      [`row_${c.providerId}`, c.providerId, c.old.stub, c.old.deleted, c.old.source_ts, c.old.source_rank, c.old.source_event_id],
+    );
+  }
+  const write = (c: (typeof cases)[number], name: string): OneTripWrite => ({
+    key: { workspaceId: 'ws_order', provider: 'stripe', providerId: c.providerId },
+    // The meta columns upsertGuarded adds to the values.
+    values: { name, deleted: c.v.deleted, stub: false, source_ts: c.v.ts, source_rank: c.v.rank, source_event_id: c.v.eventId },
+    version: c.v,
+    newRowId: () => `new_${c.providerId}`,
+    tiesToCaller: c.tiesToCaller,
+  });
+  let writes = 0;
+  let undecided = 0;
+  for (let i = 0; i < cases.length; i += 700) {
+    const chunk = cases.slice(i, i + 700);
+    const answers = await db.transaction((tx) =>
+      upsertManyInOneTrip(
+        tx,
+        'customers',
+        chunk.map((c) => write(c, 'after')),
+      ),
+    );
+    const { rows } = await db.query<{ provider_id: string; name: string; source_event_id: string }>(
+      'SELECT provider_id, name, source_event_id FROM customers WHERE provider_id = ANY($1)',
+      [chunk.map((c) => c.providerId)],
+    );
+    const now = new Map(rows.map((r) => [r.provider_id, r]));
+    chunk.forEach((c, j) => {
+      const answer = answers[j];
+      const what = `row ${JSON.stringify(c.old)} event ${JSON.stringify(c.v)} tiesToCaller ${c.tiesToCaller}`;
+      if (!c.old) {
+        assert.deepEqual(
+          [answer?.applied, answer?.old, answer?.row.id, now.get(c.providerId)?.name],
+          [true, undefined, `new_${c.providerId}`, 'after'],
+          what,
+        );
+        return;
+      }
+      const tie = c.tiesToCaller && isTie(c.old as unknown as CrmRow, c.v);
+      const expected = !tie && isNewer(c.old as unknown as CrmRow, c.v);
+      if (tie) {
+        assert.equal(answer, undefined, what);
+        undecided++;
+      } else {
+        assert.equal(answer?.applied, expected, what);
+        assert.equal(answer?.old?.name, 'before', what);
+        assert.equal(answer?.row.name, now.get(c.providerId)!.name, what);
+      }
+      assert.equal(now.get(c.providerId)!.name, expected ? 'after' : 'before', what);
+      if (expected) writes++;
+    });
+  }
+  assert.ok(writes > 100 && undecided > 10, `${writes} writes, ${undecided} ties left to the caller`);
+
+  // One object twice in a call: the second write is decided against the row the first one wrote.
+  const twice = cases.find((c) => c.old === undefined)!;
+  const again: Version = { ...twice.v, ts: at(10), eventId: 'evt_later' };
+  const [first, second] = await db.transaction((tx) =>
+    upsertManyInOneTrip(tx, 'customers', [
+      write({ ...twice, providerId: 'cus_twice' }, 'first'),
+      write({ ...twice, providerId: 'cus_twice', v: again }, 'second'),
+    ]),
+  );
+  assert.equal(first?.applied, true);
+  assert.equal(second?.old?.name, 'first');
+  assert.equal(second?.row.name, 'second');
 });
 
 test('upsertGuarded inserts a row it has not seen, with the version of its event', async () => {

@@ -89,6 +89,8 @@ class PianoProjection {
       values,
       version,
       () => this.opts.rowId?.(table, providerId) ?? newId(table.slice(0, 3)),
+      undefined,
+      this.opts.batch?.oneTrip,
     );
   }
 

@@ -88,7 +88,16 @@ class Projection {
   }
 
   upsert(table: CrmTable, providerId: string, values: Obj | ((old: CrmRow | undefined) => Obj), rank: number, deleted = false) {
-    return upsertGuarded(this.tx, table, this.key(providerId), values, this.version(rank, deleted), () => this.rowId(table, providerId));
+    return upsertGuarded(
+      this.tx,
+      table,
+      this.key(providerId),
+      values,
+      this.version(rank, deleted),
+      () => this.rowId(table, providerId),
+      undefined,
+      this.opts.batch?.oneTrip,
+    );
   }
 
   /**
@@ -120,6 +129,7 @@ class Projection {
       version,
       () => this.rowId(table, providerId),
       resolveTie,
+      this.opts.batch?.oneTrip,
     );
     if (!resolveTie && result.old && isTie(result.old, version)) this.opts.notFetched?.(providerId);
     return result;

@@ -155,6 +155,103 @@ async function upsertInOneTrip(
   return { old, row: old, applied: false };
 }
 
+/** One write for upsertManyInOneTrip: what upsertInOneTrip takes for one object (`values` hold the version's
+ *  meta columns, as upsertGuarded adds them). */
+export interface OneTripWrite {
+  key: ObjectKey;
+  values: Record<string, unknown>;
+  version: Version;
+  newRowId: () => string;
+  tiesToCaller: boolean;
+}
+
+/** The one-trip write upsertGuarded makes first; a batch of events passes one that joins many into a statement. */
+export type OneTrip = (table: CrmTable, write: OneTripWrite) => Promise<UpsertResult | undefined>;
+
+/**
+ * upsertInOneTrip for many objects of one table in one statement: the answers, in the order of `writes`, are what
+ * upsertInOneTrip would have answered for each (undefined: JavaScript must decide, nothing written). Writes that
+ * name the same columns and treat ties alike share a statement; an object written twice waits for the next one,
+ * so each statement sees the rows the one before it wrote.
+ *
+ * The rows travel as one jsonb array read back into rows of the table's own type (jsonb_populate_recordset, as in
+ * ensureStubs): the statement's text does not depend on the number of rows. Rows are locked in id order and
+ * inserted in key order, so two batches writing the same objects take them in the same order.
+ */
+export async function upsertManyInOneTrip(
+  db: Queryable,
+  table: CrmTable,
+  writes: readonly OneTripWrite[],
+): Promise<(UpsertResult | undefined)[]> {
+  const answers: (UpsertResult | undefined)[] = new Array(writes.length);
+  // Statements to run, in order: each a set of writes with one signature and distinct objects.
+  const rounds: { signature: string; names: string[]; tiesToCaller: boolean; at: number[]; keys: Set<string> }[] = [];
+  writes.forEach((w, at) => {
+    const names = Object.keys(w.values);
+    const signature = `${w.tiesToCaller}:${names.join(',')}`;
+    const object = `${w.key.workspaceId}\u0000${w.key.provider}\u0000${w.key.providerId}`;
+    let round = rounds.find((r) => r.signature === signature && !r.keys.has(object));
+    if (!round) rounds.push((round = { signature, names, tiesToCaller: w.tiesToCaller, at: [], keys: new Set() }));
+    round.at.push(at);
+    round.keys.add(object);
+  });
+  for (const round of rounds) {
+    const { names, tiesToCaller } = round;
+    const rows = round.at.map((at) => {
+      const w = writes[at]!;
+      return { ...w.values, id: w.newRowId(), workspace_id: w.key.workspaceId, provider: w.key.provider, provider_id: w.key.providerId };
+    });
+    // isNewer of input row i over the locked row o, as in upsertInOneTrip; i carries the event's version in its
+    // meta columns (source_ts, source_rank, source_event_id, deleted).
+    const notTie = tiesToCaller ? `AND (o.deleted OR i.deleted OR COALESCE(o.source_event_id, '') = i.source_event_id)` : '';
+    const newer = `(o.stub OR o.source_ts IS NULL OR (NOT (o.deleted AND NOT i.deleted) AND (
+        o.source_ts < i.source_ts OR (o.source_ts = i.source_ts ${notTie}
+          AND (o.source_rank < i.source_rank OR (o.source_rank = i.source_rank
+            AND COALESCE(o.source_event_id, '') COLLATE "C" < i.source_event_id))))))`;
+    const { rows: out } = await db.query<CrmRow & { sluice_kind: number; sluice_at: string }>(
+      `WITH input AS MATERIALIZED (
+         SELECT * FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb) WITH ORDINALITY AS i
+       ), old AS (
+         SELECT i.ordinality AS sluice_at, t.* FROM input i
+         JOIN ${table} t ON t.workspace_id = i.workspace_id AND t.provider = i.provider AND t.provider_id = i.provider_id
+         ORDER BY t.id FOR UPDATE OF t
+       ), ins AS (
+         INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
+         SELECT i.id, i.workspace_id, i.provider, i.provider_id, ${names.map((n) => `i.${n}`).join(', ')} FROM input i
+         WHERE NOT EXISTS (SELECT 1 FROM old o WHERE o.sluice_at = i.ordinality)
+         ORDER BY i.workspace_id, i.provider, i.provider_id
+         ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
+       ), upd AS (
+         UPDATE ${table} t SET ${names.map((n) => `${n} = s.${n}`).join(', ')}, updated_at = now()
+         FROM (SELECT o.id AS sluice_row, i.* FROM old o JOIN input i ON i.ordinality = o.sluice_at WHERE ${newer}) s
+         WHERE t.id = s.sluice_row RETURNING s.ordinality AS sluice_at, t.*
+       )
+       SELECT 0 AS sluice_kind, * FROM old
+       UNION ALL SELECT 1, i.ordinality, n.* FROM ins n
+         JOIN input i ON i.workspace_id = n.workspace_id AND i.provider = n.provider AND i.provider_id = n.provider_id
+       UNION ALL SELECT 2, * FROM upd`,
+      [JSON.stringify(rows)],
+    );
+    const old = new Map<number, CrmRow>();
+    const written = new Map<number, { row: CrmRow; inserted: boolean }>();
+    for (const { sluice_kind: kind, sluice_at: at, ...row } of out) {
+      if (kind === 0) old.set(Number(at), row as CrmRow);
+      else written.set(Number(at), { row: row as CrmRow, inserted: kind === 1 });
+    }
+    round.at.forEach((at, i) => {
+      const before = old.get(i + 1);
+      const after = written.get(i + 1);
+      const w = writes[at]!;
+      if (after?.inserted) answers[at] = { old: undefined, row: after.row, applied: true };
+      else if (!before) answers[at] = undefined;
+      else if (after) answers[at] = { old: before, row: after.row, applied: true };
+      else if (tiesToCaller && isTie(before, w.version)) answers[at] = undefined;
+      else answers[at] = { old: before, row: before, applied: false };
+    });
+  }
+  return answers;
+}
+
 export async function upsertGuarded(
   db: Queryable,
   table: CrmTable,
@@ -163,6 +260,7 @@ export async function upsertGuarded(
   version: Version,
   newRowId: () => string,
   resolveTie?: TieResolver,
+  oneTrip?: OneTrip,
 ): Promise<UpsertResult> {
   const compute = typeof valuesFor === 'function' ? valuesFor : () => valuesFor;
   const meta = {
@@ -173,7 +271,11 @@ export async function upsertGuarded(
     source_event_id: version.eventId,
   };
   if (typeof valuesFor !== 'function' && version.force !== true) {
-    const done = await upsertInOneTrip(db, table, key, { ...valuesFor, ...meta }, version, newRowId, resolveTie !== undefined);
+    const values = { ...valuesFor, ...meta };
+    const tiesToCaller = resolveTie !== undefined;
+    const done = oneTrip
+      ? await oneTrip(table, { key, values, version, newRowId, tiesToCaller })
+      : await upsertInOneTrip(db, table, key, values, version, newRowId, tiesToCaller);
     if (done) return done;
     // A same-second tie for the resolver, or a row another transaction inserted meanwhile: the general path.
   }

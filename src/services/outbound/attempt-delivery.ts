@@ -23,7 +23,7 @@ import { StoreUnavailableError } from '../../errors.js';
 import { signatureHeader } from '../../outbound/sign.js';
 import { raiseIncident } from '../incidents/raise-incident.js';
 import type { Ctx } from '../context.js';
-import { coalesce } from './coalesce.js';
+import { coalesce } from '../../lib/coalesce.js';
 import { openEndpoint, signingSecrets, type SealedEndpoint } from './endpoint-view.js';
 import { messageBody } from './message-body.js';
 

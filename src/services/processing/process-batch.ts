@@ -92,6 +92,76 @@ async function batchStep(step: () => Promise<void>): Promise<void> {
 }
 
 /**
+ * Events of the batch grouped by what they are about: two events that share a serial key (the claim's keys: the
+ * customer, the payment intent, invoice or charge) are in the same group, and so, through them, are the events
+ * that share a key with either. An event without keys (not read by a claim) joins every other one.
+ */
+function groupsOf(events: readonly ClaimedEvent[]): Map<ClaimedEvent, number> {
+  const parent = events.map((_, i) => i);
+  const root = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  const holder = new Map<string, number>();
+  events.forEach((event, i) => {
+    for (const key of event.serialKeys ?? ['']) {
+      const other = holder.get(key);
+      if (other === undefined) holder.set(key, i);
+      else parent[root(i)] = root(other);
+    }
+  });
+  return new Map(events.map((event, i) => [event, root(i)]));
+}
+
+/**
+ * The first run's events, side by side in the batch's transaction: events about the same things (groupsOf) run one
+ * after the other, in claim order, as the claims order them across workers, and the groups at the same time, so
+ * that their object writes join into one statement per table (BatchWrites.oneTrip) instead of one round trip each.
+ * The transaction's statements still go one at a time over its connection; what is saved is the waiting between
+ * them.
+ *
+ * Every event is waited for before anything is thrown: nothing may still be using the transaction when it rolls
+ * back. A failure throws NeedsSavepoints for the event at fault, found as the batch found it when events ran one by
+ * one: the first in claim order, leaving out the statements that failed only because an earlier one had aborted the
+ * transaction (25P02), and naming no event when the failed statement was a joined one (several events' writes).
+ */
+async function sideBySide(
+  events: readonly ClaimedEvent[],
+  run: (event: ClaimedEvent) => Promise<'processed' | 'ignored'>,
+): Promise<Map<ClaimedEvent, 'processed' | 'ignored'>> {
+  const outcomes = new Map<ClaimedEvent, 'processed' | 'ignored'>();
+  const failures = new Map<ClaimedEvent, unknown>();
+  const group = groupsOf(events);
+  const chains = new Map<number, Promise<void>>();
+  const all: Promise<void>[] = [];
+  for (const event of events) {
+    const g = group.get(event)!;
+    const chain = (chains.get(g) ?? Promise.resolve()).then(async () => {
+      // The run is lost already: start nothing more on its transaction.
+      if (failures.size > 0) return;
+      try {
+        outcomes.set(event, await run(event));
+      } catch (err) {
+        failures.set(event, err);
+      }
+    });
+    chains.set(g, chain);
+    all.push(chain);
+  }
+  await Promise.all(all);
+  if (failures.size === 0) return outcomes;
+  const errors = [...failures.values()];
+  const lost = errors.find((err) => err instanceof StoreUnavailableError);
+  if (lost) throw lost;
+  const causes = events.filter((e) => failures.has(e) && sqlState(failures.get(e)) !== '25P02');
+  const cause = causes[0];
+  if (!cause) throw new NeedsSavepoints(undefined, errors[0]);
+  const err = failures.get(cause);
+  const joined = errors.filter((e) => e === err).length > 1;
+  throw new NeedsSavepoints(joined ? undefined : cause.id, err);
+}
+
+/**
  * One run of a batch in one transaction. Without savepoints (the usual case: events rarely fail) an event costs
  * only its own statements; the first failure rolls the whole run back (NeedsSavepoints) and the caller runs the
  * batch again with a savepoint per event, where a failing event fails alone.
@@ -124,54 +194,63 @@ async function runBatch(
     // at the end: one statement each for the batch instead of one (or several) per event. The run with
     // savepoints writes them event by event instead, each inside its event's savepoint: content the database
     // refuses (a price amount out of range) then fails only the event that carries it.
-    const writes = new BatchWrites();
+    const writes = new BatchWrites(tx);
     let catalogWritten: ReadonlySet<string> = new Set();
     if (!savepoints) {
       await batchStep(async () => {
-        await writes.ensureCustomers(tx, batchCustomerRefs(events));
+        await writes.ensureCustomers(batchCustomerRefs(events));
         catalogWritten = await ensureBatchCatalog(tx, events);
       });
     }
-    if (savepoints) await savepoint.open(tx);
-    for (const event of events) {
-      const mark = writes.mark();
-      try {
-        const options = eventOptions(ctx, event);
-        options.batch = writes;
-        options.catalogWritten = catalogWritten;
-        if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) {
-          // Settled by rank, and counted as the single-event path counts a tie it has no key to fetch for.
-          const fetchable = options.refetchable;
-          options.refetchable = () => false;
-          options.notFetched = (id) => {
-            if (fetchable?.(id)) run.tiesWithoutKey++;
-          };
-        }
-        if (rerun?.eventId === event.id) throw rerun.failure;
-        const outcome = await projectAndPublish(ctx, tx, event, options);
-        if (savepoints) {
-          await writes.flush(tx);
-          await savepoint.next(tx);
-        }
+    const optionsFor = (event: ClaimedEvent) => {
+      const options = eventOptions(ctx, event);
+      options.batch = writes;
+      options.catalogWritten = catalogWritten;
+      if (credentials.get(`${event.provider}:${event.workspaceId}`) === false) {
+        // Settled by rank, and counted as the single-event path counts a tie it has no key to fetch for.
+        const fetchable = options.refetchable;
+        options.refetchable = () => false;
+        options.notFetched = (id) => {
+          if (fetchable?.(id)) run.tiesWithoutKey++;
+        };
+      }
+      return options;
+    };
+    if (!savepoints) {
+      const outcomes = await sideBySide(events, (event) => projectAndPublish(ctx, tx, event, optionsFor(event)));
+      for (const event of events) {
+        const outcome = outcomes.get(event)!;
         settled.push({ event, outcome });
         records.push({ id: event.id, status: outcome, error: null, retryInSeconds: null });
-      } catch (err) {
-        // The database itself is gone: the whole batch rolls back and its claims expire.
-        if (err instanceof StoreUnavailableError) throw err;
-        if (!savepoints) throw new NeedsSavepoints(event.id, err);
-        await savepoint.rollback(tx);
-        writes.rollbackTo(mark);
-        if (err instanceof RefetchNeeded || CONFLICT_STATES.has(sqlState(err) ?? '')) {
-          alone.push(event);
-          continue;
-        }
-        const failed = failureOutcome(ctx, event, err);
-        settled.push({ event, outcome: failed.outcome, err });
-        records.push(failed.record);
       }
+    } else {
+      await savepoint.open(tx);
+      for (const event of events) {
+        const mark = writes.mark();
+        try {
+          if (rerun.eventId === event.id) throw rerun.failure;
+          const outcome = await projectAndPublish(ctx, tx, event, optionsFor(event));
+          await writes.flush();
+          await savepoint.next(tx);
+          settled.push({ event, outcome });
+          records.push({ id: event.id, status: outcome, error: null, retryInSeconds: null });
+        } catch (err) {
+          // The database itself is gone: the whole batch rolls back and its claims expire.
+          if (err instanceof StoreUnavailableError) throw err;
+          await savepoint.rollback(tx);
+          writes.rollbackTo(mark);
+          if (err instanceof RefetchNeeded || CONFLICT_STATES.has(sqlState(err) ?? '')) {
+            alone.push(event);
+            continue;
+          }
+          const failed = failureOutcome(ctx, event, err);
+          settled.push({ event, outcome: failed.outcome, err });
+          records.push(failed.record);
+        }
+      }
+      await savepoint.close(tx);
     }
-    if (savepoints) await savepoint.close(tx);
-    else await batchStep(() => writes.flush(tx));
+    if (!savepoints) await batchStep(() => writes.flush());
     // The customers these events changed are checked for parity a little later, once for the whole burst.
     // (Piano's projection marks the customers whose subscriptions or access it changed itself: a Piano user
     // event changes neither.)

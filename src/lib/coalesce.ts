@@ -1,7 +1,8 @@
 // Calls made for single items in the same turn of the event loop, run as one batch: the delivery worker starts
 // one attempt per claimed delivery, and their reads and their records then cost one round of queries per batch
-// instead of one per delivery. With `serial`, a batch waits for the one before it, and whatever arrives
-// meanwhile goes into the next (group commit): batches grow with load instead of queueing up.
+// instead of one per delivery; the events of a batch run side by side, and their CRM writes become one statement
+// per table (services/processing/batch-writes.ts). With `serial`, a batch waits for the one before it, and
+// whatever arrives meanwhile goes into the next (group commit): batches grow with load instead of queueing up.
 
 export type BatchRunner<I, O> = (items: I[]) => Promise<O[]>;
 

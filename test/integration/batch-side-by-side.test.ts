@@ -1,0 +1,232 @@
+// A claimed batch runs its events side by side (events about the same customer, payment intent, invoice or charge
+// one after the other) and joins their CRM object writes into one statement per table. What it writes must be what
+// running the same events one by one writes; the keys it groups by must be the keys the claim serialises on; and an
+// event refused inside a joined statement must still fail alone.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Queryable } from '../../src/db/port.js';
+import { claimDueEvents, EVENT_QUEUE, serialKeysOf } from '../../src/db/queries/events.js';
+import type { Ctx } from '../../src/services/context.js';
+import { processBatch } from '../../src/services/processing/process-batch.js';
+import { processEvent } from '../../src/services/processing/process-event.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { postStripe, signStripe } from '../helpers/stripe.js';
+
+const SECRET = 'whsec_side_by_side_secret';
+const JOINED = /^\s*WITH input AS MATERIALIZED/;
+// Columns that differ between two runs of the same events: row ids and the times of the runs (a customer's next
+// parity check is due a fixed time after the run that changed it).
+const VARYING = new Set(['id', 'workspace_id', 'customer_id', 'person_id', 'created_at', 'updated_at', 'check_due_at', 'next_check_at']);
+
+describe('a batch side by side', () => {
+  let app: TestApp;
+
+  before(async () => {
+    app = await startTestApp({ worker: false, config: { processingRetrySchedule: [60] } });
+  });
+  after(() => app.close());
+
+  async function workspace(name: string): Promise<string> {
+    const id = (await app.api('POST', '/api/v1/workspaces', { name })).body.id as string;
+    await app.api('PUT', `/api/v1/workspaces/${id}/connections/stripe`, { webhookSecrets: [SECRET] });
+    return id;
+  }
+
+  async function send(ws: string, payload: Record<string, unknown>): Promise<void> {
+    const body = JSON.stringify(payload);
+    assert.equal((await postStripe(app.url, ws, body, signStripe(body, SECRET))).status, 200);
+  }
+
+  /** A context whose transactions count the joined object writes they run. */
+  function counting(ctx: Ctx): { ctx: Ctx; joined: () => number } {
+    let joined = 0;
+    const db = ctx.db;
+    const wrapped: Ctx['db'] = Object.create(db);
+    wrapped.transaction = (fn) =>
+      db.transaction((tx) => {
+        const counted: Queryable = Object.create(tx);
+        counted.query = (sql, params) => {
+          if (JOINED.test(sql)) joined++;
+          return tx.query(sql, params);
+        };
+        return fn(counted);
+      });
+    return { ctx: { ...ctx, db: wrapped }, joined: () => joined };
+  }
+
+  // Events of 12 customers, several about one customer (customer, subscription created then updated in the same
+  // second and a later one, invoice paid and its charge), products, and an invoice payment that names no customer.
+  function events(): Record<string, unknown>[] {
+    const t = 1_790_000_000;
+    const out: Record<string, unknown>[] = [];
+    const ev = (n: string, type: string, created: number, object: Record<string, unknown>) =>
+      out.push({ id: `evt_sbs_${n}`, object: 'event', created, type, data: { object }, livemode: false, api_version: '2026-10-28.endive' });
+    for (let c = 0; c < 12; c++) {
+      const cus = `cus_sbs_${c}`;
+      const sub = `sub_sbs_${c}`;
+      ev(`${c}_c`, 'customer.created', t, { id: cus, object: 'customer', email: `p${c}@example.com`, name: `Person ${c}` });
+      const subscription = (status: string, quantity: number) => ({
+        id: sub,
+        object: 'subscription',
+        customer: cus,
+        status,
+        quantity,
+        cancel_at_period_end: false,
+        items: {
+          object: 'list',
+          data: [{ id: `si_${c}`, price: { id: `price_sbs_${c % 3}`, object: 'price', product: `prod_sbs_${c % 3}` } }],
+        },
+      });
+      ev(`${c}_s1`, 'customer.subscription.created', t, subscription('incomplete', 1));
+      ev(`${c}_s2`, 'customer.subscription.updated', t, subscription('active', 1));
+      ev(`${c}_s3`, 'customer.subscription.updated', t + 5, subscription('active', 2 + c));
+      if (c % 4 === 0) {
+        // One payment, two events: one payment.succeeded between them.
+        ev(`${c}_i`, 'invoice.paid', t + 6, { id: `in_sbs_${c}`, object: 'invoice', customer: cus, status: 'paid', amount_paid: 900 });
+        ev(`${c}_ch`, 'charge.succeeded', t + 6, {
+          id: `ch_sbs_${c}`,
+          object: 'charge',
+          customer: cus,
+          invoice: `in_sbs_${c}`,
+          payment_intent: `pi_sbs_${c}`,
+          status: 'succeeded',
+          amount: 900,
+        });
+      }
+    }
+    ev('p1', 'product.updated', t + 7, { id: 'prod_sbs_1', object: 'product', name: 'Monthly', active: true });
+    ev('ip', 'invoice_payment.paid', t + 8, {
+      id: 'inpay_sbs',
+      object: 'invoice_payment',
+      invoice: 'in_sbs_0',
+      status: 'paid',
+      payment: { type: 'payment_intent', payment_intent: 'pi_sbs_0' },
+    });
+    return out;
+  }
+
+  /** The CRM rows and messages of a workspace, without what differs between two runs (row ids, times). */
+  async function outcome(ws: string) {
+    const rows: Record<string, unknown[]> = {};
+    for (const table of ['customers', 'products', 'prices', 'subscriptions', 'invoices', 'payments']) {
+      const { rows: r } = await app.db.query(`SELECT * FROM ${table} WHERE workspace_id = $1 ORDER BY provider_id`, [ws]);
+      rows[table] = r.map((row) => {
+        const kept: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(row)) {
+          if (VARYING.has(k)) continue;
+          kept[k] = v;
+        }
+        return kept;
+      });
+    }
+    const { rows: messages } = await app.db.query<{ type: string; dedupe_key: string }>(
+      `SELECT type, dedupe_key FROM messages WHERE workspace_id = $1 AND type NOT LIKE 'stripe.%' ORDER BY dedupe_key, type`,
+      [ws],
+    );
+    const { rows: raw } = await app.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM messages WHERE workspace_id = $1 AND type LIKE 'stripe.%'`,
+      [ws],
+    );
+    const { rows: timeline } = await app.db.query<{ provider_id: string; n: number }>(
+      `SELECT c.provider_id, count(*)::int AS n FROM customer_events ce JOIN customers c ON c.id = ce.customer_id
+       WHERE c.workspace_id = $1 GROUP BY 1 ORDER BY 1`,
+      [ws],
+    );
+    return { rows, messages, raw: raw[0]!.n, timeline };
+  }
+
+  test('writes what running the events one by one writes, in fewer statements than events', async () => {
+    const sideBySide = await workspace('side by side');
+    const oneByOne = await workspace('one by one');
+    const list = events();
+
+    for (const e of list) await send(sideBySide, e);
+    const batch = await claimDueEvents(app.db, 'wrk_sbs', 500, 60);
+    assert.equal(batch.length, list.length, 'one claim, one batch');
+    const { ctx, joined } = counting(app.ctx);
+    const outcomes = await processBatch(ctx, 'wrk_sbs', batch);
+    assert.deepEqual(new Set(outcomes.values()), new Set(['processed']));
+    assert.ok(joined() > 0 && joined() < list.length / 4, `${joined()} joined statements for ${list.length} events`);
+
+    for (const e of list) await send(oneByOne, e);
+    const each = await claimDueEvents(app.db, 'wrk_one', 500, 60);
+    assert.equal(each.length, list.length);
+    for (const e of each) assert.equal(await processEvent(app.ctx, 'wrk_one', e), 'processed');
+
+    const a = await outcome(sideBySide);
+    const b = await outcome(oneByOne);
+    assert.deepEqual(a, b);
+    // What the comparison stands on: the later version won, and each payment was published once.
+    const subs = a.rows.subscriptions as { provider_id: string; status: string; quantity: number }[];
+    assert.equal(subs.length, 12);
+    for (const s of subs) assert.equal(s.quantity, 2 + Number(s.provider_id.split('_')[2]));
+    assert.equal(a.messages.filter((m) => m.type === 'payment.succeeded').length, 3);
+    assert.equal(a.raw, list.length);
+  });
+
+  test('a value refused inside a joined write fails only the event that carries it', async () => {
+    const ws = await workspace('refused');
+    const sub = (n: number, quantity: number) => ({
+      id: `evt_ref_${n}`,
+      object: 'event',
+      created: 1_790_000_100,
+      type: 'customer.subscription.created',
+      data: { object: { id: `sub_ref_${n}`, object: 'subscription', customer: `cus_ref_${n}`, status: 'active', quantity } },
+    });
+    // quantity is an int column: 99,999,999,999 is out of its range.
+    const list = [sub(1, 1), sub(2, 99_999_999_999), sub(3, 3), sub(4, 4)];
+    for (const e of list) await send(ws, e);
+    const batch = await claimDueEvents(app.db, 'wrk_ref', 50, 60);
+    assert.equal(batch.length, 4);
+    const outcomes = await processBatch(app.ctx, 'wrk_ref', batch);
+    const byEvent = new Map(batch.map((e) => [e.providerEventId, outcomes.get(e.id)]));
+    assert.deepEqual(Object.fromEntries(byEvent), {
+      evt_ref_1: 'processed',
+      evt_ref_2: 'failed',
+      evt_ref_3: 'processed',
+      evt_ref_4: 'processed',
+    });
+    const { rows } = await app.db.query<{ provider_id: string; quantity: number }>(
+      'SELECT provider_id, quantity FROM subscriptions WHERE workspace_id = $1 ORDER BY provider_id',
+      [ws],
+    );
+    assert.deepEqual(rows, [
+      { provider_id: 'sub_ref_1', quantity: 1 },
+      { provider_id: 'sub_ref_3', quantity: 3 },
+      { provider_id: 'sub_ref_4', quantity: 4 },
+    ]);
+  });
+
+  test('groups by the keys the claim serialises on', async () => {
+    const payloads: unknown[] = [
+      { data: { object: { id: 'sub_1', object: 'subscription', customer: 'cus_1' } } },
+      { data: { object: { id: 'sub_2', object: 'subscription', customer: { id: 'cus_2', object: 'customer' } } } },
+      { data: { object: { id: 'cus_3', object: 'customer' } } },
+      { data: { object: { id: 'ch_4', object: 'charge', customer: null, invoice: 'in_4', payment_intent: { id: 'pi_4' } } } },
+      {
+        data: {
+          object: { id: 'inpay_5', object: 'invoice_payment', invoice: 'in_5', payment: { payment_intent: 'pi_5', charge: 'ch_5' } },
+        },
+      },
+      { data: { object: { id: 'in_6', object: 'invoice', customer: 'cus_6' } } },
+      { data: { object: { id: 'pi_7', object: 'payment_intent', customer: 'cus_7' } } },
+      { data: { object: { id: 42, object: 'product', customer: { name: 'no id' } } } },
+      { data: { object: { id: 'x', customer: '' } } },
+      { uid: 'piano_user_9', type: 'access_granted' },
+      { data: 'not an object' },
+      null,
+    ];
+    for (const payload of payloads) {
+      const { rows } = await app.db.query<{ keys: string[] }>(
+        `SELECT ${EVENT_QUEUE.serialKeys!('e')} AS keys FROM (SELECT 'ws_k'::text AS workspace_id, $1::jsonb AS payload) e`,
+        [JSON.stringify(payload)],
+      );
+      const sql = rows[0]!.keys;
+      const js = serialKeysOf('ws_k', payload);
+      // Equal where ids are strings; other JSON values need only to key alike in JavaScript.
+      const strings = (keys: string[]) => keys.filter((k) => !/[{[]|:42$/.test(k));
+      assert.deepEqual(strings(js), strings(sql), JSON.stringify(payload));
+      assert.equal(js.length, sql.length, JSON.stringify(payload));
+    }
+  });
+});
