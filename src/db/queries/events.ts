@@ -105,15 +105,19 @@ export interface ClaimedEvent {
 // - The payment intent, invoice and charge an object names (or is): an invoice payment names no customer, only the
 //   invoice and the payment it links, and must not run beside the charge or the invoice of that payment either.
 // A reference may be expanded (an object with an id) or an id.
+//
+// The object is read out of the stored payload once per row (a sub-select the planner cannot fold back in, OFFSET
+// 0): each path written against the column itself would decompress the whole payload again, and a dozen of them
+// made a claim of 100 events 20 ms instead of 1.
 function eventSerialKeys(t: string): string {
-  const o = `${t}.payload->'data'->'object'`;
-  const ref = (field: string, of = o) => `COALESCE(${of}->'${field}'->>'id', ${of}->>'${field}')`;
-  const own = (kind: string) => `CASE WHEN ${o}->>'object' = '${kind}' THEN ${o}->>'id' END`;
-  return `array_remove(ARRAY[
-      ${t}.workspace_id || ':' || COALESCE(${ref('customer')}, ${o}->>'id', ${t}.payload->>'uid', ''),
-      ${t}.workspace_id || ':pi:' || COALESCE(${ref('payment_intent')}, ${ref('payment_intent', `${o}->'payment'`)}, ${own('payment_intent')}),
+  const ref = (field: string, of = 'o') => `COALESCE(${of}->'${field}'->>'id', ${of}->>'${field}')`;
+  const own = (kind: string) => `CASE WHEN o->>'object' = '${kind}' THEN o->>'id' END`;
+  return `(SELECT array_remove(ARRAY[
+      ${t}.workspace_id || ':' || COALESCE(${ref('customer')}, o->>'id', ${t}.payload->>'uid', ''),
+      ${t}.workspace_id || ':pi:' || COALESCE(${ref('payment_intent')}, ${ref('payment_intent', `o->'payment'`)}, ${own('payment_intent')}),
       ${t}.workspace_id || ':in:' || COALESCE(${ref('invoice')}, ${own('invoice')}),
-      ${t}.workspace_id || ':ch:' || COALESCE(${ref('charge')}, ${ref('charge', `${o}->'payment'`)}, ${own('charge')})], NULL)`;
+      ${t}.workspace_id || ':ch:' || COALESCE(${ref('charge')}, ${ref('charge', `o->'payment'`)}, ${own('charge')})], NULL)
+    FROM (SELECT ${t}.payload->'data'->'object' AS o OFFSET 0) AS serial_object)`;
 }
 
 /** The processing queue: a received event is due at next_attempt_at unless a live lease holds it. */
@@ -123,44 +127,14 @@ export const EVENT_QUEUE: QueueDef = {
   finishedAt: 'processed_at',
   error: 'error',
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, q.attempts,
-    q.payload, q.received_at AS "receivedAt", q.recovered`,
+    q.payload, q.received_at AS "receivedAt", q.recovered, ${eventSerialKeys('q')} AS "serialKeys"`,
   serialKeys: eventSerialKeys,
   plannedColumns: ['status', 'next_attempt_at', 'locked_until', 'locked_by'],
 };
 
-/**
- * eventSerialKeys in JavaScript, for the events a claim returned (each `->` in SQL would read the stored payload
- * again: asked in the claim itself, the keys of a batch of 100 took 15 ms more). The same keys for the string ids
- * providers send; an id of another JSON type gets a key of its own that only the same value shares, as in SQL.
- * A test compares the two on the same events.
- */
-export function serialKeysOf(workspaceId: string, payload: unknown): string[] {
-  const text = (v: unknown): string | undefined =>
-    v === undefined || v === null ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
-  const field = (of: unknown, name: string): unknown =>
-    of !== null && typeof of === 'object' && !Array.isArray(of) ? (of as Record<string, unknown>)[name] : undefined;
-  const ref = (of: unknown, name: string): string | undefined => {
-    const v = field(of, name);
-    return text(field(v, 'id')) ?? text(v);
-  };
-  const o = field(field(payload, 'data'), 'object');
-  const own = (kind: string) => (field(o, 'object') === kind ? text(field(o, 'id')) : undefined);
-  const payment = field(o, 'payment');
-  const keys = [`${workspaceId}:${ref(o, 'customer') ?? text(field(o, 'id')) ?? text(field(payload, 'uid')) ?? ''}`];
-  const pi = ref(o, 'payment_intent') ?? ref(payment, 'payment_intent') ?? own('payment_intent');
-  const invoice = ref(o, 'invoice') ?? own('invoice');
-  const charge = ref(o, 'charge') ?? ref(payment, 'charge') ?? own('charge');
-  if (pi !== undefined) keys.push(`${workspaceId}:pi:${pi}`);
-  if (invoice !== undefined) keys.push(`${workspaceId}:in:${invoice}`);
-  if (charge !== undefined) keys.push(`${workspaceId}:ch:${charge}`);
-  return keys;
-}
-
 /** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */
-export async function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
-  const events = await claimInOrder<ClaimedEvent>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
-  for (const e of events) e.serialKeys = serialKeysOf(e.workspaceId, e.payload);
-  return events;
+export function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
+  return claimInOrder<ClaimedEvent>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
 }
 
 /** Locks a claimed event for the transaction that processes it, if the claim is still this worker's: while the
