@@ -164,6 +164,28 @@ describe('a batch side by side', () => {
     assert.equal(a.raw, list.length);
   });
 
+  test('events of different customers join one write; without their keys, a batch runs one event after the other', async () => {
+    for (const keyed of [true, false]) {
+      const ws = await workspace(keyed ? 'keyed' : 'unkeyed');
+      for (let n = 0; n < 6; n++) {
+        await send(ws, {
+          id: `evt_join_${n}`,
+          object: 'event',
+          created: 1_790_000_300,
+          type: 'customer.created',
+          data: { object: { id: `cus_join_${n}`, object: 'customer', email: `j${n}@example.com` } },
+        });
+      }
+      const batch = await claimDueEvents(app.db, 'wrk_join', 50, 60);
+      assert.equal(batch.length, 6);
+      if (!keyed) for (const e of batch) delete e.serialKeys;
+      const { ctx, joined } = counting(app.ctx);
+      const outcomes = await processBatch(ctx, 'wrk_join', batch);
+      assert.deepEqual(new Set(outcomes.values()), new Set(['processed']));
+      assert.equal(joined(), keyed ? 1 : 6, keyed ? 'six customers, one statement' : 'one statement per event');
+    }
+  });
+
   test('a value refused inside a joined write fails only the event that carries it', async () => {
     const ws = await workspace('refused');
     const sub = (n: number, quantity: number) => ({

@@ -94,7 +94,7 @@ async function batchStep(step: () => Promise<void>): Promise<void> {
 /**
  * Events of the batch grouped by what they are about: two events that share a serial key (the claim's keys: the
  * customer, the payment intent, invoice or charge) are in the same group, and so, through them, are the events
- * that share a key with either. An event without keys (not read by a claim) joins every other one.
+ * that share a key with either. When an event has no keys (it was not read by a claim), the batch is one group.
  */
 function groupsOf(events: readonly ClaimedEvent[]): Map<ClaimedEvent, number> {
   const parent = events.map((_, i) => i);
@@ -102,9 +102,10 @@ function groupsOf(events: readonly ClaimedEvent[]): Map<ClaimedEvent, number> {
     while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
     return i;
   };
+  const unkeyed = events.some((e) => e.serialKeys === undefined);
   const holder = new Map<string, number>();
   events.forEach((event, i) => {
-    for (const key of event.serialKeys ?? ['']) {
+    for (const key of unkeyed ? [''] : event.serialKeys!) {
       const other = holder.get(key);
       if (other === undefined) holder.set(key, i);
       else parent[root(i)] = root(other);
