@@ -43,7 +43,11 @@ export class BatchWrites implements PendingWrites {
       async (writes) => {
         const answers: (UpsertResult | undefined)[] = new Array(writes.length);
         const byTable = new Map<CrmTable, number[]>();
-        writes.forEach((w, i) => byTable.set(w.table, [...(byTable.get(w.table) ?? []), i]));
+        writes.forEach((w, i) => {
+          const at = byTable.get(w.table);
+          if (at) at.push(i);
+          else byTable.set(w.table, [i]);
+        });
         for (const [table, at] of byTable) {
           const done = await upsertManyInOneTrip(
             this.tx,
