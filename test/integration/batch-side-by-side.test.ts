@@ -21,10 +21,23 @@ const VARYING = new Set(['id', 'workspace_id', 'customer_id', 'person_id', 'crea
 describe('a batch side by side', () => {
   let app: TestApp;
 
+  // Side-by-side events share the transaction's connection: node-postgres warns (and pg 9 throws) when a client
+  // is called while it runs a query, so the transaction must queue its statements itself (db/postgres.ts).
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+
   before(async () => {
+    process.on('warning', onWarning);
     app = await startTestApp({ worker: false, config: { processingRetrySchedule: [60] } });
   });
-  after(() => app.close());
+  after(async () => {
+    process.off('warning', onWarning);
+    await app.close();
+    assert.deepEqual(
+      warnings.filter((w) => /already executing a query/.test(w)),
+      [],
+    );
+  });
 
   async function workspace(name: string): Promise<string> {
     const id = (await app.api('POST', '/api/v1/workspaces', { name })).body.id as string;

@@ -64,19 +64,6 @@ export function isNewer(old: CrmRow, v: Version): boolean {
   return v.eventId > String(old.source_event_id ?? '');
 }
 
-/** The two CTEs both upsert paths start with: `old`, the object's row locked; `ins`, the row inserted with `names`
- *  ($5 on) when there was none. $1 is the new row's id, $2-$4 the object's key. */
-function lockOrInsertCtes(table: CrmTable, names: readonly string[]): string {
-  return `old AS (
-       SELECT * FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4 FOR UPDATE
-     ), ins AS (
-       INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
-       SELECT $1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')}
-       WHERE NOT EXISTS (SELECT 1 FROM old)
-       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
-     )`;
-}
-
 /**
  * One round trip for the usual cases: the object's row locked (it exists), or inserted with `values` (it does
  * not). Neither when another transaction inserted it between the look and the insert: the caller looks again.
@@ -90,7 +77,14 @@ async function lockOrInsert(
 ): Promise<{ inserted: true; row: CrmRow } | { inserted: false; row: CrmRow | undefined }> {
   const names = Object.keys(values);
   const { rows } = await db.query<CrmRow & { sluice_inserted: boolean }>(
-    `WITH ${lockOrInsertCtes(table, names)}
+    `WITH old AS (
+       SELECT * FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4 FOR UPDATE
+     ), ins AS (
+       INSERT INTO ${table} (id, workspace_id, provider, provider_id, ${names.join(', ')})
+       SELECT $1, $2, $3, $4, ${names.map((_, i) => `$${i + 5}`).join(', ')}
+       WHERE NOT EXISTS (SELECT 1 FROM old)
+       ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING *
+     )
      SELECT false AS sluice_inserted, * FROM old UNION ALL SELECT true, * FROM ins`,
     [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((n) => param(values[n]))],
   );
@@ -100,63 +94,8 @@ async function lockOrInsert(
   return inserted ? { inserted: true, row: row as CrmRow } : { inserted: false, row: row as CrmRow };
 }
 
-/**
- * upsertGuarded in one round trip, for values that do not depend on the row they replace: the object's row is
- * locked, inserted when missing, or updated when the version rule lets this event write it (isNewer, in SQL), in
- * one statement. Most events are about objects already known, and the general path takes two statements for
- * those (in a profile of the projection, about a quarter of the worker's time was those two round trips).
- * Undefined, with nothing written, when JavaScript must decide: a same-second tie when `tiesToCaller` (the caller
- * may settle it through the provider's API), or a row another transaction inserted between the look and the insert.
- */
-async function upsertInOneTrip(
-  db: Queryable,
-  table: CrmTable,
-  key: ObjectKey,
-  values: Record<string, unknown>,
-  v: Version,
-  newRowId: () => string,
-  tiesToCaller: boolean,
-): Promise<UpsertResult | undefined> {
-  const names = Object.keys(values);
-  const n = names.length;
-  const ts = `$${n + 5}::timestamptz`;
-  const rank = `$${n + 6}::int`;
-  const eventId = `$${n + 7}::text`;
-  const deleted = `$${n + 8}::boolean`;
-  // isNewer over the locked row o, with a same-second tie (isTie) left alone when the caller settles ties. Event
-  // ids compare byte by byte (COLLATE "C"), as JavaScript compares the ASCII ids providers use.
-  const notTie = tiesToCaller ? `AND (o.deleted OR ${deleted} OR COALESCE(o.source_event_id, '') = ${eventId})` : '';
-  const newer = `(o.stub OR o.source_ts IS NULL OR (NOT (o.deleted AND NOT ${deleted}) AND (
-      o.source_ts < ${ts} OR (o.source_ts = ${ts} ${notTie}
-        AND (o.source_rank < ${rank} OR (o.source_rank = ${rank} AND COALESCE(o.source_event_id, '') COLLATE "C" < ${eventId}))))))`;
-  // The update finds its row through the primary key; a join with `old` could be planned as a scan of the table.
-  const { rows } = await db.query<CrmRow & { sluice_kind: number }>(
-    `WITH ${lockOrInsertCtes(table, names)}, upd AS (
-       UPDATE ${table} t SET ${names.map((c, i) => `${c} = $${i + 5}`).join(', ')}, updated_at = now()
-       WHERE t.id = (SELECT o.id FROM old o WHERE ${newer}) RETURNING t.*
-     )
-     SELECT 0 AS sluice_kind, * FROM old UNION ALL SELECT 1, * FROM ins UNION ALL SELECT 2, * FROM upd`,
-    [newRowId(), key.workspaceId, key.provider, key.providerId, ...names.map((c) => param(values[c])), v.ts, v.rank, v.eventId, v.deleted],
-  );
-  let old: CrmRow | undefined;
-  let written: CrmRow | undefined;
-  let inserted = false;
-  for (const { sluice_kind: kind, ...row } of rows) {
-    if (kind === 0) old = row as CrmRow;
-    else {
-      written = row as CrmRow;
-      inserted = kind === 1;
-    }
-  }
-  if (inserted) return { old: undefined, row: written!, applied: true };
-  if (!old) return undefined;
-  if (written) return { old, row: written, applied: true };
-  if (tiesToCaller && isTie(old, v)) return undefined;
-  return { old, row: old, applied: false };
-}
-
-/** One write for upsertManyInOneTrip: what upsertInOneTrip takes for one object (`values` hold the version's
- *  meta columns, as upsertGuarded adds them). */
+/** One object write of upsertManyInOneTrip (`values` hold the version's meta columns, as upsertGuarded adds them);
+ *  `tiesToCaller`: a same-second tie is left to the caller (it may settle it through the provider's API). */
 export interface OneTripWrite {
   key: ObjectKey;
   values: Record<string, unknown>;
@@ -169,10 +108,13 @@ export interface OneTripWrite {
 export type OneTrip = (table: CrmTable, write: OneTripWrite) => Promise<UpsertResult | undefined>;
 
 /**
- * upsertInOneTrip for many objects of one table in one statement: the answers, in the order of `writes`, are what
- * upsertInOneTrip would have answered for each (undefined: JavaScript must decide, nothing written). Writes that
- * name the same columns and treat ties alike share a statement; an object written twice waits for the next one,
- * so each statement sees the rows the one before it wrote.
+ * upsertGuarded's first statement, for values that do not depend on the row they replace, for one object or many
+ * of one table: each object's row is locked, inserted when missing, or updated when the version rule lets its event
+ * write it (isNewer, in SQL). Most events are about objects already known, and the general path takes two
+ * statements for those. The answers come in the order of `writes`; undefined, with nothing written, when
+ * JavaScript must decide: a same-second tie when `tiesToCaller`, or a row another transaction inserted between the
+ * look and the insert. Writes that name the same columns and treat ties alike share a statement; an object written
+ * twice waits for the next one, so each statement sees the rows the one before it wrote.
  *
  * The rows travel as one jsonb array read back into rows of the table's own type (jsonb_populate_recordset, as in
  * ensureStubs): the statement's text does not depend on the number of rows. Rows are locked in id order and
@@ -201,8 +143,9 @@ export async function upsertManyInOneTrip(
       const w = writes[at]!;
       return { ...w.values, id: w.newRowId(), workspace_id: w.key.workspaceId, provider: w.key.provider, provider_id: w.key.providerId };
     });
-    // isNewer of input row i over the locked row o, as in upsertInOneTrip; i carries the event's version in its
-    // meta columns (source_ts, source_rank, source_event_id, deleted).
+    // isNewer of input row i over the locked row o; i carries the event's version in its meta columns (source_ts,
+    // source_rank, source_event_id, deleted). A same-second tie (isTie) is left alone when the caller settles ties.
+    // Event ids compare byte by byte (COLLATE "C"), as JavaScript compares the ASCII ids providers use.
     const notTie = tiesToCaller ? `AND (o.deleted OR i.deleted OR COALESCE(o.source_event_id, '') = i.source_event_id)` : '';
     const newer = `(o.stub OR o.source_ts IS NULL OR (NOT (o.deleted AND NOT i.deleted) AND (
         o.source_ts < i.source_ts OR (o.source_ts = i.source_ts ${notTie}
@@ -273,9 +216,8 @@ export async function upsertGuarded(
   if (typeof valuesFor !== 'function' && version.force !== true) {
     const values = { ...valuesFor, ...meta };
     const tiesToCaller = resolveTie !== undefined;
-    const done = oneTrip
-      ? await oneTrip(table, { key, values, version, newRowId, tiesToCaller })
-      : await upsertInOneTrip(db, table, key, values, version, newRowId, tiesToCaller);
+    const write = { key, values, version, newRowId, tiesToCaller };
+    const done = oneTrip ? await oneTrip(table, write) : (await upsertManyInOneTrip(db, table, [write]))[0];
     if (done) return done;
     // A same-second tie for the resolver, or a row another transaction inserted meanwhile: the general path.
   }
