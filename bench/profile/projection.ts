@@ -45,8 +45,10 @@ while (left > 0 && performance.now() - t0 < 120_000) {
   if (!tFirst && left < n) {
     tFirst = performance.now();
     database = cpuMeter(db.backends());
+    worker.phase();
   }
 }
+worker.phase();
 const ms = performance.now() - tFirst;
 const done = n - left;
 const databaseMs = database?.() ?? 0;

@@ -136,8 +136,9 @@ describe('a batch side by side', () => {
       `SELECT type, dedupe_key FROM messages WHERE workspace_id = $1 AND type NOT LIKE 'stripe.%' ORDER BY dedupe_key, type`,
       [ws],
     );
-    const { rows: raw } = await app.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM messages WHERE workspace_id = $1 AND type LIKE 'stripe.%'`,
+    // A batch has the database copy a raw message's data from its event row; one by one, it is sent as read.
+    const { rows: raw } = await app.db.query<{ source_event_id: string; type: string; data: { id: string; data: unknown } }>(
+      `SELECT source_event_id, type, data FROM messages WHERE workspace_id = $1 AND type LIKE 'stripe.%' ORDER BY source_event_id`,
       [ws],
     );
     const { rows: timeline } = await app.db.query<{ provider_id: string; n: number }>(
@@ -145,7 +146,7 @@ describe('a batch side by side', () => {
        WHERE c.workspace_id = $1 GROUP BY 1 ORDER BY 1`,
       [ws],
     );
-    return { rows, messages, raw: raw[0]!.n, timeline };
+    return { rows, messages, raw, timeline };
   }
 
   test('writes what running the events one by one writes, in fewer statements than events', async () => {
@@ -174,7 +175,11 @@ describe('a batch side by side', () => {
     assert.equal(subs.length, 12);
     for (const s of subs) assert.equal(s.quantity, 2 + Number(s.provider_id.split('_')[2]));
     assert.equal(a.messages.filter((m) => m.type === 'payment.succeeded').length, 3);
-    assert.equal(a.raw, list.length);
+    assert.equal(a.raw.length, list.length);
+    for (const m of a.raw) {
+      assert.equal(m.data.id, m.source_event_id, 'a raw message carries its own event');
+      assert.equal(m.type, `stripe.${String(list.find((e) => e.id === m.source_event_id)!.type)}`);
+    }
   });
 
   test('events of different customers join one write; without their keys, a batch runs one event after the other', async () => {

@@ -3,9 +3,9 @@
 // for query and path), responses are written with JSON.stringify (Fastify's schema serializer would silently
 // drop fields a response schema does not list, and turn null into ""), and every route registered anywhere
 // in the app, by any plugin, is collected with an onRoute hook so the OpenAPI document can never miss one.
-import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
+import { checkFirstValidatorCompiler } from './request-validator.js';
 
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 
@@ -172,7 +172,7 @@ export function isApiRoute(url: string): boolean {
 
 /** Call before any route is registered (the onRoute hook only sees routes added after it). */
 export function registerOpenApi(app: FastifyInstance, version = '0.1.0'): void {
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(checkFirstValidatorCompiler);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   const routes: RegisteredRoute[] = [];
   app.decorate('registeredRoutes', routes);

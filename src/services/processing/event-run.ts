@@ -46,6 +46,7 @@ export async function projectAndPublish(
     workspaceId: event.workspaceId,
     type: `${event.provider}.${event.type}`,
     data: event.payload,
+    dataOfEvent: event.id,
     sourceProvider: event.provider,
     sourceEventId: event.providerEventId,
     dedupeKey: `raw:${event.id}`,
