@@ -45,6 +45,9 @@ export interface Config {
   workerPollMs: number;
   /** SLUICE_WORKER_BATCH, default 100: events claimed per round trip and projected in one transaction. */
   workerBatchSize: number;
+  /** SLUICE_INGEST_FIRST_MS, default 250 (0: never): how long at most an event worker holds back before each batch
+   *  while webhooks of its own process wait for their commit (jobs/ingest-first.ts). */
+  ingestFirstMs: number;
   /** SLUICE_EVENT_WORKERS, default 1: event batches processed at once per process (each on its own connection).
    *  Events of one customer, or of one payment, are never in two batches at once (the queue's serial keys). */
   eventWorkers: number;
@@ -245,6 +248,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     workerPollMs: int('SLUICE_WORKER_POLL_MS', 250, 10, 60_000),
     workerBatchSize: int('SLUICE_WORKER_BATCH', 100, 1, 1000),
     eventWorkers: int('SLUICE_EVENT_WORKERS', 1, 1, 32),
+    ingestFirstMs: int('SLUICE_INGEST_FIRST_MS', 250, 0, 10_000),
     workerLeaseSeconds: int('SLUICE_WORKER_LEASE_SECONDS', 15, 3, 3600),
     shutdownTimeoutMs: int('SLUICE_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     stripeApiUrl,

@@ -26,6 +26,8 @@ export interface QueueRunnerSpec<T extends { id: string }> {
   log: Logger;
   now(): number;
   claim(workerId: string, limit: number): Promise<T[]>;
+  /** Awaited before each claim: a runner that gives way to more urgent work in its process (bounded). */
+  beforeClaim?(): Promise<unknown>;
   renew(workerId: string, ids: readonly string[]): Promise<void>;
   release(workerId: string, ids: readonly string[]): Promise<void>;
   /** Upkeep of the queue table between claims (its planner statistics); true when it did something. */
@@ -112,6 +114,7 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       const limit = spec.work.mode === 'batch' ? spec.batchSize : Math.min(spec.batchSize, free);
       let rows: T[];
       try {
+        if (spec.beforeClaim) await spec.beforeClaim();
         rows = await spec.claim(id, limit);
       } catch (err) {
         spec.log.error({ err, queue: spec.name }, 'could not claim work; retrying in 1 s');

@@ -13,6 +13,8 @@ export interface Metrics {
   tieRefetches: Counter<'outcome'>;
   /** Event batches run a second time, with a savepoint per event, because an event of the first run failed. */
   eventBatchReruns: Counter;
+  /** Seconds event workers held back before claiming, because webhooks of their process waited for a commit. */
+  ingestFirstWaits: Counter;
   /** Events a reconciliation scan found at the provider that never arrived as webhooks. */
   scanRecoveredEvents: Counter<'provider'>;
   deliveryAttempts: Counter<'outcome'>;
@@ -77,6 +79,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     eventBatchReruns: counter(
       'sluice_event_batch_reruns_total',
       'Event batches run again with a savepoint per event because one of their events failed (or needs a refetch)',
+      [],
+    ),
+    ingestFirstWaits: counter(
+      'sluice_ingest_first_wait_seconds_total',
+      'Seconds event workers held back before a claim because webhooks of the same process were waiting for their commit',
       [],
     ),
     scanRecoveredEvents: counter(

@@ -57,6 +57,7 @@ function keyOf(row: BatchedEvent): string {
 export class EventBatcher {
   private pending: Waiter[] = [];
   private inFlight = 0;
+  private rowsInFlight = 0;
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
   readonly stats: BatcherStats = { flushes: 0, largestFlush: 0, failedFlushes: 0, failedRequests: 0, sameFlushRepeats: 0 };
 
@@ -72,6 +73,11 @@ export class EventBatcher {
 
   get flushing(): number {
     return this.inFlight;
+  }
+
+  /** Requests not yet answered: waiting for a flush or in one. */
+  get backlog(): number {
+    return this.pending.length + this.rowsInFlight;
   }
 
   /** Resolves true once the row is committed, false when its event was already stored (or is stored by an
@@ -111,8 +117,10 @@ export class EventBatcher {
   private flush(): void {
     const batch = this.pending.splice(0, this.options.maxRows);
     this.inFlight++;
+    this.rowsInFlight += batch.length;
     void this.run(batch).finally(() => {
       this.inFlight--;
+      this.rowsInFlight -= batch.length;
       this.schedule();
     });
   }

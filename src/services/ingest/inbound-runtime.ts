@@ -39,6 +39,11 @@ export function eventBatcher(ctx: Ctx): EventBatcher {
   return runtime(ctx).batcher;
 }
 
+/** Inbound requests of this process waiting for their commit (0 where this process takes no webhooks). */
+export function ingestBacklog(ctx: Ctx): number {
+  return runtimes.get(ctx.db)?.batcher.backlog ?? 0;
+}
+
 function batcherIo(ctx: Ctx) {
   const flushRows = registered(
     ctx,

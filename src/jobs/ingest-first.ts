@@ -1,0 +1,30 @@
+// Ingest first. With `--role all` the API and the event worker share one Node thread and one machine. Under a
+// burst of webhooks, every batch the worker projects is CPU taken from answering the senders, who wait for their
+// 200 (and a provider that waits too long retries, adding to the burst). Projection can wait; an answer should
+// not. So before claiming a batch the worker looks at the webhooks of its own process still waiting for their
+// commit, and while there are many it holds back, for at most SLUICE_INGEST_FIRST_MS per batch: the projection
+// keeps going under a burst that never ends (at least one batch per that time and worker), and catches up
+// at full speed when the burst is over. Processes that take no webhooks (`--role worker`) never wait.
+import type { Ctx } from '../services/context.js';
+import { ingestBacklog } from '../services/ingest/inbound-runtime.js';
+
+/**
+ * Webhooks waiting for their commit at or above which ingest counts as behind. At 1,000 events/s a commit holds
+ * about 5 (see docs/benchmarks.md); a backlog past 8 means arrivals are outrunning the answers.
+ */
+export const INGEST_BEHIND = 8;
+const STEP_MS = 5;
+
+/** Resolves once ingest has caught up, or after SLUICE_INGEST_FIRST_MS at most; how long it waited (ms). */
+export async function giveWayToIngest(ctx: Ctx): Promise<number> {
+  const limit = ctx.config.ingestFirstMs;
+  if (limit <= 0 || ingestBacklog(ctx) < INGEST_BEHIND) return 0;
+  const start = performance.now();
+  let waited = 0;
+  while (waited < limit && ingestBacklog(ctx) >= INGEST_BEHIND) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(STEP_MS, limit - waited)));
+    waited = performance.now() - start;
+  }
+  ctx.metrics.ingestFirstWaits.inc(waited / 1000);
+  return waited;
+}
