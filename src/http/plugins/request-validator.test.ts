@@ -9,12 +9,18 @@ const compile = (schema: Parameters<typeof checkFirstValidatorCompiler>[0]['sche
 
 test('a part that is valid as it came is kept as it came (no conversion walk)', () => {
   const headers = { 'stripe-signature': 't=1,v1=ab', 'x-other': '1' };
-  const out = compile(Type.Object({ 'stripe-signature': Type.Optional(Type.String()) }, { additionalProperties: true }), 'headers')(headers);
+  const out = compile(
+    Type.Object({ 'stripe-signature': Type.Optional(Type.String()) }, { additionalProperties: true }),
+    'headers',
+  )(headers);
   assert.equal(out.value, headers);
 });
 
 test('query and path text is converted when the schema wants a number or a boolean', () => {
-  const out = compile(Type.Object({ limit: Type.Integer({ minimum: 1 }), open: Type.Boolean() }), 'querystring')({ limit: '25', open: 'true' });
+  const out = compile(
+    Type.Object({ limit: Type.Integer({ minimum: 1 }), open: Type.Boolean() }),
+    'querystring',
+  )({ limit: '25', open: 'true' });
   assert.deepEqual(out.value, { limit: 25, open: true });
   const bad = compile(Type.Object({ limit: Type.Integer({ minimum: 1 }) }), 'querystring')({ limit: 'ten' });
   assert.equal(bad.value, undefined);
