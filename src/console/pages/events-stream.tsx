@@ -39,8 +39,12 @@ export function sseMessage(event: string, data: string, id?: string): string {
 
 export async function eventsStream(app: FastifyInstance, { ctx }: { ctx: Ctx }): Promise<void> {
   const open = new Set<() => void>();
+  // Set once the server starts closing: a tail asked for after that (a browser's EventSource reconnects on its
+  // own, over a connection that is still open) would start after the ends below and hold app.close() forever.
+  let closing = false;
   // Ended before the server waits for its connections: an open tail would otherwise hold app.close() forever.
   app.addHook('preClose', async () => {
+    closing = true;
     for (const end of [...open]) end();
   });
   app.addHook('onClose', async () => {
@@ -57,6 +61,8 @@ export async function eventsStream(app: FastifyInstance, { ctx }: { ctx: Ctx }):
       parseCursor(typeof lastId === 'string' && lastId !== '' ? lastId : request.query.after) ??
       `${idFloor('ev', ctx.now())}${'0'.repeat(14)}`;
     if (open.size >= MAX_STREAMS) throw new AppError('TOO_MANY_STREAMS', 'too many live tails are open; try again shortly', 503);
+    // Checked after the awaits above: from here to open.add() nothing yields, so no close can slip in between.
+    if (closing) throw new AppError('SHUTTING_DOWN', 'the server is shutting down; try again shortly', 503);
     const cookie = readCookies(request.headers.cookie)[SESSION_COOKIE];
 
     reply.hijack();
