@@ -5,28 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { openPostgres } from '../../src/db/postgres.js';
-import type { Queryable } from '../../src/db/port.js';
 import { eventBatcher, inboundCache } from '../../src/services/ingest/inbound-runtime.js';
 import { DEFAULT_BATCHER } from '../../src/services/ingest/event-batcher.js';
+import { lockEvents } from '../helpers/locks.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { createTestStore, usingPostgres } from '../helpers/db.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_group_commit_secret';
-
-/** Holds the events table locked (inserts wait) until release() — from a transaction of the test's own. */
-function lockEvents(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }) {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => (locked = r));
-  const done = db.transaction(async (tx) => {
-    await tx.query('LOCK TABLE events IN EXCLUSIVE MODE');
-    locked();
-    await gate;
-  });
-  return { locked: isLocked, release: async () => (release(), await done) };
-}
 
 describe('group commit', () => {
   let app: TestApp;

@@ -3,27 +3,13 @@
 // over HTTP whose INSERT waits behind a lock the test holds on the events table.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Queryable } from '../../src/db/port.js';
 import { giveWayToIngest, INGEST_BEHIND } from '../../src/jobs/ingest-first.js';
 import { eventBatcher, inboundCache, ingestBacklog } from '../../src/services/ingest/inbound-runtime.js';
+import { lockEvents } from '../helpers/locks.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_ingest_first_secret';
-
-/** Holds the events table locked (inserts wait) until release(). */
-function lockEvents(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }) {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  let locked!: () => void;
-  const isLocked = new Promise<void>((r) => (locked = r));
-  const done = db.transaction(async (tx) => {
-    await tx.query('LOCK TABLE events IN EXCLUSIVE MODE');
-    locked();
-    await gate;
-  });
-  return { locked: isLocked, release: async () => (release(), await done) };
-}
 
 describe('ingest first', () => {
   let app: TestApp;
