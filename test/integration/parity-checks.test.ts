@@ -400,6 +400,56 @@ describe('parity checks', () => {
     );
     assert.ok((later.get(ws) ?? []).filter((id) => got.includes(id)).length > 0);
   });
+
+  test(
+    'a check gives way to a transaction holding its customer (a projection batch): it never waits on it long',
+    { timeout: 30_000 },
+    async () => {
+      const ws = await workspace('gives way');
+      const cus = `cus_gives_way_${ws.slice(-8)}`;
+      const stale = new Date('2000-01-01T00:00:00Z');
+      // A customer with nothing to check has no next boundary: the check writes null over this stale one.
+      await app.db.query(
+        `INSERT INTO customers (id, workspace_id, provider, provider_id, next_check_at) VALUES ($1, $2, 'stripe', $1, $3)`,
+        [cus, ws, stale],
+      );
+      const nextCheck = async () =>
+        (await app.db.query<{ at: Date | null }>('SELECT next_check_at AS at FROM customers WHERE id = $1', [cus])).rows[0]!.at;
+      /** Holds the customer row as a batch would, until the returned release is called. */
+      async function hold() {
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        let held!: () => void;
+        const isHeld = new Promise<void>((r) => (held = r));
+        const done = app.db.transaction(async (tx) => {
+          await tx.query('SELECT id FROM customers WHERE id = $1 FOR UPDATE', [cus]);
+          held();
+          await gate;
+        });
+        await isHeld;
+        return async () => (release(), await done);
+      }
+
+      // Held for the whole run: the check gives up after a few short waits instead of waiting for the holder.
+      let release = await hold();
+      const t0 = performance.now();
+      const failure = await checkCustomers(app.ctx, { workspaceId: ws, customerIds: [cus], trigger: 'manual' }).then(
+        () => undefined,
+        (err: unknown) => err as { code?: string },
+      );
+      const gaveUpAfter = performance.now() - t0;
+      await release();
+      assert.equal(failure?.code, '55P03', 'a lock not granted in time');
+      assert.ok(gaveUpAfter < 3_000, `gave up after ${gaveUpAfter.toFixed(0)} ms`);
+      assert.deepEqual(await nextCheck(), stale, 'nothing of the failed run was written');
+
+      // Held for a moment: the check waits or tries again, and its writes land once the holder is through.
+      release = await hold();
+      setTimeout(() => void release(), 150);
+      await checkCustomers(app.ctx, { workspaceId: ws, customerIds: [cus], trigger: 'manual' });
+      assert.equal(await nextCheck(), null);
+    },
+  );
 });
 
 test('sluice check prints the findings of one customer and of the workspace', { timeout: 180_000 }, async () => {

@@ -142,15 +142,32 @@ function countsOf(t: Tally, base: Record<string, unknown> = {}): Record<string, 
   };
 }
 
-const isConflict = (err: unknown) => ['40P01', '40001'].includes(String((err as { code?: unknown })?.code ?? ''));
+const codeOf = (err: unknown) => String((err as { code?: unknown })?.code ?? '');
+/** Deadlock, serialization failure, or a row lock not granted within CHECK_LOCK_TIMEOUT. */
+const isConflict = (err: unknown) => ['40P01', '40001', '55P03'].includes(codeOf(err));
 
-/** Runs fn in a transaction, again if it lost a deadlock (two writers of one customer's rows in other orders). */
+/**
+ * How long a check's writes wait for a customer row another transaction holds. A projection batch holds the rows
+ * it wrote until it commits, and marks its customers due for a check near its end; a check run writes many of the
+ * same rows in another order. The two can wait on each other, and PostgreSQL only breaks that after
+ * deadlock_timeout (1 s by default), a second during which the batch stands still. The check gives way first: it
+ * waits at most this long for a row, then rolls back and writes again once the batch is through.
+ */
+const CHECK_LOCK_TIMEOUT = '100ms';
+const ATTEMPTS = 5;
+
+/** Runs fn in a transaction, again if it lost a lock conflict (two writers of one customer's rows in other orders). */
 async function transactionRetried<T>(ctx: Ctx, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await ctx.db.transaction(fn);
+      return await ctx.db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL lock_timeout = '${CHECK_LOCK_TIMEOUT}'`);
+        return fn(tx);
+      });
     } catch (err) {
-      if (!isConflict(err) || attempt >= 3) throw err;
+      if (!isConflict(err) || attempt >= ATTEMPTS) throw err;
+      // A holder that is still running needs a moment: a little longer after each try.
+      if (codeOf(err) === '55P03') await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
 }
