@@ -457,3 +457,11 @@ export async function liveIncidentsOfSubject(
   );
   return rows;
 }
+
+/**
+ * For the rest of the transaction, wait at most `ms` for a lock before failing with 55P03: a check's writes give
+ * way to the projection batches holding its customers' rows (see services/parity/run-checks.ts).
+ */
+export async function limitLockWaits(tx: Queryable, ms: number): Promise<void> {
+  await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.max(1, Math.floor(ms))}ms`]);
+}

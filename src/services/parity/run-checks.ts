@@ -12,6 +12,7 @@ import {
   endAccessRows,
   grantSluiceAccess,
   loadCustomerStates,
+  limitLockWaits,
   releaseCheckLeases,
   setNextCheckAt,
   subjectsWithLiveIncidents,
@@ -143,7 +144,7 @@ function countsOf(t: Tally, base: Record<string, unknown> = {}): Record<string, 
 }
 
 const codeOf = (err: unknown) => String((err as { code?: unknown })?.code ?? '');
-/** Deadlock, serialization failure, or a row lock not granted within CHECK_LOCK_TIMEOUT. */
+/** Deadlock, serialization failure, or a row lock not granted within CHECK_LOCK_TIMEOUT_MS. */
 const isConflict = (err: unknown) => ['40P01', '40001', '55P03'].includes(codeOf(err));
 
 /**
@@ -153,7 +154,7 @@ const isConflict = (err: unknown) => ['40P01', '40001', '55P03'].includes(codeOf
  * deadlock_timeout (1 s by default), a second during which the batch stands still. The check gives way first: it
  * waits at most this long for a row, then rolls back and writes again once the batch is through.
  */
-const CHECK_LOCK_TIMEOUT = '100ms';
+const CHECK_LOCK_TIMEOUT_MS = 100;
 const ATTEMPTS = 5;
 
 /** Runs fn in a transaction, again if it lost a lock conflict (two writers of one customer's rows in other orders). */
@@ -161,7 +162,7 @@ async function transactionRetried<T>(ctx: Ctx, fn: (tx: Queryable) => Promise<T>
   for (let attempt = 1; ; attempt++) {
     try {
       return await ctx.db.transaction(async (tx) => {
-        await tx.query(`SET LOCAL lock_timeout = '${CHECK_LOCK_TIMEOUT}'`);
+        await limitLockWaits(tx, CHECK_LOCK_TIMEOUT_MS);
         return fn(tx);
       });
     } catch (err) {
