@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { openPostgres } from '../../src/db/postgres.js';
-import { eventBatcher, inboundCache } from '../../src/services/ingest/inbound-runtime.js';
+import { eventBatcher } from '../../src/services/ingest/inbound-runtime.js';
 import { DEFAULT_BATCHER } from '../../src/services/ingest/event-batcher.js';
-import { lockEvents } from '../helpers/locks.js';
-import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { ingestApp, lockEvents } from '../helpers/locks.js';
+import { waitFor, type TestApp } from '../helpers/app.js';
 import { createTestStore, usingPostgres } from '../helpers/db.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
@@ -31,12 +31,7 @@ describe('group commit', () => {
       url.searchParams.set('application_name', 'sluice_group_commit_test');
       store.open = () => openPostgres(url.toString());
     }
-    app = await startTestApp({ store, worker: false });
-    ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Group commit' })).body.id;
-    assert.equal((await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] })).status, 200);
-    // The workspace stays in the lookup cache: while a test holds the events table, only inserts wait.
-    inboundCache(app.ctx).options = { ttlMs: 3_600_000, maxEntries: 100 };
-    assert.equal((await send(stripeEvent('customer.updated'))).status, 200);
+    ({ app, ws } = await ingestApp('Group commit', SECRET, store));
   });
   after(async () => {
     await app.close();

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { giveWayToIngest, INGEST_BEHIND } from '../../src/jobs/ingest-first.js';
-import { eventBatcher, inboundCache, ingestBacklog } from '../../src/services/ingest/inbound-runtime.js';
-import { lockEvents } from '../helpers/locks.js';
-import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { eventBatcher, ingestBacklog } from '../../src/services/ingest/inbound-runtime.js';
+import { ingestApp, lockEvents } from '../helpers/locks.js';
+import { waitFor, type TestApp } from '../helpers/app.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_ingest_first_secret';
@@ -27,12 +27,7 @@ describe('ingest first', () => {
   }
 
   before(async () => {
-    app = await startTestApp({ worker: false });
-    ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Ingest first' })).body.id;
-    assert.equal((await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] })).status, 200);
-    // The workspace stays cached: while the test holds the events table, only the inserts wait.
-    inboundCache(app.ctx).options = { ttlMs: 3_600_000, maxEntries: 100 };
-    assert.equal((await send(stripeEvent('customer.updated'))).status, 200);
+    ({ app, ws } = await ingestApp('Ingest first', SECRET));
   });
   after(async () => {
     await app.close();
