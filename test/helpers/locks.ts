@@ -7,18 +7,26 @@ import { startTestApp, type TestApp } from './app.js';
 import type { TestStore } from './db.js';
 import { postStripe, signStripe, stripeEvent } from './stripe.js';
 
-/** Holds the events table locked (inserts wait) until release(); `locked` resolves once the lock is held. */
-export function lockEvents(db: { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> }) {
+type Transactional = { transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> };
+
+/** Runs `sql` (a lock) in a transaction of its own and keeps that transaction open until release(); `locked`
+ *  resolves once the statement has run, so the lock is held. */
+export function holdLock(db: Transactional, sql: string, params: unknown[] = []) {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let locked!: () => void;
   const isLocked = new Promise<void>((r) => (locked = r));
   const done = db.transaction(async (tx) => {
-    await tx.query('LOCK TABLE events IN EXCLUSIVE MODE');
+    await tx.query(sql, params);
     locked();
     await gate;
   });
   return { locked: isLocked, release: async () => (release(), await done) };
+}
+
+/** Holds the events table locked (inserts wait) until release(). */
+export function lockEvents(db: Transactional) {
+  return holdLock(db, 'LOCK TABLE events IN EXCLUSIVE MODE');
 }
 
 /**

@@ -9,6 +9,7 @@ import { checkCustomers } from '../../src/services/parity/run-checks.js';
 import { sweepParity } from '../../src/services/parity/sweep-parity.js';
 import type { ParityPolicy } from '../../src/parity/policy.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { holdLock } from '../helpers/locks.js';
 import { createTestStore } from '../helpers/db.js';
 import { processApi, runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
@@ -417,17 +418,9 @@ describe('parity checks', () => {
         (await app.db.query<{ at: Date | null }>('SELECT next_check_at AS at FROM customers WHERE id = $1', [cus])).rows[0]!.at;
       /** Holds the customer row as a batch would, until the returned release is called. */
       async function hold() {
-        let release!: () => void;
-        const gate = new Promise<void>((r) => (release = r));
-        let held!: () => void;
-        const isHeld = new Promise<void>((r) => (held = r));
-        const done = app.db.transaction(async (tx) => {
-          await tx.query('SELECT id FROM customers WHERE id = $1 FOR UPDATE', [cus]);
-          held();
-          await gate;
-        });
-        await isHeld;
-        return async () => (release(), await done);
+        const lock = holdLock(app.db, 'SELECT id FROM customers WHERE id = $1 FOR UPDATE', [cus]);
+        await lock.locked;
+        return lock.release;
       }
 
       // Held for the whole run: the check gives up after a few short waits instead of waiting for the holder.
