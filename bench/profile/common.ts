@@ -31,7 +31,12 @@ export async function profileDatabase(name: string) {
         .trim()
         .split('\n')
         .map(Number),
+    /** Drops the database, unless PROF_KEEP=1 keeps it for a look afterwards (psql …/<name>). */
     async drop() {
+      if (process.env.PROF_KEEP) {
+        console.log(`kept database ${name}`);
+        return admin.end();
+      }
       await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.end();
     },

@@ -1,7 +1,8 @@
 // Ingest alone (`--role api`, no workers) on a fresh database of the local PostgreSQL: 20,000 signed 4.6 KB events
 // from 32 keep-alive connections; prints events/s and the CPU of Sluice, its PostgreSQL backends and the load
 // generator per event. PROF_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the server, PROF_SQL
-// runs against the fresh database before the load, PROF_EVENTS sets the count. Loopback only, bounded.
+// runs against the fresh database before the load, PROF_EVENTS sets the count,
+// PROF_METRICS prints the metrics of those name prefixes at the end. Loopback only, bounded.
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient } from '../compare/load.js';
@@ -43,5 +44,11 @@ console.log(
   `sluice ${per(server.total - server0.total)} (user ${((server.user - server0.user) / ms).toFixed(2)}, system ${((server.system - server0.system) / ms).toFixed(2)} core)`,
 );
 console.log(`postgresql backends ${per(databaseMs)}; load generator ${per((own.user + own.system) / 1000)}`);
+if (process.env.PROF_METRICS) {
+  // What the worker of `PROF_ROLE=all` did meanwhile: the metrics named in PROF_METRICS (comma-separated prefixes).
+  const text = await (await fetch(`${sluice.base}/metrics`)).text();
+  const wanted = process.env.PROF_METRICS.split(',');
+  for (const line of text.split('\n')) if (wanted.some((w) => line.startsWith(w))) console.log(line);
+}
 await sluice.stop();
 await db.drop();

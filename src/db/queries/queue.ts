@@ -33,7 +33,8 @@ export interface QueueDef {
    * such a queue are serialized (see claimInOrder).
    */
   readonly serialKeys?: (alias: string) => string;
-  /** The columns the claim's plan depends on (see refreshQueueStatistics). */
+  /** The columns the plans of the claim, and of other queries over the waiting rows, depend on (see
+   *  refreshQueueStatistics). */
   readonly plannedColumns: readonly string[];
 }
 
@@ -106,8 +107,8 @@ export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limi
  * since they were taken (or was never analysed), and says whether it did. Autovacuum only looks once a minute
  * and then waits for 10 % of changes: a queue that grows from nothing to thousands of rows within that minute
  * (a first burst, a backlog of deliveries) is planned as if it were nearly empty, and the claims choose plans
- * that read every waiting row (deliveries: 2-50 ms a claim instead of 0.3). Only the columns the claims filter
- * on are analysed, from a small sample; the row count comes with any ANALYZE. A role that
+ * that read every waiting row (deliveries: 2-50 ms a claim instead of 0.3). Only the queue's planned columns
+ * are analysed, from a small sample; the row count comes with any ANALYZE. A role that
  * does not own the table gets a warning from PostgreSQL and nothing changes.
  */
 export async function refreshQueueStatistics(db: Db, q: QueueDef): Promise<boolean> {
