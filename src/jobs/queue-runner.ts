@@ -83,6 +83,15 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       .finally(() => (upkeep = undefined));
   }
 
+  // A claim that came back short took everything that was due and claimable: the queue is empty, or what is left
+  // waits for a busy key (an endpoint at its concurrency). Claiming again for every lane that frees would then
+  // cost one claim query per row (deliveries: 5.7 rows a claim, 0.7 ms each, a third of the database's time).
+  // So after a short claim, finished work wakes the loop only once a quarter of what was in flight has
+  // finished. New work (wake()) and the poll still wake it at once: a slow receiver holding its slots delays
+  // no one.
+  let finishedSinceClaim = 0;
+  let refillAfter = 1;
+
   function launch(rows: T[], run: () => Promise<void>): void {
     for (const r of rows) held.add(r.id);
     const unit = run()
@@ -93,7 +102,8 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       .finally(() => {
         for (const r of rows) held.delete(r.id);
         units.delete(unit);
-        waker.wake();
+        finishedSinceClaim += 1;
+        if (finishedSinceClaim >= refillAfter) waker.wake();
       });
     units.add(unit);
   }
@@ -138,8 +148,10 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       } else {
         for (const row of rows) launch([row], () => work.run(id, row));
       }
+      finishedSinceClaim = 0;
+      refillAfter = work.mode === 'each' && rows.length < limit ? Math.max(1, Math.floor(units.size / 4)) : 1;
       // A full claim may mean more is due: claim again at once (if a lane is free). Otherwise wait for a
-      // wake-up (new work, a lane freed) or the next poll.
+      // wake-up (new work, enough lanes freed) or the next poll.
       if (rows.length < limit) await waker.sleep(spec.pollMs);
     }
   })().finally(() => clearInterval(heartbeat));

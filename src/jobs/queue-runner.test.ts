@@ -1,0 +1,115 @@
+// When the queue runner claims in `each` mode, against an in-memory queue whose claims stop at a per-key limit,
+// as the deliveries' claim stops at an endpoint's concurrency. The runner on the real tables is exercised by
+// test/integration/queue.test.ts and the outbound tests.
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { startQueueRunner, type QueueRunner } from './queue-runner.js';
+
+interface Row {
+  id: string;
+}
+
+/** `due` rows claimable while fewer than `cap` are held, like one endpoint at its concurrency. */
+function cappedQueue(cap: number) {
+  const due: Row[] = [];
+  const held = new Set<string>();
+  const finishers = new Map<string, () => void>();
+  let claims = 0;
+  return {
+    due,
+    held,
+    finishers,
+    get claims() {
+      return claims;
+    },
+    add(n: number, prefix = 'r') {
+      for (let i = 0; i < n; i++) due.push({ id: `${prefix}${due.length}_${i}` });
+    },
+    async claim(limit: number): Promise<Row[]> {
+      claims += 1;
+      const rows = due.splice(0, Math.max(0, Math.min(limit, cap - held.size)));
+      for (const r of rows) held.add(r.id);
+      return rows;
+    },
+    /** Works a row off when the test says so (or at once with `auto`). */
+    run(auto: boolean) {
+      return (row: Row) =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            held.delete(row.id);
+            finishers.delete(row.id);
+            resolve();
+          };
+          if (auto) setImmediate(done);
+          else finishers.set(row.id, done);
+        });
+    },
+  };
+}
+
+function start(q: ReturnType<typeof cappedQueue>, auto: boolean): QueueRunner {
+  return startQueueRunner<Row>({
+    name: 'test',
+    idPrefix: 'twk',
+    lanes: 64,
+    batchSize: 64,
+    // No poll within a test: every claim below is one the runner chose to make on a wake-up.
+    pollMs: 60_000,
+    renewEveryMs: 60_000,
+    log: pino({ level: 'silent' }),
+    now: Date.now,
+    claim: (_worker, limit) => q.claim(limit),
+    renew: async () => undefined,
+    release: async () => undefined,
+    work: { mode: 'each', run: (_worker, row) => q.run(auto)(row) },
+    releaseAtDeadline: true,
+  });
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await sleep(5);
+  assert.ok(check(), what);
+}
+
+describe('queue runner, each mode', () => {
+  test('behind a per-key limit, a claim waits for a quarter of the work in flight to finish, not for each row', async () => {
+    const q = cappedQueue(16);
+    q.add(400);
+    const runner = start(q, true);
+    try {
+      await until(() => q.due.length === 0 && q.held.size === 0, 'all 400 rows worked off');
+      // One claim per finished row would be about 400; a quarter of the 16 in flight is 4 rows a claim.
+      assert.ok(q.claims <= 400 / 3, `${q.claims} claims for 400 rows`);
+    } finally {
+      await runner.stop(1000);
+    }
+  });
+
+  test('new work is claimed at once while the work in flight does not finish', async () => {
+    const q = cappedQueue(16);
+    q.add(8);
+    const runner = start(q, false);
+    try {
+      await until(() => q.held.size === 8, 'the first 8 claimed');
+      await sleep(50);
+      const claims = q.claims;
+      // One row finishing is less than a quarter of the 8 in flight: no claim for it.
+      q.finishers.values().next().value!();
+      await sleep(50);
+      assert.equal(q.claims, claims, 'no claim for a single freed lane');
+      // New work, announced: claimed without waiting for the others (the poll is a minute away).
+      q.add(3, 'new');
+      runner.wake();
+      await until(() => q.held.size === 10, 'the new rows claimed');
+      // A quarter of what is in flight finishing wakes the runner by itself.
+      q.add(5, 'later');
+      for (const finish of [...q.finishers.values()].slice(0, 2)) finish();
+      await until(() => q.due.length === 0, 'the later rows claimed once two of the ten finished');
+    } finally {
+      for (const finish of [...q.finishers.values()]) finish();
+      await runner.stop(1000);
+    }
+  });
+});
