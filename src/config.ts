@@ -70,15 +70,17 @@ export interface Config {
   outboundAllowHttp: boolean;
   /** SLUICE_OUTBOUND_TIMEOUT_MS, default 15000: how long a receiver has to answer a delivery. */
   outboundTimeoutMs: number;
-  /** SLUICE_OUTBOUND_CONCURRENCY, default 64: deliveries in flight per instance. */
+  /** SLUICE_OUTBOUND_CONCURRENCY, default 128: deliveries in flight per instance. */
   outboundConcurrency: number;
   /** SLUICE_WORKFLOW_CONCURRENCY, default 16: workflow steps in flight per instance. */
   workflowConcurrency: number;
   /** SLUICE_WORKFLOW_RETRY_BASE_MS, default 5000: the first retry delay of a failed workflow step; exponential
    *  backoff doubles it per attempt (capped at an hour), fixed keeps it; a Retry-After answer waits longer. */
   workflowRetryBaseMs: number;
-  /** SLUICE_ENDPOINT_CONCURRENCY, default 10: deliveries in flight per endpoint, so one slow receiver cannot
-   *  take every slot. */
+  /** SLUICE_ENDPOINT_CONCURRENCY, default 20: deliveries in flight per endpoint, so one slow receiver cannot
+   *  take every slot. A slot is held from the claim until the attempt is recorded, not only while the request
+   *  is out: under load Sluice's own part of that (about 15 ms at 2,000 deliveries/s) bounds what one endpoint
+   *  can take, and 10 left a fast receiver 20-30 % short (bench/profile/deliveries.ts). */
   endpointConcurrency: number;
   /** SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS, default 432000 (5 days): an endpoint failing this long without a
    *  success is disabled and an incident opened. */
@@ -257,10 +259,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     outboundAllow: allow.cidrs,
     outboundAllowHttp: allowHttp === 'true',
     outboundTimeoutMs: int('SLUICE_OUTBOUND_TIMEOUT_MS', 15_000, 100, 300_000),
-    outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 64, 1, 1000),
+    outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 128, 1, 1000),
     workflowConcurrency: int('SLUICE_WORKFLOW_CONCURRENCY', 16, 1, 1000),
     workflowRetryBaseMs: int('SLUICE_WORKFLOW_RETRY_BASE_MS', 5000, 10, 3_600_000),
-    endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 10, 1, 100),
+    endpointConcurrency: int('SLUICE_ENDPOINT_CONCURRENCY', 20, 1, 100),
     endpointDisableAfterSeconds: int('SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS', 432_000, 1, 31_536_000),
     logLevel,
     headersTimeoutMs: int('SLUICE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
