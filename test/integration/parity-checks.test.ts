@@ -100,9 +100,12 @@ describe('parity checks', () => {
     assert.match(missing.details.rule, /status active is in grantStatuses; key pro has sources app/);
     assert.equal(missing.details.actual, 'no active access row from app');
 
-    // The check run of the event trigger recorded it.
-    const runs = (await app.api('GET', `/api/v1/workspaces/${ws}/check-runs?trigger=event`)).body.data;
-    assert.ok(runs.length >= 1);
+    // The check run of the event trigger recorded it. An event-triggered run is written once the check is over,
+    // just after the transaction that opened the incident: the incident can be seen a moment before the run.
+    const runs = await waitFor(async () => {
+      const data = (await app.api('GET', `/api/v1/workspaces/${ws}/check-runs?trigger=event`)).body.data;
+      return data.length >= 1 ? data : undefined;
+    }, 'the event-triggered check run');
     assert.equal(runs.at(-1).status, 'succeeded');
     assert.equal(runs.at(-1).counts.findings.access_missing, 1);
     assert.equal(runs.at(-1).findings[0].key, 'pro');
