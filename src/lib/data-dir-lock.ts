@@ -6,6 +6,7 @@
 // password file anyway.
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { isAlive } from './process-alive.js';
 
 export interface LockInfo {
   pid: number;
@@ -36,15 +37,6 @@ export class DataDirLockedError extends Error {
 
 export function lockFilePath(dataDir: string): string {
   return path.join(dataDir, 'sluice.lock');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The live holder of the lock, or undefined when the dir is free (no file, or its process is gone). */

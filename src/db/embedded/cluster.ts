@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { isAlive } from '../../lib/process-alive.js';
 import type { PgBinaries } from './binaries.js';
 import { EmbeddedDbError } from './errors.js';
 import { asServerUser, type ServerUser } from './os-user.js';
@@ -43,15 +44,6 @@ export function readPassword(paths: ClusterPaths): string {
       `the embedded PostgreSQL cluster ${paths.dir} has no password file (${paths.passwordFile}): it was not created by Sluice, ` +
         'or the file was removed. Restore the file from a backup, or move the cluster away to start a new one',
     );
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { PgBinaries } from './binaries.js';
+import { isAlive } from '../../lib/process-alive.js';
 import { EmbeddedDbError } from './errors.js';
 import { asServerUser, type ServerUser } from './os-user.js';
 import { DATABASE, PORT, startArgs, SUPERUSER } from './settings.js';
@@ -65,20 +66,16 @@ export function readPostmasterPid(clusterDir: string): PostmasterInfo | undefine
   return { pid, port: Number(lines[3]) || PORT, socketDir: lines[4]?.trim() || clusterDir };
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isAlive };
 
 /** On Linux, whether the pid runs a postgres binary (after a reboot the old pid may be anybody). */
 export function runsPostgres(pid: number): boolean {
   if (process.platform !== 'linux') return true;
   try {
-    return /(^|\/)postgres\0/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+    // Empty while the process is on its way out (its memory already released): cannot tell, and it is
+    // about to be gone anyway, which the caller's wait sees.
+    return cmdline === '' || /(^|\/)postgres\0/.test(cmdline);
   } catch {
     return true; // cannot tell: assume it is, and let the connection attempt decide
   }

@@ -1,7 +1,7 @@
 // The embedded server's lifecycle as Sluice sees it: find the binaries, create the cluster on first start,
 // then either adopt the server already running on it (left by a killed Sluice, or started by another sluice
 // process on the same data dir) or start one; at the end, stop it unless somebody else still uses it.
-import { chmodSync, chownSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { findBinaries, type PgBinaries } from './binaries.js';
 import { clusterPaths, ensureCluster, readPassword, type ClusterPaths } from './cluster.js';
@@ -121,8 +121,9 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
     const running = readPostmasterPid(paths.dir);
     if (running && isAlive(running.pid)) {
       if (!runsPostgres(running.pid)) {
-        // After a reboot the pid of the old server belongs to some other process: the file is stale.
-        unlinkSync(path.join(paths.dir, 'postmaster.pid'));
+        // After a reboot the pid of the old server belongs to some other process: the file is stale. Another
+        // process starting at this instant may have removed it first.
+        rmSync(path.join(paths.dir, 'postmaster.pid'), { force: true });
       } else {
         const conn = connectionFor(running, password);
         const gone = whenGone(running.pid);

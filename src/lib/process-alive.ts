@@ -1,0 +1,27 @@
+// Whether a pid (not our child) still runs. A process that has exited but not yet been reaped by its parent
+// (a zombie) answers kill(pid, 0) like a live one; on Linux its state in /proc says otherwise. A postmaster
+// removes its postmaster.pid on the way out and stays a zombie until the process that spawned it reaps it, so
+// a reader of that file must see such a pid as gone, never as "alive but not postgres" (a stale file to delete).
+import { readFileSync } from 'node:fs';
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  if (process.platform !== 'linux') return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return true; // reaped between the signal and the read: gone
+  }
+  // "pid (comm) S …": comm may hold spaces and parentheses, so the state follows the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  return state === 'Z' || state === 'X';
+}
