@@ -2,7 +2,7 @@
 // the overall time bound) `cleanup()` stops the children and drops the databases. Each child gets its own process
 // group, so a server's own children (an embedded PostgreSQL) are killed with it if it does not stop them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 
 export interface Child {
@@ -32,8 +32,11 @@ export function startChild(name: string, args: string[], env: Record<string, str
     detached: true,
   });
   let out = '';
+  // BENCH_CHILD_LOG=<file>: every child's whole output, each line prefixed with its name (for a run to explain).
+  const logFile = process.env.BENCH_CHILD_LOG;
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-8_000);
+    if (logFile) appendFileSync(logFile, d.toString().replace(/^(?=.)/gm, `${name} `));
   };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { findHandler } from '../../src/crm/handlers.js';
 import { claimDueEvents, EVENT_QUEUE } from '../../src/db/queries/events.js';
-import { refreshQueueStatistics } from '../../src/db/queries/queue.js';
+import { holdClaims, refreshQueueStatistics } from '../../src/db/queries/queue.js';
 import { startEventWorker } from '../../src/jobs/event-worker.js';
 import { renewClaims } from '../../src/services/processing/claim-events.js';
 import { processBatch } from '../../src/services/processing/process-batch.js';
@@ -235,6 +235,43 @@ describe('event queue', () => {
 
     assert.deepEqual([...(await processBatch(app.ctx, 'wrk_fast', fast)).values()], ['processed']);
     assert.deepEqual(await customersWith([emails[2]!]), [emails[2]]);
+  });
+
+  test('the lease heartbeat never waits for a batch holding some of its rows: it renews the others and moves on', async () => {
+    const ids = [
+      await send('customer.created', customer('hopper@example.com')),
+      await send('customer.created', customer('liskov@example.com')),
+    ];
+    const claimed = await claimDueEvents(app.db, 'wrk_beat', 10, 30);
+    assert.equal(claimed.length, 2);
+    const leaseOf = async (id: string) =>
+      Number(
+        (await app.db.query<{ s: number }>('SELECT extract(epoch FROM locked_until - now())::float8 AS s FROM events WHERE id = $1', [id]))
+          .rows[0]!.s,
+      );
+    // A lane's batch transaction holds the first event (as processBatch does) and stays open.
+    let finishBatch!: () => void;
+    const batchOpen = new Promise<void>((resolve) => (finishBatch = resolve));
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const batch = app.db.transaction(async (tx) => {
+      assert.equal((await holdClaims(tx, EVENT_QUEUE, 'wrk_beat', [ids[0]!])).size, 1);
+      held();
+      await batchOpen;
+    });
+    await holding;
+    try {
+      // Before: the heartbeat waited for the batch to commit (and, locking in its own order beside a batch
+      // locking in id order, could deadlock with it).
+      const beat = renewClaims({ ...app.ctx, config: { ...app.ctx.config, workerLeaseSeconds: 600 } }, 'wrk_beat', ids).then(() => 'done');
+      assert.equal(await Promise.race([beat, new Promise((r) => setTimeout(() => r('still waiting'), 3000))]), 'done');
+      assert.ok((await leaseOf(ids[1]!)) > 500, 'the free row got its new lease');
+      assert.ok((await leaseOf(ids[0]!)) < 60, 'the row the batch holds was left to it');
+    } finally {
+      finishBatch();
+      await batch;
+    }
+    assert.deepEqual([...(await processBatch(app.ctx, 'wrk_beat', claimed)).values()], ['processed', 'processed']);
   });
 
   test('two workers of two lanes each on one queue never run one event twice', async () => {

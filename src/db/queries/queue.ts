@@ -129,7 +129,15 @@ export async function refreshQueueStatistics(db: Db, q: QueueDef): Promise<boole
   return true;
 }
 
-/** Heartbeat: pushes the lease of claims still held by a live worker forward. */
+/**
+ * Heartbeat: pushes the lease of claims still held by a live worker forward. Rows another transaction has locked
+ * right now are skipped, never waited for. The heartbeat covers every lane of a worker in one statement, while a
+ * lane's batch transaction locks its rows one by one (holdClaims, in id order): an UPDATE visiting them in its
+ * own order (the heap's) could take a row the batch wants next while waiting for one the batch holds, a
+ * deadlock that cost the batch its work and its events a whole lease (15 s) before anyone took them again. A
+ * skipped row is locked by the transaction working it, so no claim can take it meanwhile; once that transaction
+ * ends, the row is finished (or given back) and needs no lease.
+ */
 export async function renewLeases(
   db: Queryable,
   q: QueueDef,
@@ -139,8 +147,9 @@ export async function renewLeases(
 ): Promise<void> {
   if (ids.length === 0) return;
   await db.query(
-    `UPDATE ${q.table} SET locked_until = now() + make_interval(secs => $3)
-     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}'`,
+    `WITH mine AS (
+       SELECT id FROM ${q.table} WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}' FOR UPDATE SKIP LOCKED)
+     UPDATE ${q.table} r SET locked_until = now() + make_interval(secs => $3) FROM mine WHERE r.id = mine.id`,
     [ids, workerId, leaseSeconds],
   );
 }
