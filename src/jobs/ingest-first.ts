@@ -3,8 +3,10 @@
 // 200 (and a provider that waits too long retries, adding to the burst). Projection can wait; an answer should
 // not. So before claiming a batch the worker looks at the webhooks of its own process still waiting for their
 // commit, and while there are many it holds back, for at most SLUICE_INGEST_FIRST_MS per batch: the projection
-// keeps going under a burst that never ends (at least one batch per that time and worker), and catches up
-// at full speed when the burst is over. Processes that take no webhooks (`--role worker`) never wait.
+// keeps going under a burst that never ends, and catches up at full speed when the burst is over. The bound is
+// per process, not per worker: under a burst the process's event workers together take one batch per that
+// time, so a second worker adds projection after the burst and none during it. Processes that take no webhooks
+// (`--role worker`) never wait.
 import type { Ctx } from '../services/context.js';
 import { ingestBacklog } from '../services/ingest/inbound-runtime.js';
 
@@ -15,16 +17,28 @@ import { ingestBacklog } from '../services/ingest/inbound-runtime.js';
 export const INGEST_BEHIND = 8;
 const STEP_MS = 5;
 
-/** Resolves once ingest has caught up, or after SLUICE_INGEST_FIRST_MS at most; how long it waited (ms). */
+/** When a worker of the process last went on while ingest was still behind (its wait ran out). */
+const lastBurstPass = new WeakMap<Ctx, number>();
+
+/**
+ * Resolves once ingest has caught up, or once SLUICE_INGEST_FIRST_MS has passed both since this wait began and
+ * since another worker of the process last went on under the burst; how long it waited (ms).
+ */
 export async function giveWayToIngest(ctx: Ctx): Promise<number> {
   const limit = ctx.config.ingestFirstMs;
   if (limit <= 0 || ingestBacklog(ctx) < INGEST_BEHIND) return 0;
   const start = performance.now();
-  let waited = 0;
-  while (waited < limit && ingestBacklog(ctx) >= INGEST_BEHIND) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(STEP_MS, limit - waited)));
-    waited = performance.now() - start;
+  let now = start;
+  while (ingestBacklog(ctx) >= INGEST_BEHIND) {
+    const until = Math.max(start, lastBurstPass.get(ctx) ?? -Infinity) + limit;
+    if (now >= until) {
+      lastBurstPass.set(ctx, now);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(STEP_MS, until - now)));
+    now = performance.now();
   }
+  const waited = now - start;
   ctx.metrics.ingestFirstWaits.inc(waited / 1000);
   return waited;
 }

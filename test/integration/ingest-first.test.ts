@@ -66,6 +66,21 @@ describe('ingest first', () => {
     assert.ok(Number(/ ([0-9.]+)$/m.exec(metrics)![1]) >= 0.14, metrics);
   });
 
+  test('the bound is per process: two workers waiting under one burst go on one limit apart, not together', async () => {
+    config().ingestFirstMs = 200;
+    const { lock, answers } = await heldWebhooks(INGEST_BEHIND);
+    let waits: number[];
+    try {
+      waits = await Promise.all([giveWayToIngest(app.ctx), giveWayToIngest(app.ctx)]);
+    } finally {
+      await lock.release();
+    }
+    for (const a of await Promise.all(answers)) assert.equal(a.status, 200);
+    const [first, second] = waits.sort((a, b) => a - b) as [number, number];
+    assert.ok(first >= 190 && first < 1_000, `the first went on after about the limit (${first.toFixed(0)} ms)`);
+    assert.ok(second >= first + 190, `the second one limit later (${second.toFixed(0)} ms)`);
+  });
+
   test('a few webhooks in flight, or a limit of 0: no wait', async () => {
     config().ingestFirstMs = 5_000;
     for (const [limit, n] of [
