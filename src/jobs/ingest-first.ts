@@ -4,9 +4,8 @@
 // not. So before claiming a batch the worker looks at the webhooks of its own process still waiting for their
 // commit, and while there are many it holds back, for at most SLUICE_INGEST_FIRST_MS per batch: the projection
 // keeps going under a burst that never ends, and catches up at full speed when the burst is over. The bound is
-// per process, not per worker: under a burst the process's event workers together take one batch per that
-// time, so a second worker adds projection after the burst and none during it. Processes that take no webhooks
-// (`--role worker`) never wait.
+// per process, not per worker: while ingest is behind, the process's event workers together take one batch per
+// that time, not one each. Processes that take no webhooks (`--role worker`) never wait.
 import type { Ctx } from '../services/context.js';
 import { ingestBacklog } from '../services/ingest/inbound-runtime.js';
 
