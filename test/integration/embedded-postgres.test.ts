@@ -20,7 +20,8 @@ import { test } from 'node:test';
 import pg from 'pg';
 import { findBinaries, repairLibrarySymlinks, type PgBinaries } from '../../src/db/embedded/binaries.js';
 import { reachableBinaries, serverUser } from '../../src/db/embedded/os-user.js';
-import { isAlive, LIFECYCLE_LOCK, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
+import { LIFECYCLE_LOCK, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
+import { isAlive } from '../../src/lib/process-alive.js';
 import { startEmbeddedServer } from '../../src/db/embedded/supervisor.js';
 import { processApi, runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
 

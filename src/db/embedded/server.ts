@@ -66,8 +66,6 @@ export function readPostmasterPid(clusterDir: string): PostmasterInfo | undefine
   return { pid, port: Number(lines[3]) || PORT, socketDir: lines[4]?.trim() || clusterDir };
 }
 
-export { isAlive };
-
 /** On Linux, whether the pid runs a postgres binary (after a reboot the old pid may be anybody). */
 export function runsPostgres(pid: number): boolean {
   if (process.platform !== 'linux') return true;

@@ -3,13 +3,13 @@
 // process on the same data dir) or start one; at the end, stop it unless somebody else still uses it.
 import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { isAlive } from '../../lib/process-alive.js';
 import { findBinaries, type PgBinaries } from './binaries.js';
 import { clusterPaths, ensureCluster, readPassword, type ClusterPaths } from './cluster.js';
 import { EmbeddedDbError } from './errors.js';
 import { reachableBinaries, reachingUser, serverUser, type ServerUser } from './os-user.js';
 import {
   connectionFor,
-  isAlive,
   joinServer,
   readPostmasterPid,
   runsPostgres,
