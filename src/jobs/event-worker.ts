@@ -4,7 +4,7 @@
 import type { Ctx } from '../services/context.js';
 import { claimEvents, giveBackClaims, refreshEventQueueStatistics, renewClaims } from '../services/processing/claim-events.js';
 import { processBatch } from '../services/processing/process-batch.js';
-import { giveWayToIngest } from './ingest-first.js';
+import { extraBatchMayStart, giveWayToIngest } from './ingest-first.js';
 import { startQueueRunner, type QueueRunner } from './queue-runner.js';
 
 export type EventWorker = Pick<QueueRunner, 'id' | 'wake' | 'stop'>;
@@ -20,7 +20,8 @@ export function startEventWorker(ctx: Ctx): EventWorker {
     log: ctx.log,
     now: ctx.now,
     claim: (workerId, limit) => claimEvents(ctx, workerId, limit),
-    beforeClaim: () => giveWayToIngest(ctx),
+    // The first batch gives way to ingest for a bounded time; further ones only start between bursts.
+    beforeClaim: async (running) => (running === 0 ? (await giveWayToIngest(ctx), true) : extraBatchMayStart(ctx)),
     renew: (workerId, ids) => renewClaims(ctx, workerId, ids),
     release: (workerId, ids) => giveBackClaims(ctx, workerId, ids),
     maintain: () => refreshEventQueueStatistics(ctx),

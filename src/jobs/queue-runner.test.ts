@@ -113,3 +113,67 @@ describe('queue runner, each mode', () => {
     }
   });
 });
+
+describe('queue runner, batch mode', () => {
+  test('a beforeClaim that answers false skips the claim: a second batch starts only when it lets one', async () => {
+    const q = cappedQueue(1_000);
+    q.add(40);
+    let extraAllowed = false;
+    const seen: number[] = [];
+    const batches: Array<() => void> = [];
+    let running = 0;
+    let most = 0;
+    const runner = startQueueRunner<Row>({
+      name: 'test',
+      idPrefix: 'twk',
+      lanes: 2,
+      batchSize: 10,
+      pollMs: 60_000,
+      renewEveryMs: 60_000,
+      log: pino({ level: 'silent' }),
+      now: Date.now,
+      claim: (_worker, limit) => q.claim(limit),
+      beforeClaim: async (inFlight) => {
+        seen.push(inFlight);
+        return inFlight === 0 || extraAllowed;
+      },
+      renew: async () => undefined,
+      release: async () => undefined,
+      work: {
+        mode: 'batch',
+        run: (_worker, rows) =>
+          new Promise<void>((resolve) => {
+            running += 1;
+            most = Math.max(most, running);
+            batches.push(() => {
+              running -= 1;
+              for (const r of rows) q.held.delete(r.id);
+              resolve();
+            });
+          }),
+      },
+      releaseAtDeadline: true,
+    });
+    try {
+      await until(() => running === 1, 'the first batch running');
+      runner.wake();
+      await sleep(50);
+      assert.equal(most, 1, 'no second batch while beforeClaim says no');
+      assert.equal(q.claims, 1, 'the refused claims were not made');
+      assert.ok(seen.includes(1), 'beforeClaim was asked with one batch running');
+      extraAllowed = true;
+      runner.wake();
+      await until(() => running === 2, 'a second batch beside the first once allowed');
+      // Finishing both lets the rest through, two at a time.
+      while (q.due.length > 0 || running > 0) {
+        batches.shift()?.();
+        await sleep(5);
+      }
+      assert.equal(q.held.size, 0);
+      assert.equal(most, 2, 'never more batches than lanes');
+    } finally {
+      for (const finish of batches) finish();
+      await runner.stop(1000);
+    }
+  });
+});

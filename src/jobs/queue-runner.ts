@@ -26,8 +26,9 @@ export interface QueueRunnerSpec<T extends { id: string }> {
   log: Logger;
   now(): number;
   claim(workerId: string, limit: number): Promise<T[]>;
-  /** Awaited before each claim: a runner that gives way to more urgent work in its process (bounded). */
-  beforeClaim?(): Promise<unknown>;
+  /** Awaited before each claim, with the units already running: a runner that gives way to more urgent work in its
+   *  process (bounded). Resolving false skips this claim: the runner waits for a wake-up or the next poll. */
+  beforeClaim?(running: number): Promise<boolean>;
   renew(workerId: string, ids: readonly string[]): Promise<void>;
   release(workerId: string, ids: readonly string[]): Promise<void>;
   /** Upkeep of the queue table between claims (its planner statistics); true when it did something. */
@@ -124,7 +125,10 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       const limit = spec.work.mode === 'batch' ? spec.batchSize : Math.min(spec.batchSize, free);
       let rows: T[];
       try {
-        if (spec.beforeClaim) await spec.beforeClaim();
+        if (spec.beforeClaim && !(await spec.beforeClaim(units.size))) {
+          await waker.sleep(spec.pollMs);
+          continue;
+        }
         rows = await spec.claim(id, limit);
       } catch (err) {
         spec.log.error({ err, queue: spec.name }, 'could not claim work; retrying in 1 s');

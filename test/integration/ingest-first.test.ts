@@ -3,7 +3,8 @@
 // over HTTP whose INSERT waits behind a lock the test holds on the events table.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { giveWayToIngest, INGEST_BEHIND } from '../../src/jobs/ingest-first.js';
+import { BURST_QUIET_MS, extraBatchMayStart, giveWayToIngest, INGEST_BEHIND } from '../../src/jobs/ingest-first.js';
+import { BURST_BACKLOG } from '../../src/services/ingest/event-batcher.js';
 import { eventBatcher, ingestBacklog } from '../../src/services/ingest/inbound-runtime.js';
 import { ingestApp, lockEvents } from '../helpers/locks.js';
 import { waitFor, type TestApp } from '../helpers/app.js';
@@ -79,6 +80,32 @@ describe('ingest first', () => {
     const [first, second] = waits.sort((a, b) => a - b) as [number, number];
     assert.ok(first >= 190 && first < 1_000, `the first went on after about the limit (${first.toFixed(0)} ms)`);
     assert.ok(second >= first + 190, `the second one limit later (${second.toFixed(0)} ms)`);
+  });
+
+  test('a second batch starts only once no burst of webhooks has arrived for a while', async () => {
+    // Steady traffic: fewer than a burst waiting at once.
+    let held = await heldWebhooks(BURST_BACKLOG - 1);
+    assert.equal(extraBatchMayStart(app.ctx), true, `${BURST_BACKLOG - 1} webhooks waiting is no burst`);
+    await held.lock.release();
+    for (const a of await Promise.all(held.answers)) assert.equal(a.status, 200);
+
+    held = await heldWebhooks(BURST_BACKLOG);
+    let during: boolean;
+    try {
+      during = extraBatchMayStart(app.ctx);
+    } finally {
+      await held.lock.release();
+    }
+    for (const a of await Promise.all(held.answers)) assert.equal(a.status, 200);
+    assert.equal(during, false, 'no second batch while a burst waits');
+    // Answered, but only just: still no second batch until the burst is BURST_QUIET_MS behind.
+    assert.equal(ingestBacklog(app.ctx), 0);
+    assert.equal(extraBatchMayStart(app.ctx), false, 'no second batch right after a burst');
+    config().ingestFirstMs = 0;
+    assert.equal(extraBatchMayStart(app.ctx), true, 'ingest first switched off');
+    config().ingestFirstMs = 250;
+    await new Promise((r) => setTimeout(r, BURST_QUIET_MS + 20));
+    assert.equal(extraBatchMayStart(app.ctx), true, 'a second batch once the burst is over');
   });
 
   test('a few webhooks in flight, or a limit of 0: no wait', async () => {

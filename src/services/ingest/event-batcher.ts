@@ -17,6 +17,13 @@ export interface EventBatcherOptions {
   lingerMs: number;
 }
 
+/**
+ * Requests waiting for their commit at or above which the batcher notes a burst (see lastBurst). Steady traffic of
+ * a thousand webhooks a second leaves a handful waiting at once; senders pressing as fast as they are answered
+ * (a provider's backlog arriving at once) keep twenty or more waiting.
+ */
+export const BURST_BACKLOG = 16;
+
 export const DEFAULT_BATCHER: EventBatcherOptions = { maxRows: 128, maxInFlight: 3, lingerMs: 1 };
 
 export interface BatcherIo {
@@ -59,6 +66,8 @@ export class EventBatcher {
   private inFlight = 0;
   private rowsInFlight = 0;
   private scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /** performance.now() when the backlog last reached BURST_BACKLOG (-Infinity: never). */
+  private burstAt = -Infinity;
   readonly stats: BatcherStats = { flushes: 0, largestFlush: 0, failedFlushes: 0, failedRequests: 0, sameFlushRepeats: 0 };
 
   constructor(
@@ -80,11 +89,17 @@ export class EventBatcher {
     return this.pending.length + this.rowsInFlight;
   }
 
+  /** performance.now() when the backlog last reached BURST_BACKLOG; -Infinity when it never has. */
+  get lastBurst(): number {
+    return this.burstAt;
+  }
+
   /** Resolves true once the row is committed, false when its event was already stored (or is stored by an
    *  earlier request of the same flush); rejects when its flush failed, and then nothing of it was stored. */
   add(row: BatchedEvent): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ row, key: keyOf(row), resolve, reject });
+      if (this.pending.length + this.rowsInFlight >= BURST_BACKLOG) this.burstAt = performance.now();
       this.schedule();
     });
   }

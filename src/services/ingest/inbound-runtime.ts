@@ -39,6 +39,12 @@ export function eventBatcher(ctx: Ctx): EventBatcher {
   return runtime(ctx).batcher;
 }
 
+/** performance.now() when webhooks last arrived in a burst in this process (see BURST_BACKLOG); -Infinity when
+ *  they never have, or this process takes none. */
+export function lastIngestBurst(ctx: Ctx): number {
+  return runtimes.get(ctx.db)?.batcher.lastBurst ?? -Infinity;
+}
+
 /** Inbound requests of this process waiting for their commit (0 where this process takes no webhooks). */
 export function ingestBacklog(ctx: Ctx): number {
   return runtimes.get(ctx.db)?.batcher.backlog ?? 0;
