@@ -26,11 +26,12 @@ test('SLUICE_DB_POOL_SIZE: out of range, not a number, or no larger than the eve
   assert.match(tooSmall!, /^SLUICE_DB_POOL_SIZE \(4\) must be larger than SLUICE_EVENT_WORKERS \(4\)/);
 });
 
-test('SLUICE_EVENT_WORKERS: 2 by default on a PostgreSQL server, 1 on the embedded one or beside a pool too small for 2', () => {
+test('SLUICE_EVENT_WORKERS: 2 by default, 1 beside a pool too small for 2', () => {
   const url = { DATABASE_URL: 'postgres://sluice@127.0.0.1:5432/sluice' };
   assert.equal(loadConfig(url).eventWorkers, 2);
-  assert.equal(loadConfig({}).eventWorkers, 1);
+  assert.equal(loadConfig({}).eventWorkers, 2, 'embedded: its default pool of 4 holds two');
   assert.equal(loadConfig({ ...url, SLUICE_DB_POOL_SIZE: '3' }).eventWorkers, 1, 'a pool of 3 that was valid before stays valid');
+  assert.equal(loadConfig({ SLUICE_DB_POOL_SIZE: '3' }).eventWorkers, 1);
   assert.equal(loadConfig({ ...url, SLUICE_DB_POOL_SIZE: '2' }).eventWorkers, 1);
   assert.equal(loadConfig({ ...url, SLUICE_EVENT_WORKERS: '1' }).eventWorkers, 1);
   assert.equal(loadConfig({ SLUICE_EVENT_WORKERS: '3' }).eventWorkers, 3);

@@ -17,8 +17,8 @@ export interface Config {
   /** SLUICE_EMBEDDED_DB_USER, default sluice: the OS user the embedded PostgreSQL server runs as when Sluice runs
    *  as root (PostgreSQL refuses root); created as a system user when missing. Unused otherwise. */
   embeddedDbUser: string;
-  /** SLUICE_DB_POOL_SIZE, default 10 with DATABASE_URL and 4 for the embedded server (at least SLUICE_EVENT_WORKERS
-   *  + 3 either way): connections this process opens to its database at most. Each open connection is a server
+  /** SLUICE_DB_POOL_SIZE, default 10 with DATABASE_URL (at least SLUICE_EVENT_WORKERS + 3) and 4 for the embedded
+   *  server (at least SLUICE_EVENT_WORKERS + 2): connections this process opens to its database at most. Each open connection is a server
    *  process of about 15-25 MB once warm, which on the embedded server counts in this machine's memory. */
   dbPoolSize: number | undefined;
   /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
@@ -48,10 +48,9 @@ export interface Config {
   /** SLUICE_INGEST_FIRST_MS, default 250 (0: never): how long at most an event worker holds back before each batch
    *  while webhooks of its own process wait for their commit (jobs/ingest-first.ts). */
   ingestFirstMs: number;
-  /** SLUICE_EVENT_WORKERS, default 2 with DATABASE_URL (1 when SLUICE_DB_POOL_SIZE leaves room for no more) and 1
-   *  on the embedded server, where each connection counts in this machine's memory: event batches processed at
-   *  once per process (each on its own connection). Events of one customer, or of one payment, are never in two
-   *  batches at once (the queue's serial keys). */
+  /** SLUICE_EVENT_WORKERS, default 2 (1 when SLUICE_DB_POOL_SIZE is below 4): event batches processed at once per
+   *  process (each on its own connection); beyond the first, only between bursts of webhooks (jobs/ingest-first.ts).
+   *  Events of one customer, or of one payment, are never in two batches at once (the queue's serial keys). */
   eventWorkers: number;
   /** SLUICE_WORKER_LEASE_SECONDS, default 15: a claimed event is reclaimable after this if its worker died;
    *  a live worker renews its lease every third of it, so this bounds recovery time, not handler time. */
@@ -292,15 +291,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
 }
 
 /**
- * Two batches at once on a PostgreSQL server. The second starts only between bursts of webhooks (jobs/ingest-first.ts),
- * so peak ingest is what it is with one, while projection after a burst ran 40-90 % faster and the receipt → CRM row
- * p99 at 1,000 events/s stayed under 200 ms on 2 cores (docs/benchmarks.md). One on the embedded server, where a
- * fifth connection is a fifth server process in this machine's memory; one too when a small SLUICE_DB_POOL_SIZE
- * leaves room for no more (each batch holds a connection, and requests need one too).
+ * Two batches at once. The second starts only between bursts of webhooks (jobs/ingest-first.ts), so peak ingest and
+ * memory under a burst are what they are with one, while on 2 cores the projection ran 40-90 % faster and the
+ * receipt → CRM row p99 at 1,000 events/s fell (docs/benchmarks.md). One when a small SLUICE_DB_POOL_SIZE leaves room
+ * for no more: each batch holds a connection, and requests need one too.
  */
 function defaultEventWorkers(databaseUrl: string | undefined, poolSize: string | undefined): number {
-  if (!databaseUrl) return 1;
-  const pool = poolSize !== undefined && /^\d+$/.test(poolSize) ? Number(poolSize) : 10;
+  const pool = poolSize !== undefined && /^\d+$/.test(poolSize) ? Number(poolSize) : databaseUrl ? 10 : 4;
   return pool >= 4 ? 2 : 1;
 }
 

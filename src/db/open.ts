@@ -14,8 +14,8 @@ export async function openDb(
   log?: OpenLog,
 ): Promise<Db> {
   // Each event worker holds a connection while its batch runs; the defaults leave room beside them for ingest.
-  const beside = (config.eventWorkers ?? 1) + 3;
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, { max: config.dbPoolSize ?? Math.max(10, beside) });
+  const workers = config.eventWorkers ?? 1;
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, { max: config.dbPoolSize ?? Math.max(10, workers + 3) });
   // The server cannot stop under us from here on: we are one of its members (see joinServer).
   const server = await startEmbeddedServer({
     dataDir: config.dataDir,
@@ -26,8 +26,9 @@ export async function openDb(
     return await openPostgres(server.connection, {
       kind: 'embedded',
       // Fewer than on a shared server: each connection is a server process of 15-20 MB counted in this machine's
-      // memory. Under the benchmark's load, 4 gave the same throughput as 10 (within run-to-run noise).
-      max: config.dbPoolSize ?? Math.max(4, beside),
+      // memory. Under the benchmark's load, 4 gave the same throughput as 10 (within run-to-run noise), and the
+      // default two event workers fit beside ingest in 4: the second runs only between bursts.
+      max: config.dbPoolSize ?? Math.max(4, workers + 2),
       afterClose: async () => {
         await server.release();
       },
