@@ -18,8 +18,9 @@ export interface Config {
    *  as root (PostgreSQL refuses root); created as a system user when missing. Unused otherwise. */
   embeddedDbUser: string;
   /** SLUICE_DB_POOL_SIZE, default 10 with DATABASE_URL (at least SLUICE_EVENT_WORKERS + 3) and 4 for the embedded
-   *  server (at least SLUICE_EVENT_WORKERS + 2): connections this process opens to its database at most. Each open connection is a server
-   *  process of about 15-25 MB once warm, which on the embedded server counts in this machine's memory. */
+   *  server (at least SLUICE_EVENT_WORKERS + 2): connections this process opens to its database at most. Each open
+   *  connection is a server process of about 15-25 MB once warm, which on the embedded server counts in this
+   *  machine's memory. */
   dbPoolSize: number | undefined;
   /** SLUICE_ADMIN_TOKEN, default unset: generated on first start, printed once, only its hash kept. */
   adminToken: string | undefined;
