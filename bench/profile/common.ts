@@ -123,3 +123,11 @@ export function cpuMeter(pids: number[]) {
   const at0 = pids.map((p) => cpuMs(p).total);
   return () => pids.reduce((sum, p, i) => sum + cpuMs(p).total - at0[i]!, 0);
 }
+
+/** With PROF_METRICS (comma-separated name prefixes): prints those lines of the server's /metrics. */
+export async function printMetrics(base: string): Promise<void> {
+  if (!process.env.PROF_METRICS) return;
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const wanted = process.env.PROF_METRICS.split(',');
+  for (const line of text.split('\n')) if (wanted.some((w) => line.startsWith(w))) console.log(line);
+}

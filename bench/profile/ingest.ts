@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient } from '../compare/load.js';
-import { cpuMeter, cpuMs, profileDatabase, startSluice } from './common.js';
+import { cpuMeter, cpuMs, printMetrics, profileDatabase, startSluice } from './common.js';
 
 const db = await profileDatabase('ingprof');
 const sluice = await startSluice(db, ['--role', process.env.PROF_ROLE ?? 'api']);
@@ -44,11 +44,7 @@ console.log(
   `sluice ${per(server.total - server0.total)} (user ${((server.user - server0.user) / ms).toFixed(2)}, system ${((server.system - server0.system) / ms).toFixed(2)} core)`,
 );
 console.log(`postgresql backends ${per(databaseMs)}; load generator ${per((own.user + own.system) / 1000)}`);
-if (process.env.PROF_METRICS) {
-  // What the worker of `PROF_ROLE=all` did meanwhile: the metrics named in PROF_METRICS (comma-separated prefixes).
-  const text = await (await fetch(`${sluice.base}/metrics`)).text();
-  const wanted = process.env.PROF_METRICS.split(',');
-  for (const line of text.split('\n')) if (wanted.some((w) => line.startsWith(w))) console.log(line);
-}
+// What the worker of `PROF_ROLE=all` did meanwhile: the metrics named in PROF_METRICS (comma-separated prefixes).
+await printMetrics(sluice.base);
 await sluice.stop();
 await db.drop();

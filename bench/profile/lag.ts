@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient, pct } from '../compare/load.js';
-import { profileDatabase, startSluice } from './common.js';
+import { printMetrics, profileDatabase, startSluice } from './common.js';
 
 const rate = Number(process.env.PROF_RATE ?? 1000);
 const seconds = Number(process.env.PROF_SECONDS ?? 10);
@@ -51,10 +51,6 @@ console.log(
     )
     .join('  '),
 );
-if (process.env.PROF_METRICS) {
-  const text = await (await fetch(`${sluice.base}/metrics`)).text();
-  const wanted = process.env.PROF_METRICS.split(',');
-  for (const line of text.split('\n')) if (wanted.some((w) => line.startsWith(w))) console.log(line);
-}
+await printMetrics(sluice.base);
 await sluice.stop();
 await db.drop();
