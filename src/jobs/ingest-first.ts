@@ -1,8 +1,9 @@
 // Ingest first. With `--role all` the API and the event worker share one Node thread and one machine. Under a
 // burst of webhooks, every batch the worker projects is CPU taken from answering the senders, who wait for their
 // 200 (and a provider that waits too long retries, adding to the burst). Projection can wait; an answer should
-// not. So before claiming a batch the worker looks at the webhooks of its own process still waiting for their
-// commit, and while there are many it holds back, for at most SLUICE_INGEST_FIRST_MS per batch: the projection
+// not. So before claiming a batch while no other batch of the process runs, a worker looks at the webhooks of its
+// own process still waiting for their commit, and while there are many it holds back, for at most
+// SLUICE_INGEST_FIRST_MS per batch: the projection
 // keeps going under a burst that never ends, and catches up at full speed when the burst is over. The bound is
 // per process, not per worker: while ingest is behind, the process's event workers together take one batch per
 // that time, not one each. Processes that take no webhooks (`--role worker`) never wait.
