@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
+import { defaultPoolSize } from './db/open.js';
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {
@@ -35,4 +36,12 @@ test('SLUICE_EVENT_WORKERS: 2 by default, 1 beside a pool too small for 2', () =
   assert.equal(loadConfig({ ...url, SLUICE_DB_POOL_SIZE: '2' }).eventWorkers, 1);
   assert.equal(loadConfig({ ...url, SLUICE_EVENT_WORKERS: '1' }).eventWorkers, 1);
   assert.equal(loadConfig({ SLUICE_EVENT_WORKERS: '3' }).eventWorkers, 3);
+});
+
+test('SLUICE_DB_POOL_SIZE unset: 10 on a shared server and 4 embedded, with room beside the default workers', () => {
+  const url = { DATABASE_URL: 'postgres://sluice@127.0.0.1:5432/sluice' };
+  assert.equal(defaultPoolSize(true, loadConfig(url).eventWorkers), 10);
+  assert.equal(defaultPoolSize(false, loadConfig({}).eventWorkers), 4, 'two embedded workers fit in 4');
+  assert.equal(defaultPoolSize(true, 8), 11);
+  assert.equal(defaultPoolSize(false, 3), 5);
 });

@@ -7,15 +7,24 @@ export interface OpenLog {
   info(fields: Record<string, unknown>, msg: string): void;
 }
 
+/**
+ * SLUICE_DB_POOL_SIZE when unset. Each event worker holds a connection while its batch runs; the defaults leave room
+ * beside them for ingest. Fewer on the embedded server: each connection is a server process of 15-20 MB counted in
+ * this machine's memory. Under the benchmark's load, 4 gave the same throughput as 10 (within run-to-run noise), and
+ * the default two event workers fit beside ingest in 4: the second runs only between bursts.
+ */
+export function defaultPoolSize(sharedServer: boolean, eventWorkers: number): number {
+  return sharedServer ? Math.max(10, eventWorkers + 3) : Math.max(4, eventWorkers + 2);
+}
+
 /** The configured database: the server DATABASE_URL names, else the embedded PostgreSQL server under the data
  *  dir (started, or reused when already running; stopped on close unless other sessions still use it). */
 export async function openDb(
   config: Pick<Config, 'databaseUrl' | 'dataDir' | 'embeddedDbUser'> & Partial<Pick<Config, 'dbPoolSize' | 'eventWorkers'>>,
   log?: OpenLog,
 ): Promise<Db> {
-  // Each event worker holds a connection while its batch runs; the defaults leave room beside them for ingest.
-  const workers = config.eventWorkers ?? 1;
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, { max: config.dbPoolSize ?? Math.max(10, workers + 3) });
+  const max = config.dbPoolSize ?? defaultPoolSize(Boolean(config.databaseUrl), config.eventWorkers ?? 1);
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, { max });
   // The server cannot stop under us from here on: we are one of its members (see joinServer).
   const server = await startEmbeddedServer({
     dataDir: config.dataDir,
@@ -25,10 +34,7 @@ export async function openDb(
   try {
     return await openPostgres(server.connection, {
       kind: 'embedded',
-      // Fewer than on a shared server: each connection is a server process of 15-20 MB counted in this machine's
-      // memory. Under the benchmark's load, 4 gave the same throughput as 10 (within run-to-run noise), and the
-      // default two event workers fit beside ingest in 4: the second runs only between bursts.
-      max: config.dbPoolSize ?? Math.max(4, workers + 2),
+      max,
       afterClose: async () => {
         await server.release();
       },

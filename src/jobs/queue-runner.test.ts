@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { startQueueRunner, type QueueRunner } from './queue-runner.js';
+import { startQueueRunner, type QueueRunner, type QueueRunnerSpec } from './queue-runner.js';
 
 interface Row {
   id: string;
@@ -49,7 +49,7 @@ function cappedQueue(cap: number) {
   };
 }
 
-function start(q: ReturnType<typeof cappedQueue>, auto: boolean): QueueRunner {
+function start(q: ReturnType<typeof cappedQueue>, auto: boolean, spec: Partial<QueueRunnerSpec<Row>> = {}): QueueRunner {
   return startQueueRunner<Row>({
     name: 'test',
     idPrefix: 'twk',
@@ -65,6 +65,7 @@ function start(q: ReturnType<typeof cappedQueue>, auto: boolean): QueueRunner {
     release: async () => undefined,
     work: { mode: 'each', run: (_worker, row) => q.run(auto)(row) },
     releaseAtDeadline: true,
+    ...spec,
   });
 }
 
@@ -123,22 +124,13 @@ describe('queue runner, batch mode', () => {
     const batches: Array<() => void> = [];
     let running = 0;
     let most = 0;
-    const runner = startQueueRunner<Row>({
-      name: 'test',
-      idPrefix: 'twk',
+    const runner = start(q, false, {
       lanes: 2,
       batchSize: 10,
-      pollMs: 60_000,
-      renewEveryMs: 60_000,
-      log: pino({ level: 'silent' }),
-      now: Date.now,
-      claim: (_worker, limit) => q.claim(limit),
       beforeClaim: async (inFlight) => {
         seen.push(inFlight);
         return inFlight === 0 || extraAllowed;
       },
-      renew: async () => undefined,
-      release: async () => undefined,
       work: {
         mode: 'batch',
         run: (_worker, rows) =>
@@ -152,7 +144,6 @@ describe('queue runner, batch mode', () => {
             });
           }),
       },
-      releaseAtDeadline: true,
     });
     try {
       await until(() => running === 1, 'the first batch running');

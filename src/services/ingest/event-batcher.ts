@@ -99,7 +99,7 @@ export class EventBatcher {
   add(row: BatchedEvent): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       this.pending.push({ row, key: keyOf(row), resolve, reject });
-      if (this.pending.length + this.rowsInFlight >= BURST_BACKLOG) this.burstAt = performance.now();
+      if (this.backlog >= BURST_BACKLOG) this.burstAt = performance.now();
       this.schedule();
     });
   }
