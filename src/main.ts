@@ -1,16 +1,10 @@
 // Process entry: config → database → HTTP and/or workers → graceful shutdown.
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { publicBaseUrl, type Config, type Role } from './config.js';
-import { carryOverPglite, pglitePending } from './db/embedded/carry-over.js';
-import { openDb } from './db/open.js';
-import { migrate } from './db/migrate.js';
-import type { Db } from './db/port.js';
+import { createLogger, openStore, type Store } from './db/open-store.js';
 import { buildApp } from './http/app.js';
-import { acquireDataDirLock, type DataDirLock } from './lib/data-dir-lock.js';
 import { hashToken } from './lib/hash.js';
 import { newToken } from './lib/ids.js';
-import { safeLoggerOptions } from './lib/log-safety.js';
-import { ensurePrivateDir } from './lib/private-files.js';
 import { loadOrCreateMasterKey } from './lib/secret-box.js';
 import { startDeliveryWorker, type DeliveryWorker } from './jobs/delivery-worker.js';
 import { startEventWorker, type EventWorker } from './jobs/event-worker.js';
@@ -30,59 +24,11 @@ import { releaseOrphanedDeliveries } from './services/outbound/claim-deliveries.
 import { releaseOrphanedClaims } from './services/processing/claim-events.js';
 import { stopScans } from './services/parity/start-scan.js';
 
-export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino(safeLoggerOptions(config.logLevel));
-}
-
 export interface RunningSluice {
   /** http://host:port when the role serves HTTP. */
   url: string | undefined;
   ctx: Ctx;
   stop(): Promise<void>;
-}
-
-/** Makes the data dir private (0700, nothing readable by group/others) when Sluice keeps anything in it;
- *  returns the paths whose permissions had to be tightened, for a warning. */
-export function securePrivateDataDir(config: Config): string[] {
-  if (config.databaseUrl && config.secretKey) return [];
-  if (config.databaseUrl) return ensurePrivateDir(config.dataDir);
-  return ensurePrivateDir(config.dataDir, { skip: ['postgres'], searchable: process.getuid?.() === 0 });
-}
-
-/** Opens the configured database (taking the data-dir lock in embedded mode) and applies migrations; on the
- *  first start over a data dir of an earlier release, carries its PGlite database over.
- *  `fixedPermissions` lists data-dir paths that were readable by group/others and have been made private. */
-export async function openStore(
-  config: Config,
-  log?: Logger,
-  opts: { lock?: boolean } = {},
-): Promise<{ db: Db; lock: DataDirLock | undefined; fixedPermissions: string[] }> {
-  // The lock marks the one `sluice start` of an embedded data dir (the only worker there); CLI commands share
-  // the embedded server without it.
-  const lock = config.databaseUrl || opts.lock === false ? undefined : acquireDataDirLock(config.dataDir);
-  try {
-    const fixedPermissions = securePrivateDataDir(config);
-    const db = await openDb(config, log);
-    try {
-      await migrate(db);
-      if (db.kind === 'embedded' && pglitePending(config.dataDir)) {
-        // A CLI command runs without the lock, but an import must run alone: it takes the lock for it.
-        const importLock = lock ?? acquireDataDirLock(config.dataDir);
-        try {
-          await carryOverPglite(db, config.dataDir, log ?? pino(safeLoggerOptions('warn'), pino.destination(2)));
-        } finally {
-          if (importLock !== lock) importLock.release();
-        }
-      }
-    } catch (err) {
-      await db.close();
-      throw err;
-    }
-    return { db, lock, fixedPermissions };
-  } catch (err) {
-    lock?.release();
-    throw err;
-  }
 }
 
 /** Says where the console is; while nobody can sign in, also a one-time link to create the first admin. The link
@@ -101,9 +47,18 @@ async function offerConsole(ctx: Ctx, log: Logger): Promise<void> {
   );
 }
 
-export async function startSluice(config: Config, role: Role, log: Logger = createLogger(config)): Promise<RunningSluice> {
+/**
+ * Starts the roles over the store `opening` resolves to (by default opened here). `sluice start` opens it itself
+ * before it loads this module, so that a first start's initdb runs beside the loading (commands/start.ts).
+ */
+export async function startSluice(
+  config: Config,
+  role: Role,
+  log: Logger = createLogger(config),
+  opening: Promise<Store> = openStore(config, log),
+): Promise<RunningSluice> {
   // openStore makes the data dir private first, so the master key is written into a private dir.
-  const { db, lock, fixedPermissions: fixed } = await openStore(config, log);
+  const { db, lock, fixedPermissions: fixed } = await opening;
   let masterKey: { key: string; generated: boolean };
   try {
     masterKey = loadOrCreateMasterKey(config.secretKey, config.dataDir);

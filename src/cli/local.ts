@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import { readDataDirLock, type LockInfo } from '../lib/data-dir-lock.js';
 import { loadOrCreateMasterKey } from '../lib/secret-box.js';
-import { openStore } from '../main.js';
+import { openStore } from '../db/open-store.js';
 import type { Ctx } from '../services/context.js';
 import { createContext } from '../services/create-context.js';
 

@@ -3,42 +3,31 @@
 import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../lib/data-dir-lock.js';
 import { AppError } from '../errors.js';
-import { checkCommand } from './commands/check.js';
-import { doctorCommand } from './commands/doctor.js';
-import { endpointCommand } from './commands/endpoint.js';
-import { incidentsCommand } from './commands/incidents.js';
-import { listenCommand } from './commands/listen.js';
-import { migrateCommand } from './commands/migrate.js';
-import { migrateDataCommand } from './commands/migrate-data.js';
-import { rebuildCommand } from './commands/rebuild.js';
-import { scanCommand } from './commands/scan.js';
-import { retentionCommand } from './commands/retention.js';
-import { startCommand } from './commands/start.js';
-import { workspaceCommand } from './commands/workspace.js';
-import { userCommand } from './commands/user.js';
-import { workflowCommand } from './commands/workflow.js';
 import { UsageError, type Command } from './command.js';
 import { SLUICE_VERSION } from './version.js';
 
-const COMMANDS: Record<string, Command> = {
-  start: startCommand,
-  migrate: migrateCommand,
-  'migrate-data': migrateDataCommand,
-  workspace: workspaceCommand,
-  user: userCommand,
-  rebuild: rebuildCommand,
-  scan: scanCommand,
-  retention: retentionCommand,
-  doctor: doctorCommand,
-  endpoint: endpointCommand,
-  check: checkCommand,
-  incidents: incidentsCommand,
-  listen: listenCommand,
-  workflow: workflowCommand,
+// Loaded when run: importing every command would load the whole app (over a second on a small machine) before
+// `sluice start` could begin to open its database (see commands/start.ts), and a quick command would pay it too.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./commands/start.js')).startCommand,
+  migrate: async () => (await import('./commands/migrate.js')).migrateCommand,
+  'migrate-data': async () => (await import('./commands/migrate-data.js')).migrateDataCommand,
+  workspace: async () => (await import('./commands/workspace.js')).workspaceCommand,
+  user: async () => (await import('./commands/user.js')).userCommand,
+  rebuild: async () => (await import('./commands/rebuild.js')).rebuildCommand,
+  scan: async () => (await import('./commands/scan.js')).scanCommand,
+  retention: async () => (await import('./commands/retention.js')).retentionCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  endpoint: async () => (await import('./commands/endpoint.js')).endpointCommand,
+  check: async () => (await import('./commands/check.js')).checkCommand,
+  incidents: async () => (await import('./commands/incidents.js')).incidentsCommand,
+  listen: async () => (await import('./commands/listen.js')).listenCommand,
+  workflow: async () => (await import('./commands/workflow.js')).workflowCommand,
 };
 
-function mainHelp(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`);
+async function mainHelp(): Promise<string> {
+  const commands = await Promise.all(Object.entries(COMMANDS).map(async ([name, load]) => [name, await load()] as const));
+  const lines = commands.map(([name, c]) => `  ${name.padEnd(14)}${c.summary}`);
   return [
     'Usage: sluice <command> [options]',
     '',
@@ -97,20 +86,21 @@ export async function runCli(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug') || process.env.LOG_LEVEL === 'debug' || process.env.LOG_LEVEL === 'trace';
   const [name, ...rest] = argv.filter((a) => a !== '--debug');
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${mainHelp()}\n`);
+    process.stdout.write(`${await mainHelp()}\n`);
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`${SLUICE_VERSION}\n`);
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     const close = suggest(name);
     const what = name.startsWith('-') ? `unknown option "${name}"` : `unknown command "${name}"`;
     process.stderr.write(`sluice: ${what}${close ? `; did you mean "${close}"?` : ''}\nRun \`sluice --help\` for the list of commands.\n`);
     return 2;
   }
+  const command = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.help}\n`);
     return 0;

@@ -1,7 +1,7 @@
 // The cluster: a PostgreSQL data directory at <SLUICE_DATA_DIR>/postgres, created once by initdb. initdb runs
 // in a staging dir beside it that is renamed into place when complete, so a crash mid-init leaves no half
 // cluster, and two processes initialising at once end with one cluster (the loser drops its copy).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   appendFileSync,
@@ -60,8 +60,27 @@ export function checkVersion(paths: ClusterPaths, bins: PgBinaries): void {
   );
 }
 
-/** Creates the cluster when missing; returns true when it did. */
-export function ensureCluster(paths: ClusterPaths, bins: PgBinaries, user: ServerUser | undefined): boolean {
+/** Runs a program to its end; its exit code (null when a signal ended it), output, or the error of its spawn. */
+function runToEnd(
+  command: string,
+  args: string[],
+  opts: { cwd: string; uid?: number; gid?: number; env: NodeJS.ProcessEnv },
+): Promise<{ status: number | null; output: string; error?: Error }> {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(command, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.on('error', (error) => resolve({ status: null, output, error }));
+    child.on('close', (status) => resolve({ status, output }));
+  });
+}
+
+/**
+ * Creates the cluster when missing; returns true when it did. initdb runs as a child the event loop does not wait
+ * on: `sluice start` loads the app meanwhile (about as long again on a small machine).
+ */
+export async function ensureCluster(paths: ClusterPaths, bins: PgBinaries, user: ServerUser | undefined): Promise<boolean> {
   if (existsSync(path.join(paths.dir, 'PG_VERSION'))) {
     checkVersion(paths, bins);
     return false;
@@ -99,14 +118,13 @@ export function ensureCluster(paths: ClusterPaths, bins: PgBinaries, user: Serve
       // One syncfs() of the file system instead of an fsync per file: as durable, and ~0.4 s faster.
       ...(process.platform === 'linux' ? ['--sync-method=syncfs'] : []),
     ]);
-    const r = spawnSync(initdb.command, initdb.args, {
+    const r = await runToEnd(initdb.command, initdb.args, {
       cwd: staging,
-      encoding: 'utf8',
       ...initdb.ids,
       env: { PATH: process.env.PATH ?? '', LANG: 'C', LC_ALL: 'C' },
     });
     if (r.status !== 0) {
-      const why = (r.error?.message ?? `${r.stderr}${r.stdout}`).trim().split('\n').slice(-8).join('\n');
+      const why = (r.error?.message ?? r.output).trim().split('\n').slice(-8).join('\n');
       throw new EmbeddedDbError('EMBEDDED_DB_INIT_FAILED', `initdb failed to create the embedded PostgreSQL cluster:\n${why}`);
     }
     appendFileSync(path.join(stagedCluster, 'postgresql.conf'), confBlock());

@@ -58,7 +58,9 @@ function chownTree(dir: string, user: ServerUser): void {
   }
 }
 
-function prepare(opts: EmbeddedOptions): { bins: PgBinaries; user: ServerUser | undefined; paths: ClusterPaths; created: boolean } {
+async function prepare(
+  opts: EmbeddedOptions,
+): Promise<{ bins: PgBinaries; user: ServerUser | undefined; paths: ClusterPaths; created: boolean }> {
   let bins = findBinaries();
   let user = serverUser(opts.osUser ?? 'sluice');
   const dataDir = path.resolve(opts.dataDir);
@@ -72,7 +74,7 @@ function prepare(opts: EmbeddedOptions): { bins: PgBinaries; user: ServerUser | 
     user = reachingUser(paths.dir, user);
     bins = reachableBinaries(bins, user);
   }
-  const created = ensureCluster(paths, bins, user);
+  const created = await ensureCluster(paths, bins, user);
   // A cluster restored or copied by root must belong to the server's user, or postgres refuses it.
   if (user && statSync(paths.dir).uid !== user.uid) chownTree(paths.dir, user);
   return { bins, user, paths, created };
@@ -93,7 +95,7 @@ function whenGone(pid: number): { promise: Promise<void>; cancel(): void } {
 export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const emit = opts.onEvent ?? (() => {});
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
-  const { bins, user, paths, created } = prepare(opts);
+  const { bins, user, paths, created } = await prepare(opts);
   const password = readPassword(paths);
   if (created) emit('created the embedded PostgreSQL cluster', { dir: paths.dir, version: bins.version });
 
