@@ -26,7 +26,10 @@ describe('ensureCluster', { skip: process.platform === 'win32' ? 'stand-in progr
   it('reports what a failing initdb printed, and leaves neither a cluster nor its staging dir', async () => {
     const bin = scratch();
     const initdb = path.join(bin, 'initdb');
-    writeFileSync(initdb, '#!/bin/sh\necho "initdb: starting" \necho "initdb: error: could not create directory: No space left on device" >&2\nexit 1\n');
+    writeFileSync(
+      initdb,
+      '#!/bin/sh\necho "initdb: starting" \necho "initdb: error: could not create directory: No space left on device" >&2\nexit 1\n',
+    );
     chmodSync(initdb, 0o755);
     const dataDir = scratch();
     const paths = clusterPaths(dataDir);
@@ -63,7 +66,10 @@ describe('ensureCluster', { skip: process.platform === 'win32' ? 'stand-in progr
     let turns = 0;
     const ticker = setInterval(() => turns++, 10);
     try {
-      await assert.rejects(ensureCluster(clusterPaths(scratch()), binariesWith(initdb), undefined), /EMBEDDED_DB_INIT_FAILED|initdb failed/);
+      await assert.rejects(
+        ensureCluster(clusterPaths(scratch()), binariesWith(initdb), undefined),
+        /EMBEDDED_DB_INIT_FAILED|initdb failed/,
+      );
     } finally {
       clearInterval(ticker);
     }
