@@ -3,8 +3,8 @@
 // 200 (and a provider that waits too long retries, adding to the burst). Projection can wait; an answer should
 // not. So before claiming a batch while no other batch of the process runs, a worker looks at the webhooks of its
 // own process still waiting for their commit, and while there are many it holds back, for at most
-// SLUICE_INGEST_FIRST_MS per batch: the projection
-// keeps going under a burst that never ends, and catches up at full speed when the burst is over. The bound is
+// SLUICE_INGEST_FIRST_MS per batch: the projection keeps going under a burst that never ends, and catches up at
+// full speed when the burst is over. The bound is
 // per process, not per worker: while ingest is behind, the process's event workers together take one batch per
 // that time, not one each. Processes that take no webhooks (`--role worker`) never wait.
 //
