@@ -6,6 +6,7 @@
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient } from '../compare/load.js';
+import { peakRssMb } from '../lib.js';
 import { cpuMeter, cpuMs, profileDatabase, startSluice } from './common.js';
 
 const db = await profileDatabase('drainprof');
@@ -56,7 +57,7 @@ console.log(
   `projected ${done} in ${(ms / 1000).toFixed(1)} s = ${((done / ms) * 1000).toFixed(0)}/s (first one after ${((tFirst - t0) / 1000).toFixed(1)} s)`,
 );
 console.log(
-  `worker ${(cpuMs(worker.child.pid!).total / ms).toFixed(2)} core (start included); postgresql ${(databaseMs / ms).toFixed(2)} core, ${((databaseMs * 1000) / done).toFixed(0)} µs/event`,
+  `worker ${(cpuMs(worker.child.pid!).total / ms).toFixed(2)} core (start included), peak RSS ${peakRssMb(worker.child.pid!).toFixed(0)} MB; postgresql ${(databaseMs / ms).toFixed(2)} core, ${((databaseMs * 1000) / done).toFixed(0)} µs/event`,
 );
 await worker.stop();
 await q.end();
