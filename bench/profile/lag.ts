@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient, pct } from '../compare/load.js';
-import { cpuMeter, printMetrics, profileDatabase, startSluice } from './common.js';
+import { cpuMeter, cpuMs, printMetrics, profileDatabase, startSluice } from './common.js';
 
 const rate = Number(process.env.PROF_RATE ?? 1000);
 const seconds = Number(process.env.PROF_SECONDS ?? 10);
@@ -30,7 +30,7 @@ const t0 = new Date();
 console.log(`phase start ${t0.getTime()}`);
 const events = signedEvents(rate * seconds);
 // CPU of the phase: the Sluice process, its PostgreSQL backends (those open now), the load generator (this process).
-const sluiceCpu = cpuMeter([sluice.child.pid!]);
+const sluice0 = cpuMs(sluice.child.pid!);
 const databaseCpu = cpuMeter(db.backends());
 const loadCpu = cpuMeter([process.pid]);
 const p0 = performance.now();
@@ -38,8 +38,11 @@ sluice.phase();
 const r = await client.atRate(events, rate, seconds);
 sluice.phase();
 const phaseMs = performance.now() - p0;
+const sluice1 = cpuMs(sluice.child.pid!);
 const cores = (ms: number) => (ms / phaseMs).toFixed(2);
-const cpu = `CPU during the phase, cores: sluice ${cores(sluiceCpu())}, postgresql backends ${cores(databaseCpu())}, load generator ${cores(loadCpu())}`;
+const cpu =
+  `CPU during the phase, cores: sluice ${cores(sluice1.total - sluice0.total)} (user ${cores(sluice1.user - sluice0.user)}, ` +
+  `system ${cores(sluice1.system - sluice0.system)}), postgresql backends ${cores(databaseCpu())}, load generator ${cores(loadCpu())}`;
 client.close();
 await drain();
 const { rows } = await c.query<{ s: number; lag: number }>(

@@ -40,22 +40,28 @@ const worker = await startSluice(db, ['--role', 'worker']);
 let left = n;
 let tFirst = 0;
 let database: (() => number) | undefined;
+// WAL written by the whole server during the drain (the throw-away database is the only one busy).
+const walPosition = async () => (await q.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+let wal0 = '0/0';
 while (left > 0 && performance.now() - t0 < 120_000) {
   await new Promise((r) => setTimeout(r, 250));
   left = await waiting();
   if (!tFirst && left < n) {
     tFirst = performance.now();
     database = cpuMeter(db.backends());
+    wal0 = await walPosition();
     worker.phase();
   }
 }
 worker.phase();
 const ms = performance.now() - tFirst;
+const walBytes = Number((await q.query<{ b: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS b', [wal0])).rows[0]!.b);
 const done = n - left;
 const databaseMs = database?.() ?? 0;
 console.log(
   `projected ${done} in ${(ms / 1000).toFixed(1)} s = ${((done / ms) * 1000).toFixed(0)}/s (first one after ${((tFirst - t0) / 1000).toFixed(1)} s)`,
 );
+console.log(`WAL ${(walBytes / done / 1024).toFixed(1)} KB/event`);
 console.log(
   `worker ${(cpuMs(worker.child.pid!).total / ms).toFixed(2)} core (start included), peak RSS ${peakRssMb(worker.child.pid!).toFixed(0)} MB; postgresql ${(databaseMs / ms).toFixed(2)} core, ${((databaseMs * 1000) / done).toFixed(0)} µs/event`,
 );

@@ -366,17 +366,25 @@ describe('parity checks', () => {
     const [failed, old, young] = [await sluiceId(ids[0]!), await sluiceId(ids[1]!), await sluiceId(ids[2]!)];
     await app.db.query(`UPDATE events SET status = 'failed' WHERE id = $1`, [failed]);
     // Held by a worker that is gone (its lease still runs), so the live worker leaves them waiting.
-    const wait = `UPDATE events SET status = 'received', locked_by = 'gone', locked_until = now() + interval '1 hour', next_attempt_at = now() - $2::interval, received_at = now() - $2::interval WHERE id = $1`;
-    await app.db.query(wait, [old, '5 minutes']);
-    await app.db.query(wait, [young, '0 seconds']);
+    const wait = async (id: string, age: string) => {
+      await app.db.query(
+        `UPDATE events SET status = 'received', next_attempt_at = now() - $2::interval, received_at = now() - $2::interval WHERE id = $1`,
+        [id, age],
+      );
+      await app.db.query(
+        `INSERT INTO event_leases (id, worker, until, keys, attempts) VALUES ($1, 'gone', now() + interval '1 hour', '{}', 1)`,
+        [id],
+      );
+    };
+    await wait(old, '5 minutes');
+    await wait(young, '0 seconds');
     const summary = await checkCustomers(app.ctx, { workspaceId: ws, customerIds: [cus], trigger: 'manual' });
     const stuck = summary.findings.filter((f) => f.kind === 'stuck_event');
     assert.equal(stuck.length, 1, JSON.stringify(summary.findings));
     assert.deepEqual([...stuck[0]!.evidence.eventIds].sort(), [failed, old].sort());
     assert.equal((await incidents(ws, cus, 'stuck_event')).length, 1);
-    await app.db.query(`UPDATE events SET status = 'processed', locked_by = NULL, locked_until = NULL WHERE id = ANY($1::text[])`, [
-      [failed, old, young],
-    ]);
+    await app.db.query(`DELETE FROM event_leases WHERE id = ANY($1::text[])`, [[old, young]]);
+    await app.db.query(`UPDATE events SET status = 'processed' WHERE id = ANY($1::text[])`, [[failed, old, young]]);
   });
 
   test('two checkers claiming at once never hold the same customer', async () => {

@@ -123,17 +123,19 @@ function eventSerialKeys(t: string): string {
 /** The processing queue: a received event is due at next_attempt_at unless a live lease holds it. */
 export const EVENT_QUEUE: QueueDef = {
   table: 'events',
+  // An event row is large (its bodies) and indexed six ways: its leases live apart (queue.ts).
+  leases: 'event_leases',
   waiting: 'received',
   finishedAt: 'processed_at',
   error: 'error',
-  returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, q.attempts,
-    q.payload, q.received_at AS "receivedAt", q.recovered, ${eventSerialKeys('q')} AS "serialKeys"`,
+  returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, l.attempts,
+    q.payload, q.received_at AS "receivedAt", q.recovered, l.keys AS "serialKeys"`,
   serialKeys: eventSerialKeys,
   // The workspace and provider too: queries that pick one workspace's events by status (the failed and stuck events
   // a parity check reads, the console's filters) were planned on the unique (workspace, provider, event id) index
   // when only the status was known, reading every event of the workspace to find its few failed ones (72 ms at
   // 12,000 events, every check run, growing with the table; 1.5 ms with these analysed).
-  plannedColumns: ['workspace_id', 'provider', 'status', 'next_attempt_at', 'locked_until', 'locked_by'],
+  plannedColumns: ['workspace_id', 'provider', 'status', 'next_attempt_at'],
 };
 
 /** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */
@@ -162,10 +164,15 @@ export function eventFailure(id: string, error: string, retryInSeconds: number |
 /** Puts a stored event back in the queue for a fresh run (replay). An event kept without a payload (content
  *  PostgreSQL cannot hold) is left alone: no run of it can ever succeed. */
 export async function requeueEvent(db: Queryable, workspaceId: string, id: string): Promise<EventSummary | undefined> {
+  // A claim in flight is dropped: its worker finds it gone at its finish and writes nothing. The event's row is
+  // locked first (a batch working it is waited for), as a batch does, so the two cannot deadlock.
   const { rows } = await db.query<EventSummary>(
-    `UPDATE events SET status = 'received', attempts = 0, error = NULL, processed_at = NULL, replayed_at = now(),
-       next_attempt_at = now(), locked_by = NULL, locked_until = NULL
-     WHERE workspace_id = $1 AND id = $2 AND payload IS NOT NULL RETURNING ${SUMMARY}`,
+    `WITH requeued AS (
+       UPDATE events SET status = 'received', attempts = 0, error = NULL, processed_at = NULL, replayed_at = now(),
+         next_attempt_at = now()
+       WHERE workspace_id = $1 AND id = $2 AND payload IS NOT NULL RETURNING ${SUMMARY}
+     ), dropped AS (DELETE FROM event_leases WHERE id IN (SELECT id FROM requeued))
+     SELECT * FROM requeued`,
     [workspaceId, id],
   );
   return rows[0];

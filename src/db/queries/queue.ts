@@ -1,9 +1,17 @@
 // The one leased queue, for every table that is worked off by claiming rows: events (processing), deliveries
-// (outbound), and whatever comes next. A queue table has `status`, `next_attempt_at`, `attempts`, `locked_by`
-// and `locked_until`; a row is due when its status is the queue's waiting status, its time has come, and no
-// live lease holds it. Claims take rows with FOR UPDATE SKIP LOCKED, so any number of workers in any number
-// of processes share one table without taking a row twice; a lease that is not renewed expires and the row
-// is due again, so a dead worker's claims come back by themselves.
+// (outbound), and whatever comes next. A queue table has `status`, `next_attempt_at` and `attempts`; a row is due
+// when its status is the queue's waiting status, its time has come, and no live lease holds it. Claims take rows
+// with FOR UPDATE SKIP LOCKED, so any number of workers in any number of processes share one table without taking
+// a row twice; a lease that is not renewed expires and the row is due again, so a dead worker's claims come back
+// by themselves.
+//
+// The lease lives in the queued row itself (`locked_by`, `locked_until`), or in a narrow table of its own
+// (QueueDef.leases: `id`, `worker`, `until`, `keys`, `attempts`) where the rows are large and indexed many ways:
+// writing a lease into an event's row meant a new version of the whole row, with an entry in each of its indexes,
+// for every claim. With a lease table the claim counts the attempt on the lease, and the finish writes it to the
+// row; the row is still locked (FOR UPDATE) by the claim and by the transaction that works it, which is what
+// keeps two workers apart. Whatever locks both locks the queued row first and its lease second (a claim, a batch, a
+// finish, a release, a replay), so that no two of them can each hold what the other waits for.
 //
 // Table and column names come from the definitions below, never from input; values are always parameters.
 import type { Db, Queryable } from '../port.js';
@@ -13,13 +21,15 @@ const CLAIM_LOCK_CLASS = 0x5e_50_01;
 
 export interface QueueDef {
   readonly table: 'events' | 'deliveries' | 'workflow_triggers' | 'workflow_steps';
+  /** The table holding the leases, when they are not columns of the queued row (see above). */
+  readonly leases?: 'event_leases';
   /** The status of a row waiting for work (and of a row due for a retry). */
   readonly waiting: string;
   /** Set when a row reaches a final status; cleared when it is scheduled again. */
   readonly finishedAt: string;
   /** Holds the reason of the last failed attempt. */
   readonly error: string;
-  /** What a claim returns of each row (columns of alias q). */
+  /** What a claim returns of each row (columns of alias q; with a lease table, l is the row's new lease). */
   readonly returning: string;
   /**
    * Optional SQL choosing the candidate rows of a claim (one `id` column, at most $2 rows, $3… its own
@@ -39,7 +49,10 @@ export interface QueueDef {
 }
 
 const due = (q: QueueDef, alias: string) =>
-  `${alias}.status = '${q.waiting}' AND ${alias}.next_attempt_at <= now() AND (${alias}.locked_until IS NULL OR ${alias}.locked_until < now())`;
+  `${alias}.status = '${q.waiting}' AND ${alias}.next_attempt_at <= now() AND ` +
+  (q.leases
+    ? `NOT EXISTS (SELECT 1 FROM ${q.leases} l WHERE l.id = ${alias}.id AND l.until > now())`
+    : `(${alias}.locked_until IS NULL OR ${alias}.locked_until < now())`);
 
 /**
  * Claims up to `limit` due rows for `workerId` until the lease expires. The attempt is counted up front, so a
@@ -51,6 +64,7 @@ export async function claimBatch<T>(
   o: { workerId: string; limit: number; leaseSeconds: number; params?: readonly unknown[] },
 ): Promise<T[]> {
   if (o.limit <= 0) return [];
+  if (q.leases) return claimLeased<T>(db, q, q.leases, o);
   const extra = o.params ?? [];
   // Keys held by live leases. A lease exists only on a waiting row (every outcome clears it), so the status is
   // not asked: the question then fits only the index of held rows, not the (much larger) one of waiting rows.
@@ -80,6 +94,36 @@ export async function claimBatch<T>(
 }
 
 /**
+ * The claim of a queue whose leases have a table of their own: the due rows are found and locked as above, and a
+ * lease is written for each (or an expired one taken over, the attempts it counted kept); the row itself is not
+ * written. Its serial keys are computed once, here, and kept on the lease, where the next claims look for them.
+ */
+async function claimLeased<T>(
+  db: Queryable,
+  q: QueueDef,
+  leases: string,
+  o: { workerId: string; limit: number; leaseSeconds: number },
+): Promise<T[]> {
+  const keys = q.serialKeys ? q.serialKeys('r') : `'{}'::text[]`;
+  const free = q.serialKeys
+    ? `AND NOT (${q.serialKeys('r')} && ARRAY(
+         SELECT DISTINCT k FROM ${leases} h CROSS JOIN LATERAL unnest(h.keys) AS k WHERE h.until > now()))`
+    : '';
+  const { rows } = await db.query<T>(
+    `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ${free} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED),
+     leased AS (
+       INSERT INTO ${leases} AS x (id, worker, until, keys, attempts)
+       SELECT r.id, $1, now() + make_interval(secs => $3), ${keys}, r.attempts + 1 FROM ${q.table} r JOIN locked ON r.id = locked.id
+       ON CONFLICT (id) DO UPDATE SET worker = EXCLUDED.worker, until = EXCLUDED.until, keys = EXCLUDED.keys, attempts = x.attempts + 1
+         WHERE x.until < now()
+       RETURNING x.id, x.attempts, x.keys)
+     SELECT ${q.returning} FROM ${q.table} q JOIN leased l ON l.id = q.id`,
+    [o.workerId, o.limit, o.leaseSeconds],
+  );
+  return rows;
+}
+
+/**
  * The claim of a queue with a serial key. Claims run one at a time (an advisory lock, held to the commit of
  * the claim), each in a snapshot taken after the previous claim committed: so a claim sees every key held
  * and cannot take a later row of an object while an earlier one is being claimed beside it (SKIP LOCKED alone
@@ -89,13 +133,15 @@ export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limi
   if (o.limit <= 0) return Promise.resolve([]);
   return db.transaction(async (tx) => {
     // The claim must walk the queue's index in order and stop at its limit, and find the held keys through the
-    // index of held rows: computing a serial key reads the row's payload. On a table that grew faster than
-    // autovacuum analyses it (a burst into a fresh database), the planner believes only a few rows are due and
-    // prefers a bitmap scan and a sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting events,
-    // growing with the backlog. Those plans are ruled out for this transaction only.
+    // leases (or an index of held rows): computing a serial key reads the row's payload. On a table that grew
+    // faster than autovacuum analyses it (a burst into a fresh database), the planner believes only a few rows are
+    // due and prefers a bitmap scan and a sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting
+    // events, growing with the backlog. Those plans are ruled out for this transaction only. A plan left with no
+    // other way (the small lease table has no index for its live leases) then costs billions on paper, and the
+    // server would compile it (JIT, half a second): a claim never gains from that.
     await tx.query(
       `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-              set_config('enable_seqscan', 'off', true), pg_advisory_xact_lock($1, hashtext($2))`,
+              set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true), pg_advisory_xact_lock($1, hashtext($2))`,
       [CLAIM_LOCK_CLASS, q.table],
     );
     return claimBatch<T>(tx, q, o);
@@ -146,10 +192,15 @@ export async function renewLeases(
   leaseSeconds: number,
 ): Promise<void> {
   if (ids.length === 0) return;
+  // A lease table: the batch locks the queued rows, not their leases, and deletes a lease only at its finish (a
+  // lease skipped here is one being finished).
   await db.query(
-    `WITH mine AS (
-       SELECT id FROM ${q.table} WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}' FOR UPDATE SKIP LOCKED)
-     UPDATE ${q.table} r SET locked_until = now() + make_interval(secs => $3) FROM mine WHERE r.id = mine.id`,
+    q.leases
+      ? `WITH mine AS (SELECT id FROM ${q.leases} WHERE id = ANY($1::text[]) AND worker = $2 FOR UPDATE SKIP LOCKED)
+         UPDATE ${q.leases} l SET until = now() + make_interval(secs => $3) FROM mine WHERE l.id = mine.id`
+      : `WITH mine AS (
+           SELECT id FROM ${q.table} WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}' FOR UPDATE SKIP LOCKED)
+         UPDATE ${q.table} r SET locked_until = now() + make_interval(secs => $3) FROM mine WHERE r.id = mine.id`,
     [ids, workerId, leaseSeconds],
   );
 }
@@ -157,15 +208,31 @@ export async function renewLeases(
 /** Gives claims back without counting the attempt (graceful shutdown, a row that must wait). */
 export async function releaseClaims(db: Queryable, q: QueueDef, workerId: string, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return;
+  // A lease table: the row keeps the attempts of earlier claims that died without a finish (rarely any).
   await db.query(
-    `UPDATE ${q.table} SET locked_by = NULL, locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
-     WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}'`,
+    q.leases
+      ? `WITH rowsFirst AS (SELECT id FROM ${q.table} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE),
+         gone AS (DELETE FROM ${q.leases} WHERE id IN (SELECT id FROM rowsFirst) AND worker = $2 RETURNING id, attempts)
+         UPDATE ${q.table} r SET attempts = gone.attempts - 1 FROM gone
+         WHERE r.id = gone.id AND r.status = '${q.waiting}' AND r.attempts < gone.attempts - 1`
+      : `UPDATE ${q.table} SET locked_by = NULL, locked_until = NULL, attempts = GREATEST(attempts - 1, 0)
+         WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${q.waiting}'`,
     [ids, workerId],
   );
 }
 
 /** Frees every claim at once; only safe when this process is the sole worker of the queue (embedded database). */
 export async function releaseAllClaims(db: Queryable, q: QueueDef): Promise<number> {
+  if (q.leases) {
+    // The attempts the claims counted stay counted, as they do on a row that holds its own lease.
+    const { rows } = await db.query<{ n: number }>(
+      `WITH gone AS (DELETE FROM ${q.leases} RETURNING id, attempts),
+       counted AS (UPDATE ${q.table} r SET attempts = gone.attempts FROM gone
+                   WHERE r.id = gone.id AND r.status = '${q.waiting}' AND r.attempts < gone.attempts)
+       SELECT count(*)::int AS n FROM gone`,
+    );
+    return rows[0]!.n;
+  }
   const { rowCount } = await db.query(
     `UPDATE ${q.table} SET locked_by = NULL, locked_until = NULL WHERE status = '${q.waiting}' AND locked_by IS NOT NULL`,
   );
@@ -180,7 +247,10 @@ export async function releaseAllClaims(db: Queryable, q: QueueDef): Promise<numb
 export async function holdClaims(db: Queryable, q: QueueDef, workerId: string, ids: readonly string[]): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM ${q.table} WHERE id = ANY($1::text[]) AND locked_by = $2 ORDER BY id FOR UPDATE`,
+    q.leases
+      ? `SELECT r.id FROM ${q.table} r JOIN ${q.leases} l ON l.id = r.id AND l.worker = $2
+         WHERE r.id = ANY($1::text[]) ORDER BY r.id FOR UPDATE OF r`
+      : `SELECT id FROM ${q.table} WHERE id = ANY($1::text[]) AND locked_by = $2 ORDER BY id FOR UPDATE`,
     [ids, workerId],
   );
   return new Set(rows.map((r) => r.id));
@@ -201,12 +271,19 @@ export interface ClaimOutcome {
  */
 export async function finishClaims(db: Queryable, q: QueueDef, workerId: string, outcomes: readonly ClaimOutcome[]): Promise<number> {
   if (outcomes.length === 0) return 0;
-  const { rowCount } = await db.query(
-    `UPDATE ${q.table} r SET status = o.status, ${q.error} = o.error, locked_by = NULL, locked_until = NULL,
+  const outcome = `${q.error} = o.error,
        ${q.finishedAt} = CASE WHEN o.status = '${q.waiting}' THEN NULL ELSE clock_timestamp() END,
-       next_attempt_at = CASE WHEN o.retry IS NULL THEN r.next_attempt_at ELSE now() + make_interval(secs => o.retry) END
-     FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[]) AS o(id, status, error, retry)
-     WHERE r.id = o.id AND r.locked_by = $1`,
+       next_attempt_at = CASE WHEN o.retry IS NULL THEN r.next_attempt_at ELSE now() + make_interval(secs => o.retry) END`;
+  const { rowCount } = await db.query(
+    q.leases
+      ? `WITH o AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[]) AS o(id, status, error, retry)),
+         rowsFirst AS (SELECT r.id FROM ${q.table} r JOIN o ON o.id = r.id ORDER BY r.id FOR UPDATE OF r),
+         gone AS (DELETE FROM ${q.leases} l USING rowsFirst WHERE l.id = rowsFirst.id AND l.worker = $1 RETURNING l.id, l.attempts)
+         UPDATE ${q.table} r SET status = o.status, attempts = gone.attempts, ${outcome}
+         FROM gone JOIN o ON o.id = gone.id WHERE r.id = gone.id`
+      : `UPDATE ${q.table} r SET status = o.status, locked_by = NULL, locked_until = NULL, ${outcome}
+         FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[]) AS o(id, status, error, retry)
+         WHERE r.id = o.id AND r.locked_by = $1`,
     [
       workerId,
       outcomes.map((o) => o.id),
