@@ -40,7 +40,7 @@ export interface QueueDef {
   /**
    * Optional SQL keys of a row (a text[] for a table alias, without nulls): rows that share a key are never held by
    * two workers at once, and are claimed in queue order (the events of one customer, of one payment). Claims of
-   * such a queue are serialized (see claimInOrder).
+   * such a queue are serialized (see claimInOrder). Only with a lease table: the keys are kept on the lease.
    */
   readonly serialKeys?: (alias: string) => string;
   /** The columns the plans of the claim, and of other queries over the waiting rows, depend on (see
@@ -65,14 +65,8 @@ export async function claimBatch<T>(
 ): Promise<T[]> {
   if (o.limit <= 0) return [];
   if (q.leases) return claimLeased<T>(db, q, q.leases, o);
+  if (q.serialKeys) throw new Error(`queue ${q.table}: serial keys need a lease table`);
   const extra = o.params ?? [];
-  // Keys held by live leases. A lease exists only on a waiting row (every outcome clears it), so the status is
-  // not asked: the question then fits only the index of held rows, not the (much larger) one of waiting rows.
-  const free = q.serialKeys
-    ? `AND NOT (${q.serialKeys('r')} && ARRAY(
-         SELECT DISTINCT k FROM ${q.table} h CROSS JOIN LATERAL unnest(${q.serialKeys('h')}) AS k
-         WHERE h.locked_by IS NOT NULL AND h.locked_until > now()))`
-    : '';
   // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
   // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
   // The candidates (a few dozen) are found first, then each is locked through its primary key. Written as `id IN
@@ -82,7 +76,7 @@ export async function claimBatch<T>(
     ? `WITH candidates AS (${q.candidates}),
        locked AS (SELECT l.id FROM candidates c CROSS JOIN LATERAL (
          SELECT r.id FROM ${q.table} r WHERE r.id = c.id AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED) l)`
-    : `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ${free} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+    : `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
   const { rows } = await db.query<T>(
     `${locked}
      UPDATE ${q.table} q SET locked_by = $1, locked_until = now() + make_interval(secs => $${extra.length + 3}), attempts = q.attempts + 1
@@ -104,6 +98,7 @@ async function claimLeased<T>(
   leases: string,
   o: { workerId: string; limit: number; leaseSeconds: number },
 ): Promise<T[]> {
+  // Keys held by live leases: the few rows of the lease table, not the (much larger) set of waiting rows.
   const keys = q.serialKeys ? q.serialKeys('r') : `'{}'::text[]`;
   const free = q.serialKeys
     ? `AND NOT (${q.serialKeys('r')} && ARRAY(
@@ -132,11 +127,10 @@ async function claimLeased<T>(
 export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limit: number; leaseSeconds: number }): Promise<T[]> {
   if (o.limit <= 0) return Promise.resolve([]);
   return db.transaction(async (tx) => {
-    // The claim must walk the queue's index in order and stop at its limit, and find the held keys through the
-    // leases (or an index of held rows): computing a serial key reads the row's payload. On a table that grew
-    // faster than autovacuum analyses it (a burst into a fresh database), the planner believes only a few rows are
-    // due and prefers a bitmap scan and a sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting
-    // events, growing with the backlog. Those plans are ruled out for this transaction only. A plan left with no
+    // The claim must walk the queue's index in order and stop at its limit, and find the held keys on the leases:
+    // computing a serial key reads the row's payload. On a table that grew faster than autovacuum analyses it (a
+    // burst into a fresh database), the planner believes only a few rows are due and prefers a bitmap scan and a
+    // sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting events, growing with the backlog. Those plans are ruled out for this transaction only. A plan left with no
     // other way (the small lease table has no index for its live leases) then costs billions on paper, and the
     // server would compile it (JIT, half a second): a claim never gains from that.
     await tx.query(
