@@ -7,7 +7,7 @@ import { findHandler } from '../../src/crm/handlers.js';
 import { claimDueEvents, EVENT_QUEUE } from '../../src/db/queries/events.js';
 import { holdClaims, refreshQueueStatistics } from '../../src/db/queries/queue.js';
 import { startEventWorker } from '../../src/jobs/event-worker.js';
-import { renewClaims } from '../../src/services/processing/claim-events.js';
+import { giveBackClaims, renewClaims } from '../../src/services/processing/claim-events.js';
 import { processBatch } from '../../src/services/processing/process-batch.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import type { Db } from '../../src/db/port.js';
@@ -235,6 +235,34 @@ describe('event queue', () => {
 
     assert.deepEqual([...(await processBatch(app.ctx, 'wrk_fast', fast)).values()], ['processed']);
     assert.deepEqual(await customersWith([emails[2]!]), [emails[2]]);
+  });
+
+  test('a claim that died without a finish still counts: the next claim sees the attempt, a release gives back only its own', async () => {
+    const id = await send('customer.created', customer('dijkstra@example.com'));
+    // A worker claims it and dies: the lease (1 s) runs out with no finish and no release.
+    assert.deepEqual(
+      (await claimDueEvents(app.db, 'wrk_dead', 10, 1)).map((e) => [e.id, e.attempts]),
+      [[id, 1]],
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    // The next claim takes the lease over and counts the dead worker's attempt.
+    const second = await claimDueEvents(app.db, 'wrk_next', 10, 30);
+    assert.deepEqual(
+      second.map((e) => [e.id, e.attempts]),
+      [[id, 2]],
+    );
+    // A graceful release hands back this claim's attempt only: the dead worker's stays on the event.
+    await giveBackClaims(app.ctx, 'wrk_next', [id]);
+    assert.equal((await eventRow(id)).attempts, 1);
+    const third = await claimDueEvents(app.db, 'wrk_last', 10, 30);
+    assert.deepEqual(
+      third.map((e) => [e.id, e.attempts]),
+      [[id, 2]],
+    );
+    // The finish writes the attempts the lease counted to the event, and the lease is gone.
+    assert.deepEqual([...(await processBatch(app.ctx, 'wrk_last', third)).values()], ['processed']);
+    assert.deepEqual(await eventRow(id), { status: 'processed', error: null, attempts: 2 });
+    assert.equal((await app.db.query('SELECT 1 FROM event_leases WHERE id = $1', [id])).rows.length, 0);
   });
 
   test('the lease heartbeat never waits for a batch holding some of its rows, and renews them all', async () => {

@@ -123,7 +123,7 @@ function eventSerialKeys(t: string): string {
 /** The processing queue: a received event is due at next_attempt_at unless a live lease holds it. */
 export const EVENT_QUEUE: QueueDef = {
   table: 'events',
-  // An event row is large (its bodies) and indexed six ways: its leases live apart (queue.ts).
+  // An event row is large (its bodies) and indexed many ways: its leases live apart (queue.ts).
   leases: 'event_leases',
   waiting: 'received',
   finishedAt: 'processed_at',
