@@ -98,7 +98,8 @@ async function claimLeased<T>(
   leases: string,
   o: { workerId: string; limit: number; leaseSeconds: number },
 ): Promise<T[]> {
-  // Keys held by live leases: the few rows of the lease table, not the (much larger) set of waiting rows.
+  // Keys held by live leases: the few rows of the lease table, not the (much larger) set of waiting rows. The rows
+  // come back in queue order, which is the order a batch runs the events of one object in.
   const keys = q.serialKeys ? q.serialKeys('r') : `'{}'::text[]`;
   const free = q.serialKeys
     ? `AND NOT (${q.serialKeys('r')} && ARRAY(
@@ -112,7 +113,7 @@ async function claimLeased<T>(
        ON CONFLICT (id) DO UPDATE SET worker = EXCLUDED.worker, until = EXCLUDED.until, keys = EXCLUDED.keys, attempts = x.attempts + 1
          WHERE x.until < now()
        RETURNING x.id, x.attempts, x.keys)
-     SELECT ${q.returning} FROM ${q.table} q JOIN leased l ON l.id = q.id`,
+     SELECT ${q.returning} FROM ${q.table} q JOIN leased l ON l.id = q.id ORDER BY q.next_attempt_at, q.id`,
     [o.workerId, o.limit, o.leaseSeconds],
   );
   return rows;
