@@ -366,16 +366,16 @@ describe('parity checks', () => {
     const [failed, old, young] = [await sluiceId(ids[0]!), await sluiceId(ids[1]!), await sluiceId(ids[2]!)];
     await app.db.query(`UPDATE events SET status = 'failed' WHERE id = $1`, [failed]);
     // Held by a worker that is gone (its lease still runs), so the live worker leaves them waiting.
-    const wait = async (id: string, age: string) => {
-      await app.db.query(
-        `UPDATE events SET status = 'received', next_attempt_at = now() - $2::interval, received_at = now() - $2::interval WHERE id = $1`,
+    // One statement: the live worker of the test app never sees the event waiting without the gone worker's lease.
+    const wait = (id: string, age: string) =>
+      app.db.query(
+        `WITH waiting AS (
+           UPDATE events SET status = 'received', next_attempt_at = now() - $2::interval, received_at = now() - $2::interval
+           WHERE id = $1 RETURNING id)
+         INSERT INTO event_leases (id, worker, until, keys, attempts) SELECT id, 'gone', now() + interval '1 hour', '{}', 1 FROM waiting
+         ON CONFLICT (id) DO UPDATE SET worker = EXCLUDED.worker, until = EXCLUDED.until`,
         [id, age],
       );
-      await app.db.query(
-        `INSERT INTO event_leases (id, worker, until, keys, attempts) VALUES ($1, 'gone', now() + interval '1 hour', '{}', 1)`,
-        [id],
-      );
-    };
     await wait(old, '5 minutes');
     await wait(young, '0 seconds');
     const summary = await checkCustomers(app.ctx, { workspaceId: ws, customerIds: [cus], trigger: 'manual' });
@@ -383,8 +383,11 @@ describe('parity checks', () => {
     assert.equal(stuck.length, 1, JSON.stringify(summary.findings));
     assert.deepEqual([...stuck[0]!.evidence.eventIds].sort(), [failed, old].sort());
     assert.equal((await incidents(ws, cus, 'stuck_event')).length, 1);
-    await app.db.query(`DELETE FROM event_leases WHERE id = ANY($1::text[])`, [[old, young]]);
-    await app.db.query(`UPDATE events SET status = 'processed' WHERE id = ANY($1::text[])`, [[failed, old, young]]);
+    await app.db.query(
+      `WITH done AS (UPDATE events SET status = 'processed' WHERE id = ANY($1::text[]) RETURNING id)
+       DELETE FROM event_leases WHERE id IN (SELECT id FROM done)`,
+      [[failed, old, young]],
+    );
   });
 
   test('two checkers claiming at once never hold the same customer', async () => {
