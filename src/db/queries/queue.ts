@@ -131,9 +131,10 @@ export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limi
     // The claim must walk the queue's index in order and stop at its limit, and find the held keys on the leases:
     // computing a serial key reads the row's payload. On a table that grew faster than autovacuum analyses it (a
     // burst into a fresh database), the planner believes only a few rows are due and prefers a bitmap scan and a
-    // sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting events, growing with the backlog. Those plans are ruled out for this transaction only. A plan left with no
-    // other way (the small lease table has no index for its live leases) then costs billions on paper, and the
-    // server would compile it (JIT, half a second): a claim never gains from that.
+    // sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting events, growing with the backlog.
+    // Those plans are ruled out for this transaction only. A plan left with no other way (the small lease table
+    // has no index for its live leases) then costs billions on paper, and the server would compile it (JIT, half a
+    // second): a claim never gains from that.
     await tx.query(
       `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
               set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true), pg_advisory_xact_lock($1, hashtext($2))`,
