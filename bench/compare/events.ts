@@ -17,12 +17,8 @@ export interface SignedEvent {
 const run = randomBytes(4).toString('hex');
 let seq = 0;
 
-/** One subscription change; `n` picks one of 1,000 subscriptions so the projection updates existing rows too. */
-function subscriptionUpdated(n: number, pad: number): { id: string; json: string } {
-  seq += 1;
-  const id = `evt_bench_${run}_${seq}`;
-  const now = Math.floor(Date.now() / 1000);
-  const k = n % 1000;
+/** A price as a subscription item carries it (expanded), with the legacy `plan` view of it beside. */
+function priceObjects(now: number) {
   const price = {
     id: 'price_gold_monthly',
     object: 'price',
@@ -30,44 +26,97 @@ function subscriptionUpdated(n: number, pad: number): { id: string; json: string
     billing_scheme: 'per_unit',
     created: now - 86_400 * 90,
     currency: 'eur',
+    custom_unit_amount: null,
     livemode: false,
-    lookup_key: null,
+    lookup_key: 'gold_monthly',
     metadata: {},
     nickname: 'Gold monthly',
     product: 'prod_gold',
-    recurring: { interval: 'month', interval_count: 1, usage_type: 'licensed' },
-    tax_behavior: 'unspecified',
+    recurring: { interval: 'month', interval_count: 1, meter: null, trial_period_days: null, usage_type: 'licensed' },
+    tax_behavior: 'exclusive',
+    tiers_mode: null,
+    transform_quantity: null,
     type: 'recurring',
     unit_amount: 900,
     unit_amount_decimal: '900',
   };
+  const plan = {
+    id: 'price_gold_monthly',
+    object: 'plan',
+    active: true,
+    amount: 900,
+    amount_decimal: '900',
+    billing_scheme: 'per_unit',
+    created: now - 86_400 * 90,
+    currency: 'eur',
+    interval: 'month',
+    interval_count: 1,
+    livemode: false,
+    metadata: {},
+    meter: null,
+    nickname: 'Gold monthly',
+    product: 'prod_gold',
+    tiers_mode: null,
+    transform_usage: null,
+    trial_period_days: null,
+    usage_type: 'licensed',
+  };
+  return { price, plan };
+}
+
+/**
+ * One subscription change; `n` picks one of 1,000 subscriptions so the projection updates existing rows too. The
+ * object has the fields a subscription of Stripe's current API has, and the body is indented by two spaces, as
+ * Stripe sends webhook bodies; what is missing to TARGET_BYTES is made up in metadata values of at most 500
+ * characters (Stripe's limit), so no field is larger than Stripe allows.
+ */
+function subscriptionUpdated(n: number, pad: number): { id: string; json: string } {
+  seq += 1;
+  const id = `evt_bench_${run}_${seq}`;
+  const now = Math.floor(Date.now() / 1000);
+  const k = n % 1000;
+  const { price, plan } = priceObjects(now);
+  const metadata: Record<string, string> = { plan: 'gold', source: 'bench', account: `acct-${k}` };
+  for (let i = 0, left = pad; left > 0; i++, left -= 500) metadata[`note_${i}`] = `${k}:`.padEnd(Math.min(500, left), 'abcdefghij');
   const subscription = {
     id: `sub_bench_${k}`,
     object: 'subscription',
     application: null,
+    application_fee_percent: null,
+    automatic_tax: { disabled_reason: null, enabled: false, liability: null },
     billing_cycle_anchor: now - 86_400 * 10,
+    billing_cycle_anchor_config: null,
+    billing_mode: { flexible: null, type: 'classic' },
+    billing_thresholds: null,
     cancel_at: null,
     cancel_at_period_end: false,
     canceled_at: null,
+    cancellation_details: { comment: null, feedback: null, reason: null },
     collection_method: 'charge_automatically',
     created: now - 86_400 * 40,
     currency: 'eur',
     customer: `cus_bench_${k}`,
     days_until_due: null,
     default_payment_method: `pm_bench_${k}`,
+    default_source: null,
+    default_tax_rates: [],
     description: null,
     discounts: [],
     ended_at: null,
+    invoice_settings: { account_tax_ids: null, issuer: { type: 'self' } },
     items: {
       object: 'list',
       data: [
         {
           id: `si_bench_${k}`,
           object: 'subscription_item',
+          billing_thresholds: null,
           created: now - 86_400 * 40,
-          current_period_start: now - 86_400 * 10,
           current_period_end: now + 86_400 * 20,
+          current_period_start: now - 86_400 * 10,
+          discounts: [],
           metadata: {},
+          plan,
           price,
           quantity: 1,
           subscription: `sub_bench_${k}`,
@@ -80,12 +129,21 @@ function subscriptionUpdated(n: number, pad: number): { id: string; json: string
     },
     latest_invoice: `in_bench_${k}_${seq}`,
     livemode: false,
-    metadata: { plan: 'gold', source: 'bench', note: 'x'.repeat(pad) },
+    metadata,
+    next_pending_invoice_item_invoice: null,
+    on_behalf_of: null,
     pause_collection: null,
     payment_settings: { payment_method_options: null, payment_method_types: null, save_default_payment_method: 'off' },
+    pending_invoice_item_interval: null,
+    pending_setup_intent: null,
+    pending_update: null,
+    schedule: null,
     start_date: now - 86_400 * 40,
     status: n % 7 === 0 ? 'past_due' : 'active',
+    test_clock: null,
+    transfer_data: null,
     trial_end: null,
+    trial_settings: { end_behavior: { missing_payment_method: 'create_invoice' } },
     trial_start: null,
   };
   const event = {
@@ -99,10 +157,10 @@ function subscriptionUpdated(n: number, pad: number): { id: string; json: string
     request: { id: null, idempotency_key: null },
     type: 'customer.subscription.updated',
   };
-  return { id, json: JSON.stringify(event) };
+  return { id, json: JSON.stringify(event, null, 2) };
 }
 
-// The padding that brings a body to ~4.6 KB, found once from an unpadded body.
+// What metadata brings a body to ~4.6 KB, found once from a body without it.
 const PAD = Math.max(0, TARGET_BYTES - Buffer.byteLength(subscriptionUpdated(0, 0).json));
 
 export function signedEvents(count: number, from = 0): SignedEvent[] {
