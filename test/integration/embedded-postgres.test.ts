@@ -133,7 +133,7 @@ test(
           fsync: 'on',
           io_method: 'sync',
           max_logical_replication_workers: '0',
-          shared_buffers: '2048', // pages of 8 kB: 16 MB
+          shared_buffers: '3072', // pages of 8 kB: 24 MB
         });
         const kinds = await client.query<{ backend_type: string }>('SELECT DISTINCT backend_type FROM pg_stat_activity');
         const types = kinds.rows.map((r) => r.backend_type);
