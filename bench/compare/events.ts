@@ -150,7 +150,10 @@ function subscriptionUpdated(n: number, pad: number): { id: string; json: string
     id,
     object: 'event',
     api_version: '2026-10-28.endive',
-    created: now,
+    // Each round through the 1,000 subscriptions is a second later, so every event of a subscription is newer than
+    // the one before it and changes its row, as a real stream of changes does. (All at `now`, most were same-second
+    // ties the version rule settled without writing.)
+    created: now + Math.floor(n / 1000),
     data: { object: subscription, previous_attributes: { status: 'trialing', latest_invoice: `in_bench_${k}_prev` } },
     livemode: false,
     pending_webhooks: 1,
