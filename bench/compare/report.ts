@@ -59,7 +59,7 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
     `- Command: \`${info.command}\` on commit ${info.commit}`,
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb.toFixed(1)} GB RAM, ${m.os}; Node ${m.node}; PostgreSQL ${m.postgres} (local server, for the systems that use one)`,
     `- Load average (1, 5, 15 min) at start: ${info.loadavgStart}; at end: ${info.loadavgEnd} — the machine is shared, see "before" per system below`,
-    '- Load: signed `customer.subscription.updated` events of 4.6 KB, unique ids, 32 keep-alive connections (closed loop), warm-up excluded',
+    "- Load: signed `customer.subscription.updated` events of 4.7 KB shaped like Stripe's (the fields of a current subscription, indented as Stripe sends them; each event newer than the last one of its subscription), unique ids, 32 keep-alive connections (closed loop), warm-up excluded",
     '',
     `![Ingest events/s per system, with ratio to the ceiling and p99](${svgName})`,
     '',
