@@ -66,9 +66,9 @@ function priceObjects(now: number) {
 /**
  * One subscription change; `n` picks one of 1,000 subscriptions so the projection updates existing rows too. The
  * object has the fields a subscription of Stripe's current API has, and the body is indented by two spaces, as
- * Stripe sends webhook bodies: 4.7 KB, about the size of a real subscription event. (The
- * load used to reach that size with one 3,000-character metadata value, six times what Stripe allows in a value,
- * and of one letter, which compresses to nothing where real bodies do not.)
+ * Stripe sends webhook bodies: 4.7 KB, about the size of a real subscription event. (The load used to reach that
+ * size with one 3,000-character metadata value: six times what Stripe allows in a value, and of one letter, which
+ * compresses to nothing where real bodies do not.)
  */
 function subscriptionUpdated(n: number): { id: string; json: string } {
   seq += 1;
