@@ -15,6 +15,12 @@ export interface SignedEvent {
 
 const run = randomBytes(4).toString('hex');
 let seq = 0;
+// `created` of the events of each subscription: one second after the last one made in this process for it, so
+// every event is newer than the one before it however the phases of a run call signedEvents (a warm-up, the
+// measured phase, a paced phase generated later), and changes its row, as a real stream of changes does. (All at
+// the second they were made, most were same-second ties the version rule settled without writing.)
+const startSecond = Math.floor(Date.now() / 1000);
+const lastCreated = new Map<number, number>();
 
 /** A price as a subscription item carries it (expanded), with the legacy `plan` view of it beside. */
 function priceObjects(now: number) {
@@ -76,6 +82,8 @@ function subscriptionUpdated(n: number): { id: string; json: string } {
   const now = Math.floor(Date.now() / 1000);
   const k = n % 1000;
   const { price, plan } = priceObjects(now);
+  const created = Math.max(now, (lastCreated.get(k) ?? startSecond) + 1);
+  lastCreated.set(k, created);
   const subscription = {
     id: `sub_bench_${k}`,
     object: 'subscription',
@@ -148,10 +156,7 @@ function subscriptionUpdated(n: number): { id: string; json: string } {
     id,
     object: 'event',
     api_version: '2026-10-28.endive',
-    // Each round through the 1,000 subscriptions is a second later, so every event of a subscription is newer than
-    // the one before it and changes its row, as a real stream of changes does. (All at `now`, most were same-second
-    // ties the version rule settled without writing.)
-    created: now + Math.floor(n / 1000),
+    created,
     data: { object: subscription, previous_attributes: { status: 'trialing', latest_invoice: `in_bench_${k}_prev` } },
     livemode: false,
     pending_webhooks: 1,
