@@ -59,6 +59,7 @@ export async function startSluice(db: ProfileDatabase, args: string[], env: Reco
     },
   );
   const base = `http://127.0.0.1:${port}`;
+  let strace: ChildProcess | undefined;
   if (port) {
     for (let i = 0; ; i++) {
       if (i === 300) throw new Error('sluice did not answer /readyz within 30 s');
@@ -83,9 +84,15 @@ export async function startSluice(db: ProfileDatabase, args: string[], env: Reco
       });
       return res.json();
     },
-    /** With PROF_PHASE_CPU=1: the first call starts a CPU profile of the measured phase, the second writes it. */
+    /** With PROF_PHASE_CPU=1: the first call starts a CPU profile of the measured phase, the second writes it.
+     *  With PROF_STRACE=1: the first call attaches `strace -c` to Sluice's threads, the second detaches it and
+     *  prints the system calls made meanwhile (what a syscall costs on a VM is where the idle time goes). */
     phase() {
       if (process.env.PROF_PHASE_CPU) child.kill('SIGUSR2');
+      if (process.env.PROF_STRACE) {
+        if (!strace) strace = spawn('strace', ['-c', '-f', '-p', String(child.pid)], { stdio: ['ignore', 'ignore', 'inherit'] });
+        else strace.kill('SIGINT');
+      }
     },
     async stop() {
       if (child.exitCode !== null) return;

@@ -2,7 +2,7 @@
 // process; prints events/s and the CPU per event of the worker and of PostgreSQL. PROF_LOG=1 logs every statement
 // with its duration into the server log (for a breakdown by statement); PROF_KEEP=1 stops after storing and
 // keeps the database (drainprof) to EXPLAIN the claims against; PROF_SQL runs against the fresh database before the
-// events are stored. Loopback only, bounded.
+// events are stored. At the end, the largest tables' size on disk per event. Loopback only, bounded.
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient } from '../compare/load.js';
@@ -70,5 +70,11 @@ console.log(
   `worker ${(workerMs / ms).toFixed(2)} core, ${((workerMs * 1000) / done).toFixed(0)} µs/event (user ${((workerCpu.user - workerAtFirst.user) / ms).toFixed(2)}, system ${((workerCpu.system - workerAtFirst.system) / ms).toFixed(2)} core), peak RSS ${peakRssMb(worker.child.pid!).toFixed(0)} MB; postgresql ${(databaseMs / ms).toFixed(2)} core, ${((databaseMs * 1000) / done).toFixed(0)} µs/event`,
 );
 await worker.stop();
+// What the drain left on disk, per event, table by table (with indexes and TOAST).
+const sizes = await q.query<{ t: string; b: string }>(
+  `SELECT c.relname AS t, pg_total_relation_size(c.oid)::text AS b FROM pg_class c
+   WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' ORDER BY pg_total_relation_size(c.oid) DESC LIMIT 5`,
+);
+console.log(`on disk per event: ${sizes.rows.map((r) => `${r.t} ${(Number(r.b) / n / 1024).toFixed(2)} KB`).join(', ')}`);
 await q.end();
 await db.drop();

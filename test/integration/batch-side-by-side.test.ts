@@ -136,9 +136,16 @@ describe('a batch side by side', () => {
       `SELECT type, dedupe_key FROM messages WHERE workspace_id = $1 AND type NOT LIKE 'stripe.%' ORDER BY dedupe_key, type`,
       [ws],
     );
-    // A batch has the database copy a raw message's data from its event row; one by one, it is sent as read.
-    const { rows: raw } = await app.db.query<{ source_event_id: string; type: string; data: { id: string; data: unknown } }>(
-      `SELECT source_event_id, type, data FROM messages WHERE workspace_id = $1 AND type LIKE 'stripe.%' ORDER BY source_event_id`,
+    // Both ways a raw message refers to its event's payload (no copy); its data is what readers see.
+    const { rows: raw } = await app.db.query<{
+      source_event_id: string;
+      type: string;
+      data: { id: string; data: unknown };
+      refers: boolean;
+    }>(
+      `SELECT v.source_event_id, v.type, v.data, m.data IS NULL AND m.data_event_id IS NOT NULL AS refers
+       FROM messages_with_data v JOIN messages m ON m.id = v.id
+       WHERE v.workspace_id = $1 AND v.type LIKE 'stripe.%' ORDER BY v.source_event_id`,
       [ws],
     );
     const { rows: timeline } = await app.db.query<{ provider_id: string; n: number }>(
@@ -178,6 +185,7 @@ describe('a batch side by side', () => {
     assert.equal(a.raw.length, list.length);
     for (const m of a.raw) {
       assert.equal(m.data.id, m.source_event_id, 'a raw message carries its own event');
+      assert.ok(m.refers, 'by reference, not as a copy');
       assert.equal(m.type, `stripe.${String(list.find((e) => e.id === m.source_event_id)!.type)}`);
     }
   });

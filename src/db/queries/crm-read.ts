@@ -85,7 +85,7 @@ export async function listMessages(
   o: ListOptions & { type?: string | undefined; since?: Date | undefined },
 ): Promise<Row[]> {
   const { rows } = await db.query<Row>(
-    `SELECT * FROM messages WHERE workspace_id = $1
+    `SELECT * FROM messages_with_data WHERE workspace_id = $1
        AND ($2::text IS NULL OR type = $2 OR (right($2, 2) = '.*' AND left(type, length($2) - 1) = left($2, -1)))
        AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::text IS NULL OR id < $4)
      ORDER BY id DESC LIMIT $5`,

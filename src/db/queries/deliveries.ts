@@ -87,9 +87,10 @@ export async function findDeliveryParts(
     db.query<EndpointRow>('SELECT * FROM endpoints WHERE id = ANY($1::text[])', [endpointIds]),
     // The fingerprint is compared when the attempt is recorded, to learn whether an erasure rewrote the
     // message while the request was out.
-    db.query<MessageRow & { fingerprint: string }>('SELECT *, md5(data::text) AS fingerprint FROM messages WHERE id = ANY($1::text[])', [
-      messageIds,
-    ]),
+    db.query<MessageRow & { fingerprint: string }>(
+      'SELECT *, md5(data::text) AS fingerprint FROM messages_with_data WHERE id = ANY($1::text[])',
+      [messageIds],
+    ),
   ]);
   return { endpoints: endpoints.rows, messages: messages.rows };
 }
@@ -105,7 +106,10 @@ const unique = (ids: string[]) => [...new Set(ids)];
  *
  * Messages are share-locked because a customer erasure locks messages (FOR UPDATE) before it rewrites
  * deliveries: an erasure then either waits for the record and redacts the new attempts with the rest, or commits
- * first and the record sees the message's new fingerprint. An erasure locks its messages in no particular order,
+ * first and the record sees the message's new fingerprint. A message whose data is its event's payload is
+ * fingerprinted through the event row, which is not locked here: that is safe because an erasure that redacts
+ * the event also writes the message's data into the message row (services/crm/erase-customer.ts), so the
+ * message row itself changes and the lock re-reads it. An erasure locks its messages in no particular order,
  * so a batch that waits for one message while holding others could deadlock with it: unless `waitForMessages`,
  * a message held by someone else is skipped and reported in `busyMessages`, for the caller to record those
  * attempts alone, waiting.
@@ -123,8 +127,10 @@ export async function lockDeliveriesForRecord(
   const { rows } = await db.query<{ kind: 'w' | 'e' | 'm' | 'd'; id: string; fingerprint: string | null }>(
     `WITH w AS MATERIALIZED (SELECT id FROM workspaces WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE),
           e AS MATERIALIZED (SELECT id FROM endpoints WHERE id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE),
-          m AS MATERIALIZED (SELECT id, md5(data::text) AS fingerprint FROM messages WHERE id = ANY($3::text[])
-                             ORDER BY id FOR SHARE${o.waitForMessages ? '' : ' SKIP LOCKED'}),
+          m AS MATERIALIZED (SELECT m.id, md5(COALESCE(m.data, ev.payload)::text) AS fingerprint
+                             FROM messages m LEFT JOIN events ev ON m.data IS NULL AND ev.id = m.data_event_id
+                             WHERE m.id = ANY($3::text[])
+                             ORDER BY m.id FOR SHARE OF m${o.waitForMessages ? '' : ' SKIP LOCKED'}),
           d AS MATERIALIZED (SELECT id FROM deliveries WHERE id = ANY($4::text[]) ORDER BY id FOR UPDATE)
      SELECT 'w' AS kind, id, NULL AS fingerprint FROM w
      UNION ALL SELECT 'e', id, NULL FROM e

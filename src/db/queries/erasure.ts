@@ -37,16 +37,31 @@ export async function updateEventContent(db: Queryable, id: string, payload: unk
   await db.query('UPDATE events SET payload = $2::jsonb, raw_body = $3 WHERE id = $1', [id, JSON.stringify(payload), rawBody]);
 }
 
-export async function messagesMentioning(db: Queryable, workspaceId: string, patterns: string[]): Promise<{ id: string; data: unknown }[]> {
-  const { rows } = await db.query<{ id: string; data: unknown }>(
-    'SELECT id, data FROM messages WHERE workspace_id = $1 AND data::text ILIKE ANY($2::text[]) FOR UPDATE',
-    [workspaceId, patterns],
+/**
+ * Messages whose data mentions the person, and every message whose data is the payload of one of `eventIds`
+ * (`ofEvent`: those the erasure rewrote, which must be written too, see erase-customer.ts), locked for update,
+ * with their data resolved.
+ */
+export async function messagesMentioning(
+  db: Queryable,
+  workspaceId: string,
+  patterns: string[],
+  eventIds: string[],
+): Promise<{ id: string; data: unknown; ofEvent: boolean }[]> {
+  const { rows } = await db.query<{ id: string; data: unknown; ofEvent: boolean }>(
+    `SELECT m.id, COALESCE(m.data, e.payload) AS data, COALESCE(m.data IS NULL AND m.data_event_id = ANY($3::text[]), false) AS "ofEvent"
+     FROM messages m LEFT JOIN events e ON m.data IS NULL AND e.id = m.data_event_id
+     WHERE m.workspace_id = $1
+       AND (COALESCE(m.data, e.payload)::text ILIKE ANY($2::text[]) OR (m.data IS NULL AND m.data_event_id = ANY($3::text[])))
+     FOR UPDATE OF m`,
+    [workspaceId, patterns, eventIds],
   );
   return rows;
 }
 
+/** Writes a message's own data (no longer its event's payload). */
 export async function updateMessageData(db: Queryable, id: string, data: unknown): Promise<void> {
-  await db.query('UPDATE messages SET data = $2::jsonb WHERE id = $1', [id, JSON.stringify(data)]);
+  await db.query('UPDATE messages SET data = $2::jsonb, data_event_id = NULL WHERE id = $1', [id, JSON.stringify(data)]);
 }
 
 export async function snapshotsMentioning(

@@ -9,8 +9,8 @@ export interface NewMessage {
   workspaceId: string;
   type: string;
   data: unknown;
-  /** The id of a stored event whose payload `data` is (a raw provider message): storeMessages then has the
-   *  database copy the payload from the event row instead of sending kilobytes it already holds back to it. */
+  /** The id of a stored event whose payload `data` is (a raw provider message): the message then refers to the
+   *  event instead of holding a copy of what the database already has (see migration 0029). */
   dataOfEvent?: string;
   sourceProvider: string | null;
   sourceEventId: string | null;
@@ -70,24 +70,34 @@ export async function typeMatchesPatterns(db: Queryable, patterns: string[], typ
 }
 
 /**
+ * A raw message's reference to its event (migration 0029), given the event id's parameter: only an event that has
+ * a payload. Otherwise neither data nor the reference is set, and the messages_data_present check refuses the row.
+ */
+const EVENT_WITH_PAYLOAD = (eventId: string) => `(SELECT e.id FROM events e WHERE e.id = ${eventId}::text AND e.payload IS NOT NULL)`;
+
+/** The data parameter of a message: none for one that refers to its event's payload. */
+const dataParam = (m: NewMessage) => (m.dataOfEvent === undefined ? JSON.stringify(m.data) : null);
+
+/**
  * Stores the message and one delivery per matching endpoint that is enabled or paused (a paused endpoint's
  * deliveries wait; a disabled one gets none); false when the fact was already published.
  */
 export async function publishMessage(db: Queryable, m: NewMessage): Promise<boolean> {
   if (!m.endpointIds) return publishToSubscribers(db, m);
   const { rowCount } = await db.query(
-    `INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test, recovered)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
+    `INSERT INTO messages (id, workspace_id, type, data, data_event_id, source_provider, source_event_id, dedupe_key, test, recovered)
+     VALUES ($1, $2, $3, $4, ${EVENT_WITH_PAYLOAD('$10')}, $5, $6, $7, $8, $9) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING`,
     [
       m.id,
       m.workspaceId,
       m.type,
-      JSON.stringify(m.data),
+      dataParam(m),
       m.sourceProvider,
       m.sourceEventId,
       m.dedupeKey,
       m.test ?? false,
       m.recovered ?? false,
+      m.dataOfEvent ?? null,
     ],
   );
   if (rowCount !== 1) return false;
@@ -111,8 +121,9 @@ export async function publishMessage(db: Queryable, m: NewMessage): Promise<bool
 async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boolean> {
   const { rows } = await db.query<{ n: number }>(
     `WITH m AS (
-       INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test, recovered)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11) ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id
+       INSERT INTO messages (id, workspace_id, type, data, data_event_id, source_provider, source_event_id, dedupe_key, test, recovered)
+       VALUES ($1, $2, $3, $4, ${EVENT_WITH_PAYLOAD('$13')}, $5, $6, $7, $8, $11)
+       ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id
      ), d AS (
        INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id, next_attempt_at)
        SELECT $9 || substr(md5(m.id || ':' || e.id), 1, 14), $2, e.id, m.id, now() + make_interval(secs => $10::float8)
@@ -123,7 +134,7 @@ async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boole
       m.id,
       m.workspaceId,
       m.type,
-      JSON.stringify(m.data),
+      dataParam(m),
       m.sourceProvider,
       m.sourceEventId,
       m.dedupeKey,
@@ -132,6 +143,7 @@ async function publishToSubscribers(db: Queryable, m: NewMessage): Promise<boole
       m.firstAttemptDelaySeconds ?? 0,
       m.recovered ?? false,
       m.triggersWorkflows ?? true,
+      m.dataOfEvent ?? null,
     ],
   );
   return rows[0]!.n === 1;
@@ -170,9 +182,8 @@ export async function storeMessages(db: Queryable, messages: readonly NewMessage
          AS u(id text, workspace_id text, type text, data jsonb, data_of_event text, source_provider text, source_event_id text,
               dedupe_key text, test boolean, recovered boolean, delay float8, triggers boolean)
      ), m AS (
-       INSERT INTO messages (id, workspace_id, type, data, source_provider, source_event_id, dedupe_key, test, recovered)
-       SELECT id, workspace_id, type,
-              CASE WHEN data_of_event IS NULL THEN data ELSE (SELECT e.payload FROM events e WHERE e.id = data_of_event) END,
+       INSERT INTO messages (id, workspace_id, type, data, data_event_id, source_provider, source_event_id, dedupe_key, test, recovered)
+       SELECT id, workspace_id, type, CASE WHEN data_of_event IS NULL THEN data END, ${EVENT_WITH_PAYLOAD('data_of_event')},
               source_provider, source_event_id, dedupe_key, test, recovered FROM u
        ON CONFLICT (workspace_id, dedupe_key) DO NOTHING RETURNING id, workspace_id, type
      ), d AS (
@@ -190,8 +201,9 @@ export async function storeMessages(db: Queryable, messages: readonly NewMessage
      SELECT count(*)::int AS n FROM m`,
     // One JSON document for the lot: each message's data is written into it as it is, not as a string to be
     // quoted again inside an array literal (which doubled the memory and CPU of a flush). A raw provider message
-    // sends only the id of its event: its data is the event's payload, already in the database (half the bytes
-    // of a flush of raw messages were those payloads, stringified here and parsed again there).
+    // sends only the id of its event: its data is the event's payload, already in the database, and the message
+    // refers to it (half the bytes of a flush of raw messages were those payloads, stringified here and parsed
+    // again there, and then a copy of each went to disk).
     [
       JSON.stringify(
         messages.map((m) => ({
@@ -214,7 +226,7 @@ export async function storeMessages(db: Queryable, messages: readonly NewMessage
 }
 
 export async function findMessageByDedupeKey(db: Queryable, workspaceId: string, dedupeKey: string): Promise<MessageRow | undefined> {
-  const { rows } = await db.query<MessageRow>('SELECT * FROM messages WHERE workspace_id = $1 AND dedupe_key = $2', [
+  const { rows } = await db.query<MessageRow>('SELECT * FROM messages_with_data WHERE workspace_id = $1 AND dedupe_key = $2', [
     workspaceId,
     dedupeKey,
   ]);
@@ -231,7 +243,7 @@ export async function findMessage(
   id: string,
 ): Promise<(MessageRow & { fingerprint: string }) | undefined> {
   const { rows } = await db.query<MessageRow & { fingerprint: string }>(
-    'SELECT *, md5(data::text) AS fingerprint FROM messages WHERE workspace_id = $1 AND id = $2',
+    'SELECT *, md5(data::text) AS fingerprint FROM messages_with_data WHERE workspace_id = $1 AND id = $2',
     [workspaceId, id],
   );
   return rows[0];
@@ -240,7 +252,7 @@ export async function findMessage(
 /** The newest real (not test) message of a type: REST Hooks samples show real data when there is some. */
 export async function latestMessageOfType(db: Queryable, workspaceId: string, type: string): Promise<MessageRow | undefined> {
   const { rows } = await db.query<MessageRow>(
-    'SELECT * FROM messages WHERE workspace_id = $1 AND type = $2 AND NOT test ORDER BY id DESC LIMIT 1',
+    'SELECT * FROM messages_with_data WHERE workspace_id = $1 AND type = $2 AND NOT test ORDER BY id DESC LIMIT 1',
     [workspaceId, type],
   );
   return rows[0];
@@ -257,7 +269,7 @@ export async function customTypesOf(db: Queryable, workspaceId: string): Promise
 
 /** Messages created after a given id, oldest first (`sluice listen`). */
 export async function messagesAfter(db: Queryable, workspaceId: string, afterId: string, limit: number): Promise<MessageRow[]> {
-  const { rows } = await db.query<MessageRow>('SELECT * FROM messages WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3', [
+  const { rows } = await db.query<MessageRow>('SELECT * FROM messages_with_data WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3', [
     workspaceId,
     afterId,
     limit,
@@ -284,7 +296,7 @@ export async function listMessagesPage(
   },
 ): Promise<MessageRow[]> {
   const { rows } = await db.query<MessageRow>(
-    `SELECT * FROM messages WHERE workspace_id = $1
+    `SELECT * FROM messages_with_data WHERE workspace_id = $1
        AND ($2::text IS NULL OR type = $2 OR (right($2, 2) = '.*' AND left(type, length($2) - 1) = left($2, -1)))
        AND ($3::text IS NULL OR id >= $3) AND ($4::text IS NULL OR id < $4)
        AND CASE $5::text
@@ -318,7 +330,7 @@ export async function messagesOfEvent(
   if (!raw) return [];
   const at = raw.created_at.getTime();
   const { rows } = await db.query<MessageRow>(
-    `SELECT * FROM messages WHERE workspace_id = $1 AND id >= $2 AND id < $3
+    `SELECT * FROM messages_with_data WHERE workspace_id = $1 AND id >= $2 AND id < $3
        AND source_provider = $4 AND source_event_id = $5 AND id <> $6
      ORDER BY id LIMIT $7`,
     [workspaceId, idFloor('msg', at - SAME_RUN_MS), idFloor('msg', at + SAME_RUN_MS), event.provider, event.providerEventId, raw.id, limit],

@@ -34,6 +34,7 @@ const CRM_SOURCES = ['customers', 'products', 'prices', 'subscriptions', 'invoic
  *   - kept are: events still waiting ('received'); failed ones (an operator's to replay); an event whose raw
  *     body a pending delivery will still send (Piano forwards); and the event that last wrote a CRM row — a
  *     rebuild from the kept events then still arrives at every row's current version;
+ *   - a deleted event's raw message gets the payload it referred to as its own data;
  *   - kept events lose their raw body (raw_pruned_at says so) unless a pending delivery needs it or it is the
  *     only content (no payload).
  * The status is tested on the row being deleted, so an event replayed meanwhile (back to 'received') stays.
@@ -66,7 +67,13 @@ export async function pruneEventBatch(
      ), deleted AS (
        DELETE FROM events e USING verdict v
        WHERE e.id = v.id AND e.status IN ('processed', 'ignored') AND NOT v.awaited AND NOT v.crm_source
-       RETURNING e.id
+       RETURNING e.id, e.payload
+     ), kept_data AS (
+       -- The event's raw message outlives it: the payload it referred to becomes its own data (migration 0029).
+       -- Its dedupe key names the event, so the message is found on the (workspace, dedupe key) index.
+       UPDATE messages m SET data = d.payload, data_event_id = NULL
+       FROM deleted d
+       WHERE m.workspace_id = $1 AND m.dedupe_key = 'raw:' || d.id AND m.data IS NULL AND m.data_event_id = d.id
      ), pruned AS (
        UPDATE events e SET raw_body = NULL, raw_bytes = NULL, raw_pruned_at = now()
        FROM verdict v

@@ -62,7 +62,7 @@ export async function recentMessages(
     `SELECT m.id, m.type, m.source_provider AS "sourceProvider", m.dedupe_key AS "dedupeKey", m.recovered,
        m.created_at AS "createdAt", CASE WHEN m.dedupe_key LIKE 'raw:%' THEN substr(m.dedupe_key, 5) END AS "eventId",
        CASE WHEN m.source_provider = 'piano' AND jsonb_typeof(m.data->'event') = 'string' THEN m.data->>'event' END AS "payloadEvent"
-     FROM (SELECT id, type, source_provider, dedupe_key, recovered, created_at, data FROM messages
+     FROM (SELECT id, type, source_provider, dedupe_key, recovered, created_at, data FROM messages_with_data
            WHERE workspace_id = $1 AND NOT test ORDER BY id DESC LIMIT $2) m
      WHERE ($3::text IS NULL OR m.type = $3)
      ORDER BY m.id DESC LIMIT $4`,

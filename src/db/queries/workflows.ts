@@ -151,14 +151,16 @@ const MESSAGE_COLUMNS = `m.id, m.type, m.data, m.source_provider AS "sourceProvi
   CASE WHEN m.dedupe_key LIKE 'raw:%' THEN substr(m.dedupe_key, 5) END AS "eventId"`;
 
 export async function triggerMessages(db: Queryable, ids: readonly string[]): Promise<TriggerMessage[]> {
-  const { rows } = await db.query<TriggerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.id = ANY($1::text[])`, [ids]);
+  const { rows } = await db.query<TriggerMessage>(`SELECT ${MESSAGE_COLUMNS} FROM messages_with_data m WHERE m.id = ANY($1::text[])`, [
+    ids,
+  ]);
   return rows;
 }
 
 /** A message by id, or the raw message of a stored event (by the event's id). */
 export async function findTriggerMessage(db: Queryable, workspaceId: string, id: string): Promise<TriggerMessage | undefined> {
   const { rows } = await db.query<TriggerMessage>(
-    `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.workspace_id = $1 AND (m.id = $2 OR m.dedupe_key = 'raw:' || $2) LIMIT 1`,
+    `SELECT ${MESSAGE_COLUMNS} FROM messages_with_data m WHERE m.workspace_id = $1 AND (m.id = $2 OR m.dedupe_key = 'raw:' || $2) LIMIT 1`,
     [workspaceId, id],
   );
   return rows[0];
@@ -503,7 +505,7 @@ export async function messagesWithoutRun(
   o: { workspaceId: string; workflowId: string; since: Date; until: Date; afterId: string | null; limit: number },
 ): Promise<TriggerMessage[]> {
   const { rows } = await db.query<TriggerMessage>(
-    `SELECT ${MESSAGE_COLUMNS} FROM messages m
+    `SELECT ${MESSAGE_COLUMNS} FROM messages_with_data m
      WHERE m.workspace_id = $1 AND m.created_at >= $3 AND m.created_at < $4 AND NOT m.test AND m.id > $5
        AND NOT EXISTS (SELECT 1 FROM workflow_runs r WHERE r.workflow_id = $2 AND r.trigger_event_key = m.dedupe_key)
      ORDER BY m.id LIMIT $6`,

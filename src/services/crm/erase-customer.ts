@@ -98,19 +98,25 @@ export async function eraseCustomer(
     }
 
     const removed: Removed = { fields: new Set(), all: new Set() };
+    const rewritten: string[] = [];
     for (const e of await eventsMentioning(tx, workspaceId, customerIds, patterns)) {
       const payload = redactValue(e.payload, person, removed);
       const raw = redactRawBody(e.provider, e.raw_body, payload, person, pianoKey);
       if (JSON.stringify(payload) === JSON.stringify(e.payload) && raw === e.raw_body) continue;
       await updateEventContent(tx, e.id, payload, raw);
+      rewritten.push(e.id);
       counts.events! += 1;
     }
     // Earlier values found in the payloads (an email the person had before) are searched for in messages too.
     const known: Person = { ids: person.ids, needles: personNeedles([...person.needles, ...removed.fields]) };
     const knownPatterns = likePatterns([...providerIds, ...known.needles]);
-    for (const m of await messagesMentioning(tx, workspaceId, knownPatterns)) {
+    // A raw message whose data is the payload of an event just rewritten reads the redacted payload already; its
+    // data is still written into its own row, because that row is what a delivery in flight holds locked and
+    // fingerprints (db/queries/deliveries.ts, lockDeliveriesForRecord): it must change for the sender to see
+    // that the message was erased while its request was out.
+    for (const m of await messagesMentioning(tx, workspaceId, knownPatterns, rewritten)) {
       const data = redactValue(m.data, known, removed);
-      if (JSON.stringify(data) === JSON.stringify(m.data)) continue;
+      if (!m.ofEvent && JSON.stringify(data) === JSON.stringify(m.data)) continue;
       await updateMessageData(tx, m.id, data);
       counts.messages! += 1;
     }
