@@ -75,6 +75,21 @@ describe('outbound webhooks', () => {
     assert.equal(JSON.stringify((await call('GET', ws, `/endpoints/${ep.id}`)).body).includes('whsec_'), false, 'secrets are not listed');
   });
 
+  test('custom headers go with every delivery, and a change to them applies to the next one', async () => {
+    const ws = await workspace('custom-headers');
+    const r = await receiver();
+    const ep = await endpoint(ws, { url: r.url, headers: { 'x-receiver-token': 'first' } });
+    await publish(ws, 'course.enrolled', { n: 1 });
+    await waitFor(async () => r.requests.length === 1, 'first delivery');
+    assert.equal(r.requests[0]!.headers['x-receiver-token'], 'first');
+    assert.equal((await call('PATCH', ws, `/endpoints/${ep.id}`, { headers: { 'x-receiver-token': 'second' } })).status, 200);
+    await publish(ws, 'course.enrolled', { n: 2 });
+    await waitFor(async () => r.requests.length === 2, 'delivery after the change');
+    assert.equal(r.requests[1]!.headers['x-receiver-token'], 'second');
+    // Signed with the endpoint's secret still: the headers changed, not the secret.
+    assert.equal((new Webhook(ep.secret).verify(r.requests[1]!.body, r.requests[1]!.headers as Record<string, string>) as any).data.n, 2);
+  });
+
   test('500 three times then 200: one success, four attempts, the same webhook-id', async () => {
     const ws = await workspace('retries');
     const r = await receiver((_req, n) => (n <= 3 ? { status: 500, body: `boom ${n}` } : { status: 200, body: 'thanks' }));

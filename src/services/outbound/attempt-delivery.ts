@@ -24,7 +24,7 @@ import { signatureHeader } from '../../outbound/sign.js';
 import { raiseIncident } from '../incidents/raise-incident.js';
 import type { Ctx } from '../context.js';
 import { coalesce } from '../../lib/coalesce.js';
-import { openEndpoint, signingSecrets, type SealedEndpoint } from './endpoint-view.js';
+import { openEndpointToSend, signingSecrets, type OpenedEndpoint } from './endpoint-view.js';
 import { messageBody } from './message-body.js';
 
 export type AttemptOutcome = 'succeeded' | 'retry' | 'failed' | 'gone' | 'skipped';
@@ -39,7 +39,7 @@ interface OutboundRequest {
 }
 
 /** A message as a signed Standard Webhooks POST. */
-function signedRequest(url: string, message: MessageRow, sealed: SealedEndpoint, now: number): OutboundRequest {
+function signedRequest(url: string, message: MessageRow, sealed: OpenedEndpoint, now: number): OutboundRequest {
   const body = JSON.stringify(messageBody(message));
   const timestamp = Math.floor(now / 1000);
   return {
@@ -202,7 +202,7 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
   const startedAt = new Date(now);
   let result: SendResult;
   try {
-    const sealed = openEndpoint(ctx, endpoint);
+    const sealed = openEndpointToSend(ctx, endpoint);
     const request =
       endpoint.kind === 'forward'
         ? await pianoForwardRequest(ctx, endpoint.url, message)
