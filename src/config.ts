@@ -80,9 +80,10 @@ export interface Config {
    *  backoff doubles it per attempt (capped at an hour), fixed keeps it; a Retry-After answer waits longer. */
   workflowRetryBaseMs: number;
   /** SLUICE_ENDPOINT_CONCURRENCY, default 20: deliveries in flight per endpoint, so one slow receiver cannot
-   *  take every slot. A slot is held from the claim until the attempt is recorded, not only while the request
-   *  is out: under load Sluice's own part of that (about 15 ms at 2,000 deliveries/s) bounds what one endpoint
-   *  can take, and 10 left a fast receiver 20-30 % short (bench/profile/deliveries.ts). */
+   *  take every slot. A slot is held from the claim until the request has ended; the recording of the attempt
+   *  after it holds the slot only for other instances, which cannot tell (services/outbound/attempt-delivery.ts).
+   *  Under load Sluice's own part of a slot still bounds what one endpoint can take: 10 left a fast receiver
+   *  20-30 % short (bench/profile/deliveries.ts). */
   endpointConcurrency: number;
   /** SLUICE_ENDPOINT_DISABLE_AFTER_SECONDS, default 432000 (5 days): an endpoint failing this long without a
    *  success is disabled and an incident opened. */

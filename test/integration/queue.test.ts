@@ -528,6 +528,34 @@ describe('delivery queue', () => {
       [],
     );
   });
+
+  test('a slow receiver never has more requests open than the endpoint concurrency', async () => {
+    // Each request is answered after 150 ms; `open` counts those not yet answered (its decrement is scheduled before
+    // the answer, so it never counts an answered request).
+    let open = 0;
+    let most = 0;
+    const slow = await startReceiver(() => {
+      open += 1;
+      most = Math.max(most, open);
+      setTimeout(() => (open -= 1), 150);
+      return { status: 200, delayMs: 150 };
+    });
+    receivers.push(slow);
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Slow' })).body.id;
+    const ep = (await app.api('POST', `/api/v1/workspaces/${ws}/endpoints`, { url: `${slow.url}/hook` })).body.id;
+    for (let i = 0; i < 12; i++) {
+      assert.equal((await app.api('POST', `/api/v1/workspaces/${ws}/events`, { type: 'course.enrolled', data: { i } })).status, 201);
+    }
+    await waitFor(async () => {
+      const { rows } = await app.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM deliveries WHERE endpoint_id = $1 AND status = 'succeeded'`,
+        [ep],
+      );
+      return rows[0]!.n === 12;
+    }, 'all 12 delivered');
+    assert.equal(slow.requests.length, 12);
+    assert.equal(most, 2, 'two requests open at once at most, and the two slots used');
+  });
 });
 
 describe('queue statistics', () => {

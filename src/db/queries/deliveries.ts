@@ -17,8 +17,11 @@ export interface ClaimedDelivery {
 
 /**
  * The outbound queue. A claim takes due deliveries at most `perEndpoint` ($3) in flight per endpoint (counting
- * every sender's claims), and within each endpoint's rate limit (deliveries per second, counting the last
- * second's attempts): a slow or dead endpoint fills its own slots and no more, so the others keep flowing.
+ * every sender's claims, less the claiming sender's own deliveries whose request has ended and which are only
+ * being recorded, $4), and within each endpoint's rate limit (deliveries per second, counting the last second's
+ * attempts): a slow or dead endpoint fills its own slots and no more, so the others keep flowing. A delivery in $4
+ * is left out of the count only while it is still claimed (the snapshot decides both): one recorded meanwhile is
+ * counted by neither.
  */
 export const DELIVERY_QUEUE: QueueDef = {
   table: 'deliveries',
@@ -32,7 +35,7 @@ export const DELIVERY_QUEUE: QueueDef = {
        FROM endpoints e
        CROSS JOIN LATERAL (
          SELECT count(*)::int AS n FROM deliveries x
-         WHERE x.endpoint_id = e.id AND x.locked_by IS NOT NULL AND x.locked_until > now()
+         WHERE x.endpoint_id = e.id AND x.locked_by IS NOT NULL AND x.locked_until > now() AND x.id <> ALL($4::text[])
        ) busy
        CROSS JOIN LATERAL (
          SELECT CASE WHEN e.rate_limit IS NULL THEN 0 ELSE (
@@ -58,9 +61,9 @@ export const DELIVERY_QUEUE: QueueDef = {
 /** Claims up to `limit` due deliveries, spread over endpoints (see DELIVERY_QUEUE). */
 export function claimDueDeliveries(
   db: Queryable,
-  o: { workerId: string; limit: number; perEndpoint: number; leaseSeconds: number },
+  o: { workerId: string; limit: number; perEndpoint: number; notInFlight?: readonly string[]; leaseSeconds: number },
 ): Promise<ClaimedDelivery[]> {
-  return claimBatch<ClaimedDelivery>(db, DELIVERY_QUEUE, { ...o, params: [o.perEndpoint] });
+  return claimBatch<ClaimedDelivery>(db, DELIVERY_QUEUE, { ...o, params: [o.perEndpoint, o.notInFlight ?? []] });
 }
 
 export interface AttemptRecord {

@@ -171,6 +171,24 @@ function attemptRecorder(ctx: Ctx, workerId: string) {
   );
 }
 
+// The deliveries of a process whose request has ended (answered, failed or timed out) and whose attempt is being
+// recorded. The database counts them as in flight until the record commits, but their receiver is no longer
+// working on them: the claim leaves them out of the endpoint's in-flight count (claim-deliveries.ts), so that
+// SLUICE_ENDPOINT_CONCURRENCY bounds the requests a receiver has open, not Sluice's own bookkeeping (which took more
+// than half of a slot's time under load: loading the parts, then recording in a shared transaction).
+const sentNotRecorded = new WeakMap<Ctx, Set<string>>();
+
+function sentSet(ctx: Ctx): Set<string> {
+  let s = sentNotRecorded.get(ctx);
+  if (!s) sentNotRecorded.set(ctx, (s = new Set()));
+  return s;
+}
+
+/** The ids of this process's deliveries whose request has ended and whose attempt is not yet recorded. */
+export function deliveriesBeingRecorded(ctx: Ctx): string[] {
+  return [...(sentNotRecorded.get(ctx) ?? [])];
+}
+
 // One loader per context and one recorder per worker, shared by that worker's concurrent attempts.
 const loaders = new WeakMap<Ctx, ReturnType<typeof partsLoader>>();
 const recorders = new WeakMap<Ctx, Map<string, ReturnType<typeof attemptRecorder>>>();
@@ -224,25 +242,32 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
   const outcome = ok ? 'succeeded' : gone ? 'gone' : retryIn === null ? 'failed' : 'retry';
   const error = result.answered ? (ok ? null : `HTTP ${result.status}`) : result.error;
 
-  const recorded = await recorderFor(
-    ctx,
-    workerId,
-  )({
-    delivery: d,
-    fingerprint: message.fingerprint,
-    attempt: {
-      id: newId('att', now),
-      deliveryId: d.id,
-      endpointId: endpoint.id,
-      startedAt,
-      durationMs: result.durationMs,
-      statusCode: result.answered ? result.status : null,
-      responseExcerpt: result.answered ? result.excerpt : null,
-      error,
-      outcome,
-      retryInSeconds: retryIn,
-    },
-  });
+  const sent = sentSet(ctx);
+  sent.add(d.id);
+  let recorded: Recorded;
+  try {
+    recorded = await recorderFor(
+      ctx,
+      workerId,
+    )({
+      delivery: d,
+      fingerprint: message.fingerprint,
+      attempt: {
+        id: newId('att', now),
+        deliveryId: d.id,
+        endpointId: endpoint.id,
+        startedAt,
+        durationMs: result.durationMs,
+        statusCode: result.answered ? result.status : null,
+        responseExcerpt: result.answered ? result.excerpt : null,
+        error,
+        outcome,
+        retryInSeconds: retryIn,
+      },
+    });
+  } finally {
+    sent.delete(d.id);
+  }
   if (!recorded.recorded) {
     // The workspace, endpoint or message was deleted while the request was out: its history went with it, so
     // there is nothing to record the answer against. Expected, hence not an error.

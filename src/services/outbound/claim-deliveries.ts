@@ -10,6 +10,7 @@ import {
 import { refreshQueueStatistics, renewLeases } from '../../db/queries/queue.js';
 import { createAddressPolicy } from '../../outbound/address-policy.js';
 import { createSender, type Sender } from '../../outbound/send.js';
+import { deliveriesBeingRecorded } from './attempt-delivery.js';
 import type { Ctx } from '../context.js';
 
 /** A claim outlives the longest possible attempt, so a live sender never loses one mid-request. */
@@ -22,6 +23,7 @@ export function claimDeliveries(ctx: Ctx, workerId: string, limit: number): Prom
     workerId,
     limit,
     perEndpoint: ctx.config.endpointConcurrency,
+    notInFlight: deliveriesBeingRecorded(ctx),
     leaseSeconds: deliveryLeaseSeconds(ctx),
   });
 }
