@@ -446,6 +446,9 @@ test(
       const r = spawnSync('test', ['-x', copied.postgres], { uid: user.uid, gid: user.gid });
       assert.equal(r.status, 0);
       assert.deepEqual(reachableBinaries(bins, user, path.join(copyRoot, 'lib')), copied, 'copied once, then reused');
+      // The data dir under /root too (the server passes through to it with setpriv): the binaries are still copied,
+      // since PostgreSQL checks its own binary with access(2), which that capability does not help.
+      assert.deepEqual(reachableBinaries(bins, { ...user, passThrough: true }, path.join(copyRoot, 'lib')), copied);
     } finally {
       rmSync(closed, { recursive: true, force: true });
       rmSync(copyRoot, { recursive: true, force: true });

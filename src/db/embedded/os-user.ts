@@ -110,7 +110,9 @@ export function blockingAncestor(target: string, user: ServerUser): string | und
  * reachable: the native tree is copied once to a root-owned, world-readable place and used from there.
  */
 export function reachableBinaries(bins: PgBinaries, user: ServerUser, copyRoot = '/var/lib/sluice'): PgBinaries {
-  if (user.passThrough || !blockingAncestor(bins.postgres, user)) return bins;
+  // Even where the server passes through to its data dir (setpriv, CAP_DAC_READ_SEARCH): PostgreSQL checks its own
+  // binary with access(2), which judges by the real uid without that capability, and initdb refuses to run.
+  if (!blockingAncestor(bins.postgres, user)) return bins;
   const home = path.join(copyRoot, `postgres-${bins.version}`);
   const native = path.join(home, 'native');
   if (!existsSync(path.join(native, 'bin', path.basename(bins.postgres)))) {
