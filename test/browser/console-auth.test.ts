@@ -28,10 +28,15 @@ describe('console sign-in', { skip: noBrowser }, () => {
   });
 
   test('the setup link creates the first admin once, signs them in, and they create a workspace', async () => {
-    const link = await ensureSetupLink(app.ctx);
-    assert.ok(link, 'no user yet: a setup link is offered');
+    const replaced = await ensureSetupLink(app.ctx);
+    const link = await ensureSetupLink(app.ctx); // a second start: only its link works
+    assert.ok(replaced && link, 'no user yet: a setup link is offered');
     const context = await browser.newContext();
     const page = await context.newPage();
+    // Nobody can sign in yet, so there is no admin to ask: the page says how to get a working link.
+    const old = await page.goto(replaced);
+    assert.equal(old?.status(), 410);
+    assert.match(await page.locator('body').innerText(), /nobody can sign in yet, so restart Sluice/);
     const csp = collectCspViolations(page);
     await page.goto(link);
     const setupViolations = await axeViolations(page);
@@ -65,6 +70,7 @@ describe('console sign-in', { skip: noBrowser }, () => {
     const again = await context.newPage();
     const res = await again.goto(link);
     assert.equal(res?.status(), 410);
+    assert.match(await again.locator('body').innerText(), /ask an admin for a new one/);
     await context.close();
   });
 

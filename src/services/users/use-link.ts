@@ -1,6 +1,6 @@
 // The one-time links at work: the setup link creates the first admin; a set-password link sets a new user's
 // password. Either signs the person in. The link is spent in the same transaction as what it does.
-import { findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
+import { countUsers, findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { hashToken } from '../../lib/hash.js';
 import { newId } from '../../lib/ids.js';
@@ -10,15 +10,28 @@ import type { Ctx } from '../context.js';
 import { checkEmail, checkPassword, failIfProblems, type FieldProblem } from './user-input.js';
 
 export class LinkUnusableError extends AppError {
-  constructor() {
-    super('LINK_UNUSABLE', 'this link was already used, has expired, or is not one Sluice made; ask an admin for a new one', 410);
+  /** nobodyYet: no user exists, so there is no admin to ask; the way out is the setup link of a new start. */
+  constructor(nobodyYet = false) {
+    super(
+      'LINK_UNUSABLE',
+      nobodyYet
+        ? 'this link was already used, has expired, was replaced by a newer one, or is not one Sluice made; ' +
+            'nobody can sign in yet, so restart Sluice: each start prints a new setup link on stderr while no user ' +
+            'exists (only the newest one works)'
+        : 'this link was already used, has expired, or is not one Sluice made; ask an admin for a new one',
+      410,
+    );
   }
+}
+
+async function unusable(ctx: Ctx): Promise<LinkUnusableError> {
+  return new LinkUnusableError((await countUsers(ctx.db)) === 0);
 }
 
 /** What the page shows before the form is sent: which kind of link, and for whom. */
 export async function inspectLink(ctx: Ctx, token: string): Promise<{ purpose: LinkPurpose; email: string | null }> {
   const link = token.length <= 200 ? await findLink(ctx.db, hashToken(token)) : undefined;
-  if (!link) throw new LinkUnusableError();
+  if (!link) throw await unusable(ctx);
   return { purpose: link.purpose, email: link.email };
 }
 
@@ -36,9 +49,9 @@ export async function redeemLink(
   failIfProblems(problems);
   const passwordHash = await hashPassword(password);
   const tokenHash = hashToken(token);
-  return ctx.db.transaction(async (tx) => {
+  const userId = await ctx.db.transaction(async (tx) => {
     const fresh = await findLink(tx, tokenHash);
-    if (!fresh || !(await useLink(tx, tokenHash))) throw new LinkUnusableError();
+    if (!fresh || !(await useLink(tx, tokenHash))) return undefined;
     if (fresh.purpose === 'set_password') {
       await setUserPassword(tx, fresh.userId!, passwordHash);
       return fresh.userId!;
@@ -53,4 +66,7 @@ export async function redeemLink(
     });
     return id;
   });
+  // Counted after the transaction: the link spent meanwhile may have been the setup link that made the first user.
+  if (userId === undefined) throw await unusable(ctx);
+  return userId;
 }
