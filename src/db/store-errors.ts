@@ -37,3 +37,10 @@ export function classifyDbError(err: unknown): unknown {
   }
   return err;
 }
+
+/** Whether the error is a lock conflict with another transaction (deadlock victim, serialization failure):
+ *  nothing wrong with the work itself, which may simply run again. */
+export function isLockConflict(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === '40P01' || code === '40001';
+}

@@ -196,6 +196,36 @@ describe('customer erasure', () => {
     }
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/customers/cus_bob`)).body.email, 'bob@example.com');
   });
+  test('an erasure that loses a deadlock to another transaction runs again and completes', async () => {
+    // Another transaction (a retention batch, a projection) holds a message the erasure needs, then asks for an
+    // event the erasure has locked: PostgreSQL aborts the erasure, which waited first, after deadlock_timeout.
+    const { rows: events } = await app.db.query<{ id: string }>(
+      `SELECT id FROM events WHERE workspace_id = $1 AND raw_body LIKE '%bob@example.com%'`,
+      [ws],
+    );
+    const { rows: messages } = await app.db.query<{ id: string }>(
+      `SELECT id FROM messages WHERE workspace_id = $1 AND (data::text LIKE '%bob@example.com%' OR data_event_id = ANY($2::text[]))`,
+      [ws, events.map((e) => e.id)],
+    );
+    assert.ok(events.length > 0 && messages.length > 0, 'Bob is in an event and a message');
+    let erasure: Promise<{ status: number; body: any }> | undefined;
+    await app.db.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM messages WHERE id = ANY($1::text[]) FOR UPDATE', [messages.map((m) => m.id)]);
+      erasure = app.api('DELETE', `/api/v1/workspaces/${ws}/customers/cus_bob?erase=true`);
+      await waitFor(async () => {
+        const { rows } = await app.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%FROM messages m LEFT JOIN events e%'`,
+        );
+        return rows[0]!.n > 0;
+      }, 'the erasure holds the events and waits for the messages');
+      // Succeeds only once the erasure's transaction is gone: it held this event.
+      await tx.query('SELECT 1 FROM events WHERE id = ANY($1::text[]) FOR UPDATE', [events.map((e) => e.id)]);
+    });
+    const res = await erasure!;
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/customers/cus_bob`)).body.email, null);
+    assert.deepEqual(await whereFound(app, ['bob@example.com', 'Bob Builder']), {});
+  });
 });
 
 describe('customer erasure across providers', () => {

@@ -24,6 +24,7 @@ import {
   type ErasureRow,
 } from '../../db/queries/erasure.js';
 import type { Queryable } from '../../db/port.js';
+import { isLockConflict } from '../../db/store-errors.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { personNeedles, redactText, redactValue, type Person, type Removed } from '../../crm/redact-person.js';
 import { encryptPianoData } from '../../inbound/piano/crypto.js';
@@ -76,6 +77,22 @@ export async function eraseCustomer(
   }
   const { workspaceId } = input;
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
+  // The erasure locks rows of many tables that retention, projection and the sender lock too; a deadlock with
+  // one of them rolls the whole erasure back (nothing half-done), and it simply runs again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await eraseOnce(ctx, input);
+    } catch (err) {
+      if (!isLockConflict(err) || attempt >= ERASE_ATTEMPTS) throw err;
+      ctx.log.warn({ workspaceId, attempt }, 'customer erasure met a lock conflict; running it again');
+    }
+  }
+}
+
+const ERASE_ATTEMPTS = 3;
+
+async function eraseOnce(ctx: Ctx, input: { workspaceId: string; customerId: string; requestedBy: string }): Promise<ErasureView> {
+  const { workspaceId } = input;
   const erasure = await ctx.db.transaction(async (tx): Promise<ErasureRow> => {
     const first = (await findCustomer(tx, workspaceId, input.customerId)) as CustomerRow | undefined;
     if (!first) throw new NotFoundError('CUSTOMER_NOT_FOUND', `no customer ${JSON.stringify(input.customerId)} in this workspace`);
