@@ -138,3 +138,30 @@ export async function printMetrics(base: string): Promise<void> {
   const wanted = process.env.PROF_METRICS.split(',');
   for (const line of text.split('\n')) if (wanted.some((w) => line.startsWith(w))) console.log(line);
 }
+
+/**
+ * PROF_PERF=<file>: samples `pids` (the database's backends) with Linux perf and DWARF call graphs for
+ * PROF_PERF_SECONDS (3) from now, so that PostgreSQL's time can be attributed to what calls it (jsonb_in, index
+ * inserts, TOAST, commit…) even in a server built without frame pointers. Read it with
+ * `perf report -i <file> --children --sort sym -g none`. Resolves once perf has written the file; a no-op without
+ * PROF_PERF. Needs `perf` (Debian: linux-perf) and permission to trace those processes (root, or
+ * kernel.perf_event_paranoid ≤ 1 for the server's user).
+ */
+export function perfBackends(pids: number[]): Promise<void> {
+  const file = process.env.PROF_PERF;
+  if (!file) return Promise.resolve();
+  const seconds = String(Number(process.env.PROF_PERF_SECONDS ?? 3));
+  const perf = spawn('perf', ['record', '--call-graph', 'dwarf,16384', '-p', pids.join(','), '-o', file, '--', 'sleep', seconds], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return new Promise((resolve) => {
+    perf.on('error', (err) => {
+      console.error(`PROF_PERF: could not run perf (${err.message})`);
+      resolve();
+    });
+    perf.on('exit', () => {
+      console.log(`perf samples of the database's backends written to ${file}`);
+      resolve();
+    });
+  });
+}

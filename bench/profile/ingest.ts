@@ -2,11 +2,12 @@
 // from 32 keep-alive connections; prints events/s and the CPU of Sluice, its PostgreSQL backends and the load
 // generator per event. PROF_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go to the server, PROF_SQL
 // runs against the fresh database before the load, PROF_EVENTS sets the count,
-// PROF_METRICS prints the metrics of those name prefixes at the end. Loopback only, bounded.
+// PROF_METRICS prints the metrics of those name prefixes at the end, PROF_PERF=<file> samples the backends with
+// perf (see common.ts, perfBackends). Loopback only, bounded.
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient } from '../compare/load.js';
-import { cpuMeter, cpuMs, printMetrics, profileDatabase, startSluice } from './common.js';
+import { cpuMeter, cpuMs, perfBackends, printMetrics, profileDatabase, startSluice } from './common.js';
 
 const db = await profileDatabase('ingprof');
 const sluice = await startSluice(db, ['--role', process.env.PROF_ROLE ?? 'api']);
@@ -28,8 +29,10 @@ const database = cpuMeter(db.backends());
 const own0 = process.cpuUsage();
 sluice.phase();
 const t0 = performance.now();
+const perfDone = perfBackends(db.backends()); // PROF_PERF: call graphs of the backends during the phase
 const r = await client.closedLoop(events, 30_000);
 const ms = performance.now() - t0;
+await perfDone;
 sluice.phase();
 const server = cpuMs(pid);
 const databaseMs = database();

@@ -2,12 +2,13 @@
 // process; prints events/s and the CPU per event of the worker and of PostgreSQL. PROF_LOG=1 logs every statement
 // with its duration into the server log (for a breakdown by statement); PROF_KEEP=1 stops after storing and
 // keeps the database (drainprof) to EXPLAIN the claims against; PROF_SQL runs against the fresh database before the
-// events are stored. At the end, the largest tables' size on disk per event. Loopback only, bounded.
+// events are stored; PROF_PERF=<file> samples the backends with perf during the drain (common.ts, perfBackends).
+// At the end, the largest tables' size on disk per event. Loopback only, bounded.
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient } from '../compare/load.js';
 import { peakRssMb } from '../lib.js';
-import { cpuMeter, cpuMs, profileDatabase, startSluice } from './common.js';
+import { cpuMeter, cpuMs, perfBackends, profileDatabase, startSluice } from './common.js';
 
 const db = await profileDatabase('drainprof');
 const api = await startSluice(db, ['--role', 'api']);
@@ -44,6 +45,7 @@ let workerAtFirst = { user: 0, system: 0, total: 0 };
 // WAL written by the whole server during the drain (the throw-away database is the only one busy).
 const walPosition = async () => (await q.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
 let wal0 = '0/0';
+let perfDone: Promise<void> = Promise.resolve();
 while (left > 0 && performance.now() - t0 < 120_000) {
   await new Promise((r) => setTimeout(r, 250));
   left = await waiting();
@@ -53,8 +55,10 @@ while (left > 0 && performance.now() - t0 < 120_000) {
     workerAtFirst = cpuMs(worker.child.pid!);
     wal0 = await walPosition();
     worker.phase();
+    perfDone = perfBackends(db.backends()); // PROF_PERF: call graphs of the backends during the drain
   }
 }
+await perfDone;
 worker.phase();
 const ms = performance.now() - tFirst;
 const walBytes = Number((await q.query<{ b: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS b', [wal0])).rows[0]!.b);
