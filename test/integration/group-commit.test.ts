@@ -11,6 +11,7 @@ import { ingestApp, lockEvents } from '../helpers/locks.js';
 import { waitFor, type TestApp } from '../helpers/app.js';
 import { createTestStore, usingPostgres } from '../helpers/db.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+import { payloadOf } from '../../src/db/queries/event-payload.js';
 
 const SECRET = 'whsec_group_commit_secret';
 
@@ -85,17 +86,23 @@ describe('group commit', () => {
       rows.every((r) => Number(r.n) === 1),
       'each exactly once',
     );
-    // Stored as received: the raw text is the payload, parsed by PostgreSQL.
+    // Stored as received: the raw text is the payload, not parsed into jsonb until the worker finishes the event
+    // (migration 0030); readers parse it meanwhile. The serial keys come from Node.
     const sample = JSON.parse(fresh[0]!);
     const row = (
-      await app.db.query<{ payload: any; raw: string; status: string }>(
-        'SELECT payload, raw_body AS raw, status FROM events WHERE provider_event_id = $1',
+      await app.db.query<{ payload: any; resolved: any; raw: string; status: string; rawIsPayload: boolean; keys: string[] }>(
+        `SELECT payload, ${payloadOf('events')} AS resolved, raw_body AS raw, status, raw_is_payload AS "rawIsPayload",
+                serial_keys AS keys
+         FROM events WHERE provider_event_id = $1`,
         [sample.id],
       )
     ).rows[0]!;
-    assert.deepEqual(row.payload, sample);
+    assert.equal(row.payload, null);
+    assert.equal(row.rawIsPayload, true);
+    assert.deepEqual(row.resolved, sample);
     assert.equal(row.raw, fresh[0]);
     assert.equal(row.status, 'received');
+    assert.deepEqual(row.keys, [`${ws}:${sample.data.object.id}`]);
   });
 
   test('a flush the database fails: exactly its requests get 503 and none of them is stored; the next flush is', async () => {

@@ -5,6 +5,7 @@ import { newId } from '../../lib/ids.js';
 import type { EndpointRow } from './endpoints.js';
 import { matchesTypeSql, type MessageRow } from './messages.js';
 import { claimBatch, releaseAllClaims, releaseClaims, type QueueDef } from './queue.js';
+import { payloadOf } from './event-payload.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -130,7 +131,7 @@ export async function lockDeliveriesForRecord(
   const { rows } = await db.query<{ kind: 'w' | 'e' | 'm' | 'd'; id: string; fingerprint: string | null }>(
     `WITH w AS MATERIALIZED (SELECT id FROM workspaces WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE),
           e AS MATERIALIZED (SELECT id FROM endpoints WHERE id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE),
-          m AS MATERIALIZED (SELECT m.id, md5(COALESCE(m.data, ev.payload)::text) AS fingerprint
+          m AS MATERIALIZED (SELECT m.id, md5(COALESCE(m.data, ${payloadOf('ev')})::text) AS fingerprint
                              FROM messages m LEFT JOIN events ev ON m.data IS NULL AND ev.id = m.data_event_id
                              WHERE m.id = ANY($3::text[])
                              ORDER BY m.id FOR SHARE OF m${o.waitForMessages ? '' : ' SKIP LOCKED'}),

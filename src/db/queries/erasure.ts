@@ -3,6 +3,7 @@
 // transaction.
 import { containsPattern } from '../like.js';
 import type { Queryable } from '../port.js';
+import { payloadOf } from './event-payload.js';
 
 /** `%value%` patterns for ILIKE, with the pattern characters of the value escaped. */
 export function likePatterns(values: readonly string[]): string[] {
@@ -24,7 +25,9 @@ export async function eventsMentioning(
   patterns: string[],
 ): Promise<ErasureEventRow[]> {
   const { rows } = await db.query<ErasureEventRow>(
-    `SELECT id, provider, payload, raw_body FROM events
+    // An event waiting with its payload still in the raw body (migration 0030) is found by the raw body and read
+    // from it; its redacted payload is then written as any other's.
+    `SELECT id, provider, ${payloadOf('events')} AS payload, raw_body FROM events
      WHERE workspace_id = $1
        AND (id IN (SELECT event_id FROM customer_events WHERE customer_id = ANY($2::text[]))
             OR payload::text ILIKE ANY($3::text[]) OR raw_body ILIKE ANY($3::text[]))
@@ -36,7 +39,12 @@ export async function eventsMentioning(
 }
 
 export async function updateEventContent(db: Queryable, id: string, payload: unknown, rawBody: string): Promise<void> {
-  await db.query('UPDATE events SET payload = $2::jsonb, raw_body = $3 WHERE id = $1', [id, JSON.stringify(payload), rawBody]);
+  await db.query('UPDATE events SET payload = $2::jsonb, raw_body = $3, raw_is_payload = false WHERE id = $1', [
+    id,
+    // An event kept without a payload (content jsonb cannot hold) stays without one.
+    payload === null ? null : JSON.stringify(payload),
+    rawBody,
+  ]);
 }
 
 /**
@@ -51,10 +59,10 @@ export async function messagesMentioning(
   eventIds: string[],
 ): Promise<{ id: string; data: unknown; ofEvent: boolean }[]> {
   const { rows } = await db.query<{ id: string; data: unknown; ofEvent: boolean }>(
-    `SELECT m.id, COALESCE(m.data, e.payload) AS data, COALESCE(m.data IS NULL AND m.data_event_id = ANY($3::text[]), false) AS "ofEvent"
+    `SELECT m.id, COALESCE(m.data, ${payloadOf('e')}) AS data, COALESCE(m.data IS NULL AND m.data_event_id = ANY($3::text[]), false) AS "ofEvent"
      FROM messages m LEFT JOIN events e ON m.data IS NULL AND e.id = m.data_event_id
      WHERE m.workspace_id = $1
-       AND (COALESCE(m.data, e.payload)::text ILIKE ANY($2::text[]) OR (m.data IS NULL AND m.data_event_id = ANY($3::text[])))
+       AND (COALESCE(m.data, ${payloadOf('e')})::text ILIKE ANY($2::text[]) OR (m.data IS NULL AND m.data_event_id = ANY($3::text[])))
      FOR UPDATE OF m`,
     [workspaceId, patterns, eventIds],
   );

@@ -2,9 +2,11 @@
 // travels as one array parameter (unnest), so the statement text is the same for every batch size and the
 // server plans it like a single-row insert. The bodies travel as they arrived: their bytes end to end in one
 // binary parameter (no quoting or escaping of kilobytes of JSON per row), cut apart and checked as UTF-8 by
-// PostgreSQL, and the jsonb payload is cast from that text there: sent once, parsed once, never parsed and
-// re-serialised in Node.
+// PostgreSQL. An event waiting for processing whose body is its payload is stored without a parsed payload
+// (`raw_is_payload`): the worker's finish parses it, off the request path (migration 0030). Any other event's
+// jsonb payload is cast from its text here: sent once, parsed once, never parsed and re-serialised in Node.
 import type { Queryable } from '../port.js';
+import { SERIAL_KEY_SEPARATOR } from './event-serial-keys.js';
 import type { NewEvent } from './events.js';
 
 /** An event of the single-row insert's shape, with its body as bytes for the batch's one binary parameter. */
@@ -20,18 +22,21 @@ export interface BatchedEvent extends Pick<
   status: 'received' | 'ignored';
   error: string | null;
   inboundMethod: string | null;
+  /** What the event is about (event-serial-keys.ts, serialKeysOf), or null to leave them to the claim. */
+  serialKeys: string[] | null;
 }
 
 const INSERT_BATCH = `
   INSERT INTO events (id, workspace_id, provider, provider_event_id, type, livemode, provider_created_at,
-                      payload, raw_body, status, error, processed_at, inbound_method)
+                      payload, raw_is_payload, raw_body, serial_keys, status, error, processed_at, inbound_method)
   SELECT u.id, u.ws, u.provider, u.pev, u.type, u.livemode, u.created,
-         COALESCE(u.payload, r.raw)::jsonb, r.raw, u.status, u.error,
-         CASE WHEN u.status <> 'received' THEN now() END, u.method
+         CASE WHEN u.payload IS NULL AND u.status = 'received' THEN NULL ELSE COALESCE(u.payload, r.raw)::jsonb END,
+         u.payload IS NULL AND u.status = 'received', r.raw, string_to_array(u.keys, chr(${SERIAL_KEY_SEPARATOR.charCodeAt(0)})),
+         u.status, u.error, CASE WHEN u.status <> 'received' THEN now() END, u.method
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::timestamptz[],
-              $8::text[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[])
-       AS u(id, ws, provider, pev, type, livemode, created, payload, start, len, status, error, method),
-       LATERAL (SELECT convert_from(substring($14::bytea FROM u.start FOR u.len), 'UTF8') AS raw) r
+              $8::text[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[], $14::text[])
+       AS u(id, ws, provider, pev, type, livemode, created, payload, start, len, status, error, method, keys),
+       LATERAL (SELECT convert_from(substring($15::bytea FROM u.start FOR u.len), 'UTF8') AS raw) r
   ON CONFLICT (workspace_id, provider, provider_event_id) DO NOTHING
   RETURNING id`;
 
@@ -43,7 +48,7 @@ const INSERT_BATCH = `
  */
 export async function insertEventBatch(db: Queryable, events: readonly BatchedEvent[]): Promise<Set<string>> {
   const n = events.length;
-  const cols = Array.from({ length: 13 }, () => new Array<unknown>(n));
+  const cols = Array.from({ length: 14 }, () => new Array<unknown>(n));
   let start = 1; // substring() counts from 1
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
@@ -60,6 +65,7 @@ export async function insertEventBatch(db: Queryable, events: readonly BatchedEv
     cols[10]![i] = e.status;
     cols[11]![i] = e.error;
     cols[12]![i] = e.inboundMethod;
+    cols[13]![i] = e.serialKeys === null ? null : e.serialKeys.join(SERIAL_KEY_SEPARATOR);
     start += e.rawBody.length;
   }
   const bodies = Buffer.concat(events.map((e) => e.rawBody));

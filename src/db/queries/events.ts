@@ -2,6 +2,8 @@
 // next_attempt_at has passed and that no live worker holds is due.
 import { idFloor } from '../../lib/ids.js';
 import type { Db, Queryable } from '../port.js';
+import { hasPayload, MATERIALIZE_PAYLOAD_ON_FINISH, payloadOf } from './event-payload.js';
+import { eventSerialKeys } from './event-serial-keys.js';
 import { claimInOrder, finishClaims, holdClaims, type ClaimOutcome, type QueueDef } from './queue.js';
 
 export type EventStatus = 'received' | 'processed' | 'ignored' | 'failed';
@@ -96,30 +98,6 @@ export interface ClaimedEvent {
   serialKeys?: string[];
 }
 
-// What an event is about, as keys; events that share one are worked on by one worker at a time, in order, and
-// one after the other within a worker's batch.
-// - The customer: a Stripe object's customer (or the customer itself, or the object when it has none), a Piano
-//   event's user. The facts they publish come in the order they happened, and the events of one payment
-//   (invoice.paid, charge.succeeded, payment_intent.succeeded: three objects, one customer) never run side by
-//   side, where each could miss the other's uncommitted rows and both publish payment.succeeded.
-// - The payment intent, invoice and charge an object names (or is): an invoice payment names no customer, only the
-//   invoice and the payment it links, and must not run beside the charge or the invoice of that payment either.
-// A reference may be expanded (an object with an id) or an id.
-//
-// The object is read out of the stored payload once per row (a sub-select the planner cannot fold back in, OFFSET
-// 0): each path written against the column itself would decompress the whole payload again, and a dozen of them
-// made a claim of 100 events 20 ms instead of 1.
-function eventSerialKeys(t: string): string {
-  const ref = (field: string, of = 'o') => `COALESCE(${of}->'${field}'->>'id', ${of}->>'${field}')`;
-  const own = (kind: string) => `CASE WHEN o->>'object' = '${kind}' THEN o->>'id' END`;
-  return `(SELECT array_remove(ARRAY[
-      ${t}.workspace_id || ':' || COALESCE(${ref('customer')}, o->>'id', ${t}.payload->>'uid', ''),
-      ${t}.workspace_id || ':pi:' || COALESCE(${ref('payment_intent')}, ${ref('payment_intent', `o->'payment'`)}, ${own('payment_intent')}),
-      ${t}.workspace_id || ':in:' || COALESCE(${ref('invoice')}, ${own('invoice')}),
-      ${t}.workspace_id || ':ch:' || COALESCE(${ref('charge')}, ${ref('charge', `o->'payment'`)}, ${own('charge')})], NULL)
-    FROM (SELECT ${t}.payload->'data'->'object' AS o OFFSET 0) AS serial_object)`;
-}
-
 /** The processing queue: a received event is due at next_attempt_at unless a live lease holds it. */
 export const EVENT_QUEUE: QueueDef = {
   table: 'events',
@@ -128,19 +106,37 @@ export const EVENT_QUEUE: QueueDef = {
   waiting: 'received',
   finishedAt: 'processed_at',
   error: 'error',
+  // A payload still in the raw body comes as that text, for Node to parse (jsonb would be parsed here, printed
+  // and parsed again by the driver).
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, l.attempts,
-    q.payload, q.received_at AS "receivedAt", q.recovered, l.keys AS "serialKeys"`,
+    q.payload, CASE WHEN q.raw_is_payload THEN q.raw_body END AS "rawPayload", q.received_at AS "receivedAt", q.recovered,
+    l.keys AS "serialKeys"`,
   serialKeys: eventSerialKeys,
   // The workspace and provider too: queries that pick one workspace's events by status (the failed and stuck events
   // a parity check reads, the console's filters) were planned on the unique (workspace, provider, event id) index
   // when only the status was known, reading every event of the workspace to find its few failed ones (72 ms at
   // 12,000 events, every check run, growing with the table; 1.5 ms with these analysed).
   plannedColumns: ['workspace_id', 'provider', 'status', 'next_attempt_at'],
+  finishSets: MATERIALIZE_PAYLOAD_ON_FINISH,
 };
 
 /** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */
-export function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
-  return claimInOrder<ClaimedEvent>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
+export async function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
+  const rows = await claimInOrder<ClaimedEvent & { rawPayload?: string | null }>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
+  for (const row of rows) {
+    // Parsed at ingest already; should the text be unreadable after all, the event runs without a payload and fails.
+    if (typeof row.rawPayload === 'string') row.payload = parseOrNull(row.rawPayload);
+    delete row.rawPayload;
+  }
+  return rows;
+}
+
+function parseOrNull(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 /** Locks a claimed event for the transaction that processes it, if the claim is still this worker's: while the
@@ -170,7 +166,7 @@ export async function requeueEvent(db: Queryable, workspaceId: string, id: strin
     `WITH requeued AS (
        UPDATE events SET status = 'received', attempts = 0, error = NULL, processed_at = NULL, replayed_at = now(),
          next_attempt_at = now()
-       WHERE workspace_id = $1 AND id = $2 AND payload IS NOT NULL RETURNING ${SUMMARY}
+       WHERE workspace_id = $1 AND id = $2 AND ${hasPayload('events')} RETURNING ${SUMMARY}
      ), dropped AS (DELETE FROM event_leases WHERE id IN (SELECT id FROM requeued))
      SELECT * FROM requeued`,
     [workspaceId, id],
@@ -252,10 +248,10 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
 }
 
 export async function getEvent(db: Queryable, workspaceId: string, id: string): Promise<EventWithPayload | undefined> {
-  const { rows } = await db.query<EventWithPayload>(`SELECT ${SUMMARY}, payload FROM events WHERE workspace_id = $1 AND id = $2`, [
-    workspaceId,
-    id,
-  ]);
+  const { rows } = await db.query<EventWithPayload>(
+    `SELECT ${SUMMARY}, ${payloadOf('events')} AS payload FROM events WHERE workspace_id = $1 AND id = $2`,
+    [workspaceId, id],
+  );
   return rows[0];
 }
 
@@ -384,7 +380,7 @@ export async function processedEventsPage(
   limit: number,
 ): Promise<ReplayableEvent[]> {
   const { rows } = await db.query<ReplayableEvent>(
-    `SELECT id, workspace_id AS "workspaceId", provider, provider_event_id AS "providerEventId", type, payload,
+    `SELECT id, workspace_id AS "workspaceId", provider, provider_event_id AS "providerEventId", type, ${payloadOf('events')} AS payload,
             date_trunc('milliseconds', COALESCE(provider_created_at, received_at)) AS "providerCreatedAt", received_at AS "receivedAt"
      FROM events
      WHERE workspace_id = $1 AND status = 'processed'
@@ -429,9 +425,9 @@ export interface EventRef {
 export async function eventRefs(db: Queryable, workspaceId: string, ids: string[]): Promise<EventRef[]> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<EventRef>(
-    `SELECT id, payload->'data'->'object'->>'id' AS "objectId",
-       COALESCE(payload->'data'->'object'->>'customer', payload->>'uid') AS "customerRef"
-     FROM events WHERE workspace_id = $1 AND id = ANY($2::text[])`,
+    `SELECT e.id, p->'data'->'object'->>'id' AS "objectId", COALESCE(p->'data'->'object'->>'customer', p->>'uid') AS "customerRef"
+     FROM events e, LATERAL (SELECT ${payloadOf('e')} AS p OFFSET 0) AS x
+     WHERE e.workspace_id = $1 AND e.id = ANY($2::text[])`,
     [workspaceId, ids.slice(0, 500)],
   );
   return rows;

@@ -3,6 +3,7 @@
 // message is never stored without the deliveries it owes, nor delivered without being stored.
 import { idFloor, newId } from '../../lib/ids.js';
 import type { Queryable } from '../port.js';
+import { hasPayload } from './event-payload.js';
 
 export interface NewMessage {
   id: string;
@@ -73,7 +74,7 @@ export async function typeMatchesPatterns(db: Queryable, patterns: string[], typ
  * A raw message's reference to its event (migration 0029), given the event id's parameter: only an event that has
  * a payload. Otherwise neither data nor the reference is set, and the messages_data_present check refuses the row.
  */
-const EVENT_WITH_PAYLOAD = (eventId: string) => `(SELECT e.id FROM events e WHERE e.id = ${eventId}::text AND e.payload IS NOT NULL)`;
+const EVENT_WITH_PAYLOAD = (eventId: string) => `(SELECT e.id FROM events e WHERE e.id = ${eventId}::text AND ${hasPayload('e')})`;
 
 /** The data parameter of a message: none for one that refers to its event's payload. */
 const dataParam = (m: NewMessage) => (m.dataOfEvent === undefined ? JSON.stringify(m.data) : null);

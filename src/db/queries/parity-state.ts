@@ -11,6 +11,7 @@ import type {
 } from '../../parity/check.js';
 import type { Queryable } from '../port.js';
 import type { IncidentRow } from './incidents.js';
+import { payloadOf } from './event-payload.js';
 
 type Obj = Record<string, unknown>;
 
@@ -146,7 +147,7 @@ export async function loadCustomerStates(
          SELECT id, workspace_id, provider, type, status, received_at, payload FROM events
            WHERE workspace_id = $1 AND provider = ANY('{stripe,piano}'::text[]) AND status = 'failed'
          UNION ALL
-         SELECT id, workspace_id, provider, type, status, received_at, payload FROM events
+         SELECT id, workspace_id, provider, type, status, received_at, ${payloadOf('events')} FROM events
            WHERE status = 'received' AND next_attempt_at <= $3 AND workspace_id = $1
        ) e
        JOIN customers c ON c.workspace_id = e.workspace_id AND c.provider = e.provider AND c.provider_id = COALESCE(
@@ -432,11 +433,11 @@ export async function grantSluiceAccess(
 export async function customersNamedByEvents(db: Queryable, eventIds: readonly string[]): Promise<string[]> {
   if (eventIds.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
-    `SELECT DISTINCT c.id FROM events e
+    `SELECT DISTINCT c.id FROM events e CROSS JOIN LATERAL (SELECT ${payloadOf('e')} AS payload OFFSET 0) p
      JOIN customers c ON c.workspace_id = e.workspace_id AND c.provider = e.provider AND c.provider_id = COALESCE(
-       e.payload->'data'->'object'->>'customer',
-       CASE WHEN e.payload->'data'->'object'->>'object' = 'customer' THEN e.payload->'data'->'object'->>'id' END,
-       e.payload->>'uid')
+       p.payload->'data'->'object'->>'customer',
+       CASE WHEN p.payload->'data'->'object'->>'object' = 'customer' THEN p.payload->'data'->'object'->>'id' END,
+       p.payload->>'uid')
      WHERE e.id = ANY($1::text[])`,
     [[...eventIds]],
   );

@@ -2,6 +2,7 @@
 // attempts, workspace secrets, and the customer tags and attributes crm.* steps write.
 import type { Queryable } from '../port.js';
 import { claimBatch, type QueueDef } from './queue.js';
+import { payloadOf } from './event-payload.js';
 
 export interface WorkflowRow {
   id: string;
@@ -707,8 +708,9 @@ export async function providerEventTime(
   providerEventId: string,
 ): Promise<Date | undefined> {
   const { rows } = await db.query<{ at: Date }>(
-    `SELECT CASE WHEN jsonb_typeof(payload->'created') = 'number' THEN to_timestamp((payload->>'created')::float8) ELSE received_at END AS at
-     FROM events WHERE workspace_id = $1 AND provider = $2 AND provider_event_id = $3 ORDER BY id LIMIT 1`,
+    `SELECT CASE WHEN jsonb_typeof(p->'created') = 'number' THEN to_timestamp((p->>'created')::float8) ELSE received_at END AS at
+     FROM events e, LATERAL (SELECT ${payloadOf('e')} AS p OFFSET 0) x
+     WHERE workspace_id = $1 AND provider = $2 AND provider_event_id = $3 ORDER BY id LIMIT 1`,
     [workspaceId, provider, providerEventId],
   );
   return rows[0]?.at;

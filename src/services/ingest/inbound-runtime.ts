@@ -93,7 +93,8 @@ function registered<T>(ctx: Ctx, name: string, create: () => T): T {
 /** A row of a batch the database refused for some row's content, through the careful single-row path (which
  *  stores refused content as a failed event). Counts and wakes as the batch would. */
 async function storeAlone(ctx: Ctx, row: BatchedEvent): Promise<boolean> {
-  const { payloadText, rawBody: bytes, ...rest } = row;
+  // The single-row path stores the parsed payload and leaves the keys to the claim.
+  const { payloadText, rawBody: bytes, serialKeys: _keys, ...rest } = row;
   const rawBody = bytes.toString('utf8');
   let result: { stored: boolean; failed: boolean };
   try {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ConnectionRow } from '../../db/queries/connections.js';
 import { ProviderNotConnectedError, WorkspaceNotFoundError } from '../../errors.js';
+import { serialKeysOf } from '../../db/queries/event-serial-keys.js';
 import { newId } from '../../lib/ids.js';
 import { normalizePianoData } from '../../inbound/piano/crypto.js';
 import { pianoEventTime } from '../../inbound/piano/parse.js';
@@ -97,7 +98,12 @@ export async function ingestPianoEvent(ctx: Ctx, input: PianoIngestInput): Promi
   };
   if (timeValid && textProblem(data) === undefined && isPlainJsonText(event.plaintext)) {
     // The decrypted text is the payload: PostgreSQL parses it, nothing is re-serialised here.
-    const isNew = await eventBatcher(ctx).add({ ...common, rawBody: Buffer.from(data, 'utf8'), payloadText: event.plaintext });
+    const isNew = await eventBatcher(ctx).add({
+      ...common,
+      rawBody: Buffer.from(data, 'utf8'),
+      payloadText: event.plaintext,
+      serialKeys: serialKeysOf(input.workspaceId, event.payload),
+    });
     return { duplicate: !isNew, eventId: providerEventId };
   }
 

@@ -2,6 +2,7 @@
 // event id is acknowledged without a second row or a second processing.
 import { AppError, ProviderNotConnectedError, WorkspaceNotFoundError, type SignatureFailureReason } from '../../errors.js';
 import type { ConnectionRow } from '../../db/queries/connections.js';
+import { serialKeysOf } from '../../db/queries/event-serial-keys.js';
 import { newId } from '../../lib/ids.js';
 import { parseStripeEvent } from '../../inbound/stripe/parse.js';
 import { exactText, isPlainJsonText, storableText, storableTime, textProblem } from '../../inbound/storable-payload.js';
@@ -137,6 +138,7 @@ export async function ingestStripeEvent(ctx: Ctx, input: IngestInput): Promise<I
       rawBody: input.rawBody,
       payloadText: null,
       inboundMethod: null,
+      serialKeys: serialKeysOf(input.workspaceId, event.payload),
     });
     if (isNew) observeDeliveryLag(ctx, providerCreatedAt);
     return isNew ? { duplicate: false, eventId: event.id } : { duplicate: true, eventId: event.id };
