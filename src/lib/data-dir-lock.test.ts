@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -80,6 +81,31 @@ describe('data dir lock', () => {
     writeFileSync(lockFilePath(dir), JSON.stringify({ pid: process.ppid, startedAt: new Date().toISOString() }));
     assert.throws(() => acquireDataDirLock(dir), DataDirLockedError);
     assert.equal(JSON.parse(readFileSync(lockFilePath(dir), 'utf8')).pid, process.ppid, 'the live lock is left as it was');
+  });
+
+  test('takeover markers left by processes killed mid-takeover neither block a quick restart nor stay behind', () => {
+    const dir = path.join(root, 'markers');
+    acquireDataDirLock(dir).release();
+    staleLock(dir);
+    const file = lockFilePath(dir);
+    const marker = `${file}.takeover-${createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex').slice(0, 32)}`;
+    // A dead owner, just now; no owner at all (a power loss, so written before the reboot); our own pid (a container
+    // restarted with the same pid); and a staging file of a dead process.
+    writeFileSync(marker, JSON.stringify({ pid: deadPid(), startedAt: '' }));
+    writeFileSync(`${marker}.1`, '');
+    utimesSync(`${marker}.1`, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    writeFileSync(`${marker}.2`, JSON.stringify({ pid: process.pid, startedAt: '' }));
+    writeFileSync(`${file}.${deadPid()}.00000000-0000-4000-8000-000000000000.tmp`, '{}');
+    const started = performance.now();
+    const lock = acquireDataDirLock(dir);
+    assert.ok(performance.now() - started < 500, 'taken at once, not after markers age');
+    assert.equal(JSON.parse(readFileSync(file, 'utf8')).pid, process.pid);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n !== 'sluice.lock'),
+      [],
+      'markers and staging files swept',
+    );
+    lock.release();
   });
 
   test('processes racing for the dir, over stale locks and live ones: never two holders at once', async () => {

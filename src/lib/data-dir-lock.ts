@@ -7,11 +7,13 @@
 //
 // Taking the lock is atomic, also over a stale lock (its holder killed): the file is created whole with link(2),
 // which fails when a lock exists, so nobody ever reads a half-written lock; and a stale lock is removed only by
-// the one process that created the takeover marker named after that lock's exact content (O_EXCL), after
-// checking that the file still holds that content. Any number of `sluice start` at the same instant, over a
-// stale lock or none, leave exactly one holder (src/lib/data-dir-lock.test.ts races them).
+// the one process that created a takeover marker named after that lock's exact content (created whole the same
+// way), after checking that the file still holds that content. A marker left by a process killed mid-takeover is
+// passed over, never removed by name while others may be racing (its next generation is used instead), and
+// swept once the lock is taken. Any number of `sluice start` at the same instant, over a stale lock or none, leave
+// exactly one holder (src/lib/data-dir-lock.test.ts races them, over stale locks and leftover markers).
 import { createHash, randomUUID } from 'node:crypto';
-import { linkSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { isAlive } from './process-alive.js';
 
@@ -104,35 +106,58 @@ function create(file: string, info: LockInfo): boolean {
   }
 }
 
-/** A takeover marker left by a process that died during its takeover (a window of microseconds) would stop
- *  every later start; one whose process is gone and that is this old is removed. */
+/** A takeover marker whose owner is gone (it died during its takeover, a window of microseconds), or unreadable
+ *  and this old, is abandoned: it is never removed by name (by then the name may be a live taker's), the next
+ *  generation of the marker takes its place. */
 const ABANDONED_MARKER_MS = 2_000;
+const MARKER_GENERATIONS = 16;
 
 /**
  * Removes the stale lock whose content is `text`, unless another process is already doing so or the file no
- * longer holds it. Only the process that creates the marker named after this content may remove the file, and
+ * longer holds it. Only the process that creates a marker named after this content may remove the file, and
  * it does so only after seeing the file still hold this content: a lock made meanwhile by another process is
  * never removed in its place.
  */
 function removeStale(file: string, text: string): void {
-  const marker = `${file}.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
-  let fd: number;
+  const base = `${file}.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 32)}`;
+  for (let generation = 0; generation < MARKER_GENERATIONS; generation++) {
+    const marker = generation === 0 ? base : `${base}.${generation}`;
+    // Created whole, like the lock: a marker is never seen empty.
+    if (create(marker, { pid: process.pid, startedAt: new Date().toISOString(), nonce: randomUUID() })) {
+      try {
+        if (readText(file) === text) unlinkQuietly(file);
+      } finally {
+        unlinkQuietly(marker);
+      }
+      return;
+    }
+    const markerText = readText(marker);
+    if (markerText === undefined) return; // its taker just finished: the caller looks again
+    const owner = parse(markerText);
+    const gone = owner ? owner.pid === process.pid || !isAlive(owner.pid) : Date.now() - (statMs(marker) ?? 0) > ABANDONED_MARKER_MS;
+    if (!gone) return; // another process is taking this lock over: the caller waits and looks again
+  }
+}
+
+/** Markers of contents the lock no longer holds, and staging files of processes gone: listed before the lock is
+ *  read, so each listed marker's content was in the file before and, gone from it now, never comes back. */
+function sweep(dir: string, file: string): void {
+  let names: string[];
   try {
-    fd = openSync(marker, 'wx', 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    // Another process is taking this lock over; unless it died doing so, the caller simply tries again.
-    const owner = parse(readText(marker) ?? '');
-    const age = Date.now() - (statMs(marker) ?? Date.now());
-    if (owner && !isAlive(owner.pid) && age > ABANDONED_MARKER_MS) unlinkQuietly(marker);
+    names = readdirSync(dir);
+  } catch {
     return;
   }
-  try {
-    writeFileSync(fd, JSON.stringify({ pid: process.pid }));
-    closeSync(fd);
-    if (readText(file) === text) unlinkQuietly(file);
-  } finally {
-    unlinkQuietly(marker);
+  const text = readText(file);
+  const current = text === undefined ? undefined : createHash('sha256').update(text).digest('hex').slice(0, 32);
+  const prefix = `${path.basename(file)}.`;
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const takeover = /^takeover-([0-9a-f]{32})(\.\d+)?$/.exec(name.slice(prefix.length));
+    const staging = /^(?:takeover-[0-9a-f]{32}(?:\.\d+)?\.)?(\d+)\.[0-9a-f-]{36}\.tmp$/.exec(name.slice(prefix.length));
+    if ((takeover && takeover[1] !== current) || (staging && Number(staging[1]) !== process.pid && !isAlive(Number(staging[1])))) {
+      unlinkQuietly(path.join(dir, name));
+    }
   }
 }
 
@@ -158,17 +183,26 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = lockFilePath(dataDir);
   let info: LockInfo = { pid: process.pid, startedAt: new Date().toISOString(), nonce: randomUUID() };
+  const deadline = Date.now() + 3 * ABANDONED_MARKER_MS;
   for (let attempt = 0; ; attempt++) {
     if (create(file, info)) break;
     const text = readText(file);
     if (text === undefined) continue; // released meanwhile
     const holder = liveHolder(text);
     if (holder) throw new DataDirLockedError(dataDir, holder);
-    if (attempt >= 500) throw new Error(`could not take over the stale lock ${file}: remove it if no sluice process uses ${dataDir}`);
+    if (Date.now() > deadline) {
+      throw new DataDirLockedError(
+        dataDir,
+        parse(text) ?? { pid: 0, startedAt: '' },
+        `could not take over the stale lock ${file} (its process is gone, but others kept taking it over): ` +
+          `remove the file if no sluice process uses ${dataDir}`,
+      );
+    }
     // The previous holder died without releasing (kill -9, power loss): the lock is stale, take it over.
     removeStale(file, text);
     if (attempt > 0) Atomics.wait(pause, 0, 0, 2); // another process is mid-takeover: let it finish
   }
+  sweep(dataDir, file);
   let released = false;
   return {
     update(extra) {
@@ -178,7 +212,12 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
     release() {
       if (released) return;
       released = true;
-      if (parse(readText(file) ?? '')?.nonce === info.nonce) unlinkQuietly(file);
+      // On the way out, often after another error: a lock that cannot be removed is stale at the next start anyway.
+      try {
+        if (parse(readText(file) ?? '')?.nonce === info.nonce) unlinkQuietly(file);
+      } catch {
+        // left for the next start to take over
+      }
     },
   };
 }

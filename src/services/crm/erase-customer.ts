@@ -84,7 +84,10 @@ export async function eraseCustomer(
       return await eraseOnce(ctx, input);
     } catch (err) {
       if (!isLockConflict(err) || attempt >= ERASE_ATTEMPTS) throw err;
-      ctx.log.warn({ workspaceId, attempt }, 'customer erasure met a lock conflict; running it again');
+      ctx.log.warn(
+        { workspaceId, attempt, code: (err as { code?: string }).code },
+        'customer erasure met a lock conflict; running it again',
+      );
     }
   }
 }
