@@ -18,7 +18,8 @@ export class LinkUnusableError extends AppError {
         ? 'this link was already used, has expired, was replaced by a newer one, or is not one Sluice made; ' +
             'nobody can sign in yet, so restart Sluice: each start prints a new setup link on stderr while no user ' +
             'exists (only the newest one works)'
-        : 'this link was already used, has expired, or is not one Sluice made; ask an admin for a new one',
+        : 'this link was already used, has expired, or is not one Sluice made; ask an admin for a new one ' +
+            '(if no admin can sign in, whoever runs the server can make one: npx sluice user create --email … --role admin)',
       410,
     );
   }
