@@ -122,13 +122,9 @@ export const EVENT_QUEUE: QueueDef = {
 
 /** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */
 export async function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
-  const rows = await claimInOrder<ClaimedEvent & { rawPayload?: string | null }>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
-  for (const row of rows) {
-    // Parsed at ingest already; should the text be unreadable after all, the event runs without a payload and fails.
-    if (typeof row.rawPayload === 'string') row.payload = parseOrNull(row.rawPayload);
-    delete row.rawPayload;
-  }
-  return rows;
+  const rows = await claimInOrder<ClaimedEvent & { rawPayload: string | null }>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
+  // Parsed at ingest already; should the text be unreadable after all, the event runs without a payload and fails.
+  return rows.map(({ rawPayload, ...event }) => (rawPayload === null ? event : { ...event, payload: parseOrNull(rawPayload) }));
 }
 
 function parseOrNull(text: string): unknown {

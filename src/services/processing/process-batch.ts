@@ -18,6 +18,7 @@ import { EVENT_QUEUE, type ClaimedEvent } from '../../db/queries/events.js';
 import { finishClaims, holdClaims, savepoint, type ClaimOutcome } from '../../db/queries/queue.js';
 import { batchCustomerRefs, ensureBatchCatalog, RefetchNeeded } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
+import { isLockConflict } from '../../db/store-errors.js';
 import type { Ctx } from '../context.js';
 import { openPianoSecrets } from '../connections/piano-connection.js';
 import { openStripeSecrets } from '../connections/stripe-connection.js';
@@ -26,9 +27,6 @@ import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type Proces
 import { markChecksDue } from './mark-checks-due.js';
 import { BatchWrites } from './batch-writes.js';
 import { processEvent } from './process-event.js';
-
-// Lock conflicts between two batches: deadlock detected, serialization failure. Nothing wrong with the event.
-const CONFLICT_STATES = new Set(['40P01', '40001']);
 
 interface Settled {
   event: ClaimedEvent;
@@ -240,7 +238,8 @@ async function runBatch(
           if (err instanceof StoreUnavailableError) throw err;
           await savepoint.rollback(tx);
           writes.rollbackTo(mark);
-          if (err instanceof RefetchNeeded || CONFLICT_STATES.has(sqlState(err) ?? '')) {
+          // A lock conflict with another batch (isLockConflict) says nothing wrong about the event.
+          if (err instanceof RefetchNeeded || isLockConflict(err)) {
             alone.push(event);
             continue;
           }
