@@ -1,7 +1,11 @@
 // Deliveries alone: PROF_MESSAGES (2,500) custom events published to 4 paused endpoints on a local keep-alive
 // receiver, then the endpoints resumed: deliveries/s first to last, CPU per delivery of Sluice and PostgreSQL.
 // PROF_LOG=1 logs every statement (ALTER SYSTEM, reset at the end); PROF_KEEP=1 stops before resuming and keeps
-// the database (delivprof). Loopback only, bounded.
+// the database (delivprof). PROF_SOURCE=stripe: the messages are those of signed Stripe webhooks (their data read
+// from the events' raw bodies) instead of custom events. Loopback only, bounded.
+import pg from 'pg';
+import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
+import { LoadClient } from '../compare/load.js';
 import { startReceiver } from '../compare/sluice.js';
 import { cpuMeter, cpuMs, profileDatabase, startSluice } from './common.js';
 
@@ -19,15 +23,36 @@ for (let e = 0; e < endpoints; e++) {
   await sluice.api('PATCH', `/workspaces/${ws}/endpoints/${ep.id}`, { state: 'paused' });
   ids.push(ep.id);
 }
-let next = 0;
-await Promise.all(
-  Array.from({ length: 16 }, async () => {
-    while (next < messages) {
-      next++;
-      await sluice.api('POST', `/workspaces/${ws}/events`, { type: 'bench.tick', data: { n: next } });
-    }
-  }),
-);
+let stripeDeliveries = 0;
+if (process.env.PROF_SOURCE === 'stripe') {
+  // The messages of signed Stripe webhooks: their data is the event's payload, kept in its raw body.
+  await sluice.api('PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [WEBHOOK_SECRET] });
+  const client = new LoadClient(`${sluice.base}/webhooks/stripe/${ws}`, 16);
+  await client.closedLoop(signedEvents(messages), 60_000);
+  client.close();
+  const q = new pg.Client(db.url);
+  await q.connect();
+  const until = performance.now() + 60_000;
+  while (performance.now() < until) {
+    const { rows } = await q.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE status = 'received'`);
+    if (rows[0]!.n === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // An event can make more than one message (its raw message, and the CRM's change messages).
+  await new Promise((r) => setTimeout(r, 500));
+  stripeDeliveries = (await q.query<{ n: number }>('SELECT count(*)::int AS n FROM deliveries')).rows[0]!.n;
+  await q.end();
+} else {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < messages) {
+        next++;
+        await sluice.api('POST', `/workspaces/${ws}/events`, { type: 'bench.tick', data: { n: next } });
+      }
+    }),
+  );
+}
 if (process.env.PROF_KEEP) {
   await sluice.stop();
   receiver.close();
@@ -39,7 +64,7 @@ if (process.env.PROF_LOG) {
   await db.admin.query('SELECT pg_reload_conf()');
 }
 
-const expected = messages * endpoints;
+const expected = stripeDeliveries || messages * endpoints;
 const database = cpuMeter(db.backends());
 const server0 = cpuMs(sluice.child.pid!).total;
 const own0 = process.cpuUsage();

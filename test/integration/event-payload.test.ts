@@ -1,9 +1,9 @@
-// An event taken in whole arrives without a parsed payload (migration 0030): its raw body is the payload until the
-// worker's finish writes the jsonb. Readers see the payload all along, the finish writes it exactly once, a body
-// jsonb refuses after all does not fail its batch, and the serial keys Node computes at ingest are the ones the
-// claim would compute in SQL.
+// An event taken in whole is stored without a parsed payload (migrations 0030, 0031): its raw body is its payload, for
+// good. Readers see the payload all along, the worker's finish writes no jsonb copy, a body jsonb refuses after all
+// does not fail its batch, and the serial keys Node computes at ingest are the ones the claim would compute in SQL.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { payloadOf } from '../../src/db/queries/event-payload.js';
 import { eventSerialKeys, serialKeysOf } from '../../src/db/queries/event-serial-keys.js';
 import { claimEvents } from '../../src/services/processing/claim-events.js';
 import { processBatch } from '../../src/services/processing/process-batch.js';
@@ -32,6 +32,10 @@ describe('payload parsed at processing', () => {
       )
     ).rows[0]!;
 
+  /** The payload as every reader in SQL resolves it. */
+  const payloadRead = async (id: string) =>
+    (await app.db.query<{ p: unknown }>(`SELECT ${payloadOf('events')} AS p FROM events WHERE id = $1`, [id])).rows[0]!.p;
+
   async function processAll(): Promise<void> {
     for (;;) {
       const batch = await claimEvents(app.ctx, 'test-worker', 100);
@@ -40,7 +44,7 @@ describe('payload parsed at processing', () => {
     }
   }
 
-  test('waiting, the payload is read from the raw body; the finish writes it as jsonb', async () => {
+  test('the payload is read from the raw body, waiting and processed; the finish writes no copy', async () => {
     const body = stripeEvent('customer.subscription.updated', {
       id: 'sub_payload',
       object: 'subscription',
@@ -63,9 +67,10 @@ describe('payload parsed at processing', () => {
     await processAll();
     const done = await row(sent.id);
     assert.equal(done.status, 'processed');
-    assert.equal(done.rawIsPayload, false);
-    assert.deepEqual(done.payload, sent, 'the finish wrote the payload');
+    assert.equal(done.rawIsPayload, true);
+    assert.equal(done.payload, null, 'no jsonb copy');
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}/customers/cus_payload`)).status, 200, 'projected from it');
+    assert.deepEqual((await app.api('GET', `/api/v1/workspaces/${ws}/events/${waiting.id}`)).body.payload, sent, 'read once processed');
     // The raw message refers to the event and reads its payload.
     const { rows } = await app.db.query<{ data: unknown }>(
       `SELECT data FROM messages_with_data WHERE workspace_id = $1 AND type = 'stripe.customer.subscription.updated'`,
@@ -93,14 +98,13 @@ describe('payload parsed at processing', () => {
     await processAll();
     const fine = await row(good.id);
     assert.equal(fine.status, 'processed');
-    assert.deepEqual(fine.payload, good);
+    assert.deepEqual(await payloadRead(fine.id), good);
     const huge = await row(bad.id);
     assert.notEqual(huge.status, 'received', 'its batch was finished');
-    assert.equal(huge.payload, null);
-    assert.equal(huge.rawIsPayload, false);
+    assert.equal(await payloadRead(huge.id), null, 'readers see no payload rather than an error');
   });
 
-  test('the database refuses a waiting event without its raw body, or a finished one still marked raw', async () => {
+  test('the database refuses an event marked raw without its raw body, or with a payload beside it', async () => {
     await assert.rejects(
       app.db.query(
         `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, raw_is_payload, raw_body, status)
@@ -112,7 +116,15 @@ describe('payload parsed at processing', () => {
     await assert.rejects(
       app.db.query(
         `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, raw_is_payload, raw_body, status)
-         VALUES ('ev_done_raw', $1, 'stripe', 'evt_done_raw', 't', true, '{}', 'processed')`,
+         VALUES ('ev_done_no_raw', $1, 'stripe', 'evt_done_no_raw', 't', true, NULL, 'processed')`,
+        [ws],
+      ),
+      /events_raw_is_payload/,
+    );
+    await assert.rejects(
+      app.db.query(
+        `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, payload, raw_is_payload, raw_body, status)
+         VALUES ('ev_both', $1, 'stripe', 'evt_both', 't', '{}', true, '{}', 'processed')`,
         [ws],
       ),
       /events_raw_is_payload/,

@@ -19,19 +19,26 @@ describe('retention', () => {
   let wsB: string; // its own setting: 10 days
   const ids: Record<string, string> = {};
 
-  /** Stores an event received `days` ago; returns its id. */
-  async function event(ws: string, days: number, status: string, opts: { bare?: boolean; name?: string } = {}): Promise<string> {
+  /** Stores an event received `days` ago; returns its id. `raw`: its raw body is its payload (a Stripe event as
+   *  ingest stores it), `bare`: it has raw bytes only. */
+  async function event(
+    ws: string,
+    days: number,
+    status: string,
+    opts: { bare?: boolean; raw?: boolean; name?: string } = {},
+  ): Promise<string> {
     const at = Date.now() - days * DAY;
     const id = newId('ev', at);
     await app.db.query(
-      `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, payload, raw_body, raw_bytes, status, received_at,
-                           processed_at, next_attempt_at)
-       VALUES ($1, $2, 'stripe', $3, 'invoice.paid', $4, $5, $6, $7, $8, $8, now() + interval '1 day')`,
+      `INSERT INTO events (id, workspace_id, provider, provider_event_id, type, payload, raw_is_payload, raw_body, raw_bytes, status,
+                           received_at, processed_at, next_attempt_at)
+       VALUES ($1, $2, 'stripe', $3, 'invoice.paid', $4, $5, $6, $7, $8, $9, $9, now() + interval '1 day')`,
       [
         id,
         ws,
         `evt_${id}`,
-        opts.bare ? null : '{"id":"x"}',
+        opts.bare || opts.raw ? null : '{"id":"x"}',
+        Boolean(opts.raw),
         opts.bare ? null : '{"id": "x"}',
         opts.bare ? Buffer.from('\u0000raw') : null,
         status,
@@ -67,11 +74,24 @@ describe('retention', () => {
     await event(wsA, 120, 'processed', { name: 'crmSource' });
     await event(wsA, 120, 'processed', { name: 'awaited' });
     await event(wsA, 120, 'processed', { name: 'pianoSource' });
+    // Stripe events whose raw body is their payload: one a CRM row's source, one to delete with a raw message.
+    await event(wsA, 120, 'processed', { name: 'crmSourceRaw', raw: true });
+    await event(wsA, 120, 'processed', { name: 'oldProcessedRaw', raw: true });
+    ids.rawMessage = newId('msg');
+    await app.db.query(
+      `INSERT INTO messages (id, workspace_id, type, data, data_event_id, source_provider, source_event_id, dedupe_key)
+       VALUES ($1, $2, 'stripe.invoice.paid', NULL, $3, 'stripe', $4, 'raw:' || $3)`,
+      [ids.rawMessage, wsA, ids.oldProcessedRaw, `evt_${ids.oldProcessedRaw}`],
+    );
     // A customer whose current version was written by `crmSource`, and a timeline link to an event that goes.
     const cus = newId('cus');
     await app.db.query(
       `INSERT INTO customers (id, workspace_id, provider, provider_id, email, source_event_id) VALUES ($1, $2, 'stripe', 'cus_1', 'a@example.com', $3)`,
       [cus, wsA, `evt_${ids.crmSource}`],
+    );
+    await app.db.query(
+      `INSERT INTO customers (id, workspace_id, provider, provider_id, email, source_event_id) VALUES ($1, $2, 'stripe', 'cus_2', 'b@example.com', $3)`,
+      [newId('cus'), wsA, `evt_${ids.crmSourceRaw}`],
     );
     await app.db.query('INSERT INTO customer_events (customer_id, event_id) VALUES ($1, $2)', [cus, ids.oldProcessed]);
     // Piano versions name Sluice's own event id after an ordering prefix.
@@ -162,7 +182,7 @@ describe('retention', () => {
 
     const a = report.workspaces.find((w) => w.workspaceId === wsA)!;
     assert.equal(a.retentionDays, 90);
-    assert.equal(a.eventsDeleted, 35);
+    assert.equal(a.eventsDeleted, 36);
     assert.equal(a.attemptsDeleted, 1);
     const b = report.workspaces.find((w) => w.workspaceId === wsB)!;
     assert.equal(b.retentionDays, 10);
@@ -189,13 +209,24 @@ describe('retention', () => {
       assert.equal(r.raw_body, null, `${name} lost its raw body`);
       assert.ok(r.raw_pruned_at);
     }
+    // A Stripe event whose raw body is its payload keeps it: it is the only copy.
+    const rawSource = await row(ids.crmSourceRaw!);
+    assert.equal(rawSource?.raw_body, '{"id": "x"}', 'the raw payload is kept');
+    assert.equal(rawSource?.raw_pruned_at, null);
+    // A deleted one's raw message keeps the payload it referred to, as its own data.
+    assert.equal(await row(ids.oldProcessedRaw!), undefined);
+    const kept = await app.db.query<{ data: unknown; data_event_id: string | null }>(
+      'SELECT data, data_event_id FROM messages WHERE id = $1',
+      [ids.rawMessage],
+    );
+    assert.deepEqual(kept.rows[0], { data: { id: 'x' }, data_event_id: null });
     // A failed event with no payload keeps its raw bytes: they are all there is of it.
     assert.ok((await row(ids.oldFailedBare!))?.raw_bytes);
     // Attempts of a pending delivery and young attempts stay; the CRM row is untouched.
     for (const name of ['attemptOfPending', 'youngAttempt']) {
       assert.equal((await app.db.query('SELECT 1 FROM delivery_attempts WHERE id = $1', [ids[name]])).rows.length, 1, name);
     }
-    assert.equal((await app.db.query('SELECT 1 FROM customers WHERE workspace_id = $1', [wsA])).rows.length, 1);
+    assert.equal((await app.db.query('SELECT 1 FROM customers WHERE workspace_id = $1', [wsA])).rows.length, 2);
 
     // A second run finds nothing more to do.
     const again = await runRetention(app.ctx);

@@ -5,7 +5,7 @@ import { newId } from '../../lib/ids.js';
 import type { EndpointRow } from './endpoints.js';
 import { matchesTypeSql, type MessageRow } from './messages.js';
 import { claimBatch, releaseAllClaims, releaseClaims, type QueueDef } from './queue.js';
-import { payloadOf } from './event-payload.js';
+import { parseKeptPayload } from './event-payload.js';
 
 export interface ClaimedDelivery {
   id: string;
@@ -81,6 +81,15 @@ export interface AttemptRecord {
   retryInSeconds: number | null;
 }
 
+/**
+ * SQL: the fingerprint of message `m` (its event `e` joined as in messages_with_data), compared when an attempt is
+ * recorded to learn whether an erasure rewrote the message while its request was out. A payload kept in its
+ * event's raw body is fingerprinted as that text, without parsing it; an erasure writes the message's data into
+ * its own row (services/crm/erase-customer.ts), which changes the fingerprint either way.
+ */
+const messageFingerprint = (m: string, e: string) =>
+  `md5(COALESCE(${m}.data::text, ${e}.payload::text, CASE WHEN ${e}.raw_is_payload THEN ${e}.raw_body END))`;
+
 /** The endpoints and messages a batch of claimed deliveries is sent with, each fetched once. */
 export async function findDeliveryParts(
   db: Queryable,
@@ -89,14 +98,22 @@ export async function findDeliveryParts(
 ): Promise<{ endpoints: EndpointRow[]; messages: (MessageRow & { fingerprint: string })[] }> {
   const [endpoints, messages] = await Promise.all([
     db.query<EndpointRow>('SELECT * FROM endpoints WHERE id = ANY($1::text[])', [endpointIds]),
-    // The fingerprint is compared when the attempt is recorded, to learn whether an erasure rewrote the
-    // message while the request was out.
-    db.query<MessageRow & { fingerprint: string }>(
-      'SELECT *, md5(data::text) AS fingerprint FROM messages_with_data WHERE id = ANY($1::text[])',
+    // messages_with_data spelled out, so that a payload kept in its event's raw body comes as that text for Node
+    // to parse: the view would parse it into jsonb and print it again for the driver to parse.
+    db.query<MessageRow & { fingerprint: string; rawData: string | null }>(
+      `SELECT m.id, m.workspace_id, m.type, COALESCE(m.data, e.payload) AS data,
+              CASE WHEN m.data IS NULL AND e.raw_is_payload THEN e.raw_body END AS "rawData",
+              m.source_provider, m.source_event_id, m.dedupe_key, m.created_at, m.test, m.recovered,
+              ${messageFingerprint('m', 'e')} AS fingerprint
+       FROM messages m LEFT JOIN events e ON m.data IS NULL AND e.id = m.data_event_id
+       WHERE m.id = ANY($1::text[])`,
       [messageIds],
     ),
   ]);
-  return { endpoints: endpoints.rows, messages: messages.rows };
+  return {
+    endpoints: endpoints.rows,
+    messages: messages.rows.map(({ rawData, ...m }) => (rawData === null ? m : { ...m, data: parseKeptPayload(rawData) })),
+  };
 }
 
 const unique = (ids: string[]) => [...new Set(ids)];
@@ -131,7 +148,7 @@ export async function lockDeliveriesForRecord(
   const { rows } = await db.query<{ kind: 'w' | 'e' | 'm' | 'd'; id: string; fingerprint: string | null }>(
     `WITH w AS MATERIALIZED (SELECT id FROM workspaces WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE),
           e AS MATERIALIZED (SELECT id FROM endpoints WHERE id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE),
-          m AS MATERIALIZED (SELECT m.id, md5(COALESCE(m.data, ${payloadOf('ev')})::text) AS fingerprint
+          m AS MATERIALIZED (SELECT m.id, ${messageFingerprint('m', 'ev')} AS fingerprint
                              FROM messages m LEFT JOIN events ev ON m.data IS NULL AND ev.id = m.data_event_id
                              WHERE m.id = ANY($3::text[])
                              ORDER BY m.id FOR SHARE OF m${o.waitForMessages ? '' : ' SKIP LOCKED'}),

@@ -2,7 +2,7 @@
 // next_attempt_at has passed and that no live worker holds is due.
 import { idFloor } from '../../lib/ids.js';
 import type { Db, Queryable } from '../port.js';
-import { hasPayload, MATERIALIZE_PAYLOAD_ON_FINISH, payloadOf } from './event-payload.js';
+import { hasPayload, payloadColumns, payloadOf, withParsedPayload } from './event-payload.js';
 import { eventSerialKeys } from './event-serial-keys.js';
 import { claimInOrder, finishClaims, holdClaims, type ClaimOutcome, type QueueDef } from './queue.js';
 
@@ -106,33 +106,23 @@ export const EVENT_QUEUE: QueueDef = {
   waiting: 'received',
   finishedAt: 'processed_at',
   error: 'error',
-  // A payload still in the raw body comes as that text, for Node to parse (jsonb would be parsed here, printed
+  // A payload kept in the raw body comes as that text, for Node to parse (jsonb would be parsed here, printed
   // and parsed again by the driver).
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, l.attempts,
-    q.payload, CASE WHEN q.raw_is_payload THEN q.raw_body END AS "rawPayload", q.received_at AS "receivedAt", q.recovered,
-    l.keys AS "serialKeys"`,
+    ${payloadColumns('q')}, q.received_at AS "receivedAt", q.recovered, l.keys AS "serialKeys"`,
   serialKeys: eventSerialKeys,
   // The workspace and provider too: queries that pick one workspace's events by status (the failed and stuck events
   // a parity check reads, the console's filters) were planned on the unique (workspace, provider, event id) index
   // when only the status was known, reading every event of the workspace to find its few failed ones (72 ms at
   // 12,000 events, every check run, growing with the table; 1.5 ms with these analysed).
   plannedColumns: ['workspace_id', 'provider', 'status', 'next_attempt_at'],
-  finishSets: MATERIALIZE_PAYLOAD_ON_FINISH,
 };
 
 /** Claims up to `limit` due events for `workerId` until the lease expires (the attempt counted up front). */
 export async function claimDueEvents(db: Db, workerId: string, limit: number, leaseSeconds: number): Promise<ClaimedEvent[]> {
   const rows = await claimInOrder<ClaimedEvent & { rawPayload: string | null }>(db, EVENT_QUEUE, { workerId, limit, leaseSeconds });
-  // Parsed at ingest already; should the text be unreadable after all, the event runs without a payload and fails.
-  return rows.map(({ rawPayload, ...event }) => (rawPayload === null ? event : { ...event, payload: parseOrNull(rawPayload) }));
-}
-
-function parseOrNull(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
-  }
+  // An event whose text is unreadable after all runs without a payload and fails.
+  return rows.map(withParsedPayload);
 }
 
 /** Locks a claimed event for the transaction that processes it, if the claim is still this worker's: while the
@@ -375,8 +365,8 @@ export async function processedEventsPage(
   after: { ts: Date; id: string } | undefined,
   limit: number,
 ): Promise<ReplayableEvent[]> {
-  const { rows } = await db.query<ReplayableEvent>(
-    `SELECT id, workspace_id AS "workspaceId", provider, provider_event_id AS "providerEventId", type, ${payloadOf('events')} AS payload,
+  const { rows } = await db.query<ReplayableEvent & { rawPayload: string | null }>(
+    `SELECT id, workspace_id AS "workspaceId", provider, provider_event_id AS "providerEventId", type, ${payloadColumns('events')},
             date_trunc('milliseconds', COALESCE(provider_created_at, received_at)) AS "providerCreatedAt", received_at AS "receivedAt"
      FROM events
      WHERE workspace_id = $1 AND status = 'processed'
@@ -384,7 +374,7 @@ export async function processedEventsPage(
      ORDER BY date_trunc('milliseconds', COALESCE(provider_created_at, received_at)), id LIMIT $4`,
     [workspaceId, after?.ts ?? null, after?.id ?? '', limit],
   );
-  return rows;
+  return rows.map(withParsedPayload);
 }
 
 export async function countProcessedEvents(db: Queryable, workspaceId: string): Promise<number> {

@@ -144,10 +144,10 @@ export async function loadCustomerStates(
        FROM (
          -- each branch reads its own index: failed events of the workspace by (workspace, provider, status), due
          -- unprocessed ones by the processing queue's (next_attempt_at) index, never the whole backlog
-         SELECT id, workspace_id, provider, type, status, received_at, payload FROM events
+         SELECT id, workspace_id, provider, type, status, received_at, ${payloadOf('events')} AS payload FROM events
            WHERE workspace_id = $1 AND provider = ANY('{stripe,piano}'::text[]) AND status = 'failed'
          UNION ALL
-         SELECT id, workspace_id, provider, type, status, received_at, ${payloadOf('events')} FROM events
+         SELECT id, workspace_id, provider, type, status, received_at, ${payloadOf('events')} AS payload FROM events
            WHERE status = 'received' AND next_attempt_at <= $3 AND workspace_id = $1
        ) e
        JOIN customers c ON c.workspace_id = e.workspace_id AND c.provider = e.provider AND c.provider_id = COALESCE(

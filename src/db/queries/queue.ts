@@ -46,8 +46,6 @@ export interface QueueDef {
   /** The columns the plans of the claim, and of other queries over the waiting rows, depend on (see
    *  refreshQueueStatistics). */
   readonly plannedColumns: readonly string[];
-  /** Optional SQL assignments the finish makes besides the outcome (row alias r, outcome o: status, error). */
-  readonly finishSets?: string;
 }
 
 const due = (q: QueueDef, alias: string) =>
@@ -271,9 +269,7 @@ export async function finishClaims(db: Queryable, q: QueueDef, workerId: string,
   if (outcomes.length === 0) return 0;
   const outcome = `${q.error} = o.error,
        ${q.finishedAt} = CASE WHEN o.status = '${q.waiting}' THEN NULL ELSE clock_timestamp() END,
-       next_attempt_at = CASE WHEN o.retry IS NULL THEN r.next_attempt_at ELSE now() + make_interval(secs => o.retry) END${
-         q.finishSets ? `, ${q.finishSets}` : ''
-       }`;
+       next_attempt_at = CASE WHEN o.retry IS NULL THEN r.next_attempt_at ELSE now() + make_interval(secs => o.retry) END`;
   const { rowCount } = await db.query(
     q.leases
       ? `WITH o AS (SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::float8[]) AS o(id, status, error, retry)),

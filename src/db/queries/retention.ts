@@ -2,6 +2,7 @@
 // most `limit` rows and runs in its own short transaction, so ingest and workers never wait on it for long.
 import { idFloor } from '../../lib/ids.js';
 import type { Queryable } from '../port.js';
+import { payloadOf } from './event-payload.js';
 
 /** Every workspace with its own retentions (null: the global defaults). */
 export async function workspaceRetention(
@@ -36,7 +37,8 @@ const CRM_SOURCES = ['customers', 'products', 'prices', 'subscriptions', 'invoic
  *     rebuild from the kept events then still arrives at every row's current version;
  *   - a deleted event's raw message gets the payload it referred to as its own data;
  *   - kept events lose their raw body (raw_pruned_at says so) unless a pending delivery needs it or it is the
- *     only content (no payload).
+ *     only content: no payload column, as for an event whose raw body is its payload (raw_is_payload, a Stripe
+ *     event taken in whole: the body is then its only copy, and pruning it would save nothing but the payload).
  * The status is tested on the row being deleted, so an event replayed meanwhile (back to 'received') stays.
  */
 export async function pruneEventBatch(
@@ -67,7 +69,7 @@ export async function pruneEventBatch(
      ), deleted AS (
        DELETE FROM events e USING verdict v
        WHERE e.id = v.id AND e.status IN ('processed', 'ignored') AND NOT v.awaited AND NOT v.crm_source
-       RETURNING e.id, e.payload
+       RETURNING e.id, ${payloadOf('e')} AS payload
      ), kept_data AS (
        -- The event's raw message outlives it: the payload it referred to becomes its own data (migration 0029).
        -- Its dedupe key names the event, so the message is found on the (workspace, dedupe key) index.
