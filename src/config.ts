@@ -47,10 +47,10 @@ export interface Config {
   /** SLUICE_WORKER_BATCH, default 100: events claimed per round trip and projected in one transaction. */
   workerBatchSize: number;
   /** SLUICE_INGEST_FIRST_MS, default 250 (0: never): how long at most an event worker holds back before each batch
-   *  while webhooks of its own process wait for their commit (jobs/ingest-first.ts). */
+   *  while the webhooks of its own process press (jobs/ingest-first.ts). */
   ingestFirstMs: number;
   /** SLUICE_EVENT_WORKERS, default 2 (1 when SLUICE_DB_POOL_SIZE is below 4): event batches processed at once per
-   *  process (each on its own connection); beyond the first, only between bursts of webhooks (jobs/ingest-first.ts).
+   *  process (each on its own connection); beyond the first, only while webhooks are not pressing (jobs/ingest-first.ts).
    *  Events of one customer, or of one payment, are never in two batches at once (the queue's serial keys). */
   eventWorkers: number;
   /** SLUICE_WORKER_LEASE_SECONDS, default 15: a claimed event is reclaimable after this if its worker died;
@@ -293,7 +293,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
 }
 
 /**
- * Two batches at once. The second starts only between bursts of webhooks (jobs/ingest-first.ts), so peak ingest and
+ * Two batches at once. The second starts only while webhooks are not pressing (jobs/ingest-first.ts), so peak ingest and
  * memory under a burst are what they are with one, while on 2 cores the projection ran 40-90 % faster and the
  * receipt → CRM row p99 at 1,000 events/s fell (docs/benchmarks.md). One when a small SLUICE_DB_POOL_SIZE leaves room
  * for no more: each batch holds a connection, and requests need one too.

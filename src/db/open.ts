@@ -11,7 +11,7 @@ export interface OpenLog {
  * SLUICE_DB_POOL_SIZE when unset. Each event worker holds a connection while its batch runs; the defaults leave room
  * beside them for ingest. Fewer on the embedded server: each connection is a server process of 15-20 MB counted in
  * this machine's memory. Under the benchmark's load, 4 gave the same throughput as 10 (within run-to-run noise), and
- * the default two event workers fit beside ingest in 4: the second runs only between bursts.
+ * the default two event workers fit beside ingest in 4: the second runs only while webhooks are not pressing.
  */
 export function defaultPoolSize(sharedServer: boolean, eventWorkers: number): number {
   return sharedServer ? Math.max(10, eventWorkers + 3) : Math.max(4, eventWorkers + 2);

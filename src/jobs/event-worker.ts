@@ -20,7 +20,7 @@ export function startEventWorker(ctx: Ctx): EventWorker {
     log: ctx.log,
     now: ctx.now,
     claim: (workerId, limit) => claimEvents(ctx, workerId, limit),
-    // The first batch gives way to ingest for a bounded time; further ones only start between bursts.
+    // The first batch gives way to ingest for a bounded time; further ones start only while ingest is not pressed.
     beforeClaim: async (running) => (running === 0 ? (await giveWayToIngest(ctx), true) : extraBatchMayStart(ctx)),
     renew: (workerId, ids) => renewClaims(ctx, workerId, ids),
     release: (workerId, ids) => giveBackClaims(ctx, workerId, ids),

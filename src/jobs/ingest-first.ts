@@ -1,55 +1,56 @@
-// Ingest first. With `--role all` the API and the event worker share one Node thread and one machine. Under a
-// burst of webhooks, every batch the worker projects is CPU taken from answering the senders, who wait for their
-// 200 (and a provider that waits too long retries, adding to the burst). Projection can wait; an answer should
-// not. So before claiming a batch while no other batch of the process runs, a worker looks at the webhooks of its
-// own process still waiting for their commit, and while there are many it holds back, for at most
-// SLUICE_INGEST_FIRST_MS per batch: the projection keeps going under a burst that never ends, and catches up at
-// full speed when the burst is over. The bound is
-// per process, not per worker: while ingest is behind, the process's event workers together take one batch per
-// that time, not one each. Processes that take no webhooks (`--role worker`) never wait.
+// Ingest first. With `--role all` the API and the event workers share one Node thread and one machine. While
+// senders press webhooks as fast as they are answered (a provider's backlog arriving at once), every batch the
+// workers project is CPU taken from answering them, and they wait for their 200 (a provider that waits too long
+// retries, adding to the burst). Projection can wait; an answer should not. So while ingest is under pressure (the
+// webhooks of the process have kept the batcher's backlog up for most of the last few hundred milliseconds:
+// EventBatcher.pressure), the workers stand aside:
 //
-// Beyond the first, event batches are extra capacity for when the webhooks leave CPU to spare: a second batch
-// starts beside a running one only once no burst of webhooks has arrived for BURST_QUIET_MS. Under steady
-// traffic the extra workers keep the CRM current; under a burst they stand aside entirely, and the first worker
-// alone takes its bounded share. (Two workers that both took their share cost a quarter to two fifths of peak
-// ingest on 2 cores: docs/benchmarks.md, "Two event workers".)
+// - The first batch (none of the process running) holds back, for at most SLUICE_INGEST_FIRST_MS since the last
+//   batch that went on under pressure: the projection keeps going under a burst that never ends, one batch per that
+//   time for the whole process, and catches up at full speed when the burst is over.
+// - Further batches beside a running one do not start at all.
+//
+// Pressure, not the backlog of the moment: steady traffic has webhooks waiting now and then (each group commit takes
+// a few milliseconds and answers all of them at once), and a worker held back whenever it looked at such a moment
+// let the CRM fall seconds behind a steady 1,000 webhooks/s this machine could keep up with; while senders pressing
+// as fast as they are answered left the batcher's backlog below the mark often enough, between two commits, that the
+// workers went on at almost full speed and took half of ingest (docs/benchmarks.md, "Sixteenth session").
+// Processes that take no webhooks (`--role worker`) never wait.
 import type { Ctx } from '../services/context.js';
-import { ingestBacklog, lastIngestBurst } from '../services/ingest/inbound-runtime.js';
+import { ingestPressure } from '../services/ingest/inbound-runtime.js';
 
-/**
- * Webhooks waiting for their commit at or above which ingest counts as behind. A group commit takes a few
- * milliseconds and takes every request waiting for it, so steady traffic leaves only a few waiting at once.
- */
-export const INGEST_BEHIND = 8;
+/** Pressure (0 to 1) at or above which ingest comes first. Measured on a 2-core machine: 0.2-0.3 at a steady 1,000
+ *  webhooks/s, 0.8-0.9 under 32 senders pressing as fast as they are answered. */
+export const INGEST_PRESSED = 0.5;
 const STEP_MS = 5;
 
-/** How long after the last burst of webhooks (services/ingest/event-batcher.ts, BURST_BACKLOG) a second event batch
- *  may start beside a running one: longer than one batch, so that a burst slowed by the first worker's batch does
- *  not look over while that batch runs. */
-export const BURST_QUIET_MS = 250;
-
-/** Whether another event batch may start beside those already running in this process (see above); always
- *  with SLUICE_INGEST_FIRST_MS=0, which turns ingest first off. */
-export function extraBatchMayStart(ctx: Ctx): boolean {
-  return ctx.config.ingestFirstMs <= 0 || performance.now() - lastIngestBurst(ctx) >= BURST_QUIET_MS;
+/** Whether ingest is under pressure now (see above); never with SLUICE_INGEST_FIRST_MS=0, which turns ingest
+ *  first off. */
+export function ingestPressed(ctx: Ctx): boolean {
+  return ctx.config.ingestFirstMs > 0 && ingestPressure(ctx) >= INGEST_PRESSED;
 }
 
-/** When a worker of the process last went on while ingest was still behind (its wait ran out). */
-const lastBurstPass = new WeakMap<Ctx, number>();
+/** Whether another event batch may start beside those already running in this process: not under pressure. */
+export function extraBatchMayStart(ctx: Ctx): boolean {
+  return !ingestPressed(ctx);
+}
+
+/** When a worker of the process last went on while ingest was still under pressure (its wait ran out). */
+const lastPressedPass = new WeakMap<Ctx, number>();
 
 /**
- * Resolves once ingest has caught up, or once SLUICE_INGEST_FIRST_MS has passed both since this wait began and
- * since another worker of the process last went on under the burst; how long it waited (ms).
+ * Resolves once ingest is no longer under pressure, or once SLUICE_INGEST_FIRST_MS has passed both since this wait
+ * began and since another worker of the process last went on under pressure; how long it waited (ms).
  */
 export async function giveWayToIngest(ctx: Ctx): Promise<number> {
+  if (!ingestPressed(ctx)) return 0;
   const limit = ctx.config.ingestFirstMs;
-  if (limit <= 0 || ingestBacklog(ctx) < INGEST_BEHIND) return 0;
   const start = performance.now();
   let now = start;
-  while (ingestBacklog(ctx) >= INGEST_BEHIND) {
-    const until = Math.max(start, lastBurstPass.get(ctx) ?? -Infinity) + limit;
+  while (ingestPressed(ctx)) {
+    const until = Math.max(start, lastPressedPass.get(ctx) ?? -Infinity) + limit;
     if (now >= until) {
-      lastBurstPass.set(ctx, now);
+      lastPressedPass.set(ctx, now);
       break;
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(STEP_MS, until - now)));

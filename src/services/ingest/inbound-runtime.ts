@@ -39,10 +39,10 @@ export function eventBatcher(ctx: Ctx): EventBatcher {
   return runtime(ctx).batcher;
 }
 
-/** performance.now() when webhooks last arrived in a burst in this process (see BURST_BACKLOG); -Infinity when
- *  they never have, or this process takes none. */
-export function lastIngestBurst(ctx: Ctx): number {
-  return runtimes.get(ctx.db)?.batcher.lastBurst ?? -Infinity;
+/** How much the webhooks of this process have been waiting for their commit lately, from 0 to 1 (EventBatcher's
+ *  pressure; 0 where this process takes no webhooks). */
+export function ingestPressure(ctx: Ctx): number {
+  return runtimes.get(ctx.db)?.batcher.pressure() ?? 0;
 }
 
 /** Inbound requests of this process waiting for their commit (0 where this process takes no webhooks). */
