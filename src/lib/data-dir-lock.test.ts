@@ -24,7 +24,9 @@ function staleLock(dir: string): void {
 
 // Contenders take and give back the lock as fast as they can for a while; whoever holds it marks the room with a
 // file only one can create. Half the time a holder "dies" instead of releasing: it leaves the lock file of a dead
-// process behind, so that the others race to take a stale lock over. Prints how often two were inside at once.
+// process behind, so that the others race to take a stale lock over. Every stale lock has the same bytes, harsher
+// than real ones (each holds its own nonce): a takeover must not be confused by a content that comes back, nor a
+// marker swept from under a live taker (CI once saw two holders here). Prints how often two were inside at once.
 const CONTENDER = `
 import { openSync, closeSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { acquireDataDirLock, lockFilePath } from ${JSON.stringify(path.join(here, 'data-dir-lock.ts'))};

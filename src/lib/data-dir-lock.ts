@@ -10,8 +10,9 @@
 // the one process that created a takeover marker named after that lock's exact content (created whole the same
 // way), after checking that the file still holds that content. A marker left by a process killed mid-takeover is
 // passed over, never removed by name while others may be racing (its next generation is used instead), and
-// swept once the lock is taken. Any number of `sluice start` at the same instant, over a stale lock or none, leave
-// exactly one holder (src/lib/data-dir-lock.test.ts races them, over stale locks and leftover markers).
+// swept once the lock is taken; a marker whose taker is alive is only ever removed by that taker. Any number of
+// `sluice start` at the same instant, over a stale lock or none, leave exactly one holder, even were the same stale
+// bytes to come back (src/lib/data-dir-lock.test.ts races them, over stale locks and leftover markers).
 import { createHash, randomUUID } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -133,14 +134,19 @@ function removeStale(file: string, text: string): void {
     }
     const markerText = readText(marker);
     if (markerText === undefined) return; // its taker just finished: the caller looks again
-    const owner = parse(markerText);
-    const gone = owner ? owner.pid === process.pid || !isAlive(owner.pid) : Date.now() - (statMs(marker) ?? 0) > ABANDONED_MARKER_MS;
-    if (!gone) return; // another process is taking this lock over: the caller waits and looks again
+    if (!abandoned(marker, markerText)) return; // another process is taking this lock over: the caller waits and looks again
   }
 }
 
-/** Markers of contents the lock no longer holds, and staging files of processes gone: listed before the lock is
- *  read, so each listed marker's content was in the file before and, gone from it now, never comes back. */
+/** Whether the marker with this content was left by a taker that is gone. */
+function abandoned(marker: string, markerText: string): boolean {
+  const owner = parse(markerText);
+  return owner ? owner.pid === process.pid || !isAlive(owner.pid) : Date.now() - (statMs(marker) ?? 0) > ABANDONED_MARKER_MS;
+}
+
+/** Abandoned markers of contents the lock no longer holds, and staging files of processes gone. A marker whose
+ *  taker is alive is left to that taker: were its content to come back, removing the marker under it would let a
+ *  second taker in. */
 function sweep(dir: string, file: string): void {
   let names: string[];
   try {
@@ -155,8 +161,12 @@ function sweep(dir: string, file: string): void {
     if (!name.startsWith(prefix)) continue;
     const takeover = /^takeover-([0-9a-f]{32})(\.\d+)?$/.exec(name.slice(prefix.length));
     const staging = /^(?:takeover-[0-9a-f]{32}(?:\.\d+)?\.)?(\d+)\.[0-9a-f-]{36}\.tmp$/.exec(name.slice(prefix.length));
-    if ((takeover && takeover[1] !== current) || (staging && Number(staging[1]) !== process.pid && !isAlive(Number(staging[1])))) {
-      unlinkQuietly(path.join(dir, name));
+    const entry = path.join(dir, name);
+    if (takeover && takeover[1] !== current) {
+      const markerText = readText(entry);
+      if (markerText !== undefined && abandoned(entry, markerText)) unlinkQuietly(entry);
+    } else if (staging && Number(staging[1]) !== process.pid && !isAlive(Number(staging[1]))) {
+      unlinkQuietly(entry);
     }
   }
 }
