@@ -20,8 +20,11 @@ import type { Ctx } from '../services/context.js';
 import { ingestPressure } from '../services/ingest/inbound-runtime.js';
 
 /** Pressure (0 to 1) at or above which ingest comes first. Measured on a 2-core machine: 0.2-0.3 at a steady 1,000
- *  webhooks/s, 0.8-0.9 under 32 senders pressing as fast as they are answered. */
-export const INGEST_PRESSED = 0.5;
+ *  webhooks/s with peaks to about 0.67, 0.8-0.9 under 32 senders pressing as fast as they are answered. At 0.5 the
+ *  peaks of steady traffic held the workers back and the CRM fell behind (receipt -> CRM row p99 0.5-1.4 s at
+ *  1,000/s); at 0.75 it kept within 0.27-0.47 s, and pressing senders were answered as fast as before
+ *  (docs/benchmarks.md, "Sixteenth session"). */
+export const INGEST_PRESSED = 0.75;
 const STEP_MS = 5;
 
 /** Whether ingest is under pressure now (see above); never with SLUICE_INGEST_FIRST_MS=0, which turns ingest

@@ -102,20 +102,19 @@ describe('ingest first', () => {
     assert.equal(below, true, `${BEHIND_BACKLOG - 1} webhooks waiting is no pressure`);
 
     held = await heldWebhooks(BEHIND_BACKLOG);
-    let during: boolean;
+    let during: boolean, switchedOff: boolean;
     try {
       during = extraBatchMayStart(app.ctx);
+      config().ingestFirstMs = 0;
+      switchedOff = extraBatchMayStart(app.ctx);
+      config().ingestFirstMs = 250;
     } finally {
       await held.lock.release();
     }
     for (const a of await Promise.all(held.answers)) assert.equal(a.status, 200);
     assert.equal(during, false, 'no second batch under pressure');
-    // Answered, but only just: the pressure fades over a few hundred milliseconds, not at once.
-    assert.equal(ingestBacklog(app.ctx), 0);
-    assert.equal(extraBatchMayStart(app.ctx), false, 'no second batch right after');
-    config().ingestFirstMs = 0;
-    assert.equal(extraBatchMayStart(app.ctx), true, 'ingest first switched off');
-    config().ingestFirstMs = 250;
+    assert.equal(switchedOff, true, 'under the same pressure, ingest first switched off');
+    // How fast the pressure fades is the batcher's (src/services/ingest/event-batcher.test.ts).
     await waitFor(async () => extraBatchMayStart(app.ctx), 'a second batch once the pressure has faded');
   });
 
