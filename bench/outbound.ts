@@ -8,7 +8,7 @@
 // other endpoints' figures, compared with a run without it, show what a dead receiver costs the live ones.
 // Loopback only, bounded in count and time.
 //   npm run build && node --import tsx bench/outbound.ts [--db embedded|postgres|both] [--messages M] [--endpoints E] [--seconds D]
-//     [--blackhole B]
+//     [--blackhole B] [--rate R: steady messages/s, instead of half the drain rate over the endpoints]
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ const { values } = parseArgs({
     endpoints: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '15' },
     blackhole: { type: 'string', default: '0' },
+    rate: { type: 'string' },
   },
 });
 const SECONDS = Math.min(Number(values.seconds), 120);
@@ -108,7 +109,7 @@ async function run(db: BenchDb) {
       // 2. Steady: messages published at a fixed rate (half the drain rate, spread over the endpoints) for
       //    SECONDS: time from a message's creation to its attempt at the receiver.
       receiver.arrivals.length = 0;
-      const rate = Math.max(5, Math.floor(perSecond / E / 2));
+      const rate = values.rate ? Math.min(Number(values.rate), 5_000) : Math.max(5, Math.floor(perSecond / E / 2));
       const count = rate * SECONDS;
       const t0 = performance.now();
       await Promise.all(

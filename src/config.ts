@@ -72,7 +72,7 @@ export interface Config {
   outboundAllowHttp: boolean;
   /** SLUICE_OUTBOUND_TIMEOUT_MS, default 15000: how long a receiver has to answer a delivery. */
   outboundTimeoutMs: number;
-  /** SLUICE_OUTBOUND_CONCURRENCY, default 128: deliveries in flight per instance. */
+  /** SLUICE_OUTBOUND_CONCURRENCY, default 128: requests out at once per instance (as many again may wait for their attempt to be recorded). */
   outboundConcurrency: number;
   /** SLUICE_WORKFLOW_CONCURRENCY, default 16: workflow steps in flight per instance. */
   workflowConcurrency: number;

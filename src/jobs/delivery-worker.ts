@@ -33,8 +33,8 @@ export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
     maintain: () => refreshDeliveryQueueStatistics(ctx),
     work: {
       mode: 'each',
-      run: async (workerId, delivery) => {
-        await attemptDelivery(ctx, sender, workerId, delivery);
+      run: async (workerId, delivery, freed) => {
+        await attemptDelivery(ctx, sender, workerId, delivery, freed);
       },
     },
     // Nothing holds a delivery locked while its request is out: what is left at the deadline is given back.

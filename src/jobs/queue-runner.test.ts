@@ -115,6 +115,51 @@ describe('queue runner, each mode', () => {
   });
 });
 
+describe('queue runner, each mode, work that frees its slot before it ends', () => {
+  test('a freed slot lets the next claim in while the work is still being recorded; what is recorded is bounded', async () => {
+    const q = cappedQueue(16);
+    q.add(200);
+    // Each row frees its slot at once (its request ended) and then waits, unfinished, until the test lets the
+    // recording end: only freed() can move the runner on.
+    const recording: Array<() => void> = [];
+    const runner = start(q, false, {
+      lanes: 32,
+      batchSize: 32,
+      work: {
+        mode: 'each',
+        run: (_worker, row, freed) =>
+          new Promise<void>((resolve) => {
+            setImmediate(() => {
+              q.held.delete(row.id);
+              freed();
+              recording.push(resolve);
+            });
+          }),
+      },
+    });
+    try {
+      // Twice the lanes may wait for their recording (64 rows, four times what this queue lets one claim take);
+      // the runner claims again once a quarter of a claim (8) is free.
+      await until(() => recording.length >= 64 - 8, 'at least 56 rows freed while none finished');
+      await sleep(50);
+      const stalled = recording.length;
+      assert.ok(stalled <= 64, `${stalled} rows held by work being recorded, more than twice the lanes`);
+      await sleep(50);
+      assert.equal(recording.length, stalled, 'no claim while the recording holds the lanes');
+      assert.equal(runner.held(), stalled);
+      // Recording ends: the runner claims the rest.
+      while (q.due.length > 0 || recording.length > 0) {
+        recording.shift()?.();
+        await sleep(1);
+      }
+      await until(() => runner.held() === 0, 'every row finished');
+    } finally {
+      for (const finish of recording) finish();
+      await runner.stop(1000);
+    }
+  });
+});
+
 describe('queue runner, batch mode', () => {
   test('a beforeClaim that answers false skips the claim: a second batch starts only when it lets one', async () => {
     const q = cappedQueue(1_000);

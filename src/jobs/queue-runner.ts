@@ -34,7 +34,13 @@ export interface QueueRunnerSpec<T extends { id: string }> {
   /** Upkeep of the queue table between claims (its planner statistics); true when it did something. */
   maintain?(): Promise<boolean>;
   work:
-    { mode: 'batch'; run(workerId: string, batch: T[]): Promise<void> } | { mode: 'each'; run(workerId: string, row: T): Promise<void> };
+    | { mode: 'batch'; run(workerId: string, batch: T[]): Promise<void> }
+    | {
+        mode: 'each';
+        /** `freed`, called by the work once the row no longer holds what the claim limits (a delivery's request
+         *  has ended; its attempt is still being recorded), counts the row as finished for the next claim. */
+        run(workerId: string, row: T, freed: () => void): Promise<void>;
+      };
   /**
    * Whether rows still held at the stop deadline are given back at once. False where work holds the rows
    * locked in a transaction (a release would only wait for it): their leases expire instead.
@@ -89,13 +95,32 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
   // cost one claim query per row (deliveries: 5.7 rows a claim, 0.7 ms each, a third of the database's time).
   // So after a short claim, finished work wakes the loop only once a quarter of what was in flight has
   // finished. New work (wake()) and the poll still wake it at once: a slow receiver holding its slots delays
-  // no one.
+  // no one. "Finished" is when a unit frees what the claim counts (`freed`): a delivery frees its endpoint's slot
+  // when its request ends, and recording its attempt (batched, ~9 ms under load) must not keep that slot idle.
+  // Counting at record time made the claim loop, not the receivers or the database, bound deliveries.
   let finishedSinceClaim = 0;
   let refillAfter = 1;
+  // Units that have not yet freed their slot (in `each` mode those whose request is still out).
+  let holding = 0;
+  // The loop is asleep because too few lanes are free.
+  let lanesFull = false;
+  // A lane is held until its unit frees its slot; units that did and are only being recorded are bounded apart
+  // (as many again as there are lanes), so recording that falls behind holds the claims back.
+  const freeLanes = () => Math.min(spec.lanes - holding, 2 * spec.lanes - units.size);
 
-  function launch(rows: T[], run: () => Promise<void>): void {
+  function launch(rows: T[], run: (freed: () => void) => Promise<void>): void {
     for (const r of rows) held.add(r.id);
-    const unit = run()
+    // Counted once per unit, when its work says it freed its slot or else when it ends.
+    let counted = false;
+    holding += 1;
+    const freed = () => {
+      if (counted) return;
+      counted = true;
+      holding -= 1;
+      finishedSinceClaim += 1;
+      if (finishedSinceClaim >= refillAfter || (lanesFull && freeLanes() >= minClaim)) waker.wake();
+    };
+    const unit = run(freed)
       .catch((err: unknown) => {
         // Only a store outage reaches here (work records its own failures): the claims expire and are retried.
         spec.log.error({ err, queue: spec.name }, 'queue work could not be recorded; its claims expire and are retried');
@@ -103,8 +128,9 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       .finally(() => {
         for (const r of rows) held.delete(r.id);
         units.delete(unit);
-        finishedSinceClaim += 1;
-        if (finishedSinceClaim >= refillAfter) waker.wake();
+        freed();
+        // A unit that freed its slot earlier still held a lane until now: the loop may be waiting for lanes.
+        if (lanesFull && freeLanes() >= minClaim) waker.wake();
       });
     units.add(unit);
   }
@@ -117,9 +143,11 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
   const loop = (async () => {
     while (running) {
       waker.clear();
-      const free = spec.lanes - units.size;
+      const free = freeLanes();
       if (free <= 0 || (free < minClaim && units.size > 0)) {
+        lanesFull = true;
         await waker.sleep(spec.pollMs);
+        lanesFull = false;
         continue;
       }
       const limit = spec.work.mode === 'batch' ? spec.batchSize : Math.min(spec.batchSize, free);
@@ -150,10 +178,10 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       if (work.mode === 'batch') {
         if (rows.length > 0) launch(rows, () => work.run(id, rows));
       } else {
-        for (const row of rows) launch([row], () => work.run(id, row));
+        for (const row of rows) launch([row], (freed) => work.run(id, row, freed));
       }
       finishedSinceClaim = 0;
-      refillAfter = work.mode === 'each' && rows.length < limit ? Math.max(1, Math.floor(units.size / 4)) : 1;
+      refillAfter = work.mode === 'each' && rows.length < limit ? Math.max(1, Math.floor(holding / 4)) : 1;
       // A full claim may mean more is due: claim again at once (if a lane is free). Otherwise wait for a
       // wake-up (new work, enough lanes freed) or the next poll.
       if (rows.length < limit) await waker.sleep(spec.pollMs);

@@ -207,7 +207,15 @@ function recorderFor(ctx: Ctx, workerId: string) {
   return r;
 }
 
-export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string, d: ClaimedDelivery): Promise<AttemptOutcome> {
+/** `requestEnded` is called once the delivery no longer holds a slot of its endpoint (its request has ended, or it
+ *  was never sent), before its attempt is recorded. */
+export async function attemptDelivery(
+  ctx: Ctx,
+  sender: Sender,
+  workerId: string,
+  d: ClaimedDelivery,
+  requestEnded: () => void = () => undefined,
+): Promise<AttemptOutcome> {
   const parts = await loaderFor(ctx)(d);
   if (!parts) return 'skipped'; // deleted since the claim; its deliveries went with it
   const { endpoint, message } = parts;
@@ -244,6 +252,7 @@ export async function attemptDelivery(ctx: Ctx, sender: Sender, workerId: string
 
   const sent = sentSet(ctx);
   sent.add(d.id);
+  requestEnded();
   let recorded: Recorded;
   try {
     recorded = await recorderFor(
