@@ -24,6 +24,8 @@ const { values } = parseArgs({
     rate: { type: 'string' },
   },
 });
+if (values.rate !== undefined && !(Number(values.rate) > 0))
+  throw new Error(`--rate must be a number of messages/s above 0, not ${values.rate}`);
 const SECONDS = Math.min(Number(values.seconds), 120);
 const M = Math.min(Number(values.messages), 20_000);
 const E = Math.min(Number(values.endpoints), 50);
