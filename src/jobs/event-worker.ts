@@ -4,7 +4,7 @@
 import type { Ctx } from '../services/context.js';
 import { claimEvents, giveBackClaims, refreshEventQueueStatistics, renewClaims } from '../services/processing/claim-events.js';
 import { processBatch } from '../services/processing/process-batch.js';
-import { extraBatchMayStart, giveWayToIngest } from './ingest-first.js';
+import { eventClaimLimit } from './ingest-first.js';
 import { startQueueRunner, type QueueRunner } from './queue-runner.js';
 
 export type EventWorker = Pick<QueueRunner, 'id' | 'wake' | 'stop'>;
@@ -20,8 +20,8 @@ export function startEventWorker(ctx: Ctx): EventWorker {
     log: ctx.log,
     now: ctx.now,
     claim: (workerId, limit) => claimEvents(ctx, workerId, limit),
-    // The first batch gives way to ingest for a bounded time; further ones start only while ingest is not pressed.
-    beforeClaim: async (running) => (running === 0 ? (await giveWayToIngest(ctx), true) : extraBatchMayStart(ctx)),
+    // Webhooks of the process come first: see jobs/ingest-first.ts.
+    beforeClaim: (running, limit) => eventClaimLimit(ctx, running, limit),
     renew: (workerId, ids) => renewClaims(ctx, workerId, ids),
     release: (workerId, ids) => giveBackClaims(ctx, workerId, ids),
     maintain: () => refreshEventQueueStatistics(ctx),

@@ -161,7 +161,7 @@ describe('queue runner, each mode, work that frees its slot before it ends', () 
 });
 
 describe('queue runner, batch mode', () => {
-  test('a beforeClaim that answers false skips the claim: a second batch starts only when it lets one', async () => {
+  test('a beforeClaim that answers 0 skips the claim: a second batch starts only when it lets one', async () => {
     const q = cappedQueue(1_000);
     q.add(40);
     let extraAllowed = false;
@@ -172,9 +172,9 @@ describe('queue runner, batch mode', () => {
     const runner = start(q, false, {
       lanes: 2,
       batchSize: 10,
-      beforeClaim: async (inFlight) => {
+      beforeClaim: async (inFlight, limit) => {
         seen.push(inFlight);
-        return inFlight === 0 || extraAllowed;
+        return inFlight === 0 || extraAllowed ? limit : 0;
       },
       work: {
         mode: 'batch',
@@ -209,6 +209,40 @@ describe('queue runner, batch mode', () => {
       assert.equal(most, 2, 'never more batches than lanes');
     } finally {
       for (const finish of batches) finish();
+      await runner.stop(1000);
+    }
+  });
+
+  test('a beforeClaim that answers fewer rows than the batch size makes the claim that small', async () => {
+    const q = cappedQueue(1_000);
+    q.add(30);
+    const sizes: number[] = [];
+    const asked: number[] = [];
+    const runner = start(q, false, {
+      lanes: 1,
+      batchSize: 10,
+      claim: async (_worker, limit) => {
+        const rows = await q.claim(limit);
+        sizes.push(rows.length);
+        return rows;
+      },
+      // Odd claims are cut to 3 rows (and a fraction is rounded down), even ones go through whole.
+      beforeClaim: async (_running, limit) => {
+        asked.push(limit);
+        return asked.length % 2 === 1 ? 3.9 : limit;
+      },
+      work: {
+        mode: 'batch',
+        run: async (_worker, rows) => {
+          for (const r of rows) q.held.delete(r.id);
+        },
+      },
+    });
+    try {
+      await until(() => q.due.length === 0, 'every row claimed');
+      assert.deepEqual(sizes.slice(0, 4), [3, 10, 3, 10]);
+      assert.deepEqual(asked.slice(0, 4), [10, 10, 10, 10], 'asked with the full batch size every time');
+    } finally {
       await runner.stop(1000);
     }
   });

@@ -26,9 +26,10 @@ export interface QueueRunnerSpec<T extends { id: string }> {
   log: Logger;
   now(): number;
   claim(workerId: string, limit: number): Promise<T[]>;
-  /** Awaited before each claim, with the units already running: a runner that gives way to more urgent work in its
-   *  process (bounded). Resolving false skips this claim: the runner waits for a wake-up or the next poll. */
-  beforeClaim?(running: number): Promise<boolean>;
+  /** Awaited before each claim, with the units already running and the rows the claim would take: a runner that
+   *  gives way to more urgent work in its process (bounded). Resolves to the rows the claim may take, at most
+   *  `limit`; 0 skips this claim, and the runner waits for a wake-up or the next poll. */
+  beforeClaim?(running: number, limit: number): Promise<number>;
   renew(workerId: string, ids: readonly string[]): Promise<void>;
   release(workerId: string, ids: readonly string[]): Promise<void>;
   /** Upkeep of the queue table between claims (its planner statistics); true when it did something. */
@@ -150,10 +151,11 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
         lanesFull = false;
         continue;
       }
-      const limit = spec.work.mode === 'batch' ? spec.batchSize : Math.min(spec.batchSize, free);
+      let limit = spec.work.mode === 'batch' ? spec.batchSize : Math.min(spec.batchSize, free);
       let rows: T[];
       try {
-        if (spec.beforeClaim && !(await spec.beforeClaim(units.size))) {
+        if (spec.beforeClaim) limit = Math.min(limit, Math.floor(await spec.beforeClaim(units.size, limit)));
+        if (!(limit > 0)) {
           await waker.sleep(spec.pollMs);
           continue;
         }

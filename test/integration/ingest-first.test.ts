@@ -4,7 +4,7 @@
 // INSERT waits behind a lock the test holds on the events table.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { extraBatchMayStart, giveWayToIngest, INGEST_PRESSED } from '../../src/jobs/ingest-first.js';
+import { eventClaimLimit, extraBatchMayStart, giveWayToIngest, INGEST_PRESSED } from '../../src/jobs/ingest-first.js';
 import { BEHIND_BACKLOG } from '../../src/services/ingest/event-batcher.js';
 import { eventBatcher, ingestBacklog, ingestPressure } from '../../src/services/ingest/inbound-runtime.js';
 import { ingestApp, lockEvents } from '../helpers/locks.js';
@@ -116,6 +116,25 @@ describe('ingest first', () => {
     assert.equal(switchedOff, true, 'under the same pressure, ingest first switched off');
     // How fast the pressure fades is the batcher's (src/services/ingest/event-batcher.test.ts).
     await waitFor(async () => extraBatchMayStart(app.ctx), 'a second batch once the pressure has faded');
+  });
+
+  test("the workers' claims: a small first batch under pressure that does not end, none beside it, full ones after", async () => {
+    await calm();
+    config().ingestFirstMs = 100;
+    const { lock, answers } = await heldWebhooks(BEHIND_BACKLOG);
+    let first: number, second: number;
+    try {
+      first = await eventClaimLimit(app.ctx, 0, 100);
+      second = await eventClaimLimit(app.ctx, 1, 100);
+    } finally {
+      await lock.release();
+    }
+    for (const a of await Promise.all(answers)) assert.equal(a.status, 200);
+    assert.equal(first, 25, 'the first batch goes on after the limit, a quarter of the usual size');
+    assert.equal(second, 0, 'no second batch beside it');
+    await calm();
+    assert.equal(await eventClaimLimit(app.ctx, 0, 100), 100, 'no pressure: the usual batch');
+    assert.equal(await eventClaimLimit(app.ctx, 1, 100), 100, 'and beside it another');
   });
 
   test('a few webhooks in flight, or a limit of 0: no wait', async () => {
