@@ -24,7 +24,7 @@ import {
   type ErasureRow,
 } from '../../db/queries/erasure.js';
 import type { Queryable } from '../../db/port.js';
-import { isLockConflict } from '../../db/store-errors.js';
+import { retryOnLockConflict } from '../../db/retry-lock-conflict.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { personNeedles, redactText, redactValue, type Person, type Removed } from '../../crm/redact-person.js';
 import { encryptPianoData } from '../../inbound/piano/crypto.js';
@@ -78,18 +78,17 @@ export async function eraseCustomer(
   const { workspaceId } = input;
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   // The erasure locks rows of many tables that retention, projection and the sender lock too; a deadlock with
-  // one of them rolls the whole erasure back (nothing half-done), and it simply runs again.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await eraseOnce(ctx, input);
-    } catch (err) {
-      if (!isLockConflict(err) || attempt >= ERASE_ATTEMPTS) throw err;
+  // one of them rolls the whole erasure back (nothing half-done), and it runs again after a short wait.
+  return retryOnLockConflict(() => eraseOnce(ctx, input), {
+    attempts: ERASE_ATTEMPTS,
+    backoffMs: 50,
+    what: 'the erasure',
+    onRetry: (attempt, err) =>
       ctx.log.warn(
         { workspaceId, attempt, code: (err as { code?: string }).code },
         'customer erasure met a lock conflict; running it again',
-      );
-    }
-  }
+      ),
+  });
 }
 
 const ERASE_ATTEMPTS = 3;
