@@ -1,6 +1,6 @@
 // The one-time links at work: the setup link creates the first admin; a set-password link sets a new user's
 // password. Either signs the person in. The link is spent in the same transaction as what it does.
-import { countUsers, findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
+import { findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { hashToken } from '../../lib/hash.js';
 import { newId } from '../../lib/ids.js';
@@ -9,30 +9,28 @@ import { recordAudit } from '../audit/record-audit.js';
 import type { Ctx } from '../context.js';
 import { checkEmail, checkPassword, failIfProblems, type FieldProblem } from './user-input.js';
 
+/**
+ * One answer for every link that cannot be used, whether or not anyone can sign in yet: anybody may try a link, and
+ * telling an unclaimed instance (no user) from a claimed one would point strangers at the servers still to claim.
+ * So it names both ways out.
+ */
 export class LinkUnusableError extends AppError {
-  /** nobodyYet: no user exists, so there is no admin to ask; the way out is the setup link of a new start. */
-  constructor(nobodyYet = false) {
+  constructor() {
     super(
       'LINK_UNUSABLE',
-      nobodyYet
-        ? 'this link was already used, has expired, was replaced by a newer one, or is not one Sluice made; ' +
-            'nobody can sign in yet, so restart Sluice: each start prints a new setup link on stderr while no user ' +
-            'exists (only the newest one works)'
-        : 'this link was already used, has expired, or is not one Sluice made; ask an admin for a new one ' +
-            '(if no admin can sign in, whoever runs the server can make one: npx sluice user create --email … --role admin)',
+      'this link was already used, has expired, was replaced by a newer one, or is not one Sluice made. ' +
+        'Ask an admin for a new one. If nobody can sign in yet, restart Sluice: while no user exists, each start ' +
+        'prints a new setup link on stderr (only the newest one works). Whoever runs the server can also make an ' +
+        'admin: npx sluice user create --email … --role admin',
       410,
     );
   }
 }
 
-async function unusable(ctx: Ctx): Promise<LinkUnusableError> {
-  return new LinkUnusableError((await countUsers(ctx.db)) === 0);
-}
-
 /** What the page shows before the form is sent: which kind of link, and for whom. */
 export async function inspectLink(ctx: Ctx, token: string): Promise<{ purpose: LinkPurpose; email: string | null }> {
   const link = token.length <= 200 ? await findLink(ctx.db, hashToken(token)) : undefined;
-  if (!link) throw await unusable(ctx);
+  if (!link) throw new LinkUnusableError();
   return { purpose: link.purpose, email: link.email };
 }
 
@@ -67,7 +65,6 @@ export async function redeemLink(
     });
     return id;
   });
-  // Counted after the transaction: the link spent meanwhile may have been the setup link that made the first user.
-  if (userId === undefined) throw await unusable(ctx);
+  if (userId === undefined) throw new LinkUnusableError();
   return userId;
 }
