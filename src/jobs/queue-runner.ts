@@ -108,6 +108,8 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
   // A lane is held until its unit frees its slot; units that did and are only being recorded are bounded apart
   // (as many again as there are lanes), so recording that falls behind holds the claims back.
   const freeLanes = () => Math.min(spec.lanes - holding, 2 * spec.lanes - units.size);
+  // Whether the loop sleeps for want of lanes and enough are free now to claim (minClaim is defined below).
+  const lanesFreedForLoop = () => lanesFull && freeLanes() >= minClaim;
 
   function launch(rows: T[], run: (freed: () => void) => Promise<void>): void {
     for (const r of rows) held.add(r.id);
@@ -119,7 +121,7 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       counted = true;
       holding -= 1;
       finishedSinceClaim += 1;
-      if (finishedSinceClaim >= refillAfter || (lanesFull && freeLanes() >= minClaim)) waker.wake();
+      if (finishedSinceClaim >= refillAfter || lanesFreedForLoop()) waker.wake();
     };
     const unit = run(freed)
       .catch((err: unknown) => {
@@ -131,7 +133,7 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
         units.delete(unit);
         freed();
         // A unit that freed its slot earlier still held a lane until now: the loop may be waiting for lanes.
-        if (lanesFull && freeLanes() >= minClaim) waker.wake();
+        if (lanesFreedForLoop()) waker.wake();
       });
     units.add(unit);
   }

@@ -41,7 +41,7 @@ export async function updateEndpoint(ctx: Ctx, workspaceId: string, endpointId: 
   if ('rateLimit' in body) changes.rateLimit = parseRateLimit(body.rateLimit);
   const headers = body.headers === undefined ? undefined : parseHeaders(body.headers);
 
-  return ctx.db.transaction(async (tx) => {
+  const view = await ctx.db.transaction(async (tx) => {
     const row = await findEndpoint(tx, workspaceId, endpointId, true);
     if (!row) throw new NotFoundError('ENDPOINT_NOT_FOUND', `no endpoint ${JSON.stringify(endpointId)} in this workspace`);
     if (headers) {
@@ -59,4 +59,8 @@ export async function updateEndpoint(ctx: Ctx, workspaceId: string, endpointId: 
     ctx.log.info({ workspaceId, endpointId, fields: Object.keys(body) }, 'endpoint updated');
     return toEndpointView(updated);
   });
+  // The deliveries a paused (or disabled) endpoint kept waiting are due now: the sender goes at once rather than at
+  // its next poll.
+  if (wanted === 'enabled') ctx.onDeliveriesQueued();
+  return view;
 }
