@@ -7,7 +7,7 @@ import { adminOnly } from '../plugins/auth.js';
 import { eraseCustomer } from '../../services/crm/erase-customer.js';
 import { listErasures } from '../../services/crm/erasure-view.js';
 import { principalRef } from '../../services/workspaces/authenticate.js';
-import { apiErrors, isoTime, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
+import { apiErrors, errorAnswer, isoTime, pageOf, paging, query, text, view, wsAnd, WsParams } from '../schemas/common.js';
 
 const tags = ['crm'];
 
@@ -35,7 +35,13 @@ export async function erasureRoutes(plain: FastifyInstance, opts: { ctx: Ctx }):
         tags,
         params: wsAnd({ id: text(200, { minLength: 1, description: 'Sluice customer id or provider id (cus_…, Piano uid)' }) }),
         querystring: query({ erase: Type.Optional(text(10, { description: 'must be true' })) }),
-        response: { 200: ErasureView, ...apiErrors() },
+        response: {
+          200: ErasureView,
+          ...apiErrors(),
+          503: errorAnswer(
+            'BUSY: the erasure met other work on the same rows three times in a row (or STORE_UNAVAILABLE); nothing was changed, retry later',
+          ),
+        },
       },
     },
     async (r) => {

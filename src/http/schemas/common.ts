@@ -144,11 +144,14 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   503: 'the database is unavailable; retry later',
 };
 
+/** An error answer described for one route, where the usual description of its status says too little. */
+export const errorAnswer = (description: string): TSchema =>
+  Type.Object(ErrorBody.properties, { additionalProperties: false, description });
+
 /** The error answers a route can give, besides 400 VALIDATION_FAILED which every route with input has. */
 export function errors(...statuses: number[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = { 400: ValidationErrorBody };
-  for (const status of statuses)
-    out[status] = Type.Object(ErrorBody.properties, { additionalProperties: false, description: ERROR_DESCRIPTIONS[status] ?? 'an error' });
+  for (const status of statuses) out[status] = errorAnswer(ERROR_DESCRIPTIONS[status] ?? 'an error');
   return out;
 }
 
