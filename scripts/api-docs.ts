@@ -22,6 +22,17 @@ type Operation = {
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
   responses: Record<string, { description: string; content?: Record<string, { schema: Schema }> }>;
   security: unknown[];
+  'x-sluice-access'?: 'viewer' | 'member' | 'admin' | 'instance-admin';
+};
+
+const ACCESS = {
+  viewer: 'Auth: bearer token (admin token or workspace API key), or a console session; any role.',
+  member:
+    'Auth: bearer token (admin token or workspace API key), or a console session; the member or admin role (a viewer is refused with 403).',
+  admin:
+    'Auth: bearer token (admin token or workspace API key), or a console session; the admin role (a member or viewer is refused with 403).',
+  'instance-admin':
+    'Auth: the admin token, or the console session of a user who is admin of every workspace (anyone else is refused with 403).',
 };
 
 export const API_DOCS_PATH = fileURLToPath(new URL('../docs/api.md', import.meta.url));
@@ -90,7 +101,12 @@ function renderOperation(method: string, path: string, op: Operation): string[] 
   const out = [`### ${method.toUpperCase()} ${path}`, ''];
   if (op.summary) out.push(`${op.summary}.`.replace(/\.\.$/, '.'), '');
   if (op.description) out.push(op.description, '');
-  out.push(op.security.length > 0 ? 'Auth: bearer token (admin token or workspace API key).' : 'Auth: none.', '');
+  const access = op['x-sluice-access'];
+  const cron = op.security.some((s) => typeof s === 'object' && s !== null && 'cronSecret' in s);
+  out.push(
+    access ? ACCESS[access] : cron ? 'Auth: bearer SLUICE_CRON_SECRET.' : op.security.length > 0 ? 'Auth: bearer token.' : 'Auth: none.',
+    '',
+  );
   if (op.parameters.length > 0) {
     out.push('| parameter | in | type | required | description |', '|---|---|---|---|---|');
     for (const p of op.parameters) {

@@ -1,9 +1,9 @@
-// The workflow pages in Chromium: the empty list explains and points to the new-workflow page; a member creates a
+// The workflow pages in Chromium: the empty list explains and points to the new-workflow page; an admin creates a
 // workflow through the editor; a save with two mistakes lists both problems next to the editor, with their paths
 // and lines, and saves nothing; the trigger picker writes a trigger into the editor; a dry run against a stored
 // event shows the request it would send while a local receiver sees nothing; a run started by an event appears in
 // the run log and its page shows the step timeline (secrets as markers, never values); a failed run is retried
-// from its page; a viewer reads but changes nothing. axe on every page, and no CSP violation.
+// from its page; a member tries and retries but changes no definition; a viewer reads but changes nothing. axe on every page, and no CSP violation.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -46,6 +46,7 @@ describe('console workflows', { skip: noBrowser }, () => {
   let browser: Browser;
   let receiver: Receiver;
   let ws: string;
+  let admin: { email: string; password: string };
   let member: { email: string; password: string };
   let workflowId: string;
   let storedEventId: string;
@@ -98,6 +99,7 @@ describe('console workflows', { skip: noBrowser }, () => {
     assert.equal((await call('PUT', '/connections/stripe', { webhookSecrets: [SECRET] })).status, 200);
     assert.equal((await call('PUT', '/secrets/APP_TOKEN', { value: APP_TOKEN })).status, 200);
     await stripe(stripeEvent('customer.created', { id: 'cus_ada', email: 'ada@example.test', name: 'Ada Lovelace' }, { created: T0 }));
+    admin = await makeUser(app, 'admin', [ws]);
     member = await makeUser(app, 'member', [ws]);
   });
   after(async () => {
@@ -106,8 +108,8 @@ describe('console workflows', { skip: noBrowser }, () => {
     await app?.close();
   });
 
-  test('the empty list explains workflows; a member creates one through the editor', async () => {
-    const { context, page } = await signedIn(browser, app, member, `/workspaces/${ws}/overview`);
+  test('the empty list explains workflows; an admin creates one through the editor', async () => {
+    const { context, page } = await signedIn(browser, app, admin, `/workspaces/${ws}/overview`);
     const csp = collectCspViolations(page);
     await page.getByRole('link', { name: 'Workflows', exact: true }).click();
     await page.waitForURL(/\/workflows$/);
@@ -144,7 +146,7 @@ describe('console workflows', { skip: noBrowser }, () => {
   });
 
   test('a save with two mistakes lists both next to the editor, with path and line, and saves nothing', async () => {
-    const { context, page } = await signedIn(browser, app, member, `/workspaces/${ws}/workflows/${workflowId}`);
+    const { context, page } = await signedIn(browser, app, admin, `/workspaces/${ws}/workflows/${workflowId}`);
     // Saving the text as shown changes nothing.
     await page.getByRole('button', { name: 'Save as a new version' }).click();
     await page.waitForURL(/done=unchanged/);
@@ -192,7 +194,7 @@ describe('console workflows', { skip: noBrowser }, () => {
   });
 
   test('the trigger picker writes the trigger into the editor, keeping its condition', async () => {
-    const { context, page } = await signedIn(browser, app, member, `/workspaces/${ws}/workflows/${workflowId}`);
+    const { context, page } = await signedIn(browser, app, admin, `/workspaces/${ws}/workflows/${workflowId}`);
     const csp = collectCspViolations(page);
     const picker = page.getByRole('group', { name: 'Trigger picker' });
     assert.equal(await picker.getByLabel('Source').inputValue(), 'stripe', 'starts from the current trigger');
@@ -289,7 +291,7 @@ describe('console workflows', { skip: noBrowser }, () => {
   });
 
   test('an event starts a run: it appears in the run log, and its page shows the step timeline', async () => {
-    const { context, page } = await signedIn(browser, app, member, `/workspaces/${ws}/workflows/${workflowId}`);
+    const { context, page } = await signedIn(browser, app, admin, `/workspaces/${ws}/workflows/${workflowId}`);
     const csp = collectCspViolations(page);
     await page.getByRole('button', { name: 'Enable' }).click();
     await page.waitForURL(/done=enabled/);
@@ -397,6 +399,41 @@ describe('console workflows', { skip: noBrowser }, () => {
     await context.close();
   });
 
+  test('a member tries a workflow but writes no definition: a definition can send the secrets anywhere (the POSTs answer 403)', async () => {
+    const { context, page } = await signedIn(browser, app, member, `/workspaces/${ws}/workflows`);
+    assert.equal(await page.getByRole('link', { name: 'New workflow' }).count(), 0);
+    await page.goto(`${app.url}/workspaces/${ws}/workflows/${workflowId}`);
+    assert.equal(await page.getByLabel('Definition (JSON)').getAttribute('readonly'), '');
+    assert.match(await page.locator('#definition-hint').innerText(), /needs the admin role/);
+    for (const name of ['Save as a new version', 'Disable', 'Write trigger into the definition'])
+      assert.equal(await page.getByRole('button', { name }).count(), 0, name);
+    assert.equal(await page.getByRole('button', { name: 'Dry run' }).count(), 1, 'a dry run sends nothing: members may try');
+    const csrf = await page.locator('input[name=_csrf]').first().inputValue();
+    const before = (await call('GET', `/workflows/${workflowId}`)).body;
+    const leak = {
+      ...courseBuyers(),
+      steps: [{ id: 'out', kind: 'http', method: 'POST', url: `${receiver.url}/leak`, headers: { 'x-leak': '{{ secrets.APP_TOKEN }}' } }],
+    };
+    for (const [path, form] of [
+      [`/workflows/${workflowId}`, { definition: JSON.stringify(leak) }],
+      [`/workflows/${workflowId}/disable`, {}],
+      ['/workflows', { definition: JSON.stringify(leak) }],
+    ] as const) {
+      const res = await context.request.post(`${app.url}/workspaces/${ws}${path}`, { form: { _csrf: csrf, ...form } });
+      assert.equal(res.status(), 403, path);
+      assert.match(await res.text(), /needs the admin role/);
+    }
+    assert.equal((await page.goto(`${app.url}/workspaces/${ws}/workflows/new`))?.status(), 403);
+    const dry = await context.request.post(`${app.url}/workspaces/${ws}/workflows/${workflowId}/dry-run`, {
+      form: { _csrf: csrf, eventId: storedEventId },
+    });
+    assert.equal(dry.status(), 200);
+    const after = (await call('GET', `/workflows/${workflowId}`)).body;
+    assert.deepEqual([after.version, after.enabled, after.steps], [before.version, before.enabled, before.steps]);
+    assert.equal((await call('GET', '/workflows')).body.data.length, 2, 'no workflow created');
+    await context.close();
+  });
+
   test('a viewer reads the workflow pages but changes, tries and retries nothing (the POSTs answer 403)', async () => {
     const viewer = await makeUser(app, 'viewer', [ws]);
     const { context, page } = await signedIn(browser, app, viewer, `/workspaces/${ws}/workflows`);
@@ -421,14 +458,14 @@ describe('console workflows', { skip: noBrowser }, () => {
     const after = (await call('GET', `/workflows/${workflowId}`)).body;
     assert.deepEqual([after.version, after.enabled], [before.version, before.enabled]);
     assert.equal((await call('GET', '/workflows')).body.data.length, 2, 'no workflow created');
-    // Without the CSRF token: refused even for a member.
-    const { context: memberContext } = await signedIn(browser, app, member, `/workspaces/${ws}/workflows`);
+    // Without the CSRF token: refused even for an admin.
+    const { context: adminContext } = await signedIn(browser, app, admin, `/workspaces/${ws}/workflows`);
     assert.equal(
-      (await memberContext.request.post(`${app.url}/workspaces/${ws}/workflows/${workflowId}/disable`, { form: {} })).status(),
+      (await adminContext.request.post(`${app.url}/workspaces/${ws}/workflows/${workflowId}/disable`, { form: {} })).status(),
       403,
     );
     assert.equal((await call('GET', `/workflows/${workflowId}`)).body.enabled, true);
-    await memberContext.close();
+    await adminContext.close();
     assert.equal((await page.goto(`${app.url}/workspaces/${ws}/workflows/wfl_nothere`))?.status(), 404);
     await context.close();
   });

@@ -22,6 +22,7 @@ type Doc = {
         parameters: { name: string; in: string }[];
         responses: Record<string, unknown>;
         security: unknown[];
+        'x-sluice-access'?: string;
       }
     >
   >;
@@ -106,6 +107,47 @@ describe('OpenAPI document', () => {
         assert.equal(op.security.length > 0, bearer, `${method} ${path}`);
       }
     }
+  });
+
+  test('the role each route documents is the role the server asks for', async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Roles in the document' })).body.id as string;
+    const key = async (role: string) =>
+      (await app.api('POST', `/api/v1/workspaces/${ws}/api-keys`, { name: role, role })).body.key as string;
+    const keys = { admin: await key('admin'), member: await key('member'), viewer: await key('viewer') };
+    // For each documented access: a credential of exactly that role (never refused with 403, which would be a check
+    // the document cannot see), and one a role short (refused with 403 before anything runs).
+    const exact: Record<string, string | undefined> = {
+      'instance-admin': undefined,
+      admin: keys.admin,
+      member: keys.member,
+      viewer: keys.viewer,
+    };
+    const short: Record<string, string | undefined> = { 'instance-admin': keys.admin, admin: keys.member, member: keys.viewer };
+    let checked = 0;
+    for (const [path, methods] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        const access = op['x-sluice-access'];
+        if (!op.security.some((s) => 'bearer' in (s as object))) {
+          assert.equal(access, undefined, `${method} ${path}`);
+          continue;
+        }
+        assert.ok(access && access in exact, `${method} ${path}: ${access}`);
+        const url = path.replace('{ws}', ws).replace(/\{[A-Za-z0-9_]+\}/g, 'x_not_there');
+        const body = method === 'get' || method === 'delete' ? undefined : {};
+        const allowed = await app.api(method.toUpperCase(), url, body, exact[access]);
+        assert.notEqual(allowed.status, 403, `${method} ${path} (${access}) with that role: ${JSON.stringify(allowed.body)}`);
+        if (short[access]) {
+          const refused = await app.api(method.toUpperCase(), url, body, short[access]);
+          assert.equal(
+            refused.status,
+            403,
+            `${method} ${path} (${access}) a role short: ${refused.status} ${JSON.stringify(refused.body)}`,
+          );
+        }
+        checked++;
+      }
+    }
+    assert.ok(checked > 80, `${checked} routes checked`);
   });
 
   test('every route of the contract (INTERFACE.md, not planned) exists', () => {

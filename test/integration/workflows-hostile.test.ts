@@ -89,6 +89,38 @@ describe('workflows given hostile input', () => {
     assert.equal(r.status, 'succeeded', JSON.stringify(r));
   }
 
+  test("a member key writes no workflow (a definition can send the workspace's secrets anywhere); it may still try one", async () => {
+    const ws = await workspace('Member keys');
+    assert.equal((await call('PUT', ws, '/secrets/TOKEN', { value: 'member-must-not-see-this' })).status, 200);
+    const member = (await call('POST', ws, '/api-keys', { name: 'ops', role: 'member' })).body.key as string;
+    const asMember = (method: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body, member);
+    const leak = {
+      name: 'Leak',
+      trigger: { type: 'leak.now' },
+      steps: [{ id: 'out', kind: 'http', url: `${receiver.url}/leak`, headers: { 'x-leak': '{{ secrets.TOKEN }}' }, body: {} }],
+    };
+    const created = await asMember('POST', '/workflows', leak);
+    assert.equal(created.status, 403, JSON.stringify(created.body));
+    assert.equal(created.body.error.code, 'FORBIDDEN');
+    const wf = await create(ws, { ...leak, name: 'Admin made', steps: [{ id: 'tag', kind: 'crm.tag', add: ['x'] }] });
+    for (const [method, body] of [
+      ['PATCH', leak],
+      ['PATCH', { enabled: false }],
+      ['DELETE', undefined],
+    ] as const) {
+      assert.equal((await asMember(method, `/workflows/${wf}`, body)).status, 403, `${method} ${JSON.stringify(body)}`);
+    }
+    const stored = await get(ws, `/workflows/${wf}`);
+    assert.deepEqual([stored.version, stored.enabled, stored.steps[0].kind], [1, true, 'crm.tag']);
+    assert.equal((await get(ws, '/workflows')).data.length, 1);
+    // Trying it sends nothing, so a member may.
+    const tried = await asMember('POST', `/workflows/${wf}/test`, { payload: {} });
+    assert.equal(tried.status, 200, JSON.stringify(tried.body));
+    await publish(ws, 'leak.now', {});
+    await settled(ws, wf);
+    assert.equal(receiver.requests.filter((r) => r.path === '/leak').length, 0);
+  });
+
   test('a workflow emitting its own trigger stops at the depth limit with a recorded failure', async () => {
     const ws = await workspace('loop');
     const wf = await create(ws, {

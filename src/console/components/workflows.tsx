@@ -89,7 +89,7 @@ export function DefinitionEditor(props: { text: string; problems: EditorProblem[
       <label for="definition">Definition (JSON)</label>
       <small id="definition-hint" class="hint">
         {props.readOnly
-          ? 'Your role can read workflows but not change them.'
+          ? 'Your role can read workflows but not change them: that needs the admin role.'
           : 'name, trigger and steps; saving checks the whole definition and, if anything is wrong, saves nothing and lists every problem.'}
       </small>
       <div class="json-editor" data-json-editor="">

@@ -260,6 +260,8 @@ async function renderWorkflow(
   const ws = page.workspace.id;
   const w = await getWorkflow(ctx, ws, request.params.id);
   const member = page.role !== 'viewer';
+  // Only admins write definitions (they can send the workspace's secrets, email and access anywhere).
+  const admin = page.role === 'admin';
   const source = state.dryRun ? (request.body as Record<string, unknown> | undefined) : (request.query as Record<string, unknown>);
   const mode = q1(source, 'events') === 'any' ? 'any' : '';
   const type = q1(source, 'type')?.trim() || undefined;
@@ -298,7 +300,7 @@ async function renderWorkflow(
       </h1>
       {flashOf(request.query)}
       <div class="actions">
-        {member ? (
+        {admin ? (
           <form method="post" action={`${base}/${w.enabled ? 'disable' : 'enable'}`} class="inline">
             <input type="hidden" name="_csrf" value={frame.csrf} />
             <button type="submit" class={w.enabled ? 'secondary' : ''}>
@@ -334,7 +336,7 @@ async function renderWorkflow(
           csrf={frame.csrf}
           text={state.text ?? editorText(w)}
           problems={state.problems ?? []}
-          readOnly={!member}
+          readOnly={!admin}
           catalog={catalog}
           sources={sourceOptions()}
           submitLabel="Save as a new version"
@@ -457,7 +459,7 @@ export async function workflowDetailPage(app: FastifyInstance, { ctx }: { ctx: C
   // Save: the editor's text replaces name, trigger and steps (a field left out is a problem, not kept from before).
   app.post<{ Params: Params }>('/workspaces/:ws/workflows/:id', async (request, reply) => {
     const page = await requireWorkspace(ctx, request, request.params.ws);
-    requireRole(page, 'member', 'Changing a workflow');
+    requireRole(page, 'admin', 'Changing a workflow');
     const ws = page.workspace.id;
     const before = await getWorkflow(ctx, ws, request.params.id);
     const text = field(request.body, 'definition') ?? '';
@@ -476,7 +478,7 @@ export async function workflowDetailPage(app: FastifyInstance, { ctx }: { ctx: C
   ] as const) {
     app.post<{ Params: Params }>(`/workspaces/:ws/workflows/:id/${verb}`, async (request, reply) => {
       const page = await requireWorkspace(ctx, request, request.params.ws);
-      requireRole(page, 'member', `${enabled ? 'Enabling' : 'Disabling'} a workflow`);
+      requireRole(page, 'admin', `${enabled ? 'Enabling' : 'Disabling'} a workflow`);
       const w = await patchWorkflow(ctx, page.workspace.id, request.params.id, { enabled });
       return reply.redirect(`/workspaces/${page.workspace.id}/workflows/${w.id}?done=${verb}d`, 303);
     });

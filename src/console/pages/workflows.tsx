@@ -98,7 +98,8 @@ export async function workflowsPage(app: FastifyInstance, { ctx }: { ctx: Ctx })
     const page = await requireWorkspace(ctx, request, request.params.ws);
     const ws = page.workspace.id;
     const { data } = await listWorkflowsWithActivity(ctx, ws);
-    const member = page.role !== 'viewer';
+    // Only admins write definitions (they can send the workspace's secrets, email and access anywhere).
+    const editor = page.role === 'admin';
     return sendHtml(
       reply,
       <Layout {...page.layout('Workflows', 'workflows')}>
@@ -107,7 +108,7 @@ export async function workflowsPage(app: FastifyInstance, { ctx }: { ctx: Ctx })
           Workflows act on events: grant a course when a checkout completes, tag a customer whose payment failed, tell Slack, revoke access
           when a subscription ends. Each event starts at most one run of each workflow, however often it is delivered.
         </p>
-        {member ? (
+        {editor ? (
           <div class="actions">
             <a class="button" href={`/workspaces/${ws}/workflows/new`}>
               New workflow
@@ -123,7 +124,7 @@ export async function workflowsPage(app: FastifyInstance, { ctx }: { ctx: Ctx })
               each step received and answered.
             </p>
             <p>
-              {member ? (
+              {editor ? (
                 <>
                   <a href={`/workspaces/${ws}/workflows/new`}>Create a workflow</a> from a small example, or start from a template:{' '}
                 </>
@@ -203,7 +204,7 @@ export async function workflowsPage(app: FastifyInstance, { ctx }: { ctx: Ctx })
 
   app.get<{ Params: { ws: string } }>('/workspaces/:ws/workflows/new', async (request, reply) => {
     const page = await requireWorkspace(ctx, request, request.params.ws);
-    requireRole(page, 'member', 'Creating a workflow');
+    requireRole(page, 'admin', 'Creating a workflow');
     const catalog = await triggerCatalog(ctx, page.workspace.id);
     return sendHtml(
       reply,
@@ -213,7 +214,7 @@ export async function workflowsPage(app: FastifyInstance, { ctx }: { ctx: Ctx })
 
   app.post<{ Params: { ws: string } }>('/workspaces/:ws/workflows', async (request, reply) => {
     const page = await requireWorkspace(ctx, request, request.params.ws);
-    requireRole(page, 'member', 'Creating a workflow');
+    requireRole(page, 'admin', 'Creating a workflow');
     const ws = page.workspace.id;
     const text = field(request.body, 'definition') ?? '';
     const enabled = field(request.body, 'enabled') === 'on';

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import {
+  assertAdmin,
   assertMayWrite,
   assertWorkspaceAccess,
   assertWorkspaceAdmin,
@@ -19,6 +20,9 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The least role a workspace API key needs for this route (the admin token may do everything). */
     role?: ApiKeyRole;
+    /** An instance-wide action, named for its error (`creating a user`): the admin token, or a user who is admin
+     *  of every workspace (isInstanceAdmin). */
+    instanceAdmin?: string;
   }
 }
 
@@ -49,7 +53,8 @@ export function requireToken(app: FastifyInstance, ctx: Ctx, admin: AdminTokenHa
     const ws = (request.params as Record<string, string> | undefined)?.ws;
     if (ws !== undefined) assertWorkspaceAccess(request.principal, ws);
     assertMayWrite(request.principal, request.method);
-    if (request.routeOptions.config.role === 'admin')
-      assertWorkspaceAdmin(request.principal, `${request.method} ${request.routeOptions.url}`);
+    const { role, instanceAdmin } = request.routeOptions.config;
+    if (instanceAdmin !== undefined) assertAdmin(request.principal, instanceAdmin);
+    else if (role === 'admin') assertWorkspaceAdmin(request.principal, `${request.method} ${request.routeOptions.url}`);
   });
 }

@@ -26,6 +26,16 @@ export interface RegisteredRoute {
   method: string;
   url: string;
   schema: (FastifySchema & RouteDocs) | undefined;
+  /** The route config that auth.ts enforces, for the document to say who may call it. */
+  config?: { role?: string; instanceAdmin?: string };
+}
+
+/** Who may call a bearer route, as the auth hook decides it (plugins/auth.ts): reads take any role, changes a member
+ *  or admin, `adminOnly` routes an admin, instance-wide actions the admin token or an admin of every workspace. */
+function accessOf(route: RegisteredRoute): 'viewer' | 'member' | 'admin' | 'instance-admin' {
+  if (route.config?.instanceAdmin !== undefined) return 'instance-admin';
+  if (route.config?.role === 'admin') return 'admin';
+  return ['GET', 'HEAD', 'OPTIONS'].includes(route.method) ? 'viewer' : 'member';
 }
 
 declare module 'fastify' {
@@ -141,6 +151,7 @@ export function buildOpenApiDocument(routes: readonly RegisteredRoute[], version
       ...(body ? { requestBody: body } : {}),
       responses: responses(schema.response),
       security: schema.security && !schema.public ? [{ [schema.security]: [] }] : bearer ? [{ bearer: [] }] : [],
+      ...(bearer && !schema.security ? { 'x-sluice-access': accessOf(route) } : {}),
     };
   }
   return {
@@ -180,7 +191,12 @@ export function registerOpenApi(app: FastifyInstance, version = '0.1.0'): void {
     for (const method of [route.method].flat()) {
       // HEAD twins of GET routes are added by Fastify itself; the document lists the GET.
       if (method !== 'HEAD' && isApiRoute(route.url))
-        routes.push({ method, url: route.url, schema: route.schema as RegisteredRoute['schema'] });
+        routes.push({
+          method,
+          url: route.url,
+          schema: route.schema as RegisteredRoute['schema'],
+          config: route.config as RegisteredRoute['config'],
+        });
     }
   });
 

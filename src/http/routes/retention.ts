@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Ctx } from '../../services/context.js';
 import { runRetention } from '../../services/retention/run-retention.js';
-import { assertAdmin } from '../../services/workspaces/authenticate.js';
 import { apiErrors, body, nullable, view, WorkspaceId } from '../schemas/common.js';
 
 const RetentionReport = view(
@@ -36,6 +35,7 @@ export async function retentionRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
   app.post(
     '/retention/run',
     {
+      config: { instanceAdmin: 'running retention' },
       schema: {
         summary: 'Prune history past each workspace’s retention now, or one workspace’s (admin token); answers when done',
         tags: ['ops'],
@@ -44,7 +44,6 @@ export async function retentionRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request) => {
-      assertAdmin(request.principal, 'running retention');
       return runRetention(ctx, { workspaceId: request.body?.workspaceId });
     },
   );

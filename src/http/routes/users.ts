@@ -7,7 +7,6 @@ import type { Ctx } from '../../services/context.js';
 import { listAudit } from '../../services/audit/list-audit.js';
 import { createUser } from '../../services/users/create-user.js';
 import { deleteUser, listUsers } from '../../services/users/manage-users.js';
-import { assertAdmin } from '../../services/workspaces/authenticate.js';
 import { adminOnly } from '../plugins/auth.js';
 import { apiErrors, body, idOf, isoTime, NoContent, nullable, oneOf, pageOf, paging, query, view, WsParams } from '../schemas/common.js';
 
@@ -45,6 +44,7 @@ export async function userRoutes(plain: FastifyInstance, { ctx }: { ctx: Ctx }):
   app.post(
     '/users',
     {
+      config: { instanceAdmin: 'creating a user' },
       schema: {
         summary: 'Create a console user (admin)',
         tags,
@@ -61,21 +61,23 @@ export async function userRoutes(plain: FastifyInstance, { ctx }: { ctx: Ctx }):
       },
     },
     async (request, reply) => {
-      assertAdmin(request.principal, 'creating a user');
       return reply.status(201).send(await createUser(ctx, request.principal, request.body));
     },
   );
   app.get(
     '/users',
-    { schema: { summary: 'List console users (admin)', tags, response: { 200: view({ data: Type.Array(User) }), ...apiErrors() } } },
+    {
+      config: { instanceAdmin: 'listing users' },
+      schema: { summary: 'List console users (admin)', tags, response: { 200: view({ data: Type.Array(User) }), ...apiErrors() } },
+    },
     async (request) => {
-      assertAdmin(request.principal, 'listing users');
       return { data: await listUsers(ctx) };
     },
   );
   app.delete(
     '/users/:id',
     {
+      config: { instanceAdmin: 'deleting a user' },
       schema: {
         summary: 'Delete a console user and end their sessions (admin)',
         tags,
@@ -84,7 +86,6 @@ export async function userRoutes(plain: FastifyInstance, { ctx }: { ctx: Ctx }):
       },
     },
     async (request, reply) => {
-      assertAdmin(request.principal, 'deleting a user');
       await deleteUser(ctx, request.principal, request.params.id);
       return reply.status(204).send(null);
     },

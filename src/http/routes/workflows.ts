@@ -81,6 +81,8 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   app.post(
     '/workspaces/:ws/workflows',
     {
+      // A definition can send the workspace's secrets, email and access anywhere: only admins write them.
+      config: adminOnly,
       schema: {
         summary: 'Create a workflow (version 1)',
         tags,
@@ -111,6 +113,7 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   app.patch(
     '/workspaces/:ws/workflows/:id',
     {
+      config: adminOnly,
       schema: {
         summary: 'Change a workflow: fields given replace the current ones; a new trigger or steps is a new version',
         tags,
@@ -124,6 +127,7 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
   app.delete(
     '/workspaces/:ws/workflows/:id',
     {
+      config: adminOnly,
       schema: {
         summary: 'Delete a workflow (no new runs; its history stays)',
         tags,

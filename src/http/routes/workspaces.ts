@@ -1,7 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { assertAdmin } from '../../services/workspaces/authenticate.js';
 import type { Ctx } from '../../services/context.js';
 import { adminOnly } from '../plugins/auth.js';
 import { createApiKey } from '../../services/workspaces/create-api-key.js';
@@ -52,6 +51,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
   app.post(
     '/workspaces',
     {
+      config: { instanceAdmin: 'creating a workspace' },
       schema: {
         summary: 'Create a workspace (admin token)',
         tags,
@@ -63,7 +63,6 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request, reply) => {
-      assertAdmin(request.principal, 'creating a workspace');
       return reply.status(201).send(await createWorkspace(ctx, request.body));
     },
   );
@@ -169,6 +168,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
   app.delete(
     '/workspaces/:ws',
     {
+      config: { instanceAdmin: 'deleting a workspace' },
       schema: {
         summary: 'Delete a workspace and erase all its data (admin token; confirm with ?confirm=<workspace id>)',
         tags,
@@ -185,7 +185,6 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
       },
     },
     async (request) => {
-      assertAdmin(request.principal, 'deleting a workspace');
       return deleteWorkspace(ctx, request.params.ws, request.query.confirm ?? request.body?.confirm);
     },
   );
