@@ -70,7 +70,7 @@ export async function userRoutes(plain: FastifyInstance, { ctx }: { ctx: Ctx }):
       config: { instanceAdmin: 'listing users' },
       schema: { summary: 'List console users (admin)', tags, response: { 200: view({ data: Type.Array(User) }), ...apiErrors() } },
     },
-    async (request) => {
+    async () => {
       return { data: await listUsers(ctx) };
     },
   );
