@@ -105,6 +105,19 @@ describe('compileExpression: problems at compile time', () => {
     assert.equal(problem('cel.bind(x, 1, x + 1)').code, 'not_offered');
     assert.equal(problem(`[${Array.from({ length: EXPRESSION_LIMITS.maxListElements + 1 }, () => '1').join(',')}]`).code, 'too_complex');
   });
+  test('matches() takes a literal pattern that matches in linear time', () => {
+    const dynamic = problem('customer.email.matches(event.action)', 'condition');
+    assert.equal(dynamic.code, 'not_offered');
+    assert.match(dynamic.message, /must be a string literal/);
+    assert.equal(dynamic.position?.column, 1);
+    const backref = problem('event.action.matches("^(a+)\\\\1$")', 'condition');
+    assert.equal(backref.code, 'not_offered');
+    assert.match(backref.message, /back-references or lookarounds/);
+    assert.equal(backref.position?.column, 22, 'points at the pattern');
+    assert.match(problem('event.action.matches("(?<=a)b")', 'condition').message, /back-references or lookarounds/);
+    assert.match(problem('event.action.matches("a(")', 'condition').message, /not a valid regular expression/);
+    assert.equal(compiled('customer.email.matches("^[a-z]+@example\\\\.com$")', 'condition').evaluate(context), true);
+  });
 });
 
 describe('compileExpression: errors at evaluation', () => {
@@ -139,6 +152,17 @@ describe('compileExpression: errors at evaluation', () => {
     assert.equal(e.code, 'too_costly');
     assert.match(e.message, /a list of 20000 items/);
     assert.equal(compiled('size(event.items) == 20000', 'condition').evaluate(big), true, 'a single pass stays within budget');
+  });
+
+  test('a pattern that backtracks catastrophically returns at once, on the linear-time engine', () => {
+    // The classic: nested quantifiers and a subject that almost matches, 2^n steps on a backtracking engine. 32
+    // characters take about a minute there (so that this test fails rather than hangs without the fallback), and
+    // milliseconds on the linear-time engine: the bound below is a tenth of the first and far above the second.
+    const redos = compiled('event.text.matches("^(a+)+$")', 'condition');
+    const started = process.hrtime.bigint();
+    assert.equal(redos.evaluate({ ...context, event: { text: `${'a'.repeat(32)}b` } }), false);
+    assert.ok(process.hrtime.bigint() - started < 5_000_000_000n, 'returned within seconds');
+    assert.equal(redos.evaluate({ ...context, event: { text: 'a'.repeat(5000) } }), true);
   });
 
   test('huge output: the result size is bounded', () => {

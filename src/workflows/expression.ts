@@ -11,13 +11,24 @@
 // - structure: AST nodes, nesting depth, list/map literal sizes and call arguments (the library's parse limits);
 // - comprehensions (all, exists, exists_one, map, filter) nest at most maxComprehensionNesting deep, and
 //   cel.bind is not offered (chained binds can double a value per level) (compile);
+// - regular expressions: a `matches()` pattern must be a string literal that V8's linear-time engine accepts (no
+//   back-references or lookarounds, as in RE2, which CEL specifies), and the process runs every regular expression
+//   that backtracks too long on that engine instead (the flags below). The library runs `matches` with a plain
+//   RegExp on the event loop: `"aaaa…b".matches("^(a+)+$")` would otherwise stop the whole server for hours (compile);
 // - evaluation: before running, a worst-case cost is estimated from the AST size, the comprehension nesting and
 //   the longest list in the context (nodes × (longest + 1)^(nesting + 1)); above evaluationBudget the
 //   evaluation is refused with a clear error instead of running (evaluate). CEL has no loops or recursion,
 //   so this estimate is an upper bound on the work done;
 // - result: the value handed back is converted to plain JSON with a size budget (maxResultBytes), so a value
 //   built from shared references cannot expand into gigabytes on the way out (evaluate).
+import { setFlagsFromString } from 'node:v8';
 import { Environment, type ASTNode, type ParseResult } from '@marcbachmann/cel-js';
+
+// The `l` flag (linear-time matching) for the check below, and the same engine for any regular expression that
+// backtracks excessively, which is every catastrophic case once back-references and lookarounds are refused. Both
+// are read when a regular expression runs, so setting them here, before any workflow expression exists, is enough.
+setFlagsFromString('--enable-experimental-regexp-engine');
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 export const EXPRESSION_LIMITS = {
   /** Characters of CEL source in one expression or one `{{ }}`. */
@@ -124,6 +135,9 @@ export function compileExpression(source: string, options: { kind: ExpressionKin
   if (shape.bind !== null) {
     return fail('not_offered', `cel.bind is not offered in workflow expressions${at(source, shape.bind)}`, position(source, shape.bind));
   }
+  if (shape.regex !== null) {
+    return fail('not_offered', `${shape.regex.problem}${at(source, shape.regex.start)}`, position(source, shape.regex.start));
+  }
   if (shape.nesting > EXPRESSION_LIMITS.maxComprehensionNesting) {
     return fail(
       'too_complex',
@@ -177,6 +191,8 @@ interface Shape {
   nodes: number;
   nesting: number;
   bind: number | null;
+  /** The first `matches()` whose pattern is refused, and why. */
+  regex: { start: number; problem: string } | null;
   references: ExpressionReferences;
 }
 
@@ -191,6 +207,7 @@ function inspect(root: ASTNode): Shape {
   let nodes = 0;
   let nesting = 0;
   let bind: number | null = null;
+  let regex: Shape['regex'] = null;
 
   const visit = (node: ASTNode, depth: number, parent: ASTNode | null): void => {
     nodes++;
@@ -199,6 +216,7 @@ function inspect(root: ASTNode): Shape {
       const [name, receiver] = node.args;
       if (COMPREHENSIONS.has(name)) inner = depth + 1;
       if (name === 'bind' && receiver.op === 'id' && receiver.args === 'cel') bind ??= node.start;
+      if (name === 'matches') regex ??= refusedPattern(node);
     }
     nesting = Math.max(nesting, inner);
     if (node.op === 'id' && (CONTEXT_ROOTS as readonly string[]).includes(node.args)) {
@@ -210,7 +228,25 @@ function inspect(root: ASTNode): Shape {
     forEachChild(node.args, (child) => visit(child, inner, node));
   };
   visit(root, 0, null);
-  return { nodes, nesting, bind, references: { roots: [...roots], steps: [...steps], secrets: [...secrets] } };
+  return { nodes, nesting, bind, regex, references: { roots: [...roots], steps: [...steps], secrets: [...secrets] } };
+}
+
+/** Why the pattern of a `s.matches(pattern)` call is refused, or null when it is a literal that matches in linear time. */
+function refusedPattern(call: ASTNode): { start: number; problem: string } | null {
+  const pattern = (call.args as unknown[])[2];
+  const literal = Array.isArray(pattern) && pattern.length === 1 && isNode(pattern[0]) ? pattern[0] : undefined;
+  if (!literal || literal.op !== 'value' || typeof literal.args !== 'string') {
+    return { start: call.start, problem: 'the pattern of matches() must be a string literal (a pattern taken from data could take very long to match)' };
+  }
+  try {
+    new RegExp(literal.args, 'l');
+    return null;
+  } catch (err) {
+    const why = (err as Error).message.includes('linear time')
+      ? 'uses back-references or lookarounds, which are not offered (as in RE2): they can take very long to match'
+      : `is not a valid regular expression (${(err as Error).message.replace(/^Invalid regular expression: /, '')})`;
+    return { start: literal.start, problem: `the pattern ${JSON.stringify(literal.args)} ${why}` };
+  }
 }
 
 /** The constant field a parent selects from `child`: `child.name`, `child.?name`, `child['name']`. */
