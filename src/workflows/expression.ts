@@ -236,7 +236,10 @@ function refusedPattern(call: ASTNode): { start: number; problem: string } | nul
   const pattern = (call.args as unknown[])[2];
   const literal = Array.isArray(pattern) && pattern.length === 1 && isNode(pattern[0]) ? pattern[0] : undefined;
   if (!literal || literal.op !== 'value' || typeof literal.args !== 'string') {
-    return { start: call.start, problem: 'the pattern of matches() must be a string literal (a pattern taken from data could take very long to match)' };
+    return {
+      start: call.start,
+      problem: 'the pattern of matches() must be a string literal (a pattern taken from data could take very long to match)',
+    };
   }
   try {
     new RegExp(literal.args, 'l');
