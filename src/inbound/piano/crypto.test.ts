@@ -42,6 +42,17 @@ test('round trips with keys shorter than, exactly and longer than 32 characters;
   assert.deepEqual(decryptPianoData('not base64!~~~x', 'k'), { ok: false, reason: 'malformed_data' });
 });
 
+test('U+FFFD is a character like any other: text holding it decrypts; bytes that are not UTF-8 do not', () => {
+  const key = 'PianoReplacementCharKey0123456789abcd';
+  const json = JSON.stringify({ version: 2, type: 'access_granted', aid: 'AID123', name: 'Ren\uFFFDe' });
+  assert.deepEqual(decryptPianoData(encryptPianoData(json, key), key), { ok: true, plaintext: json });
+  // A valid MAC over a ciphertext of bytes that are not UTF-8 (0xff never occurs in UTF-8).
+  const cipher = createCipheriv('aes-256-ecb', Buffer.from(key.slice(0, 32)), null);
+  const cipherText = Buffer.concat([cipher.update(Buffer.from([0x7b, 0xff, 0x7d])), cipher.final()]).toString('base64url');
+  const mac = createHmac('sha256', key).update(cipherText).digest('base64url');
+  assert.deepEqual(decryptPianoData(`${cipherText}~~~${mac}`, key), { ok: false, reason: 'undecryptable' });
+});
+
 test('a query string that turned "+" into spaces still verifies', () => {
   const key = 'k'.repeat(40);
   // An older sender's standard base64 (with "+" and "/"), the HMAC taken over that text.

@@ -29,6 +29,8 @@ export function normalizePianoData(data: string): string {
   return data.trim().replace(/ /g, '+');
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 export function decryptPianoData(data: string | undefined, privateKey: string, opts: { requireHmac?: boolean } = {}): PianoDecryptResult {
   if (!data) return { ok: false, reason: 'missing_data' };
   const text = normalizePianoData(data);
@@ -56,9 +58,14 @@ export function decryptPianoData(data: string | undefined, privateKey: string, o
   }
   const pad = plain[plain.length - 1]!;
   if (pad >= 1 && pad <= 16 && plain.subarray(plain.length - pad).every((b) => b === pad)) plain = plain.subarray(0, plain.length - pad);
-  const plaintext = plain.toString('utf8');
-  // A wrong key decrypts to noise: neither valid UTF-8 text nor JSON.
-  if (plaintext.includes('\uFFFD')) return { ok: false, reason: 'undecryptable' };
+  // A wrong key decrypts to noise, which is almost never valid UTF-8 (and, when it is, not JSON). Decoded strictly:
+  // U+FFFD itself is a character real data holds (a name garbled upstream), so its presence proves nothing.
+  let plaintext: string;
+  try {
+    plaintext = strictUtf8.decode(plain);
+  } catch {
+    return { ok: false, reason: 'undecryptable' };
+  }
   return { ok: true, plaintext };
 }
 
