@@ -2,8 +2,12 @@
 // AES-256-GCM: the tag authenticates, so a tampered or foreign-key value fails loudly instead of
 // decrypting to garbage.
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { AppError } from '../errors.js';
+
+/** The least length of a master key, as SLUICE_SECRET_KEY requires it (config.ts). */
+export const MIN_MASTER_KEY_LENGTH = 32;
 
 const VERSION = 'v1';
 
@@ -54,14 +58,39 @@ export function createSecretBox(masterKey: string): SecretBox {
   };
 }
 
-/** The master key: SLUICE_SECRET_KEY, else a key generated once into the data dir, readable by its owner only. */
+/** The master key: SLUICE_SECRET_KEY, else a key generated once into the data dir, readable by its owner only. A
+ *  key file held to SLUICE_SECRET_KEY's rule (32 characters at least): an empty one, as `echo "$UNSET" > secret.key`
+ *  writes, would seal every credential with sha256(""), a key anyone can compute. */
 export function loadOrCreateMasterKey(configured: string | undefined, dataDir: string): { key: string; generated: boolean } {
   if (configured !== undefined) return { key: configured, generated: false };
   const file = path.join(dataDir, 'secret.key');
-  if (existsSync(file)) return { key: readFileSync(file, 'utf8').trim(), generated: false };
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (key.length < MIN_MASTER_KEY_LENGTH) {
+      throw new AppError(
+        'MASTER_KEY_FILE_INVALID',
+        `${file} holds ${key.length === 0 ? 'no key' : `a key of ${key.length} characters`}; a master key has at least ${MIN_MASTER_KEY_LENGTH}. Restore the file from a backup, or set SLUICE_SECRET_KEY; on a new install with nothing stored yet, delete it and Sluice generates one`,
+        500,
+      );
+    }
+    return { key, generated: false };
+  }
   mkdirSync(dataDir, { recursive: true });
   const key = randomBytes(32).toString('base64');
-  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  // Durable before anything is sealed with it: a power cut must not leave an empty file behind sealed secrets.
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    writeSync(fd, `${key}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   chmodSync(file, 0o600);
+  const dir = openSync(dataDir, 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
   return { key, generated: true };
 }
