@@ -2,7 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ENTRY = fileURLToPath(new URL('./sluice-cli.ts', import.meta.url));
+/** The CLI from the TypeScript sources, for `node --import tsx`. */
+export const SLUICE_ENTRY = fileURLToPath(new URL('./sluice-cli.ts', import.meta.url));
+const ENTRY = SLUICE_ENTRY;
 
 export interface SluiceProcess {
   proc: ChildProcess;

@@ -1,13 +1,14 @@
 // The sluice command against the hardening issue: one-line errors with a code, usage hints, URLs from the
 // server's config while it is down, a private data dir, and `listen` that outlives server restarts.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { waitFor } from '../helpers/app.js';
 import { createTestStore, usingPostgres } from '../helpers/db.js';
-import { runSluice, spawnSluice, startSluiceProcess } from '../helpers/sluice-process.js';
+import { runSluice, SLUICE_ENTRY, spawnSluice, startSluiceProcess } from '../helpers/sluice-process.js';
 
 const TOKEN = 'cli_lifecycle_admin_token_0123456789';
 
@@ -202,3 +203,31 @@ test('a SIGTERM while sluice is still starting stops it cleanly once started (ex
     await store.drop();
   }
 });
+
+test(
+  'started by `npm start`, sluice stops cleanly when npm ends: the shell between them does not pass SIGTERM on',
+  { timeout: 90_000 },
+  async () => {
+    const store = await createTestStore();
+    try {
+      // As npm runs a script: `sh -c "<command>"`, with npm_lifecycle_event set. The shell is killed the way npm's
+      // SIGTERM kills it; Sluice, its child, never gets a signal.
+      const command = `'${process.execPath}' --import tsx '${SLUICE_ENTRY}' start --port 0`;
+      const shell = spawn('sh', ['-c', command], {
+        env: { ...process.env, ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info', npm_lifecycle_event: 'start' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      shell.stdout.on('data', (d) => (out += d));
+      // The pipe ends when its last writer, Sluice, has exited.
+      const ended = new Promise<void>((resolve) => shell.stdout.on('end', resolve));
+      await waitFor(async () => out.includes('"msg":"sluice started"'), 'sluice started', 60_000);
+      shell.kill('SIGTERM');
+      await ended;
+      assert.match(out, /without passing its signal on: stopping/);
+      assert.match(out, /"msg":"stopped"/);
+    } finally {
+      await store.drop();
+    }
+  },
+);

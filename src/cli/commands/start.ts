@@ -54,6 +54,13 @@ export const startCommand: Command = {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    const parentWatch = process.env.npm_lifecycle_event
+      ? watchForOrphaning(() => {
+          if (stopRequested) return;
+          running?.ctx.log.warn('the npm process that started Sluice has ended without passing its signal on: stopping');
+          onSignal('SIGTERM');
+        })
+      : undefined;
     try {
       // The store is opened before the app is loaded, not after: on a first start initdb and the server's start
       // (about 1.5 s on 2 small cores) run in their own processes while this one loads the app's modules (about
@@ -74,10 +81,32 @@ export const startCommand: Command = {
     } catch (err) {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
+      if (parentWatch) clearInterval(parentWatch);
       throw err;
     }
     if (stopRequested) stop();
     await finished;
+    if (parentWatch) clearInterval(parentWatch);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   },
 };
+
+/**
+ * `npm start` runs Sluice under `sh -c`, and a SIGTERM to npm (`docker stop`, a service manager stopping the main
+ * pid) reaches that shell, which dies without passing it on: Sluice ran on, orphaned, holding its port, its data dir
+ * and its PostgreSQL. Started by npm, Sluice takes the loss of its parent as the SIGTERM it never got. Two looks in a
+ * row, half a second apart: a Ctrl-C reaches Sluice itself as the shell dies, and must count once, not as a second
+ * signal that exits at once.
+ */
+function watchForOrphaning(onOrphaned: () => void): NodeJS.Timeout {
+  const parent = process.ppid;
+  let seen = 0;
+  const timer = setInterval(() => {
+    seen = process.ppid === parent ? 0 : seen + 1;
+    if (seen < 2) return;
+    clearInterval(timer);
+    onOrphaned();
+  }, 500);
+  timer.unref();
+  return timer;
+}
