@@ -73,6 +73,21 @@ describe('parity settings and access reported by the app', () => {
     ).rows;
   const state = async (ws: string) => ({ rows: await appRows(ws), messages: (await get(ws, '/messages?limit=500')).data.length });
 
+  test('a key of the full 200 characters is granted and revoked by its own URL (not refused as a URL too long)', async () => {
+    const ws = await workspace('long keys');
+    const key = `courses/${'a'.repeat(100)}/${'b'.repeat(91)}`;
+    assert.equal(key.length, 200);
+    const path = `/customers/cus_alice/access/${encodeURIComponent(key)}`;
+    const granted = await call('PUT', ws, path, {});
+    assert.equal(granted.status, 200, JSON.stringify(granted.body));
+    assert.deepEqual([granted.body.change, granted.body.access.key], ['granted', key]);
+    const revoked = await call('DELETE', ws, path);
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.equal(revoked.body.change, 'revoked');
+    const tooLong = await call('PUT', ws, `/customers/cus_alice/access/${'k'.repeat(401)}`, {});
+    assert.equal(tooLong.status, 400, 'a key over the limit is a validation error, not a 414');
+  });
+
   test('grant, modify and revoke publish once each, whatever the number of calls', async () => {
     const ws = await workspace('single');
     const alice = await customerId(ws, 'cus_alice');

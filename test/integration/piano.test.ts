@@ -63,6 +63,10 @@ describe('Piano', () => {
       timestamp: String(E1 + n),
     });
     const data = pianoData(payload(1), KEY);
+    // A HEAD changes nothing: it is not a delivery.
+    const head = await fetch(`${app.url}/webhooks/piano/${ws}?data=${encodeURIComponent(data)}`, { method: 'HEAD' });
+    assert.equal(head.status, 404);
+    assert.equal((await events(ws)).length, 0, 'nothing stored by a HEAD');
     assert.deepEqual(await sendPiano(app.url, ws, data, 'GET'), { status: 200, body: { received: true } });
     assert.deepEqual(await sendPiano(app.url, ws, data, 'POST form'), { status: 200, body: { received: true, duplicate: true } });
     assert.deepEqual(await sendPiano(app.url, ws, pianoData(payload(2), KEY), 'POST form'), { status: 200, body: { received: true } });

@@ -74,8 +74,9 @@ export const listenCommand: Command = {
     });
     if (!values.workspace) throw new UsageError('--workspace is required');
     const intervalMs = values.interval === undefined ? 1000 : Number(values.interval);
-    if (!Number.isInteger(intervalMs) || intervalMs < 100)
-      throw new UsageError('--interval must be a positive number of milliseconds, at least 100');
+    // Above a day the poll would be pointless, and above 2^31 - 1 ms Node's timers fire after 1 ms instead.
+    if (!Number.isInteger(intervalMs) || intervalMs < 100 || intervalMs > 86_400_000)
+      throw new UsageError('--interval must be a whole number of milliseconds from 100 to 86400000 (a day)');
     const ws = values.workspace;
     const config = loadConfig();
     const source = messageSource(config, ws, values.type);

@@ -84,7 +84,8 @@ export async function pianoWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx 
   };
   app.get(
     '/webhooks/piano/:workspaceId',
-    { ...options, schema: { ...schema, summary: 'Receive a Piano webhook (data in the query string)' } },
+    // No HEAD twin: a HEAD request would store the event (and as a POST), where a HEAD must change nothing.
+    { ...options, exposeHeadRoute: false, schema: { ...schema, summary: 'Receive a Piano webhook (data in the query string)' } },
     handler,
   );
   app.post('/webhooks/piano/:workspaceId', { ...options, schema: postSchema }, handler);
