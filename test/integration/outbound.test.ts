@@ -90,6 +90,18 @@ describe('outbound webhooks', () => {
     assert.equal((new Webhook(ep.secret).verify(r.requests[1]!.body, r.requests[1]!.headers as Record<string, string>) as any).data.n, 2);
   });
 
+  test('a rate limit holds: never more attempts started in a second than the endpoint allows', async () => {
+    const ws = await workspace('rate-limit');
+    const r = await receiver();
+    await endpoint(ws, { url: r.url, rateLimit: 2 });
+    for (let n = 0; n < 10; n++) await publish(ws, 'lesson.completed', { n });
+    await waitFor(async () => r.requests.length === 10, 'ten deliveries', 20_000);
+    const at = r.requests.map((q) => q.at).sort((x, y) => x - y);
+    // Any three arrivals span a second, less a little for the clocks of the claim and the receiver.
+    for (let i = 0; i + 2 < at.length; i++)
+      assert.ok(at[i + 2]! - at[i]! >= 900, `arrivals ${i}–${i + 2}: ${at.slice(i, i + 3).join(', ')}`);
+  });
+
   test('500 three times then 200: one success, four attempts, the same webhook-id', async () => {
     const ws = await workspace('retries');
     const r = await receiver((_req, n) => (n <= 3 ? { status: 500, body: `boom ${n}` } : { status: 200, body: 'thanks' }));
@@ -276,6 +288,9 @@ describe('outbound webhooks', () => {
       { url: a.url, rateLimit: 0 },
       { url: a.url, headers: { 'webhook-signature': 'x' } },
       { url: a.url, headers: { 'x-ok': 'line\nbreak' } },
+      { url: a.url, headers: { 'x-ok': 'bell\u0007' } },
+      { url: a.url, headers: { 'x-ok': 'del\u007f' } },
+      { url: a.url, headers: { 'x-ok': 'smile \ud83d\ude00' } },
       { url: a.url, secret: 'whsec_short' },
     ]) {
       const res = await call('POST', ws, '/endpoints', bad);

@@ -20,7 +20,9 @@ export interface ClaimedDelivery {
  * The outbound queue. A claim takes due deliveries at most `perEndpoint` ($3) in flight per endpoint (counting
  * every sender's claims, less the claiming sender's own deliveries whose request has ended and which are only
  * being recorded, $4), and within each endpoint's rate limit (deliveries per second, counting the last second's
- * attempts): a slow or dead endpoint fills its own slots and no more, so the others keep flowing. A delivery in $4
+ * recorded attempts and every claimed delivery, $4's too: an attempt whose request has ended is not recorded yet,
+ * and left out it gave each claim of that window a full second's quota): a slow or dead endpoint fills its own
+ * slots and no more, so the others keep flowing. A delivery in $4
  * is left out of the count only while it is still claimed (the snapshot decides both): one recorded meanwhile is
  * counted by neither.
  */
@@ -35,8 +37,8 @@ export const DELIVERY_QUEUE: QueueDef = {
        SELECT d.id
        FROM endpoints e
        CROSS JOIN LATERAL (
-         SELECT count(*)::int AS n FROM deliveries x
-         WHERE x.endpoint_id = e.id AND x.locked_by IS NOT NULL AND x.locked_until > now() AND x.id <> ALL($4::text[])
+         SELECT (count(*) FILTER (WHERE x.id <> ALL($4::text[])))::int AS n, count(*)::int AS started FROM deliveries x
+         WHERE x.endpoint_id = e.id AND x.locked_by IS NOT NULL AND x.locked_until > now()
        ) busy
        CROSS JOIN LATERAL (
          SELECT CASE WHEN e.rate_limit IS NULL THEN 0 ELSE (
@@ -55,7 +57,7 @@ export const DELIVERY_QUEUE: QueueDef = {
        -- paused and disabled endpoints' deliveries stay pending, untouched, until the endpoint is enabled
        WHERE e.state = 'enabled'
          AND d.rn <= $3 - busy.n
-         AND (e.rate_limit IS NULL OR d.rn <= e.rate_limit - busy.n - recent.n)
+         AND (e.rate_limit IS NULL OR d.rn <= e.rate_limit - busy.started - recent.n)
        ORDER BY d.next_attempt_at LIMIT $2`,
 };
 

@@ -90,6 +90,9 @@ export function parseRateLimit(raw: unknown): number | null {
   return raw;
 }
 
+// eslint-disable-next-line no-control-regex
+const NOT_IN_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
 export function parseHeaders(raw: unknown): Record<string, string> {
   if (raw === undefined || raw === null) return {};
   if (typeof raw !== 'object' || Array.isArray(raw))
@@ -106,6 +109,14 @@ export function parseHeaders(raw: unknown): Record<string, string> {
       throw new ValidationError(`headers: the value of ${name} must be a single-line string of at most 1000 characters`, {
         field: 'headers',
       });
+    }
+    // What HTTP allows in a field value (RFC 9110: visible ASCII, space, tab, and bytes 0x80–0xFF) is what the sender
+    // can send; anything else (a control character, DEL, an emoji) made every delivery fail for days.
+    if (NOT_IN_HEADER_VALUE.test(value)) {
+      throw new ValidationError(
+        `headers: the value of ${name} holds a character HTTP does not allow in a header (control characters, DEL, or beyond U+00FF such as emoji)`,
+        { field: 'headers' },
+      );
     }
     out[name.toLowerCase()] = value;
   }
