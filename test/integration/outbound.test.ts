@@ -318,7 +318,9 @@ describe('an endpoint failing too long', () => {
     const failing = await startReceiver(() => ({ status: 500 }));
     const ops = await startReceiver();
     try {
-      const bad = (await call('POST', '/endpoints', { url: failing.url, eventTypes: ['course.*'] })).body;
+      const bad = (
+        await call('POST', '/endpoints', { url: `${failing.url}/hooks/T0/B0/capability?token=secret-in-url`, eventTypes: ['course.*'] })
+      ).body;
       await call('POST', '/endpoints', { url: ops.url, eventTypes: ['incident.*'] });
       await call('POST', '/events', { type: 'course.enrolled', data: {} });
       await waitFor(async () => (await call('GET', `/endpoints/${bad.id}`)).body.enabled === false, 'disabled after failing too long');
@@ -326,6 +328,14 @@ describe('an endpoint failing too long', () => {
       assert.equal(health.openIncidents.length, 1);
       assert.equal(health.openIncidents[0].endpointId, bad.id);
       await waitFor(async () => ops.requests.some((r) => JSON.parse(r.body).type === 'incident.opened'), 'incident.opened delivered');
+      // What goes out names the endpoint and where it points, never the path or query a receiver URL keeps its secret in.
+      const opened = JSON.parse(ops.requests.find((r) => JSON.parse(r.body).type === 'incident.opened')!.body);
+      assert.match(
+        opened.data.incident.title,
+        new RegExp(`^Endpoint ${bad.id} \\(${failing.url.replace(/[.]/g, '\\.')}\\) failed every delivery for 1 minute`),
+      );
+      for (const secret of ['capability', 'secret-in-url']) assert.ok(!ops.requests.some((r) => r.body.includes(secret)), secret);
+      assert.equal((await call('GET', `/endpoints/${bad.id}`)).body.disabledReason, 'failing for 1 minute');
 
       assert.equal((await call('PATCH', `/endpoints/${bad.id}`, { enabled: true })).body.enabled, true);
       assert.deepEqual((await call('GET', '/health')).body.outbound.openIncidents, []);

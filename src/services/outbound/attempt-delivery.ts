@@ -317,8 +317,12 @@ async function disableFailingEndpoint(ctx: Ctx, sent: EndpointRow, failingFor: n
     const endpoint = await findEndpoint(tx, sent.workspace_id, sent.id, true);
     if (!endpoint || endpoint.state !== 'enabled' || !endpoint.failing_since) return;
     const days = Math.round((failingFor / 86400) * 10) / 10;
-    const detail = `${endpoint.url} failed every delivery for ${days} days (last: ${error ?? 'no answer'}); disabled`;
-    await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: `failing for ${days} days` });
+    const during = durationText(failingFor);
+    // The URL's origin only: the incident goes out as incident.opened to every subscriber (REST Hooks of third
+    // parties too), and receiver URLs are often capabilities, with their secret in the path or the query.
+    const where = urlOrigin(endpoint.url);
+    const detail = `Endpoint ${endpoint.description ?? endpoint.id} (${where}) failed every delivery for ${during} (last: ${error ?? 'no answer'}); disabled`;
+    await updateEndpoint(tx, endpoint.id, { state: 'disabled', disabledReason: `failing for ${during}` });
     await raiseIncident(ctx, tx, {
       workspaceId: endpoint.workspace_id,
       kind: 'endpoint_disabled',
@@ -327,8 +331,25 @@ async function disableFailingEndpoint(ctx: Ctx, sent: EndpointRow, failingFor: n
       subject: endpoint.id,
       endpointId: endpoint.id,
       title: detail,
-      details: { url: endpoint.url, failingForDays: days, lastError: error },
+      details: { origin: where, failingForDays: days, lastError: error },
     });
     ctx.log.error({ endpointId: endpoint.id, days }, 'endpoint disabled after failing too long');
   });
+}
+
+/** The scheme, host and port of a URL: where it points, without the path or query that may hold a token. */
+function urlOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'an unreadable URL';
+  }
+}
+
+/** "5 days", "2.5 hours", "40 minutes": a failure window in the unit a person reads it in. */
+function durationText(seconds: number): string {
+  if (seconds >= 86_400) return `${Math.round((seconds / 86_400) * 10) / 10} days`;
+  if (seconds >= 3_600) return `${Math.round((seconds / 3_600) * 10) / 10} hours`;
+  const minutes = Math.max(1, Math.round(seconds / 60));
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
 }
