@@ -490,6 +490,54 @@ describe('event queue shared by two processes', { skip: !usingPostgres && 'two p
   });
 });
 
+describe('delivery queue with several dead endpoints', () => {
+  let app: TestApp;
+  const receivers: Receiver[] = [];
+  before(async () => {
+    // Four lanes, four per endpoint: one dead endpoint alone can take every lane. A timed-out attempt retries in a
+    // minute, so nothing it sends again can blur what is counted below.
+    app = await startTestApp({
+      config: { outboundAllow: LOOPBACK, outboundTimeoutMs: 1500, outboundConcurrency: 4, endpointConcurrency: 4, retrySchedule: [0, 60] },
+    });
+  });
+  after(async () => {
+    await app.close();
+    await Promise.all(receivers.map((r) => r.close()));
+  });
+
+  test("the lanes go round the endpoints, and a failing one gets two: dead endpoints' backlog does not come first", async () => {
+    const deadA = await startReceiver(() => 'hang');
+    const deadB = await startReceiver(() => 'hang');
+    const healthy = await startReceiver();
+    receivers.push(deadA, deadB, healthy);
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Dead endpoints' })).body.id;
+    const call = (method: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
+    for (const r of [deadA, deadB]) assert.equal((await call('POST', '/endpoints', { url: r.url, eventTypes: ['dead.*'] })).status, 201);
+    assert.equal((await call('POST', '/endpoints', { url: healthy.url, eventTypes: ['live.*'] })).status, 201);
+    // Twelve to the dead endpoints first, then three to the healthy one: oldest first, the healthy endpoint would
+    // wait for three rounds of timeouts, until every dead delivery had been tried.
+    for (let i = 0; i < 6; i++) assert.equal((await call('POST', '/events', { type: 'dead.ping', data: { i } })).status, 201);
+    for (let i = 0; i < 3; i++) assert.equal((await call('POST', '/events', { type: 'live.ping', data: { i } })).status, 201);
+    let deadSent = 0;
+    await waitFor(
+      async () => {
+        deadSent = deadA.requests.length + deadB.requests.length;
+        return healthy.requests.length === 3;
+      },
+      'three deliveries at the healthy endpoint',
+      20_000,
+    );
+    // The first round (four to one dead endpoint), then one lane each per endpoint: the healthy one is served in
+    // the second round, not after the fourth.
+    assert.ok(deadSent <= 8, `${deadSent} requests to the dead endpoints before the healthy one was served`);
+    const failing = await app.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM endpoints WHERE workspace_id = $1 AND failing_since IS NOT NULL`,
+      [ws],
+    );
+    assert.ok(failing.rows[0]!.n >= 1, 'a dead endpoint is failing by then');
+  });
+});
+
 describe('delivery queue', () => {
   let app: TestApp;
   const receivers: Receiver[] = [];

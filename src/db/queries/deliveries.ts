@@ -19,13 +19,22 @@ export interface ClaimedDelivery {
 /**
  * The outbound queue. A claim takes due deliveries at most `perEndpoint` ($3) in flight per endpoint (counting
  * every sender's claims, less the claiming sender's own deliveries whose request has ended and which are only
- * being recorded, $4), and within each endpoint's rate limit (deliveries per second, counting the last second's
+ * being recorded, $4; FAILING_ENDPOINT_CONCURRENCY while the endpoint is failing), taken round-robin over the
+ * endpoints, and within each endpoint's rate limit (deliveries per second, counting the last second's
  * recorded attempts and every claimed delivery, $4's too: an attempt whose request has ended is not recorded yet,
  * and left out it gave each claim of that window a full second's quota): a slow or dead endpoint fills its own
  * slots and no more, so the others keep flowing. A delivery in $4
  * is left out of the count only while it is still claimed (the snapshot decides both): one recorded meanwhile is
  * counted by neither.
  */
+/**
+ * Deliveries in flight at once to an endpoint whose last attempt failed (and none has succeeded since): a failing
+ * receiver is usually a dead or hanging one, whose requests hold their lanes for the whole timeout. Without this,
+ * SLUICE_OUTBOUND_CONCURRENCY / SLUICE_ENDPOINT_CONCURRENCY dead endpoints (128 / 20: seven) took every lane and the
+ * healthy ones waited for timeouts. The first success gives the endpoint its full share again.
+ */
+export const FAILING_ENDPOINT_CONCURRENCY = 2;
+
 export const DELIVERY_QUEUE: QueueDef = {
   table: 'deliveries',
   waiting: 'pending',
@@ -56,9 +65,11 @@ export const DELIVERY_QUEUE: QueueDef = {
        ) d
        -- paused and disabled endpoints' deliveries stay pending, untouched, until the endpoint is enabled
        WHERE e.state = 'enabled'
-         AND d.rn <= $3 - busy.n
+         AND d.rn <= (CASE WHEN e.failing_since IS NULL THEN $3 ELSE LEAST($3, ${FAILING_ENDPOINT_CONCURRENCY}) END) - busy.n
          AND (e.rate_limit IS NULL OR d.rn <= e.rate_limit - busy.started - recent.n)
-       ORDER BY d.next_attempt_at LIMIT $2`,
+       -- Round-robin over the endpoints, each one's oldest first: the next free lane goes to the endpoint with the
+       -- fewest deliveries out, not to the one with the oldest backlog (a dead endpoint's, which would win every lane).
+       ORDER BY d.rn + busy.n, d.next_attempt_at LIMIT $2`,
 };
 
 /** Claims up to `limit` due deliveries, spread over endpoints (see DELIVERY_QUEUE). */
