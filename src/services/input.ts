@@ -1,6 +1,7 @@
 // Small validators shared by the verbs: each returns the clean value or throws a ValidationError that names
 // the field, so a caller learns everything it got wrong about one field at once.
 import { ValidationError } from '../errors.js';
+import { impossibleDate } from '../lib/calendar.js';
 
 export function asObject(input: unknown, what = 'body'): Record<string, unknown> {
   if (input === undefined || input === null) return {};
@@ -44,6 +45,8 @@ export function parseCursor(raw: unknown): string | undefined {
 export function parseTime(raw: unknown, field: string): Date | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (typeof raw !== 'string') throw new ValidationError(`${field} must be an ISO 8601 time or unix seconds`, { field });
+  const impossible = impossibleDate(raw);
+  if (impossible) throw new ValidationError(`${field} is not a date that exists: ${impossible}`, { field });
   const d = /^\d+$/.test(raw) ? new Date(Number(raw) * 1000) : new Date(raw);
   if (Number.isNaN(d.getTime())) throw new ValidationError(`${field} must be an ISO 8601 time or unix seconds`, { field });
   // PostgreSQL's timestamps end in year 294276 and JavaScript's in 275760; nothing Sluice stores is outside these.

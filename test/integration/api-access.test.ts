@@ -119,6 +119,10 @@ describe('management API access', () => {
     assert.match(bad.body.error.message, /status/);
     const since = await app.api('GET', `/api/v1/workspaces/${wsA}/events?since=yesterday`);
     assert.equal(since.status, 400);
+    // A day that does not exist is refused, not rolled over into March.
+    const feb30 = await app.api('GET', `/api/v1/workspaces/${wsA}/events?since=2027-02-30T00:00:00Z`);
+    assert.equal(feb30.status, 400);
+    assert.match(feb30.body.error.message, /since is not a date that exists: 2027-02 has 28 days, not 30/);
     const missing = await app.api('GET', `/api/v1/workspaces/${wsA}/events/ev_nope`);
     assert.equal(missing.status, 404);
     assert.equal(missing.body.error.code, 'EVENT_NOT_FOUND');

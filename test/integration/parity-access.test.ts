@@ -84,6 +84,9 @@ describe('parity settings and access reported by the app', () => {
     const revoked = await call('DELETE', ws, path);
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     assert.equal(revoked.body.change, 'revoked');
+    const feb30 = await call('PUT', ws, path, { expiresAt: '2031-02-30T00:00:00Z' });
+    assert.equal(feb30.status, 422, JSON.stringify(feb30.body));
+    assert.match(JSON.stringify(feb30.body), /2031-02 has 28 days, not 30/);
     const tooLong = await call('PUT', ws, `/customers/cus_alice/access/${'k'.repeat(401)}`, {});
     assert.equal(tooLong.status, 400, 'a key over the limit is a validation error, not a 414');
   });

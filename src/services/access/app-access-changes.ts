@@ -1,6 +1,7 @@
 // What the three access-report verbs share: the input rules (key, expiry), the customers they name, and the
 // one routine that turns "these keys should be granted / revoked" into row changes, access.* messages (one per
 // fact) and due checks, inside the caller's transaction. A report that changes nothing publishes nothing.
+import { impossibleDate } from '../../lib/calendar.js';
 import type { Queryable } from '../../db/port.js';
 import {
   appAccessRows,
@@ -33,6 +34,8 @@ export function parseExpiry(raw: unknown, now: number): { ok: true; value: Date 
   if (raw === undefined || raw === null) return { ok: true, value: null };
   if (typeof raw !== 'string' || !ISO_TIME.test(raw))
     return { ok: false, message: 'must be an ISO 8601 date-time with a zone, such as 2030-01-31T00:00:00Z, or null for no expiry' };
+  const impossible = impossibleDate(raw);
+  if (impossible) return { ok: false, message: `is not a date that exists: ${impossible}` };
   const d = new Date(raw);
   if (Number.isNaN(d.getTime()) || d.getUTCFullYear() > 9999) return { ok: false, message: `is not a valid time: ${JSON.stringify(raw)}` };
   if (d.getTime() <= now)

@@ -90,7 +90,6 @@ export function parseRateLimit(raw: unknown): number | null {
   return raw;
 }
 
-// eslint-disable-next-line no-control-regex
 const NOT_IN_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 export function parseHeaders(raw: unknown): Record<string, string> {

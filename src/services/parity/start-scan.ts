@@ -4,6 +4,7 @@
 // background of the process that started it, saving its phase and cursor after every page and beating a
 // heartbeat; a run whose heartbeat stops (a crash, a killed process) is taken over by resumeScans on any instance
 // and continues from where it was saved.
+import { impossibleDate } from '../../lib/calendar.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { findConnection } from '../../db/queries/connections.js';
@@ -83,6 +84,8 @@ export function parseScanSince(input: string, now: number): { ok: true; since: D
     return { ok: true, since: new Date(now - Number(duration[1]) * unit) };
   }
   if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text)) {
+    const impossible = impossibleDate(text);
+    if (impossible) return { ok: false, message: `is not a date that exists: ${impossible}` };
     const at = Date.parse(text);
     if (!Number.isNaN(at)) return { ok: true, since: new Date(at) };
   }
