@@ -5,6 +5,17 @@ import { openPostgres } from './postgres.js';
 
 export interface OpenLog {
   info(fields: Record<string, unknown>, msg: string): void;
+  warn?(fields: Record<string, unknown>, msg: string): void;
+  error?(fields: Record<string, unknown>, msg: string): void;
+}
+
+/** The embedded server is gone for good (it keeps exiting): stop as on a SIGTERM, with a non-zero exit, so that a
+ *  service manager starts Sluice, and with it the server, afresh; a person at the terminal sees why. */
+function stopForLostServer(log: OpenLog | undefined, reason: string): void {
+  if (log?.error) log.error({ reason }, 'stopping: the embedded PostgreSQL server cannot be kept running');
+  else process.stderr.write(`sluice: stopping: ${reason}\n`);
+  process.exitCode = 1;
+  process.kill(process.pid, 'SIGTERM');
 }
 
 /**
@@ -30,6 +41,8 @@ export async function openDb(
     dataDir: config.dataDir,
     osUser: config.embeddedDbUser,
     onEvent: (msg, fields) => log?.info(fields, msg),
+    onTrouble: (msg, fields) => (log?.warn ?? log?.info)?.call(log, fields, msg),
+    onLost: (reason) => stopForLostServer(log, reason),
   });
   try {
     return await openPostgres(server.connection, {

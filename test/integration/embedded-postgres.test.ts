@@ -473,3 +473,48 @@ test(
     }
   },
 );
+
+test(
+  'a server killed while in use (the OOM killer) is started again: committed rows are there, the pool reconnects',
+  { timeout: 90_000 },
+  async () => {
+    const s = scratch();
+    const troubles: string[] = [];
+    let lost: string | undefined;
+    const server = await startEmbeddedServer({
+      dataDir: s.dataDir,
+      onTrouble: (msg) => troubles.push(msg),
+      onLost: (reason) => (lost = reason),
+    });
+    const pool = new pg.Pool({ ...server.connection, max: 2 });
+    pool.on('error', () => {}); // the idle sessions of the killed server
+    try {
+      await pool.query('CREATE TABLE kept (n int)');
+      await pool.query('INSERT INTO kept VALUES (1), (2)');
+      const first = server.pid;
+      process.kill(first, 'SIGKILL');
+      // Its backends may answer a moment longer (they notice their postmaster's death on their next wait): the
+      // supervisor's new server is what counts.
+      for (const until = Date.now() + 60_000; server.pid === first && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
+      assert.notEqual(server.pid, first, 'a new server');
+      const rows = await (async () => {
+        for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+          try {
+            return (await pool.query<{ n: number }>('SELECT n FROM kept ORDER BY n')).rows.map((r) => r.n);
+          } catch {
+            // down until the supervisor has started it again
+          }
+        }
+        return assert.fail('the server did not come back within 60 s');
+      })();
+      assert.deepEqual(rows, [1, 2], 'what was committed survived');
+      assert.ok(isAlive(server.pid));
+      assert.match(troubles[0] ?? '', /exited while in use: starting it again/);
+      assert.equal(lost, undefined);
+    } finally {
+      await pool.end();
+      await server.release();
+      await s.cleanup();
+    }
+  },
+);

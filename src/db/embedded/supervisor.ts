@@ -32,13 +32,18 @@ export interface EmbeddedOptions {
   serverSettings?: Record<string, string>;
   /** One call per step worth a log line (created, started, adopted, stopped). */
   onEvent?: (msg: string, fields: Record<string, unknown>) => void;
+  /** A step worth a warning: the server exited while in use and is being started again. */
+  onTrouble?: (msg: string, fields: Record<string, unknown>) => void;
+  /** The server exited and cannot be kept running (see startEmbeddedServer); the caller should stop. */
+  onLost?: (reason: string) => void;
 }
 
 export interface EmbeddedServer {
-  connection: Connection;
-  pid: number;
+  readonly connection: Connection;
+  /** The server's pid now: a new one after a restart. */
+  readonly pid: number;
   /** True when a running server was found and reused; false when this call started it. */
-  adopted: boolean;
+  readonly adopted: boolean;
   /** True when this call ran initdb (a new, empty cluster). */
   created: boolean;
   paths: ClusterPaths;
@@ -91,7 +96,24 @@ function whenGone(pid: number): { promise: Promise<void>; cancel(): void } {
   return { promise, cancel: () => clearInterval(timer) };
 }
 
-/** Starts (or adopts) the embedded server of the data dir; resolves once a real connection succeeds. */
+interface Running {
+  pid: number;
+  connection: Connection;
+  adopted: boolean;
+  membership: Membership;
+}
+
+/** How often the server's pid is looked at, and how many restarts within RESTART_WINDOW_MS are tried before giving up. */
+const WATCH_EVERY_MS = 1_000;
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 10 * 60_000;
+
+/**
+ * Starts (or adopts) the embedded server of the data dir; resolves once a real connection succeeds. Then watches
+ * it: a server that exits while Sluice runs (the OOM killer, a kill -9) is started again, which replays its WAL and
+ * loses nothing committed; the pool's next connections reach the new one on the same socket. After MAX_RESTARTS
+ * within RESTART_WINDOW_MS, `onLost` is called instead (Sluice then stops, so that its service manager sees it).
+ */
 export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<EmbeddedServer> {
   const emit = opts.onEvent ?? (() => {});
   const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
@@ -99,22 +121,86 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
   const password = readPassword(paths);
   if (created) emit('created the embedded PostgreSQL cluster', { dir: paths.dir, version: bins.version });
 
-  const server = (pid: number, connection: Connection, adopted: boolean, membership: Membership): EmbeddedServer => ({
-    connection,
-    pid,
-    adopted,
+  let current = await bringUp(opts, bins, user, paths, password, readyTimeoutMs);
+  let stopping = false;
+  const restarts: number[] = [];
+  let restarting = false;
+  const watch = setInterval(() => {
+    if (stopping || restarting || isAlive(current.pid)) return;
+    const gone = current.pid;
+    const now = Date.now();
+    while (restarts.length > 0 && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
+    if (restarts.length >= MAX_RESTARTS) {
+      clearInterval(watch);
+      opts.onLost?.(
+        `the embedded PostgreSQL server exited and was started again ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 60_000} minutes, and is down again (pid ${gone}); its log: ${paths.logFile}`,
+      );
+      return;
+    }
+    restarts.push(now);
+    restarting = true;
+    opts.onTrouble?.('the embedded PostgreSQL server exited while in use: starting it again (it recovers from its WAL)', {
+      pid: gone,
+      log: paths.logFile,
+    });
+    void current.membership
+      .end()
+      .then(() => bringUp(opts, bins, user, paths, password, readyTimeoutMs))
+      .then(
+        (next) => {
+          current = next;
+          if (stopping) void next.membership.end();
+          else emit('the embedded PostgreSQL server runs again', { pid: next.pid });
+        },
+        // Its backends may still hold the old server's shared memory for a moment: the next look tries again,
+        // and counts as another restart.
+        (err: unknown) =>
+          opts.onTrouble?.('the embedded PostgreSQL server could not be started again yet', { error: (err as Error).message }),
+      )
+      .finally(() => (restarting = false));
+  }, WATCH_EVERY_MS);
+  watch.unref();
+
+  return {
+    get connection() {
+      return current.connection;
+    },
+    get pid() {
+      return current.pid;
+    },
+    get adopted() {
+      return current.adopted;
+    },
     created,
     paths,
     async release(deadlineMs = 15_000) {
+      stopping = true;
+      clearInterval(watch);
+      const { pid, connection, membership } = current;
       await membership.end();
       const { stopped, others } = await stopUnlessUsed(connection, pid, deadlineMs);
       if (others > 0) emit('left the embedded PostgreSQL server running: other sessions use it', { pid, sessions: others });
       else emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', { pid });
       return stopped;
     },
-    detach: () => membership.end(),
-  });
+    async detach() {
+      stopping = true;
+      clearInterval(watch);
+      await current.membership.end();
+    },
+  };
+}
 
+/** One server up and joined: the running one adopted, or one started. */
+async function bringUp(
+  opts: EmbeddedOptions,
+  bins: PgBinaries,
+  user: ServerUser | undefined,
+  paths: ClusterPaths,
+  password: string,
+  readyTimeoutMs: number,
+): Promise<Running> {
+  const emit = opts.onEvent ?? (() => {});
   // A few rounds: a server another process is starting at this instant makes our own start fail on the lock
   // file, and one being stopped by its last user refuses connections (or cuts off our joining session) until it
   // is gone; the next round then adopts the first, or starts in place of the second.
@@ -134,7 +220,7 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
         const membership = state === 'ok' ? await joinServer(conn) : undefined;
         if (membership) {
           emit('reusing the embedded PostgreSQL server already running on the data dir', { pid: running.pid });
-          return server(running.pid, conn, true, membership);
+          return { pid: running.pid, connection: conn, adopted: true, membership };
         }
         if (state === 'ok') continue; // stopped by its last user as we joined
         // It was shutting down (the last user of it just left): start our own.
@@ -155,7 +241,7 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
     const membership = state === 'ok' ? await joinServer(conn) : undefined;
     if (membership) {
       emit('started the embedded PostgreSQL server', { pid: started.pid, log: paths.logFile });
-      return server(started.pid, conn, false, membership);
+      return { pid: started.pid, connection: conn, adopted: false, membership };
     }
     // Adopted and stopped by another process between its start and our joining it: start again.
     if (state === 'ok' && attempt < rounds - 1) continue;
