@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -84,6 +84,29 @@ describe('data dir lock', () => {
     assert.throws(() => acquireDataDirLock(dir), DataDirLockedError);
     assert.equal(JSON.parse(readFileSync(lockFilePath(dir), 'utf8')).pid, process.ppid, 'the live lock is left as it was');
   });
+
+  test(
+    'a lock whose pid now belongs to a process started after it (a reboot, a container restart) is stale',
+    { skip: process.platform !== 'linux' && 'start times are read from /proc, Linux only' },
+    async () => {
+      const dir = path.join(root, 'reused-pid');
+      const stranger = spawn('sleep', ['30']);
+      try {
+        const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(lockFilePath(dir), JSON.stringify({ pid: stranger.pid, startedAt: hourAgo }));
+        assert.equal(readDataDirLock(dir), undefined, 'a sleep started just now did not take a lock an hour ago');
+        const taken = acquireDataDirLock(dir);
+        assert.equal(JSON.parse(readFileSync(lockFilePath(dir), 'utf8')).pid, process.pid);
+        taken.release();
+        // The same process named with a time after its start is a live holder.
+        writeFileSync(lockFilePath(dir), JSON.stringify({ pid: stranger.pid, startedAt: new Date().toISOString() }));
+        assert.throws(() => acquireDataDirLock(dir), DataDirLockedError);
+      } finally {
+        stranger.kill();
+      }
+    },
+  );
 
   test('takeover markers left by processes killed mid-takeover neither block a quick restart nor stay behind', () => {
     const dir = path.join(root, 'markers');

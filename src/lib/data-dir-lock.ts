@@ -16,7 +16,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isAlive } from './process-alive.js';
+import { isAlive, processStartedAt } from './process-alive.js';
 
 export interface LockInfo {
   pid: number;
@@ -72,7 +72,13 @@ function readText(file: string): string | undefined {
 /** Whether the lock with this content is held by a live process other than this one. */
 function liveHolder(text: string): LockInfo | undefined {
   const info = parse(text);
-  return info && info.pid !== process.pid && isAlive(info.pid) ? info : undefined;
+  if (!info || info.pid === process.pid || !isAlive(info.pid)) return undefined;
+  // After a kill -9 and a reboot (or a container restart) the pid may belong to anyone by now: a process that
+  // started after the lock was taken did not take it. A few seconds of slack for the clocks' granularity.
+  const started = processStartedAt(info.pid);
+  const locked = Date.parse(info.startedAt);
+  if (started !== undefined && Number.isFinite(locked) && started > locked + 5_000) return undefined;
+  return info;
 }
 
 /** The live holder of the lock, or undefined when the dir is free (no file, or its process is gone). */

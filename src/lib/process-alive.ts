@@ -25,3 +25,23 @@ function isZombie(pid: number): boolean {
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
   return state === 'Z' || state === 'X';
 }
+
+/**
+ * When the process started (ms since the epoch), on Linux; undefined elsewhere or when it cannot be read. A pid
+ * read from a file written before a reboot or a crash may since belong to any process: one that started after the
+ * file was written is not the process that wrote it.
+ */
+export function processStartedAt(pid: number): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Field 22 (starttime, in clock ticks since boot) counted from the field after the command's closing ')'.
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const boot = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'latin1'));
+    if (!Number.isFinite(ticks) || !boot) return undefined;
+    // USER_HZ is 100 on every Linux that Node runs on (it is fixed in the kernel's ABI, unlike HZ).
+    return Number(boot[1]) * 1000 + ticks * 10;
+  } catch {
+    return undefined;
+  }
+}

@@ -518,3 +518,27 @@ test(
     }
   },
 );
+
+test(
+  "a stale postmaster.pid whose pid is now another data dir's server: started beside it, that server left alone",
+  { timeout: 90_000, skip: process.platform !== 'linux' && 'a server is told from another by /proc, Linux only' },
+  async () => {
+    const a = scratch();
+    const b = scratch();
+    try {
+      const other = await startEmbeddedServer({ dataDir: a.dataDir });
+      assert.equal(await (await startEmbeddedServer({ dataDir: b.dataDir })).release(), true);
+      // What a crash and a reboot can leave: b's file naming a pid that is now a postgres server, but of a.
+      writeFileSync(path.join(b.cluster, 'postmaster.pid'), `${other.pid}\n${b.cluster}\n1700000000\n5432\n${b.cluster}\n\n0 0\nready\n`);
+      const own = await startEmbeddedServer({ dataDir: b.dataDir, readyTimeoutMs: 20_000 });
+      assert.notEqual(own.pid, other.pid);
+      assert.equal(own.adopted, false, 'its own server, not the other one');
+      assert.ok(isAlive(other.pid), 'the other data dir’s server still runs');
+      await own.release();
+      await other.release();
+    } finally {
+      await a.cleanup();
+      await b.cleanup();
+    }
+  },
+);

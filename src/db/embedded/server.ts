@@ -3,7 +3,19 @@
 // not block on a full pipe nobody reads), found again through <cluster>/postmaster.pid.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -66,16 +78,25 @@ export function readPostmasterPid(clusterDir: string): PostmasterInfo | undefine
   return { pid, port: Number(lines[3]) || PORT, socketDir: lines[4]?.trim() || clusterDir };
 }
 
-/** On Linux, whether the pid runs a postgres binary (after a reboot the old pid may be anybody). */
-export function runsPostgres(pid: number): boolean {
+/** On Linux, whether the pid runs a postgres server of this cluster (after a reboot the old pid may be anybody,
+ *  the system's own PostgreSQL or another data dir's server included). */
+export function runsPostgres(pid: number, clusterDir: string): boolean {
   if (process.platform !== 'linux') return true;
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
     // Empty while the process is on its way out (its memory already released): cannot tell, and it is
     // about to be gone anyway, which the caller's wait sees.
-    return cmdline === '' || /(^|\/)postgres\0/.test(cmdline);
+    if (cmdline === '') return true;
+    if (!/(^|\/)postgres\0/.test(cmdline)) return false;
   } catch {
     return true; // cannot tell: assume it is, and let the connection attempt decide
+  }
+  // A postmaster works in its data directory; another user's process may not let us look (then the connection
+  // attempt decides, as before).
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`) === realpathSync(clusterDir);
+  } catch {
+    return true;
   }
 }
 

@@ -208,7 +208,7 @@ async function bringUp(
   for (let attempt = 0; attempt < rounds; attempt++) {
     const running = readPostmasterPid(paths.dir);
     if (running && isAlive(running.pid)) {
-      if (!runsPostgres(running.pid)) {
+      if (!runsPostgres(running.pid, paths.dir)) {
         // After a reboot the pid of the old server belongs to some other process: the file is stale. Another
         // process starting at this instant may have removed it first.
         rmSync(path.join(paths.dir, 'postmaster.pid'), { force: true });
