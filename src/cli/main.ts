@@ -2,7 +2,7 @@
 // exit code (0 ok, 1 failure, 2 usage).
 import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../lib/data-dir-lock.js';
-import { AppError } from '../errors.js';
+import { AppError, StoreUnavailableError } from '../errors.js';
 import { UsageError, type Command } from './command.js';
 import { SLUICE_VERSION } from './version.js';
 
@@ -78,6 +78,12 @@ function describe(err: unknown): string {
   if (e.code === 'EADDRINUSE') return `${e.address ?? ''}:${e.port ?? ''} is already in use; stop what listens there or set PORT`;
   if (e.code === 'EACCES' && e.syscall === 'listen')
     return `not allowed to listen on ${e.address ?? ''}:${e.port ?? ''}; use a port above 1023`;
+  // The API keeps a store outage's cause to itself; the operator at the terminal needs it (a refused connection, a
+  // host that does not resolve). A URL in it would carry the password: cut out.
+  if (err instanceof StoreUnavailableError && err.cause instanceof Error) {
+    const cause = err.cause.message.replace(/postgres(ql)?:\/\/\S+/gi, '<url>');
+    return `cannot reach the database: ${cause}${process.env.DATABASE_URL ? '; check the server DATABASE_URL names, its host and port' : ''}`;
+  }
   return err.message;
 }
 

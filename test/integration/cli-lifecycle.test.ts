@@ -44,6 +44,15 @@ test('ordinary errors are one line with a code; --debug adds the stack; typos ge
     assert.match(badEnv.stderr, /\[CONFIG_INVALID\]/);
     assert.doesNotMatch(badEnv.stderr, /\n\s+at /);
 
+    // A server that is not there: the cause and the variable to check, never the password.
+    const down = await runSluice(['migrate'], { ...store.env, DATABASE_URL: 'postgres://sluice:hunter2secret@127.0.0.1:1/sluice' });
+    assert.equal(down.code, 1);
+    assert.match(
+      down.stderr,
+      /^sluice migrate: cannot reach the database: connect ECONNREFUSED 127\.0\.0\.1:1; check the server DATABASE_URL names/m,
+    );
+    assert.doesNotMatch(down.stderr, /hunter2secret/);
+
     const typo = await runSluice(['wrkspace', 'list'], store.env);
     assert.equal(typo.code, 2);
     assert.match(typo.stderr, /unknown command "wrkspace"; did you mean "workspace"\?/);
