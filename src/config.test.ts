@@ -45,3 +45,18 @@ test('SLUICE_DB_POOL_SIZE unset: 10 on a shared server and 4 embedded, with room
   assert.equal(defaultPoolSize(true, 8), 11);
   assert.equal(defaultPoolSize(false, 3), 5);
 });
+
+test('integers are digits only, and retry schedules plain numbers without empty entries', () => {
+  for (const port of ['0x1000', '1e3', ' 80', '80.0', '+80'])
+    assert.match(problemsOf({ PORT: port })[0] ?? '', /^PORT must be an integer/, port);
+  assert.equal(loadConfig({ PORT: '8081' }).port, 8081);
+  for (const schedule of [',', '1,,2', '1e9', '5,abc', '700000'])
+    assert.match(
+      problemsOf({ SLUICE_PROCESSING_RETRY_SCHEDULE: schedule })[0] ?? '',
+      /^SLUICE_PROCESSING_RETRY_SCHEDULE must be/,
+      schedule,
+    );
+  assert.match(problemsOf({ SLUICE_RETRY_SCHEDULE: '0,,5' })[0] ?? '', /^SLUICE_RETRY_SCHEDULE must be/);
+  assert.deepEqual(loadConfig({ SLUICE_RETRY_SCHEDULE: '0, 2.5 ,30' }).retrySchedule, [0, 2.5, 30]);
+  assert.deepEqual(loadConfig({ SLUICE_PROCESSING_RETRY_SCHEDULE: '1,5' }).processingRetrySchedule, [1, 5]);
+});

@@ -137,7 +137,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const raw = env[name];
     if (raw === undefined || raw === '') return fallback;
-    const n = Number(raw);
+    // Digits only: Number() also takes "0x1000", "1e3" and " 80", which no one means as a port or a count.
+    const n = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(n) || n < min || n > max) {
       problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
       return fallback;
@@ -198,27 +199,20 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const logLevel = str('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
-  let processingRetrySchedule = [1, 5, 30, 120, 600, 1800, 3600];
-  const schedule = str('SLUICE_PROCESSING_RETRY_SCHEDULE');
-  if (schedule !== undefined) {
-    const parts = schedule.split(',').map((s) => Number(s.trim()));
-    if (parts.length === 0 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
-      problems.push('SLUICE_PROCESSING_RETRY_SCHEDULE must be a comma-separated list of seconds, e.g. 1,5,30');
-    } else {
-      processingRetrySchedule = parts;
-    }
-  }
-
+  // A list of delays in seconds: each entry a plain number (an empty entry, as in "1,,2", is a mistake, not a 0),
+  // at most 50 of them, none over a week.
   const seconds = (name: string, fallback: number[]): number[] => {
     const raw = str(name);
     if (raw === undefined) return fallback;
-    const parts = raw.split(',').map((x) => Number(x.trim()));
-    if (parts.length === 0 || parts.length > 50 || parts.some((n) => !Number.isFinite(n) || n < 0)) {
-      problems.push(`${name} must be a comma-separated list of up to 50 non-negative seconds, e.g. 0,5,300`);
+    const parts = raw.split(',').map((x) => (/^\d+(\.\d+)?$/.test(x.trim()) ? Number(x.trim()) : NaN));
+    if (parts.length > 50 || parts.some((n) => !Number.isFinite(n) || n > 604_800)) {
+      problems.push(`${name} must be a comma-separated list of up to 50 delays in seconds (0 to 604800 each), e.g. 0,5,300; got "${raw}"`);
       return fallback;
     }
     return parts;
   };
+  const processingRetrySchedule = seconds('SLUICE_PROCESSING_RETRY_SCHEDULE', [1, 5, 30, 120, 600, 1800, 3600]);
+
   let pianoApiUrl: URL | undefined;
   const pianoApi = str('SLUICE_PIANO_API_URL');
   if (pianoApi !== undefined) {
