@@ -88,6 +88,18 @@ describe('outbound webhooks', () => {
     assert.equal(r.requests[1]!.headers['x-receiver-token'], 'second');
     // Signed with the endpoint's secret still: the headers changed, not the secret.
     assert.equal((new Webhook(ep.secret).verify(r.requests[1]!.body, r.requests[1]!.headers as Record<string, string>) as any).data.n, 2);
+    // A receiver that echoes its request does not make a write-only value readable through the delivery log.
+    const echo = await receiver((req) => ({ status: 200, body: JSON.stringify(req.headers) }));
+    const echoed = await endpoint(ws, { url: echo.url, headers: { authorization: 'Bearer write-only-credential' } });
+    await publish(ws, 'course.enrolled', { n: 3 });
+    const [delivery] = await waitFor(async () => {
+      const list = (await call('GET', ws, `/endpoints/${echoed.id}/deliveries`)).body.data;
+      return list[0]?.status === 'succeeded' ? list : null;
+    }, 'echoed delivery');
+    assert.equal(echo.requests[0]!.headers.authorization, 'Bearer write-only-credential', 'sent as set');
+    const excerpt = (await call('GET', ws, `/deliveries/${delivery.id}`)).body.attemptLog[0].responseExcerpt as string;
+    assert.match(excerpt, /"authorization":"\[header value\]"/);
+    assert.ok(!excerpt.includes('write-only-credential'));
   });
 
   test('a rate limit holds: never more attempts started in a second than the endpoint allows', async () => {

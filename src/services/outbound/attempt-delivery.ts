@@ -227,8 +227,10 @@ export async function attemptDelivery(
   const now = ctx.now();
   const startedAt = new Date(now);
   let result: SendResult;
+  let headerValues: string[] = [];
   try {
     const sealed = openEndpointToSend(ctx, endpoint);
+    headerValues = Object.values(sealed.headers);
     const request =
       endpoint.kind === 'forward'
         ? await pianoForwardRequest(ctx, endpoint.url, message)
@@ -268,7 +270,7 @@ export async function attemptDelivery(
         startedAt,
         durationMs: result.durationMs,
         statusCode: result.answered ? result.status : null,
-        responseExcerpt: result.answered ? result.excerpt : null,
+        responseExcerpt: result.answered ? withoutHeaderValues(result.excerpt, headerValues) : null,
         error,
         outcome,
         retryInSeconds: retryIn,
@@ -352,4 +354,16 @@ function durationText(seconds: number): string {
   if (seconds >= 3_600) return `${Math.round((seconds / 3_600) * 10) / 10} hours`;
   const minutes = Math.max(1, Math.round(seconds / 60));
   return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
+
+/**
+ * The answer's excerpt without the endpoint's custom header values, which are write-only (shown to nobody once saved)
+ * and often credentials: a receiver that echoes its request (httpbin, a debug endpoint, some error pages) would
+ * otherwise hand them to anyone who may read deliveries, viewers included. Values under 8 characters are left: too
+ * short to be a credential, and common enough to blank out unrelated text.
+ */
+function withoutHeaderValues(excerpt: string, values: readonly string[]): string {
+  let out = excerpt;
+  for (const v of values) if (v.length >= 8) out = out.split(v).join('[header value]');
+  return out;
 }
