@@ -73,6 +73,17 @@ describe('outbound webhooks', () => {
       new Webhook('whsec_' + Buffer.alloc(32, 7).toString('base64')).verify(second.body, second.headers as Record<string, string>),
     );
     assert.equal(JSON.stringify((await call('GET', ws, `/endpoints/${ep.id}`)).body).includes('whsec_'), false, 'secrets are not listed');
+
+    // A second rotation within the day (a double click): the first secret still verifies, beside both new ones.
+    const again = await call('POST', ws, `/endpoints/${ep.id}/rotate-secret`);
+    assert.equal(again.status, 200);
+    await publish(ws, 'course.enrolled', { course: 'ts-103' });
+    await waitFor(async () => r.requests.length === 3, 'delivery after a second rotation');
+    const third = r.requests[2]!;
+    assert.equal(String(third.headers['webhook-signature']).split(' ').length, 3);
+    for (const secret of [ep.secret, rotated.body.secret, again.body.secret]) {
+      assert.equal((new Webhook(secret).verify(third.body, third.headers as Record<string, string>) as any).data.course, 'ts-103');
+    }
   });
 
   test('custom headers go with every delivery, and a change to them applies to the next one', async () => {
