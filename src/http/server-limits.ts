@@ -38,10 +38,23 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
   HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'the request headers are over 16 KiB'],
 };
 
+const URL_TOO_LONG: [number, string, string] = [414, 'URL_TOO_LONG', 'the URL is over 16 KiB'];
+
+/** Whether what overflowed the 16 KiB is the request line itself (a long URL, e.g. a GET with a large query), as far
+ *  as the packet that overflowed shows it: it starts with the method and holds no line end for over half the limit. */
+function urlTooLong(packet: unknown): boolean {
+  if (!Buffer.isBuffer(packet) || !/^[A-Z]+ /.test(packet.subarray(0, 16).toString('latin1'))) return false;
+  const lineEnd = packet.indexOf('\r\n');
+  return lineEnd === -1 ? packet.length > 8 * 1024 : lineEnd > 8 * 1024;
+}
+
 /** HTTP that never reached a route (unparseable, too slow, headers too large): answered in our error shape, then closed. */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'the request is not valid HTTP/1.1'];
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW' && urlTooLong((err as { rawPacket?: unknown }).rawPacket)
+      ? URL_TOO_LONG
+      : (CLIENT_ERRORS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'the request is not valid HTTP/1.1']);
   const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
     socket.write(

@@ -34,6 +34,15 @@ describe('server limits', () => {
   });
   after(() => app.close());
 
+  test('a URL over 16 KiB is 414 URL_TOO_LONG; headers over 16 KiB are 431 HEADERS_TOO_LARGE', async () => {
+    const long = await fetch(`${app.url}/webhooks/piano/ws_x?data=${'a'.repeat(20_000)}`);
+    assert.equal(long.status, 414);
+    assert.equal(((await long.json()) as any).error.code, 'URL_TOO_LONG');
+    const big = await fetch(`${app.url}/healthz`, { headers: { 'x-big': 'b'.repeat(20_000) } });
+    assert.equal(big.status, 431);
+    assert.equal(((await big.json()) as any).error.code, 'HEADERS_TOO_LARGE');
+  });
+
   test('a client trickling its headers is cut off; the service keeps answering meanwhile', async () => {
     const slow = Array.from({ length: 40 }, () => trickle(port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'a'.repeat(200), 100));
     await new Promise((r) => setTimeout(r, 200));

@@ -63,7 +63,12 @@ export async function pianoWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx 
     params: Type.Object({ workspaceId: WorkspaceId }, { additionalProperties: false }),
     // Piano may add parameters of its own; only `data` is read.
     querystring: Type.Object(
-      { data: Type.Optional(text(1024 * 1024, { description: 'the encrypted webhook' })) },
+      // The request line and headers together are capped at 16 KiB (server-limits.ts): that, not this, bounds a GET.
+      {
+        data: Type.Optional(
+          text(16 * 1024, { description: 'the encrypted webhook; in a GET the whole URL must stay within 16 KiB (414 beyond)' }),
+        ),
+      },
       { additionalProperties: true },
     ),
     response: { 200: Received, ...webhookErrors },
