@@ -64,7 +64,10 @@ function readText(file: string): string | undefined {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // No file there, or no directory to hold one (a path above it is a file): no lock. Taking one then fails with
+    // the reason, named for the operator where the data dir is opened (db/open-store.ts).
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw err;
   }
 }

@@ -2,7 +2,8 @@
 // server's config while it is down, a private data dir, and `listen` that outlives server restarts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -52,6 +53,16 @@ test('ordinary errors are one line with a code; --debug adds the stack; typos ge
       /^sluice migrate: cannot reach the database: connect ECONNREFUSED 127\.0\.0\.1:1; check the server DATABASE_URL names/m,
     );
     assert.doesNotMatch(down.stderr, /hunter2secret/);
+
+    // A data dir that cannot be one: the variable and the reason, not a bare errno.
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'sluice-dd-')), 'a-file');
+    writeFileSync(file, 'not a directory');
+    const notDir = await runSluice(['workspace', 'list'], { ...store.env, DATABASE_URL: '', SLUICE_DATA_DIR: path.join(file, 'sub') });
+    assert.equal(notDir.code, 1);
+    assert.match(
+      notDir.stderr,
+      /^sluice workspace: the data dir .*a-file\/sub \(SLUICE_DATA_DIR\) cannot be used: .* \[DATA_DIR_UNUSABLE\]$/m,
+    );
 
     const typo = await runSluice(['wrkspace', 'list'], store.env);
     assert.equal(typo.code, 2);
