@@ -47,7 +47,7 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
     bodyLimit: 1024 * 1024,
     // Path parameters as long as the longest the schemas take once percent-encoded (200 characters of 4-byte UTF-8 are
     // 2,400): Fastify's default of 100 answered 414 for customer ids and access keys the schemas allow.
-    maxParamLength: 2500,
+    routerOptions: { maxParamLength: 2500 },
     return503OnClosing: true,
     serverFactory: limitedServerFactory(ctx.config),
     // HTTP that cannot be parsed, and clients past their deadline, get our error body before the socket closes.
