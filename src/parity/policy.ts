@@ -107,7 +107,9 @@ export function parsePolicy(input: unknown): { ok: true; policy: ParityPolicy } 
       problems.push({ path: field, message: `must be a number from ${min} to ${max}` });
     else policy[field] = v;
   };
-  num('pastDueGraceDays', 0, 365);
+  if (input.pastDueGraceDays !== undefined && typeof input.pastDueGraceDays === 'number' && !Number.isInteger(input.pastDueGraceDays))
+    problems.push({ path: 'pastDueGraceDays', message: 'must be a whole number of days from 0 to 365' });
+  else num('pastDueGraceDays', 0, 365);
   num('lagThresholdSeconds', 10, 7 * 86400);
   num('stuckEventMinutes', 1, 30 * 1440);
   for (const field of ['pausedGrantsAccess', 'pauseCollectionGrantsAccess'] as const) {
@@ -125,12 +127,9 @@ export function parsePolicy(input: unknown): { ok: true; policy: ParityPolicy } 
     if (typeof v !== 'string' || v.length > 100)
       problems.push({ path: 'scanSchedule', message: 'must be a cron expression such as "0 3 * * *"' });
     else {
-      try {
-        new Cron(v, { paused: true, timezone: 'UTC' }).stop();
-        policy.scanSchedule = v;
-      } catch (err) {
-        problems.push({ path: 'scanSchedule', message: `is not a valid cron expression: ${(err as Error).message}` });
-      }
+      const problem = scheduleProblem(v);
+      if (problem) problems.push({ path: 'scanSchedule', message: problem });
+      else policy.scanSchedule = v;
     }
   }
   if (input.accessMap !== undefined) {
@@ -189,4 +188,28 @@ export function parsePolicy(input: unknown): { ok: true; policy: ParityPolicy } 
 export function storedPolicy(stored: unknown): ParityPolicy {
   const parsed = parsePolicy(stored ?? {});
   return parsed.ok ? parsed.policy : { ...DEFAULT_POLICY };
+}
+
+/**
+ * Why a scan schedule would not do, or undefined. Five fields, as documented (croner would read a sixth as seconds
+ * and run an hourly-looking schedule every minute of the hour); it must run at all (`0 0 31 2 *` never does, and
+ * the daily reconciliation would stop without a word); and at most hourly, since each scan reads the providers' APIs.
+ */
+function scheduleProblem(cron: string): string | undefined {
+  if (cron.trim().split(/\s+/).length !== 5)
+    return 'must have five fields (minute hour day-of-month month day-of-week), such as "0 3 * * *"';
+  let runs: Date[];
+  try {
+    const job = new Cron(cron, { paused: true, timezone: 'UTC' });
+    runs = job.nextRuns(3);
+    job.stop();
+  } catch (err) {
+    return `is not a valid cron expression: ${(err as Error).message}`;
+  }
+  if (runs.length === 0) return 'never runs (no such date comes): the daily reconciliation would stop';
+  for (let i = 1; i < runs.length; i++) {
+    if (runs[i]!.getTime() - runs[i - 1]!.getTime() < 3_600_000)
+      return "runs more often than once an hour: each scan reads the providers' APIs";
+  }
+  return undefined;
 }
