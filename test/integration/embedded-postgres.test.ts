@@ -1,7 +1,7 @@
 // The embedded PostgreSQL server as users meet it: real `sluice` processes and the real supervisor on their own
 // data dirs (these tests never use the suite's shared server), whatever DATABASE_URL says.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   existsSync,
@@ -539,6 +539,34 @@ test(
     } finally {
       await a.cleanup();
       await b.cleanup();
+    }
+  },
+);
+
+test(
+  'an initdb left running by a Sluice killed during its first start is stopped, and the start goes on',
+  { timeout: 90_000, skip: process.platform !== 'linux' && 'the orphan is found through /proc, Linux only' },
+  async () => {
+    const s = scratch();
+    try {
+      // The staging dir of a dead Sluice, and a process still writing into it as the orphaned initdb would.
+      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+      const staging = path.join(s.dataDir, `postgres.init-${dead}`);
+      mkdirSync(path.join(staging, 'cluster'), { recursive: true });
+      const writer = spawn('sh', ['-c', `while true; do mkdir -p ${staging}/cluster/base/$$-$RANDOM; done`], { stdio: 'ignore' });
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        const server = await startEmbeddedServer({ dataDir: s.dataDir });
+        assert.equal(server.created, true);
+        await new Promise((r) => setTimeout(r, 200));
+        assert.notEqual(writer.exitCode ?? writer.signalCode, null, 'the orphan was stopped');
+        assert.equal(existsSync(staging), false, 'its staging dir removed');
+        await server.release();
+      } finally {
+        writer.kill('SIGKILL');
+      }
+    } finally {
+      await s.cleanup();
     }
   },
 );

@@ -148,10 +148,38 @@ export async function ensureCluster(paths: ClusterPaths, bins: PgBinaries, user:
   }
 }
 
-/** Staging dirs of initdb runs that crashed (their process is gone). */
+/** Staging dirs of initdb runs whose Sluice died (a kill -9 during the first start). */
 function removeDeadStaging(dataDir: string): void {
   for (const name of readdirSync(dataDir)) {
     const m = /^postgres\.init-(\d+)$/.exec(name);
-    if (m && !isAlive(Number(m[1]))) rmSync(path.join(dataDir, name), { recursive: true, force: true });
+    if (!m || isAlive(Number(m[1]))) continue;
+    const dir = path.join(dataDir, name);
+    // The initdb that Sluice started outlives it and may still be writing there: stop it first.
+    stopProcessesUsing(dir);
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    } catch {
+      // Still being written (a process we could not see or stop): harmless where it is, since this start stages
+      // under its own name; the next start removes it.
+    }
+  }
+}
+
+/** On Linux, SIGKILL to the processes whose command line names a path under `dir` (an orphaned initdb and the
+ *  bootstrap postgres it runs). Elsewhere nothing: the removal above then retries, or leaves the dir. */
+function stopProcessesUsing(dir: string): void {
+  if (process.platform !== 'linux') return;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
+  } catch {
+    return;
+  }
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(`${dir}/`)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read or signal
+    }
   }
 }
