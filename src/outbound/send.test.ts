@@ -149,6 +149,8 @@ describe('undici sender', () => {
         pump();
       },
       nulBody: (s) => s.end(`${head('content-length: 9\r\n\r\n')}bad\0thing`),
+      lowStatus: (s) => s.end('HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n'),
+      moved: (s) => s.end('HTTP/1.1 301 Moved Permanently\r\nlocation: https://example.com/new-hook\r\ncontent-length: 0\r\n\r\n'),
     };
     const sender = createSender(LOOPBACK, { timeoutMs: 1500 });
     const results: Record<string, SendResult> = {};
@@ -171,6 +173,13 @@ describe('undici sender', () => {
     assert.ok(short.answered && short.excerpt === 'only this', `a body cut short keeps what arrived: ${failed(short)}`);
     const nul = results.nulBody!;
     assert.ok(nul.answered && nul.excerpt === 'bad\uFFFDthing');
+    const low = results.lowStatus!;
+    assert.ok(!low.answered && low.error === 'the receiver answered a status code below 100, which is not HTTP', failed(low));
+    const moved = results.moved!;
+    assert.ok(
+      moved.answered && moved.status === 301 && moved.excerpt === 'Location: https://example.com/new-hook',
+      'where a redirect points',
+    );
 
     // Still sending afterwards.
     const receiver = await countingReceiver();

@@ -55,6 +55,9 @@ export function storableText(s: string): string {
 
 function describe(err: unknown): string {
   const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  // The HTTP parser asserts a status of 100 or more: its assertion text says nothing to someone reading attempts.
+  if (e?.code === 'ERR_ASSERTION' && /statusCode/.test(e.message ?? ''))
+    return 'the receiver answered a status code below 100, which is not HTTP';
   const message = e?.message ?? String(err);
   const code = e?.code ?? e?.cause?.code;
   return code ? `${code}: ${message}` : message;
@@ -194,11 +197,17 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
         // the excerpt is what arrived
       }
       const retryAfter = answer.headers['retry-after'];
+      const location = answer.headers.location;
+      const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
       return {
         answered: true,
         status: answer.statusCode,
         durationMs: elapsed(),
-        excerpt: Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8'),
+        // Redirects are not followed: where the receiver moved (http to https, a new path) is what its owner needs.
+        excerpt:
+          answer.statusCode >= 300 && answer.statusCode < 400 && typeof location === 'string'
+            ? `Location: ${location.slice(0, 2000)}${excerpt ? `\n${excerpt}` : ''}`.slice(0, EXCERPT_BYTES)
+            : excerpt,
         retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
       };
     } finally {
