@@ -67,6 +67,15 @@ describe('console users', () => {
   test("a session on the API acts with the user's role, in the user's workspaces only; deleting the user ends it", async () => {
     const a = (await app.api('POST', '/api/v1/workspaces', { name: 'A' })).body.id;
     const b = (await app.api('POST', '/api/v1/workspaces', { name: 'B' })).body.id;
+    // A workspace that does not exist is named, and no user is made.
+    const ghost = 'ws_000000000000000000000000';
+    const refused = await app.api('POST', '/api/v1/users', {
+      email: `ghost-${Date.now()}@example.test`,
+      role: 'viewer',
+      workspaces: [a, ghost],
+    });
+    assert.equal(refused.status, 400, JSON.stringify(refused.body));
+    assert.match(refused.body.error.message, new RegExp(`no such workspace: ${ghost}`));
     const made = await app.api('POST', '/api/v1/users', { email: `viewer-${Date.now()}@example.test`, role: 'viewer', workspaces: [a] });
     const { session, csrf } = await setPassword(made.body.setPasswordUrl, 'viewer password long');
     assert.ok(session && csrf);

@@ -23,6 +23,11 @@ export async function createUser(ctx: Ctx, actor: Actor, input: unknown): Promis
       problems.push({ field: 'workspaces', message: 'must be a list of workspace ids (ws_…), or omitted for every workspace' });
     } else workspaces = [...new Set(body.workspaces as string[])];
   }
+  if (workspaces && workspaces.length > 0) {
+    const { rows } = await ctx.db.query<{ id: string }>('SELECT id FROM workspaces WHERE id = ANY($1::text[])', [workspaces]);
+    const missing = workspaces.filter((w) => !rows.some((r) => r.id === w));
+    if (missing.length > 0) problems.push({ field: 'workspaces', message: `no such workspace: ${missing.join(', ')}` });
+  }
   failIfProblems(problems);
   const user = await insertUser(ctx.db, {
     id: newId('usr', ctx.now()),
