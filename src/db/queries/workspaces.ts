@@ -27,6 +27,12 @@ export async function findWorkspace(db: Queryable, id: string): Promise<Workspac
 }
 
 /** Newest first, keyset-paged by id (ids sort by creation time). */
+/** Which of these ids are workspaces. */
+export async function existingWorkspaceIds(db: Queryable, ids: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM workspaces WHERE id = ANY($1::text[])', [ids]);
+  return new Set(rows.map((r) => r.id));
+}
+
 export async function listWorkspaces(db: Queryable, opts: { limit: number; before?: string; onlyIds?: string[] }): Promise<WorkspaceRow[]> {
   const { rows } = await db.query<WorkspaceRow>(
     `SELECT ${COLUMNS} FROM workspaces

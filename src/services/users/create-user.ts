@@ -1,3 +1,4 @@
+import { existingWorkspaceIds } from '../../db/queries/workspaces.js';
 import { insertUser } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
@@ -24,8 +25,8 @@ export async function createUser(ctx: Ctx, actor: Actor, input: unknown): Promis
     } else workspaces = [...new Set(body.workspaces as string[])];
   }
   if (workspaces && workspaces.length > 0) {
-    const { rows } = await ctx.db.query<{ id: string }>('SELECT id FROM workspaces WHERE id = ANY($1::text[])', [workspaces]);
-    const missing = workspaces.filter((w) => !rows.some((r) => r.id === w));
+    const existing = await existingWorkspaceIds(ctx.db, workspaces);
+    const missing = workspaces.filter((w) => !existing.has(w));
     if (missing.length > 0) problems.push({ field: 'workspaces', message: `no such workspace: ${missing.join(', ')}` });
   }
   failIfProblems(problems);
