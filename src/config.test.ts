@@ -60,3 +60,10 @@ test('integers are digits only, and retry schedules plain numbers without empty 
   assert.deepEqual(loadConfig({ SLUICE_RETRY_SCHEDULE: '0, 2.5 ,30' }).retrySchedule, [0, 2.5, 30]);
   assert.deepEqual(loadConfig({ SLUICE_PROCESSING_RETRY_SCHEDULE: '1,5' }).processingRetrySchedule, [1, 5]);
 });
+
+test('HOST is an IP address or a host name', () => {
+  for (const ok of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'sluice.internal', 'my-host'])
+    assert.equal(loadConfig({ HOST: ok }).host, ok);
+  for (const bad of ['999.1.1.1', '1.2.3', 'has space', '-dash.example', 'a_b.example', 'http://x'])
+    assert.match(problemsOf({ HOST: bad })[0] ?? '', /^HOST must be an IP address/, bad);
+});

@@ -1,5 +1,6 @@
 // The only reader of process.env. Everything is validated at boot and every problem is listed at once,
 // so an operator fixes a bad environment in one go instead of one restart per typo.
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseCidrs, type Cidr } from './lib/cidr.js';
 
@@ -152,6 +153,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
 
   const port = int('PORT', 8080, 0, 65535);
   const host = str('HOST') ?? '127.0.0.1';
+  if (!isListenAddress(host)) {
+    problems.push(`HOST must be an IP address (127.0.0.1, 0.0.0.0, ::) or a host name, got "${host}"`);
+  }
   const databaseUrl = str('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
@@ -304,4 +308,12 @@ export function publicBaseUrl(config: Pick<Config, 'publicUrl' | 'host' | 'port'
   if (config.publicUrl) return config.publicUrl;
   const host = config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
   return `http://${host}:${config.port === 0 && listenedPort !== undefined ? listenedPort : config.port}`;
+}
+
+/** An address to listen on: an IP literal, or a name by RFC 1123's rules (one that looks like an IPv4 address but is
+ *  not one, as 999.1.1.1, is neither; a name that does not resolve fails when Sluice listens, naming it). */
+function isListenAddress(host: string): boolean {
+  if (isIP(host) !== 0) return true;
+  if (/^[\d.]+$/.test(host)) return false;
+  return host.length <= 253 && /^(?!-)[a-z\d-]{1,63}(?<!-)(\.(?!-)[a-z\d-]{1,63}(?<!-))*\.?$/i.test(host);
 }

@@ -75,6 +75,8 @@ function errorCode(err: unknown): string | undefined {
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'ENOTFOUND' && e.syscall === 'getaddrinfo')
+    return `${(e as { hostname?: string }).hostname ?? 'the host'} does not resolve to an address to listen on; check HOST`;
   if (e.code === 'EADDRINUSE') return `${e.address ?? ''}:${e.port ?? ''} is already in use; stop what listens there or set PORT`;
   if (e.code === 'EACCES' && e.syscall === 'listen')
     return `not allowed to listen on ${e.address ?? ''}:${e.port ?? ''}; use a port above 1023`;
