@@ -17,17 +17,6 @@ export interface ClaimedDelivery {
 }
 
 /**
- * The outbound queue. A claim takes due deliveries at most `perEndpoint` ($3) in flight per endpoint (counting
- * every sender's claims, less the claiming sender's own deliveries whose request has ended and which are only
- * being recorded, $4; FAILING_ENDPOINT_CONCURRENCY while the endpoint is failing), taken round-robin over the
- * endpoints, and within each endpoint's rate limit (deliveries per second, counting the last second's
- * recorded attempts and every claimed delivery, $4's too: an attempt whose request has ended is not recorded yet,
- * and left out it gave each claim of that window a full second's quota): a slow or dead endpoint fills its own
- * slots and no more, so the others keep flowing. A delivery in $4
- * is left out of the count only while it is still claimed (the snapshot decides both): one recorded meanwhile is
- * counted by neither.
- */
-/**
  * Deliveries in flight at once to an endpoint whose last attempt failed (and none has succeeded since): a failing
  * receiver is usually a dead or hanging one, whose requests hold their lanes for the whole timeout. Without this,
  * SLUICE_OUTBOUND_CONCURRENCY / SLUICE_ENDPOINT_CONCURRENCY dead endpoints (128 / 20: seven) took every lane and the
@@ -35,6 +24,16 @@ export interface ClaimedDelivery {
  */
 export const FAILING_ENDPOINT_CONCURRENCY = 2;
 
+/**
+ * The outbound queue. A claim takes due deliveries at most `perEndpoint` ($3) in flight per endpoint (counting
+ * every sender's claims, less the claiming sender's own deliveries whose request has ended and which are only
+ * being recorded, $4; FAILING_ENDPOINT_CONCURRENCY while the endpoint is failing), taken round-robin over the
+ * endpoints, and within each endpoint's rate limit (deliveries per second, counting the last second's recorded
+ * attempts and every claimed delivery, $4's too: an attempt whose request has ended is not recorded yet, and left
+ * out it gave each claim of that window a full second's quota): a slow or dead endpoint fills its own slots and no
+ * more, so the others keep flowing. A delivery in $4 is left out of the slot count only while it is still claimed
+ * (the snapshot decides both): one recorded meanwhile is counted by neither.
+ */
 export const DELIVERY_QUEUE: QueueDef = {
   table: 'deliveries',
   waiting: 'pending',
