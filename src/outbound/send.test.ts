@@ -174,7 +174,8 @@ describe('undici sender', () => {
     const nul = results.nulBody!;
     assert.ok(nul.answered && nul.excerpt === 'bad\uFFFDthing');
     const low = results.lowStatus!;
-    assert.ok(!low.answered && low.error === 'the receiver answered a status code below 100, which is not HTTP', failed(low));
+    // Node 20's parser asserts (reworded by describe()); Node 24's refuses with its own message. Never an assertion's text.
+    assert.ok(!low.answered && low.error.length > 0 && !low.error.includes('assert('), failed(low));
     const moved = results.moved!;
     assert.ok(
       moved.answered && moved.status === 301 && moved.excerpt === 'Location: https://example.com/new-hook',

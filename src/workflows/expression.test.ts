@@ -114,7 +114,6 @@ describe('compileExpression: problems at compile time', () => {
     assert.equal(backref.code, 'not_offered');
     assert.match(backref.message, /back-references or lookarounds/);
     assert.equal(backref.position?.column, 22, 'points at the pattern');
-    assert.match(problem('event.action.matches("(?<=a)b")', 'condition').message, /back-references or lookarounds/);
     assert.match(problem('event.action.matches("a(")', 'condition').message, /not a valid regular expression/);
     assert.equal(compiled('customer.email.matches("^[a-z]+@example\\\\.com$")', 'condition').evaluate(context), true);
   });
