@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { publicBaseUrl, type Config, type Role } from './config.js';
 import { createLogger, openStore, type Store } from './db/open-store.js';
 import { buildApp } from './http/app.js';
+import { drainConnections } from './http/graceful-close.js';
 import { hashToken } from './lib/hash.js';
 import { newToken } from './lib/ids.js';
 import { loadOrCreateMasterKey } from './lib/secret-box.js';
@@ -23,6 +24,10 @@ import { checkMasterKey } from './services/connections/check-master-key.js';
 import { releaseOrphanedDeliveries } from './services/outbound/claim-deliveries.js';
 import { releaseOrphanedClaims } from './services/processing/claim-events.js';
 import { stopScans } from './services/parity/start-scan.js';
+
+/** How long a stop lets keep-alive clients send their next request before closing their connections
+ *  (http/graceful-close.ts); within SLUICE_SHUTDOWN_TIMEOUT_MS. */
+const DRAIN_MS = 1000;
 
 export interface RunningSluice {
   /** http://host:port when the role serves HTTP. */
@@ -171,6 +176,7 @@ export async function startSluice(
       log.info('shutting down: no new requests, finishing in-flight work');
       const deadline = config.shutdownTimeoutMs;
       if (app) {
+        await drainConnections(app, Math.min(DRAIN_MS, deadline));
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           app.close(),
