@@ -6,6 +6,12 @@ export interface QueryResult<T> {
   rowCount: number;
 }
 
+/**
+ * A comment that has a text planned for each call's values rather than once for all (postgres.ts): for a query
+ * whose best index depends on its values, where one generic plan would serve some of them badly.
+ */
+export const PLANNED_PER_CALL = '/* planned per call */';
+
 export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */

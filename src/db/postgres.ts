@@ -3,7 +3,7 @@
 // while the provider is still waiting, not after.
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Db, Queryable, QueryResult } from './port.js';
+import { PLANNED_PER_CALL, type Db, type Queryable, type QueryResult } from './port.js';
 import { classifyDbError } from './store-errors.js';
 
 type Client = pg.Pool | pg.PoolClient;
@@ -27,7 +27,8 @@ const types = {
 //
 // A text with optional filters (`$2::text IS NULL OR type = $2`, the list and search queries) runs unnamed:
 // an unnamed statement is planned for each call's values, so a filter that is absent costs nothing and one that
-// is present can use its index; a single generic plan would have to serve both.
+// is present can use its index; a single generic plan would have to serve both. So does a text marked
+// PLANNED_PER_CALL, whose best index depends on its values in other ways.
 const MAX_NAMED = 2_000;
 const OPTIONAL_FILTER = /\$\d+::\w+ IS NULL/;
 const names = new Map<string, string>();
@@ -37,7 +38,7 @@ function statementName(sql: string): string | undefined {
   if (unnamed.has(sql)) return undefined;
   let name = names.get(sql);
   if (name === undefined) {
-    if (OPTIONAL_FILTER.test(sql)) {
+    if (OPTIONAL_FILTER.test(sql) || sql.includes(PLANNED_PER_CALL)) {
       unnamed.add(sql);
       return undefined;
     }

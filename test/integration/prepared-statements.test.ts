@@ -2,7 +2,9 @@
 // prepared statement (a migration run beside a live server) must not break that query for good.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { migrate } from '../../src/db/migrate.js';
 import { openPostgres } from '../../src/db/postgres.js';
+import { listEvents } from '../../src/db/queries/events.js';
 import { createTestStore } from '../helpers/db.js';
 
 test('a query prepared before its table gained a column keeps working and sees the column', async () => {
@@ -56,6 +58,34 @@ test('texts with optional filters are planned for each call; the others are prep
       prepared.rows.map((r) => r.statement),
       [fixed],
       'only the text without optional filters is a named statement on the connection',
+    );
+  } finally {
+    await db.close();
+    await store.drop();
+  }
+});
+
+test('the events list is planned for each call: its best index depends on how far back it reaches', async () => {
+  const store = await createTestStore();
+  const db = await openPostgres(store.databaseUrl, { max: 1 });
+  try {
+    await migrate(db);
+    const since = new Date(Date.now() - 7 * 86_400_000);
+    // More runs than PostgreSQL's five custom plans before it may settle on a generic one.
+    for (let i = 0; i < 8; i++) {
+      await listEvents(db, { workspaceId: 'ws_probe', since, status: 'failed', limit: 50 });
+      await listEvents(db, { workspaceId: 'ws_probe', limit: 500, before: 'ev_zzzz' });
+    }
+    const prepared = await db.query<{ statement: string }>(
+      `SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%FROM events%'`,
+    );
+    assert.deepEqual(prepared.rows, [], 'no list text is a named statement with a cached plan');
+    const direct = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE workspace_id = $1`, ['ws_probe']);
+    assert.equal(direct.rows[0]!.n, 0);
+    assert.equal(
+      (await db.query(`SELECT 1 FROM pg_prepared_statements WHERE statement LIKE '%FROM events WHERE workspace_id = $1%'`)).rowCount,
+      1,
+      'other texts are still prepared',
     );
   } finally {
     await db.close();

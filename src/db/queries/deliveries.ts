@@ -39,6 +39,7 @@ export const DELIVERY_QUEUE: QueueDef = {
   waiting: 'pending',
   finishedAt: 'finished_at',
   error: 'last_error',
+  errorMaxBytes: 4000,
   returning: `q.id, q.workspace_id AS "workspaceId", q.endpoint_id AS "endpointId", q.message_id AS "messageId", q.attempts`,
   plannedColumns: ['endpoint_id', 'status', 'next_attempt_at', 'locked_until', 'locked_by'],
   candidates: `

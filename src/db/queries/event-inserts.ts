@@ -5,6 +5,7 @@
 // PostgreSQL. An event waiting for processing whose body is its payload is stored without a parsed payload
 // (`raw_is_payload`): the worker's finish parses it, off the request path (migration 0030). Any other event's
 // jsonb payload is cast from its text here: sent once, parsed once, never parsed and re-serialised in Node.
+import { utf8Prefix } from '../../lib/utf8-prefix.js';
 import type { Queryable } from '../port.js';
 import { SERIAL_KEY_SEPARATOR } from './event-serial-keys.js';
 import type { NewEvent } from './events.js';
@@ -25,6 +26,17 @@ export interface BatchedEvent extends Pick<
   /** What the event is about (event-serial-keys.ts, serialKeysOf), or null to leave them to the claim. */
   serialKeys: string[] | null;
 }
+
+/**
+ * The events list's covering index (migration 0032) holds these columns, and a b-tree entry fits ~2.7 KB in all:
+ * each text column a provider or a failure can make long is bounded in bytes. The provider's event id is refused
+ * longer than EVENT_KEY_MAX_BYTES where it is parsed (cutting it would merge distinct events); a type is cut (the
+ * payload keeps it whole), and so is an error.
+ */
+export const EVENT_KEY_MAX_BYTES = 255;
+export const EVENT_ERROR_MAX_BYTES = 1000;
+export const storedType = (type: string) => utf8Prefix(type, EVENT_KEY_MAX_BYTES);
+export const storedError = (error: string | null) => (error === null ? null : utf8Prefix(error, EVENT_ERROR_MAX_BYTES));
 
 const INSERT_BATCH = `
   INSERT INTO events (id, workspace_id, provider, provider_event_id, type, livemode, provider_created_at,
@@ -56,14 +68,14 @@ export async function insertEventBatch(db: Queryable, events: readonly BatchedEv
     cols[1]![i] = e.workspaceId;
     cols[2]![i] = e.provider;
     cols[3]![i] = e.providerEventId;
-    cols[4]![i] = e.type;
+    cols[4]![i] = storedType(e.type);
     cols[5]![i] = e.livemode;
     cols[6]![i] = e.providerCreatedAt;
     cols[7]![i] = e.payloadText;
     cols[8]![i] = start;
     cols[9]![i] = e.rawBody.length;
     cols[10]![i] = e.status;
-    cols[11]![i] = e.error;
+    cols[11]![i] = storedError(e.error);
     cols[12]![i] = e.inboundMethod;
     cols[13]![i] = e.serialKeys === null ? null : e.serialKeys.join(SERIAL_KEY_SEPARATOR);
     start += e.rawBody.length;

@@ -1,8 +1,9 @@
 // The inbound event store, which is also the processing queue: a row with status 'received' whose
 // next_attempt_at has passed and that no live worker holds is due.
 import { idFloor } from '../../lib/ids.js';
-import type { Db, Queryable } from '../port.js';
+import { PLANNED_PER_CALL, type Db, type Queryable } from '../port.js';
 import { hasPayload, payloadColumns, payloadOf, withParsedPayload } from './event-payload.js';
+import { EVENT_ERROR_MAX_BYTES, storedError, storedType } from './event-inserts.js';
 import { eventSerialKeys } from './event-serial-keys.js';
 import { claimInOrder, finishClaims, holdClaims, type ClaimOutcome, type QueueDef } from './queue.js';
 
@@ -67,13 +68,13 @@ export async function insertEvent(db: Queryable, e: NewEvent): Promise<boolean> 
       e.workspaceId,
       e.provider,
       e.providerEventId,
-      e.type,
+      storedType(e.type),
       e.livemode,
       e.providerCreatedAt,
       e.payload === null ? null : JSON.stringify(e.payload),
       e.rawBody,
       e.status,
-      e.error,
+      storedError(e.error),
       e.inboundMethod ?? null,
       e.rawBytes ?? null,
       e.recovered ?? false,
@@ -106,6 +107,8 @@ export const EVENT_QUEUE: QueueDef = {
   waiting: 'received',
   finishedAt: 'processed_at',
   error: 'error',
+  // The events list's covering index holds the error (event-inserts.ts).
+  errorMaxBytes: EVENT_ERROR_MAX_BYTES,
   // A payload kept in the raw body comes as that text, for Node to parse (jsonb would be parsed here, printed
   // and parsed again by the driver).
   returning: `q.id, q.workspace_id AS "workspaceId", q.provider, q.provider_event_id AS "providerEventId", q.type, l.attempts,
@@ -210,6 +213,9 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
   if (f.exclude !== undefined && f.exclude.length > 0) where.push(`NOT (id = ANY(${p(f.exclude)}::text[]))`);
   const order = f.oldestFirst ? 'ASC' : 'DESC';
   const limit = p(f.limit);
+  // Planned per call: a generic plan, blind to how far back `since` or a cursor reaches, walked the covering
+  // (workspace, id) index of 0032 for a week's failed events and dropped every other one on the way (30 ms at
+  // 10 million events, against 1 ms on the (workspace, provider, status, id) ranges the values call for).
   const select = (extra: string[]) =>
     `SELECT ${SUMMARY} FROM events WHERE ${[...where, ...extra].join(' AND ')} ORDER BY id ${order} LIMIT ${limit}`;
   // The equality columns of one index, each with the values to merge over when the filter leaves it open.
@@ -226,9 +232,10 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
   let branches: string[][] = [[]];
   for (const [column, values] of ranges) branches = branches.flatMap((b) => values.map((v) => [...b, `${column} = ${p(v)}`]));
   const sql =
-    branches.length === 1
+    PLANNED_PER_CALL +
+    (branches.length === 1
       ? select(branches[0]!)
-      : `SELECT * FROM (${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')}) page ORDER BY id ${order} LIMIT ${limit}`;
+      : `SELECT * FROM (${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')}) page ORDER BY id ${order} LIMIT ${limit}`);
   const { rows } = await db.query<EventSummary>(sql, params);
   return rows;
 }

@@ -14,6 +14,7 @@
 // finish, a release, a replay), so that no two of them can each hold what the other waits for.
 //
 // Table and column names come from the definitions below, never from input; values are always parameters.
+import { utf8Prefix } from '../../lib/utf8-prefix.js';
 import type { Db, Queryable } from '../port.js';
 
 // First key of the two-key advisory lock space for serialized claims (any constant unique to this use).
@@ -29,6 +30,8 @@ export interface QueueDef {
   readonly finishedAt: string;
   /** Holds the reason of the last failed attempt. */
   readonly error: string;
+  /** The most bytes of UTF-8 a reason keeps (the rest is cut): less where an index holds the column. */
+  readonly errorMaxBytes: number;
   /** What a claim returns of each row (columns of alias q; with a lease table, l is the row's new lease). */
   readonly returning: string;
   /**
@@ -284,7 +287,7 @@ export async function finishClaims(db: Queryable, q: QueueDef, workerId: string,
       workerId,
       outcomes.map((o) => o.id),
       outcomes.map((o) => o.status),
-      outcomes.map((o) => (o.error === null ? null : o.error.slice(0, 2000))),
+      outcomes.map((o) => (o.error === null ? null : utf8Prefix(o.error, q.errorMaxBytes))),
       outcomes.map((o) => o.retryInSeconds),
     ],
   );

@@ -118,6 +118,7 @@ export const TRIGGER_QUEUE: QueueDef = {
   waiting: 'pending',
   finishedAt: 'finished_at',
   error: 'last_error',
+  errorMaxBytes: 4000,
   returning: `q.id, q.workspace_id AS "workspaceId", q.message_id AS "messageId", q.attempts`,
   plannedColumns: ['status', 'next_attempt_at', 'locked_until'],
 };
@@ -537,6 +538,7 @@ export const STEP_QUEUE: QueueDef = {
   waiting: 'pending',
   finishedAt: 'finished_at',
   error: 'error',
+  errorMaxBytes: 4000,
   returning: `q.id, q.run_id AS "runId", q.workspace_id AS "workspaceId", q.step_id AS "stepId", q.kind, q.attempts,
     q.input, q.next_attempt_at AS "nextAttemptAt", q.rerun`,
   plannedColumns: ['status', 'next_attempt_at', 'locked_until'],

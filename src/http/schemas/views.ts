@@ -70,14 +70,14 @@ export const Event = view({
   id: Type.String(),
   provider: Type.String(),
   providerEventId: Type.String(),
-  type: Type.String(),
+  type: Type.String({ description: "the provider's event type, its first 255 bytes (the payload keeps it whole)" }),
   livemode: nullable(Type.Boolean()),
   status: Type.String({ description: 'received, processed, ignored or failed' }),
   attempts: Type.Integer(),
   receivedAt: isoTime(),
   processedAt: nullable(isoTime()),
   nextAttemptAt: nullable(isoTime()),
-  error: Type.Optional(Type.String()),
+  error: Type.Optional(Type.String({ description: 'why the last attempt failed or the event was ignored, at most 1,000 bytes' })),
   payload: Type.Optional(anyJson('the provider payload as stored (detail only)')),
 });
 

@@ -1,6 +1,8 @@
 // The minimal shape a verified body must have to be stored as a Stripe event. Anything more specific is the
 // projection's business: an event we cannot project is still kept.
 
+import { overUtf8Bytes } from '../../lib/utf8-prefix.js';
+
 export interface StripeEventEnvelope {
   id: string;
   type: string;
@@ -23,7 +25,8 @@ export function parseStripeEvent(body: Buffer | string): StripeEventEnvelope | u
   if (
     typeof p.id !== 'string' ||
     p.id.length === 0 ||
-    p.id.length > 255 ||
+    // In bytes: the id is a key of indexes whose entries are bounded in bytes (db/queries/event-inserts.ts).
+    overUtf8Bytes(p.id, 255) ||
     p.object !== 'event' ||
     typeof p.type !== 'string' ||
     p.type.length === 0 ||
