@@ -50,5 +50,8 @@ export function releaseOrphanedDeliveries(ctx: Ctx): Promise<number> {
 export function createDeliverySender(ctx: Ctx): Sender {
   return createSender(createAddressPolicy(ctx.config.outboundAllow, { allowHttp: ctx.config.outboundAllowHttp }), {
     timeoutMs: ctx.config.outboundTimeoutMs,
+    // As many connections per origin as requests out at once: every lane may go to one origin (each Zap is a URL on
+    // hooks.zapier.com), and a request waiting for a connection would spend its attempt's time in that queue.
+    connectionsPerOrigin: ctx.config.outboundConcurrency,
   });
 }
