@@ -67,3 +67,13 @@ test('HOST is an IP address or a host name', () => {
   for (const bad of ['999.1.1.1', '1.2.3', 'has space', '-dash.example', 'a_b.example', 'http://x'])
     assert.match(problemsOf({ HOST: bad })[0] ?? '', /^HOST must be an IP address/, bad);
 });
+
+test('switches read true/false, 1/0 and yes/no alike, and refuse anything else', () => {
+  for (const name of ['SLUICE_OUTBOUND_ALLOW_HTTP', 'SLUICE_ALLOW_UNREADABLE_SECRETS'] as const) {
+    const key = name === 'SLUICE_OUTBOUND_ALLOW_HTTP' ? 'outboundAllowHttp' : 'allowUnreadableSecrets';
+    assert.equal(loadConfig({})[key], false, `${name} unset`);
+    for (const on of ['true', '1', 'yes', 'TRUE', ' Yes ']) assert.equal(loadConfig({ [name]: on })[key], true, `${name}=${on}`);
+    for (const off of ['false', '0', 'no', 'False']) assert.equal(loadConfig({ [name]: off })[key], false, `${name}=${off}`);
+    assert.deepEqual(problemsOf({ [name]: 'on' }), [`${name} must be true or false (or 1/0, yes/no), got "on"`]);
+  }
+});

@@ -230,8 +230,15 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   const allow = parseCidrs(str('SLUICE_OUTBOUND_ALLOW') ?? '');
   for (const p of allow.problems) problems.push(`SLUICE_OUTBOUND_ALLOW: ${p}`);
-  const allowHttp = str('SLUICE_OUTBOUND_ALLOW_HTTP') ?? 'false';
-  if (allowHttp !== 'true' && allowHttp !== 'false') problems.push(`SLUICE_OUTBOUND_ALLOW_HTTP must be true or false, got "${allowHttp}"`);
+  // Every switch reads the same words: true/false, 1/0, yes/no (any case); anything else is a mistake, never false.
+  const flag = (name: string): boolean => {
+    const raw = str(name);
+    if (raw === undefined) return false;
+    const word = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes'].includes(word)) return true;
+    if (!['0', 'false', 'no'].includes(word)) problems.push(`${name} must be true or false (or 1/0, yes/no), got "${raw}"`);
+    return false;
+  };
 
   const config: Config = {
     port,
@@ -244,7 +251,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     cronSecret,
     publicUrl,
     secretKey,
-    allowUnreadableSecrets: ['1', 'true', 'yes'].includes((str('SLUICE_ALLOW_UNREADABLE_SECRETS') ?? '').toLowerCase()),
+    allowUnreadableSecrets: flag('SLUICE_ALLOW_UNREADABLE_SECRETS'),
     maxBodyBytes: int('SLUICE_MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     stripeToleranceSeconds: int('SLUICE_STRIPE_TOLERANCE_SECONDS', 300, 1, 86_400),
     processingRetrySchedule,
@@ -258,7 +265,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pianoApiUrl,
     retrySchedule: seconds('SLUICE_RETRY_SCHEDULE', [0, 5, 300, 1800, 7200, 18000, 36000, 36000]),
     outboundAllow: allow.cidrs,
-    outboundAllowHttp: allowHttp === 'true',
+    outboundAllowHttp: flag('SLUICE_OUTBOUND_ALLOW_HTTP'),
     outboundTimeoutMs: int('SLUICE_OUTBOUND_TIMEOUT_MS', 15_000, 100, 300_000),
     outboundConcurrency: int('SLUICE_OUTBOUND_CONCURRENCY', 128, 1, 1000),
     workflowConcurrency: int('SLUICE_WORKFLOW_CONCURRENCY', 16, 1, 1000),
