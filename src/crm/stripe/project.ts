@@ -12,7 +12,9 @@ import {
   upsertGuarded,
   type CrmRow,
   type CrmTable,
+  isNewer,
   isTie,
+  newestAccessVersion,
   type TieResolver,
 } from '../../db/queries/crm.js';
 import { findMessageByDedupeKey, publishMessage } from '../../db/queries/messages.js';
@@ -457,6 +459,12 @@ async function projectEntitlements(p: Projection): Promise<void> {
   const customerProviderId = idOf(p.object.customer);
   const customerId = await p.customer(p.object.customer);
   if (!customerProviderId || !customerId) return;
+  // Each summary is the customer's whole list, so only the newest one counts. The per-key version rule alone is
+  // not enough: a key the newer summary left out has no row of its own (or one revoked by an even newer summary),
+  // so a late older summary listing it would insert it active and grant access nobody pays for. A summary older
+  // than the newest one that wrote any of the customer's access rows changes nothing.
+  const newest = await newestAccessVersion(p.tx, p.event.workspaceId, 'stripe', customerId);
+  if (newest && !isNewer(newest, p.version(1))) return;
   const keys = entitlementKeys(p.object);
   const active = new Set(keys.map((k) => k.lookupKey));
   for (const { lookupKey, entitlementId } of keys) {

@@ -401,6 +401,25 @@ export async function activeAccessForCustomer(db: Queryable, workspaceId: string
   return rows;
 }
 
+/**
+ * The version of the newest write among a customer's access rows of one provider (for Stripe: the newest
+ * entitlement summary that granted or revoked anything), or undefined when it has none.
+ */
+export async function newestAccessVersion(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  customerId: string,
+): Promise<CrmRow | undefined> {
+  const { rows } = await db.query<CrmRow>(
+    `SELECT id, source_ts, source_rank, source_event_id, false AS stub, false AS deleted FROM access
+     WHERE workspace_id = $1 AND provider = $2 AND customer_id = $3 AND source_ts IS NOT NULL
+     ORDER BY source_ts DESC, source_rank DESC, source_event_id COLLATE "C" DESC LIMIT 1`,
+    [workspaceId, provider, customerId],
+  );
+  return rows[0];
+}
+
 export const CRM_TABLES: CrmTable[] = [
   'customers',
   'products',

@@ -1,0 +1,279 @@
+// Attacks on the Stripe → CRM projection the way real provider traffic behaves: every delivery order of one
+// object's events, in one batch and one event per batch, same-second ties, duplicates, replays after newer
+// events, entitlement summaries out of order, two workspaces sharing provider ids, and a poisoned event among
+// good ones. The final rows must be what the newest event says, whatever the order.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { claimDueEvents } from '../../src/db/queries/events.js';
+import { processBatch } from '../../src/services/processing/process-batch.js';
+import { findHandler } from '../../src/crm/handlers.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
+import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+
+const SECRET = 'whsec_crm_order_secret';
+const T0 = 1_790_000_000;
+
+/** Every permutation of `items`. */
+function permutations<T>(items: T[]): T[][] {
+  if (items.length <= 1) return [items];
+  return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
+function subscription(id: string, status: string, extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    object: 'subscription',
+    customer: `cus_of_${id}`,
+    status,
+    cancel_at_period_end: false,
+    current_period_start: T0,
+    current_period_end: T0 + 30 * 86400,
+    items: { object: 'list', data: [{ id: `si_${id}`, price: { id: 'price_gold', nickname: 'Gold', product: 'prod_gold' }, quantity: 1 }] },
+    ...extra,
+  };
+}
+
+function summary(customer: string, keys: string[], created: number): string {
+  return stripeEvent(
+    'entitlements.active_entitlement_summary.updated',
+    {
+      object: 'entitlements.active_entitlement_summary',
+      customer,
+      entitlements: { object: 'list', data: keys.map((k) => ({ id: `ent_${k}`, lookup_key: k, feature: `feat_${k}` })) },
+    },
+    { created },
+  );
+}
+
+describe('Stripe → CRM under hostile delivery orders', () => {
+  let app: TestApp;
+  let n = 0;
+  before(async () => {
+    app = await startTestApp({
+      worker: false,
+      config: { processingRetrySchedule: [60] },
+      findHandler: (provider, type) => {
+        const real = findHandler(provider, type === 'customer.poisoned' ? 'customer.created' : type);
+        if (!real) return undefined;
+        return async (tx, event, options) => {
+          await real(tx, event, options);
+          if (type === 'customer.poisoned') await tx.query(`SELECT 'not a number'::int`);
+        };
+      },
+    });
+  });
+  after(() => app.close());
+
+  async function workspace(): Promise<string> {
+    n += 1;
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: `order ${n}` })).body.id;
+    await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    return ws;
+  }
+  async function post(ws: string, payload: string): Promise<void> {
+    const res = await postStripe(app.url, ws, payload, signStripe(payload, SECRET));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+  }
+  /** Drains the queue: everything due in batches of `size`. */
+  async function drain(size: number): Promise<void> {
+    for (;;) {
+      const batch = await claimDueEvents(app.db, 'wrk_order', size, 30);
+      if (batch.length === 0) return;
+      await processBatch(app.ctx, 'wrk_order', batch);
+    }
+  }
+  /** Delivers the payloads in this order: all in one batch, or each processed before the next arrives. */
+  async function deliver(ws: string, payloads: string[], mode: 'one batch' | 'one by one'): Promise<void> {
+    if (mode === 'one batch') {
+      for (const p of payloads) await post(ws, p);
+      await drain(100);
+    } else {
+      for (const p of payloads) {
+        await post(ws, p);
+        await drain(1);
+      }
+    }
+  }
+  const get = async (ws: string, path: string) => (await app.api('GET', `/api/v1/workspaces/${ws}${path}`)).body;
+  const subRow = async (ws: string, providerId: string) => {
+    const { rows } = await app.db.query<{ status: string; deleted: boolean; source_event_id: string }>(
+      'SELECT status, deleted, source_event_id FROM subscriptions WHERE workspace_id = $1 AND provider_id = $2',
+      [ws, providerId],
+    );
+    assert.ok(rows[0], `a row for ${providerId}`);
+    return rows[0];
+  };
+  const activeAccess = async (ws: string) =>
+    (
+      await app.db.query<{ resource: string }>(
+        `SELECT resource FROM access WHERE workspace_id = $1 AND provider = 'stripe' AND status = 'active' ORDER BY resource`,
+        [ws],
+      )
+    ).rows.map((r) => r.resource);
+
+  test('created / updated / deleted of one subscription in every order, in one batch and one by one, end as the newest says', async () => {
+    const events = [
+      stripeEvent('customer.subscription.created', subscription('sub_perm', 'incomplete'), { created: T0 }),
+      stripeEvent('customer.subscription.updated', subscription('sub_perm', 'active', { quantity: 1 }), { created: T0 + 5 }),
+      stripeEvent('customer.subscription.updated', subscription('sub_perm', 'active', { cancel_at_period_end: true }), {
+        created: T0 + 10,
+      }),
+      stripeEvent('customer.subscription.deleted', subscription('sub_perm', 'canceled', { ended_at: T0 + 20 }), { created: T0 + 20 }),
+    ];
+    const newest = JSON.parse(events[3]!).id;
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations(events)) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const row = await subRow(ws, 'sub_perm');
+        const label = `${mode}: ${order.map((e) => events.indexOf(e)).join(',')}`;
+        assert.equal(row.status, 'canceled', label);
+        assert.equal(row.source_event_id, newest, label);
+        // One subscription.ended and one subscription.created whatever the order.
+        const types = (await get(ws, '/messages?limit=500')).data.map((m: any) => m.type).filter((t: string) => !t.startsWith('stripe.'));
+        assert.equal(types.filter((t: string) => t === 'subscription.ended').length, 1, label);
+        assert.equal(types.filter((t: string) => t === 'subscription.created').length, 1, label);
+      }
+    }
+  });
+
+  test('same-second updates of one subscription: the later lifecycle stage wins in either order, duplicates included', async () => {
+    const active = stripeEvent('customer.subscription.updated', subscription('sub_tie', 'active'), { created: T0 });
+    const pastDue = stripeEvent('customer.subscription.updated', subscription('sub_tie', 'past_due'), { created: T0 });
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of [
+        [active, pastDue],
+        [pastDue, active],
+        [pastDue, active, active, pastDue],
+      ]) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        assert.equal((await subRow(ws, 'sub_tie')).status, 'past_due', mode);
+      }
+    }
+  });
+
+  test('a replay of an old event after newer ones were projected does not take the row back in time', async () => {
+    const ws = await workspace();
+    const old = stripeEvent('customer.subscription.updated', subscription('sub_replay', 'active'), { created: T0 });
+    const newer = stripeEvent('customer.subscription.updated', subscription('sub_replay', 'past_due'), { created: T0 + 60 });
+    await deliver(ws, [old, newer], 'one by one');
+    const { rows } = await app.db.query<{ id: string }>('SELECT id FROM events WHERE workspace_id = $1 AND provider_event_id = $2', [
+      ws,
+      JSON.parse(old).id,
+    ]);
+    const derived = async () => (await get(ws, '/messages?limit=500')).data.filter((m: any) => !m.type.startsWith('stripe.')).length;
+    const before = await derived();
+    const replay = await app.api('POST', `/api/v1/workspaces/${ws}/events/${rows[0]!.id}/replay`);
+    assert.ok(replay.status < 300, JSON.stringify(replay.body));
+    await drain(10);
+    const row = await subRow(ws, 'sub_replay');
+    assert.equal(row.status, 'past_due');
+    assert.equal(row.source_event_id, JSON.parse(newer).id);
+    // The replayed event changed nothing, so it publishes no business event.
+    assert.equal(await derived(), before);
+  });
+
+  test('an older entitlement summary arriving after a newer one grants nothing the newer one left out', async () => {
+    // Stripe sends one summary per change, each the full list of the customer's active entitlements. The newer
+    // summary says only `premium`; an older one listing `archive` too, delivered late, must not grant `archive`.
+    for (const mode of ['one batch', 'one by one'] as const) {
+      const ws = await workspace();
+      await deliver(ws, [summary('cus_ent', ['premium'], T0 + 10), summary('cus_ent', ['premium', 'archive'], T0)], mode);
+      assert.deepEqual(await activeAccess(ws), ['premium'], mode);
+
+      // Everything revoked by the newest summary: an older one listing a key never seen must not grant it either.
+      const ws2 = await workspace();
+      await deliver(
+        ws2,
+        [summary('cus_ent', ['premium'], T0), summary('cus_ent', [], T0 + 20), summary('cus_ent', ['extra'], T0 + 10)],
+        mode,
+      );
+      assert.deepEqual(await activeAccess(ws2), [], mode);
+    }
+  });
+
+  test('entitlement summaries in every order end with exactly the newest list active', async () => {
+    const events = [summary('cus_perm', ['a', 'b'], T0), summary('cus_perm', ['b', 'c'], T0 + 10), summary('cus_perm', ['c'], T0 + 20)];
+    for (const order of permutations(events)) {
+      const ws = await workspace();
+      await deliver(ws, order, 'one by one');
+      assert.deepEqual(await activeAccess(ws), ['c'], order.map((e) => events.indexOf(e)).join(','));
+    }
+  });
+
+  test('two workspaces with the same Stripe ids never touch each other', async () => {
+    const a = await workspace();
+    const b = await workspace();
+    // Interleaved in one batch: b's newer cancellation must not reach a, a's newer email must not reach b.
+    await post(a, stripeEvent('customer.created', { id: 'cus_shared', email: 'a@example.com' }, { created: T0 }));
+    await post(b, stripeEvent('customer.created', { id: 'cus_shared', email: 'b@example.com' }, { created: T0 }));
+    await post(
+      a,
+      stripeEvent('customer.subscription.created', subscription('sub_shared', 'active', { customer: 'cus_shared' }), { created: T0 }),
+    );
+    await post(
+      b,
+      stripeEvent('customer.subscription.created', subscription('sub_shared', 'active', { customer: 'cus_shared' }), { created: T0 }),
+    );
+    await post(
+      b,
+      stripeEvent('customer.subscription.deleted', subscription('sub_shared', 'canceled', { customer: 'cus_shared' }), { created: T0 + 9 }),
+    );
+    await post(a, stripeEvent('customer.updated', { id: 'cus_shared', email: 'a2@example.com' }, { created: T0 + 9 }));
+    await post(b, summary('cus_shared', ['only-b'], T0 + 9));
+    await drain(100);
+    assert.equal((await subRow(a, 'sub_shared')).status, 'active');
+    assert.equal((await subRow(b, 'sub_shared')).status, 'canceled');
+    const emails = async (ws: string) => (await get(ws, '/customers')).data.map((c: any) => c.email);
+    assert.deepEqual(await emails(a), ['a2@example.com']);
+    assert.deepEqual(await emails(b), ['b@example.com']);
+    assert.deepEqual(await activeAccess(a), []);
+    assert.deepEqual(await activeAccess(b), ['only-b']);
+    // Each workspace's subscription is linked to its own customer row.
+    for (const ws of [a, b]) {
+      const { rows } = await app.db.query<{ workspace_id: string }>(
+        `SELECT c.workspace_id FROM subscriptions s JOIN customers c ON c.id = s.customer_id WHERE s.workspace_id = $1`,
+        [ws],
+      );
+      assert.deepEqual(
+        rows.map((r) => r.workspace_id),
+        [ws],
+      );
+    }
+  });
+
+  test('a poisoned event in a batch of one object’s events fails alone; the others still project in version order', async () => {
+    const ws = await workspace();
+    await post(
+      ws,
+      stripeEvent('customer.subscription.updated', subscription('sub_poison', 'active', { customer: 'cus_p' }), { created: T0 + 5 }),
+    );
+    await post(ws, stripeEvent('customer.poisoned', { id: 'cus_p', email: 'mallory@example.com' }, { created: T0 + 6 }));
+    await post(
+      ws,
+      stripeEvent('customer.subscription.created', subscription('sub_poison', 'incomplete', { customer: 'cus_p' }), { created: T0 }),
+    );
+    await post(ws, stripeEvent('customer.updated', { id: 'cus_p', email: 'good@example.com' }, { created: T0 + 1 }));
+    await drain(100);
+    assert.equal((await subRow(ws, 'sub_poison')).status, 'active');
+    const { rows } = await app.db.query<{ type: string; status: string }>(
+      'SELECT type, status FROM events WHERE workspace_id = $1 ORDER BY type',
+      [ws],
+    );
+    assert.deepEqual(
+      rows.map((r) => `${r.type}:${r.status}`),
+      [
+        'customer.poisoned:failed',
+        'customer.subscription.created:processed',
+        'customer.subscription.updated:processed',
+        'customer.updated:processed',
+      ],
+    );
+    const customers = (await get(ws, '/customers')).data;
+    assert.deepEqual(
+      customers.map((c: any) => c.email),
+      ['good@example.com'],
+    );
+  });
+});
