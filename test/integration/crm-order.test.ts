@@ -202,6 +202,38 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('a charge refunded in the same second it succeeded ends refunded, in either order and either delivery', async () => {
+    const charge = (status: string, refunded: number) => ({
+      id: 'ch_tie',
+      object: 'charge',
+      customer: 'cus_charge',
+      payment_intent: 'pi_tie',
+      status,
+      amount: 5000,
+      amount_refunded: refunded,
+      refunded: refunded === 5000,
+      currency: 'eur',
+    });
+    const succeeded = stripeEvent('charge.succeeded', charge('succeeded', 0), { created: T0 });
+    const partly = stripeEvent('charge.refunded', charge('succeeded', 1000), { created: T0 });
+    const fully = stripeEvent('charge.refunded', charge('succeeded', 5000), { created: T0 });
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations([succeeded, partly, fully])) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const { rows } = await app.db.query<{ amount_refunded: string }>(
+          `SELECT amount_refunded FROM payments WHERE workspace_id = $1 AND provider_id = 'ch_tie'`,
+          [ws],
+        );
+        const label = `${mode}: ${order.map((e) => [succeeded, partly, fully].indexOf(e)).join(',')}`;
+        assert.equal(Number(rows[0]?.amount_refunded), 5000, label);
+        // Two refund steps seen at most, never a refund published for an amount the charge went back below.
+        const refunds = (await get(ws, '/messages?type=order.refunded')).data.map((m: any) => m.data.payment.amountRefunded);
+        assert.ok(refunds.includes(5000), `${label}: ${JSON.stringify(refunds)}`);
+      }
+    }
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

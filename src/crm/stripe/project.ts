@@ -50,6 +50,9 @@ import {
 
 type Obj = Record<string, unknown>;
 
+/** The rank step of a charge's status stage (see projectCharge): 8 steps and a refunded amount fit in an int4. */
+const CHARGE_RANK_STEP = 200_000_000;
+
 const ROW_PREFIX: Record<CrmTable, string> = {
   customers: 'cus',
   products: 'prod',
@@ -342,9 +345,13 @@ async function projectCharge(p: Projection): Promise<void> {
   const customerId = await p.customer(c.customer);
   const values = (o: Obj) => ({ ...chargeValues(o), customer_id: customerId });
   const own = chargeValues(c);
-  // amount_refunded only grows, so it extends the rank: a later refund state wins a same-second tie.
-  const rank = (CHARGE_RANK[own.status ?? ''] ?? 0) * 1_000_000_000 + Math.min(Number(own.amount_refunded ?? 0), 999_999_999);
-  const r = await p.upsertObject('payments', values, Math.min(rank, 2_147_483_647));
+  // amount_refunded only grows, so it extends the rank: a later refund state wins a same-second tie. The rank is
+  // an int4 column: the status stage steps by 200,000,000 so that its highest (8) plus any refunded amount below
+  // that stays under 2^31. (Stepping by 10^9 put every succeeded or failed charge at the int4 cap whatever it had
+  // refunded, so a charge.succeeded could win its same-second charge.refunded and the refund was lost.)
+  const stage = CHARGE_RANK[own.status ?? ''] ?? 0;
+  const refunded = Math.min(Math.max(Number(own.amount_refunded ?? 0) || 0, 0), CHARGE_RANK_STEP - 1);
+  const r = await p.upsertObject('payments', values, stage * CHARGE_RANK_STEP + refunded);
   await projectRefunds(p, c, customerId);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
