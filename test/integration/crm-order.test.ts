@@ -234,6 +234,112 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('invoice.paid and invoice.payment_failed of one second: paid wins in every order, one payment.succeeded', async () => {
+    const invoice = (status: string, attempts: number) => ({
+      id: 'in_tie',
+      object: 'invoice',
+      customer: 'cus_inv',
+      status,
+      attempt_count: attempts,
+      amount_due: 900,
+      amount_paid: status === 'paid' ? 900 : 0,
+      currency: 'eur',
+      billing_reason: 'subscription_cycle',
+      payment_intent: 'pi_inv',
+    });
+    const failed = stripeEvent('invoice.payment_failed', invoice('open', 1), { created: T0 });
+    const paid = stripeEvent('invoice.paid', invoice('paid', 2), { created: T0 });
+    const finalized = stripeEvent('invoice.finalized', invoice('open', 0), { created: T0 - 3600 });
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations([finalized, failed, paid])) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `${mode}: ${order.map((e) => [finalized, failed, paid].indexOf(e)).join(',')}`;
+        const [row] = (await get(ws, '/invoices')).data;
+        assert.equal(row.status, 'paid', label);
+        assert.equal((await get(ws, '/messages?type=payment.succeeded')).data.length, 1, label);
+        assert.equal((await get(ws, '/messages?type=subscription.renewed')).data.length, 1, label);
+      }
+    }
+  });
+
+  test('a customer deleted while its subscription lives on: one tombstoned customer, the subscription still linked to it', async () => {
+    const events = [
+      stripeEvent('customer.created', { id: 'cus_del', email: 'del@example.com' }, { created: T0 }),
+      stripeEvent('customer.subscription.created', subscription('sub_del', 'active', { customer: 'cus_del' }), { created: T0 + 1 }),
+      stripeEvent('customer.deleted', { id: 'cus_del', email: 'del@example.com' }, { created: T0 + 2 }),
+      stripeEvent('customer.subscription.updated', subscription('sub_del', 'past_due', { customer: 'cus_del' }), { created: T0 + 3 }),
+    ];
+    for (const order of permutations(events)) {
+      const ws = await workspace();
+      await deliver(ws, order, 'one by one');
+      const label = order.map((e) => events.indexOf(e)).join(',');
+      const { rows } = await app.db.query<{ id: string; deleted: boolean; stub: boolean; email: string }>(
+        'SELECT id, deleted, stub, email FROM customers WHERE workspace_id = $1',
+        [ws],
+      );
+      assert.equal(rows.length, 1, label);
+      assert.deepEqual({ ...rows[0], id: undefined }, { id: undefined, deleted: true, stub: false, email: 'del@example.com' }, label);
+      const sub = await app.db.query<{ customer_id: string; status: string }>(
+        `SELECT customer_id, status FROM subscriptions WHERE workspace_id = $1 AND provider_id = 'sub_del'`,
+        [ws],
+      );
+      assert.deepEqual(sub.rows[0], { customer_id: rows[0]!.id, status: 'past_due' }, label);
+      assert.equal((await get(ws, '/messages?type=customer.deleted')).data.length, 1, label);
+    }
+  });
+
+  test('access a subscription pays for, after every order of its events: none once canceled, some while past_due is in grace', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const live = { current_period_start: now - 2 * 86400, current_period_end: now + 28 * 86400, customer: 'cus_pay' };
+    const lifecycles: [string, string[], boolean][] = [
+      [
+        'canceled',
+        [
+          stripeEvent('customer.subscription.created', subscription('sub_pay', 'trialing', live), { created: now - 300 }),
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'active', live), { created: now - 200 }),
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'past_due', live), { created: now - 100 }),
+          stripeEvent('customer.subscription.deleted', subscription('sub_pay', 'canceled', { ...live, ended_at: now - 50 }), {
+            created: now - 50,
+          }),
+        ],
+        false,
+      ],
+      [
+        'past_due within grace',
+        [
+          stripeEvent('customer.subscription.created', subscription('sub_pay', 'incomplete', live), { created: now - 300 }),
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'active', live), { created: now - 200 }),
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'past_due', live), { created: now - 100 }),
+        ],
+        true,
+      ],
+      [
+        'unpaid after past_due',
+        [
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'active', live), { created: now - 200 }),
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'past_due', live), { created: now - 100 }),
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'unpaid', live), { created: now - 100 }),
+        ],
+        false,
+      ],
+    ];
+    for (const [name, events, paid] of lifecycles) {
+      for (const order of permutations(events)) {
+        const ws = await workspace();
+        const put = await app.api('PUT', `/api/v1/workspaces/${ws}/settings/parity?force=true`, {
+          accessMap: [{ match: { price: 'price_gold' }, key: 'gold', sources: ['app'] }],
+        });
+        assert.equal(put.status, 200, JSON.stringify(put.body));
+        await deliver(ws, order, 'one by one');
+        const label = `${name}: ${order.map((e) => events.indexOf(e)).join(',')}`;
+        const view = (await app.api('GET', `/api/v1/workspaces/${ws}/parity/customers/cus_pay`)).body;
+        const gold = view.keys.find((k: any) => k.key === 'gold');
+        assert.equal(gold?.expected, paid, `${label}: ${JSON.stringify(gold)}`);
+      }
+    }
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();
