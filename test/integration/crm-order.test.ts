@@ -153,6 +153,66 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('a created event and an update of the same second: the update wins whatever the event ids and the order', async () => {
+    // Stripe's event ids are not ordered in time: the created event's id may well sort after its update's.
+    // An object's created event is always its first, so in a tie the update (the later state) must win.
+    const events = [
+      stripeEvent('customer.created', { id: 'cus_same', email: 'first@example.com' }, { created: T0, id: 'evt_zzz_customer_created' }),
+      stripeEvent('customer.updated', { id: 'cus_same', email: 'second@example.com' }, { created: T0, id: 'evt_aaa_customer_updated' }),
+      stripeEvent('customer.subscription.created', subscription('sub_same', 'active', { customer: 'cus_same' }), {
+        created: T0,
+        id: 'evt_zzz_subscription_created',
+      }),
+      stripeEvent(
+        'customer.subscription.updated',
+        subscription('sub_same', 'active', { customer: 'cus_same', cancel_at_period_end: true }),
+        {
+          created: T0,
+          id: 'evt_aaa_subscription_updated',
+        },
+      ),
+      stripeEvent('product.created', { id: 'prod_same', name: 'Old name' }, { created: T0, id: 'evt_zzz_product_created' }),
+      stripeEvent('product.updated', { id: 'prod_same', name: 'New name' }, { created: T0, id: 'evt_aaa_product_updated' }),
+      stripeEvent(
+        'price.created',
+        { id: 'price_same', product: 'prod_same', unit_amount: 900, currency: 'eur' },
+        { created: T0, id: 'evt_zzz_price_created' },
+      ),
+      stripeEvent(
+        'price.updated',
+        { id: 'price_same', product: 'prod_same', unit_amount: 900, currency: 'eur', nickname: 'Renamed' },
+        {
+          created: T0,
+          id: 'evt_aaa_price_updated',
+        },
+      ),
+    ];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of [events, [...events].reverse()]) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const one = async (sql: string) => (await app.db.query(sql, [ws])).rows[0];
+        const label = `${mode}, ${order === events ? 'created first' : 'updated first'}`;
+        assert.equal((await one('SELECT email FROM customers WHERE workspace_id = $1'))?.email, 'second@example.com', label);
+        assert.equal(
+          (await one('SELECT cancel_at_period_end FROM subscriptions WHERE workspace_id = $1'))?.cancel_at_period_end,
+          true,
+          label,
+        );
+        assert.equal(
+          (await one(`SELECT name FROM products WHERE workspace_id = $1 AND provider_id = 'prod_same'`))?.name,
+          'New name',
+          label,
+        );
+        assert.equal(
+          (await one(`SELECT nickname FROM prices WHERE workspace_id = $1 AND provider_id = 'price_same'`))?.nickname,
+          'Renamed',
+          label,
+        );
+      }
+    }
+  });
+
   test('a replay of an old event after newer ones were projected does not take the row back in time', async () => {
     const ws = await workspace();
     const old = stripeEvent('customer.subscription.updated', subscription('sub_replay', 'active'), { created: T0 });

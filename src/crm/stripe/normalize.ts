@@ -122,6 +122,17 @@ export function subscriptionRank(status: string | null): number {
   }
 }
 
+/**
+ * The rank an event writes its object with: its stage (subscriptionRank, INVOICE_RANK, …) first, then whether it is
+ * the object's `*.created` event. A created event is always its object's first, so in a same-second tie at the
+ * same stage every other event of the object is the later state: it must win however the event ids sort (Stripe's
+ * ids are not in time order; with the stage alone, a created event with the larger id won half the ties and left
+ * the row as it was before the update). The created step is the lowest, so stages still order as documented.
+ */
+export function eventRank(stage: number, eventType: string): number {
+  return stage * 2 + (eventType.endsWith('.created') ? 0 : 1);
+}
+
 export function subscriptionValues(s: Obj) {
   const items = list(s.items);
   const first = items[0] ?? {};

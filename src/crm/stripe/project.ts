@@ -26,6 +26,7 @@ import { linkPersonByEmail } from '../link-person.js';
 import {
   CHARGE_RANK,
   CHECKOUT_RANK,
+  eventRank,
   INVOICE_RANK,
   PAYMENT_INTENT_RANK,
   TERMINAL_SUBSCRIPTION_STATUSES,
@@ -220,7 +221,7 @@ function subscriptionData(row: CrmRow): Obj {
 async function projectCustomer(p: Projection, deleted: boolean): Promise<void> {
   const c = p.object;
   const providerId = idOf(c)!;
-  const r = await p.upsertObject('customers', customerValues, deleted ? 9 : 1, deleted);
+  const r = await p.upsertObject('customers', customerValues, eventRank(deleted ? 9 : 1, p.event.type), deleted);
   await linkCustomerEvent(p.tx, r.row.id, p.event.id);
   await linkPersonByEmail(p.tx, p.event.workspaceId, r.row);
   if (!r.applied) return;
@@ -245,7 +246,7 @@ async function projectSubscriptionGone(p: Projection): Promise<void> {
     'subscriptions',
     providerId,
     (old) => (terminal(old) ? {} : { status: 'canceled', ended_at: (old?.ended_at as Date | null) ?? p.ts }),
-    subscriptionRank('canceled'),
+    eventRank(subscriptionRank('canceled'), p.event.type),
     true,
   );
   if (!r.applied || !r.old || r.old.stub || terminal(r.old)) return;
@@ -263,7 +264,7 @@ async function projectSubscription(p: Projection): Promise<void> {
   const providerId = idOf(s)!;
   const customerId = await p.customer(s.customer);
   const values = (o: Obj) => ({ ...subscriptionValues(o), customer_id: customerId });
-  const r = await p.upsertObject('subscriptions', values, subscriptionRank(subscriptionValues(s).status));
+  const r = await p.upsertObject('subscriptions', values, eventRank(subscriptionRank(subscriptionValues(s).status), p.event.type));
   await ensureCatalog(p, s);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
@@ -296,7 +297,7 @@ async function projectInvoice(p: Projection): Promise<void> {
   const providerId = idOf(i)!;
   const customerId = await p.customer(i.customer);
   const values = (o: Obj) => ({ ...invoiceValues(o), customer_id: customerId });
-  const r = await p.upsertObject('invoices', values, INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0);
+  const r = await p.upsertObject('invoices', values, eventRank(INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0, p.event.type));
   await ensureCatalog(p, i);
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
@@ -336,7 +337,7 @@ async function projectPaymentIntent(p: Projection): Promise<void> {
   const pi = p.object;
   const customerId = await p.customer(pi.customer);
   const values = (o: Obj) => ({ ...paymentIntentValues(o), customer_id: customerId });
-  await p.upsertObject('payments', values, PAYMENT_INTENT_RANK[paymentIntentValues(pi).status ?? ''] ?? 0);
+  await p.upsertObject('payments', values, eventRank(PAYMENT_INTENT_RANK[paymentIntentValues(pi).status ?? ''] ?? 0, p.event.type));
 }
 
 async function projectCharge(p: Projection): Promise<void> {
@@ -454,11 +455,11 @@ async function projectCheckout(p: Projection): Promise<void> {
 }
 
 async function projectProduct(p: Projection, deleted: boolean): Promise<void> {
-  await p.upsertObject('products', productValues, deleted ? 9 : 1, deleted);
+  await p.upsertObject('products', productValues, eventRank(deleted ? 9 : 1, p.event.type), deleted);
 }
 
 async function projectPrice(p: Projection, deleted: boolean): Promise<void> {
-  await p.upsertObject('prices', priceValues, deleted ? 9 : 1, deleted);
+  await p.upsertObject('prices', priceValues, eventRank(deleted ? 9 : 1, p.event.type), deleted);
 }
 
 /** The summary lists every active entitlement of a customer: keys present are granted, keys gone revoked. */
