@@ -323,6 +323,61 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('a failed payment is published once whether its invoice.updated or its invoice.payment_failed is projected first', async () => {
+    // A failed attempt makes Stripe send invoice.payment_failed and an invoice.updated carrying the same attempt
+    // count, often in the same second. Whichever is projected first, the failure is a fact to publish once; a
+    // failure notice older than the invoice's payment is not.
+    const invoice = (status: string, attempts: number) => ({
+      id: 'in_fail',
+      object: 'invoice',
+      customer: 'cus_fail',
+      status,
+      attempt_count: attempts,
+      amount_due: 900,
+      amount_paid: status === 'paid' ? 900 : 0,
+      currency: 'eur',
+      billing_reason: 'subscription_cycle',
+    });
+    for (const [updatedId, failedId] of [
+      ['evt_zzz_updated', 'evt_aaa_failed'],
+      ['evt_aaa_updated', 'evt_zzz_failed'],
+    ] as const) {
+      for (const updatedAt of [T0, T0 - 1]) {
+        const updated = stripeEvent('invoice.updated', invoice('open', 1), { created: updatedAt, id: updatedId });
+        const failed = stripeEvent('invoice.payment_failed', invoice('open', 1), { created: T0, id: failedId });
+        for (const mode of ['one batch', 'one by one'] as const) {
+          for (const order of [
+            [updated, failed],
+            [failed, updated],
+          ]) {
+            const ws = await workspace();
+            await deliver(ws, order, mode);
+            const label = `${updatedId} at ${updatedAt - T0}, ${mode}, ${order[0] === updated ? 'updated first' : 'failed first'}`;
+            const messages = (await get(ws, '/messages?type=payment.failed')).data;
+            assert.equal(messages.length, 1, label);
+            assert.equal(messages[0].data.invoice.status, 'open', label);
+          }
+        }
+      }
+    }
+    // The second attempt's failure, then the payment, then the first attempt's failure notice late: one failure
+    // message per attempt, none for a failure the invoice's later payment made moot.
+    const ws = await workspace();
+    await deliver(
+      ws,
+      [
+        stripeEvent('invoice.payment_failed', invoice('open', 2), { created: T0 + 86400 }),
+        stripeEvent('invoice.paid', invoice('paid', 3), { created: T0 + 2 * 86400 }),
+        stripeEvent('invoice.payment_failed', invoice('open', 1), { created: T0 }),
+      ],
+      'one by one',
+    );
+    assert.deepEqual(
+      (await get(ws, '/messages?type=payment.failed')).data.map((m: any) => m.data.invoice.status),
+      ['open'],
+    );
+  });
+
   test('a customer deleted while its subscription lives on: one tombstoned customer, the subscription still linked to it', async () => {
     const events = [
       stripeEvent('customer.created', { id: 'cus_del', email: 'del@example.com' }, { created: T0 }),

@@ -299,8 +299,6 @@ async function projectInvoice(p: Projection): Promise<void> {
   const values = (o: Obj) => ({ ...invoiceValues(o), customer_id: customerId });
   const r = await p.upsertObject('invoices', values, eventRank(INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0, p.event.type));
   await ensureCatalog(p, i);
-  if (!r.applied) return;
-  const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
   const data = {
     invoice: {
@@ -316,6 +314,9 @@ async function projectInvoice(p: Projection): Promise<void> {
       hostedInvoiceUrl: now.hosted_invoice_url,
     },
   };
+  await publishFailedAttempt(p, providerId, now, data);
+  if (!r.applied) return;
+  const old = firstKnown(r.old) ? undefined : r.old;
   if (now.status === 'paid' && old?.status !== 'paid') {
     // One payment, one payment.succeeded: the fact is the payment intent (shared with its charge's event,
     // whichever comes first), else the invoice itself (paid out of band, or its payment not named anywhere yet).
@@ -327,10 +328,20 @@ async function projectInvoice(p: Projection): Promise<void> {
     else await p.publish('payment.succeeded', `invoice:${providerId}`, paymentData);
     if (now.billing_reason === 'subscription_cycle') await p.publish('subscription.renewed', `invoice:${providerId}`, data);
   }
-  const attempts = Number(now.attempt_count ?? 0);
-  if (p.event.type === 'invoice.payment_failed' && now.status !== 'paid' && attempts > Number(old?.attempt_count ?? 0)) {
-    await p.publish('payment.failed', `invoice:${providerId}:${attempts}`, data);
-  }
+}
+
+/**
+ * payment.failed, once per failed attempt (the attempt count is in the fact), from the invoice.payment_failed event
+ * itself. It does not depend on the event moving the row: the invoice.updated Stripe sends for the same failure
+ * carries the same attempt count and often the same second, and when it was projected first the row no longer
+ * changed (or the tie went to it), so the failure used to be published never. A notice of an attempt older than the
+ * row's latest, or of an invoice since paid, is not published: the failure it reports is no longer the news.
+ */
+async function publishFailedAttempt(p: Projection, providerId: string, now: CrmRow, data: Obj): Promise<void> {
+  if (p.event.type !== 'invoice.payment_failed' || now.status === 'paid' || now.deleted) return;
+  const attempts = Number(invoiceValues(p.object).attempt_count ?? 0);
+  if (attempts <= 0 || attempts < Number(now.attempt_count ?? 0)) return;
+  await p.publish('payment.failed', `invoice:${providerId}:${attempts}`, data);
 }
 
 async function projectPaymentIntent(p: Projection): Promise<void> {
