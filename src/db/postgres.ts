@@ -145,6 +145,12 @@ export async function openPostgres(target: PostgresTarget, options: PostgresOpti
         throw classifyDbError(err);
       }
       let broken: Error | undefined;
+      // The pool listens for a client's errors only while it is idle. Checked out here, a connection the server
+      // drops between two statements (a restart, a failover, pg_terminate_backend) emits 'error' with no query to
+      // take it, and an 'error' event nobody listens to ends the process. Held, it fails the next statement (and
+      // the transaction) instead; the connection is then destroyed, not pooled.
+      const onError = (err: Error) => (broken ??= err);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(wrapTransaction(client));
@@ -158,6 +164,7 @@ export async function openPostgres(target: PostgresTarget, options: PostgresOpti
         }
         throw classifyDbError(err);
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
