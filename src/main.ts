@@ -40,7 +40,16 @@ export interface RunningSluice {
  *  goes to stderr like the generated admin token: it is a credential, and the JSON log is shipped elsewhere. */
 async function offerConsole(ctx: Ctx, log: Logger): Promise<void> {
   const consoleUrl = `${ctx.publicUrl()}/`;
-  const setupUrl = await ensureSetupLink(ctx);
+  let setupUrl: string | undefined;
+  try {
+    setupUrl = await ensureSetupLink(ctx);
+  } catch (err) {
+    // Everything runs by now: a database that does not answer this one look (restarting, just failed over) must not
+    // fail a start that has succeeded. Thrown from here, it left the server and the workers running after the
+    // command had reported its failure, without its signal handlers, so a SIGTERM killed it mid-work.
+    log.warn({ err }, 'could not look whether the console needs its first-admin link: restart Sluice to be offered one');
+    return;
+  }
   log.info(
     { console: consoleUrl, setupLinkPrinted: setupUrl !== undefined },
     setupUrl ? 'console ready; the setup link is on stderr' : 'console ready',

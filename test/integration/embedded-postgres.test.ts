@@ -570,3 +570,41 @@ test(
     }
   },
 );
+
+test(
+  'a server that keeps dying: after three restarts within ten minutes, sluice stops with exit code 1 and says why',
+  { timeout: 120_000 },
+  async () => {
+    const s = scratch();
+    try {
+      const proc = await startSluiceProcess(s.env);
+      let exited: { code: number | null } | undefined;
+      void proc.exited.then((e) => (exited = e));
+      // Kill each server the supervisor starts, as an OOM killer that keeps choosing it would.
+      const killed: number[] = [];
+      for (let round = 0; round < 4 && !exited; round++) {
+        let pid: number | undefined;
+        for (const until = Date.now() + 30_000; Date.now() < until && !exited; await new Promise((r) => setTimeout(r, 100))) {
+          const now = readPostmasterPid(s.cluster)?.pid;
+          if (now && !killed.includes(now) && isAlive(now)) {
+            pid = now;
+            break;
+          }
+        }
+        if (!pid) break;
+        process.kill(pid, 'SIGKILL');
+        killed.push(pid);
+      }
+      const exit = await proc.exited;
+      const out = proc.output();
+      assert.equal(killed.length, 4, `four servers killed, the first and its three restarts:\n${out.slice(-2000)}`);
+      assert.equal(exit.code, 1, `exit code 1 for a service manager to see (signal ${exit.signal}):\n${out.slice(-3000)}`);
+      assert.match(out, /stopping: the embedded PostgreSQL server cannot be kept running/);
+      assert.match(out, /started again 3 times within 10 minutes/);
+      assert.match(out, /"msg":"stopped"/, 'it stopped the usual way, releasing what it held');
+      assert.equal(existsSync(path.join(s.dataDir, 'sluice.lock')), false, 'the data-dir lock is released');
+    } finally {
+      await s.cleanup();
+    }
+  },
+);

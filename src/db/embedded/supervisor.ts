@@ -133,7 +133,7 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
     if (restarts.length >= MAX_RESTARTS) {
       clearInterval(watch);
       opts.onLost?.(
-        `the embedded PostgreSQL server exited and was started again ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 60_000} minutes, and is down again (pid ${gone}); its log: ${paths.logFile}`,
+        `the embedded PostgreSQL server exited and was started again ${MAX_RESTARTS} times within ${RESTART_WINDOW_MS / 60_000} minutes, and is down again; its log: ${paths.logFile}`,
       );
       return;
     }
