@@ -404,6 +404,48 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('objects of a customer never seen: one stub shared by all, filled in once by the customer, in one batch or one by one', async () => {
+    const events = [
+      stripeEvent(
+        'invoice.paid',
+        { id: 'in_stub', object: 'invoice', customer: 'cus_unseen', status: 'paid', amount_paid: 900, currency: 'eur' },
+        { created: T0 + 10 },
+      ),
+      stripeEvent(
+        'payment_intent.succeeded',
+        { id: 'pi_stub', object: 'payment_intent', customer: 'cus_unseen', status: 'succeeded', amount: 900, currency: 'eur' },
+        { created: T0 + 10 },
+      ),
+      stripeEvent('customer.subscription.created', subscription('sub_stub2', 'active', { customer: 'cus_unseen' }), { created: T0 + 5 }),
+      stripeEvent('customer.created', { id: 'cus_unseen', email: 'unseen@example.com', name: 'Unseen' }, { created: T0 }),
+    ];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of [events, [...events].reverse()]) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `${mode}, ${order === events ? 'customer last' : 'customer first'}`;
+        const { rows } = await app.db.query<{ id: string; stub: boolean; email: string }>(
+          'SELECT id, stub, email FROM customers WHERE workspace_id = $1',
+          [ws],
+        );
+        assert.equal(rows.length, 1, label);
+        assert.equal(rows[0]!.stub, false, label);
+        assert.equal(rows[0]!.email, 'unseen@example.com', label);
+        for (const table of ['invoices', 'payments', 'subscriptions']) {
+          const linked = await app.db.query<{ customer_id: string }>(`SELECT customer_id FROM ${table} WHERE workspace_id = $1`, [ws]);
+          assert.deepEqual(
+            linked.rows.map((r) => r.customer_id),
+            [rows[0]!.id],
+            `${label}: ${table}`,
+          );
+        }
+        const customer = await get(ws, `/customers/${rows[0]!.id}`);
+        assert.equal(customer.timeline.length, 4, label);
+        assert.equal((await get(ws, '/messages?type=customer.created')).data.length, 1, label);
+      }
+    }
+  });
+
   test('access a subscription pays for, after every order of its events: none once canceled, some while past_due is in grace', async () => {
     const now = Math.floor(Date.now() / 1000);
     const live = { current_period_start: now - 2 * 86400, current_period_end: now + 28 * 86400, customer: 'cus_pay' };
