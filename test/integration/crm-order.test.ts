@@ -497,6 +497,59 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('a product or plan deleted and created again under its own id comes back; events of the deleted one stay dead', async () => {
+    // Products and plans (prices) take ids the account chooses, and Stripe lets a deleted one be created again under
+    // the same id: a new object, whose events are all newer than the delete.
+    const product = [
+      stripeEvent('product.created', { id: 'prod_again', object: 'product', name: 'First', active: true }, { created: T0 }),
+      stripeEvent('product.updated', { id: 'prod_again', object: 'product', name: 'First, renamed', active: true }, { created: T0 + 5 }),
+      stripeEvent('product.deleted', { id: 'prod_again', object: 'product', name: 'First, renamed', active: false }, { created: T0 + 10 }),
+      stripeEvent('product.created', { id: 'prod_again', object: 'product', name: 'Second', active: true }, { created: T0 + 20 }),
+    ];
+    const plan = (lookupKey: string, amount: number) => ({
+      id: 'gold-monthly',
+      object: 'price',
+      product: 'prod_again',
+      lookup_key: lookupKey,
+      unit_amount: amount,
+      currency: 'eur',
+      recurring: { interval: 'month', interval_count: 1 },
+      active: true,
+    });
+    const price = [
+      stripeEvent('price.created', plan('gold-v1', 500), { created: T0 + 1 }),
+      stripeEvent('price.deleted', plan('gold-v1', 500), { created: T0 + 11 }),
+      stripeEvent('price.created', plan('gold-v2', 1000), { created: T0 + 21 }),
+    ];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations(product)) {
+        const ws = await workspace();
+        await deliver(ws, [...order, ...price], mode);
+        const label = `${mode}: ${order.map((e) => product.indexOf(e)).join(',')}`;
+        const { rows } = await app.db.query<{ name: string; deleted: boolean }>(
+          `SELECT name, deleted FROM products WHERE workspace_id = $1 AND provider_id = 'prod_again'`,
+          [ws],
+        );
+        assert.deepEqual(rows[0], { name: 'Second', deleted: false }, label);
+      }
+      for (const order of permutations(price)) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `${mode}: ${order.map((e) => price.indexOf(e)).join(',')}`;
+        const { rows } = await app.db.query<{ lookup_key: string; unit_amount: number; deleted: boolean }>(
+          `SELECT lookup_key, unit_amount, deleted FROM prices WHERE workspace_id = $1 AND provider_id = 'gold-monthly'`,
+          [ws],
+        );
+        assert.deepEqual(rows[0], { lookup_key: 'gold-v2', unit_amount: 1000, deleted: false }, label);
+      }
+    }
+    // Deleted and not created again: deleted, whatever comes late.
+    const ws = await workspace();
+    await deliver(ws, [product[2]!, product[1]!, product[0]!], 'one by one');
+    const { rows } = await app.db.query<{ deleted: boolean }>(`SELECT deleted FROM products WHERE workspace_id = $1`, [ws]);
+    assert.deepEqual(rows[0], { deleted: true });
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

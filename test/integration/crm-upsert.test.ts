@@ -43,7 +43,10 @@ function matrix() {
           for (const deleted of [false, true]) olds.push({ stub, deleted, source_ts: ts, source_rank: rank, source_event_id: eventId });
   const versions: Version[] = [];
   for (const deleted of [false, true])
-    for (const rank of [0, 5, 9]) for (const eventId of ['evt_m', 'evt_a']) versions.push({ ts: T, rank, eventId, deleted });
+    for (const rank of [0, 5, 9])
+      for (const eventId of ['evt_m', 'evt_a'])
+        // resurrects: an object the provider can create again under its id (its tombstone gives way to newer events).
+        for (const resurrects of [false, true]) versions.push({ ts: T, rank, eventId, deleted, ...(resurrects ? { resurrects } : {}) });
   return { olds, versions };
 }
 

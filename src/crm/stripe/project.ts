@@ -89,8 +89,8 @@ class Projection {
     return { workspaceId: this.event.workspaceId, provider: 'stripe', providerId };
   }
 
-  version(rank: number, deleted = false) {
-    return { ts: this.ts, rank, eventId: this.providerEventId, deleted };
+  version(rank: number, deleted = false, resurrects = false) {
+    return { ts: this.ts, rank, eventId: this.providerEventId, deleted, ...(resurrects ? { resurrects } : {}) };
   }
 
   upsert(table: CrmTable, providerId: string, values: Obj | ((old: CrmRow | undefined) => Obj), rank: number, deleted = false) {
@@ -110,7 +110,7 @@ class Projection {
    * Writes the event's own object. A same-second tie with another event is settled by the object as Stripe
    * has it now (a stored snapshot, or fetched on request), else by the rank rule.
    */
-  async upsertObject(table: CrmTable, toValues: (object: Obj) => Obj, rank: number, deleted = false) {
+  async upsertObject(table: CrmTable, toValues: (object: Obj) => Obj, rank: number, deleted = false, resurrects = false) {
     const providerId = idOf(this.object)!;
     const snapshot = this.opts.snapshots?.get(providerId);
     const fetchable = !snapshot && (this.opts.refetchable?.(providerId) ?? false);
@@ -126,7 +126,7 @@ class Projection {
               : { values: toValues(snapshot), deleted: false };
           }
         : undefined;
-    const version = this.version(rank, deleted);
+    const version = this.version(rank, deleted, resurrects);
     const result = await upsertGuarded(
       this.tx,
       table,
@@ -465,12 +465,15 @@ async function projectCheckout(p: Projection): Promise<void> {
   }
 }
 
+// Products and plans (prices) take ids the account chooses, and Stripe lets a deleted one be created again under the
+// same id: their tombstones give way to newer events (Version.resurrects). Before, a product or plan created again
+// stayed deleted with the old object's fields (a plan's old lookup key mapping new subscribers to the wrong access).
 async function projectProduct(p: Projection, deleted: boolean): Promise<void> {
-  await p.upsertObject('products', productValues, eventRank(deleted ? 9 : 1, p.event.type), deleted);
+  await p.upsertObject('products', productValues, eventRank(deleted ? 9 : 1, p.event.type), deleted, true);
 }
 
 async function projectPrice(p: Projection, deleted: boolean): Promise<void> {
-  await p.upsertObject('prices', priceValues, eventRank(deleted ? 9 : 1, p.event.type), deleted);
+  await p.upsertObject('prices', priceValues, eventRank(deleted ? 9 : 1, p.event.type), deleted, true);
 }
 
 /** The summary lists every active entitlement of a customer: keys present are granted, keys gone revoked. */

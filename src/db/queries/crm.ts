@@ -21,6 +21,12 @@ export interface Version {
   deleted: boolean;
   /** Write even if not newer (the provider's API just confirmed the state); a tombstone still wins. */
   force?: boolean;
+  /**
+   * The provider can create a deleted object again under the same id (Stripe products and plans take ids the
+   * account chooses): an event newer than the delete is about the new object and writes over the tombstone. An
+   * event of the deleted object is older than its delete (or ties it and ranks below it), so it still cannot.
+   */
+  resurrects?: boolean;
 }
 
 export interface UpsertResult {
@@ -55,7 +61,7 @@ export type TieResolver = (old: CrmRow) => { values: Record<string, unknown>; de
 
 export function isNewer(old: CrmRow, v: Version): boolean {
   if (old.stub || old.source_ts == null) return true;
-  if (old.deleted && !v.deleted) return false; // tombstone: nothing but a delete touches it
+  if (old.deleted && !v.deleted && v.resurrects !== true) return false; // tombstone: nothing but a delete touches it
   const oldTs = (old.source_ts as Date).getTime();
   const ts = v.ts.getTime();
   if (ts !== oldTs) return ts > oldTs;
@@ -127,18 +133,19 @@ export async function upsertManyInOneTrip(
 ): Promise<(UpsertResult | undefined)[]> {
   const answers: (UpsertResult | undefined)[] = new Array(writes.length);
   // Statements to run, in order: each a set of writes with one signature and distinct objects.
-  const rounds: { signature: string; names: string[]; tiesToCaller: boolean; at: number[]; keys: Set<string> }[] = [];
+  const rounds: { signature: string; names: string[]; tiesToCaller: boolean; resurrects: boolean; at: number[]; keys: Set<string> }[] = [];
   writes.forEach((w, at) => {
     const names = Object.keys(w.values);
-    const signature = `${w.tiesToCaller}:${names.join(',')}`;
+    const resurrects = w.version.resurrects === true;
+    const signature = `${w.tiesToCaller}:${resurrects}:${names.join(',')}`;
     const object = `${w.key.workspaceId}\u0000${w.key.provider}\u0000${w.key.providerId}`;
     let round = rounds.find((r) => r.signature === signature && !r.keys.has(object));
-    if (!round) rounds.push((round = { signature, names, tiesToCaller: w.tiesToCaller, at: [], keys: new Set() }));
+    if (!round) rounds.push((round = { signature, names, tiesToCaller: w.tiesToCaller, resurrects, at: [], keys: new Set() }));
     round.at.push(at);
     round.keys.add(object);
   });
   for (const round of rounds) {
-    const { names, tiesToCaller } = round;
+    const { names, tiesToCaller, resurrects } = round;
     const rows = round.at.map((at) => {
       const w = writes[at]!;
       return { ...w.values, id: w.newRowId(), workspace_id: w.key.workspaceId, provider: w.key.provider, provider_id: w.key.providerId };
@@ -147,7 +154,9 @@ export async function upsertManyInOneTrip(
     // source_rank, source_event_id, deleted). A same-second tie (isTie) is left alone when the caller settles ties.
     // Event ids compare byte by byte (COLLATE "C"), as JavaScript compares the ASCII ids providers use.
     const notTie = tiesToCaller ? `AND (o.deleted OR i.deleted OR COALESCE(o.source_event_id, '') = i.source_event_id)` : '';
-    const newer = `(o.stub OR o.source_ts IS NULL OR (NOT (o.deleted AND NOT i.deleted) AND (
+    // A tombstone is written only by a delete, unless the version may resurrect the object (Version.resurrects).
+    const tombstone = resurrects ? '' : 'NOT (o.deleted AND NOT i.deleted) AND';
+    const newer = `(o.stub OR o.source_ts IS NULL OR (${tombstone} (
         o.source_ts < i.source_ts OR (o.source_ts = i.source_ts ${notTie}
           AND (o.source_rank < i.source_rank OR (o.source_rank = i.source_rank
             AND COALESCE(o.source_event_id, '') COLLATE "C" < i.source_event_id))))))`;
