@@ -550,6 +550,49 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     assert.deepEqual(rows[0], { deleted: true });
   });
 
+  test('a checkout paid by a delayed method: order.completed once its payment succeeds, in either order', async () => {
+    // SEPA debits, bank transfers and other delayed methods complete the session unpaid; Stripe says
+    // checkout.session.async_payment_succeeded (or _failed) when the money arrives, often days later.
+    const session = (paymentStatus: string) => ({
+      id: 'cs_async',
+      object: 'checkout.session',
+      customer: 'cus_async',
+      mode: 'payment',
+      status: 'complete',
+      payment_status: paymentStatus,
+      payment_intent: 'pi_async',
+      amount_total: 4200,
+      currency: 'eur',
+    });
+    const completed = stripeEvent('checkout.session.completed', session('unpaid'), { created: T0 });
+    const succeeded = stripeEvent('checkout.session.async_payment_succeeded', session('paid'), { created: T0 + 3 * 86400 });
+    const failed = stripeEvent('checkout.session.async_payment_failed', session('unpaid'), { created: T0 + 3 * 86400 });
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of [
+        [completed, succeeded],
+        [succeeded, completed],
+      ]) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `${mode}, ${order[0] === completed ? 'completed first' : 'succeeded first'}`;
+        const { rows } = await app.db.query<{ payment_status: string }>(
+          `SELECT payment_status FROM checkout_sessions WHERE workspace_id = $1 AND provider_id = 'cs_async'`,
+          [ws],
+        );
+        assert.equal(rows[0]?.payment_status, 'paid', label);
+        assert.equal((await get(ws, '/messages?type=order.completed')).data.length, 1, label);
+      }
+      const ws = await workspace();
+      await deliver(ws, [completed, failed], mode);
+      assert.equal((await get(ws, '/messages?type=order.completed')).data.length, 0, `${mode}: failed`);
+      const { rows } = await app.db.query<{ source_event_id: string }>(
+        `SELECT source_event_id FROM checkout_sessions WHERE workspace_id = $1 AND provider_id = 'cs_async'`,
+        [ws],
+      );
+      assert.equal(rows[0]?.source_event_id, JSON.parse(failed).id, `${mode}: the failure is the session's latest word`);
+    }
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

@@ -446,7 +446,10 @@ async function projectCheckout(p: Projection): Promise<void> {
   const providerId = idOf(c)!;
   const customerId = await p.customer(c.customer);
   const values = (o: Obj) => ({ ...checkoutValues(o), customer_id: customerId });
-  const r = await p.upsertObject('checkout_sessions', values, CHECKOUT_RANK[checkoutValues(c).status ?? ''] ?? 0);
+  // A session paid by a delayed method (SEPA debit, bank transfer) completes unpaid; its async_payment_succeeded or
+  // _failed always comes after the completion, so it wins a same-second tie.
+  const afterCompletion = p.event.type.startsWith('checkout.session.async_payment_') ? 1 : 0;
+  const r = await p.upsertObject('checkout_sessions', values, (CHECKOUT_RANK[checkoutValues(c).status ?? ''] ?? 0) * 2 + afterCompletion);
   if (!r.applied) return;
   const paid = (row: CrmRow | undefined) =>
     row?.status === 'complete' && (row.payment_status === 'paid' || row.payment_status === 'no_payment_required');
@@ -553,6 +556,10 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'charge.dispute.closed': projectDispute,
   'checkout.session.completed': projectCheckout,
   'checkout.session.expired': projectCheckout,
+  // Delayed payment methods: the session completed unpaid, these say whether the money arrived. Without them a
+  // session paid by SEPA debit or bank transfer stayed unpaid in the CRM and its order.completed was never published.
+  'checkout.session.async_payment_succeeded': projectCheckout,
+  'checkout.session.async_payment_failed': projectCheckout,
   'product.created': (p) => projectProduct(p, false),
   'product.updated': (p) => projectProduct(p, false),
   'product.deleted': (p) => projectProduct(p, true),
