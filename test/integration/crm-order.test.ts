@@ -593,6 +593,37 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('invoice.payment_succeeded (sent beside invoice.paid, or alone to endpoints that chose it) pays the invoice once', async () => {
+    const invoice = {
+      id: 'in_legacy',
+      object: 'invoice',
+      customer: 'cus_legacy',
+      status: 'paid',
+      attempt_count: 1,
+      amount_due: 900,
+      amount_paid: 900,
+      currency: 'eur',
+      billing_reason: 'subscription_cycle',
+      payment_intent: 'pi_legacy',
+    };
+    const open = stripeEvent('invoice.finalized', { ...invoice, status: 'open', amount_paid: 0 }, { created: T0 - 60 });
+    const succeeded = stripeEvent('invoice.payment_succeeded', invoice, { created: T0 });
+    const paid = stripeEvent('invoice.paid', invoice, { created: T0 });
+    for (const events of [
+      [open, succeeded],
+      [succeeded, open],
+      [open, paid, succeeded],
+      [succeeded, paid, open],
+    ]) {
+      const ws = await workspace();
+      await deliver(ws, events, 'one by one');
+      const label = events.map((e) => JSON.parse(e).type).join(', ');
+      assert.equal((await get(ws, '/invoices')).data[0].status, 'paid', label);
+      assert.equal((await get(ws, '/messages?type=payment.succeeded')).data.length, 1, label);
+      assert.equal((await get(ws, '/messages?type=subscription.renewed')).data.length, 1, label);
+    }
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

@@ -540,6 +540,10 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'invoice.finalized': projectInvoice,
   'invoice.updated': projectInvoice,
   'invoice.paid': projectInvoice,
+  // The older name of a successful payment, still sent beside invoice.paid and the one many endpoints were set up
+  // with: alone, it left the invoice open and published no payment.succeeded. With invoice.paid it is the same state
+  // and the same facts (their dedupe keys), so it changes nothing more.
+  'invoice.payment_succeeded': projectInvoice,
   'invoice.payment_failed': projectInvoice,
   'invoice.voided': projectInvoice,
   'invoice.marked_uncollectible': projectInvoice,
