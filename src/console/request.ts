@@ -38,6 +38,8 @@ export function contentSecurityPolicy(nonce: string): string {
 
 export async function attachConsoleState(ctx: Ctx, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   request.nonce = randomBytes(16).toString('base64');
+  // Behind a TLS proxy (an https SLUICE_PUBLIC_URL) the cookies must be Secure though this hop is plain http.
+  request.publicHttps = /^https:/i.test(ctx.config.publicUrl ?? '');
   const cookie = readCookies(request.headers.cookie)[SESSION_COOKIE];
   request.session = cookie ? await resolveSession(ctx, cookie) : undefined;
   reply

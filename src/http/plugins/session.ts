@@ -27,10 +27,20 @@ export function readCookies(header: string | undefined): Record<string, string> 
   return out;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the console when SLUICE_PUBLIC_URL is https: the site is served over https by a proxy in front. */
+    publicHttps?: boolean;
+  }
+}
+
 /** Secure only over https: a cookie marked Secure is never sent back over plain http, which would lock out
- *  someone running Sluice on localhost. */
+ *  someone running Sluice on localhost. Sluice serves plain http itself and trusts no X-Forwarded-Proto, so
+ *  `request.protocol` alone never said https in the deployment the docs recommend (TLS at a reverse proxy,
+ *  SLUICE_PUBLIC_URL the https address): the session cookie went out without Secure and a browser would send it
+ *  over any plain-http request to the same host. An https public URL therefore makes every cookie Secure. */
 function isHttps(request: FastifyRequest): boolean {
-  return request.protocol === 'https';
+  return request.protocol === 'https' || request.publicHttps === true;
 }
 
 export function setCookie(request: FastifyRequest, reply: FastifyReply, name: string, value: string, maxAgeSeconds?: number): void {
