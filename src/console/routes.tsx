@@ -215,13 +215,24 @@ export async function pageNotFound(ctx: Ctx, request: FastifyRequest, reply: Fas
   );
 }
 
+/** The path and query of an absolute URL, or undefined. HX-Current-URL is a header anybody can send: parsing it
+ *  with `new URL` unguarded threw inside the error handler, so `HX-Current-URL: httpx` answered 500. */
+function pathOfUrl(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    return u.pathname + u.search;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Errors as pages (or, for htmx, as a fragment the page shows): sign-in needed, refused, not found, failed. */
 function answerError(ctx: Ctx, err: Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const nonce = request.nonce || 'none';
   if (err instanceof SignInRequired) {
     const next = request.method === 'GET' && !isHtmx(request) ? request.url : (request.headers['hx-current-url'] as string | undefined);
     let target = '/login';
-    const local = next ? safeNext(next.startsWith('http') ? new URL(next).pathname + new URL(next).search : next) : '/';
+    const local = next ? safeNext(next.startsWith('http') ? pathOfUrl(next) : next) : '/';
     if (local !== '/') target += `?next=${encodeURIComponent(local)}`;
     if (request.headers.cookie?.includes(`${SESSION_COOKIE}=`)) target += `${target.includes('?') ? '&' : '?'}ended=1`;
     if (isHtmx(request)) return reply.status(401).header('hx-redirect', target).send();
