@@ -134,7 +134,10 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
         summary: 'Add a Piano proxy destination: every stored Piano webhook is re-sent there unchanged',
         tags,
         params: WsParams,
-        body: body({ url: text(2000, { description: 'an http(s) URL' }), description: Type.Optional(nullable(text(500))) }),
+        body: body({
+          url: text(2000, { description: 'an http(s) URL, checked like an endpoint url' }),
+          description: Type.Optional(nullable(text(500))),
+        }),
         response: { 201: EndpointCreated, ...apiErrors() },
       },
     },

@@ -41,7 +41,10 @@ const DeliveryStatus = Type.Optional(oneOf(['pending', 'succeeded', 'failed'] as
 
 // Names, URLs and header rules are the service's checks (it also serves the CLI); here only their shape.
 const endpointFields = {
-  url: text(2000, { description: 'an https URL (http only for hosts inside SLUICE_OUTBOUND_ALLOW)' }),
+  url: text(2000, {
+    description:
+      'an https URL (http only for hosts inside SLUICE_OUTBOUND_ALLOW), port 1 to 65535 if given, at most 2000 characters also once normalised (percent-encoded)',
+  }),
   eventTypes: Type.Optional(Type.Array(text(200), { maxItems: 200, description: 'exact types or prefix.* patterns; all if omitted' })),
   description: Type.Optional(nullable(text(500))),
   rateLimit: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: 10000, description: 'deliveries per second' }))),
@@ -241,7 +244,10 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         summary: 'Subscribe a REST Hook (Zapier, Make, n8n)',
         tags,
         params: WsParams,
-        body: body({ targetUrl: text(2000), event: text(200, { description: 'a business event type or prefix.*' }) }),
+        body: body({
+          targetUrl: text(2000, { description: 'an https URL, checked like an endpoint url' }),
+          event: text(200, { description: 'a business event type or prefix.*' }),
+        }),
         response: { 201: Hook, ...apiErrors() },
       },
     },

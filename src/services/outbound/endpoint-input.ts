@@ -26,9 +26,11 @@ const RESERVED_HEADERS = new Set([
   'webhook-signature',
 ]);
 
+const MAX_URL = 2000;
+
 export async function parseDestination(ctx: Ctx, raw: unknown, field = 'url'): Promise<string> {
-  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 2000) {
-    throw new ValidationError(`${field} is required: an http(s) URL of at most 2000 characters`, { field });
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_URL) {
+    throw new ValidationError(`${field} is required: an http(s) URL of at most ${MAX_URL} characters`, { field });
   }
   let url: URL;
   try {
@@ -39,6 +41,18 @@ export async function parseDestination(ctx: Ctx, raw: unknown, field = 'url'): P
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ValidationError(`${field} must use http or https`, { field });
   if (url.username || url.password) {
     throw new ValidationError(`${field} must not carry credentials; use a custom header (e.g. Authorization) instead`, { field });
+  }
+  // No connection can be made to port 0: every delivery to it would fail.
+  if (url.port === '0')
+    throw new ValidationError(`${field} has port 0, which nothing can listen on: give a port from 1 to 65535, or none`, { field });
+  // What is stored and sent is the normalised form, which percent-encoding can make several times longer than what
+  // was typed, so the documented limit holds for it too.
+  const normalised = url.toString();
+  if (normalised.length > MAX_URL) {
+    throw new ValidationError(
+      `${field} is longer than ${MAX_URL} characters once normalised (${normalised.length}: spaces and characters outside ASCII are percent-encoded, é as %C3%A9)`,
+      { field },
+    );
   }
   const policy = createAddressPolicy(ctx.config.outboundAllow, { allowHttp: ctx.config.outboundAllowHttp });
   // WHATWG URL has already turned decimal, octal and hex hosts ("2130706433", "0x7f.1") into dotted form.
@@ -67,7 +81,7 @@ export async function parseDestination(ctx: Ctx, raw: unknown, field = 'url'): P
       );
     }
   }
-  return url.toString();
+  return normalised;
 }
 
 /** A list of event types and prefixes, each one known (see catalog/event-types.ts). */
