@@ -30,7 +30,6 @@ import { scanRoutes } from './routes/scans.js';
 import { workflowRoutes } from './routes/workflows.js';
 import { emailSettingsRoutes } from './routes/email-settings.js';
 import { consoleRoutes, pageNotFound } from '../console/routes.js';
-import { registerGracefulClose } from './graceful-close.js';
 
 export interface AppDeps {
   ctx: Ctx;
@@ -59,7 +58,6 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
   registerErrorHandling(app, { pageNotFound: (request, reply) => pageNotFound(ctx, request, reply) });
   registerInputGuard(app);
   registerOpenApi(app);
-  registerGracefulClose(app);
 
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });

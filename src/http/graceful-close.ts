@@ -6,24 +6,16 @@
 // client's next request is served and its connection ends after the answer. Only connections that stay idle
 // for that whole while are closed under a client, which would have to send at that very moment to be cut off.
 import net from 'node:net';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-
-const draining = new WeakSet<FastifyInstance>();
-
-/** Registers the hook that ends each connection after its answer once `closeGracefully` has begun. */
-export function registerGracefulClose(app: FastifyInstance): void {
-  app.addHook('onRequest', (_request, reply, done) => {
-    if (draining.has(app)) reply.header('connection', 'close');
-    done();
-  });
-}
 
 /**
  * Stops accepting connections and lets the open ones end after their next answer; resolves when none is left, or
  * after `drainMs`. The caller then closes the app: in-flight requests finish, what is still idle is closed.
  */
 export async function drainConnections(app: FastifyInstance, drainMs: number): Promise<void> {
-  draining.add(app);
+  // Ahead of Fastify's own listener, and only from now on: nothing is added to a request's path before a stop.
+  app.server.prependListener('request', (_request, response: ServerResponse) => response.setHeader('connection', 'close'));
   // net.Server's close: http.Server's would also close the idle connections now, which is what this avoids.
   net.Server.prototype.close.call(app.server);
   const deadline = Date.now() + drainMs;
