@@ -2,6 +2,7 @@
 // the field, so a caller learns everything it got wrong about one field at once.
 import { ValidationError } from '../errors.js';
 import { impossibleDate } from '../lib/calendar.js';
+import { notOneLineMessage } from '../lib/single-line.js';
 
 export function asObject(input: unknown, what = 'body'): Record<string, unknown> {
   if (input === undefined || input === null) return {};
@@ -19,6 +20,19 @@ export function requiredString(obj: Record<string, unknown>, field: string, max 
 export function optionalString(obj: Record<string, unknown>, field: string, max = 200): string | undefined {
   if (obj[field] === undefined || obj[field] === null) return undefined;
   return requiredString(obj, field, max);
+}
+
+/** A name shown on one line (a workspace, an API key): required, trimmed, without control characters. */
+export function requiredName(obj: Record<string, unknown>, field: string, max = 200): string {
+  const v = requiredString(obj, field, max);
+  const wrong = notOneLineMessage(field, v);
+  if (wrong) throw new ValidationError(wrong, { field });
+  return v;
+}
+
+export function optionalName(obj: Record<string, unknown>, field: string, max = 200): string | undefined {
+  if (obj[field] === undefined || obj[field] === null) return undefined;
+  return requiredName(obj, field, max);
 }
 
 export function optionalBoolean(obj: Record<string, unknown>, field: string): boolean | undefined {

@@ -4,6 +4,7 @@
 //
 // Paths name the place in the JSON the user wrote: `steps[0].cases[1].steps[0].url`, `trigger.actions[2]`.
 import { customTypeProblem } from '../catalog/index.js';
+import { notOneLineMessage } from '../lib/single-line.js';
 import { addressProblem } from '../outbound/email-address.js';
 import { EMAIL_FIELDS, EMAIL_LIMITS } from './email.js';
 import { compileExpression, type CompiledExpression, type ExpressionReferences } from './expression.js';
@@ -151,6 +152,10 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
   const name = typeof input.name === 'string' ? input.name.trim() : '';
   if (typeof input.name !== 'string' || name === '') add('name', 'name is required');
   else if (name.length > DEFINITION_LIMITS.maxNameLength) add('name', `name is longer than ${DEFINITION_LIMITS.maxNameLength} characters`);
+  else {
+    const notOneLine = notOneLineMessage('name', name);
+    if (notOneLine) add('name', notOneLine);
+  }
   if (input.enabled !== undefined && typeof input.enabled !== 'boolean') add('enabled', 'enabled must be true or false');
 
   // Trigger.

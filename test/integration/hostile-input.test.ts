@@ -127,6 +127,54 @@ describe('hostile input', () => {
     assert.match(JSON.parse(lone.text).error.message, /unpaired UTF-16 surrogate/);
   });
 
+  test('a control character or line break in a name or description is a 400 naming the field, and nothing is saved', async () => {
+    const bad = ['a\u0001b', 'shop\nname', 'cr\rhere', 'tab\there', 'del\u007f', 'esc\u001b[2J', 'c1\u0085x', 'ls\u2028x'];
+    const problem = async (method: string, path: string, body: unknown, field: string, status = 400) => {
+      const res = await app.api(method, path, body);
+      assert.equal(res.status, status, `${method} ${path} ${JSON.stringify(body)}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.code, 'VALIDATION_FAILED');
+      if (status === 400) {
+        assert.equal(res.body.error.field, field);
+        assert.match(
+          res.body.error.message,
+          new RegExp(`^${field} must be one line without control characters \\(U\\+[0-9A-F]{4} at character \\d+\\)$`),
+        );
+      } else {
+        assert.ok(
+          res.body.error.problems.some((p: { path: string; message: string }) => p.path === field && /control character/.test(p.message)),
+          JSON.stringify(res.body.error.problems),
+        );
+      }
+    };
+    const w = `/api/v1/workspaces/${ws}`;
+    const endpoint = (await app.api('POST', `${w}/endpoints`, { url: 'https://93.184.215.14/hook', description: 'fine' })).body.id;
+    assert.ok(endpoint);
+    const piano = { aid: 'AppHostile1', privateKey: 'PianoHostilePrivateKey0123456789abcdefgh' };
+    assert.equal((await app.api('PUT', `${w}/connections/piano`, piano)).status, 200);
+    for (const value of bad) {
+      await problem('POST', '/api/v1/workspaces', { name: value }, 'name');
+      await problem('PATCH', w, { name: value }, 'name');
+      await problem('POST', `${w}/api-keys`, { name: value }, 'name');
+      await problem('POST', `${w}/endpoints`, { url: 'https://93.184.215.14/hook', description: value }, 'description');
+      await problem('PATCH', `${w}/endpoints/${endpoint}`, { description: value }, 'description');
+      await problem('POST', `${w}/connections/piano/forwards`, { url: 'https://93.184.215.14/piano', description: value }, 'description');
+      const definition = {
+        name: value,
+        trigger: { source: 'sluice', object: 'subscription', actions: ['canceled'] },
+        steps: [{ id: 'tag', kind: 'crm.tag', add: ['x'] }],
+      };
+      await problem('POST', `${w}/workflows`, definition, 'name', 422);
+    }
+    const names = (await app.api('GET', '/api/v1/workspaces')).body.data.map((x: { name: string }) => x.name);
+    assert.ok(!names.some((n: string) => /\p{Cc}/u.test(n)), JSON.stringify(names));
+    assert.equal((await app.api('GET', w)).body.name, 'hostile');
+    assert.equal((await app.api('GET', `${w}/endpoints/${endpoint}`)).body.description, 'fine');
+    // What people do type in names is kept: accents, emoji, quotes, inner spaces.
+    const ok = await app.api('POST', '/api/v1/workspaces', { name: 'Café « Zürich » 🍰 — "B&B"' });
+    assert.equal(ok.status, 201);
+    assert.equal(ok.body.name, 'Café « Zürich » 🍰 — "B&B"');
+  });
+
   test('custom event data nested 10,000 deep is a 400, not a crash', async () => {
     const r = await send('POST', `/api/v1/workspaces/${ws}/events`, deepJson(10_000));
     assert.equal(r.status, 400);

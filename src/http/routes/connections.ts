@@ -9,7 +9,7 @@ import { createStripeEndpoint } from '../../services/connections/create-stripe-e
 import { getPianoConnection, setPianoConnection } from '../../services/connections/piano-connection.js';
 import { createPianoForward, deletePianoForward, listPianoForwards } from '../../services/outbound/piano-forwards.js';
 import { getStripeConnection, setStripeConnection } from '../../services/connections/stripe-connection.js';
-import { apiErrors, body, idOf, NoContent, nullable, oneOf, pageOf, text, wsAnd, WsParams } from '../schemas/common.js';
+import { apiErrors, body, idOf, NoContent, nullable, oneLine, oneOf, pageOf, text, wsAnd, WsParams } from '../schemas/common.js';
 import { DoctorReport, Endpoint, EndpointCreated, ManagedStripeEndpoint, PianoConnection, StripeConnection } from '../schemas/views.js';
 
 const tags = ['connections'];
@@ -80,7 +80,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
             enabledEvents: Type.Optional(
               Type.Array(text(200), { minItems: 1, maxItems: 500, description: 'Stripe event types; the handled set if omitted' }),
             ),
-            description: Type.Optional(text(500)),
+            description: Type.Optional(oneLine(500)),
           }),
         ),
         response: { 201: ManagedStripeEndpoint, ...apiErrors(409, 502) },
@@ -136,7 +136,7 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
         params: WsParams,
         body: body({
           url: text(2000, { description: 'an http(s) URL, checked like an endpoint url' }),
-          description: Type.Optional(nullable(text(500))),
+          description: Type.Optional(nullable(oneLine(500))),
         }),
         response: { 201: EndpointCreated, ...apiErrors() },
       },

@@ -21,6 +21,7 @@ import {
   idOf,
   NoContent,
   nullable,
+  oneLine,
   oneOf,
   pageOf,
   paging,
@@ -46,7 +47,7 @@ const endpointFields = {
       'an https URL (http only for hosts inside SLUICE_OUTBOUND_ALLOW), port 1 to 65535 if given, at most 2000 characters also once normalised (percent-encoded)',
   }),
   eventTypes: Type.Optional(Type.Array(text(200), { maxItems: 200, description: 'exact types or prefix.* patterns; all if omitted' })),
-  description: Type.Optional(nullable(text(500))),
+  description: Type.Optional(nullable(oneLine(500))),
   rateLimit: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: 10000, description: 'deliveries per second' }))),
   headers: Type.Optional(
     Type.Record(Type.String(), text(1000), { description: 'extra headers sent with each delivery (values write-only)' }),

@@ -19,6 +19,7 @@ import {
   isoTime,
   NoContent,
   nullable,
+  oneLine,
   oneOf,
   pageOf,
   paging,
@@ -56,7 +57,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
         summary: 'Create a workspace (admin token)',
         tags,
         body: body({
-          name: text(120, { minLength: 1 }),
+          name: oneLine(120, { minLength: 1 }),
           demo: Type.Optional(Type.Boolean({ description: 'store live-mode traffic but ignore it' })),
         }),
         response: { 201: Workspace, ...apiErrors() },
@@ -93,7 +94,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
         params: WsParams,
         body: nullable(
           body({
-            name: Type.Optional(nullable(text(120))),
+            name: Type.Optional(nullable(oneLine(120))),
             role: Type.Optional(oneOf(ROLES, 'admin (default): everything; member: read and operate; viewer: read only')),
           }),
         ),
@@ -143,7 +144,7 @@ export async function workspaceRoutes(plain: FastifyInstance, opts: { ctx: Ctx }
         tags,
         params: WsParams,
         body: body({
-          name: Type.Optional(text(120, { minLength: 1 })),
+          name: Type.Optional(oneLine(120, { minLength: 1 })),
           demo: Type.Optional(Type.Boolean()),
           retentionDays: Type.Optional(
             nullable(Type.Integer({ minimum: 1, maximum: 36500, description: 'days of history kept; null: SLUICE_RETENTION_DAYS' })),

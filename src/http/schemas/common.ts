@@ -20,6 +20,11 @@ export function text(max: number, options: { minLength?: number; description?: s
   return Type.String({ maxLength: max, pattern: NO_NUL, ...options });
 }
 
+/** A name or description shown on one line; the services refuse control characters and line breaks in it (400). */
+export function oneLine(max: number, options: { minLength?: number } = {}) {
+  return text(max, { description: 'one line: no control characters (tab, CR, LF, …) or line breaks', ...options });
+}
+
 /** A Sluice id: its readable prefix, then lower-case base32 (an unknown but well-formed id is a 404, not a 400). */
 export function idOf(prefix: string, description?: string) {
   const pattern = described(`^${prefix}_[0-9a-z]{1,64}$`, `must be an id starting with ${prefix}_`);
@@ -80,7 +85,11 @@ export function view<P extends Record<string, TSchema>>(props: P, description?: 
   return Type.Object(props, { additionalProperties: true, ...(description ? { description } : {}) });
 }
 
-export const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+// The inner schema's description is lifted onto the union, where the API docs read a field's description.
+export const nullable = <T extends TSchema>(schema: T) => {
+  const { description } = schema as { description?: string };
+  return Type.Union([schema, Type.Null()], description === undefined ? {} : { description });
+};
 export const isoTime = (description?: string) => Type.String({ format: 'date-time', ...(description ? { description } : {}) });
 
 export function pageOf<T extends TSchema>(item: T) {

@@ -6,6 +6,7 @@ import { findConnection, upsertConnection } from '../../db/queries/connections.j
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { STRIPE_HANDLED_TYPES } from '../../crm/handlers.js';
 import { ConflictError, ProviderApiError, ValidationError, WorkspaceNotFoundError } from '../../errors.js';
+import { notOneLineMessage } from '../../lib/single-line.js';
 import {
   createStripeClient,
   createWebhookEndpoint,
@@ -69,6 +70,8 @@ export async function createStripeEndpoint(ctx: Ctx, workspaceId: string, input:
   if (body.description !== undefined && (typeof body.description !== 'string' || body.description.length > 500)) {
     throw new ValidationError('description must be a string of at most 500 characters', { field: 'description' });
   }
+  const notOneLine = typeof body.description === 'string' ? notOneLineMessage('description', body.description) : null;
+  if (notOneLine) throw new ValidationError(notOneLine, { field: 'description' });
 
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const connection = await findConnection(ctx.db, workspaceId, 'stripe');

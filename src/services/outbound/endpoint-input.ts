@@ -4,6 +4,7 @@
 import dns from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { UrlNotHttpsError, ValidationError } from '../../errors.js';
+import { notOneLineMessage } from '../../lib/single-line.js';
 import { createAddressPolicy } from '../../outbound/address-policy.js';
 import type { Ctx } from '../context.js';
 import { checkEventTypes } from './check-event-types.js';
@@ -138,7 +139,9 @@ export function parseHeaders(raw: unknown): Record<string, string> {
 
 export function parseDescription(raw: unknown): string | null {
   if (raw === undefined || raw === null) return null;
-  if (typeof raw !== 'string' || raw.length > 500 || raw.includes('\0'))
-    throw new ValidationError('description must be a string of at most 500 characters, without NUL', { field: 'description' });
+  if (typeof raw !== 'string' || raw.length > 500)
+    throw new ValidationError('description must be a string of at most 500 characters', { field: 'description' });
+  const wrong = notOneLineMessage('description', raw);
+  if (wrong) throw new ValidationError(wrong, { field: 'description' });
   return raw;
 }

@@ -2,7 +2,7 @@ import { updateWorkspace } from '../../db/queries/workspaces.js';
 import { ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { changeInboundSettings } from '../ingest/inbound-runtime.js';
-import { asObject, optionalBoolean, optionalString } from '../input.js';
+import { asObject, optionalBoolean, optionalName } from '../input.js';
 import { toWorkspaceView, type WorkspaceView } from './workspace-view.js';
 import { recordAudit, type Actor } from '../audit/record-audit.js';
 
@@ -19,10 +19,8 @@ export async function updateWorkspaceSettings(ctx: Ctx, workspaceId: string, inp
         field: unknown[0],
       },
     );
-  const name = optionalString(body, 'name', 120);
+  const name = optionalName(body, 'name', 120);
   const demo = optionalBoolean(body, 'demo');
-  // PostgreSQL text cannot hold NUL; refused here rather than failing in the database.
-  if (name !== undefined && /\p{Cc}/u.test(name)) throw new ValidationError('name must not contain control characters', { field: 'name' });
   const retentionDays = body.retentionDays;
   if (
     retentionDays !== undefined &&
