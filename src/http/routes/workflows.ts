@@ -11,7 +11,7 @@ import { rerunRun } from '../../services/workflows/rerun-run.js';
 import { retryRun } from '../../services/workflows/retry-run.js';
 import { createWorkflow, patchWorkflow } from '../../services/workflows/save-workflow.js';
 import { testWorkflow } from '../../services/workflows/test-workflow.js';
-import { listWorkflowSecrets, saveWorkflowSecret } from '../../services/workflows/workflow-secrets.js';
+import { listWorkflowSecrets, removeWorkflowSecret, saveWorkflowSecret } from '../../services/workflows/workflow-secrets.js';
 import { adminOnly } from '../plugins/auth.js';
 import {
   anyJson,
@@ -288,11 +288,30 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         summary: 'Store a workspace secret for workflow URLs and headers (write-only; sealed at rest)',
         tags,
         params: SecretParams,
-        body: Type.Object({ value: text(8192, { minLength: 1 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { value: text(8192, { minLength: 1, description: 'one line: no control character but tab (no CR, LF, ESC, DEL, …)' }) },
+          { additionalProperties: false },
+        ),
         response: { 200: view({ name: Type.String(), created: Type.Boolean() }), ...apiErrors(400) },
       },
     },
     async (r) => saveWorkflowSecret(ctx, r.params.ws, r.params.name, r.body),
+  );
+  app.delete(
+    '/workspaces/:ws/secrets/:name',
+    {
+      config: adminOnly,
+      schema: {
+        summary: 'Delete a workspace secret (a step that still reads it fails, naming it)',
+        tags,
+        params: SecretParams,
+        response: { 204: NoContent, ...apiErrors() },
+      },
+    },
+    async (r, reply) => {
+      await removeWorkflowSecret(ctx, r.params.ws, r.params.name, r.principal);
+      return reply.code(204).send(null);
+    },
   );
   app.get(
     '/workspaces/:ws/secrets',
