@@ -142,6 +142,7 @@ export function renderApiDocs(doc: Record<string, unknown>): string {
     '',
     'Management routes take `Authorization: Bearer <token>`: the admin token (`SLUICE_ADMIN_TOKEN`) or an API key of one workspace. ' +
       'Lists take `?limit=` (1–500, default 50) and `?cursor=` (the `nextCursor` of the previous page) and answer `{"data":[…],"nextCursor":null|"…"}`. ' +
+      'A query parameter a route does not list below is refused (400 `VALIDATION_FAILED`, naming it), on routes that take none too. ' +
       'No string anywhere may contain a NUL character, and names and descriptions (of workspaces, API keys, endpoints, workflows) are one line: no control character (tab, CR, LF, ESC, DEL, …) nor line break.',
     '',
     'A malformed request answers 400 with every problem listed:',

@@ -14,6 +14,7 @@ import { acceptJsonOnly } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { answerClientError, limitedServerFactory } from './server-limits.js';
 import { observeRequestDuration } from './plugins/request-metrics.js';
+import { refuseUnknownQueryParameters } from './plugins/strict-query.js';
 import { connectionRoutes } from './routes/connections.js';
 import { cronRoutes } from './routes/cron.js';
 import { crmRoutes } from './routes/crm.js';
@@ -71,6 +72,7 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
   await app.register(cronRoutes, { ctx, startScan, prefix: '/api/v1' });
   await app.register(
     async (api) => {
+      refuseUnknownQueryParameters(api);
       acceptJsonOnly(api);
       requireToken(api, ctx, admin);
       honourIdempotencyKeys(api, ctx);
