@@ -47,9 +47,35 @@ export function readPassword(paths: ClusterPaths): string {
   }
 }
 
-/** Fails when the cluster was made by another PostgreSQL major version than the binaries'. */
+/** Fails when the cluster was made by another PostgreSQL major version than the binaries', or its PG_VERSION
+ *  file does not say which. */
 export function checkVersion(paths: ClusterPaths, bins: PgBinaries): void {
-  const found = readFileSync(path.join(paths.dir, 'PG_VERSION'), 'utf8').trim();
+  const file = path.join(paths.dir, 'PG_VERSION');
+  const damaged = (what: string) =>
+    new EmbeddedDbError(
+      'EMBEDDED_DB_VERSION',
+      `the embedded database in ${paths.dir} cannot be opened: ${what}, so which PostgreSQL made it is unknown. ` +
+        'The cluster is damaged or was not made by PostgreSQL: restore the data dir from a backup, or move ' +
+        `${paths.dir} away to start with a new, empty database`,
+    );
+  let raw: string;
+  try {
+    raw = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw damaged(`${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const found = raw.trim();
+  // PostgreSQL writes its major version and a newline ("18", or "9.6" before version 10). Anything else is not
+  // quoted unless it is short printable text: the message goes to a terminal, where control bytes would act.
+  if (!/^\d{1,3}(\.\d{1,3})?$/.test(found)) {
+    const shown =
+      found === ''
+        ? ' (it is empty)'
+        : /^[\x20-\x7e]{1,40}$/.test(found)
+          ? ` (it holds "${found}")`
+          : ` (it holds ${Buffer.byteLength(raw)} bytes of something else)`;
+    throw damaged(`${file} does not hold a PostgreSQL version number${shown}`);
+  }
   if (Number(found) === bins.major) return;
   throw new EmbeddedDbError(
     'EMBEDDED_DB_VERSION',
