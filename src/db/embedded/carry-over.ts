@@ -52,10 +52,17 @@ export async function carryOverPglite(db: Db, dataDir: string, log: Log, importe
       }
     });
   } catch (err) {
+    // Every start retries the import, so a failure that comes back each time (a row the target refuses, a damaged
+    // source) would stop Sluice for good: say how to start without it, keeping the only copy of the old data.
+    const aside = `${source}.not-imported`;
     throw new EmbeddedDbError(
       'PGLITE_IMPORT_FAILED',
       `carrying the PGlite database ${source} over into the embedded PostgreSQL failed: ${(err as Error).message}. ` +
-        'Nothing was removed; start again to retry (the partial import is discarded first), or run `sluice migrate-data`',
+        'Nothing was removed. If the cause is one you can fix (a full disk, a lost connection to the server), fix it and start again: ' +
+        'the import is redone from the start. If it fails the same way on every start, starting again will not help: ' +
+        `move the old database aside (\`mv ${source} ${aside}\`, and keep it: it is the only copy of that data); Sluice then starts ` +
+        `on an empty database, and \`sluice migrate-data --from ${aside}\`, run with Sluice stopped, imports it later, once the cause ` +
+        'is fixed and before any workspace is created (it refuses a database that holds workspaces or events). See docs/troubleshooting.md',
     );
   }
   let backup = path.join(dataDir, BACKUP_DIR);
