@@ -552,8 +552,10 @@ test(
       // The staging dir of a dead Sluice, and a process still writing into it as the orphaned initdb would.
       const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
       const staging = path.join(s.dataDir, `postgres.init-${dead}`);
-      mkdirSync(path.join(staging, 'cluster'), { recursive: true });
-      const writer = spawn('sh', ['-c', `while true; do mkdir -p ${staging}/cluster/base/$$-$RANDOM; done`], { stdio: 'ignore' });
+      mkdirSync(path.join(staging, 'cluster', 'base'), { recursive: true });
+      // Not `mkdir -p`: a mkdir forked just before the writer is killed would create the staging dir again after its
+      // removal, which an initdb never does (it writes inside the cluster dir it was given).
+      const writer = spawn('sh', ['-c', `while true; do mkdir ${staging}/cluster/base/$$-$RANDOM 2>/dev/null; done`], { stdio: 'ignore' });
       try {
         await new Promise((r) => setTimeout(r, 300));
         const server = await startEmbeddedServer({ dataDir: s.dataDir });
