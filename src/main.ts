@@ -26,7 +26,7 @@ import { releaseOrphanedClaims } from './services/processing/claim-events.js';
 import { stopScans } from './services/parity/start-scan.js';
 
 /** How long a stop lets keep-alive clients send their next request before closing their connections
- *  (http/graceful-close.ts); within SLUICE_SHUTDOWN_TIMEOUT_MS. */
+ *  (http/graceful-close.ts); SLUICE_SHUTDOWN_TIMEOUT_MS, if shorter. The in-flight work then gets the timeout. */
 const DRAIN_MS = 1000;
 
 export interface RunningSluice {
