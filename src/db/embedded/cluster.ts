@@ -180,8 +180,10 @@ function removeDeadStaging(dataDir: string): void {
     const m = /^postgres\.init-(\d+)$/.exec(name);
     if (!m || isAlive(Number(m[1]))) continue;
     const dir = path.join(dataDir, name);
-    // The initdb that Sluice started outlives it and may still be writing there: stop it first.
-    stopProcessesUsing(dir);
+    // The initdb that Sluice started outlives it and may still be writing there: stop it first, and wait until
+    // it is gone (a SIGKILL takes effect when the process next runs, which on a loaded machine is not at once).
+    const killed = stopProcessesUsing(dir);
+    for (const until = Date.now() + 2_000; killed.some((pid) => isAlive(pid)) && Date.now() < until;) sleepSync(20);
     try {
       rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     } catch {
@@ -192,20 +194,30 @@ function removeDeadStaging(dataDir: string): void {
 }
 
 /** On Linux, SIGKILL to the processes whose command line names a path under `dir` (an orphaned initdb and the
- *  bootstrap postgres it runs). Elsewhere nothing: the removal above then retries, or leaves the dir. */
-function stopProcessesUsing(dir: string): void {
-  if (process.platform !== 'linux') return;
+ *  bootstrap postgres it runs); returns the pids signalled. Elsewhere nothing: the removal above then retries, or leaves the dir. */
+function stopProcessesUsing(dir: string): number[] {
+  if (process.platform !== 'linux') return [];
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((p) => /^\d+$/.test(p));
   } catch {
-    return;
+    return [];
   }
+  const killed: number[] = [];
   for (const pid of pids) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(`${dir}/`)) process.kill(Number(pid), 'SIGKILL');
+      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes(`${dir}/`)) {
+        process.kill(Number(pid), 'SIGKILL');
+        killed.push(Number(pid));
+      }
     } catch {
       // gone meanwhile, or not ours to read or signal
     }
   }
+  return killed;
+}
+
+/** Blocks the thread for `ms` (removeDeadStaging runs once, before the first initdb; nothing else waits on it). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
