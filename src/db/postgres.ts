@@ -132,6 +132,10 @@ export async function openPostgres(target: PostgresTarget, options: PostgresOpti
   // An idle client losing its connection (server restart) is reported here; without a listener Node
   // would crash the process. The next query gets a fresh connection or a StoreUnavailableError.
   pool.on('error', () => {});
+  // Every client, from its creation: the pool listens only while a client is idle, and a server that goes away while
+  // a client connects or is checked out would otherwise end the process with an unheard 'error' event. The next
+  // statement on that client fails instead (see transaction).
+  pool.on('connect', (client) => client.on('error', () => {}));
   const root = wrapPool(pool);
   let closed = false;
   return {
