@@ -624,6 +624,81 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('a pending update applied or expired is projected like any update of the subscription, in every order', async () => {
+    // With payment_behavior=pending_if_incomplete an update waits for its invoice to be paid: Stripe then sends
+    // customer.subscription.pending_update_applied (the new items), or _expired when it is never paid. Both carry the
+    // whole subscription, and each is the subscription's latest word when it is the newest event.
+    const platinum = {
+      object: 'list',
+      data: [{ id: 'si_sub_pending', price: { id: 'price_platinum', nickname: 'Platinum', product: 'prod_platinum' }, quantity: 2 }],
+    };
+    const pending = { pending_update: { subscription_items: [{ price: 'price_platinum', quantity: 2 }], expires_at: T0 + 86400 } };
+    const applied = [
+      stripeEvent('customer.subscription.created', subscription('sub_pending', 'active'), { created: T0 }),
+      stripeEvent('customer.subscription.updated', subscription('sub_pending', 'active', pending), { created: T0 + 5 }),
+      stripeEvent('customer.subscription.pending_update_applied', subscription('sub_pending', 'active', { items: platinum }), {
+        created: T0 + 10,
+      }),
+    ];
+    // The update's invoice went unpaid (past_due meanwhile); the update expired and the subscription is back as it was.
+    const expired = [
+      stripeEvent('customer.subscription.created', subscription('sub_pending', 'active'), { created: T0 }),
+      stripeEvent('customer.subscription.updated', subscription('sub_pending', 'past_due', pending), { created: T0 + 5 }),
+      stripeEvent('customer.subscription.pending_update_expired', subscription('sub_pending', 'active'), { created: T0 + 86400 }),
+    ];
+    const row = async (ws: string) =>
+      (
+        await app.db.query<{ status: string; price_provider_id: string; quantity: number; source_event_id: string }>(
+          `SELECT status, price_provider_id, quantity, source_event_id FROM subscriptions WHERE workspace_id = $1 AND provider_id = 'sub_pending'`,
+          [ws],
+        )
+      ).rows[0];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations(applied)) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `applied, ${mode}: ${order.map((e) => applied.indexOf(e)).join(',')}`;
+        assert.deepEqual(
+          await row(ws),
+          { status: 'active', price_provider_id: 'price_platinum', quantity: 2, source_event_id: JSON.parse(applied[2]!).id },
+          label,
+        );
+      }
+      for (const order of permutations(expired)) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `expired, ${mode}: ${order.map((e) => expired.indexOf(e)).join(',')}`;
+        assert.deepEqual(
+          await row(ws),
+          { status: 'active', price_provider_id: 'price_gold', quantity: 1, source_event_id: JSON.parse(expired[2]!).id },
+          label,
+        );
+      }
+    }
+    // In order, the applied update is published as the subscription's update (a new price and quantity).
+    const ws = await workspace();
+    await deliver(ws, applied, 'one by one');
+    const updates = (await get(ws, '/messages?type=subscription.updated')).data;
+    assert.deepEqual(
+      updates.map((m: any) => [m.data.subscription.priceId, m.data.subscription.quantity]),
+      [['price_platinum', 2]],
+    );
+    // Same second as the created event, whose id sorts after it: the applied update still wins (created ranks lowest).
+    const tie = await workspace();
+    await deliver(
+      tie,
+      [
+        stripeEvent('customer.subscription.created', subscription('sub_pending', 'active'), { created: T0, id: 'evt_zzz_pending_created' }),
+        stripeEvent('customer.subscription.pending_update_applied', subscription('sub_pending', 'active', { items: platinum }), {
+          created: T0,
+          id: 'evt_aaa_pending_applied',
+        }),
+      ],
+      'one batch',
+    );
+    assert.equal((await row(tie))?.price_provider_id, 'price_platinum');
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

@@ -536,6 +536,11 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'customer.subscription.paused': projectSubscription,
   'customer.subscription.resumed': projectSubscription,
   'customer.subscription.trial_will_end': projectSubscription,
+  // A pending update (payment_behavior=pending_if_incomplete) applied once its invoice is paid, or dropped when it
+  // expires unpaid: the payload is the whole subscription as it now is, like customer.subscription.updated's. Ignored,
+  // an applied update's new price and quantity waited for the next subscription event to reach the CRM.
+  'customer.subscription.pending_update_applied': projectSubscription,
+  'customer.subscription.pending_update_expired': projectSubscription,
   'invoice.created': projectInvoice,
   'invoice.finalized': projectInvoice,
   'invoice.updated': projectInvoice,
