@@ -699,6 +699,40 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     assert.equal((await row(tie))?.price_provider_id, 'price_platinum');
   });
 
+  test('a deleted draft invoice is a tombstone, in every order; no late event of the draft brings it back', async () => {
+    // Only drafts can be deleted (finalized invoices are voided instead), and Stripe sends the draft as it was.
+    const draft = (amount: number) => ({
+      id: 'in_draft',
+      object: 'invoice',
+      customer: 'cus_draft',
+      status: 'draft',
+      amount_due: amount,
+      amount_paid: 0,
+      currency: 'eur',
+      billing_reason: 'manual',
+    });
+    const events = [
+      stripeEvent('invoice.created', draft(900), { created: T0 }),
+      stripeEvent('invoice.updated', draft(1200), { created: T0 + 5 }),
+      stripeEvent('invoice.deleted', draft(1200), { created: T0 + 10 }),
+      // An update of the same second as the delete, whose id sorts after it: the delete still wins.
+      stripeEvent('invoice.updated', draft(1500), { created: T0 + 10, id: 'evt_zzz_draft_updated' }),
+    ];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations(events)) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `${mode}: ${order.map((e) => events.indexOf(e)).join(',')}`;
+        const invoices = (await get(ws, '/invoices')).data;
+        assert.deepEqual(
+          invoices.map((i: any) => [i.providerId, i.deleted, i.status, i.amountDue]),
+          [['in_draft', true, 'draft', 1200]],
+          label,
+        );
+      }
+    }
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

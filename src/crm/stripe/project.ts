@@ -297,7 +297,12 @@ async function projectInvoice(p: Projection): Promise<void> {
   const providerId = idOf(i)!;
   const customerId = await p.customer(i.customer);
   const values = (o: Obj) => ({ ...invoiceValues(o), customer_id: customerId });
-  const r = await p.upsertObject('invoices', values, eventRank(INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0, p.event.type));
+  // Only a draft can be deleted, and for good: its row stays as a tombstone (deleted: true, as a deleted customer's
+  // does), so no late invoice.updated or .finalized of the draft brings it back as a draft or open invoice. Ignored,
+  // the deleted draft stayed in the CRM as a live one.
+  const deleted = p.event.type === 'invoice.deleted';
+  const stage = deleted ? 9 : (INVOICE_RANK[invoiceValues(i).status ?? ''] ?? 0);
+  const r = await p.upsertObject('invoices', values, eventRank(stage, p.event.type), deleted);
   await ensureCatalog(p, i);
   const now = r.row;
   const data = {
@@ -552,6 +557,7 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'invoice.payment_failed': projectInvoice,
   'invoice.voided': projectInvoice,
   'invoice.marked_uncollectible': projectInvoice,
+  'invoice.deleted': projectInvoice,
   'invoice_payment.paid': projectInvoicePayment,
   'payment_intent.created': projectPaymentIntent,
   'payment_intent.succeeded': projectPaymentIntent,
