@@ -138,8 +138,7 @@ export async function startSluice(
       if (lock) {
         const freed = await releaseOrphanedClaims(ctx);
         if (freed > 0) log.info({ freed }, 'released event claims left by the previous run');
-        const freedDeliveries = await releaseOrphanedDeliveries(ctx);
-        if (freedDeliveries > 0) log.info({ freed: freedDeliveries }, 'released delivery claims left by the previous run');
+        await releaseOrphanedDeliveries(ctx); // logs what it freed
         const freedSteps = (await releaseOrphanedWorkflowSteps(ctx)) + (await releaseOrphanedWorkflowTriggers(ctx));
         if (freedSteps > 0) log.info({ freed: freedSteps }, 'released workflow claims left by the previous run');
       }

@@ -75,3 +75,51 @@ test('kill -9 between attempts loses nothing: the delivery resumes after a resta
     await store.drop();
   }
 });
+
+// kill -9 while the receiver holds a request open: the attempt was counted when it was claimed and never recorded.
+// After the restart (embedded: at once; PostgreSQL: once the claim's lease has run out) the delivery's history
+// notes that attempt as interrupted before the one that succeeds, so it matches its count and says the receiver
+// may have had the webhook.
+test('kill -9 mid-request: the interrupted attempt is noted in the delivery history', { timeout: 150_000 }, async () => {
+  const store = await createTestStore();
+  let hang = true;
+  const receiver = await startReceiver(() => (hang ? 'hang' : { status: 200 }));
+  // The shortest timeout keeps the claim's lease (timeout + 30 s) short where it has to run out (PostgreSQL).
+  const env = { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, SLUICE_OUTBOUND_ALLOW: '127.0.0.0/8', SLUICE_OUTBOUND_TIMEOUT_MS: '100' };
+  try {
+    const first = await startSluiceProcess({ ...env, SLUICE_OUTBOUND_TIMEOUT_MS: '2000' });
+    const ws = (await api(first.url, 'POST', `/workspaces`, { name: 'interrupted' })).body.id;
+    const ep = (await api(first.url, 'POST', `/workspaces/${ws}/endpoints`, { url: receiver.url })).body;
+    const message = (await api(first.url, 'POST', `/workspaces/${ws}/events`, { type: 'course.enrolled', data: { n: 1 } })).body.message;
+    await waitFor(async () => receiver.requests.length === 1, 'the request reached the receiver');
+    first.proc.kill('SIGKILL');
+    await first.exited;
+
+    hang = false;
+    const second = await startSluiceProcess(env);
+    try {
+      const list = async () => (await api(second.url, 'GET', `/workspaces/${ws}/endpoints/${ep.id}/deliveries`)).body.data as any[];
+      await waitFor(async () => (await list())[0]?.status === 'succeeded', 'the delivery succeeded after the restart', 120_000);
+      const [delivery] = await list();
+      const detail = (await api(second.url, 'GET', `/workspaces/${ws}/deliveries/${delivery.id}`)).body;
+      assert.equal(detail.messageId, message.id);
+      assert.equal(detail.attempts, 2, 'the interrupted attempt and the one that succeeded');
+      assert.equal(detail.attemptLog.length, 2, 'one history row per counted attempt');
+      const [interrupted, succeeded] = detail.attemptLog;
+      assert.equal(interrupted.outcome, 'retry');
+      assert.equal(interrupted.statusCode, null);
+      assert.match(interrupted.error, /^interrupted: the sender stopped/);
+      assert.equal(succeeded.outcome, 'succeeded');
+      assert.ok(Date.parse(interrupted.startedAt) <= Date.parse(succeeded.startedAt), 'noted before the next attempt');
+      const metrics = await (await fetch(`${second.url}/metrics`)).text();
+      assert.match(metrics, /sluice_delivery_attempts_total\{outcome="interrupted"\} 1\b/);
+      assert.equal(new Set(receiver.requests.map((r) => r.headers['webhook-id'])).size, 1, 'both requests carried one webhook-id');
+    } finally {
+      second.proc.kill('SIGTERM');
+      await second.exited;
+    }
+  } finally {
+    await receiver.close();
+    await store.drop();
+  }
+});

@@ -4,7 +4,7 @@ import type { Queryable } from '../port.js';
 import { newId } from '../../lib/ids.js';
 import type { EndpointRow } from './endpoints.js';
 import { matchesTypeSql, type MessageRow } from './messages.js';
-import { claimBatch, releaseAllClaims, releaseClaims, type QueueDef } from './queue.js';
+import { claimBatch, releaseClaims, type QueueDef } from './queue.js';
 import { parseKeptPayload } from './event-payload.js';
 
 export interface ClaimedDelivery {
@@ -14,6 +14,8 @@ export interface ClaimedDelivery {
   messageId: string;
   /** Attempts made including the one now starting. */
   attempts: number;
+  /** The claim took the delivery over from a sender whose claim expired before it recorded its attempt. */
+  takenOver: boolean;
 }
 
 /**
@@ -40,7 +42,8 @@ export const DELIVERY_QUEUE: QueueDef = {
   finishedAt: 'finished_at',
   error: 'last_error',
   errorMaxBytes: 4000,
-  returning: `q.id, q.workspace_id AS "workspaceId", q.endpoint_id AS "endpointId", q.message_id AS "messageId", q.attempts`,
+  returning: `q.id, q.workspace_id AS "workspaceId", q.endpoint_id AS "endpointId", q.message_id AS "messageId", q.attempts,
+    locked.taken_over AS "takenOver"`,
   plannedColumns: ['endpoint_id', 'status', 'next_attempt_at', 'locked_until', 'locked_by'],
   candidates: `
        SELECT d.id
@@ -249,9 +252,46 @@ export function releaseDeliveryClaims(db: Queryable, workerId: string, ids: stri
   return releaseClaims(db, DELIVERY_QUEUE, workerId, ids);
 }
 
-/** Frees every claim at once; only safe when this process is the sole sender (embedded database). */
-export function releaseAllDeliveryClaims(db: Queryable): Promise<number> {
-  return releaseAllClaims(db, DELIVERY_QUEUE);
+/** Frees every claim at once, answering the deliveries freed; only safe when this process is the sole sender
+ *  (embedded database). The attempts the claims counted stay counted (see recordInterruptedAttempts). */
+export async function releaseAllDeliveryClaims(db: Queryable): Promise<{ id: string; endpointId: string }[]> {
+  const { rows } = await db.query<{ id: string; endpointId: string }>(
+    `UPDATE deliveries SET locked_by = NULL, locked_until = NULL
+     WHERE status = '${DELIVERY_QUEUE.waiting}' AND locked_by IS NOT NULL
+     RETURNING id, endpoint_id AS "endpointId"`,
+  );
+  return rows;
+}
+
+/**
+ * The error of the attempt noted for a delivery whose sender stopped while it held the delivery's claim: its
+ * attempt was counted when it was claimed, and the history would otherwise show one attempt fewer than the count
+ * (and nothing of a request the receiver may have got).
+ */
+export const INTERRUPTED_ATTEMPT_ERROR =
+  'interrupted: the sender stopped (a crash, kill -9, or the database out of reach for longer than the claim) before ' +
+  'recording this attempt; the request may or may not have reached the receiver, and the next attempt has the same webhook-id';
+
+/** Notes an interrupted attempt (outcome retry: the delivery is due again) for each delivery, started `now`. */
+export async function recordInterruptedAttempts(
+  db: Queryable,
+  deliveries: readonly { id: string; endpointId: string }[],
+  now: number,
+): Promise<void> {
+  if (deliveries.length === 0) return;
+  await db.query(
+    `INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, error, outcome)
+     SELECT t.id, t.delivery_id, t.endpoint_id, $4, 0, $5, 'retry'
+     FROM unnest($1::text[], $2::text[], $3::text[]) AS t(id, delivery_id, endpoint_id)
+     JOIN deliveries d ON d.id = t.delivery_id`,
+    [
+      deliveries.map(() => newId('att', now)),
+      deliveries.map((d) => d.id),
+      deliveries.map((d) => d.endpointId),
+      new Date(now),
+      INTERRUPTED_ATTEMPT_ERROR,
+    ],
+  );
 }
 
 export interface DeliveryRow {

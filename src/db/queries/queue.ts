@@ -32,7 +32,8 @@ export interface QueueDef {
   readonly error: string;
   /** The most bytes of UTF-8 a reason keeps (the rest is cut): less where an index holds the column. */
   readonly errorMaxBytes: number;
-  /** What a claim returns of each row (columns of alias q; with a lease table, l is the row's new lease). */
+  /** What a claim returns of each row (columns of alias q; with a lease table, l is the row's new lease; without
+   *  one, `locked.taken_over` says whether the claim took the row over from an expired lease). */
   readonly returning: string;
   /**
    * Optional SQL choosing the candidate rows of a claim (one `id` column, at most $2 rows, $3… its own
@@ -75,11 +76,14 @@ export async function claimBatch<T>(
   // The candidates (a few dozen) are found first, then each is locked through its primary key. Written as `id IN
   // (candidates)`, a table that grew faster than its statistics (a burst of deliveries into a fresh database)
   // let the planner walk every pending row and test each against the candidates instead (15-90 ms a claim).
+  // `locked.taken_over` (for QueueDef.returning): the row still carried the expired lease of a worker that never
+  // finished it.
   const locked = q.candidates
     ? `WITH candidates AS (${q.candidates}),
-       locked AS (SELECT l.id FROM candidates c CROSS JOIN LATERAL (
-         SELECT r.id FROM ${q.table} r WHERE r.id = c.id AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED) l)`
-    : `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+       locked AS (SELECT l.id, l.taken_over FROM candidates c CROSS JOIN LATERAL (
+         SELECT r.id, r.locked_by IS NOT NULL AS taken_over FROM ${q.table} r WHERE r.id = c.id AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED) l)`
+    : `WITH locked AS (SELECT id, locked_by IS NOT NULL AS taken_over FROM ${q.table} r WHERE ${due(q, 'r')}
+       ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
   const { rows } = await db.query<T>(
     `${locked}
      UPDATE ${q.table} q SET locked_by = $1, locked_until = now() + make_interval(secs => $${extra.length + 3}), attempts = q.attempts + 1

@@ -3,6 +3,7 @@
 import {
   claimDueDeliveries,
   DELIVERY_QUEUE,
+  recordInterruptedAttempts,
   releaseAllDeliveryClaims,
   releaseDeliveryClaims,
   type ClaimedDelivery,
@@ -18,14 +19,32 @@ export function deliveryLeaseSeconds(ctx: Ctx): number {
   return Math.ceil(ctx.config.outboundTimeoutMs / 1000) + 30;
 }
 
-export function claimDeliveries(ctx: Ctx, workerId: string, limit: number): Promise<ClaimedDelivery[]> {
-  return claimDueDeliveries(ctx.db, {
+export async function claimDeliveries(ctx: Ctx, workerId: string, limit: number): Promise<ClaimedDelivery[]> {
+  const claimed = await claimDueDeliveries(ctx.db, {
     workerId,
     limit,
     perEndpoint: ctx.config.endpointConcurrency,
     notInFlight: deliveriesBeingRecorded(ctx),
     leaseSeconds: deliveryLeaseSeconds(ctx),
   });
+  const takenOver = claimed.filter((d) => d.takenOver);
+  if (takenOver.length > 0) await noteInterrupted(ctx, takenOver, 'took over deliveries whose sender stopped mid-attempt');
+  return claimed;
+}
+
+/**
+ * Notes the attempt a stopped sender never recorded, before the next one starts: the delivery's history then
+ * matches its attempt count and shows that the receiver may have had the webhook already. The claim is kept if
+ * the note cannot be written: it is a record, the delivery does not depend on it.
+ */
+async function noteInterrupted(ctx: Ctx, deliveries: { id: string; endpointId: string }[], msg: string): Promise<void> {
+  try {
+    await recordInterruptedAttempts(ctx.db, deliveries, ctx.now());
+    ctx.metrics.deliveryAttempts.inc({ outcome: 'interrupted' }, deliveries.length);
+    ctx.log.warn({ deliveries: deliveries.length }, msg);
+  } catch (err) {
+    ctx.log.warn({ err, deliveries: deliveries.length }, `${msg}; could not note their interrupted attempts`);
+  }
 }
 
 /** Heartbeat: a claim whose attempt is slow to record (a busy database) stays this sender's. */
@@ -42,9 +61,12 @@ export function giveBackDeliveries(ctx: Ctx, workerId: string, ids: string[]): P
   return releaseDeliveryClaims(ctx.db, workerId, ids);
 }
 
-/** Frees every delivery claim; only for the embedded database, where this process is the sole sender. */
-export function releaseOrphanedDeliveries(ctx: Ctx): Promise<number> {
-  return releaseAllDeliveryClaims(ctx.db);
+/** Frees every delivery claim, noting each one's interrupted attempt; only for the embedded database, where this
+ *  process is the sole sender and any claim left is a dead run's. */
+export async function releaseOrphanedDeliveries(ctx: Ctx): Promise<number> {
+  const freed = await releaseAllDeliveryClaims(ctx.db);
+  if (freed.length > 0) await noteInterrupted(ctx, freed, 'released delivery claims left by the previous run');
+  return freed.length;
 }
 
 export function createDeliverySender(ctx: Ctx): Sender {
