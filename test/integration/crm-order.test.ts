@@ -733,6 +733,66 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('every charge.dispute.* event keeps the dispute row, in every order: the latest stage wins, one chargeback.received', async () => {
+    const dispute = (status: string) => ({
+      id: 'du_order',
+      object: 'dispute',
+      charge: 'ch_disputed',
+      payment_intent: 'pi_disputed',
+      amount: 4200,
+      currency: 'eur',
+      reason: 'fraudulent',
+      status,
+    });
+    const row = async (ws: string) =>
+      (
+        await app.db.query<{ kind: string; status: string; charge_provider_id: string; source_event_id: string }>(
+          `SELECT kind, status, charge_provider_id, source_event_id FROM payments WHERE workspace_id = $1 AND provider_id = 'du_order'`,
+          [ws],
+        )
+      ).rows[0];
+    // Stripe sends funds_withdrawn with created, in the same second (here with the smaller id: it must still win);
+    // updated once evidence is submitted.
+    const underReview = [
+      stripeEvent('charge.dispute.created', dispute('needs_response'), { created: T0, id: 'evt_zzz_dispute_created' }),
+      stripeEvent('charge.dispute.funds_withdrawn', dispute('needs_response'), { created: T0, id: 'evt_aaa_dispute_withdrawn' }),
+      stripeEvent('charge.dispute.updated', dispute('under_review'), { created: T0 + 3600 }),
+    ];
+    // Won: closed and funds_reinstated come together; an update older than them, delivered late, changes nothing.
+    const won = [
+      stripeEvent('charge.dispute.created', dispute('needs_response'), { created: T0 }),
+      stripeEvent('charge.dispute.updated', dispute('under_review'), { created: T0 + 3600 }),
+      stripeEvent('charge.dispute.closed', dispute('won'), { created: T0 + 30 * 86400 }),
+      stripeEvent('charge.dispute.funds_reinstated', dispute('won'), { created: T0 + 30 * 86400 }),
+    ];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const [name, events, status, last] of [
+        ['under review', underReview, 'under_review', underReview[2]!],
+        ['won', won, 'won', undefined],
+      ] as const) {
+        for (const order of permutations([...events])) {
+          const ws = await workspace();
+          await deliver(ws, order, mode);
+          const label = `${name}, ${mode}: ${order.map((e) => events.indexOf(e)).join(',')}`;
+          const r = await row(ws);
+          assert.deepEqual([r?.kind, r?.status, r?.charge_provider_id], ['dispute', status, 'ch_disputed'], label);
+          if (last) assert.equal(r?.source_event_id, JSON.parse(last).id, label);
+          assert.equal((await get(ws, '/messages?type=chargeback.received')).data.length, 1, label);
+        }
+      }
+    }
+    // Only the funds withdrawn arrive (the created event was missed): the dispute is known, and its chargeback published.
+    const ws = await workspace();
+    await deliver(ws, [underReview[1]!], 'one by one');
+    assert.equal((await row(ws))?.status, 'needs_response');
+    const [received] = (await get(ws, '/messages?type=chargeback.received')).data;
+    assert.deepEqual([received?.data.dispute.providerId, received?.data.dispute.amount], ['du_order', 4200]);
+    // The same-second tie, decided by the rank alone: funds_withdrawn (id sorting first) wins over created.
+    const tie = await workspace();
+    await deliver(tie, [underReview[1]!, underReview[0]!], 'one batch');
+    assert.equal((await row(tie))?.source_event_id, 'evt_aaa_dispute_withdrawn');
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

@@ -301,6 +301,21 @@ export function disputeValues(d: Obj) {
   };
 }
 
+/**
+ * A dispute's stages: an inquiry (warning_*) may become a chargeback (needs_response), whose evidence is then under
+ * review; won, lost, warning_closed (an inquiry that ended) and prevented are final and win a same-second tie.
+ */
+export const DISPUTE_RANK: Record<string, number> = {
+  warning_needs_response: 1,
+  warning_under_review: 2,
+  needs_response: 3,
+  under_review: 4,
+  won: 9,
+  lost: 9,
+  warning_closed: 9,
+  prevented: 9,
+};
+
 export function checkoutValues(c: Obj) {
   return {
     mode: str(c.mode),

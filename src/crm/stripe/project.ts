@@ -26,6 +26,7 @@ import { linkPersonByEmail } from '../link-person.js';
 import {
   CHARGE_RANK,
   CHECKOUT_RANK,
+  DISPUTE_RANK,
   eventRank,
   INVOICE_RANK,
   PAYMENT_INTENT_RANK,
@@ -424,14 +425,18 @@ async function projectInvoicePayment(p: Projection): Promise<void> {
   await p.upsertObject('payments', (o) => ({ ...invoicePaymentValues(o), customer_id: null }), p.object.status === 'paid' ? 9 : 1);
 }
 
+/**
+ * Every charge.dispute.* event carries the whole dispute: created, updated (evidence submitted), funds_withdrawn,
+ * funds_reinstated and closed write the same row under the version rule. A same-second tie goes to the later stage
+ * (DISPUTE_RANK; a closed dispute is final), then to any event but the created one (e.g. the funds_withdrawn Stripe
+ * sends with it). Before, only created and closed were read: a dispute under review stayed needs_response, and one
+ * whose created event never came was missing until it closed.
+ */
 async function projectDispute(p: Projection): Promise<void> {
   const d = p.object;
   const providerId = idOf(d)!;
-  const r = await p.upsertObject(
-    'payments',
-    (o) => ({ ...disputeValues(o), customer_id: null }),
-    p.event.type === 'charge.dispute.closed' ? 9 : 1,
-  );
+  const stage = p.event.type === 'charge.dispute.closed' ? 9 : (DISPUTE_RANK[disputeValues(d).status ?? ''] ?? 0);
+  const r = await p.upsertObject('payments', (o) => ({ ...disputeValues(o), customer_id: null }), eventRank(stage, p.event.type));
   if (r.applied && firstKnown(r.old)) {
     await p.publish('chargeback.received', `dispute:${providerId}`, {
       dispute: {
@@ -568,6 +573,9 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'charge.refunded': projectCharge,
   'charge.updated': projectCharge,
   'charge.dispute.created': projectDispute,
+  'charge.dispute.updated': projectDispute,
+  'charge.dispute.funds_withdrawn': projectDispute,
+  'charge.dispute.funds_reinstated': projectDispute,
   'charge.dispute.closed': projectDispute,
   'checkout.session.completed': projectCheckout,
   'checkout.session.expired': projectCheckout,
