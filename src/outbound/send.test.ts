@@ -150,6 +150,8 @@ describe('undici sender', () => {
       },
       nulBody: (s) => s.end(`${head('content-length: 9\r\n\r\n')}bad\0thing`),
       lowStatus: (s) => s.end('HTTP/1.1 099 Odd\r\ncontent-length: 0\r\n\r\n'),
+      // An interim answer nobody asked for (no Expect: 100-continue was sent): undici drops the connection.
+      unasked100: (s) => s.end('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'),
       moved: (s) => s.end('HTTP/1.1 301 Moved Permanently\r\nlocation: https://example.com/new-hook\r\ncontent-length: 0\r\n\r\n'),
     };
     const sender = createSender(LOOPBACK, { timeoutMs: 1500 });
@@ -176,6 +178,8 @@ describe('undici sender', () => {
     const low = results.lowStatus!;
     // Node 20's parser asserts (reworded by describe()); Node 24's refuses with its own message. Never an assertion's text.
     assert.ok(!low.answered && low.error.length > 0 && !low.error.includes('assert('), failed(low));
+    const unasked100 = results.unasked100!;
+    assert.ok(!unasked100.answered && /100 Continue that was not asked for/.test(unasked100.error), failed(unasked100));
     const moved = results.moved!;
     assert.ok(
       moved.answered && moved.status === 301 && moved.excerpt === 'Location: https://example.com/new-hook',

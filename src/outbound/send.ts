@@ -58,8 +58,16 @@ function describe(err: unknown): string {
   // The HTTP parser asserts a status of 100 or more: its assertion text says nothing to someone reading attempts.
   if (e?.code === 'ERR_ASSERTION' && /statusCode/.test(e.message ?? ''))
     return 'the receiver answered a status code below 100, which is not HTTP';
-  const message = e?.message ?? String(err);
   const code = e?.code ?? e?.cause?.code;
+  // undici's words for bytes that answer nothing it sent: an interim 100 Continue without Expect: 100-continue
+  // (which undici never sends; RFC 9110 lets a client ignore it, undici drops the connection), or an answer
+  // arriving while no request is out.
+  if (code === 'UND_ERR_SOCKET' && e?.message === 'bad response')
+    return (
+      'UND_ERR_SOCKET: the receiver sent what answers no request: a 100 Continue that was not asked for, or an answer ' +
+      'while no request was out; make the receiver send only its final answer'
+    );
+  const message = e?.message ?? String(err);
   return code ? `${code}: ${message}` : message;
 }
 
