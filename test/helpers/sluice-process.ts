@@ -91,3 +91,15 @@ export function processApi(token: string) {
     return { status: res.status, body: (await res.json()) as any };
   };
 }
+
+/** Every stored event of a workspace, paged through the events API: provider event id → status. */
+export async function listEventStatuses(api: ReturnType<typeof processApi>, url: string, ws: string): Promise<Map<string, string>> {
+  const statuses = new Map<string, string>();
+  let cursor: string | null = null;
+  do {
+    const page: any = (await api(url, 'GET', `/workspaces/${ws}/events?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body;
+    for (const e of page.data) statuses.set(e.providerEventId, e.status);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return statuses;
+}

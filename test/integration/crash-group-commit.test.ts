@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createTestStore } from '../helpers/db.js';
-import { processApi, startSluiceProcess } from '../helpers/sluice-process.js';
+import { listEventStatuses, processApi, startSluiceProcess } from '../helpers/sluice-process.js';
 import { signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_crash_group_commit';
@@ -64,14 +64,7 @@ test(
 
       const second = await startSluiceProcess(env, ['--role', 'api']);
       try {
-        const found = new Set<string>();
-        let cursor: string | null = null;
-        do {
-          const q: string = `/workspaces/${ws}/events?limit=500${cursor ? `&cursor=${cursor}` : ''}`;
-          const page = (await api(second.url, 'GET', q)).body;
-          for (const e of page.data) found.add(e.providerEventId);
-          cursor = page.nextCursor;
-        } while (cursor);
+        const found = await listEventStatuses(api, second.url, ws);
         const missing = [...acked].filter((id) => !found.has(id));
         assert.deepEqual(missing, [], `${missing.length} of ${acked.size} acknowledged events were lost`);
       } finally {

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createTestStore, usingPostgres } from '../helpers/db.js';
-import { processApi, startSluiceProcess } from '../helpers/sluice-process.js';
+import { listEventStatuses, processApi, startSluiceProcess } from '../helpers/sluice-process.js';
 import { signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_crash_test_secret';
@@ -56,14 +56,7 @@ test('kill -9 while 20 clients post: every acknowledged event survives and is pr
       const deadline = Date.now() + 60_000;
       let statuses = new Map<string, string>();
       while (Date.now() < deadline) {
-        statuses = new Map();
-        let cursor: string | null = null;
-        do {
-          const q: string = `/workspaces/${ws}/events?limit=500${cursor ? `&cursor=${cursor}` : ''}`;
-          const page = (await api(second.url, 'GET', q)).body;
-          for (const e of page.data) statuses.set(e.providerEventId, e.status);
-          cursor = page.nextCursor;
-        } while (cursor);
+        statuses = await listEventStatuses(api, second.url, ws);
         if ([...acked].every((id) => statuses.get(id) === 'processed')) break;
         await new Promise((r) => setTimeout(r, 200));
       }

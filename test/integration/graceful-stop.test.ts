@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Agent, fetch } from 'undici';
 import { createTestStore } from '../helpers/db.js';
-import { processApi, startSluiceProcess } from '../helpers/sluice-process.js';
+import { listEventStatuses, processApi, startSluiceProcess } from '../helpers/sluice-process.js';
 import { signStripe, stripeEvent } from '../helpers/stripe.js';
 
 const SECRET = 'whsec_graceful_stop_secret';
@@ -63,13 +63,7 @@ test('SIGTERM while 24 keep-alive clients post: no request is reset, every 200 i
 
     const second = await startSluiceProcess(env);
     try {
-      const stored = new Set<string>();
-      let cursor: string | null = null;
-      do {
-        const page: any = (await api(second.url, 'GET', `/workspaces/${ws}/events?limit=500${cursor ? `&cursor=${cursor}` : ''}`)).body;
-        for (const e of page.data) stored.add(e.providerEventId);
-        cursor = page.nextCursor;
-      } while (cursor);
+      const stored = await listEventStatuses(api, second.url, ws);
       const missing = [...acked].filter((id) => !stored.has(id));
       assert.deepEqual(missing, [], `${missing.length} of ${acked.size} acknowledged events were lost`);
     } finally {
