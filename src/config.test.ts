@@ -77,3 +77,46 @@ test('switches read true/false, 1/0 and yes/no alike, and refuse anything else',
     assert.deepEqual(problemsOf({ [name]: 'on' }), [`${name} must be true or false (or 1/0, yes/no), got "on"`]);
   }
 });
+
+test('SLUICE_TRUST_PROXY: unset, empty or false trusts nothing; a list of addresses and CIDRs is taken', () => {
+  for (const off of [
+    {},
+    { SLUICE_TRUST_PROXY: '' },
+    { SLUICE_TRUST_PROXY: ' ' },
+    { SLUICE_TRUST_PROXY: 'false' },
+    { SLUICE_TRUST_PROXY: '0' },
+  ])
+    assert.deepEqual(loadConfig(off).trustProxy, [], JSON.stringify(off));
+  const listed = loadConfig({ SLUICE_TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,' }).trustProxy;
+  assert.deepEqual(
+    listed.map((c) => `${c.address}/${c.prefix}`),
+    ['127.0.0.1/32', '10.0.0.0/8', '::1/128', 'fd00::/8'],
+  );
+});
+
+test('SLUICE_TRUST_PROXY: everyone, a hop count, a host name or a malformed entry is refused, naming the entry', () => {
+  const cases: [string, string, RegExp][] = [
+    ['true', 'true', /would believe every client's X-Forwarded-For/],
+    ['YES', 'YES', /would believe every client's X-Forwarded-For/],
+    ['*', '*', /would believe every client's X-Forwarded-For/],
+    ['1', '1', /is a hop count/],
+    ['127.0.0.1,2', '2', /is a hop count/],
+    ['0.0.0.0/0', '0.0.0.0/0', /covers every address/],
+    ['::/0', '::/0', /covers every address/],
+    ['::ffff:0.0.0.0/96', '::ffff:0.0.0.0/96', /covers every address/],
+    ['::/80', '::/80', /covers every address/],
+    ['proxy.internal', 'proxy.internal', /is not an IP address or CIDR \(host names are not looked up\)/],
+    ['10.0.0.0/33', '10.0.0.0/33', /is not an IP address or CIDR/],
+    ['10.0.0.0/255.0.0.0', '10.0.0.0/255.0.0.0', /is not an IP address or CIDR/],
+    ['loopback', 'loopback', /is not an IP address or CIDR/],
+  ];
+  for (const [value, entry, reason] of cases) {
+    const problems = problemsOf({ SLUICE_TRUST_PROXY: value });
+    assert.equal(problems.length, 1, `${value}: ${problems.join('; ')}`);
+    assert.ok(problems[0]!.startsWith(`SLUICE_TRUST_PROXY: "${entry}" `), problems[0]);
+    assert.match(problems[0]!, reason, value);
+    assert.match(problems[0]!, /e\.g\. 127\.0\.0\.1 or 10\.0\.0\.0\/8/, value);
+  }
+  // Every bad entry is listed at once.
+  assert.equal(problemsOf({ SLUICE_TRUST_PROXY: 'true,10.0.0.1,nope' }).length, 2);
+});

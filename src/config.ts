@@ -2,6 +2,7 @@
 // so an operator fixes a bad environment in one go instead of one restart per typo.
 import { isIP } from 'node:net';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { parseCidrs, type Cidr } from './lib/cidr.js';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -28,6 +29,10 @@ export interface Config {
   /** SLUICE_CRON_SECRET, default unset: bearer secret of GET|POST /api/v1/cron/scan (the daily scan started by an
    *  outside scheduler); at least 16 characters; while unset that route answers 404. */
   cronSecret: string | undefined;
+  /** SLUICE_TRUST_PROXY, default empty (trust no proxy): addresses and CIDRs of the reverse proxies whose
+   *  X-Forwarded-For and X-Forwarded-Proto are believed (the client address of sign-in and cron limits and of the
+   *  log, https for Secure cookies). Never everyone: see parseTrustedProxies. */
+  trustProxy: Cidr[];
   /** SLUICE_PUBLIC_URL, default unset: base of the webhook URLs shown to users; when unset it is
    *  http://HOST:PORT from this config (see publicBaseUrl), for the server and the CLI alike. */
   publicUrl: string | undefined;
@@ -228,6 +233,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       pianoApiUrl = undefined;
     }
   }
+  const trustProxy = parseTrustedProxies(str('SLUICE_TRUST_PROXY') ?? '');
+  for (const p of trustProxy.problems) problems.push(`SLUICE_TRUST_PROXY: ${p}`);
   const allow = parseCidrs(str('SLUICE_OUTBOUND_ALLOW') ?? '');
   for (const p of allow.problems) problems.push(`SLUICE_OUTBOUND_ALLOW: ${p}`);
   // Every switch reads the same words: true/false, 1/0, yes/no (any case); anything else is a mistake, never false.
@@ -249,6 +256,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dbPoolSize: str('SLUICE_DB_POOL_SIZE') === undefined ? undefined : int('SLUICE_DB_POOL_SIZE', 10, 2, 500),
     adminToken,
     cronSecret,
+    trustProxy: trustProxy.cidrs,
     publicUrl,
     secretKey,
     allowUnreadableSecrets: flag('SLUICE_ALLOW_UNREADABLE_SECRETS'),
@@ -306,6 +314,56 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
 function defaultEventWorkers(databaseUrl: string | undefined, poolSize: string | undefined): number {
   const pool = poolSize !== undefined && /^\d+$/.test(poolSize) ? Number(poolSize) : databaseUrl ? 10 : 4;
   return pool >= 4 ? 2 : 1;
+}
+
+/**
+ * The proxies whose X-Forwarded-For and X-Forwarded-Proto Sluice believes: IP addresses and CIDRs only. Fastify's
+ * trustProxy takes more, and each of the other forms is refused here with the reason:
+ * - `true` (and `*`, `0.0.0.0/0`, `::/0`: every address) believes the whole X-Forwarded-For chain, whose first
+ *   entries the client writes itself, so every guess could come from a new address of the client's choosing;
+ * - a hop count believes whoever connects, proxy or not (Fastify 5.12 ignores it for that reason);
+ * - a host name would need a lookup per request, or one at start that goes stale.
+ * `false`, `no` and `0` mean what unset means: trust nothing.
+ */
+function parseTrustedProxies(raw: string): { cidrs: Cidr[]; problems: string[] } {
+  const word = raw.trim().toLowerCase();
+  if (['', 'false', 'no', '0'].includes(word)) return { cidrs: [], problems: [] };
+  const cidrs: Cidr[] = [];
+  const problems: string[] = [];
+  const example = 'list the addresses your proxy connects from, e.g. 127.0.0.1 or 10.0.0.0/8';
+  for (const entry of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    if (['true', 'yes', '*', 'all', 'any'].includes(entry.toLowerCase())) {
+      problems.push(
+        `"${entry}" would believe every client's X-Forwarded-For, so a client could choose its own address for every sign-in attempt; ${example}`,
+      );
+      continue;
+    }
+    if (/^\d+$/.test(entry)) {
+      problems.push(`"${entry}" is a hop count, which cannot tell your proxy from a client that connects directly; ${example}`);
+      continue;
+    }
+    const parsed = parseCidrs(entry).cidrs[0];
+    if (!parsed) {
+      problems.push(`"${entry}" is not an IP address or CIDR (host names are not looked up); ${example}`);
+      continue;
+    }
+    if (coversEveryone(parsed)) {
+      problems.push(`"${entry}" covers every address, so any client could choose its own address; ${example}`);
+      continue;
+    }
+    cidrs.push(parsed);
+  }
+  return { cidrs, problems };
+}
+
+/** A range holding every address of a family. An IPv6 range holding ::ffff:0:0/96 (::/0, ::/80, ::ffff:0:0/96) holds
+ *  every IPv4 address too: proxy-addr compares an IPv4 client with an IPv6 range as its IPv4-mapped form. */
+function coversEveryone(cidr: Cidr): boolean {
+  if (cidr.prefix === 0) return true;
+  return cidr.family === 'ipv6' && cidr.prefix <= 96 && ipaddr.parse('::ffff:0:0').match(ipaddr.parse(cidr.address), cidr.prefix);
 }
 
 /** Base of the webhook URLs shown to users: SLUICE_PUBLIC_URL, else http://HOST:PORT. The server and a CLI

@@ -42,8 +42,12 @@ export interface AppDeps {
 export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
-    // Request ids in logs; trust no proxy headers unless the operator puts one in front and says so.
+    // Request ids are our own: a client's X-Request-Id is not taken.
     requestIdHeader: false,
+    // X-Forwarded-For/-Proto only from the proxies SLUICE_TRUST_PROXY lists (request.ip is then the address the
+    // nearest trusted proxy saw, for the sign-in and cron limits and the log; request.protocol its https); with none
+    // listed, nobody's (false): any client could write the header.
+    trustProxy: ctx.config.trustProxy.length > 0 ? ctx.config.trustProxy.map((c) => `${c.address}/${c.prefix}`) : false,
     // Each route sets its own limit; this is the ceiling for JSON bodies of the API.
     bodyLimit: 1024 * 1024,
     // Path parameters as long as the longest the schemas take once percent-encoded (200 characters of 4-byte UTF-8 are

@@ -35,10 +35,11 @@ declare module 'fastify' {
 }
 
 /** Secure only over https: a cookie marked Secure is never sent back over plain http, which would lock out
- *  someone running Sluice on localhost. Sluice serves plain http itself and trusts no X-Forwarded-Proto, so
- *  `request.protocol` alone never said https in the deployment the docs recommend (TLS at a reverse proxy,
- *  SLUICE_PUBLIC_URL the https address): the session cookie went out without Secure and a browser would send it
- *  over any plain-http request to the same host. An https public URL therefore makes every cookie Secure. */
+ *  someone running Sluice on localhost. Sluice serves plain http itself, so in the deployment the docs recommend
+ *  (TLS at a reverse proxy) `request.protocol` is https only when the proxy is listed in SLUICE_TRUST_PROXY and
+ *  sends X-Forwarded-Proto (Fastify believes no one else's). Without that the session cookie went out without Secure
+ *  and a browser would send it over any plain-http request to the same host, so an https SLUICE_PUBLIC_URL makes
+ *  every cookie Secure too. X-Forwarded-Proto can only add Secure: with an https public URL it changes nothing. */
 function isHttps(request: FastifyRequest): boolean {
   return request.protocol === 'https' || request.publicHttps === true;
 }
