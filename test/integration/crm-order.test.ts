@@ -793,6 +793,119 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     assert.equal((await row(tie))?.source_event_id, 'evt_aaa_dispute_withdrawn');
   });
 
+  test('charge.refund.updated: the refund row follows it, the charge counts a refund once, and a failed one not at all', async () => {
+    // API versions since 2022-11-15 list no refunds on the charge: charge.refunded says the new amount_refunded (a
+    // refund counts from its creation, pending or not), charge.refund.updated the refund itself when it changes.
+    const charge = (refunded: number) => ({
+      id: 'ch_refund',
+      object: 'charge',
+      customer: 'cus_refund',
+      payment_intent: 'pi_refund',
+      status: 'succeeded',
+      amount: 1000,
+      amount_refunded: refunded,
+      refunded: refunded === 1000,
+      currency: 'eur',
+    });
+    const refund = (id: string, amount: number, status: string, created: number) => ({
+      id,
+      object: 'refund',
+      amount,
+      charge: 'ch_refund',
+      payment_intent: 'pi_refund',
+      currency: 'eur',
+      created,
+      reason: 'requested_by_customer',
+      status,
+      ...(status === 'failed' ? { failure_reason: 'expired_or_canceled_card' } : {}),
+    });
+    const stateOf = async (ws: string) => {
+      const { rows } = await app.db.query<{ provider_id: string; kind: string; status: string; amount: string; amount_refunded: string }>(
+        `SELECT provider_id, kind, status, amount, amount_refunded FROM payments WHERE workspace_id = $1 ORDER BY provider_id`,
+        [ws],
+      );
+      return rows.map((r) =>
+        r.kind === 'charge' ? ['charge', Number(r.amount_refunded)] : [r.provider_id, r.kind, r.status, Number(r.amount)],
+      );
+    };
+    const succeeded = stripeEvent('charge.succeeded', charge(0), { created: T0 });
+    const refunded = stripeEvent('charge.refunded', charge(500), { created: T0 + 60 });
+    // A pending refund that succeeds: the charge already counts it, so it stays at 500, and one order.refunded.
+    const paidOut = stripeEvent('charge.refund.updated', refund('re_one', 500, 'succeeded', T0 + 60), {
+      created: T0 + 86400,
+      data: { object: refund('re_one', 500, 'succeeded', T0 + 60), previous_attributes: { status: 'pending' } },
+    });
+    // …and fails in the same second it succeeded (the failure is the later state), or simply fails later.
+    const failed = stripeEvent('charge.refund.updated', refund('re_one', 500, 'failed', T0 + 60), {
+      created: T0 + 86400,
+      data: { object: refund('re_one', 500, 'failed', T0 + 60), previous_attributes: { status: 'succeeded' } },
+    });
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations([succeeded, refunded, paidOut])) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `succeeded, ${mode}: ${order.map((e) => [succeeded, refunded, paidOut].indexOf(e)).join(',')}`;
+        assert.deepEqual(
+          await stateOf(ws),
+          [
+            ['charge', 500],
+            ['re_one', 'refund', 'succeeded', 500],
+          ],
+          label,
+        );
+        const messages = (await get(ws, '/messages?type=order.refunded')).data;
+        assert.deepEqual(
+          messages.map((m: any) => m.data.payment.amountRefunded),
+          [500],
+          label,
+        );
+      }
+      for (const order of permutations([succeeded, refunded, paidOut, failed])) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `failed, ${mode}: ${order.map((e) => [succeeded, refunded, paidOut, failed].indexOf(e)).join(',')}`;
+        assert.deepEqual(
+          await stateOf(ws),
+          [
+            ['charge', 0],
+            ['re_one', 'refund', 'failed', 500],
+          ],
+          label,
+        );
+      }
+    }
+    // Two refunds, the second fails: the charge keeps the first one's amount whatever the order, and the refund rows
+    // belong to the charge's customer once it is known.
+    const second = [
+      stripeEvent('charge.refunded', charge(300), { created: T0 + 60 }),
+      stripeEvent('charge.refunded', charge(1000), { created: T0 + 120 }),
+      stripeEvent('charge.refund.updated', refund('re_two', 700, 'failed', T0 + 120), {
+        created: T0 + 86400,
+        data: { object: refund('re_two', 700, 'failed', T0 + 120), previous_attributes: { status: 'pending' } },
+      }),
+    ];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations(second)) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `two refunds, ${mode}: ${order.map((e) => second.indexOf(e)).join(',')}`;
+        assert.deepEqual(
+          await stateOf(ws),
+          [
+            ['charge', 300],
+            ['re_two', 'refund', 'failed', 700],
+          ],
+          label,
+        );
+      }
+    }
+    const ws = await workspace();
+    await deliver(ws, second, 'one by one');
+    const detail = await get(ws, '/customers/cus_refund');
+    assert.deepEqual(detail.payments.map((p: any) => p.providerId).sort(), ['ch_refund', 're_two']);
+    assert.ok(detail.timeline.some((e: any) => e.type === 'charge.refund.updated'));
+  });
+
   test('two workspaces with the same Stripe ids never touch each other', async () => {
     const a = await workspace();
     const b = await workspace();

@@ -285,7 +285,13 @@ export function refundValues(r: Obj, charge: Obj) {
   };
 }
 
-export const REFUND_RANK: Record<string, number> = { pending: 1, requires_action: 1, succeeded: 8, failed: 8, canceled: 8 };
+/** A refund goes pending (or requires_action) → succeeded, and any of these may end failed or canceled: those come
+ *  last, so they win a same-second tie with the succeeded state they end. */
+export const REFUND_RANK: Record<string, number> = { pending: 1, requires_action: 1, succeeded: 8, failed: 9, canceled: 9 };
+
+/** Refunds that gave nothing back: Stripe returns their amount to the charge, whose amount_refunded no longer counts
+ *  them (it counts every other refund, from its creation, pending ones included). */
+export const UNDONE_REFUND_STATUSES = ['failed', 'canceled'];
 
 export function disputeValues(d: Obj) {
   return {

@@ -6,9 +6,12 @@ import {
   activeAccessForCustomer,
   ensureCustomerLinked,
   ensureStubs,
+  findCrmRow,
+  giveBackRefund,
   invoiceOfPaymentIntent,
   linkCustomerEvent,
   paymentIntentOfInvoice,
+  refundsUndoneAfter,
   upsertGuarded,
   type CrmRow,
   type CrmTable,
@@ -48,6 +51,8 @@ import {
   refundValues,
   subscriptionRank,
   subscriptionValues,
+  time,
+  UNDONE_REFUND_STATUSES,
 } from './normalize.js';
 
 type Obj = Record<string, unknown>;
@@ -361,8 +366,14 @@ async function projectCharge(p: Projection): Promise<void> {
   const c = p.object;
   const providerId = idOf(c)!;
   const customerId = await p.customer(c.customer);
-  const values = (o: Obj) => ({ ...chargeValues(o), customer_id: customerId });
   const own = chargeValues(c);
+  const undone = await refundsUndoneSince(p, c, own.amount_refunded);
+  const values = (o: Obj) => {
+    const v = { ...chargeValues(o), customer_id: customerId };
+    // Only the event's own object: a charge fetched to settle a tie is the charge as it is now, every refund's end
+    // counted already.
+    return o === c && undone > 0 ? { ...v, amount_refunded: Math.max(Number(v.amount_refunded ?? 0) - undone, 0) } : v;
+  };
   // amount_refunded only grows, so it extends the rank: a later refund state wins a same-second tie. The rank is
   // an int4 column: the status stage steps by 200,000,000 so that its highest (8) plus any refunded amount below
   // that stays under 2^31. (Stepping by 10^9 put every succeeded or failed charge at the int4 cap whatever it had
@@ -408,16 +419,67 @@ async function projectCharge(p: Projection): Promise<void> {
   }
 }
 
-/** Refunds listed on the charge (payloads of API versions that embed them) become payment rows of their own. */
-async function projectRefunds(p: Projection, charge: Obj, customerId: string | null): Promise<void> {
+/** The refunds a charge lists (`charge.refunds.data`, in payloads of API versions that embed them). */
+function listedRefunds(charge: Obj): Obj[] {
   const list = (charge.refunds as { data?: unknown } | undefined)?.data;
-  if (!Array.isArray(list)) return;
-  for (const refund of list as Obj[]) {
+  return Array.isArray(list) ? (list as Obj[]).filter((r) => r && typeof r === 'object') : [];
+}
+
+/** Refunds listed on the charge become payment rows of their own. */
+async function projectRefunds(p: Projection, charge: Obj, customerId: string | null): Promise<void> {
+  for (const refund of listedRefunds(charge)) {
     const providerId = idOf(refund);
     if (!providerId) continue;
     const values = { ...refundValues(refund, charge), customer_id: customerId };
     await p.upsert('payments', providerId, values, REFUND_RANK[values.status ?? ''] ?? 0);
   }
+}
+
+/**
+ * How much of a charge event's amount_refunded is for refunds that failed or were canceled after it (their
+ * charge.refund.updated projected first): it counted them when it was sent, the charge no longer does. A refund the
+ * event itself lists as failed or canceled is not counted by it. Asked only of an event that says something was
+ * refunded.
+ */
+async function refundsUndoneSince(p: Projection, charge: Obj, amountRefunded: number | null): Promise<number> {
+  if (!(Number(amountRefunded ?? 0) > 0)) return 0;
+  const listed = new Map(listedRefunds(charge).map((r) => [idOf(r), refundValues(r, charge).status]));
+  const rows = await refundsUndoneAfter(p.tx, p.event.workspaceId, 'stripe', idOf(charge)!, p.ts);
+  return rows
+    .filter((r) => !UNDONE_REFUND_STATUSES.includes(listed.get(r.provider_id) ?? ''))
+    .reduce((sum, r) => sum + (Number(r.amount ?? 0) || 0), 0);
+}
+
+/**
+ * charge.refund.updated (its object is the Refund): a pending refund succeeded, a refund failed or was canceled, or
+ * its metadata changed. It writes the refund's own row, the one a refund listed on its charge writes, under the
+ * version rule (a same-second tie goes to the refund's end: REFUND_RANK). The charge's amountRefunded counts a refund
+ * from its creation (the charge.refunded sent then says so), so a refund that succeeds adds nothing to it, and is not
+ * counted twice; one that failed or was canceled gives its amount back (giveBackRefund here, refundsUndoneSince when
+ * the charge's event is projected after this one). Publishes nothing: no business event says that a refund failed.
+ */
+async function projectRefundUpdate(p: Projection): Promise<void> {
+  const refund = p.object;
+  const chargeId = idOf(refund.charge);
+  const found = chargeId ? await findCrmRow(p.tx, 'payments', p.event.workspaceId, 'stripe', chargeId) : undefined;
+  const charge = found && !found.stub ? found : undefined;
+  // A refund names no customer: it is the charge's, when the charge is known.
+  const customerId = (charge?.customer_id as string | null | undefined) ?? null;
+  if (customerId) await linkCustomerEvent(p.tx, customerId, p.event.id);
+  const chargeRefs = {
+    id: chargeId,
+    invoice: charge?.invoice_provider_id ?? null,
+    payment_intent: charge?.payment_intent_provider_id ?? null,
+  };
+  const status = refundValues(refund, chargeRefs).status;
+  const r = await p.upsertObject(
+    'payments',
+    (o) => ({ ...refundValues(o, chargeRefs), customer_id: customerId }),
+    REFUND_RANK[status ?? ''] ?? 0,
+  );
+  const undone = (row: CrmRow | undefined) => row !== undefined && !row.stub && UNDONE_REFUND_STATUSES.includes(String(row.status));
+  if (!r.applied || !chargeId || !undone(r.row) || undone(r.old)) return;
+  await giveBackRefund(p.tx, p.key(chargeId), Number(r.row.amount ?? 0) || 0, p.ts, time(refund.created));
 }
 
 /** Records the invoice ↔ payment link (publishes nothing: the invoice and the charge publish the payment). */
@@ -572,6 +634,7 @@ export const STRIPE_PROJECTORS: Record<string, Projector> = {
   'charge.failed': projectCharge,
   'charge.refunded': projectCharge,
   'charge.updated': projectCharge,
+  'charge.refund.updated': projectRefundUpdate,
   'charge.dispute.created': projectDispute,
   'charge.dispute.updated': projectDispute,
   'charge.dispute.funds_withdrawn': projectDispute,

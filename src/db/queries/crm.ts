@@ -539,6 +539,50 @@ export async function setPersonId(db: Queryable, personId: string, customerIds: 
   await db.query('UPDATE customers SET person_id = $1 WHERE id = ANY($2)', [personId, customerIds]);
 }
 
+/**
+ * Refunds of a charge that failed or were canceled, as written by events newer than `after` (the charge event being
+ * projected): the amount that event's amount_refunded still counts for them.
+ */
+export async function refundsUndoneAfter(
+  db: Queryable,
+  workspaceId: string,
+  provider: string,
+  chargeProviderId: string,
+  after: Date,
+): Promise<{ provider_id: string; amount: string | null }[]> {
+  const { rows } = await db.query<{ provider_id: string; amount: string | null }>(
+    `SELECT provider_id, amount FROM payments
+     WHERE workspace_id = $1 AND charge_provider_id = $2 AND provider = $3 AND kind = 'refund'
+       AND status IN ('failed', 'canceled') AND source_ts > $4`,
+    [workspaceId, chargeProviderId, provider, after],
+  );
+  return rows;
+}
+
+/**
+ * Takes a refund that failed or was canceled off its charge's amount_refunded (never below 0), where the charge's row
+ * counts it: written by a charge event older than the refund's event (a newer one says the refund failed already) and
+ * not older than the refund (an older one never counted it; `refundCreated` null: not known, taken as older). The row
+ * keeps its version: it is still its newest charge event's, which the next newer one overwrites as usual. The
+ * charge's row as it now is, or undefined when it was not changed.
+ */
+export async function giveBackRefund(
+  db: Queryable,
+  charge: ObjectKey,
+  amount: number,
+  refundEventTs: Date,
+  refundCreated: Date | null,
+): Promise<CrmRow | undefined> {
+  const { rows } = await db.query<CrmRow>(
+    `UPDATE payments SET amount_refunded = GREATEST(COALESCE(amount_refunded, 0) - $4, 0), updated_at = now()
+     WHERE workspace_id = $1 AND provider = $2 AND provider_id = $3 AND kind = 'charge' AND NOT stub AND NOT deleted
+       AND COALESCE(amount_refunded, 0) > 0 AND source_ts < $5 AND ($6::timestamptz IS NULL OR source_ts >= $6)
+     RETURNING *`,
+    [charge.workspaceId, charge.provider, charge.providerId, amount, refundEventTs, refundCreated],
+  );
+  return rows[0];
+}
+
 /** The payment intent a stored charge or payment intent row links to this invoice, if any. */
 export async function paymentIntentOfInvoice(db: Queryable, workspaceId: string, invoiceProviderId: string): Promise<string | undefined> {
   const { rows } = await db.query<{ pi: string }>(
