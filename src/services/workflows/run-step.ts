@@ -32,6 +32,8 @@ import {
 } from '../../db/queries/workflows.js';
 import { StoreUnavailableError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
+import { prefixOfText, storableJson } from '../../lib/storable-json.js';
+import { findUnstorable } from '../../inbound/storable-payload.js';
 import type { Sender } from '../../outbound/send.js';
 import { parseDuration, type CompiledStep } from '../../workflows/definition.js';
 import { ExpressionError } from '../../workflows/expression.js';
@@ -177,6 +179,11 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     const rendered = step.input.render(context);
     if (!rendered.ok)
       return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`${rendered.problem.path}: ${rendered.problem.message}`));
+    // The input is frozen in jsonb, which cannot hold a NUL or a lone surrogate (an expression can make either:
+    // '\u0000', '😀'.substring(0, 1)): a clear failure, not a database error retried as an internal one.
+    const unstorable = findUnstorable(rendered.value);
+    if (unstorable)
+      return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`the rendered input cannot be stored: ${unstorable}`));
     input = rendered.value;
   }
 
@@ -264,7 +271,8 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     const startedAt = new Date(ctx.now());
     const res = await senders.for(request.timeoutMs).send(request.url, request.headers, request.body, request.method);
     const ok = res.answered && isSuccess(request, res.status);
-    const excerpt = res.answered ? redactSecrets(res.excerpt.slice(0, 2000), secrets) : null;
+    // Cut between characters: half an emoji is a lone surrogate, which jsonb (the output) refuses.
+    const excerpt = res.answered ? redactSecrets(prefixOfText(res.excerpt, 2000), secrets) : null;
     const error = ok ? null : res.answered ? `HTTP ${res.status}` : redactSecrets(res.error, secrets);
     const attempt = {
       id: newId('wsa', ctx.now()),
@@ -386,7 +394,13 @@ async function writeOutcome(
     }
     next = stepAfter(version.index, claimed.stepId);
   } else {
-    await finishStep(tx, { id: claimed.id, status: outcome.kind, output: outcome.kind === 'succeeded' ? outcome.output : null });
+    // An output holds what a receiver or an SMTP server answered (a JSON \u0000 escape, …): made storable, or the
+    // commit would fail and the step be retried as an internal error, sending its request again.
+    await finishStep(tx, {
+      id: claimed.id,
+      status: outcome.kind,
+      output: outcome.kind === 'succeeded' ? storableJson(outcome.output) : null,
+    });
     next = outcome.next;
   }
   const stepFailed = outcome.kind === 'failed';

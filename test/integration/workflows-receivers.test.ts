@@ -1,0 +1,69 @@
+// Workflow http steps against receivers that answer what PostgreSQL cannot hold as jsonb, and other bad luck.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
+import { startReceiver, type Answer } from '../helpers/receiver.js';
+
+const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
+
+describe('workflow http steps and odd answers', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ config: { outboundAllow: LOOPBACK, workflowRetryBaseMs: 100 } });
+  });
+  after(async () => {
+    await app.close();
+  });
+
+  const call = (method: string, ws: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
+  const get = async (ws: string, path: string) => (await call('GET', ws, path)).body;
+
+  async function runOnce(name: string, answer: (n: number) => Answer, body: unknown = { a: 1 }) {
+    const receiver = await startReceiver((_r, n) => answer(n));
+    try {
+      const ws = (await app.api('POST', '/api/v1/workspaces', { name })).body.id as string;
+      const res = await call('POST', ws, '/workflows', {
+        name,
+        trigger: { type: 'course.enrolled' },
+        steps: [{ id: 'call', kind: 'http', url: `${receiver.url}/hook`, body, retry: { max: 2 } }],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const wf = res.body.id as string;
+      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: { course: 'c1' } })).status, 201);
+      const [run] = await waitFor(async () => {
+        const r = (await get(ws, `/workflows/${wf}/runs`)).data as any[];
+        return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+      }, 'run settled');
+      const detail = await get(ws, `/runs/${run.id}`);
+      return { detail, requests: receiver.requests.length };
+    } finally {
+      await receiver.close();
+    }
+  }
+
+  test('a JSON answer holding a \\u0000 escape: the step succeeds once, its output kept without the NUL', async () => {
+    const { detail, requests } = await runOnce('nul', () => ({
+      status: 200,
+      body: '{"ok":"a\\u0000b"}',
+      headers: { 'content-type': 'application/json' },
+    }));
+    assert.equal(detail.status, 'succeeded', JSON.stringify(detail));
+    assert.equal(requests, 1, 'the request is not sent again');
+    assert.deepEqual(detail.steps[0].output, { status: 200, body: { ok: 'a\uFFFDb' } });
+  });
+
+  test('a long text answer cut inside an emoji: the step succeeds once', async () => {
+    const { detail, requests } = await runOnce('surrogate', () => ({ status: 200, body: 'x'.repeat(1999) + '😀'.repeat(10) }));
+    assert.equal(detail.status, 'succeeded', JSON.stringify(detail));
+    assert.equal(requests, 1, 'the request is not sent again');
+    assert.equal(detail.steps[0].output.body, 'x'.repeat(1999));
+  });
+
+  test('an input an expression fills with a NUL fails at once, saying why, and sends nothing', async () => {
+    const { detail, requests } = await runOnce('nul input', () => ({ status: 200 }), { x: "{{ 'a\\u0000b' }}" });
+    assert.equal(detail.status, 'failed');
+    assert.equal(requests, 0);
+    assert.match(detail.steps[0].error, /cannot be stored: .*NUL/);
+    assert.equal(detail.steps[0].attempts.length, 0);
+  });
+});
