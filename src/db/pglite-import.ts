@@ -44,6 +44,17 @@ const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 // The PostgreSQL major of the bundled PGlite (0.5.x): the only data dirs it can open.
 const PGLITE_MAJOR = '18';
 
+/** Whether the dir's postmaster.pid is the one PGlite writes: a standalone backend's negative pid and PGlite's
+ *  virtual data dir path, never a server's. */
+function leftByPglite(dir: string): boolean {
+  try {
+    const [pid, dataDir] = readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n');
+    return /^-\d+$/.test(pid?.trim() ?? '') && dataDir?.trim() === '/pglite/data';
+  } catch {
+    return false;
+  }
+}
+
 /** A PGlite data dir is a PostgreSQL cluster layout that no postmaster ever ran; anything else is refused untouched. */
 export function checkPgliteDataDir(dir: string): void {
   if (!existsSync(dir)) throw new PgliteImportError('IMPORT_SOURCE_MISSING', `there is no PGlite data dir at ${dir}`);
@@ -53,8 +64,9 @@ export function checkPgliteDataDir(dir: string): void {
     throw new PgliteImportError('IMPORT_SOURCE_INVALID', `${dir} is not a PGlite data dir (no PG_VERSION or global/pg_control)`);
   }
   // A postmaster writes postmaster.opts when it starts; PGlite never does. Opening a server's cluster in
-  // PGlite could damage it, so it is not tried.
-  if (existsSync(path.join(dir, 'postmaster.opts')) || existsSync(path.join(dir, 'postmaster.pid'))) {
+  // PGlite could damage it, so it is not tried. PGlite does write a postmaster.pid while the dir is open, and
+  // leaves it behind when its process is killed (kill -9, a crash, a power cut): that one is no server's.
+  if (existsSync(path.join(dir, 'postmaster.opts')) || (existsSync(path.join(dir, 'postmaster.pid')) && !leftByPglite(dir))) {
     throw new PgliteImportError(
       'IMPORT_SOURCE_INVALID',
       `${dir} is the data dir of a PostgreSQL server, not of PGlite; move such a database with pg_dump and pg_restore`,

@@ -6,7 +6,8 @@
 // embedded leg of the suite runs this file too.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -342,6 +343,42 @@ describe('importing a PGlite data dir into PostgreSQL', { skip: SKIP }, () => {
     assert.deepEqual((await target.query(`SELECT count(*)::int AS n FROM workspaces`)).rows, [{ n: 0 }]);
   });
 
+  test('a PGlite data dir whose process was killed (kill -9, a crash, a power cut) is imported whole', async () => {
+    // The release before, killed while its database was open: PGlite leaves its postmaster.pid behind (a standalone
+    // backend's negative pid, its virtual /pglite/data path), which PGlite itself opens again without a word.
+    const scratch = mkdtempSync(path.join(tmpdir(), 'sluice-pglite-killed-'));
+    cleanups.push(async () => rmSync(scratch, { recursive: true, force: true }));
+    const killed = path.join(scratch, 'pgdata');
+    cpSync(pgdata, killed, { recursive: true });
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { PGlite } = await import('@electric-sql/pglite');
+         const db = await PGlite.create(process.argv[1]);
+         await db.query('SELECT count(*) FROM events');
+         process.stdout.write('open\\n');
+         setInterval(() => {}, 1000);`,
+        killed,
+      ],
+      { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('open') && resolve());
+      child.on('exit', (code) => reject(new Error(`the PGlite process exited (${code}) before it opened the dir`)));
+    });
+    const gone = new Promise((resolve) => child.on('exit', resolve));
+    child.kill('SIGKILL');
+    await gone;
+    assert.ok(existsSync(path.join(killed, 'postmaster.pid')), 'the killed PGlite left its postmaster.pid');
+
+    const target = await freshTarget();
+    await importPgliteDataDir(killed, target);
+    const imported = await dump(target);
+    for (const t of Object.keys(source)) assert.deepEqual(imported[t], source[t], `table ${t}`);
+  });
+
   test('a missing dir, a dir that is not PGlite and a target without a table are refused, and nothing is written', async () => {
     const target = await freshTarget();
     const scratch = mkdtempSync(path.join(tmpdir(), 'sluice-not-pglite-'));
@@ -356,6 +393,10 @@ describe('importing a PGlite data dir into PostgreSQL', { skip: SKIP }, () => {
     writeFileSync(path.join(server, 'PG_VERSION'), '18\n');
     writeFileSync(path.join(server, 'global', 'pg_control'), '');
     writeFileSync(path.join(server, 'postmaster.opts'), '/usr/lib/postgresql/18/bin/postgres');
+    await assert.rejects(importPgliteDataDir(server, target), /data dir of a PostgreSQL server/);
+    // A server's postmaster.pid alone (its opts file lost) is refused too: only PGlite's own is let through.
+    rmSync(path.join(server, 'postmaster.opts'));
+    writeFileSync(path.join(server, 'postmaster.pid'), `4242\n${server}\n1700000000\n5432\n/tmp\n\n0 0\nready\n`);
     await assert.rejects(importPgliteDataDir(server, target), /data dir of a PostgreSQL server/);
 
     await target.exec('DROP TABLE import_probe');
