@@ -3,6 +3,8 @@
 // (one per process in production; two test apps on one database are two instances, as two processes are).
 import { insertEventBatch, type BatchedEvent } from '../../db/queries/event-inserts.js';
 import { announceInboundChange } from '../../db/queries/inbound-changes.js';
+import { countRejections, type RejectionCount } from '../../db/queries/inbound-rejections.js';
+import { coalesce } from '../../lib/coalesce.js';
 import { listenForInboundChanges, type InboundListener } from '../../db/inbound-listener.js';
 import type { Db, Queryable } from '../../db/port.js';
 import { Histogram } from 'prom-client';
@@ -13,9 +15,12 @@ import { EventBatcher } from './event-batcher.js';
 import { InboundCache } from './inbound-cache.js';
 import { storeInboundEvent } from './store-inbound-event.js';
 
+type RejectionKey = Omit<RejectionCount, 'count'>;
+
 interface InboundRuntime {
   cache: InboundCache;
   batcher: EventBatcher;
+  rejections: (key: RejectionKey) => Promise<void>;
   listener: InboundListener | undefined;
   users: number;
 }
@@ -25,7 +30,13 @@ const runtimes = new WeakMap<Db, InboundRuntime>();
 function runtime(ctx: Ctx): InboundRuntime {
   let rt = runtimes.get(ctx.db);
   if (!rt) {
-    rt = { cache: new InboundCache(), batcher: new EventBatcher(batcherIo(ctx)), listener: undefined, users: 0 };
+    rt = {
+      cache: new InboundCache(),
+      batcher: new EventBatcher(batcherIo(ctx)),
+      rejections: coalesce((keys: RejectionKey[]) => countTogether(ctx, keys), { maxBatch: 10_000, serial: true }),
+      listener: undefined,
+      users: 0,
+    };
     runtimes.set(ctx.db, rt);
   }
   return rt;
@@ -37,6 +48,28 @@ export function inboundCache(ctx: Ctx): InboundCache {
 
 export function eventBatcher(ctx: Ctx): EventBatcher {
   return runtime(ctx).batcher;
+}
+
+/**
+ * Counts a rejected webhook on its workspace's counter; resolves once the count is written. Under a flood of
+ * forged requests, one write per request queued every one behind the same counter row's lock and commit, each
+ * holding a pooled connection meanwhile (those the group commits of valid webhooks need). Here the rejections
+ * that come while a write is under way wait together and go in the next one, summed per counter.
+ */
+export function countRejection(ctx: Ctx, key: RejectionKey): Promise<void> {
+  return runtime(ctx).rejections(key);
+}
+
+async function countTogether(ctx: Ctx, keys: RejectionKey[]): Promise<void[]> {
+  const counts = new Map<string, RejectionCount>();
+  for (const k of keys) {
+    const id = `${k.workspaceId}\u0000${k.provider}\u0000${k.reason}`;
+    const c = counts.get(id);
+    if (c) c.count += 1;
+    else counts.set(id, { ...k, count: 1 });
+  }
+  await countRejections(ctx.db, [...counts.values()]);
+  return keys.map(() => undefined);
 }
 
 /** How much the webhooks of this process have been waiting for their commit lately, from 0 to 1 (EventBatcher's

@@ -1,9 +1,9 @@
 // An inbound webhook that failed verification: counted per provider and reason (metrics and the health view),
 // then answered 400. Recording is best effort: diagnostics must not turn a 400 into a 503, or the provider
 // would retry a forged request.
-import { countRejection } from '../../db/queries/inbound-rejections.js';
 import { SecretUnreadableError, SignatureInvalidError, type SignatureFailureReason } from '../../errors.js';
 import type { Ctx } from '../context.js';
+import { countRejection } from './inbound-runtime.js';
 
 export async function rejectWebhook(
   ctx: Ctx,
@@ -13,7 +13,7 @@ export async function rejectWebhook(
 ): Promise<never> {
   ctx.metrics.inboundRejections.inc({ provider, reason });
   try {
-    await countRejection(ctx.db, workspaceId, provider, reason);
+    await countRejection(ctx, { workspaceId, provider, reason });
   } catch (err) {
     ctx.log.warn({ err, workspaceId, provider, reason }, 'could not record a rejected webhook');
   }
