@@ -253,6 +253,32 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     }
   });
 
+  test('an empty entitlement summary is the newest word even when it changed no row: an older one delivered late grants nothing', async () => {
+    // The customer's first summary to arrive is the newest and lists nothing (every entitlement ended): it has no
+    // access row to revoke, so it writes none, and still an older summary listing `premium` must not grant it.
+    for (const mode of ['one batch', 'one by one'] as const) {
+      const ws = await workspace();
+      await deliver(ws, [summary('cus_none', [], T0 + 10), summary('cus_none', ['premium'], T0)], mode);
+      assert.deepEqual(await activeAccess(ws), [], mode);
+      // A newer summary still grants: the empty one is a version, not a lock.
+      await deliver(ws, [summary('cus_none', ['archive'], T0 + 20)], mode);
+      assert.deepEqual(await activeAccess(ws), ['archive'], mode);
+      // Every order of an empty newest summary and older ones ends with nothing active.
+      const events = [summary('cus_all', ['a'], T0), summary('cus_all', ['a', 'b'], T0 + 5), summary('cus_all', [], T0 + 10)];
+      for (const order of permutations(events)) {
+        const each = await workspace();
+        await deliver(each, order, mode);
+        assert.deepEqual(await activeAccess(each), [], `${mode}: ${order.map((e) => events.indexOf(e)).join(',')}`);
+      }
+    }
+    // A rebuild from the stored events arrives at the same rows.
+    const ws = await workspace();
+    await deliver(ws, [summary('cus_none', [], T0 + 10), summary('cus_none', ['premium'], T0)], 'one by one');
+    const rebuilt = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, { apply: true });
+    assert.equal(rebuilt.status, 200, JSON.stringify(rebuilt.body));
+    assert.deepEqual(await activeAccess(ws), []);
+  });
+
   test('entitlement summaries in every order end with exactly the newest list active', async () => {
     const events = [summary('cus_perm', ['a', 'b'], T0), summary('cus_perm', ['b', 'c'], T0 + 10), summary('cus_perm', ['c'], T0 + 20)];
     for (const order of permutations(events)) {

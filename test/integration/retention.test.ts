@@ -74,6 +74,7 @@ describe('retention', () => {
     await event(wsA, 120, 'processed', { name: 'crmSource' });
     await event(wsA, 120, 'processed', { name: 'awaited' });
     await event(wsA, 120, 'processed', { name: 'pianoSource' });
+    await event(wsA, 120, 'processed', { name: 'summarySource' });
     // Stripe events whose raw body is their payload: one a CRM row's source, one to delete with a raw message.
     await event(wsA, 120, 'processed', { name: 'crmSourceRaw', raw: true });
     await event(wsA, 120, 'processed', { name: 'oldProcessedRaw', raw: true });
@@ -89,9 +90,15 @@ describe('retention', () => {
       `INSERT INTO customers (id, workspace_id, provider, provider_id, email, source_event_id) VALUES ($1, $2, 'stripe', 'cus_1', 'a@example.com', $3)`,
       [cus, wsA, `evt_${ids.crmSource}`],
     );
+    const cus2 = newId('cus');
     await app.db.query(
       `INSERT INTO customers (id, workspace_id, provider, provider_id, email, source_event_id) VALUES ($1, $2, 'stripe', 'cus_2', 'b@example.com', $3)`,
-      [newId('cus'), wsA, `evt_${ids.crmSourceRaw}`],
+      [cus2, wsA, `evt_${ids.crmSourceRaw}`],
+    );
+    // The customer's newest entitlement summary, which wrote no access row (it listed nothing): a rebuild needs it.
+    await app.db.query(
+      `INSERT INTO entitlement_summaries (customer_id, workspace_id, source_ts, source_rank, source_event_id) VALUES ($1, $2, now(), 1, $3)`,
+      [cus2, wsA, `evt_${ids.summarySource}`],
     );
     await app.db.query('INSERT INTO customer_events (customer_id, event_id) VALUES ($1, $2)', [cus, ids.oldProcessed]);
     // Piano versions name Sluice's own event id after an ordering prefix.
@@ -203,7 +210,7 @@ describe('retention', () => {
       assert.equal(r.raw_pruned_at, null);
     }
     // Kept without the raw body: a failed event and the CRM row's source (their payloads stay for replay/rebuild).
-    for (const name of ['oldFailed', 'crmSource', 'pianoSource']) {
+    for (const name of ['oldFailed', 'crmSource', 'pianoSource', 'summarySource']) {
       const r = await row(ids[name]!);
       assert.ok(r, `${name} kept`);
       assert.equal(r.raw_body, null, `${name} lost its raw body`);

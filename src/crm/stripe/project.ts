@@ -4,6 +4,7 @@
 import type { Queryable } from '../../db/port.js';
 import {
   activeAccessForCustomer,
+  claimNewestSummary,
   ensureCustomerLinked,
   ensureStubs,
   findCrmRow,
@@ -15,9 +16,7 @@ import {
   upsertGuarded,
   type CrmRow,
   type CrmTable,
-  isNewer,
   isTie,
-  newestAccessVersion,
   type TieResolver,
 } from '../../db/queries/crm.js';
 import { findMessageByDedupeKey, publishMessage } from '../../db/queries/messages.js';
@@ -558,10 +557,10 @@ async function projectEntitlements(p: Projection): Promise<void> {
   if (!customerProviderId || !customerId) return;
   // Each summary is the customer's whole list, so only the newest one counts. The per-key version rule alone is
   // not enough: a key the newer summary left out has no row of its own (or one revoked by an even newer summary),
-  // so a late older summary listing it would insert it active and grant access nobody pays for. A summary older
-  // than the newest one that wrote any of the customer's access rows changes nothing.
-  const newest = await newestAccessVersion(p.tx, p.event.workspaceId, 'stripe', customerId);
-  if (newest && !isNewer(newest, p.version(1))) return;
+  // so a late older summary listing it would insert it active and grant access nobody pays for. Nor are the access
+  // rows' versions: a summary listing nothing, for a customer with nothing active, writes no row. A summary older
+  // than the newest one projected for the customer (recorded whatever it wrote) changes nothing.
+  if (!(await claimNewestSummary(p.tx, p.event.workspaceId, customerId, p.version(1)))) return;
   const keys = entitlementKeys(p.object);
   const active = new Set(keys.map((k) => k.lookupKey));
   for (const { lookupKey, entitlementId } of keys) {

@@ -411,22 +411,24 @@ export async function activeAccessForCustomer(db: Queryable, workspaceId: string
 }
 
 /**
- * The version of the newest write among a customer's access rows of one provider (for Stripe: the newest
- * entitlement summary that granted or revoked anything), or undefined when it has none.
+ * Records a Stripe entitlement summary as its customer's newest (entitlement_summaries) when it is newer, by the
+ * version rule, than the newest recorded; true then, false when a newer or the same one was recorded already (the
+ * summary is then old news: it must change nothing). The row is locked until the transaction ends, so two summaries
+ * of one customer are decided one after the other.
  */
-export async function newestAccessVersion(
-  db: Queryable,
-  workspaceId: string,
-  provider: string,
-  customerId: string,
-): Promise<CrmRow | undefined> {
-  const { rows } = await db.query<CrmRow>(
-    `SELECT id, source_ts, source_rank, source_event_id, false AS stub, false AS deleted FROM access
-     WHERE workspace_id = $1 AND provider = $2 AND customer_id = $3 AND source_ts IS NOT NULL
-     ORDER BY source_ts DESC, source_rank DESC, source_event_id COLLATE "C" DESC LIMIT 1`,
-    [workspaceId, provider, customerId],
+export async function claimNewestSummary(db: Queryable, workspaceId: string, customerId: string, v: Version): Promise<boolean> {
+  const { rows } = await db.query(
+    `INSERT INTO entitlement_summaries AS s (customer_id, workspace_id, source_ts, source_rank, source_event_id)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (customer_id) DO UPDATE
+       SET source_ts = EXCLUDED.source_ts, source_rank = EXCLUDED.source_rank, source_event_id = EXCLUDED.source_event_id
+     WHERE s.source_ts < EXCLUDED.source_ts
+        OR (s.source_ts = EXCLUDED.source_ts AND (s.source_rank < EXCLUDED.source_rank
+          OR (s.source_rank = EXCLUDED.source_rank AND s.source_event_id COLLATE "C" < EXCLUDED.source_event_id)))
+     RETURNING customer_id`,
+    [customerId, workspaceId, v.ts, v.rank, v.eventId],
   );
-  return rows[0];
+  return rows.length > 0;
 }
 
 export const CRM_TABLES: CrmTable[] = [

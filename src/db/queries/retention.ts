@@ -26,8 +26,19 @@ export interface EventPruneBatch {
   rawPruned: number;
 }
 
-// The CRM tables whose rows record the provider event that last wrote them (source_event_id).
-const CRM_SOURCES = ['customers', 'products', 'prices', 'subscriptions', 'invoices', 'payments', 'checkout_sessions', 'access'];
+// The CRM tables whose rows record the provider event that last wrote them (source_event_id), and the newest
+// entitlement summary of each customer (which a rebuild needs even when it wrote no access row).
+const CRM_SOURCES = [
+  'customers',
+  'products',
+  'prices',
+  'subscriptions',
+  'invoices',
+  'payments',
+  'checkout_sessions',
+  'access',
+  'entitlement_summaries',
+];
 
 /**
  * One batch of a workspace's events received before `cutoff`, in id order after `afterId`:
