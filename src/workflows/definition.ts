@@ -139,7 +139,11 @@ interface PendingReference {
   steps: string[];
 }
 
-export function validateDefinition(input: unknown, options: { customTypes?: readonly string[] } = {}): ValidationResult {
+/**
+ * `stored`: a definition saved before (perhaps by an earlier release), compiled again to run it: rules that only
+ * concern how it reads (the name on one line) are not applied, so a rule added later does not stop its runs.
+ */
+export function validateDefinition(input: unknown, options: { customTypes?: readonly string[]; stored?: boolean } = {}): ValidationResult {
   const problems: PathProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
   if (!isObj(input))
@@ -152,7 +156,7 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
   const name = typeof input.name === 'string' ? input.name.trim() : '';
   if (typeof input.name !== 'string' || name === '') add('name', 'name is required');
   else if (name.length > DEFINITION_LIMITS.maxNameLength) add('name', `name is longer than ${DEFINITION_LIMITS.maxNameLength} characters`);
-  else {
+  else if (!options.stored) {
     const notOneLine = notOneLineMessage('name', name);
     if (notOneLine) add('name', notOneLine);
   }

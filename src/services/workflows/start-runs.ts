@@ -11,7 +11,14 @@ import { ExpressionError } from '../../workflows/expression.js';
 import { firstStep } from '../../workflows/plan.js';
 import { matchTrigger } from '../../workflows/triggers.js';
 import type { Ctx } from '../context.js';
-import { compiledVersion, customerOfMessage, MAX_EMIT_DEPTH, triggerEventOf } from './workflow-runtime.js';
+import {
+  compiledVersion,
+  customerOfMessage,
+  MAX_EMIT_DEPTH,
+  StoredDefinitionError,
+  triggerEventOf,
+  type CompiledVersion,
+} from './workflow-runtime.js';
 
 export interface StartedRun {
   runId: string;
@@ -35,7 +42,19 @@ export async function startRuns(
   let depth: number | undefined;
   let eventAt: Date | undefined;
   for (const w of workflows) {
-    const version = await compiledVersion(tx, w.id, w.version, w.definition);
+    let version: CompiledVersion;
+    try {
+      version = await compiledVersion(tx, w.id, w.version, w.definition);
+    } catch (err) {
+      // One workflow whose stored definition does not compile must not hold up the message's other runs (it would
+      // fail the message over and over, and no workflow of the workspace would start on it).
+      if (!(err instanceof StoredDefinitionError)) throw err;
+      ctx.log.error(
+        { err, workflowId: w.id, version: w.version, messageId: message.id },
+        'workflow not started: its definition does not compile',
+      );
+      continue;
+    }
     if (!o.force && !matchTrigger(version.definition.trigger, event)) continue;
     customer ??= await customerOfMessage(tx, workspaceId, message);
     if (depth === undefined) {

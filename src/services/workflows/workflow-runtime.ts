@@ -30,11 +30,16 @@ export interface CompiledVersion {
 const cache = new Map<string, CompiledVersion>();
 const CACHE_MAX = 500;
 
+/** A stored definition that does not compile any more (a rule of a later release it breaks, a hand-edited row). */
+export class StoredDefinitionError extends Error {}
+
 /** A stored definition compiled again (it was valid when saved; a custom type that went away is not checked). */
 export function compileStored(definition: unknown): CompiledVersion {
-  const r = validateDefinition(definition, { customTypes: customTypesOfDefinition(definition) });
+  const r = validateDefinition(definition, { customTypes: customTypesOfDefinition(definition), stored: true });
   if (!r.ok)
-    throw new Error(`a stored workflow definition no longer validates: ${r.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+    throw new StoredDefinitionError(
+      `a stored workflow definition no longer validates: ${r.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    );
   return { definition: r.definition, compiled: r.compiled, index: indexSteps(r.compiled) };
 }
 
