@@ -8,6 +8,7 @@ import { notOneLineMessage } from '../lib/single-line.js';
 import { addressProblem } from '../outbound/email-address.js';
 import { EMAIL_FIELDS, EMAIL_LIMITS } from './email.js';
 import { compileExpression, type CompiledExpression, type ExpressionReferences } from './expression.js';
+import { headerNameProblem, headerValueProblem } from './requests.js';
 import { compileTemplate, joinPath, type CompiledTemplate, type PathProblem } from './template.js';
 import { checkTrigger, type Trigger } from './triggers.js';
 
@@ -332,7 +333,7 @@ export function validateDefinition(input: unknown, options: { customTypes?: read
           def.method = fields.method;
         }
       }
-      checkKindFields(k, fields, path, add);
+      checkKindFields(k, fields, path, add, options.stored);
       const t = compileTemplate(fields, path);
       if (!t.ok) problems.push(...t.problems);
       else {
@@ -469,7 +470,7 @@ const isTemplate = (s: string) => s.includes('{{');
 const oneTemplate = (s: string) => /^\s*\{\{[\s\S]*\}\}\s*$/.test(s) && s.indexOf('{{', s.indexOf('{{') + 2) < 0;
 
 /** Checks of each kind's fields that do not need the context: literal shapes, URL schemes, durations. */
-function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, m: string) => void): void {
+function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, m: string) => void, stored = false): void {
   const p = (field: string) => joinPath(path, field);
   const url = (field: string) => {
     const v = f[field];
@@ -515,8 +516,13 @@ function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, 
       obj('headers');
       obj('query');
       if (isObj(f.headers))
-        for (const [h, v] of Object.entries(f.headers))
+        for (const [h, v] of Object.entries(f.headers)) {
           if (typeof v !== 'string') add(joinPath(p('headers'), h), 'a header value must be a string');
+          else if (!stored) {
+            const problem = headerNameProblem(h) ?? (isTemplate(v) ? undefined : headerValueProblem(v));
+            if (problem) add(joinPath(p('headers'), h), problem);
+          }
+        }
       if (f.timeoutMs !== undefined) {
         const t = f.timeoutMs;
         if (typeof t !== 'number' || !Number.isInteger(t) || t < DEFINITION_LIMITS.minTimeoutMs || t > DEFINITION_LIMITS.maxTimeoutMs) {

@@ -31,6 +31,35 @@ function checkUrl(raw: unknown, field: string): URL {
   return u;
 }
 
+/** A header name as HTTP defines it (a token). */
+export const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Headers that frame the message or manage the connection: the HTTP client sets them, and refuses them from a step. */
+export const RESERVED_HEADERS: ReadonlySet<string> = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+]);
+// What a header value cannot hold: a line break would end it, other control characters are refused by the client.
+// eslint-disable-next-line no-control-regex
+const BAD_HEADER_VALUE = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
+/** Why a header name cannot be sent, or undefined. */
+export function headerNameProblem(name: string): string | undefined {
+  if (!HEADER_NAME.test(name)) return `${JSON.stringify(name)} is not a header name (letters, digits and !#$%&'*+-.^_\`|~, no spaces)`;
+  if (RESERVED_HEADERS.has(name.toLowerCase())) return `${name} is set by Sluice's HTTP client and cannot be given`;
+  return undefined;
+}
+
+/** Why a header value cannot be sent (never quoting the value: it may hold a secret), or undefined. */
+export function headerValueProblem(value: string): string | undefined {
+  return BAD_HEADER_VALUE.test(value) ? 'has a line break or another control character, which a header cannot carry' : undefined;
+}
+
 /** The request of an external step; `idempotencyKey` is `<runId>:<stepId>`, the same on every attempt. */
 export function buildStepRequest(kind: string, input: unknown, idempotencyKey: string): StepRequest {
   const i = isObj(input) ? input : {};
@@ -41,7 +70,15 @@ export function buildStepRequest(kind: string, input: unknown, idempotencyKey: s
       for (const [k, v] of Object.entries(i.query)) url.searchParams.append(k, typeof v === 'string' ? v : JSON.stringify(v));
     const method = (typeof i.method === 'string' ? i.method : 'POST') as Method;
     const headers: Record<string, string> = { ...json };
-    if (isObj(i.headers)) for (const [k, v] of Object.entries(i.headers)) headers[k.toLowerCase()] = typeof v === 'string' ? v : String(v);
+    if (isObj(i.headers))
+      for (const [k, v] of Object.entries(i.headers)) {
+        // Checked here too (a value rendered from event data, a definition saved before names were checked): the
+        // request could never be sent, so the step fails at once rather than being retried as "no answer".
+        const value = typeof v === 'string' ? v : String(v);
+        const problem = headerNameProblem(k) ?? headerValueProblem(value);
+        if (problem) throw new RequestInputError(`header ${HEADER_NAME.test(k) ? k : JSON.stringify(k)}: ${problem}`);
+        headers[k.toLowerCase()] = value;
+      }
     headers['idempotency-key'] = idempotencyKey;
     const hasBody = i.body !== undefined && method !== 'GET';
     if (!hasBody) delete headers['content-type'];

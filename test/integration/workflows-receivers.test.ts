@@ -18,18 +18,23 @@ describe('workflow http steps and odd answers', () => {
   const call = (method: string, ws: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
   const get = async (ws: string, path: string) => (await call('GET', ws, path)).body;
 
-  async function runOnce(name: string, answer: (n: number) => Answer, body: unknown = { a: 1 }) {
+  async function runOnce(
+    name: string,
+    answer: (n: number) => Answer,
+    body: unknown = { a: 1 },
+    o: { headers?: Record<string, string>; data?: unknown } = {},
+  ) {
     const receiver = await startReceiver((_r, n) => answer(n));
     try {
       const ws = (await app.api('POST', '/api/v1/workspaces', { name })).body.id as string;
       const res = await call('POST', ws, '/workflows', {
         name,
         trigger: { type: 'course.enrolled' },
-        steps: [{ id: 'call', kind: 'http', url: `${receiver.url}/hook`, body, retry: { max: 2 } }],
+        steps: [{ id: 'call', kind: 'http', url: `${receiver.url}/hook`, body, headers: o.headers, retry: { max: 2 } }],
       });
       assert.equal(res.status, 201, JSON.stringify(res.body));
       const wf = res.body.id as string;
-      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: { course: 'c1' } })).status, 201);
+      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: o.data ?? { course: 'c1' } })).status, 201);
       const [run] = await waitFor(async () => {
         const r = (await get(ws, `/workflows/${wf}/runs`)).data as any[];
         return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
@@ -65,5 +70,44 @@ describe('workflow http steps and odd answers', () => {
     assert.equal(requests, 0);
     assert.match(detail.steps[0].error, /cannot be stored: .*NUL/);
     assert.equal(detail.steps[0].attempts.length, 0);
+  });
+
+  test('a header a template fills with a line break fails at once, naming the header, and sends nothing', async () => {
+    const { detail, requests } = await runOnce(
+      'header break',
+      () => ({ status: 200 }),
+      { a: 1 },
+      {
+        headers: { 'x-course': '{{ event.course }}' },
+        data: { course: 'a\r\nx-injected: 1' },
+      },
+    );
+    assert.equal(detail.status, 'failed');
+    assert.equal(requests, 0);
+    assert.match(detail.steps[0].error, /header x-course: has a line break/);
+    assert.equal(detail.steps[0].attempts.length, 0, 'not retried as if the receiver had not answered');
+  });
+
+  test('header names that cannot be sent are refused on save, each with its path', async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'bad headers' })).body.id as string;
+    const res = await call('POST', ws, '/workflows', {
+      name: 'bad headers',
+      trigger: { type: 'course.enrolled' },
+      steps: [
+        {
+          id: 'call',
+          kind: 'http',
+          url: 'https://example.com/x',
+          headers: { 'x bad': '1', 'Content-Length': '5', expect: '100-continue', 'x-ok': 'fine', 'x-line': 'a\nb' },
+        },
+      ],
+    });
+    assert.equal(res.status, 422, JSON.stringify(res.body));
+    assert.deepEqual(res.body.error.problems.map((p: any) => p.path).sort(), [
+      'steps[0].headers."Content-Length"',
+      'steps[0].headers."x bad"',
+      'steps[0].headers."x-line"',
+      'steps[0].headers.expect',
+    ]);
   });
 });
