@@ -9,6 +9,7 @@ import { addressProblem } from '../outbound/email-address.js';
 import { EMAIL_FIELDS, EMAIL_LIMITS } from './email.js';
 import { compileExpression, type CompiledExpression, type ExpressionReferences } from './expression.js';
 import { headerNameProblem, headerValueProblem } from './requests.js';
+import { parseStepTime } from './times.js';
 import { compileTemplate, joinPath, type CompiledTemplate, type PathProblem } from './template.js';
 import { checkTrigger, type Trigger } from './triggers.js';
 
@@ -596,8 +597,9 @@ function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, 
     case 'access.grant':
       str('resource', true);
       str('until');
-      if (typeof f.until === 'string' && !isTemplate(f.until) && Number.isNaN(Date.parse(f.until))) {
-        add(p('until'), 'until must be an ISO 8601 time, or a template giving one');
+      if (typeof f.until === 'string' && !isTemplate(f.until) && !stored) {
+        const t = parseStepTime(f.until);
+        if (!t.ok) add(p('until'), `until: ${t.message}, or a template giving one`);
       }
       break;
     case 'access.revoke':
@@ -627,7 +629,10 @@ function checkKindFields(kind: StepKind, f: Obj, path: string, add: (p: string, 
       } else {
         const v = f.until;
         if (typeof v !== 'string') add(p('until'), 'until is an ISO 8601 time, or a template giving one');
-        else if (!isTemplate(v) && Number.isNaN(Date.parse(v))) add(p('until'), `"${v}" is not an ISO 8601 time`);
+        else if (!isTemplate(v) && !stored) {
+          const t = parseStepTime(v);
+          if (!t.ok) add(p('until'), t.message);
+        }
       }
       break;
     }

@@ -47,6 +47,7 @@ import {
   retryDelaySeconds,
 } from '../../workflows/requests.js';
 import { stepKey } from '../../workflows/step-keys.js';
+import { parseStepTime } from '../../workflows/times.js';
 import type { Ctx } from '../context.js';
 import { runEmailStep } from './email-step.js';
 import { applyInternalStep, StepFailure } from './step-effects.js';
@@ -190,13 +191,17 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
   if (step.kind === 'delay') {
     const i = (input ?? {}) as { for?: string; until?: string; resumeAt?: string };
     if (!i.resumeAt) {
-      const at =
-        i.for !== undefined
-          ? (() => {
-              const ms = parseDuration(String(i.for));
-              return ms === null ? null : new Date(ctx.now() + ms);
-            })()
-          : new Date(String(i.until));
+      let at: Date | null;
+      if (i.for !== undefined) {
+        const ms = parseDuration(String(i.for));
+        at = ms === null ? null : new Date(ctx.now() + ms);
+      } else {
+        // Read strictly: JavaScript's Date takes "2027-02-30" as 2 March and a time without offset in the
+        // server's zone, so the wait would end on another day, or another hour on another server.
+        const t = parseStepTime(i.until);
+        if (!t.ok) return recordOutcome(ctx, workerId, claimed, run, version, step, fail(`delay: until ${t.message}`));
+        at = t.date;
+      }
       if (!at || Number.isNaN(at.getTime()))
         return recordOutcome(
           ctx,

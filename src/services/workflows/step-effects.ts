@@ -15,6 +15,7 @@ import {
   type RunRow,
 } from '../../db/queries/workflows.js';
 import { newId } from '../../lib/ids.js';
+import { parseStepTime } from '../../workflows/times.js';
 import type { Ctx } from '../context.js';
 import { MAX_EMIT_DEPTH } from './workflow-runtime.js';
 
@@ -96,8 +97,9 @@ export async function applyInternalStep(
         throw new StepFailure('resource must render to a string of 1–200 characters');
       let expiresAt: Date | null = null;
       if (step.kind === 'access.grant' && i.until !== undefined && i.until !== null) {
-        expiresAt = new Date(String(i.until));
-        if (Number.isNaN(expiresAt.getTime())) throw new StepFailure(`until rendered to ${JSON.stringify(i.until)}, not an ISO time`);
+        const t = parseStepTime(i.until);
+        if (!t.ok) throw new StepFailure(`until: ${t.message}`);
+        expiresAt = t.date;
       }
       const granting = step.kind === 'access.grant';
       const providerId = `${customerId}:${resource}`;
