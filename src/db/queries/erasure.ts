@@ -48,6 +48,19 @@ export async function updateEventContent(db: Queryable, id: string, payload: unk
 }
 
 /**
+ * Drops the claims (leases) on events the erasure rewrote. A worker that claimed one before the erasure holds its
+ * old payload, with the person in it: without its lease it writes nothing (its hold skips the event, or its finish
+ * records fewer events than it ran and the batch rolls back), and the event, still 'received', is claimed again
+ * and processed from its redacted payload. The events are locked by the erasure already (row first, lease second,
+ * as every holder of both takes them).
+ */
+export async function dropEventClaims(db: Queryable, eventIds: string[]): Promise<number> {
+  if (eventIds.length === 0) return 0;
+  const { rowCount } = await db.query('DELETE FROM event_leases WHERE id = ANY($1::text[])', [eventIds]);
+  return rowCount;
+}
+
+/**
  * Messages whose data mentions the person, and every message whose data is the payload of one of `eventIds`
  * (`ofEvent`: those the erasure rewrote, which must be written too, see erase-customer.ts), locked for update,
  * with their data resolved.

@@ -5,12 +5,15 @@
 // redacted payloads are what a rebuild reads, so it cannot bring the values back.
 // A delivery in flight during the erasure may come back with an answer quoting the person: the sender drops
 // that excerpt, as the message it sent was rewritten here meanwhile (see lockDeliveriesForRecord).
+// An event a worker claimed before the erasure (its payload already read) loses its claim here, so the worker
+// cannot write the erased values back; the event is processed again from its redacted payload.
 import { customersOfPerson, findCustomer } from '../../db/queries/crm-read.js';
 import { findConnection } from '../../db/queries/connections.js';
 import {
   blankCustomers,
   customersByEmail,
   deleteWorkspaceIdempotentAnswers,
+  dropEventClaims,
   eventsMentioning,
   insertErasure,
   likePatterns,
@@ -126,6 +129,8 @@ async function eraseOnce(ctx: Ctx, input: { workspaceId: string; customerId: str
       rewritten.push(e.id);
       counts.events! += 1;
     }
+    // A worker may have claimed one of them before this erasure and still hold its old payload: its claim goes.
+    await dropEventClaims(tx, rewritten);
     // Earlier values found in the payloads (an email the person had before) are searched for in messages too.
     const known: Person = { ids: person.ids, needles: personNeedles([...person.needles, ...removed.fields]) };
     const knownPatterns = likePatterns([...providerIds, ...known.needles]);
