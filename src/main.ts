@@ -131,6 +131,21 @@ export async function startSluice(
   const cliToken = lock ? newToken('sluice_cli') : undefined;
   const adminHashes = [admin.hash, ...(cliToken ? [hashToken(cliToken)] : [])];
 
+  // A scheduled slot still running at the deadline is left to another instance's takeover; a scan running here
+  // is stopped after its current page and released, so another instance (or this one's next start) resumes it
+  // from its saved cursor at once instead of after the stale-heartbeat delay.
+  const stopWork = async (deadline: number) => {
+    await Promise.all([
+      worker?.stop(deadline),
+      sender?.stop(deadline),
+      workflows?.stop(deadline),
+      retention?.stop(),
+      scheduler?.stop(deadline),
+      stopScans(ctx, { release: true }),
+      checker?.stop(),
+    ]);
+  };
+
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   try {
     if (role !== 'api') {
@@ -164,12 +179,10 @@ export async function startSluice(
       lock?.update({ url, cliToken });
     }
   } catch (err) {
-    await worker?.stop(0);
-    await sender?.stop(0);
-    await workflows?.stop(0);
-    await retention?.stop();
-    await checker?.stop();
-    await scheduler?.stop(0);
+    // A start that fails here (the port in use) stops its work as a SIGTERM does: what the workers and scheduled
+    // jobs hold after a moment of running is finished or handed back before the pool closes, not cut off (with
+    // a timeout of 0 every worker warned that it did not finish, and a job in flight failed on the closed pool).
+    await stopWork(config.shutdownTimeoutMs);
     await app?.close();
     await db.close();
     lock?.release();
@@ -198,18 +211,7 @@ export async function startSluice(
         ]);
         clearTimeout(timer);
       }
-      // A scheduled slot still running at the deadline is left to another instance's takeover; a scan running here
-      // is stopped after its current page and released, so another instance (or this one's next start) resumes it
-      // from its saved cursor at once instead of after the stale-heartbeat delay.
-      await Promise.all([
-        worker?.stop(deadline),
-        sender?.stop(deadline),
-        workflows?.stop(deadline),
-        retention?.stop(),
-        scheduler?.stop(deadline),
-        stopScans(ctx, { release: true }),
-        checker?.stop(),
-      ]);
+      await stopWork(deadline);
       await db.close();
       lock?.release();
       log.info('stopped');

@@ -251,3 +251,37 @@ test(
     }
   },
 );
+
+test(
+  'a port already in use: the one line that says so, without warnings or errors from stopping work that never ran',
+  { timeout: 90_000 },
+  async () => {
+    const store = await createTestStore();
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const run = await runSluice(['start', '--port', String(port)], { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        new RegExp(`127\\.0\\.0\\.1:${port} is already in use; stop what listens there or set PORT \\[EADDRINUSE\\]`),
+      );
+      // The workers and scheduled jobs started before the listen are stopped as on a SIGTERM: given time to finish
+      // what they hold (a moment), never cut off, and never left running against a closed database.
+      const lines = run.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string });
+      const noise = lines.filter((l) => l.level >= 50 || /did not finish in time|still in hand|still running at shutdown/.test(l.msg));
+      assert.deepEqual(
+        noise.map((l) => l.msg),
+        [],
+        run.stdout.slice(-3000),
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+      await store.drop();
+    }
+  },
+);
