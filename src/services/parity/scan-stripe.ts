@@ -104,6 +104,22 @@ function checkList(page: { data: Obj[] }): void {
     if (typeof item?.id !== 'string') throw new ProviderFailed('stripe', "Stripe's list answer has an item without an id");
 }
 
+/**
+ * The page after `cursor` must move on: Stripe never lists the object it was asked to start after, nor a cursor
+ * this listing already used. An API (or a proxy in front of it) that ignores starting_after answers the same page,
+ * has_more still true, for ever: the scan would ask again and again and never end.
+ */
+function checkAdvance(what: string, cursor: string | null, page: { data: Obj[]; hasMore: boolean }, used: Set<string>): void {
+  if (!page.hasMore || page.data.length === 0) return;
+  const next = String(page.data[page.data.length - 1]!.id);
+  if ((cursor !== null && page.data.some((item) => item.id === cursor)) || used.has(next))
+    throw new ProviderFailed(
+      'stripe',
+      `Stripe's list of ${what} did not move on past ${cursor ?? 'its first page'}: the page after it repeats objects already listed (is starting_after ignored?)`,
+    );
+  used.add(next);
+}
+
 /** Opens what the scan needs, or says why it cannot run. */
 async function open(job: ScanJob): Promise<StripeScan> {
   const { ctx } = job;
@@ -177,12 +193,15 @@ async function eventsPhase(s: StripeScan, failedOnly: boolean): Promise<void> {
   const { state } = job;
   const window = state.window!;
   const gte = failedOnly ? window.lte - MAX_WINDOW_S : window.gte;
+  // The cursors this pass used, per group of types (a group is a listing of its own).
+  let used = new Set<string>();
   while (state.group < TYPE_GROUPS.length) {
     const types = TYPE_GROUPS[state.group]!;
     const page = await mustCall(s, () =>
       listEventsPage(s.stripe, { gte, lte: window.lte, types, failedOnly, startingAfter: state.cursor }),
     );
     checkList(page);
+    checkAdvance('events', state.cursor, page, used);
     job.counts.pages += 1;
     job.counts.eventsListed += page.data.length;
     const ids = page.data.map((e) => String(e.id));
@@ -205,6 +224,7 @@ async function eventsPhase(s: StripeScan, failedOnly: boolean): Promise<void> {
     else {
       state.group += 1;
       state.cursor = null;
+      used = new Set<string>();
     }
     await job.save();
   }
@@ -292,11 +312,13 @@ async function wrap(p: Promise<{ ok: true; object: Obj } | { ok: false; failure:
 async function subscriptionsPhase(s: StripeScan): Promise<void> {
   const { job } = s;
   const { state } = job;
+  const used = new Set<string>();
   for (;;) {
     // The providers' clock, not ctx.now: it is compared with the times Stripe puts on its events.
     const fetchedAtMs = Date.now();
     const page = await mustCall(s, () => listSubscriptionsPage(s.stripe, { startingAfter: state.cursor }));
     checkList(page);
+    checkAdvance('subscriptions', state.cursor, page, used);
     job.counts.pages += 1;
     job.counts.objectsListed += page.data.length;
     const ids = page.data.map((o) => String(o.id));
