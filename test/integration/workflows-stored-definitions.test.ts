@@ -64,5 +64,16 @@ describe('stored workflow definitions', () => {
       return r.length === 1 && r[0].status === 'succeeded' ? r : null;
     }, 'the run of the good workflow');
     assert.equal((await runsOf(ws, broken)).length, 0);
+    // The message is retried for the broken one (the good one's run is not started twice by it).
+    const { rows } = await app.db.query<{ status: string; error: string }>(
+      `SELECT t.status, t.last_error AS error FROM workflow_triggers t JOIN messages m ON m.id = t.message_id
+       WHERE t.workspace_id = $1 AND m.type = 'course.enrolled'`,
+      [ws],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.status),
+      ['pending'],
+    );
+    assert.match(rows[0]!.error, /no longer validates/);
   });
 });

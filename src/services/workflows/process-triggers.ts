@@ -73,12 +73,15 @@ export async function processTriggers(ctx: Ctx, workerId: string, batch: readonl
         try {
           let live = workflows.get(t.workspaceId);
           if (!live) workflows.set(t.workspaceId, (live = await liveWorkflows(tx, t.workspaceId)));
-          const runs = await startRuns(ctx, tx, t.workspaceId, message, live);
+          // A workflow whose stored definition does not compile does not hold up the others: their runs start now,
+          // and the message is retried for it (a run already started is not started twice: one per workflow and event).
+          let broken: Error | undefined;
+          const runs = await startRuns(ctx, tx, t.workspaceId, message, live, { onBroken: (err) => (broken ??= err) });
           // A message that matched no workflow wrote nothing: the savepoint before it still marks the boundary, so
           // the round trip is saved (most messages — customer.tagged, access.granted, … — start nothing).
           if (runs.length > 0) await savepoint.next(tx);
           started.push(...runs);
-          outcomes.push({ id: t.id, status: 'done', error: null, retryInSeconds: null });
+          outcomes.push(broken ? retryLater(t, broken) : { id: t.id, status: 'done', error: null, retryInSeconds: null });
         } catch (err) {
           if (err instanceof StoreUnavailableError) throw err;
           await savepoint.rollback(tx);

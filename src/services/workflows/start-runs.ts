@@ -33,7 +33,13 @@ export async function startRuns(
   workspaceId: string,
   message: TriggerMessage,
   workflows: readonly WorkflowRow[],
-  o: { mode?: 'live' | 'replay'; force?: boolean } = {},
+  o: {
+    mode?: 'live' | 'replay';
+    force?: boolean;
+    /** Given: a workflow whose stored definition does not compile is passed here and the others still start
+     *  (otherwise the error is thrown). */
+    onBroken?: (err: StoredDefinitionError, workflowId: string) => void;
+  } = {},
 ): Promise<StartedRun[]> {
   const event = triggerEventOf(message);
   if (!event) return [];
@@ -46,13 +52,14 @@ export async function startRuns(
     try {
       version = await compiledVersion(tx, w.id, w.version, w.definition);
     } catch (err) {
-      // One workflow whose stored definition does not compile must not hold up the message's other runs (it would
-      // fail the message over and over, and no workflow of the workspace would start on it).
-      if (!(err instanceof StoredDefinitionError)) throw err;
+      // One workflow whose stored definition does not compile must not hold up the message's other runs (the
+      // message failed as a whole, over and over, and no workflow of the workspace started on it).
+      if (!(err instanceof StoredDefinitionError) || !o.onBroken) throw err;
       ctx.log.error(
         { err, workflowId: w.id, version: w.version, messageId: message.id },
         'workflow not started: its definition does not compile',
       );
+      o.onBroken(err, w.id);
       continue;
     }
     if (!o.force && !matchTrigger(version.definition.trigger, event)) continue;
