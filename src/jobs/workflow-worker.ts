@@ -4,7 +4,8 @@
 // share both queues (claims skip locked rows). Publishing a message wakes the trigger runner, as it wakes the
 // delivery worker.
 import { createAddressPolicy } from '../outbound/address-policy.js';
-import { createSender, type Sender } from '../outbound/send.js';
+import { createSender } from '../outbound/send.js';
+import { DEFINITION_LIMITS } from '../workflows/definition.js';
 import type { Ctx } from '../services/context.js';
 import {
   claimWorkflowTriggers,
@@ -24,18 +25,18 @@ import { startQueueRunner, type QueueRunner } from './queue-runner.js';
 
 export type WorkflowWorker = Pick<QueueRunner, 'stop'> & { wake(): void };
 
+/** One sender for every http step, each attempt with its step's timeout: a sender per distinct timeoutMs kept a
+ *  pool set and a timer for each value any workflow ever used. */
 function createStepSenders(ctx: Ctx): StepSenders & { close(): void } {
   const policy = createAddressPolicy(ctx.config.outboundAllow, { allowHttp: ctx.config.outboundAllowHttp });
-  const senders = new Map<number, Sender>();
+  const sender = createSender(policy, { timeoutMs: Math.max(DEFINITION_LIMITS.maxTimeoutMs, ctx.config.outboundTimeoutMs) });
   return {
     for(timeoutMs) {
       const t = timeoutMs ?? ctx.config.outboundTimeoutMs;
-      let s = senders.get(t);
-      if (!s) senders.set(t, (s = createSender(policy, { timeoutMs: t })));
-      return s;
+      return { send: (url, headers, body, method) => sender.send(url, headers, body, method, t), close: () => undefined };
     },
     close() {
-      for (const s of senders.values()) s.close();
+      sender.close();
     },
   };
 }

@@ -23,8 +23,9 @@ export type SendResult =
   | { answered: false; durationMs: number; error: string; blocked: boolean };
 
 export interface Sender {
-  /** POST `body`, or GET (no body) to replay a webhook that arrived as a GET; workflow http steps use the others. */
-  send(url: string, headers: Record<string, string>, body: string, method?: SendMethod): Promise<SendResult>;
+  /** POST `body`, or GET (no body) to replay a webhook that arrived as a GET; workflow http steps use the others.
+   *  `timeoutMs` shortens this attempt's time (never beyond the sender's own). */
+  send(url: string, headers: Record<string, string>, body: string, method?: SendMethod, timeoutMs?: number): Promise<SendResult>;
   close(): void;
 }
 
@@ -32,7 +33,7 @@ export interface Sender {
 export type Resolve = (hostname: string, family: number) => Promise<{ address: string; family: number }[]>;
 
 export interface SenderOptions {
-  /** The whole attempt: connecting, writing, waiting for and reading the answer. */
+  /** The whole attempt: connecting, writing, waiting for and reading the answer (at most; see Sender.send). */
   timeoutMs: number;
   /** Connections kept per destination origin; requests beyond wait in that origin's queue only. */
   connectionsPerOrigin?: number;
@@ -158,6 +159,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
     headers: Record<string, string>,
     body: string,
     method: SendMethod,
+    limitMs: number,
     elapsed: () => number,
   ): Promise<SendResult> {
     const plainHttp = target.protocol === 'http:';
@@ -174,7 +176,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
     const origin = poolFor(target.origin, plainHttp);
     origin.inFlight += 1;
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const timer = setTimeout(() => timeout.abort(new Error(`no answer within ${limitMs} ms`)), limitMs);
     try {
       let answer;
       try {
@@ -187,7 +189,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
         });
       } catch (err) {
         if (timeout.signal.aborted)
-          return { answered: false, durationMs: elapsed(), error: `no answer within ${opts.timeoutMs} ms`, blocked: false };
+          return { answered: false, durationMs: elapsed(), error: `no answer within ${limitMs} ms`, blocked: false };
         const blocked = err instanceof BlockedAddressError;
         return { answered: false, durationMs: elapsed(), error: blocked ? `blocked: ${(err as Error).message}` : describe(err), blocked };
       }
@@ -226,7 +228,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
   }
 
   return {
-    async send(url, headers, body, method = 'POST') {
+    async send(url, headers, body, method = 'POST', timeoutMs = opts.timeoutMs) {
       const started = performance.now();
       const elapsed = () => Math.round(performance.now() - started);
       let target: URL;
@@ -237,7 +239,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
       }
       let r: SendResult;
       try {
-        r = await attempt(target, headers, body, method, elapsed);
+        r = await attempt(target, headers, body, method, Math.min(timeoutMs, opts.timeoutMs), elapsed);
       } catch (err) {
         // Nothing above is expected to throw; if something does, it is still a failed attempt, not a crash.
         r = { answered: false, durationMs: elapsed(), error: describe(err), blocked: false };

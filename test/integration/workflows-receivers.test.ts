@@ -46,6 +46,42 @@ describe('workflow http steps and odd answers', () => {
     }
   }
 
+  test("each http step waits its own timeoutMs for an answer (one sender serves every step's timeout)", async () => {
+    const receiver = await startReceiver(() => 'hang');
+    try {
+      const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'timeouts' })).body.id as string;
+      const step = (id: string, timeoutMs: number) => ({
+        id,
+        kind: 'http',
+        url: `${receiver.url}/${id}`,
+        body: {},
+        timeoutMs,
+        onError: 'continue',
+        retry: { max: 0 },
+      });
+      const res = await call('POST', ws, '/workflows', {
+        name: 'timeouts',
+        trigger: { type: 'course.enrolled' },
+        steps: [step('short', 300), step('longer', 1200)],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
+      const [run] = await waitFor(async () => {
+        const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
+        return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+      }, 'run settled');
+      const detail = await get(ws, `/runs/${run.id}`);
+      const errors = Object.fromEntries(detail.steps.map((s: any) => [s.stepId, s.attempts.map((a: any) => [a.error, a.durationMs])]));
+      const [[shortError, shortMs]] = errors.short;
+      const [[longError, longMs]] = errors.longer;
+      assert.match(shortError, /no answer within 300 ms/, JSON.stringify(errors));
+      assert.match(longError, /no answer within 1200 ms/, JSON.stringify(errors));
+      assert.ok(shortMs < 1100 && longMs >= 1200, JSON.stringify(errors));
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test('a JSON answer holding a \\u0000 escape: the step succeeds once, its output kept without the NUL', async () => {
     const { detail, requests } = await runOnce('nul', () => ({
       status: 200,
