@@ -82,13 +82,16 @@ export class PianoApiClient {
   ): Promise<PianoApiResult<T[]>> {
     const items: T[] = [];
     const limit = 100;
-    for (let offset = 0; offset < maxItems; offset += limit) {
+    for (let offset = 0; offset < maxItems;) {
       const page = await this.call<Record<string, unknown>>(path, { ...params, offset, limit });
       if (!page.ok) return page;
       const batch = Array.isArray(page.value[key]) ? (page.value[key] as T[]) : [];
       items.push(...batch);
-      const total = Number(page.value.total ?? items.length);
-      if (batch.length < limit || items.length >= total) break;
+      // A page shorter than asked is the end only when the answer has no total: an API that caps the page size
+      // answers fewer than the limit while more follow.
+      const total = Number(page.value.total);
+      if (batch.length === 0 || (Number.isFinite(total) ? offset + batch.length >= total : batch.length < limit)) break;
+      offset += batch.length;
     }
     return { ok: true, value: items };
   }

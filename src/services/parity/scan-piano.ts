@@ -85,6 +85,32 @@ async function page(s: PianoScan, path: string, params: Record<string, string | 
   }
 }
 
+/**
+ * Whether the list goes on after this page. Piano's lists report `total`: a page shorter than the limit asked for
+ * is not the end while offset + its length is below it (an API that caps the page size answers fewer than asked).
+ * Without `total`, a short page is the end. An empty page always is.
+ */
+function hasMore(answer: Obj, offset: number, count: number): boolean {
+  if (count === 0) return false;
+  const raw = answer.total;
+  const total = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+  return Number.isFinite(total) ? offset + count < total : count >= PAGE;
+}
+
+/**
+ * The page at an offset must not start with the page before it: an API that ignores `offset` answers the first page
+ * again and again, and the scan would never end. `previous` is the first id of the page before (in this process).
+ */
+function checkAdvance(path: string, offset: number, first: unknown, previous: { firstId?: string | undefined }): void {
+  const firstId = typeof first === 'string' || typeof first === 'number' ? String(first) : undefined;
+  if (offset > 0 && firstId && firstId === previous.firstId)
+    throw new ProviderFailed(
+      'piano',
+      `Piano's answer to ${path} did not move on at offset ${offset}: the same page again (is offset ignored?)`,
+    );
+  previous.firstId = firstId;
+}
+
 function list(answer: Obj, key: string, path: string): Obj[] {
   const items = answer[key];
   if (items === undefined) return [];
@@ -183,10 +209,12 @@ async function webhooksPhase(s: PianoScan): Promise<void> {
   const { job } = s;
   const { state } = job;
   const window = state.window!;
+  const previous: { firstId?: string } = {};
   for (;;) {
     const offset = Number(state.cursor ?? 0);
     const answer = await page(s, '/publisher/webhook/list', { offset, limit: PAGE });
     const items = list(answer, 'webhooks', '/publisher/webhook/list');
+    checkAdvance('/publisher/webhook/list', offset, items[0]?.webhook_id ?? items[0]?.webhookId, previous);
     job.counts.eventsListed += items.length;
     for (const w of items) {
       const status = String(w.status ?? '').toLowerCase();
@@ -226,7 +254,7 @@ async function webhooksPhase(s: PianoScan): Promise<void> {
         job.touch('piano', typeof uid === 'string' ? uid : null);
       }
     }
-    if (items.length < PAGE) break;
+    if (!hasMore(answer, offset, items.length)) break;
     state.cursor = String(offset + items.length);
     await job.save();
   }
@@ -272,11 +300,13 @@ export function pianoSubscriptionDifferences(row: CrmRow | undefined, sub: Obj):
 async function subscriptionsPhase(s: PianoScan): Promise<void> {
   const { job } = s;
   const { state } = job;
+  const previous: { firstId?: string } = {};
   for (;;) {
     const offset = Number(state.cursor ?? 0);
     const fetchedAtS = Math.floor(Date.now() / 1000);
     const answer = await page(s, '/publisher/subscription/list', { offset, limit: PAGE });
     const items = list(answer, 'subscriptions', '/publisher/subscription/list');
+    checkAdvance('/publisher/subscription/list', offset, items[0]?.subscription_id, previous);
     job.counts.objectsListed += items.length;
     const ids = items.map((i) => String(i.subscription_id ?? '')).filter(Boolean);
     const rows = await crmRowsByProviderIds(job.ctx.db, 'subscriptions', job.workspaceId, 'piano', ids);
@@ -312,7 +342,7 @@ async function subscriptionsPhase(s: PianoScan): Promise<void> {
         region: s.settings.region,
       });
     }
-    if (items.length < PAGE) break;
+    if (!hasMore(answer, offset, items.length)) break;
     state.cursor = String(offset + items.length);
     await job.save();
   }
@@ -326,16 +356,21 @@ async function accessesPhase(s: PianoScan): Promise<void> {
   for (let i = Number(state.cursor ?? 0); i < state.pending.length; i++) {
     const uid = state.pending[i]!;
     const accesses: Obj[] = [];
-    for (let offset = 0; offset < 10_000; offset += PAGE) {
-      const items = list(
-        await page(s, '/publisher/user/access/list', { uid, offset, limit: PAGE }),
-        'accesses',
-        '/publisher/user/access/list',
-      );
+    const previous: { firstId?: string } = {};
+    // Whether the whole list was read: only then is an access missing from it one Piano no longer has.
+    let complete = false;
+    for (let offset = 0; offset < 10_000;) {
+      const answer = await page(s, '/publisher/user/access/list', { uid, offset, limit: PAGE });
+      const items = list(answer, 'accesses', '/publisher/user/access/list');
+      checkAdvance('/publisher/user/access/list', offset, items[0]?.access_id, previous);
       accesses.push(...items);
-      if (items.length < PAGE) break;
+      if (!hasMore(answer, offset, items.length)) {
+        complete = true;
+        break;
+      }
+      offset += items.length;
     }
-    await compareAccesses(s, uid, accesses);
+    await compareAccesses(s, uid, accesses, complete);
     state.cursor = String(i + 1);
     await job.save();
   }
@@ -343,7 +378,7 @@ async function accessesPhase(s: PianoScan): Promise<void> {
   await job.save();
 }
 
-async function compareAccesses(s: PianoScan, uid: string, accesses: Obj[]): Promise<void> {
+async function compareAccesses(s: PianoScan, uid: string, accesses: Obj[], complete: boolean): Promise<void> {
   const { job } = s;
   const nowS = job.ctx.now() / 1000;
   const ids = accesses.map((a) => String(a.access_id ?? '')).filter(Boolean);
@@ -372,8 +407,8 @@ async function compareAccesses(s: PianoScan, uid: string, accesses: Obj[]): Prom
       expires,
     });
   }
-  // Accesses the CRM holds active that Piano no longer lists for the user.
-  for (const row of await activeAccessOfPianoUser(job.ctx.db, job.workspaceId, uid)) {
+  // Accesses the CRM holds active that Piano no longer lists for the user (known only from a list read to its end).
+  for (const row of complete ? await activeAccessOfPianoUser(job.ctx.db, job.workspaceId, uid) : []) {
     const id = String(row.provider_access_id ?? row.provider_id);
     if (seen.has(id)) continue;
     repairs.push({
