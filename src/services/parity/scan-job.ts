@@ -2,6 +2,7 @@
 // instance resumes it from there), its counts, the throttle on the provider's API, the stop signal, and waiting
 // for the events it stored to be processed.
 import { recoveredWaiting, saveScanProgress, type ScanRunRow } from '../../db/queries/scans.js';
+import { findWorkspace } from '../../db/queries/workspaces.js';
 import { TokenBucket } from '../../lib/token-bucket.js';
 import { raiseIncident } from '../incidents/raise-incident.js';
 import type { Ctx } from '../context.js';
@@ -33,8 +34,9 @@ export interface ScanState {
   startedAtMs: number;
   /** Start of the events window asked for (ms), or null for "since the last scan". */
   sinceMs: number | null;
-  /** The events window of the provider being scanned (unix seconds), fixed when its scan starts. */
-  window: { gte: number; lte: number } | null;
+  /** The events window of the provider being scanned (unix seconds), fixed when its scan starts; `floor` is the
+   *  workspace's retention horizon then: no event created before it is recovered (see retentionFloorS). */
+  window: { gte: number; lte: number; floor?: number } | null;
   /** Provider customer ids (Stripe customers, Piano uids) whose state the scan changed or found different. */
   touched: Record<string, string[]>;
   /** Provider ids of the events recovered, per provider (the first few hundred: evidence). */
@@ -159,6 +161,19 @@ export class ScanJob {
 
   checkStopped(): void {
     if (this.signal.aborted) throw this.signal.reason instanceof ScanLost ? this.signal.reason : new ScanStopped();
+  }
+
+  /**
+   * The workspace's retention horizon (unix seconds): events created before it are not recovered. Retention deletes
+   * what is older than retentionDays; an event recovered from before that horizon would be deleted by the next
+   * retention run, found missing by the next scan, stored and sent to the endpoints again, run after run (Stripe
+   * lists undelivered events for 30 days, longer than a short retention). What such an event changed is still
+   * repaired by the comparison of the objects.
+   */
+  async retentionFloorS(): Promise<number> {
+    const ws = await findWorkspace(this.ctx.db, this.workspaceId);
+    const days = ws?.retentionDays ?? this.ctx.config.retentionDays;
+    return Math.floor((this.ctx.now() - days * 86_400_000) / 1000);
   }
 
   /** Persists where the scan is; throws ScanLost when the run is no longer this instance's. */

@@ -134,7 +134,8 @@ export async function scanPiano(job: ScanJob): Promise<void> {
             : last?.eventsUntil
               ? Math.floor(last.eventsUntil.getTime() / 1000) - WINDOW_MARGIN_S
               : until - MAX_WINDOW_S;
-        state.window = { gte: Math.max(from, until - MAX_WINDOW_S), lte: until };
+        const floor = await job.retentionFloorS();
+        state.window = { gte: Math.max(from, until - MAX_WINDOW_S, floor), lte: until, floor };
         state.pending = [];
         job.phase('webhooks');
         await job.save();

@@ -153,7 +153,8 @@ export async function scanStripe(job: ScanJob): Promise<void> {
             : last?.eventsUntil
               ? Math.floor(last.eventsUntil.getTime() / 1000) - WINDOW_MARGIN_S
               : until - MAX_WINDOW_S;
-        state.window = { gte: Math.max(from, until - MAX_WINDOW_S), lte: until };
+        const floor = await job.retentionFloorS();
+        state.window = { gte: Math.max(from, until - MAX_WINDOW_S, floor), lte: until, floor };
         job.phase('events');
         await job.save();
         break;
@@ -192,7 +193,7 @@ async function eventsPhase(s: StripeScan, failedOnly: boolean): Promise<void> {
   const { job } = s;
   const { state } = job;
   const window = state.window!;
-  const gte = failedOnly ? window.lte - MAX_WINDOW_S : window.gte;
+  const gte = failedOnly ? Math.max(window.lte - MAX_WINDOW_S, window.floor ?? 0) : window.gte;
   // The cursors this pass used, per group of types (a group is a listing of its own).
   let used = new Set<string>();
   while (state.group < TYPE_GROUPS.length) {
