@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -23,7 +24,7 @@ import { reachableBinaries, serverUser } from '../../src/db/embedded/os-user.js'
 import { LIFECYCLE_LOCK, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { isAlive } from '../../src/lib/process-alive.js';
 import { startEmbeddedServer } from '../../src/db/embedded/supervisor.js';
-import { processApi, runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
+import { processApi, runSluice, SLUICE_ENTRY, startSluiceProcess } from '../helpers/sluice-process.js';
 
 const TOKEN = 'embedded_pg_admin_token_0123456789';
 const api = processApi(TOKEN);
@@ -410,6 +411,70 @@ test(
     } finally {
       rmSync(closed, { recursive: true, force: true });
       rmSync(bin, { recursive: true, force: true });
+    }
+  },
+);
+
+/** An ordinary user that can run this checkout's sluice and PostgreSQL binaries (not under root's home). */
+function ordinaryUser(): { name: string; uid: number; gid: number } | undefined {
+  const uid = spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', 'nobody'], { encoding: 'utf8' });
+  if (uid.status !== 0 || gid.status !== 0) return undefined;
+  const user = { name: 'nobody', uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+  let postgres: string;
+  try {
+    postgres = findBinaries().postgres;
+  } catch {
+    return undefined;
+  }
+  const can = (flag: string, file: string) => spawnSync('test', [flag, file], { uid: user.uid, gid: user.gid }).status === 0;
+  return can('-r', SLUICE_ENTRY) && can('-x', postgres) ? user : undefined;
+}
+
+/** `sluice <args>` run as another user. */
+function runSluiceAs(
+  user: { uid: number; gid: number },
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', SLUICE_ENTRY, ...args], {
+      env: { ...process.env, HOME: tmpdir(), ...env },
+      uid: user.uid,
+      gid: user.gid,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr.on('data', (d) => (stderr += d));
+    proc.on('error', reject);
+    proc.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
+const nobody = asRoot ? ordinaryUser() : undefined;
+
+test(
+  'an ordinary user after a start as root: the cluster root handed to the server user is named, with the chown that gives it back',
+  { skip: !asRoot ? 'needs root' : !nobody ? 'needs a user nobody that can reach this checkout' : false, timeout: 120_000 },
+  async () => {
+    const user = nobody!;
+    const s = scratch();
+    try {
+      chownSync(s.dataDir, user.uid, user.gid); // the ordinary user's data dir, its cluster made by its own first start
+      const first = await runSluiceAs(user, ['migrate'], s.env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(statSync(s.cluster).uid, user.uid);
+      // Once as root (sudo npm start): the server runs as the system user sluice, which gets the cluster.
+      const root = await runSluice(['migrate'], s.env);
+      assert.equal(root.code, 0, root.stderr);
+      const res = await runSluiceAs(user, ['migrate'], s.env);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /\[EMBEDDED_DB_NOT_OURS\]/);
+      assert.ok(res.stderr.includes(`the embedded PostgreSQL cluster ${s.cluster} belongs to the user sluice, not to nobody`), res.stderr);
+      assert.ok(res.stderr.includes(`sudo chown -R nobody: ${s.dataDir}`), res.stderr);
+      assert.doesNotMatch(res.stderr, /EACCES/);
+    } finally {
+      await s.cleanup();
     }
   },
 );

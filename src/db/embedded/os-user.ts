@@ -48,6 +48,12 @@ function idOf(name: string, flag: '-u' | '-g'): number | undefined {
   return r.status === 0 ? Number(r.stdout.trim()) : undefined;
 }
 
+/** The name of the user with this uid, when it has one. */
+export function userName(uid: number): string | undefined {
+  const r = spawnSync('id', ['-nu', String(uid)], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() !== '' ? r.stdout.trim() : undefined;
+}
+
 function run(cmd: string, args: string[]): boolean {
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
   return r.status === 0;

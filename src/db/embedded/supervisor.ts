@@ -7,7 +7,7 @@ import { isAlive } from '../../lib/process-alive.js';
 import { findBinaries, type PgBinaries } from './binaries.js';
 import { clusterPaths, ensureCluster, readPassword, type ClusterPaths } from './cluster.js';
 import { EmbeddedDbError } from './errors.js';
-import { reachableBinaries, reachingUser, serverUser, type ServerUser } from './os-user.js';
+import { reachableBinaries, reachingUser, serverUser, userName, type ServerUser } from './os-user.js';
 import {
   connectionFor,
   joinServer,
@@ -63,6 +63,30 @@ function chownTree(dir: string, user: ServerUser): void {
   }
 }
 
+/**
+ * Not root: the server runs as this user, so the cluster must be this user's. A start as root hands it to the
+ * server's user (chownTree), after which an ordinary user's start met a bare EACCES on the cluster dir.
+ */
+function assertOwnCluster(dataDir: string, clusterDir: string): void {
+  const uid = process.getuid?.();
+  if (uid === undefined) return;
+  let owner: number;
+  try {
+    owner = statSync(clusterDir).uid;
+  } catch {
+    return; // no cluster yet (or the data dir itself is unusable, which opening it reports)
+  }
+  if (owner === uid) return;
+  const me = userName(uid) ?? String(uid);
+  const them = userName(owner);
+  throw new EmbeddedDbError(
+    'EMBEDDED_DB_NOT_OURS',
+    `the embedded PostgreSQL cluster ${clusterDir} belongs to ${them ? `the user ${them}` : `uid ${owner}`}, not to ${me} who runs Sluice now: ` +
+      "a start as root hands the cluster to the server's user (SLUICE_EMBEDDED_DB_USER, default sluice). Start Sluice as root again, " +
+      `or give the data dir back to this user: sudo chown -R ${me}: ${dataDir}`,
+  );
+}
+
 async function prepare(
   opts: EmbeddedOptions,
 ): Promise<{ bins: PgBinaries; user: ServerUser | undefined; paths: ClusterPaths; created: boolean }> {
@@ -78,6 +102,8 @@ async function prepare(
     if ((mode & 0o001) === 0) chmodSync(dataDir, mode | 0o011);
     user = reachingUser(paths.dir, user);
     bins = reachableBinaries(bins, user);
+  } else {
+    assertOwnCluster(dataDir, paths.dir);
   }
   const created = await ensureCluster(paths, bins, user);
   // A cluster restored or copied by root must belong to the server's user, or postgres refuses it.
