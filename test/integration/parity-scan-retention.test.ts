@@ -80,4 +80,31 @@ describe('reconciliation scan beside a short retention', () => {
     ).rows[0]!.n;
     assert.ok(raw <= 1, `the lost event's stripe.* message was published ${raw} times`);
   });
+
+  test('a scan asked for a short `since` does not move the start of the next default scan past events it never looked at', async () => {
+    clockOffset = 0;
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'since gap' })).body.id;
+    const res = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET], apiKey: stripe.apiKey });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    stripe.events = [];
+    stripe.undelivered.clear();
+    const first = await scan({ workspaceId: ws, provider: 'stripe' });
+    assert.equal(first.status, 'succeeded', JSON.stringify(first));
+    // That scan was ten hours ago.
+    await app.db.query(`UPDATE scan_state SET events_until = events_until - interval '10 hours' WHERE workspace_id = $1`, [ws]);
+
+    // Five hours ago an event Stripe says it delivered never reached the store (a proxy answered 200 and lost it).
+    const gone = JSON.parse(
+      stripeEvent('customer.created', { id: 'cus_gap', object: 'customer', email: 'gap@example.com' }, { created: nowS() - 5 * 3600 }),
+    ) as Record<string, unknown>;
+    stripe.events = [gone];
+
+    // Someone checks the last hour only; then the daily scan runs.
+    const recent = await scan({ workspaceId: ws, provider: 'stripe', since: new Date(Date.now() - 3_600_000) });
+    assert.equal(recent.status, 'succeeded', JSON.stringify(recent));
+    assert.equal(recent.counts.recoveredEvents, 0);
+    const daily = await scan({ workspaceId: ws, provider: 'stripe' });
+    assert.equal(daily.status, 'succeeded', JSON.stringify(daily));
+    assert.equal(daily.counts.recoveredEvents, 1, 'the daily scan started after the short scan and never looked at the gap before it');
+  });
 });

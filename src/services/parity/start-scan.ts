@@ -14,6 +14,7 @@ import {
   customerIdsOf,
   findLiveScan,
   findScanRun,
+  findScanState,
   finishScanRun,
   insertScanRun,
   releaseScanRun,
@@ -22,6 +23,7 @@ import {
   type ScanRunRow,
 } from '../../db/queries/scans.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
+import type { Queryable } from '../../db/port.js';
 import { StoreUnavailableError, UnprocessableError, WorkspaceNotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
@@ -368,10 +370,25 @@ async function settleProvider(job: ScanJob, provider: ScanProvider, failed: stri
       provider,
       runId: job.run.id,
       completedAt: new Date(ctx.now()),
-      eventsUntil: job.state.window ? new Date(job.state.window.lte * 1000) : null,
+      eventsUntil: await coveredUntil(tx, job, provider),
     });
     await resolveIncidentKey(ctx, tx, job.workspaceId, dedupKeyOf(fact), 'scan');
   });
+}
+
+/**
+ * Where the events this provider's scan looked at end, for the next scan to start from — only when its window
+ * joins what earlier scans covered: it starts at or before where they stopped, or as far back as anything can be
+ * listed (30 days, the retention). A scan asked for a short `since` after a gap leaves the gap to the next scan
+ * (null: events_until stays where it was), instead of the next scan starting after it and never looking at it.
+ */
+async function coveredUntil(tx: Queryable, job: ScanJob, provider: ScanProvider): Promise<Date | null> {
+  const window = job.state.window;
+  if (!window) return null;
+  const previous = (await findScanState(tx, job.workspaceId, provider))?.eventsUntil;
+  const reachable = Math.max(window.lte - MAX_SINCE_MS / 1000, window.floor ?? 0);
+  const joins = window.gte <= reachable || (previous != null && window.gte <= Math.floor(previous.getTime() / 1000));
+  return joins ? new Date(window.lte * 1000) : null;
 }
 
 /** The check of every customer the scan touched, then of every customer with access; the error text if they failed. */
