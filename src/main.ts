@@ -1,4 +1,5 @@
 // Process entry: config → database → HTTP and/or workers → graceful shutdown.
+import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { publicBaseUrl, type Config, type Role } from './config.js';
 import { createLogger, openStore, type Store } from './db/open-store.js';
@@ -54,11 +55,30 @@ async function offerConsole(ctx: Ctx, log: Logger): Promise<void> {
     { console: consoleUrl, setupLinkPrinted: setupUrl !== undefined },
     setupUrl ? 'console ready; the setup link is on stderr' : 'console ready',
   );
+  // HOST=0.0.0.0 (or ::) without SLUICE_PUBLIC_URL: the links below, and every webhook URL Sluice shows, name an
+  // address that only means "this machine" to the machine that opens it.
+  const anyAddress = everyAddress(ctx.config.host) && !ctx.config.publicUrl ? ctx.config.host : undefined;
+  if (anyAddress) {
+    log.warn(
+      { host: anyAddress },
+      `the webhook URLs and console links say ${ctx.publicUrl()}, which nobody elsewhere can reach: set SLUICE_PUBLIC_URL to the address they use`,
+    );
+  }
+  const hint = anyAddress
+    ? `  (${anyAddress} is no address a browser or a provider elsewhere can reach: put this machine's address in its place, and set\n` +
+      '  SLUICE_PUBLIC_URL to it so that the links and webhook URLs Sluice shows say it.)\n'
+    : '';
   process.stderr.write(
     setupUrl
-      ? `\n  Sluice console: ${consoleUrl}\n  Nobody can sign in yet. Create the first admin with this one-time link (valid 72 hours):\n\n    ${setupUrl}\n\n`
-      : `\n  Sluice console: ${consoleUrl}\n\n`,
+      ? `\n  Sluice console: ${consoleUrl}\n${hint}  Nobody can sign in yet. Create the first admin with this one-time link (valid 72 hours):\n\n    ${setupUrl}\n\n`
+      : `\n  Sluice console: ${consoleUrl}\n${hint}\n`,
   );
+}
+
+/** Whether HOST is the unspecified address (0.0.0.0, ::): listening on every address. */
+function everyAddress(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return ipaddr.isValid(bare) && ipaddr.parse(bare).range() === 'unspecified';
 }
 
 /**

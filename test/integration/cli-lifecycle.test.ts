@@ -285,3 +285,41 @@ test(
     }
   },
 );
+
+test(
+  'listening on every address (HOST=0.0.0.0) without SLUICE_PUBLIC_URL: the start says the links it prints need the real address',
+  { timeout: 90_000 },
+  async () => {
+    const store = await createTestStore();
+    try {
+      const server = await startSluiceProcess({ ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, HOST: '0.0.0.0' });
+      try {
+        // What the console block on stderr says where the link is printed, and the log line for log readers.
+        await waitFor(async () => server.output().includes('Sluice console:'), 'the console block', 30_000);
+        assert.match(server.output(), /Sluice console: http:\/\/0\.0\.0\.0:\d+\//);
+        assert.match(server.output(), /0\.0\.0\.0 is no address a browser or a provider elsewhere can reach/);
+        assert.match(server.output(), /set SLUICE_PUBLIC_URL/);
+        assert.match(server.output(), /"level":40[^\n]*"msg":"the webhook URLs and console links say http:\/\/0\.0\.0\.0/);
+      } finally {
+        server.proc.kill('SIGTERM');
+        await server.exited;
+      }
+      const named = await startSluiceProcess({
+        ...store.env,
+        SLUICE_ADMIN_TOKEN: TOKEN,
+        HOST: '0.0.0.0',
+        SLUICE_PUBLIC_URL: 'https://hooks.example.com',
+      });
+      try {
+        await waitFor(async () => named.output().includes('Sluice console:'), 'the console block', 30_000);
+        assert.match(named.output(), /Sluice console: https:\/\/hooks\.example\.com\//);
+        assert.doesNotMatch(named.output(), /SLUICE_PUBLIC_URL/);
+      } finally {
+        named.proc.kill('SIGTERM');
+        await named.exited;
+      }
+    } finally {
+      await store.drop();
+    }
+  },
+);
