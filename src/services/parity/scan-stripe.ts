@@ -105,6 +105,25 @@ function checkList(page: { data: Obj[] }): void {
 }
 
 /**
+ * A subscription as Stripe answers it: what the comparison takes for the truth and a repair writes over the CRM's
+ * row. One without a status or its items (a proxy or a truncated answer) would end a paying customer's
+ * subscription in the CRM: it fails the scan instead.
+ */
+function checkSubscription(o: Obj, expectedId?: string): void {
+  const items = o.items as Obj | undefined;
+  const id = typeof o.id === 'string' ? o.id : '(no id)';
+  if (
+    o.object !== 'subscription' ||
+    (expectedId !== undefined && o.id !== expectedId) ||
+    typeof o.status !== 'string' ||
+    !items ||
+    typeof items !== 'object' ||
+    !Array.isArray(items.data)
+  )
+    throw new ProviderFailed('stripe', `Stripe's answer for ${expectedId ?? id} is not a subscription with a status and items`);
+}
+
+/**
  * The page after `cursor` must move on: Stripe never lists the object it was asked to start after, nor a cursor
  * this listing already used. An API (or a proxy in front of it) that ignores starting_after answers the same page,
  * has_more still true, for ever: the scan would ask again and again and never end.
@@ -320,6 +339,7 @@ async function subscriptionsPhase(s: StripeScan): Promise<void> {
     const page = await mustCall(s, () => listSubscriptionsPage(s.stripe, { startingAfter: state.cursor }));
     checkList(page);
     checkAdvance('subscriptions', state.cursor, page, used);
+    for (const object of page.data) checkSubscription(object);
     job.counts.pages += 1;
     job.counts.objectsListed += page.data.length;
     const ids = page.data.map((o) => String(o.id));
@@ -354,6 +374,7 @@ async function tombstonesPhase(s: StripeScan): Promise<void> {
       const fetchedAtMs = Date.now();
       const r = await call(s, () => wrap(retrieveObject(s.stripe, providerId)));
       if (r.ok) {
+        checkSubscription(r.value, providerId);
         await compareSubscription(s, r.value, row, fetchedAtMs);
         continue;
       }
