@@ -60,7 +60,8 @@ export interface CheckInput {
 const CHUNK = 500;
 /** Findings kept with a run and returned in a summary. */
 export const MAX_FINDINGS = 200;
-const MAX_LISTED_IDS = 10_000;
+/** Customer ids one call may list (a longer list is checked in parts, e.g. the customers a scan touched). */
+export const MAX_LISTED_IDS = 10_000;
 /** Who resolves an incident a clean check no longer finds. */
 export const RESOLVED_BY_CHECK = 'parity-check';
 

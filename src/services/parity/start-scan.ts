@@ -28,7 +28,7 @@ import { StoreUnavailableError, UnprocessableError, WorkspaceNotFoundError } fro
 import { newId } from '../../lib/ids.js';
 import type { Ctx } from '../context.js';
 import { dedupKeyOf, raiseIncident, resolveIncidentKey } from '../incidents/raise-incident.js';
-import { checkCustomers } from './run-checks.js';
+import { checkCustomers, MAX_LISTED_IDS } from './run-checks.js';
 import {
   EMPTY_COUNTS,
   ProviderFailed,
@@ -400,7 +400,14 @@ async function runChecks(job: ScanJob): Promise<string | undefined> {
     ids.push(...(await customerIdsOf(ctx.db, job.workspaceId, provider, providerIds)));
   }
   try {
-    if (ids.length > 0) await checkCustomers(ctx, { workspaceId: job.workspaceId, customerIds: ids, trigger: 'scan', runId: job.run.id });
+    // A first scan of a large account touches more customers than one call takes: in parts.
+    for (let i = 0; i < ids.length; i += MAX_LISTED_IDS)
+      await checkCustomers(ctx, {
+        workspaceId: job.workspaceId,
+        customerIds: ids.slice(i, i + MAX_LISTED_IDS),
+        trigger: 'scan',
+        runId: job.run.id,
+      });
     await checkCustomers(ctx, { workspaceId: job.workspaceId, customerIds: 'active', trigger: 'scan', runId: job.run.id });
     return undefined;
   } catch (err) {
