@@ -10,7 +10,8 @@ function printReport(r: RetentionReport): string {
     lines.push(
       `  ${w.workspaceId}  ${String(w.retentionDays).padStart(5)} days  ${w.eventsDeleted} events deleted, ` +
         `${w.rawBodiesPruned} raw bodies pruned, ${w.attemptsDeleted} attempts deleted; ` +
-        `workflow runs kept ${w.workflowRunRetentionDays} days: ${w.workflowRunsDeleted} deleted`,
+        `workflow runs kept ${w.workflowRunRetentionDays} days: ${w.workflowRunsDeleted} deleted; ` +
+        `${w.checkRunsDeleted} check runs deleted`,
     );
   }
   return lines.join('\n');
@@ -23,7 +24,8 @@ export const retentionCommand: Command = {
     '',
     'Deletes processed and ignored events older than the workspace’s retention (its retentionDays, else',
     'SLUICE_RETENTION_DAYS, default 90), delivery attempts of finished deliveries older than it, and the raw',
-    'bodies of the old events that are kept (failed ones, the source of a CRM row’s current version). Events',
+    'bodies of the old events that are kept (failed ones, the source of a CRM row’s current version), and finished',
+    'parity check runs older than it (scan runs are kept). Events',
     'still waiting, and events a pending delivery will send, are kept whole. Finished workflow runs (succeeded,',
     'failed, filtered) older than the workspace’s workflowRunRetentionDays (else SLUICE_WORKFLOW_RUN_RETENTION_DAYS,',
     'default 30) are deleted with their steps; running and waiting runs are kept. Works in short batches; worker',

@@ -137,6 +137,24 @@ export async function pruneWorkflowRunBatch(db: Queryable, o: { workspaceId: str
   return rowCount;
 }
 
+/**
+ * Deletes up to `limit` parity check runs of the workspace that finished (succeeded, failed) and were created
+ * before `cutoff`. The event-triggered checker records a run for every batch of customers it checks (about one a
+ * second under steady traffic), each with up to 200 findings: kept for ever they would outgrow every other table.
+ * Scan runs (kind 'scan', one a day) and runs still queued or running are kept. Returns how many went.
+ */
+export async function pruneCheckRunBatch(db: Queryable, o: { workspaceId: string; cutoff: Date; limit: number }): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM check_runs WHERE id IN (
+       SELECT id FROM check_runs
+       WHERE workspace_id = $1 AND created_at < $2 AND kind = 'check' AND status IN ('succeeded', 'failed')
+       LIMIT $3
+     ) AND kind = 'check' AND status IN ('succeeded', 'failed')`,
+    [o.workspaceId, o.cutoff, o.limit],
+  );
+  return rowCount;
+}
+
 const LEASE_KEY = 'retention.lease';
 
 /** Takes (or renews) the one retention lease for `holder` until `seconds` from now; false while another live

@@ -21,6 +21,7 @@ const RetentionReport = view(
           workflowRunsDeleted: Type.Optional(
             Type.Integer({ description: 'finished workflow runs deleted, with their steps and attempts' }),
           ),
+          checkRunsDeleted: Type.Optional(Type.Integer({ description: 'finished parity check runs deleted (scan runs are kept)' })),
         }),
       ),
     ),

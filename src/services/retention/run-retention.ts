@@ -6,6 +6,7 @@
 import { newId } from '../../lib/ids.js';
 import {
   pruneAttemptBatch,
+  pruneCheckRunBatch,
   pruneEventBatch,
   pruneWorkflowRunBatch,
   releaseRetentionLease,
@@ -26,6 +27,8 @@ export interface WorkspaceRetentionReport {
   workflowRunRetentionDays: number;
   /** Finished workflow runs deleted, with their steps and attempts. */
   workflowRunsDeleted: number;
+  /** Finished parity check runs deleted (scan runs are kept). */
+  checkRunsDeleted: number;
 }
 
 export type RetentionReport =
@@ -78,6 +81,7 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
         attemptsDeleted: 0,
         workflowRunRetentionDays: ws.workflowRunRetentionDays ?? ctx.config.workflowRunRetentionDays,
         workflowRunsDeleted: 0,
+        checkRunsDeleted: 0,
       };
       reports.push(report);
       let afterId: string | null = null;
@@ -118,7 +122,17 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
         if (n < runLimit) break;
         await pause(retentionPauseMs);
       }
-      if (report.eventsDeleted + report.rawBodiesPruned + report.attemptsDeleted + report.workflowRunsDeleted > 0)
+      for (;;) {
+        if (!(await keepGoing())) {
+          stopped = true;
+          break outer;
+        }
+        const n = await pruneCheckRunBatch(ctx.db, { workspaceId: ws.id, cutoff, limit });
+        report.checkRunsDeleted += n;
+        if (n < limit) break;
+        await pause(retentionPauseMs);
+      }
+      if (report.eventsDeleted + report.rawBodiesPruned + report.attemptsDeleted + report.workflowRunsDeleted + report.checkRunsDeleted > 0)
         ctx.log.info(report, 'retention pruned a workspace');
     }
   } finally {
@@ -132,6 +146,7 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
       rawBodiesPruned: reports.reduce((n, r) => n + r.rawBodiesPruned, 0),
       attemptsDeleted: reports.reduce((n, r) => n + r.attemptsDeleted, 0),
       workflowRunsDeleted: reports.reduce((n, r) => n + r.workflowRunsDeleted, 0),
+      checkRunsDeleted: reports.reduce((n, r) => n + r.checkRunsDeleted, 0),
       seconds,
       stopped,
     },
