@@ -283,6 +283,18 @@ function crmStatus(pianoStatus: unknown): 'active' | 'canceled' | null {
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : null);
 
+/**
+ * The id of a repair: from the object, what the repair says, and the CRM row it sets right as it stands (its last
+ * write). A rerun while the repair waits to be processed makes the same id (stored once); the same repair needed
+ * again later, after the row was written meanwhile (an access revoked by a scan, granted again by a webhook, ended
+ * again in Piano), makes a new one: with the content alone it was taken for the first, already stored, and nothing
+ * was repaired.
+ */
+function repairId(objectId: string, payload: Obj, row: CrmRow | undefined): string {
+  const against = row && !row.stub ? { status: row.status ?? null, version: row.source_event_id ?? null, at: iso(row.updated_at) } : null;
+  return syntheticEventId('piano', objectId, { payload, against });
+}
+
 /** The fields of a Piano subscription the CRM has differently (empty when it matches). */
 export function pianoSubscriptionDifferences(row: CrmRow | undefined, sub: Obj): string[] {
   if (!row || row.stub) return ['(not in the CRM)'];
@@ -337,7 +349,7 @@ async function subscriptionsPhase(s: PianoScan): Promise<void> {
       };
       await storeSyntheticPianoEvent(job.ctx, {
         workspaceId: job.workspaceId,
-        providerEventId: syntheticEventId('piano', id, payload),
+        providerEventId: repairId(id, payload, rows.get(id)),
         // The answer's time orders it against the events the CRM has (see the projection's version rule).
         payload: { ...payload, timestamp: fetchedAtS },
         region: s.settings.region,
@@ -385,7 +397,7 @@ async function compareAccesses(s: PianoScan, uid: string, accesses: Obj[], compl
   const ids = accesses.map((a) => String(a.access_id ?? '')).filter(Boolean);
   const rows = await crmRowsByProviderIds(job.ctx.db, 'access', job.workspaceId, 'piano', ids);
   const seen = new Set(ids);
-  const repairs: Obj[] = [];
+  const repairs: { payload: Obj; row: CrmRow | undefined }[] = [];
   for (const a of accesses) {
     const id = String(a.access_id ?? '');
     if (!id) continue;
@@ -398,14 +410,17 @@ async function compareAccesses(s: PianoScan, uid: string, accesses: Obj[], compl
     if (!live && !row) continue; // an ended access the CRM never had: nothing to say
     const rid = (a.resource as Obj | undefined)?.rid;
     repairs.push({
-      version: 2,
-      type: live ? (row ? 'access_modified' : 'access_granted') : 'access_revoked',
-      event: 'sluice_scan',
-      aid: s.settings.aid,
-      uid,
-      rid: typeof rid === 'string' ? rid : (row?.resource ?? null),
-      access_id: id,
-      expires,
+      payload: {
+        version: 2,
+        type: live ? (row ? 'access_modified' : 'access_granted') : 'access_revoked',
+        event: 'sluice_scan',
+        aid: s.settings.aid,
+        uid,
+        rid: typeof rid === 'string' ? rid : (row?.resource ?? null),
+        access_id: id,
+        expires,
+      },
+      row,
     });
   }
   // Accesses the CRM holds active that Piano no longer lists for the user (known only from a list read to its end).
@@ -413,23 +428,26 @@ async function compareAccesses(s: PianoScan, uid: string, accesses: Obj[], compl
     const id = String(row.provider_access_id ?? row.provider_id);
     if (seen.has(id)) continue;
     repairs.push({
-      version: 2,
-      type: 'access_revoked',
-      event: 'sluice_scan',
-      aid: s.settings.aid,
-      uid,
-      rid: row.resource,
-      access_id: id,
-      expires: null,
+      payload: {
+        version: 2,
+        type: 'access_revoked',
+        event: 'sluice_scan',
+        aid: s.settings.aid,
+        uid,
+        rid: row.resource,
+        access_id: id,
+        expires: null,
+      },
+      row,
     });
   }
-  for (const payload of repairs) {
+  for (const { payload, row } of repairs) {
     job.counts.repaired += 1;
     job.example({ action: 'repair', provider: 'piano', id: String(payload.access_id), type: String(payload.type) });
     if (job.dryRun) continue;
     await storeSyntheticPianoEvent(job.ctx, {
       workspaceId: job.workspaceId,
-      providerEventId: syntheticEventId('piano', String(payload.access_id), payload),
+      providerEventId: repairId(String(payload.access_id), payload, row),
       payload,
       region: s.settings.region,
     });
