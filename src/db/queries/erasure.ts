@@ -108,6 +108,42 @@ export async function updateSnapshot(db: Queryable, eventId: string, objectId: s
   ]);
 }
 
+/** The JSON a workflow run keeps (the event and customer it started with, each step's input and output). */
+const WORKFLOW_JSON: Record<string, readonly string[]> = {
+  workflow_runs: ['trigger_event', 'customer'],
+  workflow_steps: ['input', 'output'],
+};
+
+/** Workflow runs and steps of the workspace whose stored JSON mentions the person. */
+export async function workflowJsonMentioning(
+  db: Queryable,
+  workspaceId: string,
+  patterns: string[],
+): Promise<{ table: string; key: string; column: string; value: unknown }[]> {
+  const { rows } = await db.query<{ table: string; key: string; column: string; value: unknown }>(
+    `SELECT 'workflow_runs' AS table, id AS key, 'trigger_event' AS column, trigger_event AS value
+       FROM workflow_runs WHERE workspace_id = $1 AND trigger_event::text ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_runs', id, 'customer', customer
+       FROM workflow_runs WHERE workspace_id = $1 AND customer::text ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_steps', id, 'input', input
+       FROM workflow_steps WHERE workspace_id = $1 AND input::text ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_steps', id, 'output', output
+       FROM workflow_steps WHERE workspace_id = $1 AND output::text ILIKE ANY($2::text[])
+     ORDER BY 1, 2, 3`,
+    [workspaceId, patterns],
+  );
+  return rows;
+}
+
+export async function updateWorkflowJson(db: Queryable, table: string, key: string, column: string, value: unknown): Promise<void> {
+  // Table and column come from the fixed list above, never from input.
+  if (!WORKFLOW_JSON[table]?.includes(column)) throw new Error(`not an erasable column: ${table}.${column}`);
+  await db.query(`UPDATE ${table} SET ${column} = $2::jsonb WHERE id = $1`, [key, value === null ? null : JSON.stringify(value)]);
+}
+
 /** Free-text columns that can quote a person (a receiver's answer, an error, an incident's detail). */
 export async function textsMentioning(
   db: Queryable,
@@ -127,7 +163,21 @@ export async function textsMentioning(
      UNION ALL
      SELECT 'events', id, 'error', error FROM events WHERE workspace_id = $1 AND error ILIKE ANY($2::text[])
      UNION ALL
-     SELECT 'incidents', id, 'detail', detail FROM incidents WHERE workspace_id = $1 AND detail ILIKE ANY($2::text[])`,
+     SELECT 'incidents', id, 'detail', detail FROM incidents WHERE workspace_id = $1 AND detail ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_runs', id, 'error', error FROM workflow_runs WHERE workspace_id = $1 AND error ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_steps', id, 'error', error FROM workflow_steps WHERE workspace_id = $1 AND error ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_step_attempts', a.id, 'response_excerpt', a.response_excerpt
+       FROM workflow_step_attempts a JOIN workflow_steps s ON s.id = a.step_row_id
+       WHERE s.workspace_id = $1 AND a.response_excerpt ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_step_attempts', a.id, 'error', a.error
+       FROM workflow_step_attempts a JOIN workflow_steps s ON s.id = a.step_row_id
+       WHERE s.workspace_id = $1 AND a.error ILIKE ANY($2::text[])
+     UNION ALL
+     SELECT 'workflow_triggers', id, 'last_error', last_error FROM workflow_triggers WHERE workspace_id = $1 AND last_error ILIKE ANY($2::text[])`,
     [workspaceId, patterns],
   );
   return rows;
@@ -138,6 +188,10 @@ const TEXT_COLUMNS: Record<string, readonly string[]> = {
   deliveries: ['last_error'],
   events: ['error'],
   incidents: ['detail'],
+  workflow_runs: ['error'],
+  workflow_steps: ['error'],
+  workflow_step_attempts: ['response_excerpt', 'error'],
+  workflow_triggers: ['last_error'],
 };
 
 export async function updateText(db: Queryable, table: string, key: string, column: string, text: string): Promise<void> {
@@ -146,10 +200,12 @@ export async function updateText(db: Queryable, table: string, key: string, colu
   await db.query(`UPDATE ${table} SET ${column} = $2 WHERE id = $1`, [key, text]);
 }
 
-/** The person's own CRM rows keep their ids and links; the personal columns are emptied. */
+/** The person's own CRM rows keep their ids, links and tags; the personal columns are emptied, and so are the
+ *  attributes workflows set on them (crm.set: often the person's own values). */
 export async function blankCustomers(db: Queryable, customerIds: string[]): Promise<number> {
   const { rowCount } = await db.query(
-    `UPDATE customers SET email = NULL, name = NULL, phone = NULL, metadata = '{}'::jsonb, updated_at = now() WHERE id = ANY($1::text[])`,
+    `UPDATE customers SET email = NULL, name = NULL, phone = NULL, metadata = '{}'::jsonb, attributes = '{}'::jsonb, updated_at = now()
+     WHERE id = ANY($1::text[])`,
     [customerIds],
   );
   return rowCount;

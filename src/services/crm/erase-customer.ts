@@ -24,6 +24,8 @@ import {
   updateMessageData,
   updateSnapshot,
   updateText,
+  updateWorkflowJson,
+  workflowJsonMentioning,
   type ErasureRow,
 } from '../../db/queries/erasure.js';
 import type { Queryable } from '../../db/port.js';
@@ -147,6 +149,12 @@ async function eraseOnce(ctx: Ctx, input: { workspaceId: string; customerId: str
     for (const s of await snapshotsMentioning(tx, workspaceId, knownPatterns)) {
       await updateSnapshot(tx, s.event_id, s.object_id, redactValue(s.object, known, removed));
       counts.snapshots! += 1;
+    }
+    // Workflow runs keep the event and customer they started with, and each step's input and output.
+    counts.workflows = 0;
+    for (const w of await workflowJsonMentioning(tx, workspaceId, knownPatterns)) {
+      await updateWorkflowJson(tx, w.table, w.key, w.column, redactValue(w.value, known, removed));
+      counts.workflows += 1;
     }
     // Free text holds no structure to recognise the person by: their known values are replaced, and so are
     // the values the structured pass found in their objects (address lines, postcodes), which is why this
