@@ -93,6 +93,17 @@ const MAX_TOUCHED = 20_000;
 const PROCESSING_WAIT_MS = 60_000;
 
 /** The scan was stopped in this process (shutdown, or a test killing it); its row is left for a takeover. */
+/** The longest a scan waits before retrying one provider API call: a Retry-After beyond it (a misconfigured
+ *  proxy, an hour-long ban) is cut to it, so the scan neither stalls for days nor gives up too soon. */
+export const MAX_RETRY_WAIT_MS = 5 * 60_000;
+
+/** How long to wait before attempt `attempt + 1` of a provider API call: the provider's Retry-After when it gave
+ *  one (at most MAX_RETRY_WAIT_MS), else a backoff doubling from 1 s up to a minute, with jitter. */
+export function retryWaitMs(retryAfterSeconds: number | undefined, attempt: number, random: () => number = Math.random): number {
+  if (retryAfterSeconds !== undefined) return Math.min(MAX_RETRY_WAIT_MS, retryAfterSeconds * 1000);
+  return Math.min(60_000, 500 * 2 ** attempt) * (0.5 + random() / 2);
+}
+
 export class ScanStopped extends Error {
   constructor() {
     super('scan stopped');

@@ -17,7 +17,7 @@ import { syntheticEventId } from '../../inbound/synthetic-event.js';
 import type { CrmRow } from '../../db/queries/crm.js';
 import { openPianoSecrets, pianoSettings, type PianoSettings } from '../connections/piano-connection.js';
 import { storeRecoveredPianoEvent, storeSyntheticPianoEvent } from '../ingest/store-recovered-event.js';
-import { ProviderFailed, type ScanJob } from './scan-job.js';
+import { ProviderFailed, retryWaitMs, type ScanJob } from './scan-job.js';
 
 type Obj = Record<string, unknown>;
 
@@ -80,7 +80,7 @@ async function page(s: PianoScan, path: string, params: Record<string, string | 
         refused ? `Piano refused the API token: ${r.error}` : `Piano's API could not be used (${path}): ${r.error}`,
       );
     }
-    const wait = r.retryAfterSeconds !== undefined ? r.retryAfterSeconds * 1000 : Math.min(60_000, 500 * 2 ** attempt);
+    const wait = retryWaitMs(r.retryAfterSeconds, attempt);
     s.job.bucket.holdUntil(Date.now() + wait);
   }
 }

@@ -31,7 +31,7 @@ import type { ConnectionRow } from '../../db/queries/connections.js';
 import { findCustomerById, type CrmRow } from '../../db/queries/crm.js';
 import { openStripeSecrets } from '../connections/stripe-connection.js';
 import { storeRecoveredStripeEvent } from '../ingest/store-recovered-event.js';
-import { ProviderFailed, type ScanJob } from './scan-job.js';
+import { ProviderFailed, retryWaitMs, type ScanJob } from './scan-job.js';
 
 type Obj = Record<string, unknown>;
 
@@ -47,7 +47,6 @@ const TYPE_GROUPS: string[][] = [];
 for (let i = 0; i < STRIPE_HANDLED_TYPES.length; i += TYPES_PER_REQUEST)
   TYPE_GROUPS.push(STRIPE_HANDLED_TYPES.slice(i, i + TYPES_PER_REQUEST));
 const MAX_ATTEMPTS = 8;
-const MAX_BACKOFF_MS = 60_000;
 
 interface StripeScan {
   job: ScanJob;
@@ -85,8 +84,7 @@ async function call<T>(s: StripeScan, fn: () => Promise<StripeResult<T>>): Promi
     const f = r.failure;
     if (f.status === 429 || f.kind === 'rate_limit') s.job.counts.rateLimited += 1;
     if (!retryable(f) || attempt >= MAX_ATTEMPTS) return r;
-    const backoff = Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
-    const wait = f.retryAfterSeconds !== undefined ? Math.min(MAX_BACKOFF_MS * 5, f.retryAfterSeconds * 1000) : backoff;
+    const wait = retryWaitMs(f.retryAfterSeconds, attempt);
     // Every request of this workspace waits, not only this one: the limit is the account's.
     s.job.bucket.holdUntil(Date.now() + wait);
     s.job.ctx.log.info({ runId: s.job.run.id, status: f.status, waitMs: Math.round(wait) }, 'scan: Stripe asked to slow down; waiting');
