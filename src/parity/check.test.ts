@@ -64,6 +64,10 @@ const STATUS_TABLE: [string, Partial<SubscriptionState>, Partial<ParityPolicy>, 
   ['past_due', { currentPeriodStart: days(-9) }, { pastDueGraceDays: 10 }, true],
   ['past_due', { currentPeriodStart: days(-3) }, { pastDueGraceDays: 0 }, false],
   ['past_due', { currentPeriodStart: null }, {}, false], // never on the status alone
+  // left past_due through a renewal: the grace counts from the oldest renewal still unpaid, not the current period
+  ['past_due', { currentPeriodStart: days(-3), unpaidSince: days(-33) }, {}, false],
+  ['past_due', { currentPeriodStart: days(-3), unpaidSince: days(-3) }, {}, true],
+  ['past_due', { currentPeriodStart: null, unpaidSince: days(-2) }, {}, true],
   ['past_due', { currentPeriodStart: days(-400) }, { grantStatuses: ['active', 'past_due'] }, false],
   ['paused', {}, {}, false],
   ['paused', {}, { pausedGrantsAccess: true }, true],

@@ -41,6 +41,9 @@ export interface SubscriptionState {
   status: string | null;
   items: SubscriptionItemState[];
   currentPeriodStart: Date | null;
+  /** When the oldest renewal still unpaid fell due (Stripe: the earliest open invoice of the subscription, its
+   *  period_end, which for a renewal is the start of the period it bills); null when none is known. */
+  unpaidSince?: Date | null;
   currentPeriodEnd: Date | null;
   trialEnd: Date | null;
   cancelAt: Date | null;
@@ -183,11 +186,16 @@ export function subscriptionGrant(sub: SubscriptionState, policy: ParityPolicy, 
   }
   if (TERMINAL_STATUSES.includes(status)) return { grants: false, live: false, rule: `status ${status} never grants access` };
   if (status === 'past_due') {
-    // past_due can last forever (Stripe's retries off, "leave past_due"): the grace is counted from the start of
-    // the period whose renewal payment failed, never granted on the status alone.
-    if (!sub.currentPeriodStart) return { grants: false, live: true, rule: 'past_due with no period start: its grace cannot be counted' };
-    const graceEnd = new Date(sub.currentPeriodStart.getTime() + policy.pastDueGraceDays * DAY_MS);
-    const days = Math.floor((now.getTime() - sub.currentPeriodStart.getTime()) / DAY_MS);
+    // past_due can last forever (Stripe's retries off, "leave past_due"): the grace is counted from the renewal
+    // whose payment failed, never granted on the status alone. That is the oldest renewal still unpaid when one
+    // is known: a subscription left past_due goes on renewing (a new period, a new open invoice each month), and
+    // counted from the current period's start its grace began again every period.
+    const since = [sub.currentPeriodStart, sub.unpaidSince]
+      .filter((d): d is Date => d instanceof Date)
+      .sort((a, b) => a.getTime() - b.getTime())[0];
+    if (!since) return { grants: false, live: true, rule: 'past_due with no period start: its grace cannot be counted' };
+    const graceEnd = new Date(since.getTime() + policy.pastDueGraceDays * DAY_MS);
+    const days = Math.floor((now.getTime() - since.getTime()) / DAY_MS);
     if (now.getTime() < graceEnd.getTime())
       return {
         grants: true,

@@ -498,6 +498,33 @@ describe('Stripe → CRM under hostile delivery orders', () => {
         true,
       ],
       [
+        // "Leave the subscription past_due" in Stripe: it goes on renewing, one open invoice a period. The grace counts
+        // from the first renewal left unpaid (33 days ago), not from the current period's start (2 days ago).
+        'left past_due through a renewal',
+        [
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'active', live), { created: now - 40 * 86400 }),
+          stripeEvent(
+            'invoice.payment_failed',
+            {
+              id: 'in_first_unpaid',
+              object: 'invoice',
+              customer: 'cus_pay',
+              subscription: 'sub_pay',
+              status: 'open',
+              billing_reason: 'subscription_cycle',
+              period_start: now - 63 * 86400,
+              period_end: now - 33 * 86400,
+              amount_due: 900,
+              amount_paid: 0,
+              currency: 'eur',
+            },
+            { created: now - 33 * 86400 },
+          ),
+          stripeEvent('customer.subscription.updated', subscription('sub_pay', 'past_due', live), { created: now - 100 }),
+        ],
+        false,
+      ],
+      [
         'unpaid after past_due',
         [
           stripeEvent('customer.subscription.updated', subscription('sub_pay', 'active', live), { created: now - 200 }),

@@ -39,6 +39,7 @@ interface SubscriptionRow {
   product_provider_id: string | null;
   metadata: Obj | null;
   current_period_start: Date | null;
+  unpaid_since: Date | null;
   current_period_end: Date | null;
   trial_end: Date | null;
   cancel_at: Date | null;
@@ -81,9 +82,16 @@ export async function loadCustomerStates(
   const found = [...out.keys()];
   const [subs, access, invoices, charges, events] = await Promise.all([
     db.query<SubscriptionRow>(
-      `SELECT id, customer_id, provider, provider_id, status, items, product_provider_id, metadata, current_period_start,
-         current_period_end, trial_end, cancel_at, cancel_at_period_end, ended_at, pause_collection, deleted
-       FROM subscriptions WHERE customer_id = ANY($1::text[])`,
+      // unpaid_since: the earliest open invoice of a past_due subscription (check.ts counts the grace from it); an
+      // invoice's period_end is, for a renewal, when the period it bills began.
+      `SELECT s.id, s.customer_id, s.provider, s.provider_id, s.status, s.items, s.product_provider_id, s.metadata,
+         s.current_period_start, s.current_period_end, s.trial_end, s.cancel_at, s.cancel_at_period_end, s.ended_at,
+         s.pause_collection, s.deleted,
+         CASE WHEN s.status = 'past_due' THEN (
+           SELECT min(i.period_end) FROM invoices i
+           WHERE i.customer_id = s.customer_id AND i.subscription_provider_id = s.provider_id AND i.provider = s.provider
+             AND i.status = 'open' AND NOT i.deleted) END AS unpaid_since
+       FROM subscriptions s WHERE s.customer_id = ANY($1::text[])`,
       [found],
     ),
     db.query<{
@@ -184,6 +192,7 @@ export async function loadCustomerStates(
       status: s.status,
       items,
       currentPeriodStart: s.current_period_start,
+      unpaidSince: s.unpaid_since,
       currentPeriodEnd: s.current_period_end,
       trialEnd: s.trial_end,
       cancelAt: s.cancel_at,
