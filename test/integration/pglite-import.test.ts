@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -482,4 +482,66 @@ describe('sluice migrate-data (real processes)', { skip: SKIP }, () => {
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /unknown option --form/);
   });
+});
+
+describe('sluice migrate-data into the embedded PostgreSQL (the way PGLITE_IMPORT_FAILED says)', () => {
+  test(
+    'old database moved aside, Sluice started on an empty one, then migrate-data --from with Sluice stopped: all of it is there',
+    { timeout: 180_000 },
+    async () => {
+      const TOKEN = 'migrate_data_embedded_token_0123456789';
+      const api = processApi(TOKEN);
+      const dataDir = mkdtempSync(path.join(tmpdir(), 'sluice-migrate-embedded-'));
+      const masterKey = randomBytes(32).toString('base64');
+      try {
+        // The release before, on PGlite in <dataDir>/pgdata.
+        const pglite: TestStore = {
+          env: { SLUICE_DATA_DIR: dataDir },
+          dataDir,
+          databaseUrl: '',
+          open: () => openPglite(path.join(dataDir, 'pgdata')),
+          drop: async () => {},
+        };
+        const old = await startTestApp({ store: pglite, masterKey });
+        let ws: string;
+        try {
+          ws = (await old.api('POST', '/api/v1/workspaces', { name: 'Moved aside' })).body.id;
+          assert.equal((await old.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] })).status, 200);
+          const p = stripeEvent('customer.created', { id: 'cus_aside', email: 'aside@example.com' });
+          assert.equal((await postStripe(old.url, ws, p, signStripe(p, SECRET))).status, 200);
+        } finally {
+          await old.close();
+        }
+
+        // The embedded PostgreSQL, never DATABASE_URL.
+        const env = { SLUICE_DATA_DIR: dataDir, DATABASE_URL: '', SLUICE_SECRET_KEY: masterKey, SLUICE_ADMIN_TOKEN: TOKEN };
+        const aside = path.join(dataDir, 'pgdata.not-imported');
+        renameSync(path.join(dataDir, 'pgdata'), aside);
+        const empty = await startSluiceProcess(env);
+        empty.proc.kill('SIGTERM');
+        assert.equal((await empty.exited).code, 0);
+
+        const run = await runSluice(['migrate-data', '--from', aside, '--json'], env);
+        assert.equal(run.code, 0, run.stdout + run.stderr);
+        const summary = JSON.parse(run.stdout) as Record<string, unknown>;
+        assert.equal(summary.target, 'the embedded database');
+        assert.equal(summary.masterKey, 'ok');
+        assert.equal(summary.renamedTo, `${aside}.pglite-imported`);
+
+        const next = await startSluiceProcess(env);
+        try {
+          const events = await api(next.url, 'GET', `/workspaces/${ws}/events?provider=stripe`);
+          assert.equal(events.status, 200);
+          assert.equal(events.body.data.length, 1);
+          const p = stripeEvent('customer.updated', { id: 'cus_aside', email: 'new@example.com' });
+          assert.equal((await postStripe(next.url, ws, p, signStripe(p, SECRET))).status, 200, 'the imported signing secret verifies');
+        } finally {
+          next.proc.kill('SIGTERM');
+          await next.exited;
+        }
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    },
+  );
 });

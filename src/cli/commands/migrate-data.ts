@@ -104,7 +104,9 @@ export const migrateDataCommand: Command = {
     try {
       const db = await openDb(config);
       try {
-        if (db.kind !== 'postgres') {
+        // The embedded PostgreSQL is a target like DATABASE_URL's server (the carry-over on first start imports into
+        // it, and PGLITE_IMPORT_FAILED sends the operator here to do the same later); only PGlite itself is not.
+        if (db.kind === 'pglite') {
           throw new PgliteImportError(
             'IMPORT_TARGET_INVALID',
             'the configured database is the embedded PGlite itself; set DATABASE_URL to the PostgreSQL to import into',
