@@ -65,6 +65,7 @@ function mix(valid: SignedEvent[], badShare: number): { e: SignedEvent; kind: Ki
 
 async function phase(client: LoadClient, list: { e: SignedEvent; kind: Kind }[]) {
   const latencies: number[] = [];
+  const badLatencies: number[] = [];
   const badAnswers: Record<string, number> = {};
   let next = 0;
   let acked = 0;
@@ -81,6 +82,7 @@ async function phase(client: LoadClient, list: { e: SignedEvent; kind: Kind }[])
           if (status >= 200 && status < 300) acked += 1;
           else validFailed += 1;
         } else {
+          badLatencies.push(performance.now() - t);
           const key = `${kind} ${status || 'none'}`;
           badAnswers[key] = (badAnswers[key] ?? 0) + 1;
         }
@@ -89,7 +91,10 @@ async function phase(client: LoadClient, list: { e: SignedEvent; kind: Kind }[])
   );
   const seconds = (performance.now() - t0) / 1000;
   latencies.sort((a, b) => a - b);
+  badLatencies.sort((a, b) => a - b);
   return {
+    badP50: pct(badLatencies, 50),
+    badP99: pct(badLatencies, 99),
     validPerSecond: acked / seconds,
     requestsPerSecond: list.length / seconds,
     p50: pct(latencies, 50),
@@ -109,7 +114,8 @@ await client.closedLoop(signedEvents(2000), 10_000); // warm-up
 let from = 100_000;
 const fmt = (r: Awaited<ReturnType<typeof phase>>) =>
   `valid ${r.validPerSecond.toFixed(0)}/s (all requests ${r.requestsPerSecond.toFixed(0)}/s), valid p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms` +
-  (r.validFailed ? `, ${r.validFailed} valid not acknowledged` : '');
+  (r.validFailed ? `, ${r.validFailed} valid not acknowledged` : '') +
+  (Number.isNaN(r.badP50) ? '' : `; bad answered p50 ${r.badP50.toFixed(1)} ms p99 ${r.badP99.toFixed(1)} ms`);
 for (let round = 1; round <= rounds; round++) {
   const clean = await phase(client, mix(signedEvents(perPhase, from), 0));
   from += perPhase;

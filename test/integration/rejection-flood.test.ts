@@ -47,3 +47,67 @@ test('forged webhooks waiting on a slow rejection counter leave valid webhooks t
     await app.close();
   }
 });
+
+// Each forged request is checked once more against a fresh read of the workspace's secrets (a secret added a moment
+// ago on another instance must not refuse a genuine event). A flood must share those reads, not make one each.
+test('a flood of forged webhooks shares its fresh reads of the secrets; a secret added meanwhile is still found', async () => {
+  const app = await startTestApp({ worker: false });
+  try {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'Reads' })).body.id;
+    await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+    // The read made slow (50 ms, a busy database), counted, and how many run at once.
+    let reads = 0;
+    let running = 0;
+    let most = 0;
+    const query = app.ctx.db.query.bind(app.ctx.db);
+    app.ctx.db.query = (async (text: string, params?: unknown[]) => {
+      if (!/FROM workspaces w LEFT JOIN connections c/.test(text)) return query(text, params);
+      reads++;
+      most = Math.max(most, ++running);
+      try {
+        await new Promise((r) => setTimeout(r, 50));
+        return await query(text, params);
+      } finally {
+        running--;
+      }
+    }) as typeof app.ctx.db.query;
+    const forged = () => {
+      const payload = stripeEvent('invoice.paid');
+      return postStripe(app.url, ws, payload, signStripe(payload, 'whsec_someone_else'));
+    };
+    await forged(); // the secrets are in memory from here on
+    reads = 0;
+    most = 0;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => forged()));
+    assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([400]));
+    // One at a time, each serving every request that came while the one before ran: not a pooled connection each.
+    assert.equal(most, 1, `${most} fresh reads at once`);
+    assert.ok(reads >= 1 && reads <= 40, `${reads} fresh reads for 200 forged requests`);
+
+    // The guarantee the fresh read is for: a secret added behind this process's back (as by another instance
+    // whose notification has not arrived) is found by the next request signed with it.
+    const other = 'whsec_added_elsewhere';
+    const added = new pg.Client({ connectionString: app.store.databaseUrl });
+    await added.connect();
+    try {
+      // Sealed by this process, written straight into the row: the in-memory cache is not told.
+      await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET, other] });
+      const { rows } = await added.query(`SELECT secrets_sealed FROM connections WHERE workspace_id = $1 AND provider = 'stripe'`, [ws]);
+      await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET] });
+      await postStripe(app.url, ws, stripeEvent('invoice.paid'), signStripe(stripeEvent('invoice.paid'), SECRET)); // cache: SECRET only
+      await added.query(`UPDATE connections SET secrets_sealed = $2 WHERE workspace_id = $1 AND provider = 'stripe'`, [
+        ws,
+        rows[0].secrets_sealed,
+      ]);
+    } finally {
+      await added.end();
+    }
+    const payload = stripeEvent('customer.created', { email: 'new-secret@example.com' });
+    const flood = Array.from({ length: 50 }, () => forged());
+    const genuine = await postStripe(app.url, ws, payload, signStripe(payload, other));
+    await Promise.all(flood);
+    assert.equal(genuine.status, 200, JSON.stringify(genuine.body));
+  } finally {
+    await app.close();
+  }
+});

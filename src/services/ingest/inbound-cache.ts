@@ -33,10 +33,17 @@ export interface InboundCacheOptions {
 
 export const DEFAULT_INBOUND_CACHE: InboundCacheOptions = { ttlMs: 10_000, maxEntries: 10_000 };
 
+type LookupResult = { source: InboundSource | undefined; cached: boolean };
+
 export class InboundCache {
   private readonly entries = new Map<string, Entry>();
   /** Bumped by every invalidation: a lookup that started before one must not store what it read. */
   private epoch = 0;
+  /** Per key: the fresh read under way, and the one queued to start when it ends (see freshRead). */
+  private readonly reading = new Map<string, Promise<LookupResult>>();
+  private readonly queued = new Map<string, Promise<LookupResult>>();
+  /** Fresh reads made from the database (tests and metrics). */
+  freshReads = 0;
 
   constructor(public options: InboundCacheOptions = DEFAULT_INBOUND_CACHE) {}
 
@@ -51,11 +58,50 @@ export class InboundCache {
     provider: InboundProvider,
     open: (connection: ConnectionRow) => unknown,
     fresh = false,
-  ): Promise<{ source: InboundSource | undefined; cached: boolean }> {
+  ): Promise<LookupResult> {
     const key = `${provider}:${workspaceId}`;
-    const hit = fresh ? undefined : this.entries.get(key);
+    if (fresh) return this.freshRead(key, () => this.read(ctx, key, workspaceId, provider, open));
+    const hit = this.entries.get(key);
     if (hit && hit.expiresAt > Date.now()) return { source: hit.source, cached: true };
+    return this.read(ctx, key, workspaceId, provider, open);
+  }
 
+  /**
+   * A read of the database that starts after this call: what a request refused against memory must be checked
+   * against. Callers that come while one is under way share the next one, which starts when it ends: a flood of
+   * forged requests to one workspace (each refused, each asking for a fresh look) costs one read at a time, not
+   * one read and one AES-GCM open per request, and every caller still sees settings read after it asked.
+   */
+  private freshRead(key: string, read: () => Promise<LookupResult>): Promise<LookupResult> {
+    const waiting = this.queued.get(key);
+    if (waiting) return waiting;
+    const start = (): Promise<LookupResult> => {
+      this.freshReads++;
+      const p = read().finally(() => {
+        if (this.reading.get(key) === p) this.reading.delete(key);
+      });
+      this.reading.set(key, p);
+      return p;
+    };
+    const running = this.reading.get(key);
+    if (!running) return start();
+    const next = running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued.delete(key);
+        return start();
+      });
+    this.queued.set(key, next);
+    return next;
+  }
+
+  private async read(
+    ctx: Ctx,
+    key: string,
+    workspaceId: string,
+    provider: InboundProvider,
+    open: (connection: ConnectionRow) => unknown,
+  ): Promise<LookupResult> {
     const epoch = this.epoch;
     const found = await findWorkspaceWithConnection(ctx.db, workspaceId, provider);
     if (!found) {
