@@ -8,6 +8,7 @@ import { createTestStore } from '../helpers/db.js';
 import { pianoData, sendPiano, startPianoApi, type PianoApiStandIn } from '../helpers/piano.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+import { rejectionsSettled } from '../../src/services/ingest/inbound-runtime.js';
 
 const KEY = 'PianoTestPrivateKey0123456789abcdefghij'; // 40 characters: AES uses 32, the HMAC all of them
 const AID = 'AppTest123';
@@ -113,6 +114,7 @@ describe('Piano', () => {
     const notJson = (await import('../../src/inbound/piano/crypto.js')).encryptPianoData('plain text', KEY);
     assert.equal((await sendPiano(app.url, ws, notJson)).body.error.reason, 'not_json');
     assert.equal((await events(ws)).length, 6, 'nothing stored by a refusal');
+    await rejectionsSettled(app.ctx); // counts are written in the background
     const health = (await call('GET', ws, '/health')).body.providers.piano;
     assert.ok(health.rejections.some((r: any) => r.reason === 'hmac_mismatch' && r.count >= 3));
 

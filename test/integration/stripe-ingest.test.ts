@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
+import { rejectionsSettled } from '../../src/services/ingest/inbound-runtime.js';
 
 const SECRET = 'whsec_current_0123456789';
 const OLD_SECRET = 'whsec_previous_0123456789';
@@ -134,6 +135,7 @@ describe('POST /webhooks/stripe/:workspaceId', () => {
     for (const payload of [wrong, stale, unsigned, original]) {
       assert.deepEqual(await listByProviderId(JSON.parse(payload).id), [], 'a rejected event must not be stored');
     }
+    await rejectionsSettled(app.ctx); // counts are written in the background
     const health = await app.api('GET', `/api/v1/workspaces/${ws}/health`);
     const rejections = Object.fromEntries(health.body.providers.stripe.rejections.map((r: any) => [r.reason, r.count]));
     assert.equal(rejections.signature_mismatch, 2);

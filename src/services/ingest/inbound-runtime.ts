@@ -3,8 +3,7 @@
 // (one per process in production; two test apps on one database are two instances, as two processes are).
 import { insertEventBatch, type BatchedEvent } from '../../db/queries/event-inserts.js';
 import { announceInboundChange } from '../../db/queries/inbound-changes.js';
-import { countRejections, type RejectionCount } from '../../db/queries/inbound-rejections.js';
-import { coalesce } from '../../lib/coalesce.js';
+import { countRejections } from '../../db/queries/inbound-rejections.js';
 import { listenForInboundChanges, type InboundListener } from '../../db/inbound-listener.js';
 import type { Db, Queryable } from '../../db/port.js';
 import { Histogram } from 'prom-client';
@@ -13,14 +12,13 @@ import { WorkspaceNotFoundError } from '../../errors.js';
 import { describeFailure } from '../processing/failure-reason.js';
 import { EventBatcher } from './event-batcher.js';
 import { InboundCache } from './inbound-cache.js';
+import { RejectionTally, type RejectionKey } from './rejection-tally.js';
 import { storeInboundEvent } from './store-inbound-event.js';
-
-type RejectionKey = Omit<RejectionCount, 'count'>;
 
 interface InboundRuntime {
   cache: InboundCache;
   batcher: EventBatcher;
-  rejections: (key: RejectionKey) => Promise<void>;
+  rejections: RejectionTally;
   listener: InboundListener | undefined;
   users: number;
 }
@@ -33,7 +31,14 @@ function runtime(ctx: Ctx): InboundRuntime {
     rt = {
       cache: new InboundCache(),
       batcher: new EventBatcher(batcherIo(ctx)),
-      rejections: coalesce((keys: RejectionKey[]) => countTogether(ctx, keys), { maxBatch: 10_000, serial: true }),
+      rejections: new RejectionTally(
+        (counts) => countRejections(ctx.db, counts),
+        (err, counts) =>
+          ctx.log.warn(
+            { err, counters: counts.length, rejections: counts.reduce((n, c) => n + c.count, 0) },
+            'could not record rejected webhooks',
+          ),
+      ),
       listener: undefined,
       users: 0,
     };
@@ -50,26 +55,14 @@ export function eventBatcher(ctx: Ctx): EventBatcher {
   return runtime(ctx).batcher;
 }
 
-/**
- * Counts a rejected webhook on its workspace's counter; resolves once the count is written. Under a flood of
- * forged requests, one write per request queued every one behind the same counter row's lock and commit, each
- * holding a pooled connection meanwhile (those the group commits of valid webhooks need). Here the rejections
- * that come while a write is under way wait together and go in the next one, summed per counter.
- */
-export function countRejection(ctx: Ctx, key: RejectionKey): Promise<void> {
-  return runtime(ctx).rejections(key);
+/** Counts a rejected webhook on its workspace's counter, written in the background (see RejectionTally). */
+export function countRejection(ctx: Ctx, key: RejectionKey): void {
+  runtime(ctx).rejections.add(key);
 }
 
-async function countTogether(ctx: Ctx, keys: RejectionKey[]): Promise<void[]> {
-  const counts = new Map<string, RejectionCount>();
-  for (const k of keys) {
-    const id = `${k.workspaceId}\u0000${k.provider}\u0000${k.reason}`;
-    const c = counts.get(id);
-    if (c) c.count += 1;
-    else counts.set(id, { ...k, count: 1 });
-  }
-  await countRejections(ctx.db, [...counts.values()]);
-  return keys.map(() => undefined);
+/** Resolves once the rejections counted so far are written (tests; a stop waits for it too). */
+export function rejectionsSettled(ctx: Ctx): Promise<void> {
+  return runtimes.get(ctx.db)?.rejections.settled() ?? Promise.resolve();
 }
 
 /** How much the webhooks of this process have been waiting for their commit lately, from 0 to 1 (EventBatcher's
@@ -163,6 +156,7 @@ export function startInboundSync(ctx: Ctx): void {
 export async function stopInboundSync(ctx: Ctx): Promise<void> {
   const rt = runtimes.get(ctx.db);
   if (!rt || --rt.users > 0) return;
+  await rt.rejections.settled();
   const listener = rt.listener;
   rt.listener = undefined;
   await listener?.stop();

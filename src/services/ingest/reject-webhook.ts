@@ -1,22 +1,14 @@
 // An inbound webhook that failed verification: counted per provider and reason (metrics and the health view),
-// then answered 400. Recording is best effort: diagnostics must not turn a 400 into a 503, or the provider
-// would retry a forged request.
+// then answered 400 at once. The health view's count is written in the background (rejection-tally.ts): best
+// effort, since diagnostics must neither turn a 400 into a 503 (the provider would retry a forged request) nor
+// make a forged request cost more than a valid one.
 import { SecretUnreadableError, SignatureInvalidError, type SignatureFailureReason } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { countRejection } from './inbound-runtime.js';
 
-export async function rejectWebhook(
-  ctx: Ctx,
-  provider: 'stripe' | 'piano',
-  workspaceId: string,
-  reason: SignatureFailureReason,
-): Promise<never> {
+export function rejectWebhook(ctx: Ctx, provider: 'stripe' | 'piano', workspaceId: string, reason: SignatureFailureReason): Promise<never> {
   ctx.metrics.inboundRejections.inc({ provider, reason });
-  try {
-    await countRejection(ctx, { workspaceId, provider, reason });
-  } catch (err) {
-    ctx.log.warn({ err, workspaceId, provider, reason }, 'could not record a rejected webhook');
-  }
+  countRejection(ctx, { workspaceId, provider, reason });
   throw new SignatureInvalidError(reason);
 }
 
