@@ -95,7 +95,7 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
       admin ? stripeSecretsView(ctx, ws) : undefined,
       stripeManagedEndpoints(ctx, ws),
       orNull(getPianoConnection(ctx, ws)),
-      listPianoForwards(ctx, ws, { withStats: false }),
+      listPianoForwards(ctx, ws, { limit: '500' }, { withStats: false }),
       admin ? listApiKeys(ctx, ws, { limit: 100 }) : undefined,
       listUsers(ctx),
       admin ? listAudit(ctx, ws, { limit: 25 }) : undefined,

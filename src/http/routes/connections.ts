@@ -9,7 +9,21 @@ import { createStripeEndpoint } from '../../services/connections/create-stripe-e
 import { getPianoConnection, setPianoConnection } from '../../services/connections/piano-connection.js';
 import { createPianoForward, deletePianoForward, listPianoForwards } from '../../services/outbound/piano-forwards.js';
 import { getStripeConnection, setStripeConnection } from '../../services/connections/stripe-connection.js';
-import { apiErrors, body, idOf, NoContent, nullable, oneLine, oneOf, pageOf, text, wsAnd, WsParams } from '../schemas/common.js';
+import {
+  apiErrors,
+  body,
+  idOf,
+  NoContent,
+  nullable,
+  oneLine,
+  oneOf,
+  pageOf,
+  paging,
+  query,
+  text,
+  wsAnd,
+  WsParams,
+} from '../schemas/common.js';
 import { DoctorReport, Endpoint, EndpointCreated, ManagedStripeEndpoint, PianoConnection, StripeConnection } from '../schemas/views.js';
 
 const tags = ['connections'];
@@ -146,9 +160,15 @@ export async function connectionRoutes(plain: FastifyInstance, opts: { ctx: Ctx 
   app.get(
     '/workspaces/:ws/connections/piano/forwards',
     {
-      schema: { summary: 'List the Piano proxy destinations', tags, params: WsParams, response: { 200: pageOf(Endpoint), ...apiErrors() } },
+      schema: {
+        summary: 'List the Piano proxy destinations',
+        tags,
+        params: WsParams,
+        querystring: query(paging),
+        response: { 200: pageOf(Endpoint), ...apiErrors() },
+      },
     },
-    async (request) => listPianoForwards(ctx, request.params.ws),
+    async (request) => listPianoForwards(ctx, request.params.ws, request.query),
   );
   app.delete(
     '/workspaces/:ws/connections/piano/forwards/:id',

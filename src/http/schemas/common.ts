@@ -143,7 +143,7 @@ const ValidationErrorBody = Type.Object(
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   401: 'no valid bearer token',
-  403: 'the token may not do this (another workspace, or not the admin token)',
+  403: "the token's role may not do this (a viewer or member key, or a route for the admin token only); a key of another workspace gets 404",
   404: 'no such workspace or resource',
   409: 'the resource is not in a state that allows this',
   413: 'the body is over the size limit',

@@ -39,6 +39,15 @@ const ACCESS_SOURCES: Record<string, string> = {
   sluice: 'parity_repair',
 };
 
+// A subscription's price is `priceId` in the contract and in the business events' `data.subscription`; the row's
+// own column is `priceProviderId` (like `productProviderId`), kept for callers that read it.
+function subscriptionView(row: Row): Row {
+  return { ...camel(row), priceId: row.price_provider_id ?? null };
+}
+
+const viewOf = (table: string): ((row: Row) => Row) =>
+  table === 'access' ? accessView : table === 'subscriptions' ? subscriptionView : camel;
+
 function accessView(row: Row): Row {
   const provider = String(row.provider);
   return { ...camel(row), source: ACCESS_SOURCES[provider] ?? provider };
@@ -67,7 +76,7 @@ export async function getCustomer(ctx: Ctx, workspaceId: string, id: string) {
   const all = async (table: 'subscriptions' | 'invoices' | 'payments' | 'access' | 'checkout_sessions') =>
     (await Promise.all(members.map((m) => listRows(ctx.db, table, { workspaceId, customerId: m.id, limit: 500 }))))
       .flat()
-      .map(table === 'access' ? accessView : camel);
+      .map(viewOf(table));
   const [subscriptions, invoices, payments, access, checkoutSessions, timelines] = await Promise.all([
     all('subscriptions'),
     all('invoices'),
@@ -117,7 +126,7 @@ export async function listCrm(
     customerId = c.id;
   }
   const p = page(await listRows(ctx.db, table, { workspaceId, before, limit: limit + 1, status, customerId, kind }), limit);
-  return { data: p.data.map(table === 'access' ? accessView : camel), nextCursor: p.nextCursor };
+  return { data: p.data.map(viewOf(table)), nextCursor: p.nextCursor };
 }
 
 export async function listMessages(ctx: Ctx, workspaceId: string, q: Record<string, unknown>) {

@@ -30,10 +30,16 @@ export async function createPianoForward(ctx: Ctx, workspaceId: string, input: u
   return created;
 }
 
-/** With their delivery counts for the API; `withStats: false` skips them (a GROUP BY over every delivery of the
- *  workspace), for the settings page, which shows each destination's state only. */
-export async function listPianoForwards(ctx: Ctx, workspaceId: string, o: { withStats?: boolean } = {}) {
-  return listEndpoints(ctx, workspaceId, { kind: 'forward', limit: '500' }, o);
+/** A page of them (`limit`, `cursor`; the settings page asks for 500), with their delivery counts for the API;
+ *  `withStats: false` skips the counts (a GROUP BY over every delivery of the workspace), for the settings page,
+ *  which shows each destination's state only. */
+export async function listPianoForwards(
+  ctx: Ctx,
+  workspaceId: string,
+  q: { limit?: unknown; cursor?: unknown } = {},
+  o: { withStats?: boolean } = {},
+) {
+  return listEndpoints(ctx, workspaceId, { limit: q.limit, cursor: q.cursor, kind: 'forward' }, o);
 }
 
 export async function deletePianoForward(ctx: Ctx, workspaceId: string, id: string, actor: Actor): Promise<void> {
