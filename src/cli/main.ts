@@ -132,7 +132,10 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`sluice ${name}: ${describe(err)}${code ? ` [${code}]` : ''}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else if (!(err instanceof AppError || err instanceof ConfigError || err instanceof DataDirLockedError)) {
-      process.stderr.write('Run again with --debug for the stack trace.\n');
+      // Under `npm start`, npm keeps a bare --debug for itself: the flag must follow `--`.
+      const script = process.env.npm_lifecycle_event;
+      const again = !script ? '--debug' : `npm ${['start', 'test'].includes(script) ? script : `run ${script}`} -- --debug`;
+      process.stderr.write(`Run again with ${again} for the stack trace.\n`);
     }
     return 1;
   }

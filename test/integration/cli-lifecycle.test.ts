@@ -261,12 +261,19 @@ test(
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as net.AddressInfo).port;
     try {
-      const run = await runSluice(['start', '--port', String(port)], { ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'info' });
+      // As `npm start` runs it: npm keeps a bare --debug for itself, so the hint names the form that reaches Sluice.
+      const run = await runSluice(['start', '--port', String(port)], {
+        ...store.env,
+        SLUICE_ADMIN_TOKEN: TOKEN,
+        LOG_LEVEL: 'info',
+        npm_lifecycle_event: 'start',
+      });
       assert.equal(run.code, 1);
       assert.match(
         run.stderr,
         new RegExp(`127\\.0\\.0\\.1:${port} is already in use; stop what listens there or set PORT \\[EADDRINUSE\\]`),
       );
+      assert.match(run.stderr, /Run again with npm start -- --debug for the stack trace/);
       // The workers and scheduled jobs started before the listen are stopped as on a SIGTERM: given time to finish
       // what they hold (a moment), never cut off, and never left running against a closed database.
       const lines = run.stdout
