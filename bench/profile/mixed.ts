@@ -16,7 +16,9 @@ const perPhase = Number(process.env.PROF_EVENTS ?? 20_000);
 const rounds = Number(process.env.PROF_ROUNDS ?? 2);
 
 type Kind = 'valid' | 'forged' | 'stale' | 'unsigned' | 'not-json';
-const BAD: Kind[] = process.env.PROF_BAD_KINDS ? (process.env.PROF_BAD_KINDS.split(',') as Kind[]) : ['forged', 'stale', 'unsigned', 'not-json'];
+const BAD: Kind[] = process.env.PROF_BAD_KINDS
+  ? (process.env.PROF_BAD_KINDS.split(',') as Kind[])
+  : ['forged', 'stale', 'unsigned', 'not-json'];
 
 function spoil(e: SignedEvent, kind: Kind): SignedEvent {
   const payload = e.body.toString();
