@@ -428,7 +428,8 @@ function ordinaryUser(): { name: string; uid: number; gid: number } | undefined 
     return undefined;
   }
   const can = (flag: string, file: string) => spawnSync('test', [flag, file], { uid: user.uid, gid: user.gid }).status === 0;
-  return can('-r', SLUICE_ENTRY) && can('-x', postgres) ? user : undefined;
+  // Node itself too: a node unpacked into a private temporary dir (CI's Node 24) cannot be run by nobody.
+  return can('-r', SLUICE_ENTRY) && can('-x', postgres) && can('-x', process.execPath) ? user : undefined;
 }
 
 /** `sluice <args>` run as another user. */
