@@ -19,6 +19,43 @@ function permutations<T>(items: T[]): T[][] {
   return items.flatMap((x, i) => permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [x, ...rest]));
 }
 
+/** A succeeded charge of 1,000 (customer cus_of_<id>) with `refunded` of it refunded, as charge events carry it. */
+function refundedCharge(id: string, refunded: number) {
+  return {
+    id,
+    object: 'charge',
+    customer: id === 'ch_refund' ? 'cus_refund' : `cus_of_${id}`,
+    payment_intent: `pi_of_${id}`,
+    status: 'succeeded',
+    amount: 1000,
+    amount_refunded: refunded,
+    refunded: refunded === 1000,
+    currency: 'eur',
+  };
+}
+
+/** A refund object of `charge`, as charge.refund.updated carries it. */
+function refundOf(id: string, charge: string, amount: number, status: string, created: number, metadata: Record<string, string> = {}) {
+  return {
+    id,
+    object: 'refund',
+    amount,
+    charge,
+    payment_intent: `pi_of_${charge}`,
+    currency: 'eur',
+    created,
+    metadata,
+    reason: 'requested_by_customer',
+    status,
+    ...(status === 'failed' ? { failure_reason: 'expired_or_canceled_card' } : {}),
+  };
+}
+
+/** charge.refund.updated at `at` for this refund object, saying which of its fields changed. */
+function refundUpdated(refund: ReturnType<typeof refundOf>, at: number, previous: Record<string, unknown>): string {
+  return stripeEvent('charge.refund.updated', refund, { created: at, data: { object: refund, previous_attributes: previous } });
+}
+
 function subscription(id: string, status: string, extra: Record<string, unknown> = {}) {
   return {
     id,
@@ -110,6 +147,17 @@ describe('Stripe → CRM under hostile delivery orders', () => {
         [ws],
       )
     ).rows.map((r) => r.resource);
+
+  /** The payments of a workspace: a charge as its amount refunded, a refund as its id, status and amount. */
+  const stateOf = async (ws: string) => {
+    const { rows } = await app.db.query<{ provider_id: string; kind: string; status: string; amount: string; amount_refunded: string }>(
+      `SELECT provider_id, kind, status, amount, amount_refunded FROM payments WHERE workspace_id = $1 ORDER BY provider_id`,
+      [ws],
+    );
+    return rows.map((r) =>
+      r.kind === 'charge' ? ['charge', Number(r.amount_refunded)] : [r.provider_id, r.kind, r.status, Number(r.amount)],
+    );
+  };
 
   test('created / updated / deleted of one subscription in every order, in one batch and one by one, end as the newest says', async () => {
     const events = [
@@ -849,38 +897,8 @@ describe('Stripe → CRM under hostile delivery orders', () => {
   test('charge.refund.updated: the refund row follows it, the charge counts a refund once, and a failed one not at all', async () => {
     // API versions since 2022-11-15 list no refunds on the charge: charge.refunded says the new amount_refunded (a
     // refund counts from its creation, pending or not), charge.refund.updated the refund itself when it changes.
-    const charge = (refunded: number) => ({
-      id: 'ch_refund',
-      object: 'charge',
-      customer: 'cus_refund',
-      payment_intent: 'pi_refund',
-      status: 'succeeded',
-      amount: 1000,
-      amount_refunded: refunded,
-      refunded: refunded === 1000,
-      currency: 'eur',
-    });
-    const refund = (id: string, amount: number, status: string, created: number) => ({
-      id,
-      object: 'refund',
-      amount,
-      charge: 'ch_refund',
-      payment_intent: 'pi_refund',
-      currency: 'eur',
-      created,
-      reason: 'requested_by_customer',
-      status,
-      ...(status === 'failed' ? { failure_reason: 'expired_or_canceled_card' } : {}),
-    });
-    const stateOf = async (ws: string) => {
-      const { rows } = await app.db.query<{ provider_id: string; kind: string; status: string; amount: string; amount_refunded: string }>(
-        `SELECT provider_id, kind, status, amount, amount_refunded FROM payments WHERE workspace_id = $1 ORDER BY provider_id`,
-        [ws],
-      );
-      return rows.map((r) =>
-        r.kind === 'charge' ? ['charge', Number(r.amount_refunded)] : [r.provider_id, r.kind, r.status, Number(r.amount)],
-      );
-    };
+    const charge = (refunded: number) => refundedCharge('ch_refund', refunded);
+    const refund = (id: string, amount: number, status: string, created: number) => refundOf(id, 'ch_refund', amount, status, created);
     const succeeded = stripeEvent('charge.succeeded', charge(0), { created: T0 });
     const refunded = stripeEvent('charge.refunded', charge(500), { created: T0 + 60 });
     // A pending refund that succeeds: the charge already counts it, so it stays at 500, and one order.refunded.
@@ -957,6 +975,55 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     const detail = await get(ws, '/customers/cus_refund');
     assert.deepEqual(detail.payments.map((p: any) => p.providerId).sort(), ['ch_refund', 're_two']);
     assert.ok(detail.timeline.some((e: any) => e.type === 'charge.refund.updated'));
+  });
+
+  test('a refund that failed: a later charge event, updates after the failure and a refund seen before its charge count it once', async () => {
+    // re_a (500) fails a minute after it was made; the charge's next refund (re_b, 300) comes later, and Stripe's
+    // charge.refunded then counts only re_b. A metadata change of re_a after all that must not take it off again.
+    const reA = (status: string, metadata: Record<string, string> = {}) => refundOf('re_a', 'ch_twice', 500, status, T0 + 60, metadata);
+    const events = [
+      stripeEvent('charge.succeeded', refundedCharge('ch_twice', 0), { created: T0 }),
+      stripeEvent('charge.refunded', refundedCharge('ch_twice', 500), { created: T0 + 60 }),
+      refundUpdated(reA('failed'), T0 + 100, { status: 'pending' }),
+      stripeEvent('charge.refunded', refundedCharge('ch_twice', 300), { created: T0 + 200 }),
+      refundUpdated(reA('failed', { ticket: '42' }), T0 + 300, { metadata: {} }),
+    ];
+    for (const mode of ['one batch', 'one by one'] as const) {
+      for (const order of permutations(events)) {
+        const ws = await workspace();
+        await deliver(ws, order, mode);
+        const label = `${mode}: ${order.map((e) => events.indexOf(e)).join(',')}`;
+        assert.deepEqual(
+          await stateOf(ws),
+          [
+            ['charge', 300],
+            ['re_a', 'refund', 'failed', 500],
+          ],
+          label,
+        );
+      }
+    }
+
+    // A second refund of the amount the failed one had: a refund of its own, so its own order.refunded.
+    const again = [...events.slice(0, 3), stripeEvent('charge.refunded', refundedCharge('ch_twice', 500), { created: T0 + 200 })];
+    const ws = await workspace();
+    await deliver(ws, again, 'one by one');
+    assert.deepEqual(await stateOf(ws), [
+      ['charge', 500],
+      ['re_a', 'refund', 'failed', 500],
+    ]);
+    const refunds = (await get(ws, '/messages?type=order.refunded')).data.map((m: any) => m.data.payment.amountRefunded);
+    assert.deepEqual(refunds, [500, 500]);
+
+    // The refund's update before anything of its charge: the refund is the charge's customer's once the charge is known.
+    const late = await workspace();
+    await deliver(late, [events[2]!, events[0]!], 'one by one');
+    const detail = await get(late, '/customers/cus_of_ch_twice');
+    assert.deepEqual(detail.payments.map((p: any) => p.providerId).sort(), ['ch_twice', 're_a']);
+    assert.ok(
+      detail.timeline.some((e: any) => e.type === 'charge.refund.updated'),
+      JSON.stringify(detail.timeline.map((e: any) => e.type)),
+    );
   });
 
   test('two workspaces with the same Stripe ids never touch each other', async () => {

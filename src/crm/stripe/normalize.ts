@@ -282,6 +282,7 @@ export function refundValues(r: Obj, charge: Obj) {
     amount_refunded: null,
     currency: str(r.currency),
     failure_message: str(r.reason) ?? str(r.failure_reason),
+    refund_created_at: time(r.created),
   };
 }
 

@@ -8,11 +8,13 @@ import {
   ensureCustomerLinked,
   ensureStubs,
   findCrmRow,
-  giveBackRefund,
   invoiceOfPaymentIntent,
   linkCustomerEvent,
   paymentIntentOfInvoice,
-  refundsUndoneAfter,
+  noteRefundUndone,
+  recountChargeRefunded,
+  refundsUndoneAround,
+  adoptChargeRefunds,
   upsertGuarded,
   type CrmRow,
   type CrmTable,
@@ -50,7 +52,6 @@ import {
   refundValues,
   subscriptionRank,
   subscriptionValues,
-  time,
   UNDONE_REFUND_STATUSES,
 } from './normalize.js';
 
@@ -366,21 +367,30 @@ async function projectCharge(p: Projection): Promise<void> {
   const providerId = idOf(c)!;
   const customerId = await p.customer(c.customer);
   const own = chargeValues(c);
-  const undone = await refundsUndoneSince(p, c, own.amount_refunded);
+  // The refunds it lists first, so that those it says failed count as failed by its time below.
+  await projectRefunds(p, c, customerId);
+  const reported = Number(own.amount_refunded ?? 0) || 0;
+  const undone = reported > 0 || listedRefunds(c).length > 0 ? await refundsUndoneAround(p.tx, p.key(providerId), p.ts) : undefined;
   const values = (o: Obj) => {
     const v = { ...chargeValues(o), customer_id: customerId };
-    // Only the event's own object: a charge fetched to settle a tie is the charge as it is now, every refund's end
-    // counted already.
-    return o === c && undone > 0 ? { ...v, amount_refunded: Math.max(Number(v.amount_refunded ?? 0) - undone, 0) } : v;
+    // The event's own object: what it reported is kept, and the refunds it counted that failed since are taken off
+    // (recountChargeRefunded does the same when such a failure is projected after it). A charge fetched to settle
+    // a tie is the charge as it is now, every refund's end counted already, and has no event's figure to keep.
+    if (o !== c) return { ...v, reported_amount_refunded: null };
+    const counted = Math.max(reported - (undone?.undoneAfter ?? 0), 0);
+    return { ...v, reported_amount_refunded: own.amount_refunded, amount_refunded: own.amount_refunded === null ? null : counted };
   };
   // amount_refunded only grows, so it extends the rank: a later refund state wins a same-second tie. The rank is
   // an int4 column: the status stage steps by 200,000,000 so that its highest (8) plus any refunded amount below
   // that stays under 2^31. (Stepping by 10^9 put every succeeded or failed charge at the int4 cap whatever it had
   // refunded, so a charge.succeeded could win its same-second charge.refunded and the refund was lost.)
   const stage = CHARGE_RANK[own.status ?? ''] ?? 0;
-  const refunded = Math.min(Math.max(Number(own.amount_refunded ?? 0) || 0, 0), CHARGE_RANK_STEP - 1);
+  const refunded = Math.min(Math.max(reported, 0), CHARGE_RANK_STEP - 1);
   const r = await p.upsertObject('payments', values, stage * CHARGE_RANK_STEP + refunded);
-  await projectRefunds(p, c, customerId);
+  if (customerId) {
+    const adopted = await adoptChargeRefunds(p.tx, p.key(providerId), customerId, own.invoice_provider_id);
+    for (const eventId of adopted) await linkCustomerEvent(p.tx, customerId, eventId);
+  }
   if (!r.applied) return;
   const old = firstKnown(r.old) ? undefined : r.old;
   const now = r.row;
@@ -414,7 +424,10 @@ async function projectCharge(p: Projection): Promise<void> {
     await p.publish('payment.failed', `charge:${providerId}`, data);
   }
   if (Number(now.amount_refunded ?? 0) > Number(old?.amount_refunded ?? 0)) {
-    await p.publish('order.refunded', `charge:${providerId}:${String(now.amount_refunded)}`, data);
+    // Keyed by all that was ever refunded by then, failed refunds included: a new refund of the amount a failed one
+    // had is news of its own, where the charge's amount_refunded alone says the same figure again.
+    const gross = Number(now.reported_amount_refunded ?? now.amount_refunded) + (undone?.undoneBy ?? 0);
+    await p.publish('order.refunded', `charge:${providerId}:${String(gross)}`, data);
   }
 }
 
@@ -431,22 +444,8 @@ async function projectRefunds(p: Projection, charge: Obj, customerId: string | n
     if (!providerId) continue;
     const values = { ...refundValues(refund, charge), customer_id: customerId };
     await p.upsert('payments', providerId, values, REFUND_RANK[values.status ?? ''] ?? 0);
+    if (UNDONE_REFUND_STATUSES.includes(values.status ?? '')) await noteRefundUndone(p.tx, p.key(providerId), p.ts);
   }
-}
-
-/**
- * How much of a charge event's amount_refunded is for refunds that failed or were canceled after it (their
- * charge.refund.updated projected first): it counted them when it was sent, the charge no longer does. A refund the
- * event itself lists as failed or canceled is not counted by it. Asked only of an event that says something was
- * refunded.
- */
-async function refundsUndoneSince(p: Projection, charge: Obj, amountRefunded: number | null): Promise<number> {
-  if (!(Number(amountRefunded ?? 0) > 0)) return 0;
-  const listed = new Map(listedRefunds(charge).map((r) => [idOf(r), refundValues(r, charge).status]));
-  const rows = await refundsUndoneAfter(p.tx, p.event.workspaceId, 'stripe', idOf(charge)!, p.ts);
-  return rows
-    .filter((r) => !UNDONE_REFUND_STATUSES.includes(listed.get(r.provider_id) ?? ''))
-    .reduce((sum, r) => sum + (Number(r.amount ?? 0) || 0), 0);
 }
 
 /**
@@ -454,8 +453,10 @@ async function refundsUndoneSince(p: Projection, charge: Obj, amountRefunded: nu
  * its metadata changed. It writes the refund's own row, the one a refund listed on its charge writes, under the
  * version rule (a same-second tie goes to the refund's end: REFUND_RANK). The charge's amountRefunded counts a refund
  * from its creation (the charge.refunded sent then says so), so a refund that succeeds adds nothing to it, and is not
- * counted twice; one that failed or was canceled gives its amount back (giveBackRefund here, refundsUndoneSince when
- * the charge's event is projected after this one). Publishes nothing: no business event says that a refund failed.
+ * counted twice; one that failed or was canceled is no longer counted by the charge events it is older than
+ * (noteRefundUndone keeps the earliest time it was seen ended, whatever the order, and recountChargeRefunded applies
+ * it; projectCharge does the same when the charge's event comes later). Publishes nothing: no business event says
+ * that a refund failed.
  */
 async function projectRefundUpdate(p: Projection): Promise<void> {
   const refund = p.object;
@@ -471,14 +472,11 @@ async function projectRefundUpdate(p: Projection): Promise<void> {
     payment_intent: charge?.payment_intent_provider_id ?? null,
   };
   const status = refundValues(refund, chargeRefs).status;
-  const r = await p.upsertObject(
-    'payments',
-    (o) => ({ ...refundValues(o, chargeRefs), customer_id: customerId }),
-    REFUND_RANK[status ?? ''] ?? 0,
-  );
-  const undone = (row: CrmRow | undefined) => row !== undefined && !row.stub && UNDONE_REFUND_STATUSES.includes(String(row.status));
-  if (!r.applied || !chargeId || !undone(r.row) || undone(r.old)) return;
-  await giveBackRefund(p.tx, p.key(chargeId), Number(r.row.amount ?? 0) || 0, p.ts, time(refund.created));
+  await p.upsertObject('payments', (o) => ({ ...refundValues(o, chargeRefs), customer_id: customerId }), REFUND_RANK[status ?? ''] ?? 0);
+  // An older event than the row's still says the refund had ended by its time: the earliest of them counts.
+  if (!UNDONE_REFUND_STATUSES.includes(status ?? '')) return;
+  await noteRefundUndone(p.tx, p.key(idOf(refund)!), p.ts);
+  if (chargeId) await recountChargeRefunded(p.tx, p.key(chargeId));
 }
 
 /** Records the invoice ↔ payment link (publishes nothing: the invoice and the charge publish the payment). */

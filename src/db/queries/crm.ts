@@ -542,47 +542,79 @@ export async function setPersonId(db: Queryable, personId: string, customerIds: 
 }
 
 /**
- * Refunds of a charge that failed or were canceled, as written by events newer than `after` (the charge event being
- * projected): the amount that event's amount_refunded still counts for them.
+ * The refunds of a charge that a charge event at `at` counted in its amount_refunded (Stripe counts a refund from its
+ * creation, pending included; a creation time not known counts as earlier) and that have since ended failed or
+ * canceled (`undoneAfter`: the event counted them, the charge no longer does), and those it no longer counted because
+ * they had ended by then (`undoneBy`): together with the event's own figure, every refund ever made by then.
  */
-export async function refundsUndoneAfter(
-  db: Queryable,
-  workspaceId: string,
-  provider: string,
-  chargeProviderId: string,
-  after: Date,
-): Promise<{ provider_id: string; amount: string | null }[]> {
-  const { rows } = await db.query<{ provider_id: string; amount: string | null }>(
-    `SELECT provider_id, amount FROM payments
-     WHERE workspace_id = $1 AND charge_provider_id = $2 AND provider = $3 AND kind = 'refund'
-       AND status IN ('failed', 'canceled') AND source_ts > $4`,
-    [workspaceId, chargeProviderId, provider, after],
+export async function refundsUndoneAround(db: Queryable, charge: ObjectKey, at: Date): Promise<{ undoneAfter: number; undoneBy: number }> {
+  const { rows } = await db.query<{ after: string | null; by: string | null }>(
+    `SELECT sum(amount) FILTER (WHERE undone_at > $4) AS after, sum(amount) FILTER (WHERE undone_at <= $4) AS by
+     FROM payments
+     WHERE workspace_id = $1 AND charge_provider_id = $3 AND provider = $2 AND kind = 'refund' AND NOT stub
+       AND undone_at IS NOT NULL AND (refund_created_at IS NULL OR refund_created_at <= $4)`,
+    [charge.workspaceId, charge.provider, charge.providerId, at],
   );
-  return rows;
+  return { undoneAfter: Number(rows[0]?.after ?? 0) || 0, undoneBy: Number(rows[0]?.by ?? 0) || 0 };
 }
 
 /**
- * Takes a refund that failed or was canceled off its charge's amount_refunded (never below 0), where the charge's row
- * counts it: written by a charge event older than the refund's event (a newer one says the refund failed already) and
- * not older than the refund (an older one never counted it; `refundCreated` null: not known, taken as older). The row
- * keeps its version: it is still its newest charge event's, which the next newer one overwrites as usual. The
- * charge's row as it now is, or undefined when it was not changed.
+ * Records that a refund was failed or canceled by `at` (an event saying so): its row keeps the earliest such time,
+ * whichever order the events came in. Nothing when the refund has no row yet.
  */
-export async function giveBackRefund(
+export async function noteRefundUndone(db: Queryable, refund: ObjectKey, at: Date): Promise<void> {
+  await db.query(
+    `UPDATE payments SET undone_at = $4
+     WHERE workspace_id = $1 AND provider = $2 AND provider_id = $3 AND kind = 'refund' AND (undone_at IS NULL OR undone_at > $4)`,
+    [refund.workspaceId, refund.provider, refund.providerId, at],
+  );
+}
+
+/**
+ * Sets a charge's amount_refunded from what its event reported, less the refunds that event counted and that have
+ * ended failed or canceled since (see refundsUndoneAround): the same figure whatever order the charge's and the
+ * refunds' events were projected in. The row keeps its version. Nothing for a charge whose reported figure is not
+ * known (a stub, or a row written from the provider's API as it is now).
+ */
+export async function recountChargeRefunded(db: Queryable, charge: ObjectKey): Promise<void> {
+  await db.query(
+    `WITH c AS (
+       SELECT c.id, GREATEST(c.reported_amount_refunded - COALESCE((
+         SELECT sum(r.amount) FROM payments r
+         WHERE r.workspace_id = c.workspace_id AND r.charge_provider_id = c.provider_id AND r.provider = c.provider
+           AND r.kind = 'refund' AND NOT r.stub AND r.undone_at > c.source_ts
+           AND (r.refund_created_at IS NULL OR r.refund_created_at <= c.source_ts)), 0), 0) AS amount_refunded
+       FROM payments c
+       WHERE c.workspace_id = $1 AND c.provider = $2 AND c.provider_id = $3 AND c.kind = 'charge'
+         AND NOT c.stub AND NOT c.deleted AND c.reported_amount_refunded IS NOT NULL AND c.source_ts IS NOT NULL
+     )
+     UPDATE payments p SET amount_refunded = c.amount_refunded, updated_at = now()
+     FROM c WHERE p.id = c.id AND p.amount_refunded IS DISTINCT FROM c.amount_refunded`,
+    [charge.workspaceId, charge.provider, charge.providerId],
+  );
+}
+
+/**
+ * Gives the refunds of a charge seen before the charge was (their events name no customer) the charge's customer
+ * and invoice; the ids of the stored events that last wrote them, for the customer's timeline.
+ */
+export async function adoptChargeRefunds(
   db: Queryable,
   charge: ObjectKey,
-  amount: number,
-  refundEventTs: Date,
-  refundCreated: Date | null,
-): Promise<CrmRow | undefined> {
-  const { rows } = await db.query<CrmRow>(
-    `UPDATE payments SET amount_refunded = GREATEST(COALESCE(amount_refunded, 0) - $4, 0), updated_at = now()
-     WHERE workspace_id = $1 AND provider = $2 AND provider_id = $3 AND kind = 'charge' AND NOT stub AND NOT deleted
-       AND COALESCE(amount_refunded, 0) > 0 AND source_ts < $5 AND ($6::timestamptz IS NULL OR source_ts >= $6)
-     RETURNING *`,
-    [charge.workspaceId, charge.provider, charge.providerId, amount, refundEventTs, refundCreated],
+  customerId: string,
+  invoiceProviderId: string | null,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH adopted AS (
+       UPDATE payments SET customer_id = $4, invoice_provider_id = COALESCE(invoice_provider_id, $5), updated_at = now()
+       WHERE workspace_id = $1 AND charge_provider_id = $3 AND provider = $2 AND kind = 'refund' AND customer_id IS NULL
+       RETURNING source_event_id
+     )
+     SELECT e.id FROM adopted a
+     JOIN events e ON e.workspace_id = $1 AND e.provider = $2 AND e.provider_event_id = a.source_event_id`,
+    [charge.workspaceId, charge.provider, charge.providerId, customerId, invoiceProviderId],
   );
-  return rows[0];
+  return rows.map((r) => r.id);
 }
 
 /** The payment intent a stored charge or payment intent row links to this invoice, if any. */

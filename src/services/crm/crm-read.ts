@@ -16,8 +16,19 @@ import { oneOf, optionalString, page, parseCursor, parseLimit, parseTime } from 
 
 type Row = Record<string, unknown> & { id: string };
 // Bookkeeping of the order-safety guard and of the parity checker's queue (when a check is due, who holds it);
-// `next_check_at` stays visible: it says when the customer is checked next.
-const HIDDEN = new Set(['workspace_id', 'source_rank', 'source_event_id', 'stub', 'check_due_at', 'check_lease_until']);
+// `next_check_at` stays visible: it says when the customer is checked next. A charge's refund accounting
+// (migration 0034) is bookkeeping too: `amountRefunded` is its result.
+const HIDDEN = new Set([
+  'workspace_id',
+  'source_rank',
+  'source_event_id',
+  'stub',
+  'check_due_at',
+  'check_lease_until',
+  'reported_amount_refunded',
+  'refund_created_at',
+  'undone_at',
+]);
 
 function camel(row: Row): Row {
   const out: Record<string, unknown> = {};
