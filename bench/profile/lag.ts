@@ -1,7 +1,8 @@
 // Receipt → processed lag at a fixed offered rate (default 1,000/s for 10 s) on a fresh database of the local
 // PostgreSQL, `sluice start` with every role: prints the lag percentiles overall and per second of receipt, so a
 // periodic stall (a statistics refresh, a checkpoint, a long batch) shows where it falls, and the CPU each process
-// used meanwhile. PROF_RATE, PROF_SECONDS, PROF_ROLE, PROF_SQL and SLUICE_* pass through. Loopback only, bounded.
+// used meanwhile. PROF_RATE, PROF_SECONDS, PROF_ROLE, PROF_SQL, PROF_WARMUP and SLUICE_* pass through. Loopback only,
+// bounded.
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient, pct } from '../compare/load.js';
@@ -18,7 +19,8 @@ const ws = (await sluice.api('POST', '/workspaces', { name: 'profile' })).id;
 await sluice.api('PUT', `/workspaces/${ws}/connections/stripe`, { webhookSecrets: [WEBHOOK_SECRET] });
 if (process.env.PROF_SQL) for (const q of process.env.PROF_SQL.split(';')) await db.admin.query(q.replaceAll('$DB', db.name));
 const client = new LoadClient(`${sluice.base}/webhooks/stripe/${ws}`, 32);
-await client.closedLoop(signedEvents(1000, 500_000), 10_000); // warm-up, then let it drain
+// Warm-up (PROF_WARMUP events, default 1,000), then let it drain.
+await client.closedLoop(signedEvents(Number(process.env.PROF_WARMUP ?? 1000), 500_000), 10_000);
 const c = new pg.Client(db.url);
 await c.connect();
 const pendingCount = async () => Number((await c.query(`SELECT count(*) FROM events WHERE status = 'received'`)).rows[0].count);
