@@ -192,6 +192,30 @@ describe('Piano', () => {
     }
   });
 
+  test('an access expiry no date can hold reads as none, in the row and in the order: the event is processed, not failed', async () => {
+    const ws = await workspace('odd expiries');
+    const base = { version: 2, aid: AID, type: 'access_granted', event: 'new_purchase', rid: 'RODD' };
+    for (const p of [
+      { ...base, uid: 'odd1', access_id: 'ODD1', expires: 1e300 },
+      { ...base, uid: 'odd2', access_id: 'ODD2', expires: '99999999999999999' },
+      // Two modifies, the second dated in milliseconds (E1, earlier than E2): ranked by the date, not by the digits.
+      { ...base, uid: 'odd3', access_id: 'ODD3', type: 'access_modified', event: 'subscription_updated', expires: E2 },
+      { ...base, uid: 'odd3', access_id: 'ODD3', type: 'access_modified', event: 'subscription_updated', expires: E1 * 1000 },
+    ]) {
+      assert.equal((await sendPiano(app.url, ws, pianoData(p, KEY))).status, 200);
+    }
+    await drained(ws);
+    assert.deepEqual(
+      (await events(ws)).filter((e) => e.status !== 'processed').map((e) => `${e.type}:${e.status}:${e.error}`),
+      [],
+    );
+    const rows = Object.fromEntries(((await call('GET', ws, '/access')).body.data as any[]).map((a) => [a.providerAccessId, a]));
+    assert.equal(rows.ODD1.status, 'active');
+    assert.equal(rows.ODD1.expiresAt, null);
+    assert.equal(rows.ODD2.expiresAt, null);
+    assert.equal(rows.ODD3.expiresAt, new Date(E2 * 1000).toISOString(), 'the later expiry wins whatever its unit');
+  });
+
   test("with an API token, a revoke is checked against Piano's API first", async () => {
     const ws = await workspace('confirm', { apiToken: 'piano_api_token_123' });
     let active = true;

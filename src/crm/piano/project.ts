@@ -195,8 +195,10 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
   const rid = str(pp.p.rid) ?? 'unknown';
   const accessId = str(pp.p.access_id);
   const providerId = accessId ?? `${pp.uid ?? 'anonymous'}:${rid}`;
-  const expiresSeconds = typeof pp.p.expires === 'number' || typeof pp.p.expires === 'string' ? Number(pp.p.expires) || null : null;
-  const expires = unixSeconds(expiresSeconds);
+  // A date no timestamp can hold (`expires: 1e300`) reads as none, as for subscriptions; the order within a stage is
+  // by the date read (a value in milliseconds is that date), not by the digits sent.
+  const expires = dateOf(typeof pp.p.expires === 'number' || typeof pp.p.expires === 'string' ? Number(pp.p.expires) || null : null);
+  const expiresSeconds = expires ? Math.floor(expires.getTime() / 1000) : null;
   const existing = await findCrmRow(pp.tx, 'access', pp.stored.workspaceId, 'piano', providerId);
 
   // Confirm with Piano before revoking, and before reopening a revoked row (see the header).
