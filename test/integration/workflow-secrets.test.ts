@@ -66,4 +66,24 @@ describe('workflow secrets', () => {
     // Stored again under the same name, it is a new secret.
     assert.equal((await call('PUT', '/secrets/GONE', { value: 'back' })).body.created, true);
   });
+
+  test('storing or replacing a secret is in the audit log (who, which name, created or replaced), never its value', async () => {
+    const admin = (await call('POST', '/api-keys', { name: 'deploy', role: 'admin' })).body;
+    const value = 'audit-marker-secret-value-7f3a';
+    assert.equal((await call('PUT', '/secrets/AUDITED', { value }, admin.key as string)).body.created, true);
+    assert.equal((await call('PUT', '/secrets/AUDITED', { value: `${value}-2` })).body.created, false);
+    const log = await call('GET', '/audit-log');
+    assert.equal(log.status, 200);
+    const entries = (log.body.data as { action: string; target: string; actor: string; detail: Record<string, unknown> }[]).filter(
+      (e) => e.target === 'AUDITED',
+    );
+    assert.deepEqual(
+      entries.map((e) => [e.action, e.actor, e.detail]),
+      [
+        ['workflow.secret.saved', 'admin', { replaced: true }],
+        ['workflow.secret.saved', admin.id, { replaced: false }],
+      ],
+    );
+    assert.ok(!JSON.stringify(log.body).includes(value), 'the audit log holds the value');
+  });
 });

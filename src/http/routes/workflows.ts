@@ -295,7 +295,7 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         response: { 200: view({ name: Type.String(), created: Type.Boolean() }), ...apiErrors(400) },
       },
     },
-    async (r) => saveWorkflowSecret(ctx, r.params.ws, r.params.name, r.body),
+    async (r) => saveWorkflowSecret(ctx, r.params.ws, r.params.name, r.body, r.principal),
   );
   app.delete(
     '/workspaces/:ws/secrets/:name',

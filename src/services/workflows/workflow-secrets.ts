@@ -18,7 +18,8 @@ function checkName(name: string): void {
     });
 }
 
-export async function saveWorkflowSecret(ctx: Ctx, workspaceId: string, name: string, input: unknown) {
+/** Storing or replacing a secret is changing a credential: it is audited (the name, never the value), like its deletion. */
+export async function saveWorkflowSecret(ctx: Ctx, workspaceId: string, name: string, input: unknown, actor: Actor) {
   checkName(name);
   const body = asObject(input);
   const value = body.value;
@@ -40,7 +41,11 @@ export async function saveWorkflowSecret(ctx: Ctx, workspaceId: string, name: st
   }
   if (Object.keys(body).some((k) => k !== 'value')) throw new ValidationError('the body is {value}', { field: 'value' });
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
-  const created = await putSecret(ctx.db, workspaceId, name, ctx.secretBox.seal(value));
+  const created = await ctx.db.transaction(async (tx) => {
+    const isNew = await putSecret(tx, workspaceId, name, ctx.secretBox.seal(value));
+    await recordAudit({ ...ctx, db: tx as Ctx['db'] }, actor, workspaceId, 'workflow.secret.saved', name, { replaced: !isNew });
+    return isNew;
+  });
   return { name, created };
 }
 
