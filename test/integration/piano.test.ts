@@ -216,6 +216,26 @@ describe('Piano', () => {
     assert.equal(rows.ODD3.expiresAt, new Date(E2 * 1000).toISOString(), 'the later expiry wins whatever its unit');
   });
 
+  test('a refund whose amount no amount column can hold is kept without the amount: processed, not failed', async () => {
+    const ws = await workspace('odd refunds');
+    for (const p of [
+      { version: 2, aid: AID, type: 'payment_refund', uid: 'rf1', payment_id: 'PAYHUGE', amount: 1e20, currency: 'EUR' },
+      { version: 2, aid: AID, type: 'payment_refund', uid: 'rf2', payment_id: 'PAYOK', amount: '12.34', currency: 'EUR' },
+    ]) {
+      assert.equal((await sendPiano(app.url, ws, pianoData(p, KEY))).status, 200);
+    }
+    await drained(ws);
+    assert.deepEqual(
+      (await events(ws)).filter((e) => e.status !== 'processed').map((e) => `${e.type}:${e.status}:${e.error}`),
+      [],
+    );
+    const payments = Object.fromEntries(((await call('GET', ws, '/payments')).body.data as any[]).map((p) => [p.providerId, p]));
+    assert.equal(payments['refund:PAYHUGE'].amount, null);
+    assert.equal(payments['refund:PAYOK'].amount, 1234);
+    const refunded = (await call('GET', ws, '/messages?type=order.refunded')).body.data as any[];
+    assert.equal(refunded.length, 2, 'each refund is announced');
+  });
+
   test("with an API token, a revoke is checked against Piano's API first", async () => {
     const ws = await workspace('confirm', { apiToken: 'piano_api_token_123' });
     let active = true;

@@ -422,7 +422,8 @@ async function projectRefund(pp: PianoProjection): Promise<void> {
   const customer = await pp.customer();
   const paymentId = str(pp.p.payment_id);
   if (!paymentId) return;
-  const amount = Number(pp.p.amount);
+  // In cents; an amount no bigint column can hold (`amount: 1e20`) is left out rather than failing the refund.
+  const cents = Math.round(Number(pp.p.amount) * 100);
   const r = await pp.upsert(
     'payments',
     `refund:${paymentId}`,
@@ -431,7 +432,7 @@ async function projectRefund(pp: PianoProjection): Promise<void> {
       customer_id: customer?.id ?? null,
       charge_provider_id: paymentId,
       status: 'succeeded',
-      amount: Number.isFinite(amount) ? Math.round(amount * 100) : null,
+      amount: Number.isSafeInteger(cents) ? cents : null,
       currency: str(pp.p.currency),
     },
     { ts: pp.ts ?? EPOCH, rank: 0, eventId: pp.eventKey, deleted: false },
