@@ -277,6 +277,33 @@ describe('Piano', () => {
     assert.deepEqual((await call('GET', ws2, '/events?status=failed')).body.data, []);
   });
 
+  test("a rebuild after the confirmed access has run out decides as live processing did, with the API's answer of then", async () => {
+    const ws = await workspace('confirm then rebuild', { apiToken: 'piano_api_token_123' });
+    pianoApi.answer = (path) =>
+      path === '/publisher/user/access/list'
+        ? { code: 0, total: 1, accesses: [{ access_id: 'ACC8', granted: true, revoked: false, resource: { rid: 'R8' }, expire_date: E2 }] }
+        : { code: 404, message: 'unknown' };
+    const base = { version: 2, aid: AID, uid: 'reader8', rid: 'R8', access_id: 'ACC8', term_id: 'TM8' };
+    await sendPiano(app.url, ws, pianoData({ ...base, type: 'access_granted', event: 'new_purchase', expires: E1 }, KEY));
+    // Auto-renewal switched off: the API says the access still runs until E2.
+    await sendPiano(app.url, ws, pianoData({ ...base, type: 'access_revoked', event: 'subscription_canceled', expires: E1 }, KEY));
+    await drained(ws);
+    const [row] = (await call('GET', ws, '/access')).body.data;
+    assert.equal(row.status, 'active');
+    assert.equal(row.expiresAt, new Date(E2 * 1000).toISOString());
+
+    // A day after E2 the access has run out, but what Piano answered then has not changed: nothing to redo.
+    const real = app.ctx.now;
+    app.ctx.now = () => (E2 + 86_400) * 1000;
+    try {
+      const rebuild = await call('POST', ws, '/rebuild', {});
+      assert.equal(rebuild.status, 200, JSON.stringify(rebuild.body));
+      for (const [table, t] of Object.entries<any>(rebuild.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
+    } finally {
+      app.ctx.now = real;
+    }
+  });
+
   test('one person across Piano and Stripe, linked by email', async () => {
     const ws = await workspace('merge');
     await call('PUT', ws, '/connections/stripe', { webhookSecrets: ['whsec_merge_test'] });

@@ -185,7 +185,9 @@ function confirmed(
   if (!snapshot) return undefined;
   const list = Array.isArray(snapshot.accesses) ? (snapshot.accesses as ApiAccess[]) : [];
   const match = list.filter((a) => (accessId && a.access_id === accessId) || (rid && a.resource?.rid === rid));
-  const now = (pp.opts.now ?? Date.now)() / 1000;
+  // Judged as of when Piano answered (a rebuild long after must decide as live processing did); snapshots saved
+  // before they carried that time are judged as of now.
+  const now = typeof snapshot.fetchedAt === 'number' ? snapshot.fetchedAt : (pp.opts.now ?? Date.now)() / 1000;
   const live = match.find((a) => a.granted !== false && a.revoked !== true && (a.expire_date == null || a.expire_date > now));
   return live ? { active: true, expires: unixSeconds(live.expire_date) } : { active: false, expires: null };
 }

@@ -60,7 +60,8 @@ async function confirmPianoAccess(
     ctx.log.warn({ eventId: event.id, uid, reason: result.error }, 'could not confirm access with the Piano API; going by the event alone');
     return byRule;
   }
-  const snapshot = { accesses: result.value };
+  // When Piano answered, so that a rebuild after the access has run out reads the answer as it was read now.
+  const snapshot = { accesses: result.value, fetchedAt: Math.floor(ctx.now() / 1000) };
   await saveSnapshot(ctx.db, event.id, objectId, snapshot);
   ctx.metrics.tieRefetches.inc({ outcome: 'fetched' });
   return { ...options, snapshots: new Map(options.snapshots).set(objectId, snapshot) };
