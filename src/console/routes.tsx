@@ -84,15 +84,23 @@ export async function consoleRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx })
       const error = `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60_000)} minute(s).`;
       return sendHtml(reply, LoginPage({ nonce: request.nonce, csrf, next, email, error }), 429);
     }
+    // Counted as failures before the password is checked, in the same tick as the check above: checking takes a
+    // scrypt hash, and guesses sent all at once each passed the check before any of them had failed, so a burst
+    // of any size was checked in full. An attempt that did not fail is taken back.
+    const accountAt = perAccount.fail(accountKey);
+    const addressAt = perAddress.fail(request.ip);
     try {
       const { cookie } = await signIn(ctx, email, password);
       perAccount.reset(accountKey);
+      perAddress.forgive(request.ip, addressAt);
       setCookie(request, reply, SESSION_COOKIE, cookie);
       return reply.redirect(next, 303);
     } catch (err) {
-      if (!(err instanceof AppError) || err.status !== 401) throw err;
-      perAccount.fail(accountKey);
-      perAddress.fail(request.ip);
+      if (!(err instanceof AppError) || err.status !== 401) {
+        perAccount.forgive(accountKey, accountAt);
+        perAddress.forgive(request.ip, addressAt);
+        throw err;
+      }
       return sendHtml(reply, LoginPage({ nonce: request.nonce, csrf, next, email, error: 'The email or the password is not right.' }), 401);
     }
   });

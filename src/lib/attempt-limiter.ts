@@ -15,12 +15,24 @@ export class AttemptLimiter {
     return times.length < this.max ? 0 : times[0]! + this.windowMs - this.now();
   }
 
-  fail(key: string): void {
+  /** Counts a failure now; returns its time, for `forgive` (an attempt counted before its outcome is known). */
+  fail(key: string): number {
     const times = this.recent(key);
-    times.push(this.now());
+    const at = this.now();
+    times.push(at);
     this.failures.set(key, times);
     // Keep memory bounded under a flood of distinct keys: forget the oldest keys first.
     if (this.failures.size > 10_000) this.failures.delete(this.failures.keys().next().value!);
+    return at;
+  }
+
+  /** Takes back one failure counted at `at` (the attempt turned out not to fail). */
+  forgive(key: string, at: number): void {
+    const times = this.failures.get(key);
+    const i = times ? times.indexOf(at) : -1;
+    if (i === -1) return;
+    times!.splice(i, 1);
+    if (times!.length === 0) this.failures.delete(key);
   }
 
   reset(key: string): void {
