@@ -11,7 +11,7 @@ import { getScan, resumeScans, runScanToEnd, startScan, stopScans, type ScanRequ
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { createTestStore } from '../helpers/db.js';
 import { runSluice, startSluiceProcess } from '../helpers/sluice-process.js';
-import { pianoData, startPianoApi, type PianoApiStandIn } from '../helpers/piano.js';
+import { pianoData, sendPiano, startPianoApi, type PianoApiStandIn } from '../helpers/piano.js';
 import { startStripeApi, type StripeApiRequest, type StripeApiStandIn } from '../helpers/stripe-api.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 
@@ -572,5 +572,62 @@ describe('reconciliation scan', () => {
     assert.equal(refused.status, 'failed');
     assert.match(refused.error!, /Piano refused the API token/);
     assert.equal((await incidents(ws, 'scan_failed')).length, 1);
+  });
+  test('Piano: an access Piano now ends sooner than the CRM says is repaired to the expiry Piano reports', async () => {
+    const privateKey = 'ScanTestPianoPrivateKey0123456789ABCDEFH';
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'piano scan expiry' })).body.id;
+    const res = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/piano`, {
+      aid: 'AIDSCAN02',
+      privateKey,
+      apiToken: 'piano_token_scan2',
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const later = nowS() + 60 * 86400;
+    const sooner = nowS() + 10 * 86400;
+    const modified = {
+      version: 2,
+      type: 'access_modified',
+      event: 'subscription_updated',
+      aid: 'AIDSCAN02',
+      uid: 'PNI_scan_short',
+      rid: 'R_SHORT',
+      access_id: 'acc_short_1',
+      expires: later,
+    };
+    assert.equal((await sendPiano(app.url, ws, pianoData(modified, privateKey))).status, 200);
+    await waitFor(
+      async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0,
+      'processing',
+    );
+    const expiresOf = async () =>
+      (
+        await q<{ expires_at: Date }>(`SELECT expires_at FROM access WHERE workspace_id = $1 AND provider_id = 'acc_short_1'`, [ws])
+      )[0]!.expires_at.toISOString();
+    assert.equal(await expiresOf(), new Date(later * 1000).toISOString());
+
+    // Piano shortened it (an admin's edit whose webhook never came); its user has a subscription the CRM lacks.
+    piano.answer = (path) => {
+      if (path === '/publisher/webhook/list') return { code: 0, total: 0, webhooks: [] };
+      if (path === '/publisher/subscription/list') {
+        return {
+          code: 0,
+          total: 1,
+          subscriptions: [{ subscription_id: 'RCSHORT', status: 'active', auto_renew: true, user: { uid: 'PNI_scan_short' } }],
+        };
+      }
+      if (path === '/publisher/user/access/list') {
+        return {
+          code: 0,
+          total: 1,
+          accesses: [{ access_id: 'acc_short_1', granted: true, revoked: false, resource: { rid: 'R_SHORT' }, expire_date: sooner }],
+        };
+      }
+      return { code: 0 };
+    };
+    const run = await scan({ workspaceId: ws, provider: 'piano' });
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal(await expiresOf(), new Date(sooner * 1000).toISOString(), 'the expiry Piano reports');
+    const again = await scan({ workspaceId: ws, provider: 'piano' });
+    assert.equal(again.counts.repaired, 0, 'nothing left to repair');
   });
 });

@@ -203,8 +203,11 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
   const expiresSeconds = expires ? Math.floor(expires.getTime() / 1000) : null;
   const existing = await findCrmRow(pp.tx, 'access', pp.stored.workspaceId, 'piano', providerId);
 
-  // Confirm with Piano before revoking, and before reopening a revoked row (see the header).
-  const needsConfirm = pp.uid !== null && (stage === 3 || existing?.status === 'revoked');
+  // Confirm with Piano before revoking, and before reopening a revoked row (see the header). A scan's repair is
+  // confirmed too, and Piano's answer then settles the row whatever the rank order says: a repair that shortens an
+  // access (Piano's expiry earlier than the CRM's, within the same stage) would otherwise never apply.
+  const scanRepair = pp.event === 'sluice_scan';
+  const needsConfirm = pp.uid !== null && (stage === 3 || existing?.status === 'revoked' || scanRepair);
   const confirmKey = pp.uid ? accessConfirmKey(pp.uid) : '';
   if (needsConfirm && !pp.opts.snapshots?.has(confirmKey)) {
     if (pp.opts.refetchable?.(confirmKey)) throw new RefetchNeeded(confirmKey);
@@ -220,7 +223,7 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
     status = api.active ? 'active' : 'revoked';
     if (api.active) expiresAt = api.expires;
     // The API's word settles it whatever the rank order says.
-    force = stage === 3 ? api.active : api.active && existing?.status === 'revoked';
+    force = scanRepair || (stage === 3 ? api.active : api.active && existing?.status === 'revoked');
   }
   const r = await pp.upsert(
     'access',
