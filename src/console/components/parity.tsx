@@ -79,10 +79,12 @@ export function plain(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Words for a detail's key: `expectedStatus` → "Expected status". */
+/** Words for a detail's key: `expectedStatus` → "Expected status", `p95Seconds` → "P95 seconds", `belowInARow` →
+ *  "Below in a row" (a digit ends a word too, and a one-letter word is split from the capital word after it). */
 export function words(key: string): string {
   const w = key
-    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1 $2')
     .replace(/_/g, ' ')
     .toLowerCase();
   return w.charAt(0).toUpperCase() + w.slice(1);
