@@ -8,6 +8,7 @@ import {
   createDeliverySender,
   deliveryLeaseSeconds,
   giveBackDeliveries,
+  giveBackInterruptedDeliveries,
   refreshDeliveryQueueStatistics,
   renewDeliveries,
 } from '../services/outbound/claim-deliveries.js';
@@ -37,8 +38,10 @@ export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
         await attemptDelivery(ctx, sender, workerId, delivery, freed);
       },
     },
-    // Nothing holds a delivery locked while its request is out: what is left at the deadline is given back.
+    // Nothing holds a delivery locked while its request is out: what is left at the deadline is given back, each
+    // attempt noted as interrupted (the receiver may have had the request) and still counted.
     releaseAtDeadline: true,
+    releaseAtDeadlineWith: (workerId, ids) => giveBackInterruptedDeliveries(ctx, workerId, ids),
   });
   return {
     id: runner.id,

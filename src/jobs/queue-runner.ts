@@ -47,6 +47,9 @@ export interface QueueRunnerSpec<T extends { id: string }> {
    * locked in a transaction (a release would only wait for it): their leases expire instead.
    */
   releaseAtDeadline: boolean;
+  /** How rows still held at the stop deadline are given back, when `release` (which uncounts their attempt) is not
+   *  right for work already under way: a delivery whose request is out has reached its receiver, maybe. */
+  releaseAtDeadlineWith?: (workerId: string, ids: readonly string[]) => Promise<void>;
 }
 
 export interface QueueRunner {
@@ -210,7 +213,9 @@ export function startQueueRunner<T extends { id: string }>(spec: QueueRunnerSpec
       const left = [...held];
       if (spec.releaseAtDeadline) {
         spec.log.warn({ queue: spec.name, held: left.length }, 'work still in hand at shutdown is given back and will run again');
-        await spec.release(id, left).catch(() => undefined);
+        await (spec.releaseAtDeadlineWith ?? spec.release)(id, left).catch((err: unknown) =>
+          spec.log.warn({ err, queue: spec.name }, 'could not give back the work in hand; its claims expire with their lease'),
+        );
       } else {
         spec.log.warn({ queue: spec.name, held: left.length }, 'worker did not finish in time; its claims expire with their lease');
       }

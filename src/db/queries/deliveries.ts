@@ -214,8 +214,11 @@ export async function recordAttempts(
                             $10::text[], $11::float8[])
          AS t(id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome, retry_in)
      ), attempts AS (
+       -- Only while this worker holds the claim: one it gave back at a stop's deadline, or one another sender took
+       -- over after its lease ran out, has had this attempt noted as interrupted already.
        INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome)
-       SELECT id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome FROM input
+       SELECT i.id, i.delivery_id, i.endpoint_id, i.started_at, i.duration_ms, i.status_code, i.response_excerpt, i.error, i.outcome
+       FROM input i JOIN deliveries d ON d.id = i.delivery_id AND d.locked_by = $1
      ), moved AS (
        UPDATE deliveries d
        SET status = CASE i.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'retry' THEN 'pending' ELSE 'failed' END,
@@ -271,6 +274,33 @@ export async function releaseAllDeliveryClaims(db: Queryable): Promise<{ id: str
 export const INTERRUPTED_ATTEMPT_ERROR =
   'interrupted: the sender stopped (a crash, kill -9, or the database out of reach for longer than the claim) before ' +
   'recording this attempt; the request may or may not have reached the receiver, and the next attempt has the same webhook-id';
+
+/** The error of the attempt noted for a delivery whose request was still out when a stop's deadline came. */
+export const STOPPED_ATTEMPT_ERROR =
+  'interrupted: Sluice was stopping and the receiver had not answered within SLUICE_SHUTDOWN_TIMEOUT_MS; the request may ' +
+  'or may not have reached the receiver, and the next attempt has the same webhook-id';
+
+/**
+ * At a stop's deadline: frees the claims this worker still holds among `ids` and notes each one's attempt as
+ * interrupted, keeping it counted (its request was out: the receiver may have it). Answers how many were freed.
+ */
+export async function interruptDeliveryClaims(db: Queryable, workerId: string, ids: readonly string[], now: number): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rows } = await db.query<{ n: number }>(
+    `WITH freed AS (
+       UPDATE deliveries SET locked_by = NULL, locked_until = NULL
+       WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${DELIVERY_QUEUE.waiting}'
+       RETURNING id, endpoint_id
+     ), noted AS (
+       INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, error, outcome)
+       SELECT t.attempt_id, f.id, f.endpoint_id, $4, 0, $5, 'retry'
+       FROM unnest($1::text[], $3::text[]) AS t(delivery_id, attempt_id) JOIN freed f ON f.id = t.delivery_id
+     )
+     SELECT count(*)::int AS n FROM freed`,
+    [ids, workerId, ids.map(() => newId('att', now)), new Date(now), STOPPED_ATTEMPT_ERROR],
+  );
+  return rows[0]!.n;
+}
 
 /** Notes an interrupted attempt (outcome retry: the delivery is due again) for each delivery, started `now`. */
 export async function recordInterruptedAttempts(

@@ -3,6 +3,7 @@
 import {
   claimDueDeliveries,
   DELIVERY_QUEUE,
+  interruptDeliveryClaims,
   recordInterruptedAttempts,
   releaseAllDeliveryClaims,
   releaseDeliveryClaims,
@@ -59,6 +60,29 @@ export function refreshDeliveryQueueStatistics(ctx: Ctx): Promise<boolean> {
 
 export function giveBackDeliveries(ctx: Ctx, workerId: string, ids: string[]): Promise<void> {
   return releaseDeliveryClaims(ctx.db, workerId, ids);
+}
+
+/**
+ * At a stop's deadline: the deliveries still held had their request out (the receiver may have it), so each one's
+ * attempt is noted as interrupted and stays counted, as after a crash, and its claim is freed. Those whose request
+ * has ended and whose attempt is being recorded are left to that record (or, if the store closes first, to their
+ * lease).
+ */
+export async function giveBackInterruptedDeliveries(ctx: Ctx, workerId: string, ids: readonly string[]): Promise<void> {
+  const recording = new Set(deliveriesBeingRecorded(ctx));
+  const freed = await interruptDeliveryClaims(
+    ctx.db,
+    workerId,
+    ids.filter((id) => !recording.has(id)),
+    ctx.now(),
+  );
+  if (freed > 0) {
+    ctx.metrics.deliveryAttempts.inc({ outcome: 'interrupted' }, freed);
+    ctx.log.warn(
+      { deliveries: freed },
+      'stopping: deliveries whose receiver had not answered are given back, their attempts noted as interrupted',
+    );
+  }
 }
 
 /** Frees every delivery claim, noting each one's interrupted attempt; only for the embedded database, where this
