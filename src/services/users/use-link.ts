@@ -1,6 +1,6 @@
 // The one-time links at work: the setup link creates the first admin; a set-password link sets a new user's
 // password. Either signs the person in. The link is spent in the same transaction as what it does.
-import { findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
+import { countUsers, findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { hashToken } from '../../lib/hash.js';
 import { newId } from '../../lib/ids.js';
@@ -31,6 +31,9 @@ export class LinkUnusableError extends AppError {
 export async function inspectLink(ctx: Ctx, token: string): Promise<{ purpose: LinkPurpose; email: string | null }> {
   const link = token.length <= 200 ? await findLink(ctx.db, hashToken(token)) : undefined;
   if (!link) throw new LinkUnusableError();
+  // A setup link creates the first admin only: made while nobody existed, it is still in the start's log after a
+  // user was made another way (the API, `sluice user create`), and must not make a second admin from there.
+  if (link.purpose === 'setup' && (await countUsers(ctx.db)) > 0) throw new LinkUnusableError();
   return { purpose: link.purpose, email: link.email };
 }
 
@@ -51,6 +54,7 @@ export async function redeemLink(
   const userId = await ctx.db.transaction(async (tx) => {
     const fresh = await findLink(tx, tokenHash);
     if (!fresh || !(await useLink(tx, tokenHash))) return undefined;
+    if (fresh.purpose === 'setup' && (await countUsers(tx)) > 0) return undefined;
     if (fresh.purpose === 'set_password') {
       await setUserPassword(tx, fresh.userId!, passwordHash);
       return fresh.userId!;
