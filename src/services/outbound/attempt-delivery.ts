@@ -55,6 +55,14 @@ function signedRequest(url: string, message: MessageRow, sealed: OpenedEndpoint,
   };
 }
 
+/** The destination's URL with Piano's `data=…` added to its query (a GET webhook is forwarded as a GET). A fragment,
+ *  which HTTP never sends, is dropped: appended after it, the data went into the fragment and never left Sluice. */
+export function forwardGetUrl(url: string, data: string): string {
+  const hash = url.indexOf('#');
+  const base = hash === -1 ? url : url.slice(0, hash);
+  return `${base}${base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?'}${data}`;
+}
+
 /** A Piano webhook as Piano sent it: the same method and the same `data` string, for the destination to decrypt. */
 async function pianoForwardRequest(ctx: Ctx, url: string, message: MessageRow): Promise<OutboundRequest | undefined> {
   if (message.source_provider !== 'piano' || !message.source_event_id) return undefined;
@@ -62,7 +70,7 @@ async function pianoForwardRequest(ctx: Ctx, url: string, message: MessageRow): 
   if (!raw) return undefined;
   const data = `data=${encodeURIComponent(raw.rawBody)}`;
   return raw.inboundMethod === 'GET'
-    ? { url: `${url}${url.includes('?') ? '&' : '?'}${data}`, method: 'GET', headers: {}, body: '' }
+    ? { url: forwardGetUrl(url, data), method: 'GET', headers: {}, body: '' }
     : { url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: data };
 }
 
