@@ -630,4 +630,56 @@ describe('reconciliation scan', () => {
     const again = await scan({ workspaceId: ws, provider: 'piano' });
     assert.equal(again.counts.repaired, 0, 'nothing left to repair');
   });
+  test('Piano: after a scan repaired a subscription, the next untimed renewal webhook still moves it to its new period', async () => {
+    const privateKey = 'ScanTestPianoPrivateKey0123456789ABCDEFI';
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'piano scan then renewal' })).body.id;
+    const res = await app.api('PUT', `/api/v1/workspaces/${ws}/connections/piano`, {
+      aid: 'AIDSCAN03',
+      privateKey,
+      apiToken: 'piano_token_scan3',
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const p1 = nowS() + 10 * 86400;
+    const p2 = p1 + 30 * 86400;
+    // Version 1 renewals: no event time, ordered by the period they open.
+    const renewal = (next: number) => ({
+      type: 'subscription',
+      event: 'subscription_auto_renewed',
+      aid: 'AIDSCAN03',
+      uid: 'PNI_scan_renew',
+      rid: 'R_RENEW',
+      subscription_id: 'RCRENEW',
+      next_bill_date: next,
+      expires: next,
+    });
+    const drained = () =>
+      waitFor(async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0, 'processing');
+    assert.equal((await sendPiano(app.url, ws, pianoData(renewal(p1), privateKey))).status, 200);
+    await drained();
+    // Auto-renewal was switched off in Piano and its webhook lost: the scan repairs it.
+    piano.answer = (path) => {
+      if (path === '/publisher/subscription/list') {
+        return {
+          code: 0,
+          total: 1,
+          subscriptions: [
+            { subscription_id: 'RCRENEW', status: 'active', auto_renew: false, next_bill_date: p1, user: { uid: 'PNI_scan_renew' } },
+          ],
+        };
+      }
+      return { code: 0, total: 0, webhooks: [], accesses: [] };
+    };
+    const run = await scan({ workspaceId: ws, provider: 'piano' });
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.equal((await subRow(ws, 'RCRENEW')).cancel_at_period_end, true);
+
+    // Switched on again and renewed: the renewal's webhook (untimed, as version 1 ones are) arrives.
+    assert.equal((await sendPiano(app.url, ws, pianoData({ ...renewal(p2), auto_renew: true }, privateKey))).status, 200);
+    await drained();
+    const row = await subRow(ws, 'RCRENEW');
+    assert.equal((row.current_period_end as Date).toISOString(), new Date(p2 * 1000).toISOString(), 'the new period');
+    assert.equal(row.cancel_at_period_end, false);
+    const rebuild = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, {});
+    for (const [table, t] of Object.entries<any>(rebuild.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
+  });
 });

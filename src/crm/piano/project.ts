@@ -337,6 +337,20 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
   const stopsRenewing = pp.event === 'subscription_canceled' && !ending;
   const term = str(pp.p.new_term_id) ?? str(pp.p.term_id);
   const termName = str(pp.p.new_term_name) ?? str(pp.p.term_name);
+  // An untimed event that opens a later period than a live row a timed event wrote (a scan's repair carries the time
+  // Piano answered) is newer than that row: it takes the row's time, so the period order decides between them.
+  // With no time of its own it would lose to any timed write, and every later untimed renewal with it.
+  const existing = pp.ts ? undefined : await findCrmRow(pp.tx, 'subscriptions', pp.stored.workspaceId, 'piano', subscriptionId);
+  const existingEnd = existing?.current_period_end instanceof Date ? existing.current_period_end.getTime() : null;
+  const movesOn =
+    existing !== undefined &&
+    !existing.stub &&
+    !ending &&
+    existing.status !== 'canceled' &&
+    existing.source_ts instanceof Date &&
+    existing.source_ts.getTime() > EPOCH.getTime() &&
+    periodEnd !== null &&
+    (existingEnd === null || periodEnd.getTime() > existingEnd);
   const r = await pp.upsert(
     'subscriptions',
     subscriptionId,
@@ -366,7 +380,7 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
       return values;
     },
     {
-      ts: pp.ts ?? EPOCH,
+      ts: pp.ts ?? (movesOn ? (existing.source_ts as Date) : EPOCH),
       rank: ending ? 9 : 0,
       eventId: ordered(periodEnd ? periodEnd.getTime() / 1000 : 0, pp.eventKey),
       deleted: false,
