@@ -372,6 +372,25 @@ function durationText(seconds: number): string {
  */
 function withoutHeaderValues(excerpt: string, values: readonly string[]): string {
   let out = excerpt;
-  for (const v of values) if (v.length >= 8) out = out.split(v).join('[header value]');
+  for (const v of values) {
+    if (v.length < 8) continue;
+    // As sent, and as a JSON echo writes it (a quote or backslash escaped), which is how echoing receivers answer.
+    const forms = [...new Set([v, JSON.stringify(v).slice(1, -1)])];
+    for (const form of forms) out = out.split(form).join('[header value]');
+    // The excerpt is the answer's first 4 KiB: a cut inside an echoed value leaves its beginning at the very end,
+    // unrecognised as a whole value (a cut inside a character leaves U+FFFD after it).
+    const tail = out.replace(/\uFFFD$/, '');
+    const cut = Math.max(0, ...forms.map((form) => cutPrefixLength(tail, form)));
+    if (cut > 0) out = `${tail.slice(0, tail.length - cut)}[header value]`;
+  }
   return out;
 }
+
+/** How many characters at the end of `text` are the beginning of `value` (MIN_CUT_PREFIX or more), else 0. */
+function cutPrefixLength(text: string, value: string): number {
+  for (let k = Math.min(value.length - 1, text.length); k >= MIN_CUT_PREFIX; k--) if (text.endsWith(value.slice(0, k))) return k;
+  return 0;
+}
+
+/** The shortest beginning of a value at the cut taken for the value itself (shorter ones say nothing worth hiding). */
+const MIN_CUT_PREFIX = 4;
