@@ -4,7 +4,8 @@
 // at the top of the table). Each open tail polls the database with a keyset query for events above the newest
 // it has sent, so an event stored by any instance shows up. Bounded: at most TICK_ROWS rows per poll, at most
 // MAX_STREAMS tails per process, a comment every HEARTBEAT_MS to keep proxies from closing a quiet stream.
-// A tail ends when the browser goes away, when its session ends, and when the server shuts down.
+// A tail ends when the browser goes away, when its session or the person's access to the workspace ends (checked
+// once a minute), and when the server shuts down.
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.js';
 import { idFloor } from '../../lib/ids.js';
@@ -13,7 +14,8 @@ import { parseCursor } from '../../services/input.js';
 import { eventsAbout } from '../../services/processing/event-refs.js';
 import type { EventView } from '../../services/processing/event-view.js';
 import { parseTailFilter, tailEvents } from '../../services/processing/tail-events.js';
-import { resolveSession } from '../../services/users/sessions.js';
+import { resolveSession, userPrincipal } from '../../services/users/sessions.js';
+import { mayOpenWorkspace } from '../../services/workspaces/authenticate.js';
 import { readCookies, SESSION_COOKIE } from '../../http/plugins/session.js';
 import { EventRow } from '../components/events.js';
 import { h, Fragment } from '../jsx.js';
@@ -142,7 +144,10 @@ export async function eventsStream(app: FastifyInstance, { ctx }: { ctx: Ctx }):
       if (Date.now() - lastWrite >= HEARTBEAT_MS) write(': heartbeat\n\n');
       if (Date.now() - lastSessionCheck >= SESSION_CHECK_MS) {
         lastSessionCheck = Date.now();
-        if (!(await resolveSession(ctx, cookie))) end();
+        // Ended with the session, and with the person's access to this workspace (removed from it): a page of it
+        // would be refused them now, so the rows this tail streams must stop too.
+        const session = await resolveSession(ctx, cookie);
+        if (!session || !mayOpenWorkspace(userPrincipal(session.user), ws)) end();
       }
     };
 
