@@ -304,6 +304,43 @@ describe('Piano', () => {
     }
   });
 
+  test("a revoke confirmed with Piano's API is judged by that access, not by another live access to the same resource", async () => {
+    const ws = await workspace('confirm by id', { apiToken: 'piano_api_token_123' });
+    // The user bought the resource again: the old access ended, a new one runs.
+    pianoApi.answer = (path) =>
+      path === '/publisher/user/access/list'
+        ? {
+            code: 0,
+            total: 2,
+            accesses: [
+              { access_id: 'OLD7', granted: true, revoked: true, resource: { rid: 'R7' }, expire_date: E1 },
+              { access_id: 'NEW7', granted: true, revoked: false, resource: { rid: 'R7' }, expire_date: E2 },
+            ],
+          }
+        : { code: 404, message: 'unknown' };
+    const base = { version: 2, aid: AID, uid: 'reader7', rid: 'R7', term_id: 'TM7' };
+    await sendPiano(
+      app.url,
+      ws,
+      pianoData({ ...base, access_id: 'OLD7', type: 'access_granted', event: 'new_purchase', expires: E1 }, KEY),
+    );
+    await sendPiano(
+      app.url,
+      ws,
+      pianoData({ ...base, access_id: 'NEW7', type: 'access_granted', event: 'new_purchase', expires: E2 }, KEY),
+    );
+    await sendPiano(
+      app.url,
+      ws,
+      pianoData({ ...base, access_id: 'OLD7', type: 'access_revoked', event: 'access_revoked', expires: E1 }, KEY),
+    );
+    await drained(ws);
+    const rows = Object.fromEntries(((await call('GET', ws, '/access')).body.data as any[]).map((a) => [a.providerAccessId, a]));
+    assert.equal(rows.OLD7.status, 'revoked', 'Piano says this access is revoked');
+    assert.equal(rows.OLD7.expiresAt, new Date(E1 * 1000).toISOString());
+    assert.equal(rows.NEW7.status, 'active');
+  });
+
   test('one person across Piano and Stripe, linked by email', async () => {
     const ws = await workspace('merge');
     await call('PUT', ws, '/connections/stripe', { webhookSecrets: ['whsec_merge_test'] });

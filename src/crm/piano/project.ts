@@ -184,7 +184,9 @@ function confirmed(
   const snapshot = pp.opts.snapshots?.get(accessConfirmKey(pp.uid!));
   if (!snapshot) return undefined;
   const list = Array.isArray(snapshot.accesses) ? (snapshot.accesses as ApiAccess[]) : [];
-  const match = list.filter((a) => (accessId && a.access_id === accessId) || (rid && a.resource?.rid === rid));
+  // The access itself when the event names it: another live access to the same resource (bought again) says nothing
+  // about this one, which has its own row. Only an event without an access id goes by the resource.
+  const match = list.filter((a) => (accessId ? a.access_id === accessId : rid !== null && a.resource?.rid === rid));
   // Judged as of when Piano answered (a rebuild long after must decide as live processing did); snapshots saved
   // before they carried that time are judged as of now.
   const now = typeof snapshot.fetchedAt === 'number' ? snapshot.fetchedAt : (pp.opts.now ?? Date.now)() / 1000;
