@@ -29,6 +29,17 @@ async function sessionOf(context: BrowserContext, page: Page): Promise<{ cookie:
   return { cookie, csrf };
 }
 
+/** Whether the element is inside the viewport as the page is now (after any scroll to a fragment). */
+async function inView(page: Page, selector: string): Promise<boolean> {
+  return page
+    .locator(selector)
+    .first()
+    .evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      return r.bottom > 0 && r.top < el.ownerDocument.documentElement.clientHeight;
+    });
+}
+
 describe('console settings', { skip: noBrowser }, () => {
   let app: TestApp;
   let stripe: StripeApiStandIn;
@@ -214,12 +225,14 @@ describe('console settings', { skip: noBrowser }, () => {
     await page.getByLabel('Member role').selectOption('member');
     await page.getByRole('button', { name: 'Add member' }).click();
     assert.match(await page.locator('#f-email-error').innerText(), /email address/);
+    assert.ok(await inView(page, '#f-email-error'), 'the problem is in view, next to its field');
     assert.equal(await page.getByLabel('Member email').inputValue(), 'someone@localhost');
     assert.equal(await page.getByLabel('Member role').inputValue(), 'member');
     await page.getByLabel('Member email').fill('new.member@example.test');
     await page.getByRole('button', { name: 'Add member' }).click();
     const link = await page.locator('section[aria-labelledby=members] .copy code').innerText();
     assert.match(link, /\/set-password\?token=/);
+    assert.ok(await inView(page, 'section[aria-labelledby=members] .copy code'), 'the one-time link is in view');
     assert.match(await page.locator('section[aria-labelledby=members] tbody').innerText(), /new\.member@example\.test/);
     await page.goto(settings());
     assert.ok(!(await page.content()).includes(link), 'the link is shown once');
@@ -250,10 +263,13 @@ describe('console settings', { skip: noBrowser }, () => {
     await page.getByRole('button', { name: 'Create API key' }).click();
     const key = await page.locator('section[aria-labelledby=api-keys] .copy code').innerText();
     assert.match(key, /^sk_ws_/);
+    // The answer opens at the API keys section, with the key in sight: not at the top of a long page, where the
+    // Stripe settings are and nothing says a key was made.
+    assert.ok(await inView(page, 'section[aria-labelledby=api-keys] .copy code'), 'the new key is in view');
     // Reloading the answer's URL (a GET) goes back to the page, without the key and without a 404.
     const reloaded = await context.newPage();
     await reloaded.goto(page.url());
-    assert.match(reloaded.url(), /\/settings$/);
+    assert.match(reloaded.url(), /\/settings(#api-keys)?$/);
     assert.ok(!(await reloaded.content()).includes(key), 'the key is shown once');
     await reloaded.close();
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}`, undefined, key)).status, 200);

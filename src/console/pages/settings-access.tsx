@@ -87,7 +87,9 @@ export function ApiKeysSection(props: {
             </div>
           )}
           <FormProblem problems={revokeProblems} />
-          <PostForm action={`${base}/api-keys`} csrf={state.csrf} label="Create an API key" class="filters">
+          {/* The answer (the new key, shown once, or the form's problems) is rendered in this section, far down a
+              long page: the fragment opens it there rather than at the top. Success is never a redirect here. */}
+          <PostForm action={`${base}/api-keys#api-keys`} csrf={state.csrf} label="Create an API key" class="filters">
             <Field
               label="Key name"
               name="keyName"
@@ -201,7 +203,8 @@ export function MembersSection(props: {
       </div>
       <FormProblem problems={removeProblems} />
       {props.mayManage ? (
-        <PostForm action={`${base}/members`} csrf={state.csrf} label="Add a member">
+        // Like the API key form: the one-time link or the problems are in this section, so the answer opens here.
+        <PostForm action={`${base}/members#members`} csrf={state.csrf} label="Add a member">
           <Field label="Member email" name="email" type="email" value={values.email} error={problems.email} autocomplete="off" />
           <SelectField
             label="Member role"
