@@ -149,6 +149,38 @@ describe('console overview and troubleshooting', { skip: noBrowser }, () => {
       assert.equal(await received.locator('.value').innerText(), '1', `the event counts in the ${range}`);
       await noAxe(page, `overview ${range}`);
     }
+    // A chart follows the window's width: drawn on a phone, then the window widened (or the phone turned), it
+    // fills its box instead of staying phone-sized; narrowed again, it does not run past the edge.
+    const widths = () =>
+      page.locator('#chart-received').evaluate((el) => ({
+        box: Math.round(el.clientWidth),
+        plot: Math.round(el.querySelector('.uplot')?.getBoundingClientRect().width ?? 0),
+      }));
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(overview);
+    await page.locator('#chart-received canvas').first().waitFor();
+    const narrow = await widths();
+    assert.ok(Math.abs(narrow.plot - narrow.box) <= 2, `drawn at its box's width on a phone: ${JSON.stringify(narrow)}`);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await waitFor(
+      async () => {
+        const w = await widths();
+        return w.box > narrow.box + 100 && Math.abs(w.plot - w.box) <= 2;
+      },
+      'the chart to redraw at the wider width',
+      3000,
+    );
+    await page.setViewportSize({ width: 390, height: 844 });
+    await waitFor(
+      async () => {
+        const w = await widths();
+        return Math.abs(w.plot - w.box) <= 2;
+      },
+      'the chart to redraw at the narrower width',
+      3000,
+    );
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     await page.goto(troubleshooting);
     await noAxe(page, 'troubleshooting ok');
     assert.deepEqual(csp, [], 'no Content-Security-Policy violation');

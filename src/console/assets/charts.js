@@ -10,6 +10,7 @@
     } catch {
       return;
     }
+    if (el.sluicePlot) el.sluicePlot.destroy();
     el.textContent = '';
     var styles = getComputedStyle(document.documentElement);
     var fg = styles.getPropertyValue('--muted').trim() || '#57606a';
@@ -33,11 +34,25 @@
         }),
       ),
     };
-    new uPlot(opts, spec.data || [[]], el);
+    el.sluicePlot = new uPlot(opts, spec.data || [[]], el);
   }
   function drawAll() {
     document.querySelectorAll('[data-chart]').forEach(draw);
   }
+  // uPlot draws at a fixed pixel width: without this a chart drawn on a narrow window stays that narrow when the
+  // window widens (a phone turned, a window maximised), and one drawn wide runs past the edge when it narrows.
+  var resizing;
+  function fitAll() {
+    document.querySelectorAll('[data-chart]').forEach(function (el) {
+      var plot = el.sluicePlot;
+      var width = Math.max(280, el.clientWidth || 600);
+      if (plot && Math.round(plot.width) !== width) plot.setSize({ width: width, height: plot.height });
+    });
+  }
+  window.addEventListener('resize', function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(fitAll, 150);
+  });
   document.addEventListener('DOMContentLoaded', drawAll);
   document.addEventListener('sluice:theme', drawAll);
   document.addEventListener('htmx:afterSettle', drawAll);
