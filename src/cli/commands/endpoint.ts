@@ -80,7 +80,7 @@ export const endpointCommand: Command = {
         const ep =
           access.via === 'server'
             ? await access.call<EndpointView & { secret: string }>('POST', base, input)
-            : await createEndpoint(access.ctx, ws, input);
+            : await createEndpoint(access.ctx, ws, input, 'endpoint', {}, { kind: 'cli' });
         out = values.json
           ? JSON.stringify(ep, null, 2)
           : [
@@ -118,7 +118,7 @@ export const endpointCommand: Command = {
         const ep =
           access.via === 'server'
             ? await access.call<EndpointView>('PATCH', `${base}/${encodeURIComponent(values.endpoint!)}`, input)
-            : await updateEndpoint(access.ctx, ws, values.endpoint!, input);
+            : await updateEndpoint(access.ctx, ws, values.endpoint!, input, { kind: 'cli' });
         out = `${ep.id} ${ep.state}${ep.state === 'paused' ? ' (deliveries wait; resume sends them)' : ep.state === 'disabled' ? ' (no deliveries are created; recover resends)' : ''}`;
       }
     } finally {

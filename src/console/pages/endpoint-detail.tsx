@@ -449,11 +449,17 @@ export async function endpointDetailPage(app: FastifyInstance, { ctx }: { ctx: C
       moreTypes: field(request.body, 'moreTypes') ?? '',
     };
     try {
-      await updateEndpoint(ctx, page.workspace.id, request.params.id, {
-        url: edit.url,
-        description: edit.description.trim() ? edit.description : null,
-        eventTypes: pickedTypes(edit.types, edit.moreTypes),
-      });
+      await updateEndpoint(
+        ctx,
+        page.workspace.id,
+        request.params.id,
+        {
+          url: edit.url,
+          description: edit.description.trim() ? edit.description : null,
+          eventTypes: pickedTypes(edit.types, edit.moreTypes),
+        },
+        page.principal,
+      );
     } catch (err) {
       const problems = problemsOf(err);
       if (!problems || (err as { status?: number }).status === 404) throw err;
@@ -466,7 +472,7 @@ export async function endpointDetailPage(app: FastifyInstance, { ctx }: { ctx: C
     const page = await requireWorkspace(ctx, request, request.params.ws);
     requireRole(page, 'admin', 'Enabling or disabling an endpoint');
     const state = field(request.body, 'state') === 'enabled' ? 'enabled' : 'disabled';
-    await updateEndpoint(ctx, page.workspace.id, request.params.id, { state });
+    await updateEndpoint(ctx, page.workspace.id, request.params.id, { state }, page.principal);
     return reply.redirect(back(request.params, { done: state }), 303);
   });
 

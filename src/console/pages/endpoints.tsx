@@ -135,11 +135,18 @@ export async function endpointsPage(app: FastifyInstance, { ctx }: { ctx: Ctx })
       moreTypes: field(request.body, 'moreTypes') ?? '',
     };
     try {
-      const created = await createEndpoint(ctx, page.workspace.id, {
-        url: values.url,
-        description: values.description?.trim() ? values.description : undefined,
-        eventTypes: pickedTypes(values.types, values.moreTypes),
-      });
+      const created = await createEndpoint(
+        ctx,
+        page.workspace.id,
+        {
+          url: values.url,
+          description: values.description?.trim() ? values.description : undefined,
+          eventTypes: pickedTypes(values.types, values.moreTypes),
+        },
+        'endpoint',
+        {},
+        page.principal,
+      );
       return reply.redirect(`/workspaces/${page.workspace.id}/endpoints/${created.id}?done=created`, 303);
     } catch (err) {
       const problems = problemsOf(err);

@@ -72,7 +72,7 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         response: { 201: EndpointCreated, ...apiErrors() },
       },
     },
-    async (r, reply) => reply.status(201).send(await createEndpoint(ctx, r.params.ws, r.body)),
+    async (r, reply) => reply.status(201).send(await createEndpoint(ctx, r.params.ws, r.body, 'endpoint', {}, r.principal)),
   );
   app.get(
     '/workspaces/:ws/endpoints',
@@ -114,7 +114,7 @@ export async function outboundRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         response: { 200: Endpoint, ...apiErrors() },
       },
     },
-    async (r) => updateEndpoint(ctx, r.params.ws, r.params.id, r.body),
+    async (r) => updateEndpoint(ctx, r.params.ws, r.params.id, r.body, r.principal),
   );
   app.delete(
     '/workspaces/:ws/endpoints/:id',

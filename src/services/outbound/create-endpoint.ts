@@ -5,6 +5,7 @@ import { findWorkspace } from '../../db/queries/workspaces.js';
 import { ValidationError, WorkspaceNotFoundError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import { generateEndpointSecret, isEndpointSecret } from '../../outbound/sign.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import type { Ctx } from '../context.js';
 import { parseDescription, parseDestination, parseEventTypes, parseHeaders, parseRateLimit } from './endpoint-input.js';
 import { sealEndpoint, toEndpointView, type EndpointView } from './endpoint-view.js';
@@ -19,6 +20,8 @@ export async function createEndpoint(
   kind: EndpointKind = 'endpoint',
   /** How the caller named the fields (REST Hooks say targetUrl and event), for error messages. */
   names: { url?: string; eventTypes?: string } = {},
+  /** Who creates it, for the audit log: an endpoint's custom headers and chosen secret are credentials. */
+  actor?: Actor,
 ): Promise<EndpointView & { secret: string }> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !FIELDS.includes(k));
@@ -47,5 +50,13 @@ export async function createEndpoint(
     secretsSealed: sealEndpoint(ctx, { secrets: [{ secret, expiresAt: null }], headers }),
   });
   ctx.log.info({ workspaceId, endpointId: row.id, kind, eventTypes }, 'endpoint created');
+  // REST Hooks subscriptions and Piano forwards carry no credential of the caller's (forwards are audited as such).
+  if (kind === 'endpoint' && actor) {
+    await recordAudit(ctx, actor, workspaceId, 'endpoint.created', row.id, {
+      origin: new URL(row.url).origin,
+      headerNames: Object.keys(headers),
+      secretChosen: body.secret !== undefined,
+    });
+  }
   return { ...toEndpointView(row), secret };
 }

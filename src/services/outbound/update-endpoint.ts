@@ -11,6 +11,7 @@ import {
 import { openEndpointIncidents } from '../../db/queries/incidents.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import { resolveIncidentRow } from '../incidents/raise-incident.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import type { Ctx } from '../context.js';
 import { parseDescription, parseDestination, parseEventTypes, parseHeaders, parseRateLimit } from './endpoint-input.js';
 import { openEndpoint, sealEndpoint, toEndpointView, type EndpointView } from './endpoint-view.js';
@@ -24,7 +25,14 @@ const REASONS: Record<EndpointState, string | null> = {
   disabled: 'disabled by an operator',
 };
 
-export async function updateEndpoint(ctx: Ctx, workspaceId: string, endpointId: string, input: unknown): Promise<EndpointView> {
+/** `actor` is who changes it, for the audit log (custom headers are credentials; the URL is where they go). */
+export async function updateEndpoint(
+  ctx: Ctx,
+  workspaceId: string,
+  endpointId: string,
+  input: unknown,
+  actor: Actor,
+): Promise<EndpointView> {
   const body = asObject(input);
   const unknownFields = Object.keys(body).filter((k) => !FIELDS.includes(k));
   if (unknownFields.length > 0) throw new ValidationError(`unknown field(s): ${unknownFields.join(', ')}; expected ${FIELDS.join(', ')}`);
@@ -57,6 +65,11 @@ export async function updateEndpoint(ctx: Ctx, workspaceId: string, endpointId: 
       for (const incident of await openEndpointIncidents(tx, row.id)) await resolveIncidentRow(ctx, tx, incident, 'endpoint_enabled');
     }
     ctx.log.info({ workspaceId, endpointId, fields: Object.keys(body) }, 'endpoint updated');
+    // Field names only: a header value may be a credential.
+    await recordAudit({ ...ctx, db: tx as Ctx['db'] }, actor, workspaceId, 'endpoint.updated', row.id, {
+      fields: Object.keys(body),
+      ...(headers ? { headerNames: Object.keys(headers) } : {}),
+    });
     return toEndpointView(updated);
   });
   // The deliveries a paused (or disabled) endpoint kept waiting are due now: the sender goes at once rather than at
