@@ -19,6 +19,10 @@ export type DeliveryWorker = Pick<QueueRunner, 'id' | 'wake' | 'stop'>;
 
 export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
   const sender = createDeliverySender(ctx);
+  // Set once the stop's deadline has passed: an attempt still running then was given back with its attempt noted
+  // as interrupted, and closing the sender ends its request; that it cannot be recorded (the store closes next) is
+  // expected, not an error.
+  let givenBack = false;
   const runner = startQueueRunner({
     name: 'deliveries',
     idPrefix: 'dwk',
@@ -35,7 +39,12 @@ export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
     work: {
       mode: 'each',
       run: async (workerId, delivery, freed) => {
-        await attemptDelivery(ctx, sender, workerId, delivery, freed);
+        try {
+          await attemptDelivery(ctx, sender, workerId, delivery, freed);
+        } catch (err) {
+          if (!givenBack) throw err;
+          ctx.log.debug({ err, deliveryId: delivery.id }, 'a delivery given back at the stop could not be recorded after it');
+        }
       },
     },
     // Nothing holds a delivery locked while its request is out: what is left at the deadline is given back, each
@@ -48,6 +57,7 @@ export function startDeliveryWorker(ctx: Ctx): DeliveryWorker {
     wake: runner.wake,
     async stop(timeoutMs) {
       await runner.stop(timeoutMs);
+      givenBack = true;
       sender.close();
     },
   };
