@@ -236,6 +236,33 @@ describe('Piano', () => {
     assert.equal(refunded.length, 2, 'each refund is announced');
   });
 
+  test('an access event without a uid neither takes the access from its customer nor keeps it from one, in either order', async () => {
+    const ws = await workspace('access without uid');
+    const grant = (id: string) =>
+      pianoData(
+        { version: 2, aid: AID, rid: 'RNOUID', access_id: id, uid: 'withuid', type: 'access_granted', event: 'new_purchase', expires: E1 },
+        KEY,
+      );
+    const modify = (id: string) =>
+      pianoData(
+        { version: 2, aid: AID, rid: 'RNOUID', access_id: id, type: 'access_modified', event: 'subscription_updated', expires: E2 },
+        KEY,
+      );
+    // Each pair is drained in between: events without a uid are not serialised with the user's.
+    for (const data of [grant('NOUID1'), modify('NOUID1'), modify('NOUID2'), grant('NOUID2')]) {
+      assert.equal((await sendPiano(app.url, ws, data)).status, 200);
+      await drained(ws);
+    }
+    const rows = Object.fromEntries(((await call('GET', ws, '/access')).body.data as any[]).map((a) => [a.providerAccessId, a]));
+    for (const id of ['NOUID1', 'NOUID2']) {
+      assert.equal(rows[id].expiresAt, new Date(E2 * 1000).toISOString(), `${id}: the modify holds`);
+      assert.ok(rows[id].customerId, `${id}: linked to its customer`);
+      assert.equal((await call('GET', ws, `/customers/${rows[id].customerId}`)).body.providerId, 'withuid');
+    }
+    const rebuild = await call('POST', ws, '/rebuild', {});
+    for (const [table, t] of Object.entries<any>(rebuild.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
+  });
+
   test("with an API token, a revoke is checked against Piano's API first", async () => {
     const ws = await workspace('confirm', { apiToken: 'piano_api_token_123' });
     let active = true;

@@ -12,6 +12,7 @@
 import type { Queryable } from '../../db/port.js';
 import {
   ensureRow,
+  fillMissingCustomer,
   findCrmRow,
   findCustomerById,
   linkCustomerEvent,
@@ -231,7 +232,8 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
     'access',
     providerId,
     (old) => ({
-      customer_id: customer?.id ?? null,
+      // An event without a uid says nothing about whose access it is: the row keeps its customer.
+      customer_id: customer?.id ?? (old?.customer_id as string | null | undefined) ?? null,
       resource: rid,
       provider_access_id: accessId,
       term_id: str(pp.p.term_id) ?? (old?.term_id as string | null) ?? null,
@@ -243,7 +245,12 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
     }),
     { ts: EPOCH, rank: stage, eventId: ordered(expiresSeconds, pp.eventKey), deleted: false, force },
   );
-  if (!r.applied) return;
+  if (!r.applied) {
+    // Older than the row, it still says whose access it is: a row an event without a uid wrote first gets its customer.
+    if (customer && !r.row.customer_id && (await fillMissingCustomer(pp.tx, 'access', r.row.id, customer.id)))
+      await pp.checkDue(customer.id);
+    return;
+  }
   await pp.checkDue(customer?.id);
   const old = r.old && !r.old.stub ? r.old : undefined;
   const now = r.row;

@@ -493,6 +493,15 @@ export async function relinkKeptAccess(db: Queryable, workspaceId: string, links
   );
 }
 
+/** Gives a row the customer it lacks (written first by an event that did not name one); its version is untouched. */
+export async function fillMissingCustomer(db: Queryable, table: CrmTable, id: string, customerId: string): Promise<boolean> {
+  const { rowCount } = await db.query(`UPDATE ${table} SET customer_id = $2, updated_at = now() WHERE id = $1 AND customer_id IS NULL`, [
+    id,
+    customerId,
+  ]);
+  return (rowCount ?? 0) > 0;
+}
+
 export async function findCustomerById(db: Queryable, id: string): Promise<CrmRow | undefined> {
   return (await db.query<CrmRow>('SELECT * FROM customers WHERE id = $1', [id])).rows[0];
 }
