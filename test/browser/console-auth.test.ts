@@ -40,6 +40,11 @@ describe('console sign-in', { skip: noBrowser }, () => {
     assert.match(unclaimed, /If nobody can sign in yet, restart Sluice/);
     const csp = collectCspViolations(page);
     await page.goto(link);
+    // Where the others are added: the settings page first, as docs/console.md says, not only the command line.
+    assert.match(
+      await page.locator('main').innerText(),
+      /add the others from a workspace's Settings page \(Members\), the command line or the API/,
+    );
     const setupViolations = await axeViolations(page);
     assert.deepEqual(setupViolations, [], describeViolations(setupViolations));
     await page.getByLabel('Email').fill('admin@localhost'); // passes the browser's check, not ours

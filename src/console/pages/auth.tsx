@@ -47,7 +47,7 @@ export function PasswordLinkPage(props: {
         <h1>{setup ? 'Create the first admin' : 'Set your password'}</h1>
         <p class="muted">
           {setup
-            ? 'This link works once. The account you create here is admin of every workspace; add the others from the command line or the API.'
+            ? "This link works once. The account you create here is admin of every workspace; add the others from a workspace's Settings page (Members), the command line or the API."
             : `For ${props.email ?? 'your account'}. This link works once.`}
         </p>
         {props.error ? <Flash kind="error">{props.error}</Flash> : null}
