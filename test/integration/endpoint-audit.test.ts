@@ -2,12 +2,13 @@
 // creating an endpoint and changing one are in the workspace's audit log, by whom, with header names and never values.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { parseCidrs } from '../../src/lib/cidr.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 describe('endpoint changes in the audit log', () => {
   let app: TestApp;
   before(async () => {
-    app = await startTestApp({ worker: false, config: { outboundAllow: [{ address: '127.0.0.0', prefix: 8 }] } });
+    app = await startTestApp({ worker: false, config: { outboundAllow: parseCidrs('127.0.0.0/8').cidrs } });
   });
   after(() => app.close());
 
