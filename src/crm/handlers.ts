@@ -54,5 +54,7 @@ const registry: Record<string, Record<string, EventHandler>> = {
 };
 
 export function findHandler(provider: string, type: string): EventHandler | undefined {
-  return registry[provider]?.[type];
+  // Own keys only: a provider's type is any string, and `constructor` or `__proto__` must not find Object's members.
+  const handlers = Object.hasOwn(registry, provider) ? registry[provider]! : undefined;
+  return handlers && Object.hasOwn(handlers, type) ? handlers[type] : undefined;
 }

@@ -126,6 +126,22 @@ describe('Piano', () => {
     }
   });
 
+  test("a type that names a member of JavaScript's Object (constructor, __proto__, hasOwnProperty) is ignored like any unknown type", async () => {
+    const ws = await workspace('object member types');
+    const types = ['constructor', '__proto__', 'hasOwnProperty', 'toString', 'valueOf'];
+    for (const type of types) {
+      assert.equal((await sendPiano(app.url, ws, pianoData({ version: 2, type, aid: AID, uid: 'om1' }, KEY))).status, 200, type);
+    }
+    await drained(ws);
+    const stored = await events(ws);
+    assert.deepEqual(
+      Object.fromEntries(stored.map((e) => [e.type, `${e.status}:${e.error ?? ''}`])),
+      Object.fromEntries(types.map((t) => [t, 'ignored:'])),
+    );
+    // The rebuild projects through the same table: it must not trip on them either.
+    assert.equal((await call('POST', ws, '/rebuild', {})).status, 200);
+  });
+
   test('the same webhook in another base64 spelling is a duplicate; a MAC with junk after it is refused', async () => {
     const ws = await workspace('dedupe');
     const payload = { version: 2, type: 'user_created', event: 'user_created', aid: AID, uid: 'uDedupe', timestamp: String(E1) };

@@ -508,7 +508,8 @@ export const PIANO_PROJECTORS: Record<string, Projector> = {
 };
 
 export async function projectPianoEvent(tx: Queryable, event: StoredEvent, opts: ProjectionOptions): Promise<boolean> {
-  const projector = PIANO_PROJECTORS[event.type];
+  // Own keys only: a type Piano's payload names `constructor` or `__proto__` is not one of ours.
+  const projector = Object.hasOwn(PIANO_PROJECTORS, event.type) ? PIANO_PROJECTORS[event.type] : undefined;
   if (!projector) return false;
   await projector(new PianoProjection(tx, event, opts));
   return true;
