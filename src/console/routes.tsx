@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
 import { AttemptLimiter } from '../lib/attempt-limiter.js';
+import { limitedAddress } from '../lib/client-address.js';
 import type { Ctx } from '../services/context.js';
 import { inspectLink, redeemLink } from '../services/users/use-link.js';
 import { openSession, signIn, signOut } from '../services/users/sessions.js';
@@ -76,8 +77,9 @@ export async function consoleRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx })
     const email = (field(request.body, 'email') ?? '').slice(0, 254);
     const password = field(request.body, 'password') ?? '';
     const next = safeNext(field(request.body, 'next'));
-    const accountKey = `${request.ip}\0${email.trim().toLowerCase()}`;
-    const wait = Math.max(perAccount.retryAfterMs(accountKey), perAddress.retryAfterMs(request.ip));
+    const client = limitedAddress(request.ip);
+    const accountKey = `${client}\0${email.trim().toLowerCase()}`;
+    const wait = Math.max(perAccount.retryAfterMs(accountKey), perAddress.retryAfterMs(client));
     const csrf = preSessionCsrf(request, reply);
     if (wait > 0) {
       reply.header('retry-after', Math.ceil(wait / 1000));
@@ -88,17 +90,17 @@ export async function consoleRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx })
     // scrypt hash, and guesses sent all at once each passed the check before any of them had failed, so a burst
     // of any size was checked in full. An attempt that did not fail is taken back.
     const accountAt = perAccount.fail(accountKey);
-    const addressAt = perAddress.fail(request.ip);
+    const addressAt = perAddress.fail(client);
     try {
       const { cookie } = await signIn(ctx, email, password);
       perAccount.reset(accountKey);
-      perAddress.forgive(request.ip, addressAt);
+      perAddress.forgive(client, addressAt);
       setCookie(request, reply, SESSION_COOKIE, cookie);
       return reply.redirect(next, 303);
     } catch (err) {
       if (!(err instanceof AppError) || err.status !== 401) {
         perAccount.forgive(accountKey, accountAt);
-        perAddress.forgive(request.ip, addressAt);
+        perAddress.forgive(client, addressAt);
         throw err;
       }
       return sendHtml(reply, LoginPage({ nonce: request.nonce, csrf, next, email, error: 'The email or the password is not right.' }), 401);

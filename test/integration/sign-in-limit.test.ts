@@ -3,14 +3,21 @@
 // looked at the count before any of them had failed was checked in full, every guess of it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { parseCidrs } from '../../src/lib/cidr.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { makeUser } from '../helpers/browser.js';
 
-async function signIn(app: TestApp, form: { cookie: string; csrf: string }, email: string, password: string): Promise<number> {
+async function signIn(
+  app: TestApp,
+  form: { cookie: string; csrf: string },
+  email: string,
+  password: string,
+  headers: Record<string, string> = {},
+): Promise<number> {
   const res = await fetch(`${app.url}/login`, {
     method: 'POST',
     redirect: 'manual',
-    headers: { cookie: form.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { ...headers, cookie: form.cookie, 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ _csrf: form.csrf, email, password, next: '/' }),
   });
   await res.arrayBuffer();
@@ -63,6 +70,39 @@ describe('sign-in limits under concurrent guesses', () => {
       // Counted, they would reach the limit of 10 for this account: 3 failures and 12 sign-ins.
       for (let i = 0; i < 12; i++) assert.equal(await signIn(app, form, user.email, user.password), 303, `sign-in ${i}`);
       assert.equal(await signIn(app, form, user.email, 'nope-again'), 401);
+    },
+  );
+});
+
+describe('sign-in limits for IPv6 clients', () => {
+  let app: TestApp;
+  let form: { cookie: string; csrf: string };
+  before(async () => {
+    // The test plays a proxy on 127.0.0.1 that reports each client's address in X-Forwarded-For.
+    app = await startTestApp({ worker: false, config: { trustProxy: parseCidrs('127.0.0.1/32').cidrs } });
+    const page = await fetch(`${app.url}/login`);
+    form = {
+      cookie: page.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; '),
+      csrf: /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!,
+    };
+  });
+  after(() => app.close());
+
+  test(
+    'one client is one /64: a new address of the same network for each guess is still limited, another network is not',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const user = await makeUser(app, 'admin');
+      // Anyone given a /64 (one server, one home line) has 2^64 addresses to take a new one from for every guess.
+      const from = (host: number) => ({ 'x-forwarded-for': `2001:db8:7:9::${host.toString(16)}` });
+      for (let i = 1; i <= 10; i++) assert.equal(await signIn(app, form, user.email, `wrong-${i}`, from(i)), 401, `guess ${i}`);
+      assert.equal(await signIn(app, form, user.email, 'wrong-11', from(0xbeef)), 429, 'an 11th address of the same /64');
+      assert.equal(await signIn(app, form, user.email, user.password, { 'x-forwarded-for': '2001:db8:7:a::1' }), 303);
     },
   );
 });

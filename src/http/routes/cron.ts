@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } fro
 import { Type } from 'typebox';
 import { AppError, NotFoundError } from '../../errors.js';
 import { AttemptLimiter } from '../../lib/attempt-limiter.js';
+import { limitedAddress } from '../../lib/client-address.js';
 import type { Ctx } from '../../services/context.js';
 import { assertCronSecret, startCronScan, type StartScanFn } from '../../services/parity/cron-scan.js';
 import type { RouteDocs } from '../plugins/openapi.js';
@@ -69,7 +70,7 @@ export async function cronRoutes(app: FastifyInstance, opts: { ctx: Ctx; startSc
   app.addHook('onRequest', async (request, reply) => {
     if (!ctx.config.cronSecret)
       throw new NotFoundError('CRON_NOT_CONFIGURED', 'the cron route is off on this server (SLUICE_CRON_SECRET is not set)');
-    const wait = failures.retryAfterMs(request.ip);
+    const wait = failures.retryAfterMs(limitedAddress(request.ip));
     if (wait > 0) {
       reply.header('retry-after', String(Math.ceil(wait / 1000)));
       throw new AppError('TOO_MANY_ATTEMPTS', 'too many failed attempts from this address; try again later', 429);
@@ -77,7 +78,7 @@ export async function cronRoutes(app: FastifyInstance, opts: { ctx: Ctx; startSc
     try {
       assertCronSecret(ctx, request.headers.authorization);
     } catch (err) {
-      failures.fail(request.ip);
+      failures.fail(limitedAddress(request.ip));
       throw err;
     }
   });
