@@ -180,13 +180,33 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
     try {
       let answer;
       try {
-        answer = await origin.pool.request({
+        const pending = origin.pool.request({
           path: `${target.pathname}${target.search}`,
           method,
           headers,
           body: method === 'GET' ? null : body,
           signal: timeout.signal,
         });
+        // undici leaves a request waiting for its connection (a TLS handshake the receiver never completes) until
+        // the connector's own timeout, whatever the signal says: the attempt's time is kept here. A request given up
+        // on that is answered later has its answer dropped, and its connection with it.
+        let givenUp = false;
+        const outOfTime = new Promise<never>((_, reject) =>
+          timeout.signal.addEventListener(
+            'abort',
+            () => {
+              givenUp = true;
+              reject(timeout.signal.reason as Error);
+            },
+            { once: true },
+          ),
+        );
+        outOfTime.catch(() => undefined);
+        pending.then(
+          (late) => givenUp && late.body.destroy(),
+          () => undefined,
+        );
+        answer = await Promise.race([pending, outOfTime]);
       } catch (err) {
         if (timeout.signal.aborted)
           return { answered: false, durationMs: elapsed(), error: `no answer within ${limitMs} ms`, blocked: false };
