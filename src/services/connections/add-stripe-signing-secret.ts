@@ -17,7 +17,16 @@ export async function addStripeSigningSecret(ctx: Ctx, workspaceId: string, secr
   if (typeof secret !== 'string' || secret.trim() === '') {
     throw new ValidationError('paste the signing secret (whsec_…) from the endpoint’s page in Stripe', { field: 'webhookSecrets' });
   }
-  const [clean] = parseSecrets([secret.trim()]);
+  let clean: string | undefined;
+  try {
+    [clean] = parseSecrets([secret.trim()]);
+  } catch (err) {
+    // parseSecrets names the position in a list (webhookSecrets[0]); here there is one secret, typed in a form.
+    if (err instanceof ValidationError) {
+      throw new ValidationError(err.message.replace(/^webhookSecrets\[0\]/, 'the signing secret'), err.details);
+    }
+    throw err;
+  }
   if (!(await findWorkspace(ctx.db, workspaceId))) throw new WorkspaceNotFoundError(workspaceId);
   const count = await changeInboundSettings(ctx, workspaceId, async (tx) => {
     const existing = await lockConnection(tx, workspaceId, 'stripe');
