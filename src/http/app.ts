@@ -64,6 +64,13 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
   registerInputGuard(app);
   registerOpenApi(app);
 
+  // API answers may carry a secret (a new API key, a revealed or new endpoint secret) or customers' data: no browser
+  // or proxy cache keeps any of them.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
     observeRequestDuration(ctx.metrics, request.routeOptions.url, reply.statusCode, reply.elapsedTime);

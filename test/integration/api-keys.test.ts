@@ -32,6 +32,26 @@ describe('API keys: list, revoke, roles', () => {
     assert.ok(after.lastUsedAt, 'lastUsedAt is set by a request with the key');
   });
 
+  test('answers that carry a secret (a new key, a revealed endpoint secret) and every other API answer are Cache-Control: no-store', async () => {
+    // A workspace of its own: the tests below count this file's endpoints.
+    const own = (await app.api('POST', '/api/v1/workspaces', { name: 'Cache' })).body.id as string;
+    const headersOf = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${app.url}/api/v1/workspaces/${own}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${app.adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: res.status, cacheControl: res.headers.get('cache-control'), body: (await res.json()) as any };
+    };
+    const key = await headersOf('POST', '/api-keys', { name: 'cached?' });
+    assert.deepEqual([key.status, key.cacheControl], [201, 'no-store']);
+    const ep = await headersOf('POST', '/endpoints', { url: 'https://example.com/hook' });
+    assert.deepEqual([ep.status, ep.cacheControl], [201, 'no-store']);
+    const reveal = await headersOf('GET', `/endpoints/${ep.body.id}/secret`);
+    assert.deepEqual([reveal.status, reveal.cacheControl], [200, 'no-store']);
+    assert.deepEqual((await headersOf('GET', '/no-such-route')).cacheControl, 'no-store');
+  });
+
   test('a key defaults to the admin role; an unknown role is refused', async () => {
     const res = await app.api('POST', `/api/v1/workspaces/${ws}/api-keys`, {});
     assert.equal(res.status, 201);
