@@ -279,6 +279,26 @@ describe('Piano', () => {
     for (const [table, t] of Object.entries<any>(rebuild.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
   });
 
+  test('a new purchase is one order.completed in any delivery order, even after its modify or revoke', async () => {
+    const base = { version: 2, aid: AID, uid: 'buyer1', rid: 'RBUY', term_id: 'TMB', access_id: 'BUY1' };
+    const granted = pianoData({ ...base, type: 'access_granted', event: 'new_purchase', expires: E1, payment_id: 'UPBUY1' }, KEY);
+    const grantedAgain = pianoData({ payment_id: 'UPBUY1', ...base, type: 'access_granted', event: 'new_purchase', expires: E1 }, KEY);
+    const modified = pianoData({ ...base, type: 'access_modified', event: 'subscription_updated', expires: E2 }, KEY);
+    const revoked = pianoData({ ...base, type: 'access_revoked', event: 'access_revoked', expires: E2 }, KEY);
+    for (const [i, order] of [
+      [modified, granted, grantedAgain],
+      [revoked, granted],
+      [granted, modified, revoked, grantedAgain],
+    ].entries()) {
+      const ws = await workspace(`purchase order ${i}`);
+      for (const d of order) assert.equal((await sendPiano(app.url, ws, d)).status, 200);
+      await drained(ws);
+      const orders = (await call('GET', ws, '/messages?type=order.completed')).body.data as any[];
+      assert.equal(orders.length, 1, `order ${i}`);
+      assert.equal(orders[0].data.order.paymentId, 'UPBUY1');
+    }
+  });
+
   test("with an API token, a revoke is checked against Piano's API first", async () => {
     const ws = await workspace('confirm', { apiToken: 'piano_api_token_123' });
     let active = true;

@@ -245,10 +245,26 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
     }),
     { ts: EPOCH, rank: stage, eventId: ordered(expiresSeconds, pp.eventKey), deleted: false, force },
   );
+  // A purchase is a fact of its own, whatever the row's order says: one order.completed per access, published by the
+  // new_purchase grant even when its modify or revoke was delivered (and projected) before it.
+  const publishOrder = async () => {
+    if (stage !== 1 || pp.event !== 'new_purchase') return;
+    await pp.publish('order.completed', `order:piano:${providerId}`, {
+      order: {
+        id: r.row.id,
+        provider: 'piano',
+        customerId: customer?.id ?? (r.row.customer_id as string | null | undefined) ?? null,
+        resource: rid,
+        termId: str(pp.p.term_id) ?? (r.row.term_id as string | null | undefined) ?? null,
+        paymentId: str(pp.p.payment_id),
+      },
+    });
+  };
   if (!r.applied) {
     // Older than the row, it still says whose access it is: a row an event without a uid wrote first gets its customer.
     if (customer && !r.row.customer_id && (await fillMissingCustomer(pp.tx, 'access', r.row.id, customer.id)))
       await pp.checkDue(customer.id);
+    await publishOrder();
     return;
   }
   await pp.checkDue(customer?.id);
@@ -270,23 +286,12 @@ async function projectAccess(pp: PianoProjection, stage: 1 | 2 | 3): Promise<voi
   };
   if (now.status === 'active' && old?.status !== 'active') {
     await pp.publish('access.granted', `access:piano:${providerId}:${pp.eventKey}`, data);
-    if (pp.event === 'new_purchase') {
-      await pp.publish('order.completed', `order:piano:${providerId}`, {
-        order: {
-          id: now.id,
-          provider: 'piano',
-          customerId: customer?.id ?? null,
-          resource: rid,
-          termId: now.term_id ?? null,
-          paymentId: str(pp.p.payment_id),
-        },
-      });
-    }
   } else if (now.status === 'active' && old && (iso(old.expires_at) !== iso(now.expires_at) || old.resource !== now.resource)) {
     await pp.publish('access.modified', `access:piano:${providerId}:${iso(now.expires_at) ?? 'unlimited'}:${now.resource}`, data);
   } else if (now.status === 'revoked' && old?.status === 'active') {
     await pp.publish('access.revoked', `access:piano:${providerId}:${pp.eventKey}`, data);
   }
+  await publishOrder();
 }
 
 // Subscription events: v1 (`type` subscription, what happened in `event`) and v2 (`subscription_renewal`,
