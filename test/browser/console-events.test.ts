@@ -138,6 +138,16 @@ describe('console events', { skip: noBrowser }, () => {
     assert.equal(res?.status(), 400);
     assert.match(await page.locator('#f-status-error').innerText(), /status must be one of/);
     assert.equal(await page.getByLabel('Type').inputValue(), 'x', 'what was typed is kept');
+
+    // A pattern is not matched here (the type filter is exact): said next to the field, not an empty list that
+    // reads as "no customer event ever arrived".
+    await page.getByLabel('Type').fill('customer.*');
+    await page.getByLabel('Status').selectOption('');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/type=customer\.\*/);
+    assert.match(await page.locator('#f-type-error').innerText(), /exact type/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /No events match these filters/);
+    assert.equal(await page.getByLabel('Type').inputValue(), 'customer.*');
     await context.close();
   });
 

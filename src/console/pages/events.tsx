@@ -3,6 +3,7 @@
 // Events: what arrived, newest first, with filters (a GET form, so a filtered view is a link), paging by id that
 // never shifts while events arrive, and on the first page a live tail (events-stream.tsx) above the rows.
 import type { FastifyInstance } from 'fastify';
+import { ValidationError } from '../../errors.js';
 import { idFloor } from '../../lib/ids.js';
 import type { Ctx } from '../../services/context.js';
 import { oneOf, optionalString, parseCursor } from '../../services/input.js';
@@ -59,7 +60,16 @@ function parseFilters(query: Record<string, unknown>): { values: EventFilters; p
   };
   check('provider', () => oneOf(values.provider, 'provider', PROVIDERS));
   check('status', () => oneOf(values.status, 'status', STATUSES));
-  check('type', () => optionalString({ type: values.type === '' ? undefined : values.type }, 'type', 200));
+  check('type', () => {
+    optionalString({ type: values.type === '' ? undefined : values.type }, 'type', 200);
+    // The list matches the type exactly (an index range per type): `customer.*` would list nothing, which reads
+    // as "no such event arrived".
+    if (values.type?.includes('*')) {
+      throw new ValidationError('type is an exact type, such as customer.created: patterns (customer.*) are not matched here', {
+        field: 'type',
+      });
+    }
+  });
   check('range', () => oneOf(values.range, 'range', Object.keys(RANGES)));
   let cursor: string | undefined;
   check('cursor', () => (cursor = parseCursor(text('cursor'))));
