@@ -247,13 +247,13 @@ async function apply(
     const workflow =
       access.via === 'server'
         ? await access.call<WorkflowView>('POST', base, definition)
-        : await createWorkflow(access.ctx, ws, definition);
+        : await createWorkflow(access.ctx, ws, definition, { kind: 'cli' });
     return { action: 'created', workflow };
   }
   const workflow =
     access.via === 'server'
       ? await access.call<WorkflowView>('PATCH', `${base}/${before.id}`, whole)
-      : await patchWorkflow(access.ctx, ws, before.id, whole);
+      : await patchWorkflow(access.ctx, ws, before.id, whole, { kind: 'cli' });
   const unchanged = workflow.version === before.version && workflow.enabled === before.enabled;
   return { action: unchanged ? 'unchanged' : 'updated', workflow, before };
 }

@@ -464,7 +464,7 @@ export async function workflowDetailPage(app: FastifyInstance, { ctx }: { ctx: C
     const before = await getWorkflow(ctx, ws, request.params.id);
     const text = field(request.body, 'definition') ?? '';
     const saved = await saveFromEditor(text, (d) =>
-      patchWorkflow(ctx, ws, before.id, { name: undefined, trigger: undefined, steps: undefined, ...d }),
+      patchWorkflow(ctx, ws, before.id, { name: undefined, trigger: undefined, steps: undefined, ...d }, page.principal),
     );
     if (!saved.ok) return renderWorkflow(ctx, request, reply, page, { text, problems: saved.problems }, 422);
     const after = saved.value;
@@ -479,7 +479,7 @@ export async function workflowDetailPage(app: FastifyInstance, { ctx }: { ctx: C
     app.post<{ Params: Params }>(`/workspaces/:ws/workflows/:id/${verb}`, async (request, reply) => {
       const page = await requireWorkspace(ctx, request, request.params.ws);
       requireRole(page, 'admin', `${enabled ? 'Enabling' : 'Disabling'} a workflow`);
-      const w = await patchWorkflow(ctx, page.workspace.id, request.params.id, { enabled });
+      const w = await patchWorkflow(ctx, page.workspace.id, request.params.id, { enabled }, page.principal);
       return reply.redirect(`/workspaces/${page.workspace.id}/workflows/${w.id}?done=${verb}d`, 303);
     });
   }

@@ -219,7 +219,7 @@ export async function workflowsPage(app: FastifyInstance, { ctx }: { ctx: Ctx })
     const text = field(request.body, 'definition') ?? '';
     const enabled = field(request.body, 'enabled') === 'on';
     // The box says whether it starts enabled, unless the definition itself says so.
-    const saved = await saveFromEditor(text, (d) => createWorkflow(ctx, ws, 'enabled' in d ? d : { ...d, enabled }));
+    const saved = await saveFromEditor(text, (d) => createWorkflow(ctx, ws, 'enabled' in d ? d : { ...d, enabled }, page.principal));
     if (saved.ok) return reply.redirect(`/workspaces/${ws}/workflows/${saved.value.id}?done=created`, 303);
     const catalog = await triggerCatalog(ctx, ws);
     return sendHtml(reply, <NewPage page={page} ws={ws} text={text} problems={saved.problems} enabled={enabled} catalog={catalog} />, 422);

@@ -91,7 +91,7 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         response: { 201: Workflow, ...apiErrors(400, 422) },
       },
     },
-    async (r, reply) => reply.code(201).send(await createWorkflow(ctx, r.params.ws, r.body)),
+    async (r, reply) => reply.code(201).send(await createWorkflow(ctx, r.params.ws, r.body, r.principal)),
   );
   app.get(
     '/workspaces/:ws/workflows',
@@ -122,7 +122,7 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
         response: { 200: Workflow, ...apiErrors(400, 422) },
       },
     },
-    async (r) => patchWorkflow(ctx, r.params.ws, r.params.id, r.body),
+    async (r) => patchWorkflow(ctx, r.params.ws, r.params.id, r.body, r.principal),
   );
   app.delete(
     '/workspaces/:ws/workflows/:id',
@@ -136,7 +136,7 @@ export async function workflowRoutes(plain: FastifyInstance, opts: { ctx: Ctx })
       },
     },
     async (r, reply) => {
-      await removeWorkflow(ctx, r.params.ws, r.params.id);
+      await removeWorkflow(ctx, r.params.ws, r.params.id, r.principal);
       return reply.code(204).send(null);
     },
   );

@@ -2,6 +2,7 @@
 import { deleteWorkflow, findWorkflow, listWorkflows, workflowVersions, type WorkflowRow } from '../../db/queries/workflows.js';
 import { findWorkspace } from '../../db/queries/workspaces.js';
 import { NotFoundError, WorkspaceNotFoundError } from '../../errors.js';
+import { recordAudit, type Actor } from '../audit/record-audit.js';
 import type { Ctx } from '../context.js';
 import { workflowView } from './workflow-view.js';
 
@@ -35,7 +36,10 @@ export async function listWorkflowVersions(ctx: Ctx, workspaceId: string, id: st
 }
 
 /** Deleting stops new runs; runs already started finish on their version, and the history stays readable. */
-export async function removeWorkflow(ctx: Ctx, workspaceId: string, id: string): Promise<void> {
-  await requireWorkflow(ctx, workspaceId, id);
-  await deleteWorkflow(ctx.db, workspaceId, id);
+export async function removeWorkflow(ctx: Ctx, workspaceId: string, id: string, actor: Actor): Promise<void> {
+  const workflow = await requireWorkflow(ctx, workspaceId, id);
+  await ctx.db.transaction(async (tx) => {
+    await deleteWorkflow(tx, workspaceId, id);
+    await recordAudit({ ...ctx, db: tx as Ctx['db'] }, actor, workspaceId, 'workflow.deleted', id, { name: workflow.name });
+  });
 }
