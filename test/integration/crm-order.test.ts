@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { claimDueEvents } from '../../src/db/queries/events.js';
 import { processBatch } from '../../src/services/processing/process-batch.js';
+import { processEvent } from '../../src/services/processing/process-event.js';
 import { findHandler } from '../../src/crm/handlers.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
@@ -1099,5 +1100,17 @@ describe('Stripe → CRM under hostile delivery orders', () => {
       customers.map((c: any) => c.email),
       ['good@example.com'],
     );
+    // Its raw message goes out all the same (endpoints of the raw feed, the Piano proxy's destinations), once: a
+    // second failed attempt, on the single-event path, publishes nothing more.
+    const raw = async () => (await get(ws, '/messages?type=stripe.customer.poisoned')).data.map((m: any) => m.data.data.object.email);
+    assert.deepEqual(await raw(), ['mallory@example.com']);
+    await app.db.query(
+      `UPDATE events SET status = 'received', next_attempt_at = now() WHERE workspace_id = $1 AND type = 'customer.poisoned'`,
+      [ws],
+    );
+    const [again] = await claimDueEvents(app.db, 'wrk_order', 10, 30);
+    assert.equal(again?.type, 'customer.poisoned');
+    assert.equal(await processEvent(app.ctx, 'wrk_order', again!), 'failed');
+    assert.deepEqual(await raw(), ['mallory@example.com']);
   });
 });

@@ -37,10 +37,19 @@ export async function projectAndPublish(
 ): Promise<'processed' | 'ignored'> {
   const handler = ctx.findHandler(event.provider, event.type);
   if (handler) await handler(tx, event, options);
-  // A scan's repair (an object as the provider's API answered it) is not an event the provider sent: it has no
-  // raw message, only the business events the change causes.
-  if (isSyntheticEventId(event.providerEventId)) return handler ? 'processed' : 'ignored';
-  // Every provider event is also a message of its own (`stripe.<type>`), for endpoints that want the raw feed.
+  await publishRaw(tx, event, options);
+  return handler ? 'processed' : 'ignored';
+}
+
+/**
+ * Every provider event is also a message of its own (`stripe.<type>`, `piano.<type>`), for endpoints that want the
+ * raw feed and for the Piano proxy's destinations, which get every stored Piano webhook. It does not depend on the
+ * projection: an event whose projection failed is published too (publishRawOfFailed), once whatever the attempts,
+ * by its dedupe key. A scan's repair (an object as the provider's API answered it) is not an event the provider
+ * sent: it has no raw message, only the business events the change causes.
+ */
+async function publishRaw(tx: Queryable, event: ClaimedEvent, options: HandlerOptions): Promise<void> {
+  if (isSyntheticEventId(event.providerEventId)) return;
   const raw = {
     id: newId('msg'),
     workspaceId: event.workspaceId,
@@ -55,7 +64,11 @@ export async function projectAndPublish(
   };
   if (options.batch) options.batch.addMessage(raw);
   else await publishMessage(tx, raw);
-  return handler ? 'processed' : 'ignored';
+}
+
+/** The raw message of an event whose projection failed (its own writes rolled back): published all the same. */
+export async function publishRawOfFailed(tx: Queryable, event: ClaimedEvent, options: HandlerOptions): Promise<void> {
+  await publishRaw(tx, event, { ...options, batch: undefined });
 }
 
 /** The queue outcome of a failed attempt: retried on the processing schedule, or failed for good. */

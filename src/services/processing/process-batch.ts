@@ -23,7 +23,7 @@ import type { Ctx } from '../context.js';
 import { openPianoSecrets } from '../connections/piano-connection.js';
 import { openStripeSecrets } from '../connections/stripe-connection.js';
 import { inboundCache } from '../ingest/inbound-runtime.js';
-import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type ProcessOutcome } from './event-run.js';
+import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, publishRawOfFailed, type ProcessOutcome } from './event-run.js';
 import { markChecksDue } from './mark-checks-due.js';
 import { BatchWrites } from './batch-writes.js';
 import { processEvent } from './process-event.js';
@@ -246,6 +246,10 @@ async function runBatch(
           const failed = failureOutcome(ctx, event, err);
           settled.push({ event, outcome: failed.outcome, err });
           records.push(failed.record);
+          // Its raw message goes out all the same (the Piano proxy's destinations get every stored webhook), kept
+          // past the next event's savepoint.
+          await publishRawOfFailed(tx, event, optionsFor(event));
+          await savepoint.next(tx);
         }
       }
       await savepoint.close(tx);
@@ -291,8 +295,9 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
   for (const { event, outcome } of settled) {
     results.set(event.id, outcome);
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
+    // Every settled event published at least its raw message, a failed one too.
+    queued = true;
     if (outcome === 'processed' || outcome === 'ignored') {
-      queued = true;
       ctx.metrics.processingDuration.observe(
         { provider: event.provider, outcome },
         Math.max(0, Date.now() - event.receivedAt.getTime()) / 1000,

@@ -9,7 +9,7 @@ import { finishClaims } from '../../db/queries/queue.js';
 import { RefetchNeeded, type HandlerOptions } from '../../crm/handlers.js';
 import { StoreUnavailableError } from '../../errors.js';
 import type { Ctx } from '../context.js';
-import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, type ProcessOutcome } from './event-run.js';
+import { ClaimLost, eventOptions, failureOutcome, projectAndPublish, publishRawOfFailed, type ProcessOutcome } from './event-run.js';
 import { markChecksDue } from './mark-checks-due.js';
 import { settleTieByRefetch } from './settle-tie.js';
 
@@ -57,7 +57,14 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     // The database itself is gone: leave the claim to expire rather than counting a handler failure.
     if (err instanceof StoreUnavailableError) throw err;
     const failed = failureOutcome(ctx, event, err);
-    await finishClaims(ctx.db, EVENT_QUEUE, workerId, [failed.record]);
+    // Its raw message goes out all the same (the Piano proxy's destinations get every stored webhook), with the
+    // record of the failure; nothing when another worker has taken the event over meanwhile.
+    await ctx.db.transaction(async (tx) => {
+      if (!(await holdClaim(tx, event.id, workerId))) return;
+      await publishRawOfFailed(tx, event, eventOptions(ctx, event));
+      await finishClaims(tx, EVENT_QUEUE, workerId, [failed.record]);
+    });
+    ctx.onDeliveriesQueued();
     // Failed for good: its customer's next check reports it (stuck_event).
     if (failed.outcome === 'failed') {
       const dueAt = await markChecksDue(ctx, ctx.db, [], [event.id]);
