@@ -120,3 +120,23 @@ test('SLUICE_TRUST_PROXY: everyone, a hop count, a host name or a malformed entr
   // Every bad entry is listed at once.
   assert.equal(problemsOf({ SLUICE_TRUST_PROXY: 'true,10.0.0.1,nope' }).length, 2);
 });
+
+test('DATABASE_URL the driver cannot read is refused at the start, naming what to check and never quoting it', () => {
+  for (const url of [
+    'postgres://sluice:hunter2secret@db:99999/sluice',
+    'postgres://sluice:hunter2secret@[::1/sluice',
+    'postgresql://s:p@h:port/db',
+  ]) {
+    const problems = problemsOf({ DATABASE_URL: url });
+    assert.equal(problems.length, 1, url);
+    assert.match(problems[0]!, /^DATABASE_URL is not a valid URL: check its port/);
+    assert.ok(!problems[0]!.includes('hunter2'), 'the password is quoted');
+  }
+  for (const url of [
+    'postgres://sluice:p%40ss@127.0.0.1:5432/sluice',
+    'postgres:///sluice?host=/var/run/postgresql',
+    'postgresql://h/db',
+  ]) {
+    assert.deepEqual(problemsOf({ DATABASE_URL: url }), [], url);
+  }
+});

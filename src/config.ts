@@ -138,6 +138,16 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Whether the PostgreSQL driver can read this connection string (pg-connection-string parses it as a URL). */
+function parsesAsUrl(value: string): boolean {
+  try {
+    new URL(value, 'postgres://base');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
   const problems: string[] = [];
   const int = (name: string, fallback: number, min: number, max: number): number => {
@@ -164,6 +174,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const databaseUrl = str('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
+  } else if (databaseUrl && !parsesAsUrl(databaseUrl)) {
+    // Checked as the driver reads it (a URL against a base), or the start fails later with a bare "Invalid URL".
+    // Never quoted: it may hold a password.
+    problems.push(
+      'DATABASE_URL is not a valid URL: check its port (1-65535) and host, and percent-encode special characters in the user name and password (@ as %40, : as %3A, / as %2F, # as %23, a space as %20)',
+    );
   }
   const embeddedDbUser = str('SLUICE_EMBEDDED_DB_USER');
   if (embeddedDbUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(embeddedDbUser)) {
