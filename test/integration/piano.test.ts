@@ -510,6 +510,18 @@ describe('Piano', () => {
         ].sort(),
       );
       assert.equal((await proxy.api('GET', `/api/v1/workspaces/${ws}/connections/piano`)).body.forwards, 2);
+      // Through the generic endpoint API a destination keeps to Piano webhooks: another type is refused, nothing changes.
+      const widened = await proxy.api('PATCH', `/api/v1/workspaces/${ws}/endpoints/${a.body.id}`, {
+        eventTypes: ['piano.*', 'order.completed'],
+      });
+      assert.equal(widened.status, 400, JSON.stringify(widened.body));
+      assert.equal(widened.body.error.field, 'eventTypes');
+      assert.match(widened.body.error.message, /forwards Piano webhooks only/);
+      assert.deepEqual((await proxy.api('GET', `/api/v1/workspaces/${ws}/endpoints/${a.body.id}`)).body.eventTypes, ['piano.*']);
+      const narrowed = await proxy.api('PATCH', `/api/v1/workspaces/${ws}/endpoints/${a.body.id}`, {
+        eventTypes: ['piano.access_granted'],
+      });
+      assert.equal(narrowed.status, 200, JSON.stringify(narrowed.body));
       assert.equal((await proxy.api('DELETE', `/api/v1/workspaces/${ws}/connections/piano/forwards/${a.body.id}`)).status, 204);
       assert.equal((await proxy.api('DELETE', `/api/v1/workspaces/${ws}/connections/piano/forwards/${a.body.id}`)).status, 404);
     } finally {

@@ -52,6 +52,13 @@ export async function updateEndpoint(
   const view = await ctx.db.transaction(async (tx) => {
     const row = await findEndpoint(tx, workspaceId, endpointId, true);
     if (!row) throw new NotFoundError('ENDPOINT_NOT_FOUND', `no endpoint ${JSON.stringify(endpointId)} in this workspace`);
+    // A Piano proxy destination resends stored Piano webhooks as Piano sent them; any other message has no such
+    // request to resend, and each of its deliveries would fail.
+    if (row.kind === 'forward' && changes.eventTypes?.some((t) => t !== 'piano.*' && !t.startsWith('piano.'))) {
+      throw new ValidationError('a Piano proxy destination forwards Piano webhooks only: eventTypes must be piano.* or piano.<type>', {
+        field: 'eventTypes',
+      });
+    }
     if (headers) {
       changes.headers = Object.keys(headers) as unknown as Record<string, string>;
       changes.secretsSealed = sealEndpoint(ctx, { ...openEndpoint(ctx, row), headers });
