@@ -5,6 +5,7 @@
 // to the events, customers and check runs it names.
 import { CHECK_RUN_PREFIX } from '../../services/parity/check-run-view.js';
 import { h, Fragment, type Html } from '../jsx.js';
+import { Time } from './layout.js';
 
 export { CHECK_RUN_PREFIX };
 
@@ -101,12 +102,17 @@ export function Details(props: { details: Record<string, unknown> }): Html {
       {[...first, ...rest].map((k) => (
         <>
           <dt>{words(k)}</dt>
-          <dd>{typeof d[k] === 'object' && d[k] !== null ? <code>{plain(d[k])}</code> : plain(d[k])}</dd>
+          <dd>
+            {isTimestamp(d[k]) ? <Time at={d[k]} /> : typeof d[k] === 'object' && d[k] !== null ? <code>{plain(d[k])}</code> : plain(d[k])}
+          </dd>
         </>
       ))}
     </dl>
   );
 }
+
+/** A time as the API writes one (ISO 8601, UTC): shown as the console shows every time, not as an id. */
+const isTimestamp = (v: unknown): v is string => typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(v);
 
 /** The strings of an evidence value (one id, or a list of them). */
 function idsIn(v: unknown): string[] | undefined {
@@ -139,7 +145,9 @@ export function Evidence(props: { ws: string; evidence: Record<string, unknown>;
           <>
             <dt>{EVIDENCE_LABEL[k] ?? words(k)}</dt>
             <dd>
-              {ids ? (
+              {isTimestamp(e[k]) ? (
+                <Time at={e[k]} />
+              ) : ids ? (
                 ids.length === 0 ? (
                   <span class="muted">none</span>
                 ) : (
