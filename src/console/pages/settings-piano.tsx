@@ -49,7 +49,7 @@ export function PianoSection(props: {
         </div>
         <div class="card" aria-labelledby="piano-state">
           <h3 id="piano-state">
-            {c ? 'Piano connected' : 'Piano not connected'}{' '}
+            {c && !c.secretsReadable ? 'Piano secrets' : 'Piano'}{' '}
             <span class={`badge ${c ? (c.secretsReadable ? 'ok' : 'bad') : 'warn'}`}>
               {c ? (c.secretsReadable ? 'connected' : 'unreadable') : 'not connected'}
             </span>

@@ -28,7 +28,7 @@ function ConnectedCard(props: { connection: StripeConnectionView | null; endpoin
   return (
     <div class="card stripe-card" aria-labelledby="stripe-state">
       <h3 id="stripe-state">
-        {connected ? 'Stripe connected' : c && !c.secretsReadable ? 'Stripe secrets unreadable' : 'Stripe not connected'}{' '}
+        {c && !c.secretsReadable ? 'Stripe secrets' : 'Stripe'}{' '}
         <span class={`badge ${connected ? 'ok' : c && !c.secretsReadable ? 'bad' : 'warn'}`}>
           {connected ? 'connected' : c && !c.secretsReadable ? 'unreadable' : 'not connected'}
         </span>

@@ -94,7 +94,9 @@ function StepTimeline(props: { steps: Step[] }): Html {
               <div>
                 <h4>Input</h4>
                 {s.input === null ? (
-                  <p class="muted">Not rendered yet.</p>
+                  <p class="muted">
+                    {s.status === 'failed' ? 'None: the step failed before its input was rendered.' : 'Not rendered yet.'}
+                  </p>
                 ) : (
                   <JsonBlock value={readableInput(s.input)} label={`Input of step ${s.stepId}`} width={COLUMN_WIDTH} />
                 )}
