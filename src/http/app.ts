@@ -65,10 +65,11 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
   registerOpenApi(app);
 
   // API answers may carry a secret (a new API key, a revealed or new endpoint secret) or customers' data: no browser
-  // or proxy cache keeps any of them.
-  app.addHook('onSend', async (request, reply, payload) => {
+  // or proxy cache keeps any of them. A callback hook, not an async one: it runs for every webhook too, and an async
+  // hook costs each of them a promise for nothing.
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-    return payload;
+    done(null, payload);
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -820,8 +820,11 @@ describe('Stripe → CRM under hostile delivery orders', () => {
       // An update of the same second as the delete, whose id sorts after it: the delete still wins.
       stripeEvent('invoice.updated', draft(1500), { created: T0 + 10, id: 'evt_zzz_draft_updated' }),
     ];
+    // Every order in one batch; one by one (a drain per event, five times the work) every fifth order, which still
+    // puts each event first, last and in between.
+    const orders = permutations(events);
     for (const mode of ['one batch', 'one by one'] as const) {
-      for (const order of permutations(events)) {
+      for (const order of mode === 'one batch' ? orders : orders.filter((_, i) => i % 5 === 0)) {
         const ws = await workspace();
         await deliver(ws, order, mode);
         const label = `${mode}: ${order.map((e) => events.indexOf(e)).join(',')}`;
@@ -989,8 +992,11 @@ describe('Stripe → CRM under hostile delivery orders', () => {
       stripeEvent('charge.refunded', refundedCharge('ch_twice', 300), { created: T0 + 200 }),
       refundUpdated(reA('failed', { ticket: '42' }), T0 + 300, { metadata: {} }),
     ];
+    // Every order in one batch; one by one (a drain per event, five times the work) every fifth order, which still
+    // puts each event first, last and in between.
+    const orders = permutations(events);
     for (const mode of ['one batch', 'one by one'] as const) {
-      for (const order of permutations(events)) {
+      for (const order of mode === 'one batch' ? orders : orders.filter((_, i) => i % 5 === 0)) {
         const ws = await workspace();
         await deliver(ws, order, mode);
         const label = `${mode}: ${order.map((e) => events.indexOf(e)).join(',')}`;
