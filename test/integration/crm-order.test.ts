@@ -1118,5 +1118,35 @@ describe('Stripe → CRM under hostile delivery orders', () => {
     assert.equal(again?.type, 'customer.poisoned');
     assert.equal(await processEvent(app.ctx, 'wrk_order', again!), 'failed');
     assert.deepEqual(await raw(), ['mallory@example.com']);
+
+    // A raw message the database refuses does not keep a failed event from being recorded, on either path.
+    const refusing = await workspace();
+    await app.db.query(
+      `CREATE FUNCTION refuse_poisoned_raw() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF NEW.type = 'stripe.customer.poisoned' AND NEW.workspace_id = '${refusing}' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`,
+    );
+    await app.db.query(`CREATE TRIGGER refuse_poisoned_raw BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_poisoned_raw()`);
+    try {
+      await post(refusing, stripeEvent('customer.poisoned', { id: 'cus_r', email: 'eve@example.com' }, { created: T0 }));
+      await post(refusing, stripeEvent('customer.updated', { id: 'cus_r', email: 'ok@example.com' }, { created: T0 + 1 }));
+      await drain(100);
+      const statuses = async () =>
+        (
+          await app.db.query<{ s: string }>(`SELECT type || ':' || status AS s FROM events WHERE workspace_id = $1 ORDER BY type`, [
+            refusing,
+          ])
+        ).rows.map((r) => r.s);
+      assert.deepEqual(await statuses(), ['customer.poisoned:failed', 'customer.updated:processed']);
+      await app.db.query(
+        `UPDATE events SET status = 'received', next_attempt_at = now() WHERE workspace_id = $1 AND type = 'customer.poisoned'`,
+        [refusing],
+      );
+      const [stuck] = await claimDueEvents(app.db, 'wrk_order', 10, 30);
+      assert.equal(await processEvent(app.ctx, 'wrk_order', stuck!), 'failed');
+      assert.deepEqual(await statuses(), ['customer.poisoned:failed', 'customer.updated:processed']);
+    } finally {
+      await app.db.query('DROP TRIGGER refuse_poisoned_raw ON messages');
+      await app.db.query('DROP FUNCTION refuse_poisoned_raw()');
+    }
   });
 });

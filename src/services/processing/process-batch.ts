@@ -247,8 +247,15 @@ async function runBatch(
           settled.push({ event, outcome: failed.outcome, err });
           records.push(failed.record);
           // Its raw message goes out all the same (the Piano proxy's destinations get every stored webhook), kept
-          // past the next event's savepoint.
-          await publishRawOfFailed(tx, event, optionsFor(event));
+          // past the next event's savepoint. Only if it can: a raw message the database refuses must not turn this
+          // recorded failure into a batch that fails for ever.
+          try {
+            await publishRawOfFailed(tx, event, optionsFor(event));
+          } catch (rawErr) {
+            if (rawErr instanceof StoreUnavailableError) throw rawErr;
+            await savepoint.rollback(tx);
+            ctx.log.warn({ eventId: event.id, err: rawErr }, 'the raw message of a failed event could not be published');
+          }
           await savepoint.next(tx);
         }
       }

@@ -57,14 +57,17 @@ export async function processEvent(ctx: Ctx, workerId: string, event: ClaimedEve
     // The database itself is gone: leave the claim to expire rather than counting a handler failure.
     if (err instanceof StoreUnavailableError) throw err;
     const failed = failureOutcome(ctx, event, err);
-    // Its raw message goes out all the same (the Piano proxy's destinations get every stored webhook), with the
-    // record of the failure; nothing when another worker has taken the event over meanwhile.
-    await ctx.db.transaction(async (tx) => {
-      if (!(await holdClaim(tx, event.id, workerId))) return;
-      await publishRawOfFailed(tx, event, eventOptions(ctx, event));
-      await finishClaims(tx, EVENT_QUEUE, workerId, [failed.record]);
-    });
-    ctx.onDeliveriesQueued();
+    await finishClaims(ctx.db, EVENT_QUEUE, workerId, [failed.record]);
+    // Its raw message goes out all the same (the Piano proxy's destinations get every stored webhook), once by its
+    // dedupe key. After the failure is recorded, and only if it can: a raw message the database refuses must not
+    // keep the event from being recorded.
+    try {
+      await ctx.db.transaction((tx) => publishRawOfFailed(tx, event, eventOptions(ctx, event)));
+      ctx.onDeliveriesQueued();
+    } catch (rawErr) {
+      if (rawErr instanceof StoreUnavailableError) throw rawErr;
+      ctx.log.warn({ eventId: event.id, err: rawErr }, 'the raw message of a failed event could not be published');
+    }
     // Failed for good: its customer's next check reports it (stuck_event).
     if (failed.outcome === 'failed') {
       const dueAt = await markChecksDue(ctx, ctx.db, [], [event.id]);
