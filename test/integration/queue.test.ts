@@ -497,7 +497,7 @@ describe('delivery queue with several dead endpoints', () => {
     // Four lanes, four per endpoint: one dead endpoint alone can take every lane. A timed-out attempt retries in a
     // minute, so nothing it sends again can blur what is counted below.
     app = await startTestApp({
-      config: { outboundAllow: LOOPBACK, outboundTimeoutMs: 1500, outboundConcurrency: 4, endpointConcurrency: 4, retrySchedule: [0, 60] },
+      config: { outboundAllow: LOOPBACK, outboundTimeoutMs: 2500, outboundConcurrency: 4, endpointConcurrency: 4, retrySchedule: [0, 60] },
     });
   });
   after(async () => {
@@ -517,6 +517,10 @@ describe('delivery queue with several dead endpoints', () => {
     // Twelve to the dead endpoints first, then three to the healthy one: oldest first, the healthy endpoint would
     // wait for three rounds of timeouts, until every dead delivery had been tried.
     for (let i = 0; i < 6; i++) assert.equal((await call('POST', '/events', { type: 'dead.ping', data: { i } })).status, 201);
+    // Every lane busy with a dead endpoint before the healthy one has anything queued: otherwise a lane left free
+    // while the dead deliveries were still being created serves the healthy endpoint at once, before any timeout,
+    // and the test would show nothing about failing endpoints.
+    await waitFor(async () => deadA.requests.length + deadB.requests.length >= 4, 'all four lanes on the dead endpoints', 20_000);
     for (let i = 0; i < 3; i++) assert.equal((await call('POST', '/events', { type: 'live.ping', data: { i } })).status, 201);
     let deadSent = 0;
     await waitFor(
