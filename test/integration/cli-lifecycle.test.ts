@@ -301,8 +301,13 @@ test(
     try {
       const server = await startSluiceProcess({ ...store.env, SLUICE_ADMIN_TOKEN: TOKEN, HOST: '0.0.0.0' });
       try {
-        // What the console block on stderr says where the link is printed, and the log line for log readers.
-        await waitFor(async () => server.output().includes('Sluice console:'), 'the console block', 30_000);
+        // What the console block on stderr says where the link is printed, and the log line for log readers. The log
+        // goes to stdout through the logger's own buffer: it can come after the stderr block, so both are waited for.
+        await waitFor(
+          async () => server.output().includes('Sluice console:') && server.output().includes('which nobody elsewhere can reach'),
+          'the console block and the warning',
+          30_000,
+        );
         assert.match(server.output(), /Sluice console: http:\/\/0\.0\.0\.0:\d+\//);
         assert.match(server.output(), /0\.0\.0\.0 is no address a browser or a provider elsewhere can reach/);
         assert.match(server.output(), /set SLUICE_PUBLIC_URL/);
