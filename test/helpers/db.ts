@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
-import { migrate } from '../../src/db/migrate.js';
+import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/port.js';
 import { openPostgres } from '../../src/db/postgres.js';
 
@@ -77,4 +77,26 @@ export async function openMigrated(store: TestStore): Promise<Db> {
   const db = await store.open();
   await migrate(db);
   return db;
+}
+
+/**
+ * A migration's test: `fn` gets a database migrated up to (not including) `version`, writes rows as the former
+ * schema had them, then calls `finish()` to run the rest of the migrations over them. The store is dropped after.
+ */
+export async function withMigratedBefore(version: number, fn: (db: Db, finish: () => Promise<void>) => Promise<void>): Promise<void> {
+  const store = await createTestStore();
+  const db = await store.open();
+  try {
+    const all = loadMigrations();
+    await migrate(
+      db,
+      all.filter((m) => m.version < version),
+    );
+    await fn(db, async () => {
+      await migrate(db, all);
+    });
+  } finally {
+    await db.close();
+    await store.drop();
+  }
 }

@@ -3,10 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { matchesEventType } from '../../src/catalog/index.js';
-import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { typeMatchesPatterns } from '../../src/db/queries/messages.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
-import { createTestStore } from '../helpers/db.js';
+import { withMigratedBefore } from '../helpers/db.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
 const LOOPBACK = [{ address: '127.0.0.0', prefix: 8, family: 'ipv4' as const }];
@@ -247,14 +246,7 @@ describe('outbound states, types and policy', () => {
 });
 
 test('migration 0006 backfills state from the enabled flag', async () => {
-  const store = await createTestStore();
-  const db = await store.open();
-  try {
-    const all = loadMigrations();
-    await migrate(
-      db,
-      all.filter((m) => m.version < 6),
-    );
+  await withMigratedBefore(6, async (db, finish) => {
     await db.query(`INSERT INTO workspaces (id, name) VALUES ('ws_m', 'm')`);
     for (const [id, enabled] of [
       ['ep_on', true],
@@ -265,7 +257,7 @@ test('migration 0006 backfills state from the enabled flag', async () => {
         [id, enabled],
       );
     }
-    await migrate(db, all);
+    await finish();
     const { rows } = await db.query<{ id: string; state: string; enabled: boolean }>(
       'SELECT id, state, enabled FROM endpoints ORDER BY id',
     );
@@ -276,8 +268,5 @@ test('migration 0006 backfills state from the enabled flag', async () => {
         ['ep_on', 'enabled', true],
       ],
     );
-  } finally {
-    await db.close();
-    await store.drop();
-  }
+  });
 });

@@ -3,19 +3,11 @@
 // (the stored amount already less the refunds that failed after it) must come out with the same figure.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { recountChargeRefunded } from '../../src/db/queries/crm.js';
-import { createTestStore } from '../helpers/db.js';
+import { withMigratedBefore } from '../helpers/db.js';
 
 test('migration 0034: charges and refunds written by the former rule keep their refunded amounts', async () => {
-  const store = await createTestStore();
-  const db = await store.open();
-  try {
-    const all = loadMigrations();
-    await migrate(
-      db,
-      all.filter((m) => m.version < 34),
-    );
+  await withMigratedBefore(34, async (db, finish) => {
     await db.query(`INSERT INTO workspaces (id, name) VALUES ('ws_r', 'r')`);
     const payment = (id: string, kind: string, status: string, amount: number, refunded: number | null, ts: string, charge: string) =>
       db.query(
@@ -30,7 +22,7 @@ test('migration 0034: charges and refunds written by the former rule keep their 
     await payment('ch_b', 'charge', 'succeeded', 1000, 300, '2026-01-01T12:10:00Z', 'ch_b');
     await payment('re_b', 'refund', 'failed', 700, null, '2026-01-01T12:05:00Z', 'ch_b');
     await payment('re_b2', 'refund', 'succeeded', 300, null, '2026-01-01T12:10:00Z', 'ch_b');
-    await migrate(db, all);
+    await finish();
 
     const { rows } = await db.query<{ id: string; reported: string | null; refunded: string | null; undone: Date | null }>(
       `SELECT id, reported_amount_refunded AS reported, amount_refunded AS refunded, undone_at AS undone FROM payments ORDER BY id`,
@@ -57,8 +49,5 @@ test('migration 0034: charges and refunds written by the former rule keep their 
         ['ch_b', 300],
       ],
     );
-  } finally {
-    await db.close();
-    await store.drop();
-  }
+  });
 });

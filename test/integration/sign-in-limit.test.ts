@@ -24,19 +24,24 @@ async function signIn(
   return res.status;
 }
 
+/** The sign-in form's cookie and CSRF token, as a browser would have them. */
+async function loginForm(app: TestApp): Promise<{ cookie: string; csrf: string }> {
+  const page = await fetch(`${app.url}/login`);
+  return {
+    cookie: page.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; '),
+    csrf: /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!,
+  };
+}
+
 describe('sign-in limits under concurrent guesses', () => {
   let app: TestApp;
   let form: { cookie: string; csrf: string };
   before(async () => {
     app = await startTestApp({ worker: false });
-    const page = await fetch(`${app.url}/login`);
-    form = {
-      cookie: page.headers
-        .getSetCookie()
-        .map((c) => c.split(';')[0])
-        .join('; '),
-      csrf: /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!,
-    };
+    form = await loginForm(app);
   });
   after(() => app.close());
 
@@ -80,14 +85,7 @@ describe('sign-in limits for IPv6 clients', () => {
   before(async () => {
     // The test plays a proxy on 127.0.0.1 that reports each client's address in X-Forwarded-For.
     app = await startTestApp({ worker: false, config: { trustProxy: parseCidrs('127.0.0.1/32').cidrs } });
-    const page = await fetch(`${app.url}/login`);
-    form = {
-      cookie: page.headers
-        .getSetCookie()
-        .map((c) => c.split(';')[0])
-        .join('; '),
-      csrf: /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!,
-    };
+    form = await loginForm(app);
   });
   after(() => app.close());
 
