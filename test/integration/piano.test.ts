@@ -518,6 +518,10 @@ describe('Piano', () => {
       assert.equal(widened.body.error.field, 'eventTypes');
       assert.match(widened.body.error.message, /forwards Piano webhooks only/);
       assert.deepEqual((await proxy.api('GET', `/api/v1/workspaces/${ws}/endpoints/${a.body.id}`)).body.eventTypes, ['piano.*']);
+      // No list is every type for an endpoint; for a destination, every Piano webhook and nothing else.
+      const emptied = await proxy.api('PATCH', `/api/v1/workspaces/${ws}/endpoints/${a.body.id}`, { eventTypes: [] });
+      assert.equal(emptied.status, 200, JSON.stringify(emptied.body));
+      assert.deepEqual(emptied.body.eventTypes, ['piano.*']);
       const narrowed = await proxy.api('PATCH', `/api/v1/workspaces/${ws}/endpoints/${a.body.id}`, {
         eventTypes: ['piano.access_granted'],
       });

@@ -59,6 +59,9 @@ export async function updateEndpoint(
         field: 'eventTypes',
       });
     }
+    // An empty list means every type for an endpoint; for a destination, every Piano webhook (stored as such, so
+    // that it cannot match the other messages).
+    if (row.kind === 'forward' && changes.eventTypes?.length === 0) changes.eventTypes = ['piano.*'];
     if (headers) {
       changes.headers = Object.keys(headers) as unknown as Record<string, string>;
       changes.secretsSealed = sealEndpoint(ctx, { ...openEndpoint(ctx, row), headers });
