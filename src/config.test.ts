@@ -135,6 +135,8 @@ test('DATABASE_URL the driver cannot read is refused at the start, naming what t
   for (const url of [
     'postgres://sluice:p%40ss@127.0.0.1:5432/sluice',
     'postgres:///sluice?host=/var/run/postgresql',
+    // Credentials for a server reached through its Unix socket: no host before the query, which a bare URL refuses.
+    'postgres://app:pw@/sluice?host=/var/run/postgresql',
     'postgresql://h/db',
   ]) {
     assert.deepEqual(problemsOf({ DATABASE_URL: url }), [], url);

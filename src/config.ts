@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { parseCidrs, type Cidr } from './lib/cidr.js';
 
 export type Role = 'all' | 'api' | 'worker';
@@ -138,10 +139,11 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Whether the PostgreSQL driver can read this connection string (pg-connection-string parses it as a URL). */
-function parsesAsUrl(value: string): boolean {
+/** Whether the PostgreSQL driver can read this connection string: asked of the driver's own parser, which also
+ *  takes what a bare URL check refuses (no host before a ?host=/socket/dir, a space in the password). */
+function driverReads(value: string): boolean {
   try {
-    new URL(value, 'postgres://base');
+    parseConnectionString(value);
     return true;
   } catch {
     return false;
@@ -174,8 +176,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const databaseUrl = str('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
-  } else if (databaseUrl && !parsesAsUrl(databaseUrl)) {
-    // Checked as the driver reads it (a URL against a base), or the start fails later with a bare "Invalid URL".
+  } else if (databaseUrl && !driverReads(databaseUrl)) {
+    // Checked as the driver reads it, or the start fails later with a bare "Invalid URL".
     // Never quoted: it may hold a password.
     problems.push(
       'DATABASE_URL is not a valid URL: check its port (1-65535) and host, and percent-encode special characters in the user name and password (@ as %40, : as %3A, / as %2F, # as %23, a space as %20)',

@@ -7,6 +7,7 @@ import { checkPgliteDataDir, importPgliteDataDir, PgliteImportError } from '../.
 import type { Db } from '../../db/port.js';
 import { acquireDataDirLock, DataDirLockedError, readDataDirLock } from '../../lib/data-dir-lock.js';
 import { masterKeyOpensSecrets, type MasterKeyVerdict } from '../../services/connections/master-key-opens-secrets.js';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { parseOptions, type Command } from '../command.js';
 
 const IMPORTED_SUFFIX = '.pglite-imported';
@@ -15,8 +16,8 @@ const IMPORTED_SUFFIX = '.pglite-imported';
 function targetName(config: Config): string {
   if (!config.databaseUrl) return 'the embedded database';
   try {
-    const u = new URL(config.databaseUrl);
-    return `PostgreSQL at ${u.hostname}:${u.port || '5432'}${u.pathname}`;
+    const c = parseConnectionString(config.databaseUrl);
+    return `PostgreSQL at ${c.host ?? 'localhost'}:${c.port ?? '5432'}/${c.database ?? ''}`;
   } catch {
     return 'the PostgreSQL of DATABASE_URL';
   }
