@@ -11,6 +11,7 @@ import dns from 'node:dns';
 import { isIP, type Socket } from 'node:net';
 import { buildConnector, Pool } from 'undici';
 import type { AddressPolicy } from './address-policy.js';
+import { skipInterimContinue } from './interim-continue.js';
 
 export const EXCERPT_BYTES = 4096;
 // Read at most this much of an answer before dropping the connection: nobody needs a receiver's 1 GB page.
@@ -60,13 +61,12 @@ function describe(err: unknown): string {
   if (e?.code === 'ERR_ASSERTION' && /statusCode/.test(e.message ?? ''))
     return 'the receiver answered a status code below 100, which is not HTTP';
   const code = e?.code ?? e?.cause?.code;
-  // undici's words for bytes that answer nothing it sent: an interim 100 Continue without Expect: 100-continue
-  // (which undici never sends; RFC 9110 lets a client ignore it, undici drops the connection), or an answer
-  // arriving while no request is out.
+  // undici's words for bytes that answer nothing it sent: an answer arriving while no request is out, or an
+  // interim 100 Continue that interim-continue.ts could not skip (a head of more than 8 KiB, not HTTP/1.x).
   if (code === 'UND_ERR_SOCKET' && e?.message === 'bad response')
     return (
-      'UND_ERR_SOCKET: the receiver sent what answers no request: a 100 Continue that was not asked for, or an answer ' +
-      'while no request was out; make the receiver send only its final answer'
+      'UND_ERR_SOCKET: the receiver sent what answers no request (an answer while no request was out, or a ' +
+      '100 Continue that could not be skipped); the connection was dropped'
     );
   const message = e?.message ?? String(err);
   return code ? `${code}: ${message}` : message;
@@ -116,6 +116,8 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
           socket.destroy();
           return callback(new BlockedAddressError(`connected to ${why}`), null);
         }
+        // An unasked 100 Continue is skipped as HTTP/1.1 requires, where undici would drop the connection.
+        skipInterimContinue(socket as Socket);
         callback(null, socket);
       });
   });

@@ -1,6 +1,7 @@
 // Outbound webhooks end to end: real HTTP receivers on loopback, signatures checked with the reference
 // `standardwebhooks` library, retries, 410, per-endpoint isolation, filters, custom events and REST Hooks.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
@@ -152,6 +153,38 @@ describe('outbound webhooks', () => {
       (await call('GET', ws, `/deliveries?message=${messageId}`)).body.data.map((d: any) => d.id),
       [delivery.id],
     );
+  });
+
+  test('a receiver that sends an unasked 100 Continue before its 200: the attempt succeeds', async () => {
+    const ws = await workspace('interim-continue');
+    const heads: string[] = [];
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', (chunk: Buffer) => {
+        heads.push(chunk.toString('latin1'));
+        socket.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nthanks');
+        socket.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const ep = await endpoint(ws, { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/hook` });
+      await publish(ws, 'lesson.completed', { lesson: 2 });
+      const detail = await waitFor(async () => {
+        const [d] = (await call('GET', ws, `/endpoints/${ep.id}/deliveries`)).body.data;
+        const found = d && (await call('GET', ws, `/deliveries/${d.id}`)).body;
+        return found?.attemptLog.length >= 1 ? found : null;
+      }, 'an attempt recorded');
+      assert.deepEqual(
+        detail.attemptLog.map((a: any) => [a.statusCode, a.outcome, a.error, a.responseExcerpt]),
+        [[200, 'succeeded', null, 'thanks']],
+      );
+      assert.equal(detail.status, 'succeeded');
+      assert.equal(heads.length, 1);
+      assert.doesNotMatch(heads[0]!, /^expect:/im, 'no Expect: 100-continue was sent');
+    } finally {
+      server.close();
+    }
   });
 
   test('the schedule used up leaves the delivery failed; recover and retry send it again', async () => {
