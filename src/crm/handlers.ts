@@ -15,6 +15,8 @@ export { RefetchNeeded, type StoredEvent } from './types.js';
 export interface HandlerOptions {
   /** Provider objects fetched for this event to settle same-second ties, by object id. */
   snapshots?: Map<string, Record<string, unknown>>;
+  /** When each of `snapshots` was fetched. */
+  snapshotsFetchedAt?: Map<string, Date>;
   /** Whether a tie on this object may be settled by fetching it (the handler then throws RefetchNeeded). */
   refetchable?: (objectId: string) => boolean;
   /** Told of each object the projection settled without fetching it, where `refetchable` said no (by the rank rule,

@@ -19,6 +19,8 @@ export interface ProjectionOptions {
   rowId?: (table: CrmTable, providerId: string) => string | undefined;
   /** Objects fetched from Stripe's API for this event (by object id) to settle a same-second tie. */
   snapshots?: Map<string, Record<string, unknown>>;
+  /** When each of `snapshots` was fetched: a fetched charge's refunded figure is as of then. */
+  snapshotsFetchedAt?: Map<string, Date>;
   /** Whether a tie on this object may be settled by fetching it: the projection then throws RefetchNeeded. */
   refetchable?: (objectId: string) => boolean;
   /** Told of each object the projection settled without fetching it, where `refetchable` said no (by the rank rule,

@@ -375,10 +375,19 @@ async function projectCharge(p: Projection): Promise<void> {
     const v = { ...chargeValues(o), customer_id: customerId };
     // The event's own object: what it reported is kept, and the refunds it counted that failed since are taken off
     // (recountChargeRefunded does the same when such a failure is projected after it). A charge fetched to settle
-    // a tie is the charge as it is now, every refund's end counted already, and has no event's figure to keep.
-    if (o !== c) return { ...v, reported_amount_refunded: null };
+    // a tie counts every refund's end up to its fetch: its figure is kept as of then, and the recount below takes
+    // off what failed after. (A fetch of unknown time keeps no figure: nothing can be taken off it.)
+    if (o !== c) {
+      const fetchedAt = p.opts.snapshotsFetchedAt?.get(providerId);
+      return { ...v, reported_amount_refunded: fetchedAt ? v.amount_refunded : null, reported_as_of: fetchedAt ?? null };
+    }
     const counted = Math.max(reported - (undone?.undoneAfter ?? 0), 0);
-    return { ...v, reported_amount_refunded: own.amount_refunded, amount_refunded: own.amount_refunded === null ? null : counted };
+    return {
+      ...v,
+      reported_amount_refunded: own.amount_refunded,
+      reported_as_of: null,
+      amount_refunded: own.amount_refunded === null ? null : counted,
+    };
   };
   // amount_refunded only grows, so it extends the rank: a later refund state wins a same-second tie. The rank is
   // an int4 column: the status stage steps by 200,000,000 so that its highest (8) plus any refunded amount below
@@ -387,6 +396,10 @@ async function projectCharge(p: Projection): Promise<void> {
   const stage = CHARGE_RANK[own.status ?? ''] ?? 0;
   const refunded = Math.min(Math.max(reported, 0), CHARGE_RANK_STEP - 1);
   const r = await p.upsertObject('payments', values, stage * CHARGE_RANK_STEP + refunded);
+  if (r.applied && r.row.reported_as_of) {
+    const recounted = await recountChargeRefunded(p.tx, p.key(providerId));
+    if (recounted !== undefined) r.row.amount_refunded = recounted;
+  }
   if (customerId) {
     const adopted = await adoptChargeRefunds(p.tx, p.key(providerId), customerId, own.invoice_provider_id);
     for (const eventId of adopted) await linkCustomerEvent(p.tx, customerId, eventId);

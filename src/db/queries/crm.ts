@@ -582,25 +582,30 @@ export async function noteRefundUndone(db: Queryable, refund: ObjectKey, at: Dat
 /**
  * Sets a charge's amount_refunded from what its event reported, less the refunds that event counted and that have
  * ended failed or canceled since (see refundsUndoneAround): the same figure whatever order the charge's and the
- * refunds' events were projected in. The row keeps its version. Nothing for a charge whose reported figure is not
- * known (a stub, or a row written from the provider's API as it is now).
+ * refunds' events were projected in. A figure fetched from the API to settle a tie is as of its fetch
+ * (reported_as_of), not of the event. The row keeps its version. Nothing for a charge whose reported figure is not
+ * known (a stub, or a row written from the provider's API at an unknown time). Returns the new figure when it
+ * changed.
  */
-export async function recountChargeRefunded(db: Queryable, charge: ObjectKey): Promise<void> {
-  await db.query(
+export async function recountChargeRefunded(db: Queryable, charge: ObjectKey): Promise<number | undefined> {
+  const { rows } = await db.query<{ amount_refunded: string }>(
     `WITH c AS (
        SELECT c.id, GREATEST(c.reported_amount_refunded - COALESCE((
          SELECT sum(r.amount) FROM payments r
          WHERE r.workspace_id = c.workspace_id AND r.charge_provider_id = c.provider_id AND r.provider = c.provider
-           AND r.kind = 'refund' AND NOT r.stub AND r.undone_at > c.source_ts
-           AND (r.refund_created_at IS NULL OR r.refund_created_at <= c.source_ts)), 0), 0) AS amount_refunded
+           AND r.kind = 'refund' AND NOT r.stub AND r.undone_at > COALESCE(c.reported_as_of, c.source_ts)
+           AND (r.refund_created_at IS NULL OR r.refund_created_at <= COALESCE(c.reported_as_of, c.source_ts))), 0), 0)
+         AS amount_refunded
        FROM payments c
        WHERE c.workspace_id = $1 AND c.provider = $2 AND c.provider_id = $3 AND c.kind = 'charge'
          AND NOT c.stub AND NOT c.deleted AND c.reported_amount_refunded IS NOT NULL AND c.source_ts IS NOT NULL
      )
      UPDATE payments p SET amount_refunded = c.amount_refunded, updated_at = now()
-     FROM c WHERE p.id = c.id AND p.amount_refunded IS DISTINCT FROM c.amount_refunded`,
+     FROM c WHERE p.id = c.id AND p.amount_refunded IS DISTINCT FROM c.amount_refunded
+     RETURNING p.amount_refunded`,
     [charge.workspaceId, charge.provider, charge.providerId],
   );
+  return rows[0] ? Number(rows[0].amount_refunded) : undefined;
 }
 
 /**

@@ -26,6 +26,7 @@ const HIDDEN = new Set([
   'check_due_at',
   'check_lease_until',
   'reported_amount_refunded',
+  'reported_as_of',
   'refund_created_at',
   'undone_at',
 ]);

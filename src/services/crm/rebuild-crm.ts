@@ -103,7 +103,8 @@ export async function rebuildCrm(
           await projectEvent(tx, event, {
             publish: false,
             rowId: (table, providerId) => ids.get(`${table}:${providerId}`),
-            snapshots: snapshots.get(event.id),
+            snapshots: snapshots.get(event.id)?.objects,
+            snapshotsFetchedAt: snapshots.get(event.id)?.fetchedAt,
             now: ctx.now,
           });
         }

@@ -22,6 +22,10 @@ export async function settleTieByRefetch(ctx: Ctx, event: StoredEvent, objectId:
     ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' });
     return byRule;
   }
+  // Taken before the request: the object is at least as new as this, and a refund seen failed after it is taken
+  // off the fetched charge's figure (a failure in flight while fetching may be in the figure already: the earlier
+  // time errs towards taking it off, never towards counting a failed refund).
+  const fetchedAt = new Date(ctx.now());
   const fetched = await retrieveObject(await createStripeClient(apiKey, ctx.config.stripeApiUrl), objectId);
   if (!fetched.ok) {
     ctx.metrics.tieRefetches.inc({ outcome: fetched.failure.kind });
@@ -31,10 +35,14 @@ export async function settleTieByRefetch(ctx: Ctx, event: StoredEvent, objectId:
     );
     return byRule;
   }
-  await saveSnapshot(ctx.db, event.id, objectId, fetched.object);
+  await saveSnapshot(ctx.db, event.id, objectId, fetched.object, fetchedAt);
   ctx.metrics.tieRefetches.inc({ outcome: 'fetched' });
   ctx.log.info({ eventId: event.id, objectId }, 'same-second tie settled by the object fetched from Stripe');
-  return { ...options, snapshots: new Map(options.snapshots).set(objectId, fetched.object) };
+  return {
+    ...options,
+    snapshots: new Map(options.snapshots).set(objectId, fetched.object),
+    snapshotsFetchedAt: new Map(options.snapshotsFetchedAt).set(objectId, fetchedAt),
+  };
 }
 
 /** Piano: asks `/publisher/user/access/list` for the user's accesses before an access is revoked or reopened. */
@@ -62,7 +70,7 @@ async function confirmPianoAccess(
   }
   // When Piano answered, so that a rebuild after the access has run out reads the answer as it was read now.
   const snapshot = { accesses: result.value, fetchedAt: Math.floor(ctx.now() / 1000) };
-  await saveSnapshot(ctx.db, event.id, objectId, snapshot);
+  await saveSnapshot(ctx.db, event.id, objectId, snapshot, new Date(snapshot.fetchedAt * 1000));
   ctx.metrics.tieRefetches.inc({ outcome: 'fetched' });
   return { ...options, snapshots: new Map(options.snapshots).set(objectId, snapshot) };
 }
