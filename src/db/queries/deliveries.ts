@@ -151,29 +151,34 @@ const unique = (ids: string[]) => [...new Set(ids)];
  * a message held by someone else is skipped and reported in `busyMessages`, for the caller to record those
  * attempts alone, waiting.
  *
- * Answers the message fingerprint of each delivery that is still there with everything that owns it.
+ * Answers the message fingerprint of each delivery that is still there with everything that owns it and still
+ * claimed by `workerId`; one whose claim `workerId` no longer holds is in `claimLost` instead: a stop's deadline
+ * gave it back, or its lease ran out and another sender took it over, and either noted this attempt as interrupted.
+ * Its late record must change nothing, the endpoint's failure clock included (the delivery row is locked here, so
+ * the answer holds until the transaction ends).
  */
 export async function lockDeliveriesForRecord(
   db: Queryable,
+  workerId: string,
   targets: { id: string; workspaceId: string; endpointId: string; messageId: string }[],
   o: { waitForMessages: boolean },
-): Promise<{ fingerprints: Map<string, string>; busyMessages: Set<string> }> {
+): Promise<{ fingerprints: Map<string, string>; busyMessages: Set<string>; claimLost: Set<string> }> {
   // One statement, one round trip: a UNION ALL runs its branches in order, and each materialized CTE is read
   // to its end (all its rows locked, in id order) before the next branch starts.
   const messageIds = unique(targets.map((t) => t.messageId));
-  const { rows } = await db.query<{ kind: 'w' | 'e' | 'm' | 'd'; id: string; fingerprint: string | null }>(
+  const { rows } = await db.query<{ kind: 'w' | 'e' | 'm' | 'd'; id: string; fingerprint: string | null; held: boolean | null }>(
     `WITH w AS MATERIALIZED (SELECT id FROM workspaces WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE),
           e AS MATERIALIZED (SELECT id FROM endpoints WHERE id = ANY($2::text[]) ORDER BY id FOR NO KEY UPDATE),
           m AS MATERIALIZED (SELECT m.id, ${messageFingerprint('m', 'ev')} AS fingerprint
                              FROM messages m LEFT JOIN events ev ON m.data IS NULL AND ev.id = m.data_event_id
                              WHERE m.id = ANY($3::text[])
                              ORDER BY m.id FOR SHARE OF m${o.waitForMessages ? '' : ' SKIP LOCKED'}),
-          d AS MATERIALIZED (SELECT id FROM deliveries WHERE id = ANY($4::text[]) ORDER BY id FOR UPDATE)
-     SELECT 'w' AS kind, id, NULL AS fingerprint FROM w
-     UNION ALL SELECT 'e', id, NULL FROM e
-     UNION ALL SELECT 'm', id, fingerprint FROM m
-     UNION ALL SELECT 'd', id, NULL FROM d`,
-    [unique(targets.map((t) => t.workspaceId)), unique(targets.map((t) => t.endpointId)), messageIds, targets.map((t) => t.id)],
+          d AS MATERIALIZED (SELECT id, locked_by FROM deliveries WHERE id = ANY($4::text[]) ORDER BY id FOR UPDATE)
+     SELECT 'w' AS kind, id, NULL AS fingerprint, NULL::boolean AS held FROM w
+     UNION ALL SELECT 'e', id, NULL, NULL FROM e
+     UNION ALL SELECT 'm', id, fingerprint, NULL FROM m
+     UNION ALL SELECT 'd', id, NULL, locked_by IS NOT DISTINCT FROM $5 FROM d`,
+    [unique(targets.map((t) => t.workspaceId)), unique(targets.map((t) => t.endpointId)), messageIds, targets.map((t) => t.id), workerId],
   );
   const of = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => r.id));
   const [workspaces, endpoints, deliveries] = [of('w'), of('e'), of('d')];
@@ -185,14 +190,17 @@ export async function lockDeliveriesForRecord(
       (await db.query<{ id: string }>('SELECT id FROM messages WHERE id = ANY($1::text[])', [missing])).rows.map((r) => r.id),
     );
   }
+  const held = new Set(rows.filter((r) => r.kind === 'd' && r.held).map((r) => r.id));
   const fingerprints = new Map<string, string>();
+  const claimLost = new Set<string>();
   for (const t of targets) {
     const fingerprint = messages.get(t.messageId);
     if (fingerprint !== undefined && workspaces.has(t.workspaceId) && endpoints.has(t.endpointId) && deliveries.has(t.id)) {
-      fingerprints.set(t.id, fingerprint);
+      if (held.has(t.id)) fingerprints.set(t.id, fingerprint);
+      else claimLost.add(t.id);
     }
   }
-  return { fingerprints, busyMessages };
+  return { fingerprints, busyMessages, claimLost };
 }
 
 /**

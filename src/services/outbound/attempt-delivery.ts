@@ -108,8 +108,11 @@ interface Finished {
 }
 
 interface Recorded {
-  /** False when the delivery, or what owns it, was deleted while the request was out. */
+  /** False when the delivery, or what owns it, was deleted while the request was out, or when `claimLost`. */
   recorded: boolean;
+  /** This worker no longer held the delivery's claim: given back at a stop's deadline, or taken over by another
+   *  sender after its lease ran out; either noted this attempt as interrupted, and the delivery is due again. */
+  claimLost: boolean;
   erasedMeanwhile: boolean;
   /** Seconds the endpoint has been failing, after a failed attempt. */
   failingFor: number | null;
@@ -122,8 +125,9 @@ async function recordBatch(ctx: Ctx, workerId: string, batch: Finished[], waitFo
   const results = new Map<Finished, Recorded>();
   const alone: Finished[] = [];
   await ctx.db.transaction(async (tx) => {
-    const { fingerprints, busyMessages } = await lockDeliveriesForRecord(
+    const { fingerprints, busyMessages, claimLost } = await lockDeliveriesForRecord(
       tx,
+      workerId,
       batch.map((f) => f.delivery),
       { waitForMessages },
     );
@@ -133,8 +137,12 @@ async function recordBatch(ctx: Ctx, workerId: string, batch: Finished[], waitFo
     for (const f of batch) {
       const now = fingerprints.get(f.delivery.id);
       if (now === undefined) {
-        if (busyMessages.has(f.delivery.messageId)) alone.push(f);
-        else results.set(f, { recorded: false, erasedMeanwhile: false, failingFor: null });
+        // An attempt whose claim is lost is not recorded and moves nothing, its endpoint's failure clock included:
+        // a stop (or a sender that stalled past its lease), not the receiver, cut it off, and a late answer must
+        // neither start the clock of a healthy endpoint nor stop that of a failing one (its 410 is met again).
+        if (claimLost.has(f.delivery.id)) results.set(f, { recorded: false, claimLost: true, erasedMeanwhile: false, failingFor: null });
+        else if (busyMessages.has(f.delivery.messageId)) alone.push(f);
+        else results.set(f, { recorded: false, claimLost: false, erasedMeanwhile: false, failingFor: null });
         continue;
       }
       // A receiver's answer can quote what it was sent. If the message was erased (a customer erasure rewrote
@@ -143,7 +151,7 @@ async function recordBatch(ctx: Ctx, workerId: string, batch: Finished[], waitFo
       const erasedMeanwhile = now !== f.fingerprint;
       kept.push(erasedMeanwhile ? { ...f.attempt, responseExcerpt: null } : f.attempt);
       if (f.attempt.outcome !== 'gone') endpointOutcome.set(f.delivery.endpointId, f.attempt.outcome === 'succeeded');
-      results.set(f, { recorded: true, erasedMeanwhile, failingFor: null });
+      results.set(f, { recorded: true, claimLost: false, erasedMeanwhile, failingFor: null });
     }
     if (kept.length === 0) return;
     const endpoints = [...endpointOutcome];
@@ -286,6 +294,13 @@ export async function attemptDelivery(
     });
   } finally {
     sent.delete(d.id);
+  }
+  if (recorded.claimLost) {
+    ctx.log.debug(
+      { deliveryId: d.id, endpointId: endpoint.id, outcome },
+      'delivery given back (a stop, or its lease ran out) before its attempt was recorded; noted as interrupted, late answer not recorded',
+    );
+    return 'skipped';
   }
   if (!recorded.recorded) {
     // The workspace, endpoint or message was deleted while the request was out: its history went with it, so
