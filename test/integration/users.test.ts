@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runRetention } from '../../src/services/retention/run-retention.js';
+import { createOneTimeLink } from '../../src/services/users/one-time-link.js';
+import { signIn } from '../../src/services/users/sessions.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { runSluice } from '../helpers/sluice-process.js';
@@ -98,6 +100,32 @@ describe('console users', () => {
 
     assert.equal((await app.api('DELETE', `/api/v1/users/${made.body.user.id}`)).status, 204);
     assert.equal((await call('GET', '/workspaces')).status, 401, 'the session ended with the user');
+  });
+
+  test("setting a password through a one-time link ends every other session of that user, and no one else's", async () => {
+    const made = await app.api('POST', '/api/v1/users', { email: `reset-${Date.now()}@example.test`, role: 'admin' });
+    const other = await app.api('POST', '/api/v1/users', { email: `bystander-${Date.now()}@example.test`, role: 'admin' });
+    const first = await setPassword(made.body.setPasswordUrl, 'the first password long');
+    const bystander = await setPassword(other.body.setPasswordUrl, 'a bystander password');
+    assert.ok(first.session && bystander.session);
+    // A second browser, signed in with the old password.
+    const { cookie } = await signIn(app.ctx, made.body.user.email, 'the first password long');
+    const elsewhere = `sluice_session=${encodeURIComponent(cookie)}`;
+    const works = async (session: string) => (await fetch(`${app.url}/api/v1/workspaces`, { headers: { cookie: session } })).status;
+    assert.equal(await works(first.session), 200);
+    assert.equal(await works(elsewhere), 200);
+
+    // A new set-password link for the same user (the password is set anew, e.g. because it leaked).
+    const link = await createOneTimeLink(app.ctx, 'set_password', made.body.user.id);
+    const reset = await setPassword(link, 'the second password long');
+    assert.equal(reset.status, 303);
+    assert.ok(reset.session);
+    assert.equal(await works(first.session), 401, 'the session the first link opened ended');
+    assert.equal(await works(elsewhere), 401, 'the session signed in with the old password ended');
+    assert.equal(await works(reset.session), 200, 'the session the link opened is the one left');
+    assert.equal(await works(bystander.session), 200, "another user's session is untouched");
+    const left = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM user_sessions WHERE user_id = $1', [made.body.user.id]);
+    assert.equal(left.rows[0]!.n, 1);
   });
 
   test('a session past its expiry is refused and retention removes it', async () => {

@@ -1,6 +1,16 @@
-// The one-time links at work: the setup link creates the first admin; a set-password link sets a new user's
-// password. Either signs the person in. The link is spent in the same transaction as what it does.
-import { countUsers, findLink, insertUser, setUserPassword, useLink, type LinkPurpose } from '../../db/queries/users.js';
+// The one-time links at work: the setup link creates the first admin; a set-password link sets a user's
+// password and ends every session that user had (whoever holds a session opened before may be who the new
+// password is meant to keep out). Either signs the person in, in a session opened after. The link is spent in the
+// same transaction as what it does.
+import {
+  countUsers,
+  deleteUserSessions,
+  findLink,
+  insertUser,
+  setUserPassword,
+  useLink,
+  type LinkPurpose,
+} from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { hashToken } from '../../lib/hash.js';
 import { newId } from '../../lib/ids.js';
@@ -57,6 +67,8 @@ export async function redeemLink(
     if (fresh.purpose === 'setup' && (await countUsers(tx)) > 0) return undefined;
     if (fresh.purpose === 'set_password') {
       await setUserPassword(tx, fresh.userId!, passwordHash);
+      // Every session of the user ends with the old password: the caller opens the only one left after this.
+      await deleteUserSessions(tx, fresh.userId!);
       return fresh.userId!;
     }
     const id = newId('usr', ctx.now());
