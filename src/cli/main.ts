@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { DataDirLockedError } from '../lib/data-dir-lock.js';
 import { AppError, StoreUnavailableError } from '../errors.js';
 import { UsageError, type Command } from './command.js';
+import { debugFlagHint } from './debug-hint.js';
 import { SLUICE_VERSION } from './version.js';
 
 // Loaded when run: importing every command would load the whole app (over a second on a small machine) before
@@ -132,10 +133,7 @@ export async function runCli(argv: string[]): Promise<number> {
     process.stderr.write(`sluice ${name}: ${describe(err)}${code ? ` [${code}]` : ''}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else if (!(err instanceof AppError || err instanceof ConfigError || err instanceof DataDirLockedError)) {
-      // Under `npm start`, npm keeps a bare --debug for itself: the flag must follow `--`.
-      const script = process.env.npm_lifecycle_event;
-      const again = !script ? '--debug' : `npm ${['start', 'test'].includes(script) ? script : `run ${script}`} -- --debug`;
-      process.stderr.write(`Run again with ${again} for the stack trace.\n`);
+      process.stderr.write(`Run again with ${debugFlagHint(process.env.npm_lifecycle_event)} for the stack trace.\n`);
     }
     return 1;
   }

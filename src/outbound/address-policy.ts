@@ -70,7 +70,10 @@ export function createAddressPolicy(allowed: readonly Cidr[], opts: { allowHttp?
     if (range === 'unicast') return { ok: true, allowListed: false };
     const shown = inner ? `${ip.toString()} (= ${inner.toString()})` : ip.toString();
     const what = RANGE_NAMES[range] ?? `a special-purpose (${range})`;
-    return { ok: false, why: `${shown} is ${what} address, not reachable by webhooks (allow it with SLUICE_OUTBOUND_ALLOW)` };
+    return {
+      ok: false,
+      why: `${shown} is ${what} address, not reachable by webhooks (to allow it, list it in SLUICE_OUTBOUND_ALLOW where the Sluice server runs, and restart the server)`,
+    };
   };
   return {
     refuse(address) {

@@ -166,7 +166,7 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
     restarts.push(now);
     restarting = true;
     opts.onTrouble?.('the embedded PostgreSQL server exited while in use: starting it again (it recovers from its WAL)', {
-      pid: gone,
+      postgresPid: gone,
       log: paths.logFile,
     });
     void current.membership
@@ -176,7 +176,7 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
         (next) => {
           current = next;
           if (stopping) void next.membership.end();
-          else emit('the embedded PostgreSQL server runs again', { pid: next.pid });
+          else emit('the embedded PostgreSQL server runs again', { postgresPid: next.pid });
         },
         // Its backends may still hold the old server's shared memory for a moment: the next look tries again,
         // and counts as another restart.
@@ -205,8 +205,8 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
       const { pid, connection, membership } = current;
       await membership.end();
       const { stopped, others } = await stopUnlessUsed(connection, pid, deadlineMs);
-      if (others > 0) emit('left the embedded PostgreSQL server running: other sessions use it', { pid, sessions: others });
-      else emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', { pid });
+      if (others > 0) emit('left the embedded PostgreSQL server running: other sessions use it', { postgresPid: pid, sessions: others });
+      else emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', { postgresPid: pid });
       return stopped;
     },
     async detach() {
@@ -245,7 +245,7 @@ async function bringUp(
         gone.cancel();
         const membership = state === 'ok' ? await joinServer(conn) : undefined;
         if (membership) {
-          emit('reusing the embedded PostgreSQL server already running on the data dir', { pid: running.pid });
+          emit('reusing the embedded PostgreSQL server already running on the data dir', { postgresPid: running.pid });
           return { pid: running.pid, connection: conn, adopted: true, membership };
         }
         if (state === 'ok') continue; // stopped by its last user as we joined
@@ -266,7 +266,7 @@ async function bringUp(
     const state = await waitReady(conn, readyTimeoutMs, started.exited);
     const membership = state === 'ok' ? await joinServer(conn) : undefined;
     if (membership) {
-      emit('started the embedded PostgreSQL server', { pid: started.pid, log: paths.logFile });
+      emit('started the embedded PostgreSQL server', { postgresPid: started.pid, log: paths.logFile });
       return { pid: started.pid, connection: conn, adopted: false, membership };
     }
     // Adopted and stopped by another process between its start and our joining it: start again.
