@@ -42,4 +42,19 @@ describe('endpoint changes in the audit log', () => {
     for (const value of ['audit-header-value-1', 'audit-header-value-2', secret])
       assert.ok(!text.includes(value), `the log holds ${value}`);
   });
+
+  test('an audit entry that cannot be written leaves no endpoint behind: a retry does not make a second one', async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'endpoint audit refused' })).body.id as string;
+    await app.db.query(`CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.action = 'endpoint.created' THEN RAISE EXCEPTION 'audit refused for the test'; END IF; RETURN NEW; END $$`);
+    await app.db.query('CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()');
+    try {
+      const res = await app.api('POST', `/api/v1/workspaces/${ws}/endpoints`, { url: 'http://127.0.0.1:9/in' });
+      assert.equal(res.status, 500);
+    } finally {
+      await app.db.query('DROP TRIGGER refuse_audit ON audit_log');
+      await app.db.query('DROP FUNCTION refuse_audit()');
+    }
+    assert.deepEqual((await app.api('GET', `/api/v1/workspaces/${ws}/endpoints`)).body.data, []);
+  });
 });

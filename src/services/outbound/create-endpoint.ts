@@ -38,25 +38,30 @@ export async function createEndpoint(
   }
   const secret = (body.secret as string | undefined) ?? generateEndpointSecret();
 
-  const row: EndpointRow = await insertEndpoint(ctx.db, {
-    id: newId('ep', ctx.now()),
-    workspaceId,
-    kind,
-    url,
-    description,
-    eventTypes,
-    rateLimit,
-    headers: Object.keys(headers) as unknown as Record<string, string>,
-    secretsSealed: sealEndpoint(ctx, { secrets: [{ secret, expiresAt: null }], headers }),
+  // The endpoint and its audit entry in one transaction: an audit write that fails must not leave an endpoint the
+  // caller was told was not created (a retry would make a second one).
+  const row: EndpointRow = await ctx.db.transaction(async (tx) => {
+    const created = await insertEndpoint(tx, {
+      id: newId('ep', ctx.now()),
+      workspaceId,
+      kind,
+      url,
+      description,
+      eventTypes,
+      rateLimit,
+      headers: Object.keys(headers) as unknown as Record<string, string>,
+      secretsSealed: sealEndpoint(ctx, { secrets: [{ secret, expiresAt: null }], headers }),
+    });
+    // REST Hooks subscriptions and Piano forwards carry no credential of the caller's (forwards are audited as such).
+    if (kind === 'endpoint' && actor) {
+      await recordAudit({ ...ctx, db: tx as Ctx['db'] }, actor, workspaceId, 'endpoint.created', created.id, {
+        origin: new URL(created.url).origin,
+        headerNames: Object.keys(headers),
+        secretChosen: body.secret !== undefined,
+      });
+    }
+    return created;
   });
   ctx.log.info({ workspaceId, endpointId: row.id, kind, eventTypes }, 'endpoint created');
-  // REST Hooks subscriptions and Piano forwards carry no credential of the caller's (forwards are audited as such).
-  if (kind === 'endpoint' && actor) {
-    await recordAudit(ctx, actor, workspaceId, 'endpoint.created', row.id, {
-      origin: new URL(row.url).origin,
-      headerNames: Object.keys(headers),
-      secretChosen: body.secret !== undefined,
-    });
-  }
   return { ...toEndpointView(row), secret };
 }
