@@ -6,6 +6,7 @@
 // frozen that way, so no secret value is ever stored in a run record; the markers are replaced by the values
 // only in the request about to be sent (revealSecrets).
 import type { CompiledStep, CompiledWorkflow } from './definition.js';
+import { replaceSecrets } from './secret-forms.js';
 
 interface Place {
   step: CompiledStep;
@@ -104,9 +105,19 @@ export function revealSecrets<T>(value: T, secrets: Record<string, string>): T {
   return walk(value) as T;
 }
 
-/** Hides secret values that came back in a response (a receiver echoing a header). */
+/**
+ * Hides secret values that came back in what a run records: a step's answer (a receiver echoing a header or its
+ * URL) and its error (a resolver's or the HTTP client's message). A value comes back in the form whoever wrote the
+ * text gave it, so each one is found in every such form, mixed too (secret-forms.ts): in any case (a DNS error
+ * lowercases the host a secret was put in; an error page may shout), percent-encoded in whole or in part with
+ * either case of hex digits (the URL parser encodes some characters of a path or query, and reads a backslash there
+ * as a slash; encodeURIComponent encodes all; a form writes a space as `+`), JSON-escaped (`\"`, `\\`, `\/`,
+ * `\u00e9`), HTML-escaped (`&amp;`, `&quot;`), and as the punycode host name a resolver is asked for. Values under
+ * 4 characters are left: too short to be worth it, and common enough to blank out unrelated text.
+ */
 export function redactSecrets(text: string, secrets: Record<string, string>): string {
-  let out = text;
-  for (const [name, value] of Object.entries(secrets)) if (value.length >= 4) out = out.split(value).join(secretMarker(name));
-  return out;
+  const values = Object.entries(secrets)
+    .filter(([, value]) => value.length >= 4)
+    .map(([name, value]) => ({ value, marker: secretMarker(name) }));
+  return replaceSecrets(text, values);
 }

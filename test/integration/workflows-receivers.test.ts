@@ -146,4 +146,84 @@ describe('workflow http steps and odd answers', () => {
       'steps[0].headers.expect',
     ]);
   });
+
+  test("a secret that comes back altered (lowercased by a DNS error, percent-encoded, escaped) is not in the run's record", async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'altered secrets' })).body.id as string;
+    const token = 'Tok_En "Mixed\\Case"/é+9';
+    const host = 'HookHost-Q7vZ3Kp';
+    assert.equal((await call('PUT', ws, '/secrets/TOKEN', { value: token })).status, 200);
+    assert.equal((await call('PUT', ws, '/secrets/HOST', { value: host })).status, 200);
+    // An echoing receiver: the path as it arrived (the URL parser encoded part of the secret), the header shouted,
+    // lowercased and percent-encoded, and a JSON echo.
+    const receiver = await startReceiver((req) => {
+      const header = String(req.headers['x-token']);
+      return {
+        status: 500,
+        body: [
+          req.path,
+          header.toUpperCase(),
+          header.toLowerCase(),
+          encodeURIComponent(header).toLowerCase(),
+          JSON.stringify({ header }),
+        ].join('\n'),
+      };
+    });
+    try {
+      const res = await call('POST', ws, '/workflows', {
+        name: 'altered secrets',
+        trigger: { type: 'course.enrolled' },
+        steps: [
+          // The secret in a host: a failed lookup names the host lowercased (ENOTFOUND in a DNS error).
+          { id: 'dns', kind: 'http', url: 'http://{{ secrets.HOST }}.invalid/hook', body: {}, onError: 'continue', retry: { max: 0 } },
+          {
+            id: 'echo',
+            kind: 'http',
+            url: `${receiver.url}/hook/{{ secrets.TOKEN }}?t={{ secrets.TOKEN }}`,
+            headers: { 'x-token': '{{ secrets.TOKEN }}' },
+            body: {},
+            retry: { max: 0 },
+          },
+        ],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
+      const [run] = await waitFor(
+        async () => {
+          const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
+          return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+        },
+        'run settled',
+        30_000,
+      );
+      const detail = await get(ws, `/runs/${run.id}`);
+      assert.equal(receiver.requests.length, 1, 'the echo step was sent');
+      assert.equal(receiver.requests[0]!.headers['x-token'], token);
+      const [dns, echo] = detail.steps;
+      const dnsError = String(dns.attempts[0]?.error);
+      if (/ENOTFOUND/.test(dnsError)) assert.match(dnsError, /⟦secret:HOST⟧\.invalid/, dnsError);
+      assert.match(echo.attempts[0].responseExcerpt, /⟦secret:TOKEN⟧/);
+      const rows = await app.db.query(
+        `SELECT r.error AS run_error, s.output, s.error, s.input, a.response_excerpt, a.error AS attempt_error
+         FROM workflow_runs r JOIN workflow_steps s ON s.run_id = r.id LEFT JOIN workflow_step_attempts a ON a.step_row_id = s.id
+         WHERE r.id = $1`,
+        [run.id],
+      );
+      const record = `${JSON.stringify(detail)}\n${JSON.stringify(rows.rows)}`;
+      for (const value of [token, host]) {
+        for (const form of [
+          value,
+          value.toLowerCase(),
+          value.toUpperCase(),
+          encodeURIComponent(value),
+          encodeURIComponent(value).toLowerCase(),
+          JSON.stringify(value).slice(1, -1),
+        ]) {
+          assert.ok(!record.toLowerCase().includes(form.toLowerCase()), `the run's record holds ${JSON.stringify(form)}`);
+        }
+      }
+      assert.ok(!record.toLowerCase().includes('mixed\\case'), 'no part of the secret left in the path the receiver echoed');
+    } finally {
+      await receiver.close();
+    }
+  });
 });

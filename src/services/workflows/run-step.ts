@@ -261,23 +261,21 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     // Frozen before the first send: a crash after it sends exactly this again.
     const frozenInput = input;
     if (claimed.input === null) await inClaim(ctx, workerId, claimed, (tx) => freezeStepInput(tx, claimed.id, frozenInput));
+    const secrets = await openSecrets(ctx, ctx.db, run.workspaceId);
     let request;
     try {
-      request = buildStepRequest(
-        step.kind,
-        revealSecrets(input, await openSecrets(ctx, ctx.db, run.workspaceId)),
-        stepKey(run.id, step.id, claimed.rerun),
-      );
+      request = buildStepRequest(step.kind, revealSecrets(input, secrets), stepKey(run.id, step.id, claimed.rerun));
     } catch (err) {
       if (!(err instanceof RequestInputError)) throw err;
-      return recordOutcome(ctx, workerId, claimed, run, version, step, fail(err.message));
+      // The message may quote what the input rendered to, secrets revealed (a URL that rendered to an object).
+      return recordOutcome(ctx, workerId, claimed, run, version, step, fail(redactSecrets(err.message, secrets)));
     }
-    const secrets = await openSecrets(ctx, ctx.db, run.workspaceId);
     const startedAt = new Date(ctx.now());
     const res = await senders.for(request.timeoutMs).send(request.url, request.headers, request.body, request.method);
     const ok = res.answered && isSuccess(request, res.status);
-    // Cut between characters: half an emoji is a lone surrogate, which jsonb (the output) refuses.
-    const excerpt = res.answered ? redactSecrets(prefixOfText(res.excerpt, 2000), secrets) : null;
+    // Cut between characters: half an emoji is a lone surrogate, which jsonb (the output) refuses. Redacted before
+    // the cut: a secret the cut went through would otherwise be kept in part.
+    const excerpt = res.answered ? prefixOfText(redactSecrets(res.excerpt, secrets), 2000) : null;
     const error = ok ? null : res.answered ? `HTTP ${res.status}` : redactSecrets(res.error, secrets);
     const attempt = {
       id: newId('wsa', ctx.now()),

@@ -1,0 +1,83 @@
+// Redaction of workflow secrets in what a run records (a step's answer excerpt and error): a secret comes back in
+// the form the receiver, the URL parser or the resolver gave it, not only as it was stored.
+import assert from 'node:assert/strict';
+import { domainToASCII } from 'node:url';
+import { test } from 'node:test';
+import { redactSecrets } from './plan.js';
+
+const TOKEN = 'Sk_Live-AbC123xYz';
+const PATHY = 'Tok En/Ab"C\\é+&<q>';
+const secrets = { TOKEN, PATHY, SHORT: 'aBc' };
+const T = '⟦secret:TOKEN⟧';
+const P = '⟦secret:PATHY⟧';
+
+test('a secret is redacted in another case: a DNS error lowercases the host it was put in', () => {
+  const dns = `ENOTFOUND: getaddrinfo ENOTFOUND ${TOKEN.toLowerCase()}.hooks.example.com`;
+  assert.equal(redactSecrets(dns, secrets), `ENOTFOUND: getaddrinfo ENOTFOUND ${T}.hooks.example.com`);
+  assert.equal(
+    redactSecrets(`as sent ${TOKEN}, shouted ${TOKEN.toUpperCase()}, mixed sK_lIVE-aBc123XyZ.`, secrets),
+    `as sent ${T}, shouted ${T}, mixed ${T}.`,
+  );
+});
+
+test('a secret is redacted percent-encoded, as a URL or a form carries it, either case of hex digits', () => {
+  const forms = {
+    component: encodeURIComponent(PATHY),
+    lowerHex: encodeURIComponent(PATHY).replace(/%[0-9A-F]{2}/g, (x) => x.toLowerCase()),
+    lowercased: encodeURIComponent(PATHY).toLowerCase(),
+    // What the WHATWG URL parser makes of it in a path and in a query: only some characters encoded.
+    path: new URL(`https://h.example/${PATHY}`).pathname.slice(1),
+    query: new URL(`https://h.example/?${PATHY}`).search.slice(1),
+    // A form-encoded query: a space is '+'.
+    form: new URLSearchParams({ q: PATHY }).toString().slice(2),
+    both: encodeURIComponent(TOKEN.toLowerCase()),
+  };
+  for (const [name, form] of Object.entries(forms)) {
+    const redacted = redactSecrets(`GET https://h.example/x?k=${form}&n=1 failed`, secrets);
+    assert.ok(
+      redacted === `GET https://h.example/x?k=${P}&n=1 failed` || redacted === `GET https://h.example/x?k=${T}&n=1 failed`,
+      `${name}: ${redacted}`,
+    );
+  }
+});
+
+test('a secret is redacted as a JSON or HTML echo writes it, and as the host name a resolver was asked for', () => {
+  const json = JSON.stringify({ got: PATHY });
+  assert.equal(redactSecrets(json, secrets), `{"got":"${P}"}`);
+  const ascii = JSON.stringify(PATHY)
+    .slice(1, -1)
+    .replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  assert.equal(redactSecrets(`{"got":"${ascii}"}`, secrets), `{"got":"${P}"}`);
+  const html = PATHY.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  assert.equal(redactSecrets(`<p>${html}</p>`, secrets), `<p>${P}</p>`);
+  const host = 'Bücher-Schlüssel';
+  const ascii2 = domainToASCII(host);
+  assert.ok(ascii2.startsWith('xn--'));
+  assert.equal(redactSecrets(`ENOTFOUND ${ascii2}.example`, { HOST: host }), 'ENOTFOUND ⟦secret:HOST⟧.example');
+});
+
+test('other text is left as it is: a secret of under 4 characters, a part of a secret, a marker-like text', () => {
+  const text = `abc ABC ${TOKEN.slice(0, -1)}! $& $1 ⟦secret:TOKEN⟧`;
+  assert.equal(redactSecrets(text, secrets), text);
+  assert.equal(redactSecrets('', secrets), '');
+  // A secret holding regex and replacement syntax is matched literally.
+  assert.equal(redactSecrets('x (a+)*$&.[b] y', { ODD: '(a+)*$&.[b]' }), 'x ⟦secret:ODD⟧ y');
+});
+
+test('a secret of 8,192 characters is found in a 4 KiB answer, in a few milliseconds even in the worst case', () => {
+  const long = `${'k'.repeat(8191)}Z`;
+  const echoed = `before ${encodeURIComponent(long.toUpperCase())} after`;
+  assert.equal(redactSecrets(echoed, { LONG: long }), 'before ⟦secret:LONG⟧ after');
+  // Every position starts a partial match that fails only at the end of the text.
+  const started = performance.now();
+  const text = 'k'.repeat(4096);
+  assert.equal(redactSecrets(text, { LONG: long }), text);
+  assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
+});
+
+test('a value that looks like an escape is redacted as stored too', () => {
+  const odd = 'a\\u0041%41&amp;+b';
+  assert.equal(redactSecrets(`[${odd}]`, { ODD: odd }), '[⟦secret:ODD⟧]');
+  assert.equal(redactSecrets(`[${encodeURIComponent(odd)}]`, { ODD: odd }), '[⟦secret:ODD⟧]');
+  assert.equal(redactSecrets(`[${JSON.stringify(odd).slice(1, -1)}]`, { ODD: odd }), '[⟦secret:ODD⟧]');
+});
