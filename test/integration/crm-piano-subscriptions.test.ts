@@ -179,6 +179,67 @@ describe('Piano subscriptions → CRM', () => {
     assert.equal(counts['subscription.ended'], undefined);
   });
 
+  test('a renewal failure without any date never overrules a dated renewal: the same row in every delivery order', async () => {
+    // A failed renewal with neither a time nor a period (the renewal it failed cannot be told) and a renewal Piano
+    // dated by the period it opens: whichever arrives last, the subscription is active until P1.
+    const failedUndated = { ...v1, event: 'subscription_auto_renewed_failure', subscription_id: 'RCSUB1' };
+    // An auto-renewal switch with neither a time nor a date: applies in delivery order, but says nothing of which
+    // fact is newer, so it must not let an undated failure (or an older renewal) overrule a dated renewal either.
+    const switchedOff = { ...v1, event: 'subscription_updated', subscription_id: 'RCSUB1', auto_renew: false };
+    for (const [i, order] of [
+      ...permutations([renewal1, failedUndated]),
+      ...permutations([renewal1, failedUndated, switchedOff]),
+    ].entries()) {
+      const ws = await workspace(`undated failure ${i}`);
+      await deliver(ws, order);
+      const [sub, ...more] = (await get(ws, '/subscriptions')).data;
+      assert.equal(more.length, 0);
+      assert.equal(sub.status, 'active', `order ${i}: ${order.map((p) => p.event).join(' → ')}`);
+      assert.equal(sub.currentPeriodEnd, new Date(P1 * 1000).toISOString(), `order ${i}`);
+      assert.equal(sub.cancelAtPeriodEnd, order.includes(switchedOff), `order ${i}`);
+      if (i === 0) {
+        const rebuild = await call('POST', ws, '/rebuild', { apply: true });
+        for (const [table, t] of Object.entries<any>(rebuild.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
+      }
+    }
+
+    // Neither dated: the renewal still wins (a failure is retried until a renewal succeeds; a failure after the
+    // success of the same renewal does not happen), in both orders.
+    const renewedUndated = { ...v1, event: 'subscription_auto_renewed', subscription_id: 'RCSUB1' };
+    for (const [i, order] of permutations([renewedUndated, failedUndated]).entries()) {
+      const ws = await workspace(`undated both ${i}`);
+      await deliver(ws, order);
+      assert.equal((await get(ws, '/subscriptions')).data[0].status, 'active', `both undated, order ${i}`);
+    }
+
+    // Alone, an undated failure still says what it says; with a switch, in either order.
+    for (const [i, order] of [[failedUndated], ...permutations([failedUndated, switchedOff])].entries()) {
+      const ws = await workspace(`undated failure alone ${i}`);
+      await deliver(ws, order);
+      assert.equal((await get(ws, '/subscriptions')).data[0].status, 'past_due', `alone, order ${i}`);
+    }
+
+    // A failure dated by the bill date the last renewal set (the renewal due then failed) is newer than that renewal.
+    const failedAtP1 = { ...v1, event: 'subscription_auto_renewed_failure', subscription_id: 'RCSUB1', next_bill_date: P1 };
+    for (const [i, order] of permutations([renewal1, failedAtP1]).entries()) {
+      const ws = await workspace(`failure at the bill date ${i}`);
+      await deliver(ws, order);
+      assert.equal((await get(ws, '/subscriptions')).data[0].status, 'past_due', `dated failure, order ${i}`);
+    }
+  });
+
+  test('an undated switch does not move the row back in the order: a renewal delivered again after it changes nothing', async () => {
+    const switchedOff = { ...v1, event: 'subscription_updated', subscription_id: 'RCSUB1', auto_renew: false };
+    for (const [i, order] of permutations([renewal1, renewal2, switchedOff]).entries()) {
+      const ws = await workspace(`switch and renewals ${i}`);
+      await deliver(ws, order);
+      const [sub] = (await get(ws, '/subscriptions')).data;
+      assert.equal(sub.currentPeriodEnd, new Date(P2 * 1000).toISOString(), `order ${i}: ${order.map((p) => p.event).join(' → ')}`);
+      assert.equal(sub.cancelAtPeriodEnd, true, `order ${i}`);
+      assert.equal(sub.status, 'active');
+    }
+  });
+
   test('with an event time, time decides: an older renewal arriving after the end changes nothing, a later one reopens', async () => {
     const ws = await workspace('v1 timed');
     const T = 1_790_000_000;

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { createTestStore } from '../helpers/db.js';
 import { pianoData, sendPiano, startPianoApi, type PianoApiStandIn } from '../helpers/piano.js';
+import { makeUser } from '../helpers/browser.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { postStripe, signStripe, stripeEvent } from '../helpers/stripe.js';
 import { rejectionsSettled } from '../../src/services/ingest/inbound-runtime.js';
@@ -47,6 +48,26 @@ describe('Piano', () => {
   const events = async (ws: string) => (await call('GET', ws, '/events?provider=piano')).body.data as any[];
   const drained = (ws: string) =>
     waitFor(async () => (await call('GET', ws, '/events?status=received')).body.data.length === 0, 'processing');
+  /** A console session cookie for the user, through the real login form. */
+  async function consoleSession(user: { email: string; password: string }): Promise<string> {
+    const form = await fetch(`${app.url}/login`);
+    const pre = form.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+    const res = await fetch(`${app.url}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: pre, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: csrf, email: user.email, password: user.password, next: '/' }),
+    });
+    assert.equal(res.status, 303);
+    return res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
+  }
 
   test('GET, form and JSON deliveries are stored once; refusals are 400 and store nothing', async () => {
     const ws = await workspace('ingest');
@@ -250,6 +271,128 @@ describe('Piano', () => {
     assert.equal(payments['refund:PAYOK'].amount, 1234);
     const refunded = (await call('GET', ws, '/messages?type=order.refunded')).body.data as any[];
     assert.equal(refunded.length, 2, 'each refund is announced');
+  });
+
+  test('a refund without an amount keeps it unknown (null), in the row and in order.refunded, not a refund of 0', async () => {
+    const ws = await workspace('refunds without amount');
+    const refund = { version: 2, aid: AID, type: 'payment_refund', currency: 'EUR' };
+    for (const p of [
+      { ...refund, uid: 'rn1', payment_id: 'PAYNULL', amount: null },
+      { ...refund, uid: 'rn2', payment_id: 'PAYABSENT' },
+      { ...refund, uid: 'rn3', payment_id: 'PAYEMPTY', amount: '' },
+      { ...refund, uid: 'rn4', payment_id: 'PAYBOOL', amount: true },
+      { ...refund, uid: 'rn5', payment_id: 'PAYZERO', amount: 0 },
+      { ...refund, uid: 'rn6', payment_id: 'PAYNUM', amount: 9.99 },
+    ]) {
+      assert.equal((await sendPiano(app.url, ws, pianoData(p, KEY))).status, 200);
+    }
+    await drained(ws);
+    assert.deepEqual(
+      (await events(ws)).filter((e) => e.status !== 'processed').map((e) => `${e.type}:${e.status}:${e.error}`),
+      [],
+    );
+    const payments = Object.fromEntries(
+      ((await call('GET', ws, '/payments?kind=refund')).body.data as any[]).map((p) => [p.providerId, p]),
+    );
+    const unknown = ['refund:PAYNULL', 'refund:PAYABSENT', 'refund:PAYEMPTY', 'refund:PAYBOOL'];
+    for (const id of unknown) assert.equal(payments[id].amount, null, `${id}: the amount is not known`);
+    assert.equal(payments['refund:PAYZERO'].amount, 0, 'a refund of 0 Piano said is one');
+    assert.equal(payments['refund:PAYNUM'].amount, 999);
+    const refunded = Object.fromEntries(
+      ((await call('GET', ws, '/messages?type=order.refunded')).body.data as any[]).map((m) => [m.data.payment.providerId, m.data.payment]),
+    );
+    assert.equal(Object.keys(refunded).length, 6, 'each refund is announced');
+    for (const id of ['PAYNULL', 'PAYABSENT', 'PAYEMPTY', 'PAYBOOL']) {
+      assert.ok(Object.hasOwn(refunded[id], 'amountRefunded'), id);
+      assert.equal(refunded[id].amountRefunded, null, `${id}: announced without an amount`);
+    }
+    assert.equal(refunded.PAYZERO.amountRefunded, 0);
+    assert.equal(refunded.PAYNUM.amountRefunded, 999);
+  });
+
+  test('a reader known only through events without an email is listed under /customers (API and console) and found by uid', async () => {
+    const ws = await workspace('readers without email');
+    for (const p of [
+      // Neither an email nor a name: the uid is all Piano says of these readers.
+      { version: 2, type: 'access_granted', event: 'new_purchase', uid: 'quiet-access', rid: 'RQ', access_id: 'AQ1', expires: E1 },
+      { version: 2, type: 'subscription_auto_renew_changed', uid: 'quiet-sub', subscription_id: 'RCQ1', term_id: 'TMQ', auto_renew: false },
+      { version: 2, type: 'payment_refund', uid: 'quiet-refund', payment_id: 'PAYQ', amount: 5, currency: 'EUR' },
+      // A name but no email.
+      {
+        version: 2,
+        type: 'user_updated',
+        event: 'user_updated',
+        uid: 'named',
+        first_name: 'Ada',
+        last_name: 'Quiet',
+        timestamp: String(E1),
+      },
+      // An email: listed as ever.
+      {
+        version: 2,
+        type: 'access_granted',
+        event: 'new_purchase',
+        uid: 'loud',
+        rid: 'RQ',
+        access_id: 'AQ2',
+        user_email: 'loud@example.com',
+        expires: E1,
+      },
+    ]) {
+      assert.equal((await sendPiano(app.url, ws, pianoData({ aid: AID, ...p }, KEY))).status, 200);
+    }
+    await drained(ws);
+    const list = async (query = '') => (await call('GET', ws, `/customers${query}`)).body.data as any[];
+    const uids = (rows: any[]) => rows.map((c) => c.providerId).sort();
+    const all = await list();
+    assert.deepEqual(uids(all), ['loud', 'named', 'quiet-access', 'quiet-refund', 'quiet-sub']);
+    for (const c of all.filter((c) => c.providerId !== 'loud')) assert.equal(c.email, null, c.providerId);
+    assert.equal(all.find((c) => c.providerId === 'named').name, 'Ada Quiet');
+    // Search and filters are unchanged: a whole uid, part of a name or of an email; the email filter is exact.
+    assert.deepEqual(uids(await list('?q=quiet-access')), ['quiet-access']);
+    assert.deepEqual(uids(await list('?q=quiet')), ['named']);
+    assert.deepEqual(uids(await list('?q=example.com')), ['loud']);
+    assert.deepEqual(uids(await list('?email=loud@example.com')), ['loud']);
+    assert.deepEqual(uids(await list('?q=nobody')), []);
+    // Paged like any list.
+    const first = (await call('GET', ws, '/customers?limit=2')).body;
+    const second = (await call('GET', ws, `/customers?limit=10&cursor=${encodeURIComponent(first.nextCursor)}`)).body;
+    assert.deepEqual(uids([...first.data, ...second.data]), uids(all));
+    // The customer's page shows what Piano said.
+    const detail = (await call('GET', ws, '/customers/quiet-sub')).body;
+    assert.equal(detail.subscriptions.length, 1);
+
+    // The console lists them too, by uid (or name) when there is no email.
+    const user = await makeUser(app, 'viewer', [ws]);
+    const cookie = await consoleSession(user);
+    const html = await (await fetch(`${app.url}/workspaces/${ws}/customers`, { headers: { cookie } })).text();
+    for (const label of ['quiet-access', 'quiet-sub', 'quiet-refund', 'Ada Quiet', 'loud@example.com']) {
+      assert.ok(html.includes(`>${label}</a>`), `the console lists ${label}`);
+    }
+    const quiet = all.find((c) => c.providerId === 'quiet-access');
+    const page = await fetch(`${app.url}/workspaces/${ws}/customers/${quiet.id}`, { headers: { cookie } });
+    assert.equal(page.status, 200);
+    assert.ok((await page.text()).includes('quiet-access'), "the customer's page names the reader by uid");
+
+    // When Piano later tells the reader's email, the same customer gets it and is announced once, as before.
+    await sendPiano(
+      app.url,
+      ws,
+      pianoData(
+        { version: 2, aid: AID, type: 'user_created', uid: 'quiet-access', user_email: 'found@example.com', timestamp: String(E1) },
+        KEY,
+      ),
+    );
+    await drained(ws);
+    assert.deepEqual(uids(await list('?email=found@example.com')), ['quiet-access']);
+    assert.equal((await list()).length, 5);
+    const created = ((await call('GET', ws, '/messages?type=customer.created')).body.data as any[]).map((m) => m.data.customer);
+    assert.deepEqual(
+      created.filter((c) => c.providerId === 'quiet-access').map((c) => c.email),
+      ['found@example.com'],
+    );
+    const rebuild = await call('POST', ws, '/rebuild', {});
+    for (const [table, t] of Object.entries<any>(rebuild.body.tables)) assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
   });
 
   test('an access event without a uid neither takes the access from its customer nor keeps it from one, in either order', async () => {

@@ -8,13 +8,18 @@
 //   `subscription_canceled` that only stops auto-renewal leaves the access active, a real re-purchase reopens it.
 // - users and subscriptions use the event's own time when it has one (`timestamp`), else the period dates
 //   (`next_bill_date`, `expires`) they carry; an untimed end of a subscription is final (see projectSubscription).
+//   A subscription event with neither a time nor a date cannot be placed after a dated one: it writes its fields in
+//   delivery order but its status only where nothing dated said otherwise (an undated renewal failure never
+//   overrules a dated renewal, whichever comes first; see subscriptionOrder).
 //   A renewal is published once per period it opens, whether or not it still moves the row.
+// - a reader seen without a name or an email is a customer all the same (listed, shown by uid), claiming no version.
 import type { Queryable } from '../../db/port.js';
 import {
   ensureRow,
   fillMissingCustomer,
   findCrmRow,
   findCustomerById,
+  isNewer,
   linkCustomerEvent,
   upsertGuarded,
   type CrmRow,
@@ -132,13 +137,15 @@ class PianoProjection {
     if (this.type === 'user_disabled') profile.metadata = { disabled: true };
     let row: CrmRow;
     if (Object.keys(profile).length === 0 && !this.type.startsWith('user_')) {
-      // Nothing to say about the person: make sure the row exists without claiming a version.
+      // Nothing to say about the person: make sure the row exists without claiming a version. It is a customer all
+      // the same (listed, shown by uid), not a stub waiting for an event of its own: Piano may never send one.
       const id = await ensureRow(
         this.tx,
         'customers',
         this.key(this.uid),
         {},
         () => this.opts.rowId?.('customers', this.uid!) ?? newId('cus'),
+        { stub: false },
       );
       row = (await findCustomerById(this.tx, id))!;
     } else {
@@ -157,7 +164,9 @@ class PianoProjection {
       const data = {
         customer: { id: row.id, provider: 'piano', providerId: this.uid, email: row.email ?? null, name: row.name ?? null, deleted: false },
       };
-      if (r.applied && (!r.old || r.old.stub)) await this.publish('customer.created', `customer:piano:${this.uid}`, data);
+      // Announced when first said something of (a row that claims no version yet was only seen).
+      const firstSaid = !r.old || r.old.stub || r.old.source_ts == null;
+      if (r.applied && firstSaid) await this.publish('customer.created', `customer:piano:${this.uid}`, data);
       else if (r.applied && r.old && (r.old.email !== row.email || r.old.name !== row.name)) {
         await this.publish('customer.updated', `customer:piano:${this.uid}:${this.eventKey}`, data);
       }
@@ -324,6 +333,22 @@ function dateOf(v: unknown): Date | null {
   return d && !Number.isNaN(d.getTime()) ? d : null;
 }
 
+/**
+ * The event's place among the subscription's events of the same time (`Version.eventId`): the period it opens first
+ * (`ordered`), then, for a renewal failure, where a failure stands against a renewal of the same date. A failure
+ * dated by the bill date a renewal set is the attempt to renew at that date, so after that renewal (`~` sorts after
+ * every event key); a failure with no date at all cannot be placed after any renewal, so it comes before every
+ * other status (`!` sorts before every event key): it says `past_due` only until a renewal is known, in whatever
+ * order they arrive. An undated event that says no status (an auto-renewal switch) claims no place (the empty key):
+ * it never outranks one that does.
+ */
+function subscriptionOrder(pp: PianoProjection, status: SubscriptionStatus | null, periodEnd: Date | null): string {
+  const seconds = periodEnd ? periodEnd.getTime() / 1000 : 0;
+  if (status === 'past_due') return ordered(seconds, `${periodEnd ? '~' : '!'}${pp.eventKey}`);
+  if (status === null && !periodEnd && !pp.ts) return ordered(0, '');
+  return ordered(seconds, pp.eventKey);
+}
+
 const boolOf = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : v === 'true' ? true : v === 'false' ? false : null);
 
 /**
@@ -331,8 +356,10 @@ const boolOf = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : v =
  *
  * Order safety (see the header): with an event time, time decides (a later renewal reopens an ended
  * subscription). Without one, an end is final for that subscription id (it ranks above everything, and is written
- * even over a row a timed event wrote: Piano starts a new subscription for a new purchase), renewals order by the
- * period they open, and an auto-renew switch with neither a time nor a date applies in delivery order.
+ * even over a row a timed event wrote: Piano starts a new subscription for a new purchase), renewals and failures
+ * order by the period they open (a failure after a renewal of the same date), and an event with neither a time nor
+ * a date applies its fields in delivery order without moving the row's place in the order: its status counts only
+ * over a row that nothing placed later wrote (an undated failure comes before every renewal, see subscriptionOrder).
  */
 async function projectSubscription(pp: PianoProjection): Promise<void> {
   const customer = await pp.customer();
@@ -365,6 +392,18 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
     existing.source_ts.getTime() > EPOCH.getTime() &&
     periodEnd !== null &&
     (existingEnd === null || periodEnd.getTime() > existingEnd);
+  // Neither a time nor a period: the event cannot be placed after any dated one (see subscriptionOrder).
+  const undated = !pp.ts && !ending && !periodEnd;
+  const version: Version = {
+    ts: pp.ts ?? (movesOn ? (existing.source_ts as Date) : EPOCH),
+    rank: ending ? 9 : 0,
+    eventId: subscriptionOrder(pp, status, periodEnd),
+    deleted: false,
+    // An untimed end is final; an undated event applies its fields in delivery order, without moving the row's place
+    // in the order (its status counts only where its own place is the newer, see below).
+    force: !pp.ts && (ending || !periodEnd),
+    keepVersion: undated,
+  };
   const r = await pp.upsert(
     'subscriptions',
     subscriptionId,
@@ -383,7 +422,10 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
       if (stopsRenewing) values.cancel_at_period_end = true;
       // Without an event time an ended row stays ended (see above): only a timed event may reopen it.
       const reopensUntimed = !pp.ts && old?.status === 'canceled' && !ending;
-      if (status && !reopensUntimed) values.status = status;
+      // An undated event is written whatever its place (force): its status only where that place is the newer, so an
+      // undated failure does not overrule a dated renewal delivered before it, as it cannot when delivered first.
+      const placedAfter = !undated || !old || old.stub || isNewer(old, version);
+      if (status && !reopensUntimed && placedAfter) values.status = status;
       else if (!old) values.status = 'active';
       if (values.status === 'canceled') {
         values.ended_at = (old?.status === 'canceled' ? (old.ended_at as Date | null) : null) ?? endedAt;
@@ -393,13 +435,7 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
       }
       return values;
     },
-    {
-      ts: pp.ts ?? (movesOn ? (existing.source_ts as Date) : EPOCH),
-      rank: ending ? 9 : 0,
-      eventId: ordered(periodEnd ? periodEnd.getTime() / 1000 : 0, pp.eventKey),
-      deleted: false,
-      force: !pp.ts && (ending || !periodEnd),
-    },
+    version,
   );
   const old = r.applied && r.old && !r.old.stub ? r.old : undefined;
   const now = r.row;
@@ -451,23 +487,34 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
   if (r.applied && terminal(now) && !terminal(old)) await pp.publish('subscription.ended', fact, data);
 }
 
+/**
+ * A refund's amount in cents, or null when it is not known: only a number, or a string that is one (`"12.34"`),
+ * is an amount. `null`, an absent field, `""` or `true` say nothing of it (Number() would read them as 0 or 1, a
+ * refund of 0 that never was); an amount no bigint column can hold (`1e20`) is left out rather than failing the refund.
+ */
+function refundCents(v: unknown): number | null {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n)) return null;
+  const cents = Math.round(n * 100);
+  return Number.isSafeInteger(cents) ? cents : null;
+}
+
 async function projectRefund(pp: PianoProjection): Promise<void> {
   const customer = await pp.customer();
   const paymentId = str(pp.p.payment_id);
   if (!paymentId) return;
-  // In cents; an amount no bigint column can hold (`amount: 1e20`) is left out rather than failing the refund.
-  const cents = Math.round(Number(pp.p.amount) * 100);
   const r = await pp.upsert(
     'payments',
     `refund:${paymentId}`,
-    {
+    // An event that does not tell the amount (the same refund sent again in another spelling) keeps the one known.
+    (old) => ({
       kind: 'refund',
       customer_id: customer?.id ?? null,
       charge_provider_id: paymentId,
       status: 'succeeded',
-      amount: Number.isSafeInteger(cents) ? cents : null,
-      currency: str(pp.p.currency),
-    },
+      amount: refundCents(pp.p.amount) ?? old?.amount ?? null,
+      currency: str(pp.p.currency) ?? old?.currency ?? null,
+    }),
     { ts: pp.ts ?? EPOCH, rank: 0, eventId: pp.eventKey, deleted: false },
   );
   if (r.applied && (!r.old || r.old.stub)) {

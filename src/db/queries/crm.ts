@@ -22,6 +22,11 @@ export interface Version {
   /** Write even if not newer (the provider's API just confirmed the state); a tombstone still wins. */
   force?: boolean;
   /**
+   * With `force`: a write that is not newer than the row keeps the row's version. It changes the fields it writes
+   * but not the row's place in the order (an event that cannot be dated says nothing of which fact is newer).
+   */
+  keepVersion?: boolean;
+  /**
    * The provider can create a deleted object again under the same id (Stripe products and plans take ids the
    * account chooses): an event newer than the delete is about the new object and writes over the tombstone. An
    * event of the deleted object is older than its delete (or ties it and ranks below it), so it still cannot.
@@ -238,7 +243,13 @@ export async function upsertGuarded(
   const settled = resolveTie && isTie(oldRow, version) ? resolveTie(oldRow) : undefined;
   const forced = version.force === true && !(oldRow.deleted && !version.deleted);
   if (!settled && !forced && !isNewer(oldRow, version)) return { old: oldRow, row: oldRow, applied: false };
-  const all: Record<string, unknown> = settled ? { ...settled.values, ...meta, deleted: settled.deleted } : { ...compute(oldRow), ...meta };
+  const kept =
+    !settled && forced && version.keepVersion === true && !isNewer(oldRow, version)
+      ? { source_ts: oldRow.source_ts, source_rank: oldRow.source_rank, source_event_id: oldRow.source_event_id }
+      : {};
+  const all: Record<string, unknown> = settled
+    ? { ...settled.values, ...meta, deleted: settled.deleted }
+    : { ...compute(oldRow), ...meta, ...kept };
   const names = Object.keys(all);
   const { rows } = await db.query<CrmRow>(
     `UPDATE ${table} SET ${names.map((n, i) => `${n} = $${i + 2}`).join(', ')}, updated_at = now() WHERE id = $1 RETURNING *`,
@@ -247,20 +258,26 @@ export async function upsertGuarded(
   return { old: oldRow, row: rows[0]!, applied: true };
 }
 
-/** The row id of an object, creating a stub when it is referenced before its own event arrived. */
+/**
+ * The row id of an object, creating a stub when it is referenced before its own event arrived. `stub: false`
+ * creates a real row that claims no version yet (source_ts NULL, so any event writes over it): an object an event
+ * is about, though it says nothing of it (a Piano reader seen without a name or an email), as opposed to one
+ * waiting for its own event.
+ */
 export async function ensureRow(
   db: Queryable,
   table: CrmTable,
   key: ObjectKey,
   stubValues: Record<string, unknown>,
   newRowId: () => string,
+  { stub = true }: { stub?: boolean } = {},
 ): Promise<string> {
   const names = Object.keys(stubValues);
   return againIfRaced(async () => {
     const { rows } = await db.query<{ id: string }>(
       `WITH ins AS (
          INSERT INTO ${table} (id, workspace_id, provider, provider_id, stub${names.map((n) => `, ${n}`).join('')})
-         VALUES ($1, $2, $3, $4, true${names.map((_, i) => `, $${i + 5}`).join('')})
+         VALUES ($1, $2, $3, $4, ${stub}${names.map((_, i) => `, $${i + 5}`).join('')})
          ON CONFLICT (workspace_id, provider, provider_id) DO NOTHING RETURNING id)
        SELECT id FROM ins UNION ALL
        SELECT id FROM ${table} WHERE workspace_id = $2 AND provider = $3 AND provider_id = $4
