@@ -28,11 +28,18 @@ describe('refunds of a charge settled by a fetch', () => {
     await app.api('PUT', `/api/v1/workspaces/${ws}/connections/stripe`, { webhookSecrets: [SECRET], apiKey: stripe.apiKey });
     const deliver = async (payload: string) => {
       assert.equal((await postStripe(app.url, ws, payload, signStripe(payload, SECRET))).status, 200);
-      await waitFor(async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0, 'processed');
+      await waitFor(
+        async () => (await app.api('GET', `/api/v1/workspaces/${ws}/events?status=received`)).body.data.length === 0,
+        'processed',
+      );
     };
     const charge = async (id: string) =>
-      (await app.db.query<{ n: string }>(`SELECT amount_refunded AS n FROM payments WHERE workspace_id = $1 AND provider_id = $2`, [ws, id]))
-        .rows[0]?.n;
+      (
+        await app.db.query<{ n: string }>(`SELECT amount_refunded AS n FROM payments WHERE workspace_id = $1 AND provider_id = $2`, [
+          ws,
+          id,
+        ])
+      ).rows[0]?.n;
     return { ws, deliver, charge };
   }
 

@@ -206,7 +206,10 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
       await membership.end();
       const { stopped, others } = await stopUnlessUsed(connection, pid, deadlineMs);
       if (others > 0) emit('left the embedded PostgreSQL server running: other sessions use it', { postgresPid: pid, sessions: others });
-      else emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', { postgresPid: pid });
+      else
+        emit(stopped ? 'stopped the embedded PostgreSQL server' : 'the embedded PostgreSQL server did not stop in time', {
+          postgresPid: pid,
+        });
       return stopped;
     },
     async detach() {
