@@ -123,6 +123,78 @@ describe('Stripe API through the SDK (local stand-in)', () => {
     });
   });
 
+  // A charge whose tie was settled by fetching it keeps Stripe's figure as of the fetch: a refund that fails after it
+  // is taken off (Stripe sends no charge event when a refund fails), one that had failed before is not taken off again.
+  describe('refunds of a charge settled by a fetch', () => {
+    const chargeOf = (id: string, refunded: number, metadata: Record<string, string> = {}) => ({
+      id,
+      object: 'charge',
+      customer: `cus_of_${id}`,
+      payment_intent: `pi_of_${id}`,
+      status: 'succeeded',
+      amount: 1000,
+      amount_refunded: refunded,
+      refunded: false,
+      currency: 'eur',
+      metadata,
+    });
+    const refundFailed = (id: string, chargeId: string, amount: number, createdAt: number, failedAt: number) => {
+      const refund = {
+        id,
+        object: 'refund',
+        amount,
+        charge: chargeId,
+        currency: 'eur',
+        created: createdAt,
+        metadata: {},
+        status: 'failed',
+      };
+      return stripeEvent('charge.refund.updated', refund, {
+        created: failedAt,
+        data: { object: refund, previous_attributes: { status: 'pending' } },
+      });
+    };
+    const refundedOf = async (ws: string, id: string) =>
+      Number(
+        (
+          await app.db.query<{ n: string }>(`SELECT amount_refunded AS n FROM payments WHERE workspace_id = $1 AND provider_id = $2`, [
+            ws,
+            id,
+          ])
+        ).rows[0]?.n,
+      );
+    /** Two events of the same second about the charge: the tie is settled by the charge as the stand-in has it. */
+    async function settleByFetch(ws: string, id: string, refunded: number, at: number): Promise<void> {
+      await deliver(ws, [stripeEvent('charge.refunded', chargeOf(id, refunded), { created: at })]);
+      await deliver(ws, [stripeEvent('charge.updated', chargeOf(id, refunded, { note: 'x' }), { created: at })]);
+      assert.equal(stripe.requests.filter((r) => r.path === `/v1/charges/${id}`).length, 1, 'the tie was settled by one fetch');
+    }
+
+    test('a refund that fails after the fetch is taken off the fetched figure, and a rebuild agrees', async () => {
+      const ws = await workspace('refund after fetch', { webhookSecrets: [SECRET], apiKey: stripe.apiKey });
+      const now = Math.floor(Date.now() / 1000);
+      stripe.objects.set('ch_later', chargeOf('ch_later', 500, { note: 'x' }));
+      await settleByFetch(ws, 'ch_later', 500, now - 60);
+      assert.equal(await refundedOf(ws, 'ch_later'), 500);
+      await deliver(ws, [refundFailed('re_later', 'ch_later', 500, now - 60, now + 5)]);
+      assert.equal(await refundedOf(ws, 'ch_later'), 0);
+      // A rebuild settles the tie with the stored fetch, as of when it was made: the same figure.
+      const rebuilt = await app.api('POST', `/api/v1/workspaces/${ws}/rebuild`, {});
+      assert.deepEqual(rebuilt.body.tables.payments, { added: 0, changed: 0, removed: 0 });
+    });
+
+    test('a refund that had failed before the fetch is not taken off it again', async () => {
+      const ws = await workspace('refund before fetch', { webhookSecrets: [SECRET], apiKey: stripe.apiKey });
+      const now = Math.floor(Date.now() / 1000);
+      // re_gone (300) failed 30 s ago; re_kept (200) stands: Stripe's charge counts 200 when it is fetched.
+      stripe.objects.set('ch_before', chargeOf('ch_before', 200, { note: 'x' }));
+      await settleByFetch(ws, 'ch_before', 500, now - 60);
+      assert.equal(await refundedOf(ws, 'ch_before'), 200);
+      await deliver(ws, [refundFailed('re_gone', 'ch_before', 300, now - 70, now - 30)]);
+      assert.equal(await refundedOf(ws, 'ch_before'), 200);
+    });
+  });
+
   describe('managed webhook endpoints', () => {
     test('creates the endpoint in Stripe, stores its secret, and the events it signs verify', async () => {
       const ws = await workspace('managed', { apiKey: stripe.apiKey });
