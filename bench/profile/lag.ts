@@ -1,8 +1,8 @@
 // Receipt → processed lag at a fixed offered rate (default 1,000/s for 10 s) on a fresh database of the local
 // PostgreSQL, `sluice start` with every role: prints the lag percentiles overall and per second of receipt, so a
 // periodic stall (a statistics refresh, a checkpoint, a long batch) shows where it falls, and the CPU each process
-// used meanwhile. PROF_RATE, PROF_SECONDS, PROF_ROLE, PROF_SQL, PROF_WARMUP and SLUICE_* pass through. Loopback only,
-// bounded.
+// used meanwhile. PROF_RATE, PROF_SECONDS, PROF_ROLE, PROF_SQL, PROF_WARMUP, PROF_FRESH_WORKSPACE, PROF_SPIKES and
+// SLUICE_* pass through. Loopback only, bounded.
 import pg from 'pg';
 import { signedEvents, WEBHOOK_SECRET } from '../compare/events.js';
 import { LoadClient, pct } from '../compare/load.js';
@@ -28,6 +28,15 @@ const drain = async () => {
   for (let i = 0; i < 300 && role !== 'api' && (await pendingCount()) > 0; i++) await new Promise((r) => setTimeout(r, 100));
 };
 await drain();
+// PROF_FRESH_WORKSPACE=1: the phase goes to a workspace of its own, as in `npm run bench` (whose lag phase follows
+// the ingest and drain phases on a new workspace: its first second creates every customer and subscription).
+let phaseClient = client;
+if (process.env.PROF_FRESH_WORKSPACE) {
+  const fresh = (await sluice.api('POST', '/workspaces', { name: 'profile lag' })).id;
+  await sluice.api('PUT', `/workspaces/${fresh}/connections/stripe`, { webhookSecrets: [WEBHOOK_SECRET] });
+  client.close();
+  phaseClient = new LoadClient(`${sluice.base}/webhooks/stripe/${fresh}`, 32);
+}
 const t0 = new Date();
 console.log(`phase start ${t0.getTime()}`);
 const events = signedEvents(rate * seconds);
@@ -37,7 +46,7 @@ const databaseCpu = cpuMeter(db.backends());
 const loadCpu = cpuMeter([process.pid]);
 const p0 = performance.now();
 sluice.phase();
-const r = await client.atRate(events, rate, seconds);
+const r = await phaseClient.atRate(events, rate, seconds);
 sluice.phase();
 const phaseMs = performance.now() - p0;
 const sluice1 = cpuMs(sluice.child.pid!);
@@ -45,7 +54,7 @@ const cores = (ms: number) => (ms / phaseMs).toFixed(2);
 const cpu =
   `CPU during the phase, cores: sluice ${cores(sluice1.total - sluice0.total)} (user ${cores(sluice1.user - sluice0.user)}, ` +
   `system ${cores(sluice1.system - sluice0.system)}), postgresql backends ${cores(databaseCpu())}, load generator ${cores(loadCpu())}`;
-client.close();
+phaseClient.close();
 await drain();
 const { rows } = await c.query<{ s: number; lag: number }>(
   `SELECT floor(extract(epoch FROM received_at - $1::timestamptz))::int AS s,
@@ -69,6 +78,22 @@ if (role !== 'api') {
       50,
     ).toFixed(0);
   console.log([...bySecond].map(([s, l]) => `${s}s: ${median(l)}/${l.at(-1)!.toFixed(0)}`).join('  '));
+}
+if (process.env.PROF_SPIKES) {
+  // The 200 slowest events by the millisecond of the phase they were processed in: a cluster is one batch that
+  // waited (a stall of the workers), scattered ones are not.
+  const c2 = new pg.Client(db.url);
+  await c2.connect();
+  const { rows: slow } = await c2.query<{ p: number }>(
+    `SELECT (extract(epoch FROM processed_at - $1::timestamptz) * 1000)::int AS p FROM events
+      WHERE received_at >= $1 AND processed_at IS NOT NULL ORDER BY processed_at - received_at DESC LIMIT 200`,
+    [t0],
+  );
+  await c2.end();
+  const byMs = new Map<number, number>();
+  for (const x of slow) byMs.set(x.p, (byMs.get(x.p) ?? 0) + 1);
+  const clusters = [...byMs].sort((a, b) => a[0] - b[0]).map(([p, n]) => `${p}:${n}`);
+  console.log(`slowest 200, processed at ms of the phase (count): ${clusters.join(' ')}`);
 }
 await printMetrics(sluice.base);
 await sluice.stop();

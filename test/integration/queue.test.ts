@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { findHandler } from '../../src/crm/handlers.js';
 import { claimDueEvents, EVENT_QUEUE } from '../../src/db/queries/events.js';
-import { holdClaims, refreshQueueStatistics } from '../../src/db/queries/queue.js';
+import { CLAIM_PLANNER, holdClaims, liveLeaseKeys, refreshQueueStatistics } from '../../src/db/queries/queue.js';
 import { startEventWorker } from '../../src/jobs/event-worker.js';
 import { giveBackClaims, renewClaims } from '../../src/services/processing/claim-events.js';
 import { processBatch } from '../../src/services/processing/process-batch.js';
@@ -649,6 +649,42 @@ describe('queue statistics', () => {
       assert.ok(pages <= 12, `${pages} pages read for no failed event: ${JSON.stringify(top)}`);
       await db.exec('SELECT pg_stat_force_next_flush()');
       assert.equal(await refreshQueueStatistics(db, EVENT_QUEUE), false, 'nothing changed since: not analysed again');
+    } finally {
+      await db.close();
+      await store.drop();
+    }
+  });
+
+  test("a claim finds the live leases' keys without reading the leases finished since the last vacuum", async () => {
+    const store = await createTestStore();
+    const db = await openMigrated(store);
+    try {
+      // 5,000 events claimed and finished: their leases deleted, and no vacuum since (autovacuum looks once a minute).
+      await db.exec(`
+        INSERT INTO workspaces (id, name) VALUES ('ws_leases', 'Leases');
+        INSERT INTO events (id, workspace_id, provider, provider_event_id, type, payload, raw_body)
+        SELECT 'ev_' || g, 'ws_leases', 'stripe', 'evt_' || g, 'customer.created', '{"data":{"object":{"id":"cus"}}}', '{}'
+        FROM generate_series(1, 5001) g;
+        INSERT INTO event_leases (id, worker, until, keys, attempts)
+        SELECT 'ev_' || g, 'w1', now() + interval '30 seconds', ARRAY['ws_leases:cus_' || g], 1 FROM generate_series(1, 5001) g;
+        DELETE FROM event_leases WHERE id <> 'ev_5001';`);
+      const pagesRead = async () =>
+        db.transaction(async (tx) => {
+          await tx.query(`SELECT ${CLAIM_PLANNER}`);
+          const plan = (
+            await tx.query<{ 'QUERY PLAN': unknown }>(
+              `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT ARRAY(${liveLeaseKeys('event_leases')})`,
+            )
+          ).rows[0]!['QUERY PLAN'];
+          const top = (typeof plan === 'string' ? JSON.parse(plan) : plan) as { Plan: Record<string, number> }[];
+          return top[0]!.Plan['Shared Hit Blocks']! + top[0]!.Plan['Shared Read Blocks']!;
+        });
+      const keys = (await db.query<{ k: string[] }>(`SELECT ARRAY(${liveLeaseKeys('event_leases')}) AS k`)).rows[0]!.k;
+      assert.deepEqual(keys, ['ws_leases:cus_5001'], 'the one live lease');
+      await pagesRead(); // the first look finds the deleted leases' index entries dead, and marks them so
+      const pages = await pagesRead();
+      // Read whole, the lease table is about 60 pages here, and grows with the traffic since the last vacuum.
+      assert.ok(pages <= 8, `${pages} pages read to find one live lease among 5,000 deleted`);
     } finally {
       await db.close();
       await store.drop();

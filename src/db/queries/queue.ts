@@ -94,6 +94,11 @@ export async function claimBatch<T>(
   return rows;
 }
 
+/** The serial keys held by live leases of the lease table `leases`, as a claim reads them (found through the index
+ *  on `until`, migration 0037). */
+export const liveLeaseKeys = (leases: string) =>
+  `SELECT DISTINCT k FROM ${leases} h CROSS JOIN LATERAL unnest(h.keys) AS k WHERE h.until > now()`;
+
 /**
  * The claim of a queue whose leases have a table of their own: the due rows are found and locked as above, and a
  * lease is written for each (or an expired one taken over, the attempts it counted kept); the row itself is not
@@ -108,10 +113,7 @@ async function claimLeased<T>(
   // Keys held by live leases: the few rows of the lease table, not the (much larger) set of waiting rows. The rows
   // come back in queue order, which is the order a batch runs the events of one object in.
   const keys = q.serialKeys ? q.serialKeys('r') : `'{}'::text[]`;
-  const free = q.serialKeys
-    ? `AND NOT (${q.serialKeys('r')} && ARRAY(
-         SELECT DISTINCT k FROM ${leases} h CROSS JOIN LATERAL unnest(h.keys) AS k WHERE h.until > now()))`
-    : '';
+  const free = q.serialKeys ? `AND NOT (${q.serialKeys('r')} && ARRAY(${liveLeaseKeys(leases)}))` : '';
   const { rows } = await db.query<T>(
     `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ${free} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED),
      leased AS (
@@ -126,6 +128,10 @@ async function claimLeased<T>(
   return rows;
 }
 
+/** The planner settings of a claim's transaction (see claimInOrder), as a select list. */
+export const CLAIM_PLANNER = `set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
+  set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`;
+
 /**
  * The claim of a queue with a serial key. Claims run one at a time (an advisory lock, held to the commit of
  * the claim), each in a snapshot taken after the previous claim committed: so a claim sees every key held
@@ -139,14 +145,11 @@ export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limi
     // computing a serial key reads the row's payload. On a table that grew faster than autovacuum analyses it (a
     // burst into a fresh database), the planner believes only a few rows are due and prefers a bitmap scan and a
     // sort of the whole backlog: 60 ms instead of about 1 for 6,000 waiting events, growing with the backlog.
-    // Those plans are ruled out for this transaction only. A plan left with no other way (the small lease table
-    // has no index for its live leases) then costs billions on paper, and the server would compile it (JIT, half a
-    // second): a claim never gains from that.
-    await tx.query(
-      `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-              set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true), pg_advisory_xact_lock($1, hashtext($2))`,
-      [CLAIM_LOCK_CLASS, q.table],
-    );
+    // Those plans are ruled out for this transaction only. A plan left with no other way would then cost billions on
+    // paper, and the server would compile it (JIT, half a second): a claim never gains from that. The live leases
+    // have an index of their own (migration 0037): read whole, the lease table cost every claim a pass over all the
+    // leases deleted since the last vacuum.
+    await tx.query(`SELECT ${CLAIM_PLANNER}, pg_advisory_xact_lock($1, hashtext($2))`, [CLAIM_LOCK_CLASS, q.table]);
     return claimBatch<T>(tx, q, o);
   });
 }
