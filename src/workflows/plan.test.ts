@@ -1,6 +1,7 @@
 // Redaction of workflow secrets in what a run records (a step's answer excerpt and error): a secret comes back in
 // the form the receiver, the URL parser or the resolver gave it, not only as it was stored.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { domainToASCII } from 'node:url';
 import { test } from 'node:test';
 import { redactSecrets } from './plan.js';
@@ -80,4 +81,32 @@ test('a value that looks like an escape is redacted as stored too', () => {
   assert.equal(redactSecrets(`[${odd}]`, { ODD: odd }), '[⟦secret:ODD⟧]');
   assert.equal(redactSecrets(`[${encodeURIComponent(odd)}]`, { ODD: odd }), '[⟦secret:ODD⟧]');
   assert.equal(redactSecrets(`[${JSON.stringify(odd).slice(1, -1)}]`, { ODD: odd }), '[⟦secret:ODD⟧]');
+});
+
+test('a 1 MiB text is redacted in time linear in it, whatever it holds and however long the secret', async () => {
+  // Run in a child process so that a redaction that never ends in practice fails the test rather than holding it: a search
+  // that tried each place of the text against the whole value took text × value steps here (about 7 minutes).
+  const cases = (redact: typeof redactSecrets) => {
+    const long = `${'a'.repeat(8191)}b`;
+    const text = 'a'.repeat(1 << 20);
+    const echoed = `${text}${encodeURIComponent(long.toUpperCase())}!`;
+    // Text made of what starts an escape without being one, and 100 secrets.
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`S${i}`, `${'%'.repeat(50)}&#${i}`]));
+    const odd = '%&#\\u00%4xn--'.repeat(80_000);
+    return [
+      redact(text, { LONG: long }) === text,
+      redact(echoed, { LONG: long }) === `${text}⟦secret:LONG⟧!`,
+      redact(`${odd}${'%'.repeat(50)}&#7`, many) === `${odd}⟦secret:S7⟧`,
+    ];
+  };
+  const source = `const m = await import(${JSON.stringify(new URL('./plan.ts', import.meta.url).href)});
+    console.log(JSON.stringify((${cases.toString()})(m.redactSecrets)));`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const timer = setTimeout(() => child.kill(), 30_000);
+  const code = await new Promise((resolve) => child.once('close', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, 'the redaction did not end within 30 s');
+  assert.deepEqual(JSON.parse(out), [true, true, true]);
 });

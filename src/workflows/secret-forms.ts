@@ -5,53 +5,114 @@
 //
 // A scanner, not a regular expression: a value may be 8,192 characters, and a pattern with one alternation per
 // character overflows the regex compiler's stack long before that. The text is read as it is, and decoded (each
-// escape read as the character it stands for: each kind alone, then all of them); each reading is a list of units, one character each, with the
-// span of the text it came from, compared without regard to case. Both are linear in the text; a search is at most
-// text × value comparisons of short strings, and texts here are at most a few KiB.
+// escape read as the character it stands for: each kind alone, then all of them); each reading is a list of units,
+// one character each, with the span of the text it came from, compared without regard to case. Reading and
+// searching are linear in the text and the value (Knuth-Morris-Pratt over the units, with `+` and space, `/` and
+// backslash counted as one character, and the few places of a value holding one of those checked exactly at each
+// place found), so a 1 MiB text is read in a bounded time whatever it holds: a text of `a`s searched for 8,191
+// `a`s and a `b` took time in the text × the value (40 s for 256 KiB), and every character cost a few strings.
 import { domainToASCII } from 'node:url';
 
+/** Each unit's folded character as a number (see Keys), and where in the text it came from. */
 interface Reading {
-  /** Each unit's character, lowercased. */
-  folded: string[];
-  /** The character as written (not decoded from an escape), else ''. */
-  literal: string[];
-  start: number[];
-  end: number[];
+  keys: Int32Array;
+  /** PLUS or SLASH where the unit is that character as written (not decoded from an escape), else 0. */
+  literal: Uint8Array;
+  start: Int32Array;
+  end: Int32Array;
+  length: number;
 }
 
-const HEX2 = /^[0-9a-fA-F]{2}$/;
+const PLUS = 1;
+const SLASH = 2;
+const SPACE_CP = 0x20;
+const PLUS_CP = 0x2b;
+const SLASH_CP = 0x2f;
+const BACKSLASH_CP = 0x5c;
+
+/** Characters compared without regard to case, as numbers: a character's lowercase form, one per distinct form. */
+class Keys {
+  private readonly longer = new Map<string, number>();
+  of(ch: string): number {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x80) return cp >= 0x41 && cp <= 0x5a ? cp + 32 : cp;
+    const folded = ch.toLowerCase();
+    const first = folded.codePointAt(0)!;
+    if (folded.length === (first > 0xffff ? 2 : 1)) return first;
+    // A lowercase form of more than one character ('İ' is 'i̇'): numbered past the last code point.
+    let key = this.longer.get(folded);
+    if (key === undefined) this.longer.set(folded, (key = 0x110000 + this.longer.size));
+    return key;
+  }
+}
+
+class Builder {
+  private keys: Int32Array;
+  private literal: Uint8Array;
+  private start: Int32Array;
+  private end: Int32Array;
+  private n = 0;
+  constructor(capacity: number) {
+    this.keys = new Int32Array(capacity);
+    this.literal = new Uint8Array(capacity);
+    this.start = new Int32Array(capacity);
+    this.end = new Int32Array(capacity);
+  }
+  push(key: number, literal: number, start: number, end: number): void {
+    const i = this.n++;
+    this.keys[i] = key;
+    this.literal[i] = literal;
+    this.start[i] = start;
+    this.end[i] = end;
+  }
+  done(): Reading {
+    return { keys: this.keys, literal: this.literal, start: this.start, end: this.end, length: this.n };
+  }
+}
+
 const HEX4 = /^[0-9a-fA-F]{4}$/;
 const ENTITY = /^&(amp|lt|gt|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});/;
 const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 const JSON_ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', t: '\t' };
 
-function push(r: Reading, ch: string, start: number, end: number, literal: boolean): void {
-  r.folded.push(ch.toLowerCase());
-  r.literal.push(literal ? ch : '');
-  r.start.push(start);
-  r.end.push(end);
+function pushLiteral(b: Builder, keys: Keys, text: string, i: number): number {
+  const cp = text.codePointAt(i)!;
+  const width = cp > 0xffff ? 2 : 1;
+  const literal = cp === PLUS_CP ? PLUS : cp === SLASH_CP ? SLASH : 0;
+  b.push(cp < 0x80 ? (cp >= 0x41 && cp <= 0x5a ? cp + 32 : cp) : keys.of(text.slice(i, i + width)), literal, i, i + width);
+  return width;
 }
 
-function readAsIs(text: string): Reading {
-  const r: Reading = { folded: [], literal: [], start: [], end: [] };
-  for (let i = 0; i < text.length;) {
-    const ch = String.fromCodePoint(text.codePointAt(i)!);
-    push(r, ch, i, i + ch.length, true);
-    i += ch.length;
-  }
-  return r;
+function readAsIs(text: string, keys: Keys): Reading {
+  const b = new Builder(text.length);
+  for (let i = 0; i < text.length;) i += pushLiteral(b, keys, text, i);
+  return b.done();
+}
+
+/** A hex digit's value, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/** The byte `%XX` at k stands for, or -1. */
+function byteAt(text: string, k: number): number {
+  if (text.charCodeAt(k) !== 0x25) return -1;
+  const high = hexDigit(text.charCodeAt(k + 1));
+  const low = hexDigit(text.charCodeAt(k + 2));
+  return high < 0 || low < 0 ? -1 : high * 16 + low;
 }
 
 /** `%XX…` at i: one UTF-8 encoded character and the length of its escapes, or undefined. */
 function percentAt(text: string, i: number): [string, number] | undefined {
-  const byteAt = (k: number) => (text[k] === '%' && HEX2.test(text.slice(k + 1, k + 3)) ? parseInt(text.slice(k + 1, k + 3), 16) : -1);
-  const lead = byteAt(i);
+  const lead = byteAt(text, i);
   if (lead < 0) return undefined;
   const count = lead < 0x80 ? 1 : lead >= 0xf0 && lead < 0xf8 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 0;
   if (count === 0) return undefined;
   const bytes = [lead];
   for (let k = 1; k < count; k++) {
-    const b = byteAt(i + 3 * k);
+    const b = byteAt(text, i + 3 * k);
     if (b < 0x80 || b > 0xbf) return undefined;
     bytes.push(b);
   }
@@ -83,63 +144,90 @@ function entityAt(text: string, i: number): [string, number] | undefined {
   return code <= 0x10ffff ? [String.fromCodePoint(code), m[0].length] : undefined;
 }
 
+// What every escape starts with: `%`, a backslash, `&`.
+const ESCAPE_START = /[%\\&]/;
+
 type Decoder = (text: string, i: number) => [string, number] | undefined;
 
 // Each kind of escape alone, and all at once: a value that holds what looks like another kind of escape (a `%41`
 // in a value echoed as JSON) is read as written there.
 const DECODINGS: Decoder[][] = [[percentAt], [jsonEscapeAt], [entityAt], [percentAt, jsonEscapeAt, entityAt]];
 
-function readDecoded(text: string, decoders: Decoder[]): Reading {
-  const r: Reading = { folded: [], literal: [], start: [], end: [] };
+/** The text with its escapes decoded by `decoders`, or null where it holds none (it reads as it is). */
+function readDecoded(text: string, decoders: Decoder[], keys: Keys): Reading | null {
+  if (!ESCAPE_START.test(text)) return null;
+  const b = new Builder(text.length);
+  let decodedAny = false;
   for (let i = 0; i < text.length;) {
     let escaped: [string, number] | undefined;
-    for (const decode of decoders) if ((escaped = decode(text, i))) break;
+    const c = text.charCodeAt(i);
+    // Every escape starts with one of these: the decoders are asked only there.
+    if (c === 0x25 || c === 0x5c || c === 0x26) for (const decode of decoders) if ((escaped = decode(text, i))) break;
     if (escaped) {
-      push(r, escaped[0], i, i + escaped[1], false);
+      b.push(keys.of(escaped[0]), 0, i, i + escaped[1]);
+      decodedAny = true;
       i += escaped[1];
-      continue;
-    }
-    const ch = String.fromCodePoint(text.codePointAt(i)!);
-    push(r, ch, i, i + ch.length, true);
-    i += ch.length;
+    } else i += pushLiteral(b, keys, text, i);
   }
-  return r;
+  return decodedAny ? b.done() : null;
 }
 
-/** Whether the text's unit stands for the value's character `ch` (lowercased `folded`). */
-function same(r: Reading, at: number, ch: string, folded: string): boolean {
-  if (r.folded[at] === folded) return true;
+// `+` is a space in a form, and `/` a backslash in a URL's path: each pair is one character while searching, and
+// the places of a value holding one of them are then checked exactly.
+const merged = (key: number): number => (key === PLUS_CP ? SPACE_CP : key === BACKSLASH_CP ? SLASH_CP : key);
+
+/** A value ready to be searched for: its keys (pairs merged), its KMP failure table, its places to check. */
+interface Pattern {
+  keys: Int32Array;
+  merged: Int32Array;
+  fail: Int32Array;
+  check: number[];
+}
+
+function pattern(value: string, keys: Keys): Pattern {
+  const chars = [...value];
+  const m = chars.length;
+  const own = new Int32Array(m);
+  const mk = new Int32Array(m);
+  const check: number[] = [];
+  chars.forEach((ch, k) => {
+    own[k] = keys.of(ch);
+    mk[k] = merged(own[k]!);
+    if (mk[k] === SPACE_CP || mk[k] === SLASH_CP) check.push(k);
+  });
+  const fail = new Int32Array(m);
+  for (let k = 1, j = 0; k < m; k++) {
+    while (j > 0 && mk[k] !== mk[j]) j = fail[j - 1]!;
+    if (mk[k] === mk[j]) j++;
+    fail[k] = j;
+  }
+  return { keys: own, merged: mk, fail, check };
+}
+
+/** Whether the text's unit `at` stands for the value's character of key `key`. */
+function same(r: Reading, at: number, key: number): boolean {
+  if (r.keys[at] === key) return true;
   const lit = r.literal[at];
   // A form writes a space as '+'; the URL parser reads a backslash in an http(s) path as a slash.
-  return (lit === '+' && ch === ' ') || (lit === '/' && ch === '\\');
+  return (lit === PLUS && key === SPACE_CP) || (lit === SLASH && key === BACKSLASH_CP);
 }
 
-function search(r: Reading, value: string, spans: [number, number][]): void {
-  const chars = [...value];
-  const folded = chars.map((c) => c.toLowerCase());
-  const n = r.folded.length;
-  for (let i = 0; i + chars.length <= n;) {
-    let k = 0;
-    while (k < chars.length && same(r, i + k, chars[k]!, folded[k]!)) k++;
-    if (k === chars.length) {
-      spans.push([r.start[i]!, r.end[i + k - 1]!]);
-      i += k;
-    } else i++;
+/** Adds the places of `p` in `r`, leftmost first and not overlapping one another. */
+function search(r: Reading, p: Pattern, spans: [number, number][]): void {
+  const m = p.merged.length;
+  if (m === 0 || m > r.length) return;
+  let next = 0; // the first unit a new place may start at
+  for (let i = 0, j = 0; i < r.length; i++) {
+    const key = merged(r.keys[i]!);
+    while (j > 0 && key !== p.merged[j]) j = p.fail[j - 1]!;
+    if (key === p.merged[j]) j++;
+    if (j < m) continue;
+    const first = i - m + 1;
+    j = p.fail[m - 1]!;
+    if (first < next || !p.check.every((k) => same(r, first + k, p.keys[k]!))) continue;
+    spans.push([r.start[first]!, r.end[i]!]);
+    next = i + 1;
   }
-}
-
-/** The spans of `text` ([start, end)) where `value` occurs in any of its forms, in the readings given. */
-function spansOf(asIs: Reading, decoded: Reading[], value: string): [number, number][] {
-  const spans: [number, number][] = [];
-  search(asIs, value, spans);
-  for (const r of decoded) search(r, value, spans);
-  // A host name: only a value that can be one, with a character outside ASCII (the URL parser would otherwise
-  // percent-decode it, or stop at a slash, and yield something else).
-  if (/[^\p{ASCII}]/u.test(value) && !/[\s/\\?#@:%[\]]/.test(value)) {
-    const host = domainToASCII(value);
-    if (host) search(asIs, host, spans);
-  }
-  return spans;
 }
 
 /**
@@ -148,9 +236,25 @@ function spansOf(asIs: Reading, decoded: Reading[], value: string): [number, num
  */
 export function replaceSecrets(text: string, values: readonly { value: string; marker: string }[]): string {
   if (values.length === 0 || text === '') return text;
-  const asIs = readAsIs(text);
-  const decoded = DECODINGS.map((decoders) => readDecoded(text, decoders));
-  const spans = values.flatMap(({ value, marker }) => spansOf(asIs, decoded, value).map(([start, end]) => ({ start, end, marker })));
+  const keys = new Keys();
+  const patterns = values.map(({ value, marker }) => {
+    // A host name: only a value that can be one, with a character outside ASCII (the URL parser would otherwise
+    // percent-decode it, or stop at a slash, and yield something else).
+    const host = /[^\p{ASCII}]/u.test(value) && !/[\s/\\?#@:%[\]]/.test(value) ? domainToASCII(value) : '';
+    return { marker, value: pattern(value, keys), host: host ? pattern(host, keys) : null };
+  });
+  const found = patterns.map(() => [] as [number, number][]);
+  // One reading at a time: a 1 MiB text's readings together would hold tens of MiB.
+  const asIs = readAsIs(text, keys);
+  patterns.forEach((p, v) => {
+    search(asIs, p.value, found[v]!);
+    if (p.host) search(asIs, p.host, found[v]!);
+  });
+  for (const decoders of DECODINGS) {
+    const r = readDecoded(text, decoders, keys);
+    if (r) patterns.forEach((p, v) => search(r, p.value, found[v]!));
+  }
+  const spans = patterns.flatMap((p, v) => found[v]!.map(([start, end]) => ({ start, end, marker: p.marker })));
   if (spans.length === 0) return text;
   spans.sort((a, b) => a.start - b.start || b.end - a.end);
   let out = '';
