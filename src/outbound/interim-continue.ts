@@ -9,8 +9,9 @@
 // How: undici writes each HTTP/1.1 request head as one latin1 string starting with its request line, and reads the
 // answer with `socket.read()` (on 'readable'); Sluice's pools keep undici's default of one request at a time per
 // connection (no pipelining), so the bytes that arrive after a request head is written start its answer. From that
-// write until the first byte that cannot begin a `100` status line, leading `HTTP/1.x 100 …` blocks (status line,
-// any header fields, the blank line) are dropped; everything after is passed through untouched, whatever it says.
+// write until the first byte that cannot begin an interim (1xx) status line, leading `HTTP/1.x 100 …` blocks (status
+// line, any header fields, the blank line) are dropped and other interim ones (102, 103) passed on, so a 100 after
+// a 103 Early Hints is dropped too; everything after is passed through untouched, whatever it says.
 // Bytes that could still turn out to be such a block are held back until they decide (at most MAX_INTERIM_BYTES:
 // past that they are handed to undici as they are, which then fails the attempt as before).
 import type { Socket } from 'node:net';
@@ -18,21 +19,31 @@ import type { Socket } from 'node:net';
 const MAX_INTERIM_BYTES = 8192;
 // The request line undici writes first in every request head: `${method} ${path} HTTP/1.1\r\n`.
 const REQUEST_LINE = /^[A-Z]+ [^ \r\n]+ HTTP\/1\.1\r\n/;
-// The shortest text that says whether an answer starts with a 100: "HTTP/1.1 100" and the character after it.
+// The shortest text that says whether an answer starts with an interim one: "HTTP/1.1 1xx" and the character after.
 const DECIDING_LENGTH = 13;
-const CONTINUE_LINE = /^HTTP\/1\.[01] 100[ \r\n]/;
-const CONTINUE_FORMS = ['HTTP/1.1 100 ', 'HTTP/1.1 100\r', 'HTTP/1.1 100\n', 'HTTP/1.0 100 ', 'HTTP/1.0 100\r', 'HTTP/1.0 100\n'];
-const END_OF_HEAD = /\r?\n\r?\n/;
+const INTERIM_LINE = /^HTTP\/1\.[01] 1([0-9][0-9])[ \r\n]/;
+// What each of the first DECIDING_LENGTH characters of an interim status line may be.
+const INTERIM_FORM = ['H', 'T', 'T', 'P', '/', '1', '.', '01', ' ', '1', '0123456789', '0123456789', ' \r\n'];
 
-/** Bytes at the start of `data`: a whole interim 100 block's length, 'more' (undecided yet), or 'none'. */
-export function leadingContinue(data: Buffer): number | 'more' | 'none' {
+/**
+ * What starts `data`: an interim answer to drop (a `100`) or to pass on and read past (102, 103, any 1xx but 101,
+ * which undici skips itself), with its length; 'more' (undecided yet); or 'none' (anything else, a final answer).
+ */
+export function leadingInterim(data: Buffer): { drop: boolean; length: number } | 'more' | 'none' {
   const start = data.subarray(0, DECIDING_LENGTH).toString('latin1');
-  if (!CONTINUE_LINE.test(start)) {
-    return start.length < DECIDING_LENGTH && CONTINUE_FORMS.some((form) => form.startsWith(start)) ? 'more' : 'none';
+  const line = INTERIM_LINE.exec(start);
+  if (!line) {
+    const couldBe = [...start].every((ch, i) => INTERIM_FORM[i]!.includes(ch));
+    return start.length < DECIDING_LENGTH && couldBe ? 'more' : 'none';
   }
-  const text = data.subarray(0, MAX_INTERIM_BYTES).toString('latin1');
-  const end = END_OF_HEAD.exec(text);
-  if (end) return end.index + end[0].length;
+  // 101 Switching Protocols ends the answer to a request (undici refuses it where it asked for no upgrade).
+  if (line[1] === '01') return 'none';
+  // The head ends at its first empty line (`\r\n\r\n`, or bare `\n`s), looked for in the bytes themselves: a text
+  // of 8 KiB made for each of thousands of small interim heads in a chunk cost more than undici's parsing of them.
+  for (let nl = data.indexOf(0x0a); nl >= 0 && nl < MAX_INTERIM_BYTES; nl = data.indexOf(0x0a, nl + 1)) {
+    const next = data[nl + 1] === 0x0d ? nl + 2 : nl + 1;
+    if (data[next] === 0x0a && next < MAX_INTERIM_BYTES) return { drop: line[1] === '00', length: next + 1 };
+  }
   return data.length >= MAX_INTERIM_BYTES ? 'none' : 'more';
 }
 
@@ -54,17 +65,30 @@ export function skipInterimContinue(socket: Socket): void {
     for (;;) {
       const chunk = read.call(this) as Buffer | null;
       if (chunk === null) return null; // what is held waits for more ('readable' comes again when it arrives)
-      let data = held ? Buffer.concat([held, chunk]) : chunk;
+      const data = held ? Buffer.concat([held, chunk]) : chunk;
       held = null;
-      while (answerStart && data.length > 0) {
-        const found = leadingContinue(data);
+      // The parts of `data` passed on, [from, to): interim answers other than 100 (a 103 Early Hints, which a 100
+      // may follow), then the rest once the answer's start is decided. Adjacent parts are one.
+      const passed: [number, number][] = [];
+      const pass = (from: number, to: number) => {
+        const last = passed[passed.length - 1];
+        if (last && last[1] === from) last[1] = to;
+        else passed.push([from, to]);
+      };
+      let at = 0;
+      while (answerStart && at < data.length) {
+        const found = leadingInterim(data.subarray(at));
         if (found === 'none') answerStart = false;
         else if (found === 'more') {
-          held = data;
-          break;
-        } else data = data.subarray(found);
+          held = data.subarray(at);
+          at = data.length;
+        } else {
+          if (!found.drop) pass(at, at + found.length);
+          at += found.length;
+        }
       }
-      if (!held && data.length > 0) return data;
+      if (at < data.length) pass(at, data.length);
+      if (passed.length > 0) return Buffer.concat(passed.map(([from, to]) => data.subarray(from, to)));
       // else: only (part of) an interim answer so far; read on
     }
   } as Socket['read'];

@@ -178,6 +178,34 @@ describe('undici sender', () => {
     sender.close();
   });
 
+  test('a 100 Continue after another interim answer (103 Early Hints, 102) is skipped too, however the bytes arrive', async () => {
+    const sender = createSender(LOOPBACK, { timeoutMs: 3000 });
+    const answer = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
+    const orders = {
+      hintsThen100: 'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n',
+      processingThen100: 'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n',
+      interleaved: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.0 100\r\n\r\n',
+    };
+    for (const [name, interim] of Object.entries(orders)) {
+      const whole = await rawReceiver((s) => s.write(interim + answer));
+      const r = await sender.send(whole, {}, '{}');
+      assert.ok(r.answered && r.status === 200 && r.excerpt === 'ok', `${name}, in one write: ${failed(r)}`);
+      // One byte at a time: every boundary, inside "HTTP/1.1 1" too.
+      const text = interim + answer;
+      const dribbled = await rawReceiver((s) => {
+        let i = 0;
+        const t = setInterval(() => (i < text.length && !s.destroyed ? s.write(text[i++]!) : clearInterval(t)), 1);
+      });
+      const d = await sender.send(dribbled, {}, '{}');
+      assert.ok(d.answered && d.status === 200 && d.excerpt === 'ok', `${name}, a byte at a time: ${failed(d)}`);
+    }
+    // A 101 is no interim answer to skip: undici refuses it where no upgrade was asked for, as before.
+    const upgrade = await rawReceiver((s) => s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n'));
+    const u = await sender.send(upgrade, {}, '{}');
+    assert.ok(!u.answered, failed(u));
+    sender.close();
+  });
+
   test('hostile raw TCP receivers: every one is a failed attempt or a bounded answer, never a throw', async () => {
     const head = (extra = '') => `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n${extra}`;
     const hostile: Record<string, (s: net.Socket) => void> = {
