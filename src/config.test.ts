@@ -121,6 +121,20 @@ test('SLUICE_TRUST_PROXY: everyone, a hop count, a host name or a malformed entr
   assert.equal(problemsOf({ SLUICE_TRUST_PROXY: 'true,10.0.0.1,nope' }).length, 2);
 });
 
+test('DATABASE_URL naming a TLS file that cannot be read says so, not that the URL is invalid', () => {
+  // The driver reads sslrootcert, sslcert and sslkey files while it parses the URL.
+  for (const [param, path] of [
+    ['sslrootcert', '/nonexistent/sluice-ca.pem'],
+    ['sslcert', '/nonexistent/client.crt'],
+    ['sslkey', '/'],
+  ] as const) {
+    const problems = problemsOf({ DATABASE_URL: `postgres://sluice:hunter2secret@db/sluice?sslmode=verify-full&${param}=${path}` });
+    assert.equal(problems.length, 1, param);
+    assert.match(problems[0]!, /^DATABASE_URL names a TLS file \(sslcert, sslkey or sslrootcert\) that cannot be read: E[A-Z]+/, param);
+    assert.ok(!problems[0]!.includes('hunter2'), 'the password is quoted');
+  }
+});
+
 test('DATABASE_URL the driver cannot read is refused at the start, naming what to check and never quoting it', () => {
   for (const url of [
     'postgres://sluice:hunter2secret@db:99999/sluice',

@@ -139,14 +139,14 @@ type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-/** Whether the PostgreSQL driver can read this connection string: asked of the driver's own parser, which also
+/** Whether the PostgreSQL driver can read this connection string (else its error): asked of the driver's own parser, which also
  *  takes what a bare URL check refuses (no host before a ?host=/socket/dir, a space in the password). */
-function driverReads(value: string): boolean {
+function driverReads(value: string): true | NodeJS.ErrnoException {
   try {
     parseConnectionString(value);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
   }
 }
 
@@ -176,12 +176,21 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   const databaseUrl = str('DATABASE_URL');
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
-  } else if (databaseUrl && !driverReads(databaseUrl)) {
+  }
+  const unread = databaseUrl && /^postgres(ql)?:\/\//.test(databaseUrl) ? driverReads(databaseUrl) : true;
+  if (unread !== true) {
+    const err = unread;
     // Checked as the driver reads it, or the start fails later with a bare "Invalid URL".
     // Never quoted: it may hold a password.
-    problems.push(
-      'DATABASE_URL is not a valid URL: check its port (1-65535) and host, and percent-encode special characters in the user name and password (@ as %40, : as %3A, / as %2F, # as %23, a space as %20)',
-    );
+    if (typeof err.syscall === 'string')
+      // The driver reads the files an sslcert, sslkey or sslrootcert parameter names while parsing: the URL is fine.
+      problems.push(
+        `DATABASE_URL names a TLS file (sslcert, sslkey or sslrootcert) that cannot be read: ${err.code ?? 'error'}${'path' in err ? ` (${String(err.path)})` : ''}`,
+      );
+    else
+      problems.push(
+        'DATABASE_URL is not a valid URL: check its port (1-65535) and host, and percent-encode special characters in the user name and password (@ as %40, : as %3A, / as %2F, # as %23, a space as %20)',
+      );
   }
   const embeddedDbUser = str('SLUICE_EMBEDDED_DB_USER');
   if (embeddedDbUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(embeddedDbUser)) {
