@@ -2,6 +2,8 @@
 // (the API, `sluice user create`, another setup link), a link still in an old log line makes no admin.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Db, Queryable } from '../../src/db/port.js';
+import { createUser } from '../../src/services/users/create-user.js';
 import { ensureSetupLink } from '../../src/services/users/ensure-setup-link.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
@@ -55,5 +57,78 @@ describe('the setup link', () => {
       users.body.data.map((u: { email: string }) => u.email),
       ['first@example.com'],
     );
+  });
+
+  test('a user made by the CLI while the setup link is used: one of them, never two first users', async () => {
+    // After the previous test a user exists; start from none again.
+    await app.ctx.db.query('DELETE FROM users');
+    const link = await ensureSetupLink(app.ctx);
+    assert.ok(link);
+
+    // `sluice user create` as the CLI runs it, its insert held uncommitted until `release`, wherever it happens (a
+    // bare statement or a transaction): the setup link is used in that window.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const insertDone = new Promise<void>((resolve) => (inserted = resolve));
+    const real = app.ctx.db;
+    const isInsert = (sql: string): boolean => /^\s*INSERT INTO users\b/.test(sql);
+    const held = (inTx: Queryable, flag: { hit: boolean }): Queryable => ({
+      query: (sql, params) => {
+        if (isInsert(sql)) flag.hit = true;
+        return inTx.query(sql, params);
+      },
+      exec: (sql) => inTx.exec(sql),
+    });
+    const cliDb: Db = Object.assign(Object.create(real) as Db, {
+      query: <T>(sql: string, params?: readonly unknown[]) =>
+        isInsert(sql)
+          ? real.transaction(async (tx) => {
+              const r = await tx.query<T>(sql, params);
+              inserted();
+              await gate;
+              return r;
+            })
+          : real.query<T>(sql, params),
+      transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+        real.transaction(async (tx) => {
+          const flag = { hit: false };
+          const r = await fn(held(tx, flag));
+          if (flag.hit) {
+            inserted();
+            await gate;
+          }
+          return r;
+        }),
+    });
+    const cli = createUser(
+      { ...app.ctx, db: cliDb },
+      { kind: 'cli' },
+      { email: 'cli@example.com', role: 'admin', password: 'cli-admin-password-1' },
+    );
+    await insertDone;
+
+    let settled = false;
+    const viaLink = redeem(app, link, 'link@example.com').finally(() => (settled = true));
+    // Wait until the link's request has either finished or is waiting on the user-creation lock, then let the CLI commit.
+    for (;;) {
+      if (settled) break;
+      const { rows } = await real.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`,
+      );
+      if (rows[0]!.n > 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    release();
+    await cli;
+    const res = await viaLink;
+    const users = await app.api('GET', '/api/v1/users');
+    assert.deepEqual(
+      users.body.data.map((u: { email: string }) => u.email),
+      ['cli@example.com'],
+      'only the CLI user: the setup link made no second first admin',
+    );
+    assert.equal(res.status, 410, 'the setup link answers that it cannot be used');
+    assert.ok(!res.headers.getSetCookie().some((c) => c.startsWith('sluice_session=')), 'nobody was signed in');
   });
 });

@@ -28,6 +28,16 @@ export async function insertUser(
   return rows[0];
 }
 
+// Advisory lock taken by every transaction that creates a user (any constant unique to this use): the setup link's
+// "no user yet" check and its insert hold while the lock is held, so a user made at the same time (the API, `sluice
+// user create`) either commits before the check, which then sees it, or waits until the setup link's admin is in.
+const USER_CREATION_LOCK = 7_215_804_120;
+
+/** Makes user creations take turns until the calling transaction ends (call it inside a transaction). */
+export async function lockUserCreation(tx: Queryable): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [USER_CREATION_LOCK]);
+}
+
 export async function countUsers(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM users');
   return rows[0]!.n;

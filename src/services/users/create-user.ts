@@ -1,5 +1,5 @@
 import { existingWorkspaceIds } from '../../db/queries/workspaces.js';
-import { insertUser } from '../../db/queries/users.js';
+import { insertUser, lockUserCreation } from '../../db/queries/users.js';
 import { AppError } from '../../errors.js';
 import { newId } from '../../lib/ids.js';
 import { hashPassword } from '../../lib/password.js';
@@ -30,12 +30,11 @@ export async function createUser(ctx: Ctx, actor: Actor, input: unknown): Promis
     if (missing.length > 0) problems.push({ field: 'workspaces', message: `no such workspace: ${missing.join(', ')}` });
   }
   failIfProblems(problems);
-  const user = await insertUser(ctx.db, {
-    id: newId('usr', ctx.now()),
-    email,
-    role,
-    workspaces,
-    passwordHash: password === undefined ? null : await hashPassword(password),
+  const passwordHash = password === undefined ? null : await hashPassword(password);
+  // Under the user-creation lock: a setup link used at the same moment sees this user, or this waits for its admin.
+  const user = await ctx.db.transaction(async (tx) => {
+    await lockUserCreation(tx);
+    return insertUser(tx, { id: newId('usr', ctx.now()), email, role, workspaces, passwordHash });
   });
   if (!user) throw new AppError('USER_EXISTS', `a user with the email ${email} exists`, 409, false, { field: 'email' });
   await recordAudit(ctx, actor, null, 'user.created', user.id, { email, role, workspaces });

@@ -7,6 +7,7 @@ import {
   deleteUserSessions,
   findLink,
   insertUser,
+  lockUserCreation,
   setUserPassword,
   useLink,
   type LinkPurpose,
@@ -64,7 +65,12 @@ export async function redeemLink(
   const userId = await ctx.db.transaction(async (tx) => {
     const fresh = await findLink(tx, tokenHash);
     if (!fresh || !(await useLink(tx, tokenHash))) return undefined;
-    if (fresh.purpose === 'setup' && (await countUsers(tx)) > 0) return undefined;
+    if (fresh.purpose === 'setup') {
+      // The check and the insert below under the user-creation lock: a user made meanwhile (`sluice user create`,
+      // the API, another setup link) is seen here, never a second "first" admin beside it.
+      await lockUserCreation(tx);
+      if ((await countUsers(tx)) > 0) return undefined;
+    }
     if (fresh.purpose === 'set_password') {
       await setUserPassword(tx, fresh.userId!, passwordHash);
       // Every session of the user ends with the old password: the caller opens the only one left after this.
