@@ -212,11 +212,28 @@ function same(r: Reading, at: number, key: number): boolean {
   return (lit === PLUS && key === SPACE_CP) || (lit === SLASH && key === BACKSLASH_CP);
 }
 
-/** Adds the places of `p` in `r`, leftmost first and not overlapping one another. */
+// Exact checks of a value's places holding a `+`, space, `/` or backslash, per unit of the text searched: a value of
+// thousands of spaces and a `+` in a text of encoded spaces would otherwise check thousands at each unit.
+const CHECKS_PER_UNIT = 16;
+
+/**
+ * Adds the places of `p` in `r`, leftmost first, places that overlap as one. Past CHECKS_PER_UNIT checks per
+ * unit, the rest of the text is searched with `+` and space, `/` and backslash as one character: more is
+ * redacted (text that differs from a value only there), never less.
+ */
 function search(r: Reading, p: Pattern, spans: [number, number][]): void {
   const m = p.merged.length;
   if (m === 0 || m > r.length) return;
-  let next = 0; // the first unit a new place may start at
+  let budget = CHECKS_PER_UNIT * r.length;
+  const exact = (first: number) => {
+    if (budget <= 0) return true;
+    for (const k of p.check) {
+      budget--;
+      if (!same(r, first + k, p.keys[k]!)) return false;
+    }
+    return true;
+  };
+  let next = 0; // the first unit after the last place found
   for (let i = 0, j = 0; i < r.length; i++) {
     const key = merged(r.keys[i]!);
     while (j > 0 && key !== p.merged[j]) j = p.fail[j - 1]!;
@@ -224,8 +241,10 @@ function search(r: Reading, p: Pattern, spans: [number, number][]): void {
     if (j < m) continue;
     const first = i - m + 1;
     j = p.fail[m - 1]!;
-    if (first < next || !p.check.every((k) => same(r, first + k, p.keys[k]!))) continue;
-    spans.push([r.start[first]!, r.end[i]!]);
+    if (!exact(first)) continue;
+    // A place overlapping the one before (`aaaa` twice in `aaaaaa`) makes it longer: all of both is redacted.
+    if (first < next) spans[spans.length - 1]![1] = r.end[i]!;
+    else spans.push([r.start[first]!, r.end[i]!]);
     next = i + 1;
   }
 }
