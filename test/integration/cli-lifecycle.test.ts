@@ -2,11 +2,12 @@
 // server's config while it is down, a private data dir, and `listen` that outlives server restarts.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
+import { readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { waitFor } from '../helpers/app.js';
 import { createTestStore, usingPostgres } from '../helpers/db.js';
 import { runSluice, SLUICE_ENTRY, spawnSluice, startSluiceProcess } from '../helpers/sluice-process.js';
@@ -19,6 +20,12 @@ async function freePort(): Promise<number> {
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise((resolve) => srv.close(resolve));
   return port;
+}
+
+/** Stops the embedded server a failed start would have left running in dataDir (none, once fixed). */
+async function stopOrphanCluster(dataDir: string): Promise<void> {
+  const running = readPostmasterPid(path.join(dataDir, 'postgres'));
+  if (running) await stopPostmaster(running.pid, 20_000);
 }
 
 function walk(p: string): string[] {
@@ -289,6 +296,37 @@ test(
     } finally {
       await new Promise((resolve) => taken.close(resolve));
       await store.drop();
+    }
+  },
+);
+
+test(
+  'a first start on a port already in use fails on the port before it makes the embedded database (no cluster left behind)',
+  { timeout: 90_000 },
+  async () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'sluice-busy-port-'));
+    const dataDir = path.join(parent, 'data');
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const run = await runSluice(['start', '--port', String(port)], {
+        SLUICE_DATA_DIR: dataDir,
+        DATABASE_URL: '',
+        SLUICE_ADMIN_TOKEN: TOKEN,
+        LOG_LEVEL: 'info',
+      });
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(
+        run.stderr,
+        new RegExp(`127\\.0\\.0\\.1:${port} is already in use; stop what listens there or set PORT \\[EADDRINUSE\\]`),
+      );
+      // Nothing of a data dir: no cluster (initdb never ran), no master key, no lock file.
+      assert.equal(existsSync(dataDir), false, existsSync(dataDir) ? walk(dataDir).join('\n') : '');
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+      if (existsSync(path.join(dataDir, 'postgres'))) await stopOrphanCluster(dataDir);
+      rmSync(parent, { recursive: true, force: true });
     }
   },
 );

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { loadConfig, type Role } from '../../config.js';
 import { closeOpening, createLogger, openStore } from '../../db/open-store.js';
 import type { startSluice } from '../../main.js';
@@ -29,6 +30,9 @@ export const startCommand: Command = {
     }
     if (values.host !== undefined) overrides.host = values.host;
     const config = loadConfig(process.env, overrides);
+    // A port already taken fails the start here, before the store is opened: on a fresh data dir that opening makes
+    // the embedded cluster (initdb, seconds) only for the listen to fail after it, leaving a data dir half made.
+    if (role !== 'worker') await checkPortFree(config.host, config.port);
     // The handlers go in before the start: a SIGTERM that arrives while Sluice is still starting (an
     // orchestrator that changed its mind, a test that is done) must stop it cleanly once started, not kill it.
     let running: Awaited<ReturnType<typeof startSluice>> | undefined;
@@ -109,4 +113,19 @@ function watchForOrphaning(onOrphaned: () => void): NodeJS.Timeout {
   }, 500);
   timer.unref();
   return timer;
+}
+
+/**
+ * Fails with the listen's own error (EADDRINUSE, EACCES, ENOTFOUND: the CLI words each) when host:port cannot be
+ * listened on now; frees it at once otherwise. Port 0 always can. What takes the port between this look and the real
+ * listen still fails the start there, as before.
+ */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host, port, exclusive: true }, () => resolve());
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
