@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { AttemptLimiter } from '../lib/attempt-limiter.js';
 import { limitedAddress } from '../lib/client-address.js';
 import type { Ctx } from '../services/context.js';
-import { inspectLink, redeemLink } from '../services/users/use-link.js';
+import { inspectLink, LinkUnusableError, redeemLink } from '../services/users/use-link.js';
 import { openSession, signIn, signOut } from '../services/users/sessions.js';
 import { createWorkspace } from '../services/workspaces/create-workspace.js';
 import { isInstanceAdmin } from '../services/workspaces/authenticate.js';
@@ -120,7 +120,8 @@ export async function consoleRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx })
     app.get<{ Querystring: { token?: string } }>(path, async (request, reply) => {
       const token = request.query.token ?? '';
       const link = await inspectLink(ctx, token);
-      if (link.purpose !== purpose) throw new AppError('LINK_UNUSABLE', 'this link is not for this page', 410);
+      // The same answer as any unusable link (use-link.ts says why), not a lowercase fragment of its own.
+      if (link.purpose !== purpose) throw new LinkUnusableError();
       const csrf = preSessionCsrf(request, reply);
       return sendHtml(reply, PasswordLinkPage({ nonce: request.nonce, csrf, token, purpose, email: link.email }));
     });

@@ -131,4 +131,38 @@ describe('the setup link', () => {
     assert.equal(res.status, 410, 'the setup link answers that it cannot be used');
     assert.ok(!res.headers.getSetCookie().some((c) => c.startsWith('sluice_session=')), 'nobody was signed in');
   });
+
+  test('a set-password link used once: the page says so in sentences, and what to do next', async () => {
+    const made = await app.api('POST', '/api/v1/users', { email: 'member@example.com', role: 'member' });
+    assert.equal(made.status, 201);
+    const link = made.body.setPasswordUrl as string;
+    const form = await setupForm(`${app.url}/login`);
+    const used = await fetch(`${app.url}/set-password`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { cookie: form.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        _csrf: form.csrf!,
+        token: new URL(link).searchParams.get('token')!,
+        password: 'a-long-enough-password-2',
+        confirm: 'a-long-enough-password-2',
+      }),
+    });
+    assert.equal(used.status, 303);
+
+    const again = await fetch(link);
+    assert.equal(again.status, 410);
+    const text = (await again.text())
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&#x27;|&#39;/g, "'")
+      .replace(/\s+/g, ' ');
+    assert.match(text, /Link no longer valid/);
+    assert.match(
+      text,
+      / This link can no longer be used: it was already used, has expired, was replaced by a newer one, or is not one Sluice made\. /,
+    );
+    assert.match(text, /If you set your password with it, sign in with that password\./);
+    assert.match(text, /Ask an admin for a new one\./);
+    assert.doesNotMatch(text, / this link /, 'no sentence starts in lowercase');
+  });
 });

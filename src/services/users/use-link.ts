@@ -29,10 +29,12 @@ export class LinkUnusableError extends AppError {
   constructor() {
     super(
       'LINK_UNUSABLE',
-      'this link was already used, has expired, was replaced by a newer one, or is not one Sluice made. ' +
-        'Ask an admin for a new one. If nobody can sign in yet, restart Sluice: while no user exists, each start ' +
-        'prints a new setup link on stderr (only the newest one works). Whoever runs the server can also make an ' +
-        'admin: npx sluice user create --email … --role admin',
+      // Sentences, capital first: the console shows this as the whole page (console/routes.tsx).
+      'This link can no longer be used: it was already used, has expired, was replaced by a newer one, or is not ' +
+        'one Sluice made. If you set your password with it, sign in with that password. Ask an admin for a new one. ' +
+        'If nobody can sign in yet, restart Sluice: while no user exists, each start prints a new setup link on ' +
+        'stderr (only the newest one works). Whoever runs the server can also make an admin: ' +
+        'npx sluice user create --email … --role admin.',
       410,
     );
   }
