@@ -33,7 +33,10 @@ function createStepSenders(ctx: Ctx): StepSenders & { close(): void } {
   return {
     for(timeoutMs) {
       const t = timeoutMs ?? ctx.config.outboundTimeoutMs;
-      return { send: (url, headers, body, method) => sender.send(url, headers, body, method, t), close: () => undefined };
+      return {
+        send: (url, headers, body, method, _timeoutMs, redact) => sender.send(url, headers, body, method, t, redact),
+        close: () => undefined,
+      };
     },
     close() {
       sender.close();

@@ -26,9 +26,22 @@ export type SendResult =
 export interface Sender {
   /** POST `body`, or GET (no body) to replay a webhook that arrived as a GET; workflow http steps use the others.
    *  `timeoutMs` shortens this attempt's time (never beyond the sender's own). */
-  send(url: string, headers: Record<string, string>, body: string, method?: SendMethod, timeoutMs?: number): Promise<SendResult>;
+  send(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    method?: SendMethod,
+    timeoutMs?: number,
+    redact?: Redact,
+  ): Promise<SendResult>;
   close(): void;
 }
+
+/**
+ * What to hide in an answer (a workflow step's secrets, echoed by the receiver): applied to all that was read, before
+ * the cut to EXCERPT_BYTES, so a value the cut goes through is hidden whole rather than kept in part unrecognised.
+ */
+export type Redact = (text: string) => string;
 
 /** How names are resolved; every answer is judged by the policy. Replaceable so tests can make DNS change. */
 export type Resolve = (hostname: string, family: number) => Promise<{ address: string; family: number }[]>;
@@ -163,6 +176,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
     method: SendMethod,
     limitMs: number,
     elapsed: () => number,
+    redact: Redact | undefined,
   ): Promise<SendResult> {
     const plainHttp = target.protocol === 'http:';
     if (!plainHttp && target.protocol !== 'https:') {
@@ -229,8 +243,10 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
         // the excerpt is what arrived
       }
       const retryAfter = answer.headers['retry-after'];
-      const location = answer.headers.location;
-      const excerpt = Buffer.concat(chunks).subarray(0, EXCERPT_BYTES).toString('utf8');
+      const location = typeof answer.headers.location === 'string' && redact ? redact(answer.headers.location) : answer.headers.location;
+      const read = Buffer.concat(chunks);
+      // Redacted before the cut (see Redact); cut between bytes as before (a cut inside a character leaves U+FFFD).
+      const excerpt = (redact ? Buffer.from(redact(read.toString('utf8'))) : read).subarray(0, EXCERPT_BYTES).toString('utf8');
       return {
         answered: true,
         status: answer.statusCode,
@@ -250,7 +266,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
   }
 
   return {
-    async send(url, headers, body, method = 'POST', timeoutMs = opts.timeoutMs) {
+    async send(url, headers, body, method = 'POST', timeoutMs = opts.timeoutMs, redact) {
       const started = performance.now();
       const elapsed = () => Math.round(performance.now() - started);
       let target: URL;
@@ -261,7 +277,7 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
       }
       let r: SendResult;
       try {
-        r = await attempt(target, headers, body, method, Math.min(timeoutMs, opts.timeoutMs), elapsed);
+        r = await attempt(target, headers, body, method, Math.min(timeoutMs, opts.timeoutMs), elapsed, redact);
       } catch (err) {
         // Nothing above is expected to throw; if something does, it is still a failed attempt, not a crash.
         r = { answered: false, durationMs: elapsed(), error: describe(err), blocked: false };

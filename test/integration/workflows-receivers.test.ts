@@ -226,4 +226,56 @@ describe('workflow http steps and odd answers', () => {
       await receiver.close();
     }
   });
+
+  test("a secret echoed across the answer's 4 KiB cut leaves no part of it in the run's record", async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'secret at the cut' })).body.id as string;
+    const token = 'Cut-Secret-Q8vN2xLp7RtW4kZm';
+    assert.equal((await call('PUT', ws, '/secrets/TOKEN', { value: token })).status, 200);
+    // 1,360 three-byte characters (4,080 bytes), then the secret the receiver was sent: the 4,096-byte cut of the
+    // answer falls 16 characters into it, and the whole excerpt (1,376 characters) is under the 2,000 kept.
+    const receiver = await startReceiver((req) => ({
+      status: 200,
+      body: `${'€'.repeat(1360)}${String(req.headers['x-token'])} and more after it`,
+    }));
+    try {
+      const res = await call('POST', ws, '/workflows', {
+        name: 'secret at the cut',
+        trigger: { type: 'course.enrolled' },
+        steps: [
+          {
+            id: 'echo',
+            kind: 'http',
+            url: `${receiver.url}/hook`,
+            headers: { 'x-token': '{{ secrets.TOKEN }}' },
+            body: {},
+            retry: { max: 0 },
+          },
+        ],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
+      const [run] = await waitFor(
+        async () => {
+          const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
+          return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+        },
+        'run settled',
+        30_000,
+      );
+      assert.equal(receiver.requests.length, 1);
+      assert.equal(receiver.requests[0]!.headers['x-token'], token);
+      const detail = await get(ws, `/runs/${run.id}`);
+      const excerpt = String(detail.steps[0].attempts[0].responseExcerpt);
+      assert.ok(excerpt.startsWith('€'.repeat(1360)), 'the answer up to the secret is kept');
+      const rows = await app.db.query(
+        `SELECT s.output, s.error, a.response_excerpt FROM workflow_steps s
+         LEFT JOIN workflow_step_attempts a ON a.step_row_id = s.id WHERE s.run_id = $1`,
+        [run.id],
+      );
+      const record = `${JSON.stringify(detail)}\n${JSON.stringify(rows.rows)}`;
+      assert.ok(!record.includes(token.slice(0, 6)), `the run's record holds the secret's beginning: …${excerpt.slice(1350)}`);
+    } finally {
+      await receiver.close();
+    }
+  });
 });

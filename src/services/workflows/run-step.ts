@@ -271,7 +271,11 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
       return recordOutcome(ctx, workerId, claimed, run, version, step, fail(redactSecrets(err.message, secrets)));
     }
     const startedAt = new Date(ctx.now());
-    const res = await senders.for(request.timeoutMs).send(request.url, request.headers, request.body, request.method);
+    // The secrets are hidden in the answer before the sender cuts it to its first 4 KiB: one the cut went through
+    // would no longer be recognised below, and its beginning would be kept in the run's record.
+    const res = await senders
+      .for(request.timeoutMs)
+      .send(request.url, request.headers, request.body, request.method, undefined, (text) => redactSecrets(text, secrets));
     const ok = res.answered && isSuccess(request, res.status);
     // Cut between characters: half an emoji is a lone surrogate, which jsonb (the output) refuses. Redacted before
     // the cut: a secret the cut went through would otherwise be kept in part.
