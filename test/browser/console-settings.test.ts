@@ -267,11 +267,13 @@ describe('console settings', { skip: noBrowser }, () => {
     // The answer opens at the API keys section, with the key in sight: not at the top of a long page, where the
     // Stripe settings are and nothing says a key was made.
     assert.ok(await inView(page, 'section[aria-labelledby=api-keys] .copy code'), 'the new key is in view');
-    // Reloading the answer's URL (a GET) goes back to the page, without the key and without a 404.
+    // The key is on the page the POST redirected to (303), never in its URL; opening that URL again shows no key.
+    assert.match(page.url(), /\/settings\?created=api-key&once=[A-Za-z0-9_-]+#api-keys$/);
+    assert.ok(!page.url().includes(key));
     const reloaded = await context.newPage();
     await reloaded.goto(page.url());
-    assert.match(reloaded.url(), /\/settings(#api-keys)?$/);
     assert.ok(!(await reloaded.content()).includes(key), 'the key is shown once');
+    assert.match(await reloaded.locator('section[aria-labelledby=api-keys]').innerText(), /was shown once/);
     await reloaded.close();
     assert.equal((await app.api('GET', `/api/v1/workspaces/${ws}`, undefined, key)).status, 200);
     await page.goto(settings());

@@ -1,5 +1,6 @@
 // Sluice console: the little behaviour htmx does not give. Loaded with the page's CSP nonce; no inline code,
-// no eval. Theme toggle, copy buttons, auto-submitting selects, and pause/resume of the live tail.
+// no eval. Theme toggle, copy buttons, auto-submitting selects, pause/resume of the live tail, and values shown once
+// kept out of the back/forward cache.
 (function () {
   'use strict';
   var root = document.documentElement;
@@ -94,6 +95,20 @@
       var form = target.closest('form[data-autosubmit]');
       if (form) form.submit();
     }
+  });
+
+  // A value shown once (a new API key, a set-password link, a signing secret: [data-shown-once]) must not come back
+  // with the back button. Browsers keep pages in the back/forward cache, Cache-Control: no-store or not, and restore
+  // them without asking the server: leaving the page blanks the value, and a page restored from that cache is asked
+  // for again, and the server answers that the value was shown once.
+  window.addEventListener('pagehide', function (e) {
+    if (!e.persisted) return;
+    document.querySelectorAll('[data-shown-once]').forEach(function (el) {
+      el.replaceChildren();
+    });
+  });
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted && document.querySelector('[data-shown-once]')) window.location.reload();
   });
 
   // A paused tail keeps what arrives, in order, and shows it on resume.

@@ -2,7 +2,9 @@
 /** @jsxFrag Fragment */
 // One endpoint: what it is and how it is doing, its deliveries (filters, keyset pages, retry one, retry all the
 // filter matches), and what may be done to it by role: admin edits, enables or disables, reveals and rotates the
-// signing secret (both audit-logged by the service); member sends a test event, recovers, retries.
+// signing secret (both audit-logged by the service); member sends a test event, recovers, retries. A secret revealed
+// or rotated is kept server-side and the POST redirects (303) to ?done=revealed|rotated&once=<id>: the first GET of
+// that address shows it, a reload says it was shown once (and reveals or rotates nothing).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BUSINESS_EVENT_TYPES, TEST_EVENT_TYPE } from '../../catalog/index.js';
 import type { Ctx } from '../../services/context.js';
@@ -16,6 +18,7 @@ import { revealEndpointSecret } from '../../services/outbound/reveal-endpoint-se
 import { rotateEndpointSecret } from '../../services/outbound/rotate-endpoint-secret.js';
 import { sendTestEvent } from '../../services/outbound/send-test-event.js';
 import { updateEndpoint } from '../../services/outbound/update-endpoint.js';
+import { keepForReveal, takeRevealed, type RevealValues } from '../../services/users/console-reveals.js';
 import { CopyValue, Empty, Field, Flash, Layout, Time } from '../components/layout.js';
 import {
   DeliveryStatus,
@@ -36,8 +39,6 @@ import { requireRole, requireWorkspace, sendHtml, type WorkspacePage } from '../
 type Params = { ws: string; id: string };
 
 interface DetailState {
-  /** A secret just revealed or rotated, shown once in this answer. */
-  secret?: { value: string; rotated: boolean; previousExpiresAt: string | null };
   edit?: { url: string; description: string; types: string[]; moreTypes: string; problems: Record<string, string> };
   recover?: { since: string; problem?: string };
   test?: { type: string; problem?: string };
@@ -59,6 +60,8 @@ function flashOf(query: unknown): DetailState['flash'] {
       return { kind: 'ok', text: 'Endpoint created. Its signing secret can be revealed below (admins only).' };
     case 'updated':
       return { kind: 'ok', text: 'Changes saved.' };
+    case 'rotated':
+      return { kind: 'ok', text: 'Secret rotated.' };
     case 'enabled':
       return { kind: 'ok', text: 'Endpoint enabled: deliveries go out again.' };
     case 'disabled':
@@ -238,6 +241,14 @@ export async function endpointDetailPage(app: FastifyInstance, { ctx }: { ctx: C
     const choices = admin ? await eventTypeChoices(ctx, ws) : undefined;
     const frame = page.layout(endpoint.description ?? 'Endpoint', 'endpoints');
     const flash = state.flash ?? flashOf(request.query);
+    // The secret a reveal or rotation of this session kept for this page, once; this address again finds nothing.
+    const done = request.method === 'GET' ? q1(request.query, 'done') : undefined;
+    let secret: RevealValues['endpoint-secret'] | undefined;
+    let secretShownOnce: 'revealed' | 'rotated' | undefined;
+    if (admin && (done === 'revealed' || done === 'rotated')) {
+      secret = await takeRevealed(ctx, page.session.tokenHash, 'endpoint-secret', `${ws}/${endpoint.id}`, q1(request.query, 'once'));
+      if (!secret) secretShownOnce = done;
+    }
     const edit = state.edit;
     const title = endpoint.kind === 'hook' ? 'REST Hooks subscription' : 'Endpoint';
     return sendHtml(
@@ -302,16 +313,22 @@ export async function endpointDetailPage(app: FastifyInstance, { ctx }: { ctx: C
               <h2 id="secret">Signing secret</h2>
               {admin ? (
                 <>
-                  {state.secret ? (
-                    <div id="revealed-secret">
-                      <p>{state.secret.rotated ? 'New secret (copy it to the receiver):' : 'Current secret:'}</p>
-                      <CopyValue value={state.secret.value} label="signing secret" />
-                      {state.secret.previousExpiresAt ? (
+                  {secret ? (
+                    <div id="revealed-secret" data-shown-once>
+                      <p>{secret.rotated ? 'New secret (copy it to the receiver):' : 'Current secret:'}</p>
+                      <CopyValue value={secret.value} label="signing secret" />
+                      {secret.previousExpiresAt ? (
                         <p class="muted">
-                          The previous secret also signs until <Time at={state.secret.previousExpiresAt} />.
+                          The previous secret also signs until <Time at={secret.previousExpiresAt} />.
                         </p>
                       ) : null}
+                      <p class="muted">Shown once: reloading this page does not show it again.</p>
                     </div>
+                  ) : secretShownOnce ? (
+                    <p class="flash info" role="status">
+                      The {secretShownOnce === 'rotated' ? 'new secret' : 'secret'} was shown once and cannot be shown again on this page.
+                      To see it again, reveal it (recorded in the audit log).
+                    </p>
                   ) : (
                     <p class="muted">Hidden. Revealing or rotating it is recorded in the audit log.</p>
                   )}
@@ -439,6 +456,18 @@ export async function endpointDetailPage(app: FastifyInstance, { ctx }: { ctx: C
 
   const back = (p: Params, query: Record<string, string | undefined>) => `/workspaces/${p.ws}/endpoints/${p.id}${qs(query)}`;
 
+  /** POST/redirect/GET for a secret: kept for this session's next GET of the page, which shows it once. */
+  const showOnce = async (
+    reply: FastifyReply,
+    page: WorkspacePage,
+    p: Params,
+    done: 'revealed' | 'rotated',
+    secret: RevealValues['endpoint-secret'],
+  ) => {
+    const once = await keepForReveal(ctx, page.session.tokenHash, 'endpoint-secret', `${page.workspace.id}/${p.id}`, secret);
+    return reply.redirect(back(p, { done, once }), 303);
+  };
+
   app.post<{ Params: Params }>(path, async (request, reply) => {
     const page = await requireWorkspace(ctx, request, request.params.ws);
     requireRole(page, 'admin', 'Changing an endpoint');
@@ -480,16 +509,21 @@ export async function endpointDetailPage(app: FastifyInstance, { ctx }: { ctx: C
     const page = await requireWorkspace(ctx, request, request.params.ws);
     requireRole(page, 'admin', 'Revealing a signing secret');
     const r = await revealEndpointSecret(ctx, page.principal, page.workspace.id, request.params.id);
-    return render(request, reply, { secret: { value: r.secret, rotated: false, previousExpiresAt: r.previousSecretExpiresAt } });
+    return showOnce(reply, page, request.params, 'revealed', {
+      value: r.secret,
+      rotated: false,
+      previousExpiresAt: r.previousSecretExpiresAt,
+    });
   });
 
   app.post<{ Params: Params }>(`${path}/secret/rotate`, async (request, reply) => {
     const page = await requireWorkspace(ctx, request, request.params.ws);
     requireRole(page, 'admin', 'Rotating a signing secret');
     const r = await rotateEndpointSecret(ctx, page.principal, page.workspace.id, request.params.id);
-    return render(request, reply, {
-      secret: { value: r.secret, rotated: true, previousExpiresAt: r.previousSecretExpiresAt },
-      flash: { kind: 'ok', text: 'Secret rotated.' },
+    return showOnce(reply, page, request.params, 'rotated', {
+      value: r.secret,
+      rotated: true,
+      previousExpiresAt: r.previousSecretExpiresAt,
     });
   });
 

@@ -1,7 +1,8 @@
 /** @jsx h */
 /** @jsxFrag Fragment */
 // Settings → API keys (a new key is shown once), demo mode, members and their roles (an admin of every
-// workspace adds and removes them; a new member's set-password link is shown once) and the audit log.
+// workspace adds and removes them; a new member's set-password link is shown once) and the audit log. "Once": on
+// the GET the form redirects to; that address again says the value was shown once and how to get a new one.
 import type { AuditView } from '../../services/audit/list-audit.js';
 import type { UserView } from '../../services/users/user-view.js';
 import type { ApiKeyView } from '../../services/workspaces/api-key-view.js';
@@ -19,6 +20,8 @@ export function ApiKeysSection(props: {
   base: string;
   keys: ApiKeyView[] | undefined;
   created?: { key: string; name: string | null; role: string };
+  /** The address of a new key already shown: say so, and how to get another. */
+  shownOnce?: boolean;
   admin: boolean;
   state: FormState;
 }): Html {
@@ -34,11 +37,15 @@ export function ApiKeysSection(props: {
       ) : (
         <>
           {props.created ? (
-            <div class="flash ok once" role="status">
+            <div class="flash ok once" role="status" data-shown-once>
               <p>
                 New {props.created.role} key{props.created.name ? ` “${props.created.name}”` : ''}. Copy it now: it is shown only once.
               </p>
               <CopyValue value={props.created.key} label="the new API key" />
+            </div>
+          ) : props.shownOnce ? (
+            <div class="flash info once" role="status">
+              <p>This API key was shown once and cannot be shown again. If you did not copy it, revoke it and create a new one below.</p>
             </div>
           ) : null}
           {props.keys.length === 0 ? (
@@ -87,8 +94,8 @@ export function ApiKeysSection(props: {
             </div>
           )}
           <FormProblem problems={revokeProblems} />
-          {/* The answer (the new key, shown once, or the form's problems) is rendered in this section, far down a
-              long page: the fragment opens it there rather than at the top. Success is never a redirect here. */}
+          {/* The answer (the new key, shown once on the GET a success redirects to, or the form's problems) is
+              rendered in this section, far down a long page: the fragment opens it there rather than at the top. */}
           <PostForm action={`${base}/api-keys#api-keys`} csrf={state.csrf} label="Create an API key" class="filters">
             <Field
               label="Key name"
@@ -142,6 +149,8 @@ export function MembersSection(props: {
   /** An admin of every workspace: may add and remove people. */
   mayManage: boolean;
   created?: { email: string; url: string };
+  /** The address of a set-password link already shown: say so, and how to get another. */
+  shownOnce?: boolean;
   state: FormState;
 }): Html {
   const { state, base } = props;
@@ -152,9 +161,16 @@ export function MembersSection(props: {
     <section aria-labelledby="members">
       <h2 id="members">Members and roles</h2>
       {props.created ? (
-        <div class="flash ok once" role="status">
+        <div class="flash ok once" role="status" data-shown-once>
           <p>{props.created.email} was added. Send them this link to set their password; it is shown only once and works once.</p>
           <CopyValue value={props.created.url} label="the set-password link" />
+        </div>
+      ) : props.shownOnce ? (
+        <div class="flash info once" role="status">
+          <p>
+            The new member's set-password link was shown once and cannot be shown again. If it did not reach them, delete the user (
+            <code>sluice user delete usr_…</code> or <code>DELETE /api/v1/users/:id</code>) and add them again for a new link.
+          </p>
         </div>
       ) : null}
       <div class="table-wrap">

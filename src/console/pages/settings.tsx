@@ -4,7 +4,9 @@
 // and the audit log. Everyone who may open the workspace reads it; every change needs the admin role (members: an admin of
 // every workspace), and a viewer's page holds no secret, masked or not, and no form that changes anything.
 // A form with problems comes back with status 400, each problem next to its field and what was typed kept
-// (never a secret); a change that worked redirects (303) back here with ?saved=<what>.
+// (never a secret); a change that worked redirects (303) back here with ?saved=<what>. A new API key or a new
+// member's set-password link is shown once: the POST keeps it server-side and redirects (303) to
+// ?created=<what>&once=<id>, whose first GET shows it; later GETs of that address say it was shown once.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ForbiddenError, ProviderNotConnectedError, ValidationError } from '../../errors.js';
 import { listAudit } from '../../services/audit/list-audit.js';
@@ -19,6 +21,7 @@ import { baseWebhookEventTypes, stripeManagedEndpoints, stripeSecretsView } from
 import type { Ctx } from '../../services/context.js';
 import { createPianoForward, deletePianoForward, listPianoForwards } from '../../services/outbound/piano-forwards.js';
 import { createUser } from '../../services/users/create-user.js';
+import { keepForReveal, takeRevealed, type RevealValues } from '../../services/users/console-reveals.js';
 import { listUsers, removeFromWorkspace } from '../../services/users/manage-users.js';
 import { isInstanceAdmin } from '../../services/workspaces/authenticate.js';
 import { createApiKey } from '../../services/workspaces/create-api-key.js';
@@ -59,9 +62,19 @@ const SAVED: Record<string, string> = {
 };
 
 interface Extra {
-  newKey?: { key: string; name: string | null; role: string };
-  newMember?: { email: string; url: string };
+  newKey?: RevealValues['api-key'];
+  newMember?: RevealValues['member-link'];
+  /** The address of a value shown once already (or never fetched in time): the page says so instead. */
+  shownOnce?: Created;
   saved?: string;
+}
+
+/** What a form made that is shown once, and the section of the page it is shown in. */
+const CREATED = { 'api-key': 'api-keys', member: 'members' } as const;
+type Created = keyof typeof CREATED;
+
+function createdOf(raw: unknown): Created | undefined {
+  return typeof raw === 'string' && Object.hasOwn(CREATED, raw) ? (raw as Created) : undefined;
 }
 
 /** A failed service call's problems keyed by this form's input names (a problem of another field goes on top). */
@@ -132,7 +145,14 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
         />
         <PianoSection base={base} webhookUrl={urls.piano} connection={piano} forwards={forwards.data} admin={admin} state={full} />
         <EmailSection base={base} settings={smtp} admin={admin} state={full} />
-        <ApiKeysSection base={base} keys={keys?.data} created={extra.newKey} admin={admin} state={full} />
+        <ApiKeysSection
+          base={base}
+          keys={keys?.data}
+          created={extra.newKey}
+          shownOnce={extra.shownOnce === 'api-key'}
+          admin={admin}
+          state={full}
+        />
         <DemoSection base={base} demo={workspace.demo} admin={admin} state={full} />
         <MembersSection
           base={base}
@@ -140,6 +160,7 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
           me={page.session.user.id}
           mayManage={admin && isInstanceAdmin(page.principal)}
           created={extra.newMember}
+          shownOnce={extra.shownOnce === 'member'}
           state={full}
         />
         <AuditSection entries={audit?.data} />
@@ -148,22 +169,36 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     );
   };
 
-  // The answer to a form (a new API key shown once, a form with problems) is at the form's URL; reloading or
-  // bookmarking it is a GET, which goes back to the page instead of a 404.
+  // The answer to a form with problems is at the form's URL; reloading or bookmarking it is a GET, which goes back
+  // to the page instead of a 404.
   app.get<Params>('/workspaces/:ws/settings/*', async (request, reply) => {
     await requireWorkspace(ctx, request, request.params.ws);
     return reply.redirect(`/workspaces/${request.params.ws}/settings`, 303);
   });
-  app.get<Params & { Querystring: { saved?: string } }>('/workspaces/:ws/settings', async (request, reply) => {
-    const page = await requireWorkspace(ctx, request, request.params.ws);
-    return render(reply, page, {}, { saved: request.query.saved });
-  });
+  app.get<Params & { Querystring: { saved?: string; created?: string; once?: string } }>(
+    '/workspaces/:ws/settings',
+    async (request, reply) => {
+      const page = await requireWorkspace(ctx, request, request.params.ws);
+      const extra: Extra = { saved: request.query.saved };
+      const created = createdOf(request.query.created);
+      // A value made by this session's form, taken (so shown) once; only an admin made one, and only an admin sees it.
+      if (created && page.role === 'admin') {
+        const hash = page.session.tokenHash;
+        const ws = page.workspace.id;
+        if (created === 'api-key') extra.newKey = await takeRevealed(ctx, hash, 'api-key', ws, request.query.once);
+        else extra.newMember = await takeRevealed(ctx, hash, 'member-link', ws, request.query.once);
+        if (!extra.newKey && !extra.newMember) extra.shownOnce = created;
+      }
+      return render(reply, page, {}, extra);
+    },
+  );
 
-  /** A change: admin only; success redirects with ?saved=, problems re-render the page with status 400. */
+  /** A change: admin only; success redirects with ?saved= (or, for a value shown once, to the GET that shows it),
+   *  problems re-render the page with status 400. */
   const change = (
     path: string,
     form: SettingsForm,
-    run: (page: WorkspacePage, body: unknown, request: FastifyRequest<Params>) => Promise<string | Extra>,
+    run: (page: WorkspacePage, body: unknown, request: FastifyRequest<Params>) => Promise<string | { created: Created; once: string }>,
     opts: { keep?: string[]; rename?: Record<string, string>; instanceAdmin?: boolean } = {},
   ) => {
     app.post<Params>(`/workspaces/:ws/settings${path}`, async (request, reply) => {
@@ -177,7 +212,12 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
         if (typeof done === 'string')
           // To the top, where the notice is (an anchor to the section scrolled it out of sight).
           return reply.redirect(`/workspaces/${page.workspace.id}/settings?saved=${done}`, 303);
-        return render(reply, page, {}, done);
+        // A value shown once: to its section, far down a long page, where the GET shows it. The address holds the
+        // id of the value kept for this session, never the value.
+        return reply.redirect(
+          `/workspaces/${page.workspace.id}/settings?created=${done.created}&once=${done.once}#${CREATED[done.created]}`,
+          303,
+        );
       } catch (err) {
         const problems = formProblems(err, opts.rename);
         if (!problems) throw err;
@@ -305,8 +345,9 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
     async (page, body) => {
       const name = field(body, 'keyName')?.trim();
       const made = await createApiKey(ctx, page.workspace.id, { name: name || undefined, role: field(body, 'keyRole') }, page.principal);
-      // Shown once, on this answer; never in a URL or the log.
-      return { newKey: { key: made.key, name: made.name, role: made.role } };
+      // Shown once, on the GET this redirects to; never in a URL, a cookie or the log.
+      const value = { key: made.key, name: made.name, role: made.role };
+      return { created: 'api-key', once: await keepForReveal(ctx, page.session.tokenHash, 'api-key', page.workspace.id, value) };
     },
     { keep: ['keyName', 'keyRole'], rename: { name: 'keyName', role: 'keyRole' } },
   );
@@ -360,7 +401,8 @@ export async function settingsPage(app: FastifyInstance, { ctx }: { ctx: Ctx }):
         role: made.user.role,
         workspaces: made.user.workspaces === null ? 'all' : 'this one',
       });
-      return { newMember: { email: made.user.email, url: made.setPasswordUrl ?? '' } };
+      const value = { email: made.user.email, url: made.setPasswordUrl ?? '' };
+      return { created: 'member', once: await keepForReveal(ctx, page.session.tokenHash, 'member-link', page.workspace.id, value) };
     },
     { keep: ['email', 'memberRole', 'allWorkspaces'], rename: { role: 'memberRole', workspaces: 'allWorkspaces' }, instanceAdmin: true },
   );

@@ -14,6 +14,7 @@ import {
   workspaceRetention,
 } from '../../db/queries/retention.js';
 import { deleteEndedLinks, deleteExpiredSessions } from '../../db/queries/users.js';
+import { deleteExpiredReveals } from '../../db/queries/console-reveals.js';
 import { WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 
@@ -66,8 +67,10 @@ export async function runRetention(ctx: Ctx, opts: RetentionOptions = {}): Promi
     return true;
   };
   try {
-    // Console sessions and one-time links that ended: small tables, one statement each.
-    const sessionsEnded = (await deleteExpiredSessions(ctx.db)) + (await deleteEndedLinks(ctx.db));
+    // Console sessions, one-time links and values kept for the console to show once that ended: small tables, one
+    // statement each (a value kept for a session goes with it too).
+    const sessionsEnded =
+      (await deleteExpiredSessions(ctx.db)) + (await deleteEndedLinks(ctx.db)) + (await deleteExpiredReveals(ctx.db, new Date(ctx.now())));
     if (sessionsEnded > 0) ctx.log.info({ deleted: sessionsEnded }, 'retention removed ended console sessions and links');
     outer: for (const ws of workspaces) {
       const days = ws.retentionDays ?? ctx.config.retentionDays;
