@@ -117,7 +117,7 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
       const sl = r.sluice!;
       const l = r.lag!;
       lines.push(
-        `- ${r.system}: projection drained ${int(sl.projection.backlog)} queued events in ${sl.projection.seconds.toFixed(1)} s (${sl.projection.failed} failed); lag over ${int(l.measured)} events (${l.unprocessed} not yet processed when listed, counted with their age so far${l.unprocessed > 0 ? ', so the lag figures are lower bounds' : ''}), ${l.how}; deliveries ${int(sl.deliveries.delivered)} of ${int(sl.deliveries.expected)} (${sl.deliveries.published} messages × endpoints, ${sl.deliveries.unsigned} without a signature); idle: Sluice RSS ${mb(sl.idle.serverMb)} + database PSS ${mb(sl.idle.databaseMb)} (${sl.idle.databaseProcesses} processes).`,
+        `- ${r.system}: projection drained ${int(sl.projection.backlog)} queued events in ${sl.projection.seconds.toFixed(1)} s (${sl.projection.failed} failed); lag over ${int(l.measured)} events (${l.unprocessed} not yet processed when listed, counted with their age so far${l.unprocessed > 0 ? ', so the lag figures are lower bounds' : ''}), ${l.how}; deliveries ${int(sl.deliveries.delivered)} of ${int(sl.deliveries.expected)} (${sl.deliveries.published} messages × endpoints${sl.deliveries.warmup != null ? `, after a warm-up round of ${int(sl.deliveries.warmup)} not counted` : ''}; ${sl.deliveries.unsigned} without a signature, warm-up included); idle: Sluice RSS ${mb(sl.idle.serverMb)} + database PSS ${mb(sl.idle.databaseMb)} (${sl.idle.databaseProcesses} processes).`,
       );
     }
   }

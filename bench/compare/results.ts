@@ -49,7 +49,15 @@ export interface SluiceFigures {
   idle: Footprint;
   database: string;
   projection: { perSecond: number | null; backlog: number; failed: number; seconds: number; drained: boolean };
-  deliveries: { perSecond: number | null; expected: number; delivered: number; unsigned: number; published: number };
+  deliveries: {
+    perSecond: number | null;
+    expected: number;
+    delivered: number;
+    unsigned: number;
+    published: number;
+    /** Deliveries of the warm-up round, not counted (absent from results written before it existed). */
+    warmup?: number;
+  };
 }
 
 export interface SystemResult {
