@@ -1,6 +1,6 @@
 // Deliveries are the outbound queue: one row per message and endpoint, due when next_attempt_at has passed and
 // no live sender holds it. Every attempt is a row of its own in delivery_attempts.
-import type { Queryable } from '../port.js';
+import type { Db, Queryable } from '../port.js';
 import { newId } from '../../lib/ids.js';
 import type { EndpointRow } from './endpoints.js';
 import { matchesTypeSql, type MessageRow } from './messages.js';
@@ -75,12 +75,24 @@ export const DELIVERY_QUEUE: QueueDef = {
        ORDER BY d.rn + busy.n, d.next_attempt_at LIMIT $2`,
 };
 
-/** Claims up to `limit` due deliveries, spread over endpoints (see DELIVERY_QUEUE). */
+/**
+ * Claims up to `limit` due deliveries, spread over endpoints (see DELIVERY_QUEUE).
+ *
+ * With the generic plan of the claim's prepared statement: PostgreSQL's default keeps planning it for each
+ * execution's values (its estimate of the generic plan is higher), about 1 ms of planning for a claim that runs in
+ * about 3 (a third of the claim's cost, some 30 µs per delivery), and comes to the same plan: the laterals fix the
+ * join order, each endpoint's due deliveries are read in index order up to the per-endpoint limit, and the rows are
+ * then locked one by one through the primary key. The setting holds for this transaction only.
+ */
 export function claimDueDeliveries(
-  db: Queryable,
+  db: Db,
   o: { workerId: string; limit: number; perEndpoint: number; notInFlight?: readonly string[]; leaseSeconds: number },
 ): Promise<ClaimedDelivery[]> {
-  return claimBatch<ClaimedDelivery>(db, DELIVERY_QUEUE, { ...o, params: [o.perEndpoint, o.notInFlight ?? []] });
+  if (o.limit <= 0) return Promise.resolve([]);
+  return db.transaction(async (tx) => {
+    await tx.query(`SELECT set_config('plan_cache_mode', 'force_generic_plan', true)`);
+    return claimBatch<ClaimedDelivery>(tx, DELIVERY_QUEUE, { ...o, params: [o.perEndpoint, o.notInFlight ?? []] });
+  });
 }
 
 export interface AttemptRecord {
