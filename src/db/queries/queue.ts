@@ -130,7 +130,8 @@ async function claimLeased<T>(
 
 /** The planner settings of a claim's transaction (see claimInOrder), as a select list. */
 export const CLAIM_PLANNER = `set_config('enable_bitmapscan', 'off', true), set_config('enable_sort', 'off', true),
-  set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`;
+  set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
+  set_config('plan_cache_mode', 'force_generic_plan', true)`;
 
 /**
  * The claim of a queue with a serial key. Claims run one at a time (an advisory lock, held to the commit of
@@ -148,7 +149,9 @@ export function claimInOrder<T>(db: Db, q: QueueDef, o: { workerId: string; limi
     // Those plans are ruled out for this transaction only. A plan left with no other way would then cost billions on
     // paper, and the server would compile it (JIT, half a second): a claim never gains from that. The live leases
     // have an index of their own (migration 0037): read whole, the lease table cost every claim a pass over all the
-    // leases deleted since the last vacuum.
+    // leases deleted since the last vacuum. With the other ways ruled out, the plan does not depend on the claim's
+    // values, and the prepared statement's generic plan is used: PostgreSQL's default kept planning it again for each
+    // claim (about 0.8 ms of a claim of 100 events, whose statement is long: the serial keys' expressions).
     await tx.query(`SELECT ${CLAIM_PLANNER}, pg_advisory_xact_lock($1, hashtext($2))`, [CLAIM_LOCK_CLASS, q.table]);
     return claimBatch<T>(tx, q, o);
   });
