@@ -72,9 +72,11 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
     done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook too, for the same reason.
+  app.addHook('onResponse', (request, reply, done) => {
     ctx.metrics.httpRequests.inc({ route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) });
     observeRequestDuration(ctx.metrics, request.routeOptions.url, reply.statusCode, reply.elapsedTime);
+    done();
   });
 
   await app.register(opsRoutes, { ctx });
