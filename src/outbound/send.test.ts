@@ -206,6 +206,80 @@ describe('undici sender', () => {
     sender.close();
   });
 
+  test('a receiver that sends interim (1xx) answers without end fails the attempt after 8 of them, not at the timeout', async () => {
+    const sender = createSender(LOOPBACK, { timeoutMs: 3000 });
+    const heads = [
+      'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n',
+      'HTTP/1.1 100 Continue\r\n\r\n',
+      'HTTP/1.1 102 Processing\r\n\r\n',
+    ];
+    const floods: Record<string, (s: net.Socket) => void> = {
+      // As fast as the socket takes them, many heads per write.
+      fast: (s) => {
+        const burst = Buffer.from(heads.join('').repeat(200));
+        const pump = () => {
+          while (!s.destroyed && s.write(burst));
+        };
+        s.on('drain', pump);
+        pump();
+      },
+      // One head every few milliseconds, one kind only (Early Hints; then Processing).
+      slowHints: (s) => {
+        const t = setInterval(() => (s.destroyed ? clearInterval(t) : s.write(heads[0]!)), 5);
+        s.on('close', () => clearInterval(t));
+      },
+      slowProcessing: (s) => {
+        const t = setInterval(() => (s.destroyed ? clearInterval(t) : s.write(heads[2]!)), 5);
+        s.on('close', () => clearInterval(t));
+      },
+    };
+    for (const [name, flood] of Object.entries(floods)) {
+      const r = await sender.send(await rawReceiver(flood), {}, '{}');
+      // Before the bound, each of these waited for the attempt's time: 'no answer within 3000 ms'.
+      assert.ok(
+        !r.answered && r.error === 'the receiver sent more than 8 interim (1xx) answers without a final one; the connection was dropped',
+        `${name}: ${failed(r)}`,
+      );
+    }
+    // Up to the bound, interim answers of any kind are still read past: 8 of them, then the final answer.
+    // One interim head over 8 KiB (undici would have read past it, and past all that came after it): refused too.
+    const big = await rawReceiver((s) => {
+      s.write(`HTTP/1.1 103 Early Hints\r\nlink: <${'x'.repeat(9000)}>\r\n\r\n`);
+      const t = setInterval(() => (s.destroyed ? clearInterval(t) : s.write(heads[0]!)), 5);
+      s.on('close', () => clearInterval(t));
+    });
+    const b = await sender.send(big, {}, '{}');
+    assert.ok(
+      !b.answered && b.error === 'the receiver sent an interim (1xx) answer with a head over 8 KiB; the connection was dropped',
+      failed(b),
+    );
+    // A kept-alive connection: every request on it gets 8 interim answers, then its answer.
+    let connections = 0;
+    const server = net.createServer((socket) => {
+      connections += 1;
+      socket.on('error', () => {});
+      let head = '';
+      socket.on('data', (chunk: Buffer) => {
+        head += chunk.toString('latin1');
+        while (head.includes('\r\n\r\n{}')) {
+          head = head.slice(head.indexOf('\r\n\r\n{}') + 6);
+          socket.write(`${heads[0]!.repeat(3)}${heads[1]!.repeat(3)}${heads[2]!.repeat(2)}HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok`);
+        }
+      });
+    });
+    const eight = `http://127.0.0.1:${await listen(server)}/hook`;
+    for (let i = 1; i <= 3; i++) {
+      const r = await sender.send(eight, {}, '{}');
+      assert.ok(r.answered && r.status === 200 && r.excerpt === 'ok', `request ${i}, eight interim answers then 200: ${failed(r)}`);
+    }
+    assert.ok(connections <= 2, `${connections} connections for 3 sends: the count is per request, the connection kept`);
+    // Still sending afterwards.
+    const receiver = await countingReceiver();
+    const ok = await sender.send(`http://127.0.0.1:${receiver.port}/`, {}, '{}');
+    assert.ok(ok.answered && ok.status === 200, failed(ok));
+    sender.close();
+  });
+
   test('hostile raw TCP receivers: every one is a failed attempt or a bounded answer, never a throw', async () => {
     const head = (extra = '') => `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n${extra}`;
     const hostile: Record<string, (s: net.Socket) => void> = {

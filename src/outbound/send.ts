@@ -75,7 +75,7 @@ function describe(err: unknown): string {
     return 'the receiver answered a status code below 100, which is not HTTP';
   const code = e?.code ?? e?.cause?.code;
   // undici's words for bytes that answer nothing it sent: an answer arriving while no request is out, or an
-  // interim 100 Continue that interim-continue.ts could not skip (a head of more than 8 KiB, not HTTP/1.x).
+  // interim 100 Continue that interim-continue.ts could not skip (a status line it does not take for HTTP/1.x).
   if (code === 'UND_ERR_SOCKET' && e?.message === 'bad response')
     return (
       'UND_ERR_SOCKET: the receiver sent what answers no request (an answer while no request was out, or a ' +

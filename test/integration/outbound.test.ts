@@ -188,6 +188,47 @@ describe('outbound webhooks', () => {
     }
   });
 
+  test('a receiver that sends interim answers without end: the attempt fails at once with that error, and is retried', async () => {
+    const ws = await workspace('interim-flood');
+    let floods = 0;
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', () => {
+        floods += 1;
+        const t = setInterval(() => (socket.destroyed ? clearInterval(t) : socket.write('HTTP/1.1 103 Early Hints\r\n\r\n')), 5);
+        socket.on('close', () => clearInterval(t));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const ep = await endpoint(ws, { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/hook` });
+      await publish(ws, 'lesson.completed', { lesson: 3 });
+      const detail = await waitFor(async () => {
+        const [d] = (await call('GET', ws, `/endpoints/${ep.id}/deliveries`)).body.data;
+        const found = d && (await call('GET', ws, `/deliveries/${d.id}`)).body;
+        return found?.attemptLog.length >= 2 ? found : null;
+      }, 'two attempts recorded');
+      // Before the bound, each attempt ended at the attempt's time ('no answer within 4000 ms').
+      const expected = 'the receiver sent more than 8 interim (1xx) answers without a final one; the connection was dropped';
+      assert.deepEqual(
+        detail.attemptLog.slice(0, 2).map((a: any) => [a.statusCode, a.outcome, a.error]),
+        [
+          [null, 'retry', expected],
+          [null, 'retry', expected],
+        ],
+      );
+      assert.ok(floods >= 2, 'each attempt reached the receiver');
+      // Sluice is still well: its API answers, and another endpoint is delivered to.
+      assert.equal((await call('GET', ws, '/health')).status, 200);
+      const r = await receiver();
+      await endpoint(ws, { url: `${r.url}/hook` });
+      await publish(ws, 'course.enrolled', { course: 'after-the-flood' });
+      await waitFor(async () => r.requests.length >= 1, 'a delivery to the healthy endpoint');
+    } finally {
+      server.close();
+    }
+  });
+
   test('the schedule used up leaves the delivery failed; recover and retry send it again', async () => {
     const ws = await workspace('failed');
     let healthy = false;
