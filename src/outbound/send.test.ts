@@ -5,7 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { createAddressPolicy } from './address-policy.js';
-import { createSender, type Resolve, type SendResult } from './send.js';
+import { createSender, wholeCharacters, type Resolve, type SendResult } from './send.js';
 
 const LOOPBACK = createAddressPolicy([{ address: '127.0.0.0', prefix: 8, family: 'ipv4' }]);
 
@@ -278,6 +278,45 @@ describe('undici sender', () => {
     const ok = await sender.send(`http://127.0.0.1:${receiver.port}/`, {}, '{}');
     assert.ok(ok.answered && ok.status === 200, failed(ok));
     sender.close();
+  });
+
+  test('redact is told whether the answer was cut: read to 64 KiB exactly, without a character the limit went through', async () => {
+    const sender = createSender(LOOPBACK, { timeoutMs: 3000 });
+    const seen: [number, boolean, string][] = [];
+    const redact = (text: string, cut: boolean) => {
+      seen.push([Buffer.byteLength(text), cut, text.slice(-3)]);
+      return text;
+    };
+    // 65,535 bytes, then '€' (3 bytes) across the limit, then more; in two writes, so the limit is not a chunk's end.
+    const long = await rawReceiver((s) => {
+      s.write(`HTTP/1.1 200 OK\r\ncontent-length: ${65_535 + 3 + 1000}\r\n\r\n${'x'.repeat(65_000)}`);
+      setTimeout(() => s.end(`${'y'.repeat(535)}€${'z'.repeat(1000)}`), 50);
+    });
+    const r = await sender.send(long, {}, '{}', 'POST', undefined, redact);
+    assert.ok(r.answered && r.excerpt === 'x'.repeat(4096), failed(r));
+    const whole = await rawReceiver((s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nab€'));
+    const w = await sender.send(whole, {}, '{}', 'POST', undefined, redact);
+    assert.ok(w.answered && w.excerpt === 'ab€', failed(w));
+    assert.deepEqual(seen, [
+      [65_535, true, 'yyy'],
+      [5, false, 'ab€'],
+    ]);
+    sender.close();
+  });
+
+  test('wholeCharacters drops a UTF-8 character left incomplete at the end, and nothing else', () => {
+    const bytes = Buffer.from('a€😀');
+    for (const [end, text] of [
+      [1, 'a'],
+      [2, 'a'],
+      [3, 'a'],
+      [4, 'a€'],
+      [5, 'a€'],
+      [7, 'a€'],
+      [8, 'a€😀'],
+    ] as const)
+      assert.equal(wholeCharacters(bytes.subarray(0, end)).toString('utf8'), text, `${end} bytes`);
+    assert.equal(wholeCharacters(Buffer.from([0x61, 0x80])).length, 2, 'a stray continuation byte is left as it is');
   });
 
   test('hostile raw TCP receivers: every one is a failed attempt or a bounded answer, never a throw', async () => {

@@ -40,8 +40,10 @@ export interface Sender {
 /**
  * What to hide in an answer (a workflow step's secrets, echoed by the receiver): applied to all that was read, before
  * the cut to EXCERPT_BYTES, so a value the cut goes through is hidden whole rather than kept in part unrecognised.
+ * `cut`: the text is only the answer's beginning (the read stopped at MAX_READ_BYTES, the connection broke or the
+ * time ran out), so a value may begin at its end and go on past it: such a beginning must be hidden too.
  */
-export type Redact = (text: string) => string;
+export type Redact = (text: string, cut: boolean) => string;
 
 /** How names are resolved; every answer is judged by the policy. Replaceable so tests can make DNS change. */
 export type Resolve = (hostname: string, family: number) => Promise<{ address: string; family: number }[]>;
@@ -66,6 +68,18 @@ const systemResolve: Resolve = (hostname, family) => dns.promises.lookup(hostnam
  */
 export function storableText(s: string): string {
   return s.replace(/\0/g, '\uFFFD');
+}
+
+/** `bytes` without a UTF-8 character left incomplete at its end (a lead byte and fewer continuations than it says). */
+export function wholeCharacters(bytes: Buffer): Buffer {
+  // A character is at most 4 bytes: its lead byte is among the last 4.
+  for (let k = bytes.length - 1; k >= Math.max(0, bytes.length - 4); k--) {
+    const b = bytes[k]!;
+    if ((b & 0xc0) === 0x80) continue; // a continuation byte: the lead is further back
+    const width = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return k + width > bytes.length ? bytes.subarray(0, k) : bytes;
+  }
+  return bytes;
 }
 
 function describe(err: unknown): string {
@@ -233,20 +247,35 @@ export function createSender(policy: AddressPolicy, opts: SenderOptions): Sender
       // attempt's time running out, more than we read) only shortens the excerpt.
       const chunks: Buffer[] = [];
       let size = 0;
+      // Whether the answer goes on past what was read (see Redact).
+      let cut = false;
       try {
         for await (const chunk of answer.body as AsyncIterable<Buffer>) {
-          size += chunk.length;
-          if (size > MAX_READ_BYTES) break; // leaving the loop destroys the body and its connection
+          // Read up to the limit exactly, wherever the chunks end, so where an answer is cut does not depend on them.
+          const room = MAX_READ_BYTES - size;
+          if (chunk.length > room) {
+            chunks.push(chunk.subarray(0, room));
+            size += room;
+            cut = true;
+            break; // leaving the loop destroys the body and its connection
+          }
           chunks.push(chunk);
+          size += chunk.length;
         }
       } catch {
         // the excerpt is what arrived
+        cut = true;
       }
       const retryAfter = answer.headers['retry-after'];
-      const location = typeof answer.headers.location === 'string' && redact ? redact(answer.headers.location) : answer.headers.location;
+      const location =
+        typeof answer.headers.location === 'string' && redact ? redact(answer.headers.location, false) : answer.headers.location;
       const read = Buffer.concat(chunks);
       // Redacted before the cut (see Redact); cut between bytes as before (a cut inside a character leaves U+FFFD).
-      const excerpt = (redact ? Buffer.from(redact(read.toString('utf8'))) : read).subarray(0, EXCERPT_BYTES).toString('utf8');
+      // A read that was cut short is redacted without the character its end went through: as U+FFFD it would end a
+      // value's beginning that the redaction must see up to the end.
+      const excerpt = (redact ? Buffer.from(redact((cut ? wholeCharacters(read) : read).toString('utf8'), cut)) : read)
+        .subarray(0, EXCERPT_BYTES)
+        .toString('utf8');
       return {
         answered: true,
         status: answer.statusCode,

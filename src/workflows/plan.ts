@@ -114,10 +114,12 @@ export function revealSecrets<T>(value: T, secrets: Record<string, string>): T {
  * as a slash; encodeURIComponent encodes all; a form writes a space as `+`), JSON-escaped (`\"`, `\\`, `\/`,
  * `\u00e9`), HTML-escaped (`&amp;`, `&quot;`), and as the punycode host name a resolver is asked for. Values under
  * 4 characters are left: too short to be worth it, and common enough to blank out unrelated text.
+ * `cut`: the text is the beginning of a longer one (an answer read up to its limit), so a value's beginning of 4
+ * characters or more at its end is hidden as that value.
  */
-export function redactSecrets(text: string, secrets: Record<string, string>): string {
+export function redactSecrets(text: string, secrets: Record<string, string>, cut = false): string {
   const values = Object.entries(secrets)
     .filter(([, value]) => value.length >= 4)
     .map(([name, value]) => ({ value, marker: secretMarker(name) }));
-  return replaceSecrets(text, values);
+  return replaceSecrets(text, values, cut);
 }

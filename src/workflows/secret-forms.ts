@@ -11,6 +11,10 @@
 // backslash counted as one character, and the few places of a value holding one of those checked exactly at each
 // place found), so a 1 MiB text is read in a bounded time whatever it holds: a text of `a`s searched for 8,191
 // `a`s and a `b` took time in the text × the value (40 s for 256 KiB), and every character cost a few strings.
+//
+// A text cut short (the first 64 KiB of a longer answer) may end inside a value: its beginning there is no place of
+// the value, yet must not be kept. KMP's state at a unit is the longest beginning of the value that ends there, so
+// the search sees such a beginning at no extra cost; one of PARTIAL_MIN characters or more is hidden as the value.
 import { domainToASCII } from 'node:url';
 
 /** Each unit's folded character as a number (see Keys), and where in the text it came from. */
@@ -212,6 +216,28 @@ function same(r: Reading, at: number, key: number): boolean {
   return (lit === PLUS && key === SPACE_CP) || (lit === SLASH && key === BACKSLASH_CP);
 }
 
+// The shortest beginning of a value hidden at the end of a cut text: as short as values can be (redactSecrets leaves
+// values under 4 characters), yet a cut text's last 1 to 3 characters are not hidden merely for resembling one.
+const PARTIAL_MIN = 4;
+// The longest escape (`\uD83D\uDE00`, `%F0%9F%98%80`): a cut may go through one, which then reads as its characters.
+const LONGEST_ESCAPE = 12;
+
+/** Where the text cut short begins to be a value's beginning (see PARTIAL_MIN), as the earliest place found. */
+interface CutEnd {
+  text: string;
+  from: number;
+}
+
+/**
+ * Whether a value's beginning ending at `end` in the text ends the cut text: at its end, or before a last few
+ * characters that may be an escape the cut went through (a `%4`, `\u00`, `&#3`), which then hides them too.
+ */
+function endsCutText(text: string, end: number): boolean {
+  if (end === text.length) return true;
+  const c = text.charCodeAt(end);
+  return text.length - end < LONGEST_ESCAPE && (c === 0x25 || c === 0x5c || c === 0x26);
+}
+
 // Exact checks of a value's places holding a `+`, space, `/` or backslash, per unit of the text searched: a value of
 // thousands of spaces and a `+` in a text of encoded spaces would otherwise check thousands at each unit.
 const CHECKS_PER_UNIT = 16;
@@ -221,9 +247,9 @@ const CHECKS_PER_UNIT = 16;
  * unit, the rest of the text is searched with `+` and space, `/` and backslash as one character: more is
  * redacted (text that differs from a value only there), never less.
  */
-function search(r: Reading, p: Pattern, spans: [number, number][]): void {
+function search(r: Reading, p: Pattern, spans: [number, number][], cutEnd?: CutEnd): void {
   const m = p.merged.length;
-  if (m === 0 || m > r.length) return;
+  if (m === 0 || (m > r.length && !cutEnd)) return;
   let budget = CHECKS_PER_UNIT * r.length;
   const exact = (first: number) => {
     if (budget <= 0) return true;
@@ -238,6 +264,9 @@ function search(r: Reading, p: Pattern, spans: [number, number][]): void {
     const key = merged(r.keys[i]!);
     while (j > 0 && key !== p.merged[j]) j = p.fail[j - 1]!;
     if (key === p.merged[j]) j++;
+    // A beginning of the value ends here (its `+`/`/` places unchecked: more is hidden, never less).
+    if (cutEnd && j >= PARTIAL_MIN && j < m && r.end[i]! > cutEnd.text.length - LONGEST_ESCAPE && endsCutText(cutEnd.text, r.end[i]!))
+      cutEnd.from = Math.min(cutEnd.from, r.start[i - j + 1]!);
     if (j < m) continue;
     const first = i - m + 1;
     j = p.fail[m - 1]!;
@@ -253,7 +282,7 @@ function search(r: Reading, p: Pattern, spans: [number, number][]): void {
  * `text` with each place where one of the values occurs, in any of its forms, replaced by that value's marker.
  * Places that overlap are one place, marked with the marker of the value found first there (the longest).
  */
-export function replaceSecrets(text: string, values: readonly { value: string; marker: string }[]): string {
+export function replaceSecrets(text: string, values: readonly { value: string; marker: string }[], cut = false): string {
   if (values.length === 0 || text === '') return text;
   const keys = new Keys();
   const patterns = values.map(({ value, marker }) => {
@@ -263,16 +292,21 @@ export function replaceSecrets(text: string, values: readonly { value: string; m
     return { marker, value: pattern(value, keys), host: host ? pattern(host, keys) : null };
   });
   const found = patterns.map(() => [] as [number, number][]);
+  // Per value, where the cut text ends in its beginning (in any reading, the earliest): text.length for nowhere.
+  const cutEnds = patterns.map(() => (cut ? { text, from: text.length } : undefined));
   // One reading at a time: a 1 MiB text's readings together would hold tens of MiB.
   const asIs = readAsIs(text, keys);
   patterns.forEach((p, v) => {
-    search(asIs, p.value, found[v]!);
-    if (p.host) search(asIs, p.host, found[v]!);
+    search(asIs, p.value, found[v]!, cutEnds[v]);
+    if (p.host) search(asIs, p.host, found[v]!, cutEnds[v]);
   });
   for (const decoders of DECODINGS) {
     const r = readDecoded(text, decoders, keys);
-    if (r) patterns.forEach((p, v) => search(r, p.value, found[v]!));
+    if (r) patterns.forEach((p, v) => search(r, p.value, found[v]!, cutEnds[v]));
   }
+  cutEnds.forEach((c, v) => {
+    if (c && c.from < text.length) found[v]!.push([c.from, text.length]);
+  });
   const spans = patterns.flatMap((p, v) => found[v]!.map(([start, end]) => ({ start, end, marker: p.marker })));
   if (spans.length === 0) return text;
   spans.sort((a, b) => a.start - b.start || b.end - a.end);

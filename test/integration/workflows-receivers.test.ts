@@ -1,5 +1,7 @@
 // Workflow http steps against receivers that answer what PostgreSQL cannot hold as jsonb, and other bad luck.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import { startReceiver, type Answer } from '../helpers/receiver.js';
@@ -276,6 +278,77 @@ describe('workflow http steps and odd answers', () => {
       assert.ok(!record.includes(token.slice(0, 6)), `the run's record holds the secret's beginning: …${excerpt.slice(1350)}`);
     } finally {
       await receiver.close();
+    }
+  });
+  test("a secret that the 64 KiB read limit cuts through leaves no part of it in the run's record", async () => {
+    const ws = (await app.api('POST', '/api/v1/workspaces', { name: 'secret at the read limit' })).body.id as string;
+    // 1,500 characters from letters found in no word of the record (no E, K, N, O, P, S, T, Z: not in TOKEN, HTTP,
+    // POST, JSON), made by a fixed generator: any 4 of them in a row in the record can only come from the secret.
+    const alphabet = 'ABCDFGHIJLMQRUVWXY';
+    let seed = 7;
+    const token = Array.from({ length: 1500 }, () => alphabet[(seed = (seed * 48271) % 2147483647) % alphabet.length]).join('');
+    assert.equal((await call('PUT', ws, '/secrets/TOKEN', { value: token })).status, 200);
+    const marker = '⟦secret:TOKEN⟧';
+    // The answer: the secret 43 times (64,500 bytes, 43 markers once redacted), 1,026 dots, then the secret again from
+    // byte 65,526, so the 64 KiB (65,536-byte) read limit falls 10 characters into it. The first 65,536 bytes are
+    // written, then the rest a moment later: the sender reads them apart, wherever it stops reading.
+    const head = `${token.repeat(43)}${'.'.repeat(1026)}`;
+    assert.equal(head.length, 65_526);
+    const rest = ' and more after it';
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const echoed = String(req.headers['x-token']);
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': head.length + echoed.length + rest.length });
+        res.write(head + echoed.slice(0, 10));
+        setTimeout(() => res.end(echoed.slice(10) + rest), 200);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await call('POST', ws, '/workflows', {
+        name: 'secret at the read limit',
+        trigger: { type: 'course.enrolled' },
+        steps: [
+          {
+            id: 'echo',
+            kind: 'http',
+            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+            headers: { 'x-token': '{{ secrets.TOKEN }}' },
+            body: {},
+            retry: { max: 0 },
+          },
+        ],
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
+      const [run] = await waitFor(
+        async () => {
+          const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
+          return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+        },
+        'run settled',
+        30_000,
+      );
+      const detail = await get(ws, `/runs/${run.id}`);
+      const excerpt = String(detail.steps[0].attempts[0].responseExcerpt);
+      // Redacted, the 64 KiB read is under 2,000 characters: all of it is kept, its end included.
+      assert.ok(excerpt.startsWith(`${marker.repeat(43)}${'.'.repeat(1026)}`), excerpt.slice(0, 100));
+      assert.equal(detail.steps[0].output?.body, excerpt, 'the step output is the answer as kept');
+      const rows = await app.db.query(
+        `SELECT s.output, s.error, a.response_excerpt FROM workflow_steps s
+         LEFT JOIN workflow_step_attempts a ON a.step_row_id = s.id WHERE s.run_id = $1`,
+        [run.id],
+      );
+      const record = `${JSON.stringify(detail)}\n${JSON.stringify(rows.rows)}`;
+      const pieces = Array.from({ length: token.length - 3 }, (_, k) => token.slice(k, k + 4));
+      const kept = pieces.filter((piece) => record.includes(piece));
+      assert.deepEqual(kept, [], `the run's record holds part of the secret: …${excerpt.slice(-40)}`);
+      // What the limit cut is hidden as the secret it begins.
+      assert.equal(excerpt, `${marker.repeat(43)}${'.'.repeat(1026)}${marker}`);
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

@@ -275,7 +275,7 @@ async function runClaimedStep(ctx: Ctx, senders: StepSenders, workerId: string, 
     // would no longer be recognised below, and its beginning would be kept in the run's record.
     const res = await senders
       .for(request.timeoutMs)
-      .send(request.url, request.headers, request.body, request.method, undefined, (text) => redactSecrets(text, secrets));
+      .send(request.url, request.headers, request.body, request.method, undefined, (text, cut) => redactSecrets(text, secrets, cut));
     const ok = res.answered && isSuccess(request, res.status);
     // Cut between characters: half an emoji is a lone surrogate, which jsonb (the output) refuses. Redacted before
     // the cut: a secret the cut went through would otherwise be kept in part.
