@@ -167,6 +167,8 @@ export interface EventFilter {
   workspaceId: string;
   provider?: string | undefined;
   type?: string | undefined;
+  /** Every type starting with this text (a family: `customer.subscription.`); not with `type`. */
+  typePrefix?: string | undefined;
   status?: EventStatus | undefined;
   since?: Date | undefined;
   before?: string | undefined;
@@ -194,13 +196,18 @@ const CLOCK_SKEW_MS = 60_000;
 /**
  * Newest first, keyset-paged by id. Each filter combination is a range scan of one index in id order, so a
  * page costs the same wherever the cursor is and however few rows match (migration 0010):
- * type → (workspace, type, status, id); provider and/or status → (workspace, provider, status, id); neither →
+ * type, or a family of types (each of its types, found first) → (workspace, type, status, id); provider and/or
+ * status → (workspace, provider, status, id); neither →
  * (workspace, id). A column of the index the filter leaves open is one range per value (four statuses, three
  * providers), merged: each range stops after `limit` rows. `since` becomes a lower id bound (ids start with
  * their creation time), so a scan stops at the oldest row that can match instead of running to the end of
  * the workspace's history.
  */
 export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSummary[]> {
+  // A family of types is the types of the workspace's events that start with the prefix, each then one range of the
+  // type index like a single type.
+  const types = f.typePrefix !== undefined ? await eventTypesStartingWith(db, f.workspaceId, f.typePrefix) : undefined;
+  if (types?.length === 0) return [];
   const params: unknown[] = [f.workspaceId];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['workspace_id = $1'];
@@ -220,15 +227,20 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
     `SELECT ${SUMMARY} FROM events WHERE ${[...where, ...extra].join(' AND ')} ORDER BY id ${order} LIMIT ${limit}`;
   // The equality columns of one index, each with the values to merge over when the filter leaves it open.
   const ranges: [string, readonly string[]][] =
-    f.type !== undefined
-      ? [['status', f.status !== undefined ? [f.status] : STATUSES]]
-      : f.provider !== undefined || f.status !== undefined
-        ? [
-            ['provider', f.provider !== undefined ? [f.provider] : PROVIDERS],
-            ['status', f.status !== undefined ? [f.status] : STATUSES],
-          ]
-        : [];
-  if (f.type !== undefined && f.provider !== undefined) where.push(`provider = ${p(f.provider)}`);
+    types !== undefined
+      ? [
+          ['type', types],
+          ['status', f.status !== undefined ? [f.status] : STATUSES],
+        ]
+      : f.type !== undefined
+        ? [['status', f.status !== undefined ? [f.status] : STATUSES]]
+        : f.provider !== undefined || f.status !== undefined
+          ? [
+              ['provider', f.provider !== undefined ? [f.provider] : PROVIDERS],
+              ['status', f.status !== undefined ? [f.status] : STATUSES],
+            ]
+          : [];
+  if ((f.type !== undefined || types !== undefined) && f.provider !== undefined) where.push(`provider = ${p(f.provider)}`);
   let branches: string[][] = [[]];
   for (const [column, values] of ranges) branches = branches.flatMap((b) => values.map((v) => [...b, `${column} = ${p(v)}`]));
   const sql =
@@ -238,6 +250,26 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
       : `SELECT * FROM (${branches.map((b) => `(${select(b)})`).join(' UNION ALL ')}) page ORDER BY id ${order} LIMIT ${limit}`);
   const { rows } = await db.query<EventSummary>(sql, params);
   return rows;
+}
+
+/**
+ * The distinct types of a workspace's events that start with `prefix`, found by skipping through the type index
+ * (workspace, type, status, id) from one type to the next: one index probe per type the workspace has, however many
+ * events each has. All of them are walked, not only a range from the prefix: under the database's collation (a
+ * linguistic one such as en_US ignores punctuation at first) the types sharing a prefix need not sit together.
+ */
+export async function eventTypesStartingWith(db: Queryable, workspaceId: string, prefix: string): Promise<string[]> {
+  const { rows } = await db.query<{ type: string }>(
+    `WITH RECURSIVE t(type) AS (
+       (SELECT type FROM events WHERE workspace_id = $1 ORDER BY type LIMIT 1)
+       UNION ALL
+       SELECT (SELECT e.type FROM events e WHERE e.workspace_id = $1 AND e.type > t.type ORDER BY e.type LIMIT 1)
+       FROM t WHERE t.type IS NOT NULL
+     )
+     SELECT type FROM t WHERE type IS NOT NULL AND starts_with(type, $2)`,
+    [workspaceId, prefix],
+  );
+  return rows.map((r) => r.type);
 }
 
 export async function getEvent(db: Queryable, workspaceId: string, id: string): Promise<EventWithPayload | undefined> {

@@ -24,7 +24,12 @@ export async function eventRoutes(plain: FastifyInstance, opts: { ctx: Ctx }): P
         querystring: query({
           ...paging,
           provider: Type.Optional(oneOf(['stripe', 'piano', 'custom'] as const)),
-          type: Type.Optional(text(200, { description: "the provider's event type, e.g. invoice.paid" })),
+          type: Type.Optional(
+            text(200, {
+              description:
+                "the provider's event type, e.g. invoice.paid, or a family of types, e.g. customer.subscription.* (every type starting with customer.subscription.)",
+            }),
+          ),
           status: Type.Optional(oneOf(['received', 'processed', 'ignored', 'failed'] as const)),
           since: Type.Optional(time('only events received at or after this time')),
         }),

@@ -3,7 +3,8 @@ import { findWorkspace } from '../../db/queries/workspaces.js';
 import { NotFoundError, WorkspaceNotFoundError } from '../../errors.js';
 import type { Ctx } from '../context.js';
 import { toEventView, type EventView } from './event-view.js';
-import { oneOf, optionalString, page, parseCursor, parseLimit, parseTime } from '../input.js';
+import { oneOf, page, parseCursor, parseLimit, parseTime } from '../input.js';
+import { parseEventTypeFilter } from './event-type-filter.js';
 
 export async function listEvents(
   ctx: Ctx,
@@ -14,7 +15,7 @@ export async function listEvents(
   const filter = {
     workspaceId,
     provider: oneOf(query.provider, 'provider', ['stripe', 'piano', 'custom'] as const),
-    type: optionalString(query, 'type', 200),
+    ...parseEventTypeFilter(query),
     status: oneOf(query.status, 'status', ['received', 'processed', 'ignored', 'failed'] as const),
     since: parseTime(query.since, 'since'),
     before: parseCursor(query.cursor),

@@ -2,12 +2,12 @@
 // call. Polled by each open tail, so it works whichever instance stored the event.
 import { listEvents as queryEvents } from '../../db/queries/events.js';
 import type { Ctx } from '../context.js';
-import { oneOf, optionalString } from '../input.js';
+import { oneOf } from '../input.js';
+import { parseEventTypeFilter, type EventTypeFilter } from './event-type-filter.js';
 import { toEventView, type EventView } from './event-view.js';
 
-export interface TailFilter {
+export interface TailFilter extends EventTypeFilter {
   provider?: 'stripe' | 'piano' | 'custom' | undefined;
-  type?: string | undefined;
   status?: 'received' | 'processed' | 'ignored' | 'failed' | undefined;
 }
 
@@ -15,7 +15,7 @@ export interface TailFilter {
 export function parseTailFilter(query: Record<string, unknown>): TailFilter {
   return {
     provider: oneOf(query.provider, 'provider', ['stripe', 'piano', 'custom'] as const),
-    type: optionalString(query, 'type', 200),
+    ...parseEventTypeFilter(query),
     status: oneOf(query.status, 'status', ['received', 'processed', 'ignored', 'failed'] as const),
   };
 }
