@@ -82,16 +82,24 @@ export interface SessionRow {
   expiresAt: Date;
 }
 
+/**
+ * Opens a session for a user who still exists and, given `passwordHash`, whose password is still the one that hash
+ * verified; answers whether it did. A password set meanwhile ends every session of the user in its transaction
+ * (use-link.ts), so a sign-in that checked the old password must not open one after that: the user's row is read
+ * FOR SHARE, which waits for a password change under way and then sees the new hash; a change that comes after
+ * waits for this insert and ends its session with the others.
+ */
 export async function insertSession(
   db: Queryable,
-  s: { tokenHash: string; userId: string; csrfToken: string; expiresAt: Date },
-): Promise<void> {
-  await db.query('INSERT INTO user_sessions (token_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)', [
-    s.tokenHash,
-    s.userId,
-    s.csrfToken,
-    s.expiresAt,
-  ]);
+  s: { tokenHash: string; userId: string; csrfToken: string; expiresAt: Date; passwordHash?: string },
+): Promise<boolean> {
+  const values = [s.tokenHash, s.userId, s.csrfToken, s.expiresAt];
+  const { rowCount } = await db.query(
+    `INSERT INTO user_sessions (token_hash, user_id, csrf_token, expires_at)
+     SELECT $1, u.id, $3, $4 FROM users u WHERE u.id = $2 ${s.passwordHash !== undefined ? 'AND u.password_hash = $5' : ''} FOR SHARE`,
+    s.passwordHash !== undefined ? [...values, s.passwordHash] : values,
+  );
+  return rowCount === 1;
 }
 
 /** The live session of a token hash with its user, or undefined (unknown, expired, user deleted). */

@@ -30,20 +30,29 @@ function cookieValue(ctx: Ctx, token: string): string {
   return `${token}.${ctx.secretBox.mac(MAC_PURPOSE, token)}`;
 }
 
-export async function openSession(ctx: Ctx, userId: string): Promise<{ cookie: string; csrfToken: string }> {
+const WRONG_CREDENTIALS = 'the email or the password is not right';
+
+/**
+ * Opens a session for `userId`; with `verifiedHash` (a sign-in), only while the user's password is still the one
+ * that hash stands for (see insertSession): else, or when the user is gone, an UnauthorizedError.
+ */
+export async function openSession(ctx: Ctx, userId: string, verifiedHash?: string): Promise<{ cookie: string; csrfToken: string }> {
   const token = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(24).toString('base64url');
-  await insertSession(ctx.db, { tokenHash: hashToken(token), userId, csrfToken, expiresAt: new Date(ctx.now() + SESSION_IDLE_MS) });
+  const expiresAt = new Date(ctx.now() + SESSION_IDLE_MS);
+  const opened = await insertSession(ctx.db, { tokenHash: hashToken(token), userId, csrfToken, expiresAt, passwordHash: verifiedHash });
+  if (!opened) throw new UnauthorizedError(WRONG_CREDENTIALS);
   await markSignedIn(ctx.db, userId);
   return { cookie: cookieValue(ctx, token), csrfToken };
 }
 
-/** Checks email and password; an unknown email costs the same time as a wrong password. */
+/** Checks email and password; an unknown email costs the same time as a wrong password. The password is checked
+ *  outside any transaction (it takes tens of milliseconds); the session opens only if it is still the user's. */
 export async function signIn(ctx: Ctx, email: string, password: string): Promise<{ cookie: string; user: UserRow }> {
   const user = email.length <= 254 ? await findUserForSignIn(ctx.db, email.trim()) : undefined;
   const ok = await verifyPassword(password.slice(0, 200), user?.passwordHash ?? (await decoyHash()));
-  if (!user || !user.passwordHash || !ok) throw new UnauthorizedError('the email or the password is not right');
-  const { cookie } = await openSession(ctx, user.id);
+  if (!user || !user.passwordHash || !ok) throw new UnauthorizedError(WRONG_CREDENTIALS);
+  const { cookie } = await openSession(ctx, user.id, user.passwordHash);
   return { cookie, user };
 }
 
