@@ -3,6 +3,7 @@
 // session opened with the old password.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Queryable } from '../../src/db/port.js';
 import { UnauthorizedError } from '../../src/errors.js';
 import { hashPassword } from '../../src/lib/password.js';
 import { createUser } from '../../src/services/users/create-user.js';
@@ -25,18 +26,17 @@ describe('sign-in racing a password change', () => {
   });
   after(() => app.close());
 
-  test('a sign-in with the old password while the new one is being set opens no session', async () => {
-    const newHash = await hashPassword(NEW);
-    let attempt: Promise<unknown> | undefined;
+  /**
+   * Runs `change` in a transaction held open while a sign-in runs, until the sign-in has finished or waits for that
+   * transaction, then commits it; answers the sign-in's outcome.
+   */
+  async function signInWhileHeld(who: string, password: string, change: (tx: Queryable) => Promise<void>): Promise<unknown> {
     let settled = false;
+    let attempt: Promise<unknown> = Promise.resolve();
     await app.db.transaction(async (tx) => {
-      // What redeeming a set-password link does, held open before its commit.
-      await tx.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, newHash]);
-      await tx.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
-      // The old password is still the committed one: the sign-in reads it and checks it, then opens its session.
-      attempt = signIn(app.ctx, email, OLD).finally(() => (settled = true));
+      await change(tx);
+      attempt = signIn(app.ctx, who, password).finally(() => (settled = true));
       attempt.catch(() => {});
-      // Until the sign-in has either finished or is waiting for this transaction.
       for (let i = 0; i < 500 && !settled; i++) {
         const { rows } = await app.db.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO user_sessions%'`,
@@ -45,7 +45,18 @@ describe('sign-in racing a password change', () => {
         await new Promise((r) => setTimeout(r, 10));
       }
     });
-    await assert.rejects(attempt!, (err: unknown) => err instanceof UnauthorizedError);
+    return attempt;
+  }
+
+  test('a sign-in with the old password while the new one is being set opens no session', async () => {
+    const newHash = await hashPassword(NEW);
+    // What redeeming a set-password link does, held open before its commit; the old password is still the committed
+    // one, so the sign-in reads it and checks it, then opens its session.
+    const attempt = signInWhileHeld(email, OLD, async (tx) => {
+      await tx.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, newHash]);
+      await tx.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
+    });
+    await assert.rejects(attempt, (err: unknown) => err instanceof UnauthorizedError);
     assert.equal(await sessions(), 0, 'no session outlives the password change');
 
     // The new password signs in; the old one is refused.
@@ -57,20 +68,7 @@ describe('sign-in racing a password change', () => {
 
   test('a user deleted between the check and the session gets no session and a clear refusal', async () => {
     const gone = (await createUser(app.ctx, { kind: 'admin' }, { email: 'gone@example.test', password: OLD, role: 'admin' })).user.id;
-    let attempt: Promise<unknown> | undefined;
-    let settled = false;
-    await app.db.transaction(async (tx) => {
-      await tx.query('DELETE FROM users WHERE id = $1', [gone]);
-      attempt = signIn(app.ctx, 'gone@example.test', OLD).finally(() => (settled = true));
-      attempt.catch(() => {});
-      for (let i = 0; i < 500 && !settled; i++) {
-        const { rows } = await app.db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO user_sessions%'`,
-        );
-        if (rows[0]!.n > 0) break;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    });
-    await assert.rejects(attempt!, (err: unknown) => err instanceof UnauthorizedError);
+    const attempt = signInWhileHeld('gone@example.test', OLD, (tx) => tx.query('DELETE FROM users WHERE id = $1', [gone]).then(() => {}));
+    await assert.rejects(attempt, (err: unknown) => err instanceof UnauthorizedError);
   });
 });
