@@ -20,6 +20,25 @@ describe('workflow http steps and odd answers', () => {
   const call = (method: string, ws: string, path: string, body?: unknown) => app.api(method, `/api/v1/workspaces/${ws}${path}`, body);
   const get = async (ws: string, path: string) => (await call('GET', ws, path)).body;
 
+  /** Creates a workflow of `steps` on course.enrolled in `ws`, publishes one such event with `data`, and answers the
+   *  run's detail once it has succeeded or failed. */
+  async function settledRun(ws: string, name: string, steps: unknown[], data: unknown = {}): Promise<any> {
+    const res = await call('POST', ws, '/workflows', { name, trigger: { type: 'course.enrolled' }, steps });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data })).status, 201);
+    const [run] = await waitFor(
+      async () => {
+        const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
+        return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+      },
+      'run settled',
+      30_000,
+    );
+    const detail = await get(ws, `/runs/${run.id}`);
+    assert.equal(detail.id, run.id, 'the run, by its id (the tests read its rows with it)');
+    return detail;
+  }
+
   async function runOnce(
     name: string,
     answer: (n: number) => Answer,
@@ -29,19 +48,12 @@ describe('workflow http steps and odd answers', () => {
     const receiver = await startReceiver((_r, n) => answer(n));
     try {
       const ws = (await app.api('POST', '/api/v1/workspaces', { name })).body.id as string;
-      const res = await call('POST', ws, '/workflows', {
+      const detail = await settledRun(
+        ws,
         name,
-        trigger: { type: 'course.enrolled' },
-        steps: [{ id: 'call', kind: 'http', url: `${receiver.url}/hook`, body, headers: o.headers, retry: { max: 2 } }],
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      const wf = res.body.id as string;
-      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: o.data ?? { course: 'c1' } })).status, 201);
-      const [run] = await waitFor(async () => {
-        const r = (await get(ws, `/workflows/${wf}/runs`)).data as any[];
-        return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
-      }, 'run settled');
-      const detail = await get(ws, `/runs/${run.id}`);
+        [{ id: 'call', kind: 'http', url: `${receiver.url}/hook`, body, headers: o.headers, retry: { max: 2 } }],
+        o.data ?? { course: 'c1' },
+      );
       return { detail, requests: receiver.requests.length };
     } finally {
       await receiver.close();
@@ -61,18 +73,7 @@ describe('workflow http steps and odd answers', () => {
         onError: 'continue',
         retry: { max: 0 },
       });
-      const res = await call('POST', ws, '/workflows', {
-        name: 'timeouts',
-        trigger: { type: 'course.enrolled' },
-        steps: [step('short', 300), step('longer', 1200)],
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
-      const [run] = await waitFor(async () => {
-        const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
-        return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
-      }, 'run settled');
-      const detail = await get(ws, `/runs/${run.id}`);
+      const detail = await settledRun(ws, 'timeouts', [step('short', 300), step('longer', 1200)]);
       const errors = Object.fromEntries(detail.steps.map((s: any) => [s.stepId, s.attempts.map((a: any) => [a.error, a.durationMs])]));
       const [[shortError, shortMs]] = errors.short;
       const [[longError, longMs]] = errors.longer;
@@ -171,33 +172,18 @@ describe('workflow http steps and odd answers', () => {
       };
     });
     try {
-      const res = await call('POST', ws, '/workflows', {
-        name: 'altered secrets',
-        trigger: { type: 'course.enrolled' },
-        steps: [
-          // The secret in a host: a failed lookup names the host lowercased (ENOTFOUND in a DNS error).
-          { id: 'dns', kind: 'http', url: 'http://{{ secrets.HOST }}.invalid/hook', body: {}, onError: 'continue', retry: { max: 0 } },
-          {
-            id: 'echo',
-            kind: 'http',
-            url: `${receiver.url}/hook/{{ secrets.TOKEN }}?t={{ secrets.TOKEN }}`,
-            headers: { 'x-token': '{{ secrets.TOKEN }}' },
-            body: {},
-            retry: { max: 0 },
-          },
-        ],
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
-      const [run] = await waitFor(
-        async () => {
-          const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
-          return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+      const detail = await settledRun(ws, 'altered secrets', [
+        // The secret in a host: a failed lookup names the host lowercased (ENOTFOUND in a DNS error).
+        { id: 'dns', kind: 'http', url: 'http://{{ secrets.HOST }}.invalid/hook', body: {}, onError: 'continue', retry: { max: 0 } },
+        {
+          id: 'echo',
+          kind: 'http',
+          url: `${receiver.url}/hook/{{ secrets.TOKEN }}?t={{ secrets.TOKEN }}`,
+          headers: { 'x-token': '{{ secrets.TOKEN }}' },
+          body: {},
+          retry: { max: 0 },
         },
-        'run settled',
-        30_000,
-      );
-      const detail = await get(ws, `/runs/${run.id}`);
+      ]);
       assert.equal(receiver.requests.length, 1, 'the echo step was sent');
       assert.equal(receiver.requests[0]!.headers['x-token'], token);
       const [dns, echo] = detail.steps;
@@ -208,7 +194,7 @@ describe('workflow http steps and odd answers', () => {
         `SELECT r.error AS run_error, s.output, s.error, s.input, a.response_excerpt, a.error AS attempt_error
          FROM workflow_runs r JOIN workflow_steps s ON s.run_id = r.id LEFT JOIN workflow_step_attempts a ON a.step_row_id = s.id
          WHERE r.id = $1`,
-        [run.id],
+        [detail.id],
       );
       const record = `${JSON.stringify(detail)}\n${JSON.stringify(rows.rows)}`;
       for (const value of [token, host]) {
@@ -240,39 +226,24 @@ describe('workflow http steps and odd answers', () => {
       body: `${'€'.repeat(1360)}${String(req.headers['x-token'])} and more after it`,
     }));
     try {
-      const res = await call('POST', ws, '/workflows', {
-        name: 'secret at the cut',
-        trigger: { type: 'course.enrolled' },
-        steps: [
-          {
-            id: 'echo',
-            kind: 'http',
-            url: `${receiver.url}/hook`,
-            headers: { 'x-token': '{{ secrets.TOKEN }}' },
-            body: {},
-            retry: { max: 0 },
-          },
-        ],
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
-      const [run] = await waitFor(
-        async () => {
-          const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
-          return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+      const detail = await settledRun(ws, 'secret at the cut', [
+        {
+          id: 'echo',
+          kind: 'http',
+          url: `${receiver.url}/hook`,
+          headers: { 'x-token': '{{ secrets.TOKEN }}' },
+          body: {},
+          retry: { max: 0 },
         },
-        'run settled',
-        30_000,
-      );
+      ]);
       assert.equal(receiver.requests.length, 1);
       assert.equal(receiver.requests[0]!.headers['x-token'], token);
-      const detail = await get(ws, `/runs/${run.id}`);
       const excerpt = String(detail.steps[0].attempts[0].responseExcerpt);
       assert.ok(excerpt.startsWith('€'.repeat(1360)), 'the answer up to the secret is kept');
       const rows = await app.db.query(
         `SELECT s.output, s.error, a.response_excerpt FROM workflow_steps s
          LEFT JOIN workflow_step_attempts a ON a.step_row_id = s.id WHERE s.run_id = $1`,
-        [run.id],
+        [detail.id],
       );
       const record = `${JSON.stringify(detail)}\n${JSON.stringify(rows.rows)}`;
       assert.ok(!record.includes(token.slice(0, 6)), `the run's record holds the secret's beginning: …${excerpt.slice(1350)}`);
@@ -306,31 +277,16 @@ describe('workflow http steps and odd answers', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const res = await call('POST', ws, '/workflows', {
-        name: 'secret at the read limit',
-        trigger: { type: 'course.enrolled' },
-        steps: [
-          {
-            id: 'echo',
-            kind: 'http',
-            url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-            headers: { 'x-token': '{{ secrets.TOKEN }}' },
-            body: {},
-            retry: { max: 0 },
-          },
-        ],
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      assert.equal((await call('POST', ws, '/events', { type: 'course.enrolled', data: {} })).status, 201);
-      const [run] = await waitFor(
-        async () => {
-          const r = (await get(ws, `/workflows/${res.body.id}/runs`)).data as any[];
-          return r.length === 1 && ['succeeded', 'failed'].includes(r[0].status) ? r : null;
+      const detail = await settledRun(ws, 'secret at the read limit', [
+        {
+          id: 'echo',
+          kind: 'http',
+          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+          headers: { 'x-token': '{{ secrets.TOKEN }}' },
+          body: {},
+          retry: { max: 0 },
         },
-        'run settled',
-        30_000,
-      );
-      const detail = await get(ws, `/runs/${run.id}`);
+      ]);
       const excerpt = String(detail.steps[0].attempts[0].responseExcerpt);
       // Redacted, the 64 KiB read is under 2,000 characters: all of it is kept, its end included.
       assert.ok(excerpt.startsWith(`${marker.repeat(43)}${'.'.repeat(1026)}`), excerpt.slice(0, 100));
@@ -338,7 +294,7 @@ describe('workflow http steps and odd answers', () => {
       const rows = await app.db.query(
         `SELECT s.output, s.error, a.response_excerpt FROM workflow_steps s
          LEFT JOIN workflow_step_attempts a ON a.step_row_id = s.id WHERE s.run_id = $1`,
-        [run.id],
+        [detail.id],
       );
       const record = `${JSON.stringify(detail)}\n${JSON.stringify(rows.rows)}`;
       const pieces = Array.from({ length: token.length - 3 }, (_, k) => token.slice(k, k + 4));
