@@ -196,18 +196,14 @@ const CLOCK_SKEW_MS = 60_000;
 /**
  * Newest first, keyset-paged by id. Each filter combination is a range scan of one index in id order, so a
  * page costs the same wherever the cursor is and however few rows match (migration 0010):
- * type, or a family of types (each of its types, found first) → (workspace, type, status, id); provider and/or
- * status → (workspace, provider, status, id); neither →
+ * type → (workspace, type, status, id); provider and/or status → (workspace, provider, status, id); neither →
  * (workspace, id). A column of the index the filter leaves open is one range per value (four statuses, three
  * providers), merged: each range stops after `limit` rows. `since` becomes a lower id bound (ids start with
  * their creation time), so a scan stops at the oldest row that can match instead of running to the end of
- * the workspace's history.
+ * the workspace's history. A family of types (`typePrefix`) is one (workspace, type, status, id) range per type
+ * of the family and status, in one statement (familyPage).
  */
 export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSummary[]> {
-  // A family of types is the types of the workspace's events that start with the prefix, each then one range of the
-  // type index like a single type.
-  const types = f.typePrefix !== undefined ? await eventTypesStartingWith(db, f.workspaceId, f.typePrefix) : undefined;
-  if (types?.length === 0) return [];
   const params: unknown[] = [f.workspaceId];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['workspace_id = $1'];
@@ -218,8 +214,13 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
   if (f.before !== undefined) where.push(`id < ${p(f.before)}`);
   if (f.after !== undefined) where.push(`id > ${p(f.after)}`);
   if (f.exclude !== undefined && f.exclude.length > 0) where.push(`NOT (id = ANY(${p(f.exclude)}::text[]))`);
+  if ((f.type !== undefined || f.typePrefix !== undefined) && f.provider !== undefined) where.push(`provider = ${p(f.provider)}`);
   const order = f.oldestFirst ? 'ASC' : 'DESC';
   const limit = p(f.limit);
+  if (f.typePrefix !== undefined) {
+    const sql = familyPage(where, p(f.typePrefix), p(f.status !== undefined ? [f.status] : STATUSES), order, limit);
+    return (await db.query<EventSummary>(PLANNED_PER_CALL + sql, params)).rows;
+  }
   // Planned per call: a generic plan, blind to how far back `since` or a cursor reaches, walked the covering
   // (workspace, id) index of 0032 for a week's failed events and dropped every other one on the way (30 ms at
   // 10 million events, against 1 ms on the (workspace, provider, status, id) ranges the values call for).
@@ -227,20 +228,14 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
     `SELECT ${SUMMARY} FROM events WHERE ${[...where, ...extra].join(' AND ')} ORDER BY id ${order} LIMIT ${limit}`;
   // The equality columns of one index, each with the values to merge over when the filter leaves it open.
   const ranges: [string, readonly string[]][] =
-    types !== undefined
-      ? [
-          ['type', types],
-          ['status', f.status !== undefined ? [f.status] : STATUSES],
-        ]
-      : f.type !== undefined
-        ? [['status', f.status !== undefined ? [f.status] : STATUSES]]
-        : f.provider !== undefined || f.status !== undefined
-          ? [
-              ['provider', f.provider !== undefined ? [f.provider] : PROVIDERS],
-              ['status', f.status !== undefined ? [f.status] : STATUSES],
-            ]
-          : [];
-  if ((f.type !== undefined || types !== undefined) && f.provider !== undefined) where.push(`provider = ${p(f.provider)}`);
+    f.type !== undefined
+      ? [['status', f.status !== undefined ? [f.status] : STATUSES]]
+      : f.provider !== undefined || f.status !== undefined
+        ? [
+            ['provider', f.provider !== undefined ? [f.provider] : PROVIDERS],
+            ['status', f.status !== undefined ? [f.status] : STATUSES],
+          ]
+        : [];
   let branches: string[][] = [[]];
   for (const [column, values] of ranges) branches = branches.flatMap((b) => values.map((v) => [...b, `${column} = ${p(v)}`]));
   const sql =
@@ -253,23 +248,42 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
 }
 
 /**
- * The distinct types of a workspace's events that start with `prefix`, found by skipping through the type index
- * (workspace, type, status, id) from one type to the next: one index probe per type the workspace has, however many
- * events each has. All of them are walked, not only a range from the prefix: under the database's collation (a
- * linguistic one such as en_US ignores punctuation at first) the types sharing a prefix need not sit together.
+ * A page of the events whose type starts with `prefix` (a family: `customer.subscription.`), in one statement:
+ *
+ * 1. The family's types: the workspace's distinct types, found by skipping through the type index (workspace, type,
+ *    status, id) from one type to the next (one index probe per type the workspace has, however many events each
+ *    has), kept when they start with the prefix. All of them are walked, not a range from the prefix: under a
+ *    linguistic collation (glibc's en_US.UTF-8, the default of many servers) the types sharing a prefix neither sit
+ *    together nor inside `>= 'customer.' AND < 'customer/'` (punctuation counts only to break ties there:
+ *    `customer.cash_balance_transaction.created`, `customer_cash_balance_transaction.created`, `customer.created`,
+ *    `customer.subscription.created`, `customers.x`, `customer.zeta` sort in that order, and that range holds none
+ *    of them); `type COLLATE "C"` ranges cannot use the index.
+ * 2. For each type and status, the first `limit` ids of that range of the same index in the page's order, after
+ *    the cursor and within the other filters; the page is the first `limit` of them all, then read whole by id.
+ *
+ * A UNION ALL branch per type and status, merged in id order like the statuses of a single type, reads fewer rows
+ * but is planned anew with each call (as the list's statements are): 0.3 ms of planning per branch, 26 ms for the
+ * 88 branches of `customer.*` on Stripe's types, against 0.6 ms for this statement (docs/scaling.md). Each range
+ * here reads at most `limit` index entries, from the index alone unless `since` or `provider` is given.
  */
-export async function eventTypesStartingWith(db: Queryable, workspaceId: string, prefix: string): Promise<string[]> {
-  const { rows } = await db.query<{ type: string }>(
-    `WITH RECURSIVE t(type) AS (
-       (SELECT type FROM events WHERE workspace_id = $1 ORDER BY type LIMIT 1)
-       UNION ALL
-       SELECT (SELECT e.type FROM events e WHERE e.workspace_id = $1 AND e.type > t.type ORDER BY e.type LIMIT 1)
-       FROM t WHERE t.type IS NOT NULL
-     )
-     SELECT type FROM t WHERE type IS NOT NULL AND starts_with(type, $2)`,
-    [workspaceId, prefix],
-  );
-  return rows.map((r) => r.type);
+function familyPage(where: string[], prefix: string, statuses: string, order: 'ASC' | 'DESC', limit: string): string {
+  return `WITH RECURSIVE types(type) AS (
+      (SELECT type FROM events WHERE workspace_id = $1 ORDER BY type LIMIT 1)
+      UNION ALL
+      SELECT (SELECT e.type FROM events e WHERE e.workspace_id = $1 AND e.type > types.type ORDER BY e.type LIMIT 1)
+      FROM types WHERE types.type IS NOT NULL
+    )
+    SELECT ${SUMMARY} FROM events WHERE workspace_id = $1 AND id IN (
+      SELECT hit.id
+      FROM types CROSS JOIN unnest(${statuses}::text[]) AS s(status)
+        CROSS JOIN LATERAL (
+          SELECT id FROM events WHERE ${where.join(' AND ')} AND type = types.type AND status = s.status
+          ORDER BY id ${order} LIMIT ${limit}
+        ) hit
+      WHERE starts_with(types.type, ${prefix})
+      ORDER BY hit.id ${order} LIMIT ${limit}
+    )
+    ORDER BY id ${order}`;
 }
 
 export async function getEvent(db: Queryable, workspaceId: string, id: string): Promise<EventWithPayload | undefined> {
