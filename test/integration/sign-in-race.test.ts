@@ -3,11 +3,13 @@
 // session opened with the old password.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Queryable } from '../../src/db/port.js';
+import type { Db, Queryable } from '../../src/db/port.js';
 import { UnauthorizedError } from '../../src/errors.js';
 import { hashPassword } from '../../src/lib/password.js';
 import { createUser } from '../../src/services/users/create-user.js';
-import { signIn } from '../../src/services/users/sessions.js';
+import { createOneTimeLink } from '../../src/services/users/one-time-link.js';
+import { resolveSession, signIn } from '../../src/services/users/sessions.js';
+import { redeemLink } from '../../src/services/users/use-link.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 const OLD = 'the-old-password-7Qk2';
@@ -64,6 +66,111 @@ describe('sign-in racing a password change', () => {
     assert.ok(cookie);
     assert.equal(await sessions(), 1);
     await assert.rejects(signIn(app.ctx, email, OLD), (err: unknown) => err instanceof UnauthorizedError);
+  });
+
+  /** A user with a password and a set-password link of their own, as the link page would redeem it. */
+  async function userWithLink(who: string): Promise<{ id: string; token: string }> {
+    const id = (await createUser(app.ctx, { kind: 'admin' }, { email: who, password: OLD, role: 'admin' })).user.id;
+    const url = await createOneTimeLink(app.ctx, 'set_password', id);
+    return { id, token: new URL(url).searchParams.get('token')! };
+  }
+  const sessionsOf = async (id: string) =>
+    Number((await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM user_sessions WHERE user_id = $1', [id])).rows[0]!.n);
+
+  // The racing order, step by step: signIn's seam runs after the old password was checked and before the session is
+  // written, and there the real link service sets the new password and commits.
+  test('a set-password link used between the password check and the session: refused, no session', async () => {
+    const who = 'linked@example.test';
+    const { id, token } = await userWithLink(who);
+    let redeemed = false;
+    const attempt = signIn(app.ctx, who, OLD, async () => {
+      await redeemLink(app.ctx, token, { password: NEW, confirm: NEW });
+      redeemed = true;
+    });
+    await assert.rejects(attempt, (err: unknown) => err instanceof UnauthorizedError && err.status === 401);
+    assert.ok(redeemed, 'the link was used after the old password had been checked');
+    assert.equal(await sessionsOf(id), 0, 'no session opened with the password the link replaced');
+
+    const { cookie } = await signIn(app.ctx, who, NEW);
+    assert.equal((await resolveSession(app.ctx, cookie))?.user.id, id, 'the new password signs in');
+    await assert.rejects(signIn(app.ctx, who, OLD), (err: unknown) => err instanceof UnauthorizedError);
+  });
+
+  // The other order: the sign-in's session is written first, then the link commits; the link ends the sessions by
+  // user at its commit, so one opened moments before is among them.
+  test('a session opened with the old password just before the link is used ends with it', async () => {
+    const who = 'linked-after@example.test';
+    const { id, token } = await userWithLink(who);
+    const { cookie } = await signIn(app.ctx, who, OLD);
+    assert.equal((await resolveSession(app.ctx, cookie))?.user.id, id);
+    await redeemLink(app.ctx, token, { password: NEW, confirm: NEW });
+    assert.equal(await resolveSession(app.ctx, cookie), undefined, 'the old session ended with the password');
+    assert.equal(await sessionsOf(id), 0);
+  });
+
+  /** Resolves once `attempt` has settled or waits for a lock that the transaction on `tx` holds. */
+  async function untilSettledOrBlockedBy(tx: Queryable, attempt: Promise<unknown>): Promise<void> {
+    let settled = false;
+    attempt.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const pid = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    for (let i = 0; !settled; i++) {
+      const { rows } = await app.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY(pg_blocking_pids(pid))',
+        [pid],
+      );
+      if (rows[0]!.n > 0) return;
+      // A bound so a broken build fails here instead of hanging; the outcome does not depend on it.
+      if (i === 1000) throw new Error('the sign-in neither finished nor waited for the link');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  // The real link service, with a sign-in (old password) started after its n-th statement inside its transaction and
+  // let run as far as it can before the link goes on: before the new password is written the sign-in opens its
+  // session, which the link must then end; after, it must wait for the link and be refused. A link that ended the
+  // sessions before writing the password would leave the session of a sign-in landing between the two.
+  test('a sign-in landing after any statement of the link’s transaction keeps no session', async () => {
+    const outcomes: string[] = [];
+    for (let at = 1; ; at++) {
+      const who = `step-${at}@example.test`;
+      const { id, token } = await userWithLink(who);
+      let statements = 0;
+      let attempt: Promise<unknown> | undefined;
+      const hooked = (tx: Queryable): Queryable => ({
+        query: async <T>(sql: string, params?: readonly unknown[]) => {
+          const result = await tx.query<T>(sql, params);
+          if (++statements === at) {
+            attempt = signIn(app.ctx, who, OLD);
+            await untilSettledOrBlockedBy(tx, attempt);
+          }
+          return result;
+        },
+        exec: (sql: string) => tx.exec(sql),
+      });
+      const linkDb: Db = {
+        kind: app.db.kind,
+        query: <T>(sql: string, params?: readonly unknown[]) => app.db.query<T>(sql, params),
+        exec: (sql: string) => app.db.exec(sql),
+        transaction: (fn) => app.db.transaction((tx) => fn(hooked(tx))),
+        ping: () => app.db.ping(),
+        close: async () => {},
+      };
+      await redeemLink({ ...app.ctx, db: linkDb }, token, { password: NEW, confirm: NEW });
+      if (!attempt) break; // the transaction had fewer statements: every position was tried
+      const outcome = await attempt.then(
+        () => 'signed in',
+        (err: unknown) => err,
+      );
+      assert.ok(outcome === 'signed in' || outcome instanceof UnauthorizedError, `after statement ${at}: ${String(outcome)}`);
+      assert.equal(await sessionsOf(id), 0, `after statement ${at}: a session opened with the old password survived`);
+      outcomes.push(outcome === 'signed in' ? 'signed in, then ended' : 'refused');
+    }
+    // Both cases were met: sign-ins before the new password was written, and sign-ins that had to wait for it.
+    assert.ok(outcomes.length >= 4, `the link's transaction had ${outcomes.length} statements`);
+    assert.ok(outcomes.includes('signed in, then ended') && outcomes.includes('refused'), outcomes.join(', '));
   });
 
   test('a user deleted between the check and the session gets no session and a clear refusal', async () => {

@@ -46,12 +46,22 @@ export async function openSession(ctx: Ctx, userId: string, verifiedHash?: strin
   return { cookie: cookieValue(ctx, token), csrfToken };
 }
 
-/** Checks email and password; an unknown email costs the same time as a wrong password. The password is checked
- *  outside any transaction (it takes tens of milliseconds); the session opens only if it is still the user's. */
-export async function signIn(ctx: Ctx, email: string, password: string): Promise<{ cookie: string; user: UserRow }> {
+/**
+ * Checks email and password; an unknown email costs the same time as a wrong password. The password is checked
+ * outside any transaction (it takes tens of milliseconds); the session opens only if it is still the user's.
+ * `afterCheck` is a test seam, never passed in production: it runs in that window, after the password was checked
+ * and before the session is written, so a test can commit a password change exactly there.
+ */
+export async function signIn(
+  ctx: Ctx,
+  email: string,
+  password: string,
+  afterCheck?: () => Promise<void>,
+): Promise<{ cookie: string; user: UserRow }> {
   const user = email.length <= 254 ? await findUserForSignIn(ctx.db, email.trim()) : undefined;
   const ok = await verifyPassword(password.slice(0, 200), user?.passwordHash ?? (await decoyHash()));
   if (!user || !user.passwordHash || !ok) throw new UnauthorizedError(WRONG_CREDENTIALS);
+  await afterCheck?.();
   const { cookie } = await openSession(ctx, user.id, user.passwordHash);
   return { cookie, user };
 }

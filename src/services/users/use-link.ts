@@ -74,8 +74,11 @@ export async function redeemLink(
       if ((await countUsers(tx)) > 0) return undefined;
     }
     if (fresh.purpose === 'set_password') {
+      // Every session of the user ends with the old password: the caller opens the only one left after this. The
+      // password first, then the sessions, by user: from the write on, a sign-in that checked the old password waits
+      // for this transaction and is refused (insertSession), and the delete, a later statement, sees every session
+      // committed before that write. The other order would miss a session written between the two.
       await setUserPassword(tx, fresh.userId!, passwordHash);
-      // Every session of the user ends with the old password: the caller opens the only one left after this.
       await deleteUserSessions(tx, fresh.userId!);
       return fresh.userId!;
     }
