@@ -228,6 +228,44 @@ describe('Piano subscriptions → CRM', () => {
     }
   });
 
+  test('a timed renewal failure without a period and an untimed renewal: the bill date the renewal set decides, in both orders', async () => {
+    // The renewal set the next bill date P1, so it answered every attempt to renew before P1: a failure timed before
+    // P1 is older than it (active), a failure timed at or after P1 is the attempt to renew at P1 (past_due). Either
+    // way the period is the renewal's, whichever arrives first.
+    const renewed = { ...renewal1, auto_renew: true };
+    for (const [at, status] of [
+      [P1 - 86400, 'active'],
+      [P1, 'past_due'],
+      [P1 + 3600, 'past_due'],
+    ] as const) {
+      const failed = { ...v1, event: 'subscription_auto_renewed_failure', subscription_id: 'RCSUB1', timestamp: at };
+      const rows: unknown[] = [];
+      for (const [i, order] of permutations<Record<string, unknown>>([renewed, failed]).entries()) {
+        const ws = await workspace(`timed failure ${at - P1} ${i}`);
+        for (const p of order) await deliver(ws, [p]); // one at a time: projected in exactly this order
+        const label = `failure ${at - P1}s from the bill date, ${order.map((p) => (p.timestamp ? 'failure' : 'renewal')).join(' → ')}`;
+        const [sub, ...more] = (await get(ws, '/subscriptions')).data;
+        assert.equal(more.length, 0, label);
+        assert.equal(sub.status, status, label);
+        assert.equal(sub.currentPeriodEnd, new Date(P1 * 1000).toISOString(), label);
+        assert.equal(sub.cancelAtPeriodEnd, false, label);
+        const { status: s, currentPeriodEnd, cancelAtPeriodEnd, endedAt, priceProviderId, productProviderId, items } = sub;
+        rows.push({ s, currentPeriodEnd, cancelAtPeriodEnd, endedAt, priceProviderId, productProviderId, items });
+        if (i === 0) {
+          const rebuild = await call('POST', ws, '/rebuild', { apply: true });
+          for (const [table, t] of Object.entries<any>(rebuild.body.tables))
+            assert.deepEqual(t, { added: 0, changed: 0, removed: 0 }, table);
+        }
+        // The failure's place does not hold back the next renewal.
+        await deliver(ws, [renewal2]);
+        const [next] = (await get(ws, '/subscriptions')).data;
+        assert.equal(next.status, 'active', `${label} → next renewal`);
+        assert.equal(next.currentPeriodEnd, new Date(P2 * 1000).toISOString(), `${label} → next renewal`);
+      }
+      assert.deepEqual(rows[0], rows[1], `failure ${at - P1}s from the bill date: the same row in both orders`);
+    }
+  });
+
   test('an undated switch does not move the row back in the order: a renewal delivered again after it changes nothing', async () => {
     const switchedOff = { ...v1, event: 'subscription_updated', subscription_id: 'RCSUB1', auto_renew: false };
     for (const [i, order] of permutations([renewal1, renewal2, switchedOff]).entries()) {

@@ -10,7 +10,9 @@
 //   (`next_bill_date`, `expires`) they carry; an untimed end of a subscription is final (see projectSubscription).
 //   A subscription event with neither a time nor a date cannot be placed after a dated one: it writes its fields in
 //   delivery order but its status only where nothing dated said otherwise (an undated renewal failure never
-//   overrules a dated renewal, whichever comes first; see subscriptionOrder).
+//   overrules a dated renewal, whichever comes first; see subscriptionOrder). A timed renewal failure without a
+//   period meets untimed renewals on their axis, by its time read as a date: a renewal that set a later bill date
+//   had answered it (active), one that set a bill date at or before it had not (past_due, with that period).
 //   A renewal is published once per period it opens, whether or not it still moves the row.
 // - a reader seen without a name or an email is a customer all the same (listed, shown by uid), claiming no version.
 import type { Queryable } from '../../db/port.js';
@@ -337,14 +339,19 @@ function dateOf(v: unknown): Date | null {
  * The event's place among the subscription's events of the same time (`Version.eventId`): the period it opens first
  * (`ordered`), then, for a renewal failure, where a failure stands against a renewal of the same date. A failure
  * dated by the bill date a renewal set is the attempt to renew at that date, so after that renewal (`~` sorts after
- * every event key); a failure with no date at all cannot be placed after any renewal, so it comes before every
- * other status (`!` sorts before every event key): it says `past_due` only until a renewal is known, in whatever
- * order they arrive. An undated event that says no status (an auto-renewal switch) claims no place (the empty key):
- * it never outranks one that does.
+ * every event key). A timed failure without a period is placed on the same axis by its time: a renewal that set a
+ * bill date after it had answered it (before), one that set a bill date at or before it had not (after, as the
+ * attempt to renew at that date). A failure with neither a date nor a time cannot be placed after any renewal, so
+ * it comes before every other status (`!` sorts before every event key): it says `past_due` only until a renewal is
+ * known, in whatever order they arrive. An undated event that says no status (an auto-renewal switch) claims no
+ * place (the empty key): it never outranks one that does.
  */
 function subscriptionOrder(pp: PianoProjection, status: SubscriptionStatus | null, periodEnd: Date | null): string {
+  if (status === 'past_due') {
+    const at = periodEnd ?? pp.ts;
+    return ordered(at ? at.getTime() / 1000 : 0, `${at ? '~' : '!'}${pp.eventKey}`);
+  }
   const seconds = periodEnd ? periodEnd.getTime() / 1000 : 0;
-  if (status === 'past_due') return ordered(seconds, `${periodEnd ? '~' : '!'}${pp.eventKey}`);
   if (status === null && !periodEnd && !pp.ts) return ordered(0, '');
   return ordered(seconds, pp.eventKey);
 }
@@ -360,6 +367,9 @@ const boolOf = (v: unknown): boolean | null => (typeof v === 'boolean' ? v : v =
  * order by the period they open (a failure after a renewal of the same date), and an event with neither a time nor
  * a date applies its fields in delivery order without moving the row's place in the order: its status counts only
  * over a row that nothing placed later wrote (an undated failure comes before every renewal, see subscriptionOrder).
+ * Between the two, a timed failure without a period meets untimed events by its time read as a date: a renewal that
+ * set a later bill date had answered it, one that set a bill date at or before it had not (the failure is the
+ * attempt to renew then) but still set the period, which the failure does not tell.
  */
 async function projectSubscription(pp: PianoProjection): Promise<void> {
   const customer = await pp.customer();
@@ -378,12 +388,16 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
   const stopsRenewing = pp.event === 'subscription_canceled' && !ending;
   const term = str(pp.p.new_term_id) ?? str(pp.p.term_id);
   const termName = str(pp.p.new_term_name) ?? str(pp.p.term_name);
+  // A timed renewal failure without a period: placed by its time on the period axis (see subscriptionOrder). It reads
+  // the row, as an untimed event does, to know whether that row was placed on that axis (see joinsUntimed).
+  const failsAt = pp.ts && status === 'past_due' && !periodEnd ? pp.ts : null;
   // An untimed event that opens a later period than a live row a timed event wrote (a scan's repair carries the time
   // Piano answered) is newer than that row: it takes the row's time, so the period order decides between them.
   // With no time of its own it would lose to any timed write, and every later untimed renewal with it.
-  const existing = pp.ts ? undefined : await findCrmRow(pp.tx, 'subscriptions', pp.stored.workspaceId, 'piano', subscriptionId);
+  const existing = pp.ts && !failsAt ? undefined : await findCrmRow(pp.tx, 'subscriptions', pp.stored.workspaceId, 'piano', subscriptionId);
   const existingEnd = existing?.current_period_end instanceof Date ? existing.current_period_end.getTime() : null;
   const movesOn =
+    !pp.ts &&
     existing !== undefined &&
     !existing.stub &&
     !ending &&
@@ -392,10 +406,20 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
     existing.source_ts.getTime() > EPOCH.getTime() &&
     periodEnd !== null &&
     (existingEnd === null || periodEnd.getTime() > existingEnd);
+  // The converse: a timed failure without a period over a row untimed events placed (by the periods they open) takes
+  // their time, so its own place on that axis decides: a renewal that set a bill date after the failure had answered
+  // it. With its own time it would overrule that renewal delivered first, though it cannot when delivered first
+  // itself (the renewal then moves on, above). An untimed end stays final (its rank is above the failure's).
+  const joinsUntimed =
+    failsAt !== null &&
+    existing !== undefined &&
+    !existing.stub &&
+    existing.source_ts instanceof Date &&
+    existing.source_ts.getTime() === EPOCH.getTime();
   // Neither a time nor a period: the event cannot be placed after any dated one (see subscriptionOrder).
   const undated = !pp.ts && !ending && !periodEnd;
   const version: Version = {
-    ts: pp.ts ?? (movesOn ? (existing.source_ts as Date) : EPOCH),
+    ts: joinsUntimed ? EPOCH : (pp.ts ?? (movesOn ? (existing.source_ts as Date) : EPOCH)),
     rank: ending ? 9 : 0,
     eventId: subscriptionOrder(pp, status, periodEnd),
     deleted: false,
@@ -438,7 +462,24 @@ async function projectSubscription(pp: PianoProjection): Promise<void> {
     version,
   );
   const old = r.applied && r.old && !r.old.stub ? r.old : undefined;
-  const now = r.row;
+  let now = r.row;
+  // A dated untimed event placed before the row's writer still tells the period when that writer told none (or an
+  // earlier one): the only live writer that outranks it so is a failure without a period placed at or after this bill
+  // date, and delivered the other way round that failure would have left this period in place. The row keeps its
+  // place and its status. An ended row is left as it is: an end writes its own last day over a period sent before it.
+  const nowEnd = now.current_period_end instanceof Date ? now.current_period_end.getTime() : null;
+  if (!r.applied && !pp.ts && periodEnd && !ending && !now.stub && !now.deleted && now.status !== 'canceled') {
+    if (nowEnd === null || nowEnd < periodEnd.getTime()) {
+      const filled = await pp.upsert(
+        'subscriptions',
+        subscriptionId,
+        { current_period_end: periodEnd },
+        { ...version, force: true, keepVersion: true },
+      );
+      now = filled.row;
+      await pp.checkDue(now.customer_id as string | null);
+    }
+  }
   const iso = (d: unknown) => (d instanceof Date ? d.toISOString() : null);
   const data = {
     subscription: {
