@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { rejectionsSettled } from '../../src/services/ingest/inbound-runtime.js';
 import { startTestApp, waitFor, type TestApp } from '../helpers/app.js';
 import {
   axeViolations,
@@ -97,6 +98,7 @@ describe('console overview and troubleshooting', { skip: noBrowser }, () => {
     // A delivery signed with the wrong secret: the failure is shown with its reason in words and its fix.
     const forged = stripeEvent('customer.created', { email: 'x@example.test' });
     assert.equal((await postStripe(app.url, ws, forged, signStripe(forged, 'whsec_not_the_right_one'))).status, 400);
+    await rejectionsSettled(app.ctx); // the 400 is answered at once, its count written in the background
     await page.goto(troubleshooting);
     const sig = await checkItem(page, 'stripe-h', 'Signature failures');
     assert.equal(await sig.locator('.badge').innerText(), 'Failing');
@@ -201,6 +203,7 @@ describe('console overview and troubleshooting', { skip: noBrowser }, () => {
     // Well encrypted, but for another application.
     const other = await sendPiano(app.url, ws, pianoData({ type: 'access_granted', aid: 'OtherApp99', uid: 'u1' }, key));
     assert.equal(other.status, 400);
+    await rejectionsSettled(app.ctx);
     await page.reload();
     const aid = await checkItem(page, 'piano-h', 'Application (aid)');
     assert.equal(await aid.locator('.badge').innerText(), 'Failing');
