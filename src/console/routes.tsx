@@ -7,8 +7,8 @@ import { AppError } from '../errors.js';
 import { AttemptLimiter } from '../lib/attempt-limiter.js';
 import { limitedAddress } from '../lib/client-address.js';
 import type { Ctx } from '../services/context.js';
-import { inspectLink, LinkUnusableError, redeemLink } from '../services/users/use-link.js';
-import { openSession, signIn, signOut } from '../services/users/sessions.js';
+import { inspectLink, LinkUnusableError, redeemLinkAndSignIn } from '../services/users/use-link.js';
+import { signIn, signOut } from '../services/users/sessions.js';
 import { createWorkspace } from '../services/workspaces/create-workspace.js';
 import { isInstanceAdmin } from '../services/workspaces/authenticate.js';
 import { listWorkspaces } from '../services/workspaces/list-workspaces.js';
@@ -65,11 +65,15 @@ export async function consoleRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx })
     return reply.redirect('/workspaces');
   });
 
-  app.get<{ Querystring: { next?: string; ended?: string } }>('/login', async (request, reply) => {
+  app.get<{ Querystring: { next?: string; ended?: string; changed?: string } }>('/login', async (request, reply) => {
     const next = safeNext(request.query.next);
     if (request.session) return reply.redirect(next);
     const csrf = preSessionCsrf(request, reply);
-    const notice = request.query.ended ? 'Your session ended. Sign in again to continue.' : undefined;
+    const notice = request.query.changed
+      ? 'Your password was set, but the account changed again before you were signed in (another link was used, or it was removed). Sign in with your newest password.'
+      : request.query.ended
+        ? 'Your session ended. Sign in again to continue.'
+        : undefined;
     return sendHtml(reply, LoginPage({ nonce: request.nonce, csrf, next, notice }));
   });
 
@@ -133,8 +137,9 @@ export async function consoleRoutes(app: FastifyInstance, { ctx }: { ctx: Ctx })
         confirm: field(request.body, 'confirm'),
       };
       try {
-        const userId = await redeemLink(ctx, token, input);
-        const { cookie } = await openSession(ctx, userId);
+        const { cookie } = await redeemLinkAndSignIn(ctx, token, input);
+        // The password is set, but it changed again (or the user was removed) before the session opened.
+        if (cookie === null) return reply.redirect('/login?changed=1', 303);
         setCookie(request, reply, SESSION_COOKIE, cookie);
         return reply.redirect(purpose === 'setup' ? '/workspaces' : '/', 303);
       } catch (err) {

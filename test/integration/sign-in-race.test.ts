@@ -9,7 +9,7 @@ import { hashPassword } from '../../src/lib/password.js';
 import { createUser } from '../../src/services/users/create-user.js';
 import { createOneTimeLink } from '../../src/services/users/one-time-link.js';
 import { resolveSession, signIn } from '../../src/services/users/sessions.js';
-import { redeemLink } from '../../src/services/users/use-link.js';
+import { redeemLink, redeemLinkAndSignIn } from '../../src/services/users/use-link.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 const OLD = 'the-old-password-7Qk2';
@@ -171,6 +171,44 @@ describe('sign-in racing a password change', () => {
     // Both cases were met: sign-ins before the new password was written, and sign-ins that had to wait for it.
     assert.ok(outcomes.length >= 4, `the link's transaction had ${outcomes.length} statements`);
     assert.ok(outcomes.includes('signed in, then ended') && outcomes.includes('refused'), outcomes.join(', '));
+  });
+
+  // The link page signs its user in with the password it just set, in a session written after the link's commit. A
+  // newer link used in between ended every session and set another password: the first page must not open one now.
+  test('a link page whose password was replaced before its session opened signs nobody in', async () => {
+    const who = 'two-links@example.test';
+    const { id, token } = await userWithLink(who);
+    const THIRD = 'a-third-password-Hn48';
+    let newer: string | null | undefined;
+    const first = await redeemLinkAndSignIn(app.ctx, token, { password: NEW, confirm: NEW }, async () => {
+      const url = await createOneTimeLink(app.ctx, 'set_password', id);
+      newer = (await redeemLinkAndSignIn(app.ctx, new URL(url).searchParams.get('token')!, { password: THIRD, confirm: THIRD })).cookie;
+    });
+    assert.equal(first.userId, id);
+    assert.equal(first.cookie, null, 'no session for the password the newer link replaced');
+    assert.equal((await resolveSession(app.ctx, newer!))?.user.id, id, 'the newer link signed its page in');
+    assert.equal(await sessionsOf(id), 1);
+    await assert.rejects(signIn(app.ctx, who, NEW), (err: unknown) => err instanceof UnauthorizedError);
+
+    // Undisturbed, the page is signed in with its password.
+    const calm = await userWithLink('one-link@example.test');
+    const signedIn = await redeemLinkAndSignIn(app.ctx, calm.token, { password: NEW, confirm: NEW });
+    assert.equal((await resolveSession(app.ctx, signedIn.cookie!))?.user.id, calm.id);
+  });
+
+  test('a link page whose user was deleted before its session opened signs nobody in, without an error', async () => {
+    const { id, token } = await userWithLink('removed@example.test');
+    const outcome = await redeemLinkAndSignIn(app.ctx, token, { password: NEW, confirm: NEW }, async () => {
+      await app.db.query('DELETE FROM users WHERE id = $1', [id]);
+    });
+    assert.deepEqual(outcome, { userId: id, cookie: null });
+    assert.equal(await sessionsOf(id), 0);
+  });
+
+  test('the sign-in page says why a link page sent it there', async () => {
+    const page = await fetch(`${app.url}/login?changed=1`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /Your password was set, but the account changed again before you were signed in/);
   });
 
   test('a user deleted between the check and the session gets no session and a clear refusal', async () => {

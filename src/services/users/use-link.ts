@@ -12,12 +12,13 @@ import {
   useLink,
   type LinkPurpose,
 } from '../../db/queries/users.js';
-import { AppError } from '../../errors.js';
+import { AppError, UnauthorizedError } from '../../errors.js';
 import { hashToken } from '../../lib/hash.js';
 import { newId } from '../../lib/ids.js';
 import { hashPassword } from '../../lib/password.js';
 import { recordAudit } from '../audit/record-audit.js';
 import type { Ctx } from '../context.js';
+import { openSession } from './sessions.js';
 import { checkEmail, checkPassword, failIfProblems, type FieldProblem } from './user-input.js';
 
 /**
@@ -54,7 +55,7 @@ export async function redeemLink(
   ctx: Ctx,
   token: string,
   input: { email?: unknown; password?: unknown; confirm?: unknown },
-): Promise<string> {
+): Promise<{ userId: string; passwordHash: string }> {
   const link = await inspectLink(ctx, token);
   const problems: FieldProblem[] = [];
   const email = link.purpose === 'setup' ? checkEmail(input.email, problems) : '';
@@ -93,5 +94,27 @@ export async function redeemLink(
     return id;
   });
   if (userId === undefined) throw new LinkUnusableError();
-  return userId;
+  return { userId, passwordHash };
+}
+
+/**
+ * Redeems the link, then signs its user in with the password just set. The session opens only while that password
+ * is still the user's: another link redeemed in between (which ended every session) or the user deleted leaves the
+ * new password set and no session (`cookie: null`), rather than a session the newer change was meant to end or a
+ * foreign-key error. `afterRedeem` is a test seam, never passed in production: it runs between the two.
+ */
+export async function redeemLinkAndSignIn(
+  ctx: Ctx,
+  token: string,
+  input: { email?: unknown; password?: unknown; confirm?: unknown },
+  afterRedeem?: () => Promise<void>,
+): Promise<{ userId: string; cookie: string | null }> {
+  const { userId, passwordHash } = await redeemLink(ctx, token, input);
+  await afterRedeem?.();
+  try {
+    return { userId, cookie: (await openSession(ctx, userId, passwordHash)).cookie };
+  } catch (err) {
+    if (err instanceof UnauthorizedError) return { userId, cookie: null };
+    throw err;
+  }
 }
