@@ -49,7 +49,7 @@ test('the delivery claim is planned once per connection, not once per claim', as
      INSERT INTO deliveries (id, workspace_id, endpoint_id, message_id)
      SELECT 'dl_' || g, 'ws_plan', 'ep_plan', 'msg_' || g FROM generate_series(1, 20) g;`,
     (db) => claimDueDeliveries(db, { workerId: 'w_plan', limit: 2, perEndpoint: 20, leaseSeconds: 60 }),
-    ['WITH candidates AS', 'INSERT INTO delivery_leases'],
+    ['WITH candidates AS', 'UPDATE deliveries'],
   );
   assert.equal(claimed.length, 16, 'each claim took its two deliveries');
   assert.equal(new Set(claimed).size, 16, 'no delivery claimed twice');

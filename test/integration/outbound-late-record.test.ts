@@ -115,7 +115,7 @@ describe('a late record of an attempt whose claim was given back', () => {
     const d = await claimOne('dwk_stale', endpointId);
     const attempt = attemptDelivery(app.ctx, stale.sender, 'dwk_stale', d);
     await waitFor(async () => stale.sent(), 'the request is out');
-    await app.db.query(`UPDATE delivery_leases SET until = now() - interval '1 second' WHERE id = $1`, [d.id]);
+    await app.db.query(`UPDATE deliveries SET locked_until = now() - interval '1 second' WHERE id = $1`, [d.id]);
     const taken = await claimOne('dwk_new', endpointId);
     assert.ok(taken.takenOver);
     stale.answer(CUT_OFF);

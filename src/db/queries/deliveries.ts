@@ -38,22 +38,19 @@ export const FAILING_ENDPOINT_CONCURRENCY = 2;
  */
 export const DELIVERY_QUEUE: QueueDef = {
   table: 'deliveries',
-  // A claim writes a lease row, not the delivery's (migration 0040); the lease carries the endpoint for the count.
-  leases: 'delivery_leases',
-  leaseCopies: ['endpoint_id'],
   waiting: 'pending',
   finishedAt: 'finished_at',
   error: 'last_error',
   errorMaxBytes: 4000,
-  returning: `q.id, q.workspace_id AS "workspaceId", q.endpoint_id AS "endpointId", q.message_id AS "messageId", l.attempts,
+  returning: `q.id, q.workspace_id AS "workspaceId", q.endpoint_id AS "endpointId", q.message_id AS "messageId", q.attempts,
     locked.taken_over AS "takenOver"`,
-  plannedColumns: ['endpoint_id', 'status', 'next_attempt_at'],
+  plannedColumns: ['endpoint_id', 'status', 'next_attempt_at', 'locked_until', 'locked_by'],
   candidates: `
        SELECT d.id
        FROM endpoints e
        CROSS JOIN LATERAL (
-         SELECT (count(*) FILTER (WHERE x.id <> ALL($4::text[])))::int AS n, count(*)::int AS started FROM delivery_leases x
-         WHERE x.endpoint_id = e.id AND x.until > now()
+         SELECT (count(*) FILTER (WHERE x.id <> ALL($4::text[])))::int AS n, count(*)::int AS started FROM deliveries x
+         WHERE x.endpoint_id = e.id AND x.locked_by IS NOT NULL AND x.locked_until > now()
        ) busy
        CROSS JOIN LATERAL (
          SELECT CASE WHEN e.rate_limit IS NULL THEN 0 ELSE (
@@ -65,7 +62,7 @@ export const DELIVERY_QUEUE: QueueDef = {
          FROM (
            SELECT id, next_attempt_at FROM deliveries
            WHERE endpoint_id = e.id AND status = 'pending' AND next_attempt_at <= now()
-             AND NOT EXISTS (SELECT 1 FROM delivery_leases l WHERE l.id = deliveries.id AND l.until > now())
+             AND (locked_until IS NULL OR locked_until < now())
            ORDER BY next_attempt_at LIMIT $3
          ) q
        ) d
@@ -149,10 +146,6 @@ export async function findDeliveryParts(
 
 const unique = (ids: string[]) => [...new Set(ids)];
 
-/** SQL: whether a sender holds the delivery `d` right now (a live lease). A lease that ran out stays until a claim
- *  takes the delivery over, which notes its attempt as interrupted. */
-const heldNow = (d: string) => `EXISTS (SELECT 1 FROM delivery_leases l WHERE l.id = ${d}.id AND l.until > now())`;
-
 /**
  * Locks what recording a batch of attempts writes under, kind by kind in the order deletions take the same rows
  * (a workspace delete locks the workspace first, an endpoint delete the endpoint, and both cascade to
@@ -192,12 +185,11 @@ export async function lockDeliveriesForRecord(
                              FROM messages m LEFT JOIN events ev ON m.data IS NULL AND ev.id = m.data_event_id
                              WHERE m.id = ANY($3::text[])
                              ORDER BY m.id FOR SHARE OF m${o.waitForMessages ? '' : ' SKIP LOCKED'}),
-          d AS MATERIALIZED (SELECT d.id, l.worker FROM deliveries d LEFT JOIN delivery_leases l ON l.id = d.id
-                             WHERE d.id = ANY($4::text[]) ORDER BY d.id FOR UPDATE OF d)
+          d AS MATERIALIZED (SELECT id, locked_by FROM deliveries WHERE id = ANY($4::text[]) ORDER BY id FOR UPDATE)
      SELECT 'w' AS kind, id, NULL AS fingerprint, NULL::boolean AS held FROM w
      UNION ALL SELECT 'e', id, NULL, NULL FROM e
      UNION ALL SELECT 'm', id, fingerprint, NULL FROM m
-     UNION ALL SELECT 'd', id, NULL, worker IS NOT DISTINCT FROM $5 FROM d`,
+     UNION ALL SELECT 'd', id, NULL, locked_by IS NOT DISTINCT FROM $5 FROM d`,
     [unique(targets.map((t) => t.workspaceId)), unique(targets.map((t) => t.endpointId)), messageIds, targets.map((t) => t.id), workerId],
   );
   const of = (kind: string) => new Set(rows.filter((r) => r.kind === kind).map((r) => r.id));
@@ -241,22 +233,19 @@ export async function recordAttempts(
        SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[], $7::int[], $8::text[], $9::text[],
                             $10::text[], $11::float8[])
          AS t(id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome, retry_in)
-     ), gone AS (
-       -- Only while this worker holds the claim: one it gave back at a stop's deadline, or one another sender took
-       -- over after its lease ran out, has had this attempt noted as interrupted already. The delivery rows are
-       -- locked (lockDeliveriesForRecord), so no claim takes a lease over meanwhile.
-       DELETE FROM delivery_leases l USING input i WHERE l.id = i.delivery_id AND l.worker = $1 RETURNING l.id, l.attempts
      ), attempts AS (
+       -- Only while this worker holds the claim: one it gave back at a stop's deadline, or one another sender took
+       -- over after its lease ran out, has had this attempt noted as interrupted already.
        INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, status_code, response_excerpt, error, outcome)
        SELECT i.id, i.delivery_id, i.endpoint_id, i.started_at, i.duration_ms, i.status_code, i.response_excerpt, i.error, i.outcome
-       FROM input i JOIN gone ON gone.id = i.delivery_id
+       FROM input i JOIN deliveries d ON d.id = i.delivery_id AND d.locked_by = $1
      ), moved AS (
        UPDATE deliveries d
        SET status = CASE i.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'retry' THEN 'pending' ELSE 'failed' END,
-           attempts = gone.attempts, last_status_code = i.status_code, last_error = i.error,
+           last_status_code = i.status_code, last_error = i.error, locked_by = NULL, locked_until = NULL,
            next_attempt_at = now() + make_interval(secs => COALESCE(i.retry_in, 0)),
            finished_at = CASE WHEN i.outcome = 'retry' THEN NULL ELSE now() END
-       FROM input i JOIN gone ON gone.id = i.delivery_id WHERE d.id = i.delivery_id
+       FROM input i WHERE d.id = i.delivery_id AND d.locked_by = $1
      ), succeeded AS (
        UPDATE endpoints SET failing_since = NULL, last_success_at = now() WHERE id = ANY($12::text[])
      )
@@ -290,12 +279,9 @@ export function releaseDeliveryClaims(db: Queryable, workerId: string, ids: stri
  *  (embedded database). The attempts the claims counted stay counted (see recordInterruptedAttempts). */
 export async function releaseAllDeliveryClaims(db: Queryable): Promise<{ id: string; endpointId: string }[]> {
   const { rows } = await db.query<{ id: string; endpointId: string }>(
-    `WITH gone AS (DELETE FROM delivery_leases RETURNING id, attempts),
-     counted AS (UPDATE deliveries d SET attempts = gone.attempts FROM gone
-                 WHERE d.id = gone.id AND d.status = '${DELIVERY_QUEUE.waiting}' AND d.attempts < gone.attempts
-                 RETURNING d.id)
-     SELECT d.id, d.endpoint_id AS "endpointId" FROM gone JOIN deliveries d ON d.id = gone.id
-     WHERE d.status = '${DELIVERY_QUEUE.waiting}'`,
+    `UPDATE deliveries SET locked_by = NULL, locked_until = NULL
+     WHERE status = '${DELIVERY_QUEUE.waiting}' AND locked_by IS NOT NULL
+     RETURNING id, endpoint_id AS "endpointId"`,
   );
   return rows;
 }
@@ -321,12 +307,10 @@ export const STOPPED_ATTEMPT_ERROR =
 export async function interruptDeliveryClaims(db: Queryable, workerId: string, ids: readonly string[], now: number): Promise<number> {
   if (ids.length === 0) return 0;
   const { rows } = await db.query<{ n: number }>(
-    `WITH rowsFirst AS (
-       SELECT id FROM deliveries WHERE id = ANY($1::text[]) AND status = '${DELIVERY_QUEUE.waiting}' ORDER BY id FOR UPDATE
-     ), gone AS (
-       DELETE FROM delivery_leases l USING rowsFirst WHERE l.id = rowsFirst.id AND l.worker = $2 RETURNING l.id, l.attempts
-     ), freed AS (
-       UPDATE deliveries d SET attempts = gone.attempts FROM gone WHERE d.id = gone.id RETURNING d.id, d.endpoint_id
+    `WITH freed AS (
+       UPDATE deliveries SET locked_by = NULL, locked_until = NULL
+       WHERE id = ANY($1::text[]) AND locked_by = $2 AND status = '${DELIVERY_QUEUE.waiting}'
+       RETURNING id, endpoint_id
      ), noted AS (
        INSERT INTO delivery_attempts (id, delivery_id, endpoint_id, started_at, duration_ms, error, outcome)
        SELECT t.attempt_id, f.id, f.endpoint_id, $4, 0, $5, 'retry'
@@ -375,9 +359,7 @@ export interface DeliveryRow {
   finished_at: Date | null;
 }
 
-// A delivery out now has its attempt counted on its lease until the attempt is recorded: counted here as well.
-const DELIVERY = `d.id, d.workspace_id, d.endpoint_id, d.message_id, m.type AS message_type, d.status,
-  GREATEST(d.attempts, (SELECT l.attempts FROM delivery_leases l WHERE l.id = d.id)) AS attempts,
+const DELIVERY = `d.id, d.workspace_id, d.endpoint_id, d.message_id, m.type AS message_type, d.status, d.attempts,
   d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.finished_at`;
 
 export async function listDeliveries(
@@ -440,11 +422,11 @@ export async function requeueMatchingDeliveries(
   const { rows } = await db.query<{ queued: number; in_flight: number; matched: number }>(
     `WITH matched AS (${MATCHING}),
      locked AS (
-       SELECT d.id, (d.status = 'pending' AND ${heldNow('d')}) AS busy
+       SELECT d.id, (d.status = 'pending' AND d.locked_until > now()) AS busy
        FROM deliveries d WHERE d.id IN (SELECT id FROM matched) ORDER BY d.id FOR UPDATE
      ),
      moved AS (
-       UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), finished_at = NULL
+       UPDATE deliveries d SET status = 'pending', next_attempt_at = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL
        FROM locked l WHERE d.id = l.id AND NOT l.busy
        RETURNING d.id
      )
@@ -503,12 +485,16 @@ export async function attemptsOf(db: Queryable, deliveryId: string): Promise<Att
 /** Queues a delivery for one more attempt now, unless a sender holds it at this moment. */
 export async function requeueDelivery(db: Queryable, workspaceId: string, id: string): Promise<'queued' | 'in_flight' | 'not_found'> {
   const { rows } = await db.query<{ busy: boolean }>(
-    `SELECT (d.status = 'pending' AND ${heldNow('d')}) AS busy FROM deliveries d WHERE d.workspace_id = $1 AND d.id = $2 FOR UPDATE`,
+    `SELECT (status = 'pending' AND locked_until > now()) AS busy FROM deliveries WHERE workspace_id = $1 AND id = $2 FOR UPDATE`,
     [workspaceId, id],
   );
   if (!rows[0]) return 'not_found';
   if (rows[0].busy) return 'in_flight';
-  await db.query(`UPDATE deliveries SET status = 'pending', next_attempt_at = now(), finished_at = NULL WHERE id = $1`, [id]);
+  await db.query(
+    `UPDATE deliveries SET status = 'pending', next_attempt_at = now(), finished_at = NULL, locked_by = NULL, locked_until = NULL
+     WHERE id = $1`,
+    [id],
+  );
   return 'queued';
 }
 

@@ -6,9 +6,9 @@
 // by themselves.
 //
 // The lease lives in the queued row itself (`locked_by`, `locked_until`), or in a narrow table of its own
-// (QueueDef.leases: `id`, `worker`, `until`, `attempts`, with `keys` for serial keys and the columns of
-// QueueDef.leaseCopies) where the rows are large or indexed many ways: writing a lease into an event's or a
-// delivery's row meant a new version of the whole row, with an entry in each of its indexes, for every claim. With a lease table the claim counts the attempt on the lease, and the finish writes it to the
+// (QueueDef.leases: `id`, `worker`, `until`, `keys`, `attempts`) where the rows are large and indexed many ways:
+// writing a lease into an event's row meant a new version of the whole row, with an entry in each of its indexes,
+// for every claim. With a lease table the claim counts the attempt on the lease, and the finish writes it to the
 // row; the row is still locked (FOR UPDATE) by the claim and by the transaction that works it, which is what
 // keeps two workers apart. Whatever locks both locks the queued row first and its lease second (a claim, a batch, a
 // finish, a release, a replay), so that no two of them can each hold what the other waits for.
@@ -23,10 +23,7 @@ const CLAIM_LOCK_CLASS = 0x5e_50_01;
 export interface QueueDef {
   readonly table: 'events' | 'deliveries' | 'workflow_triggers' | 'workflow_steps';
   /** The table holding the leases, when they are not columns of the queued row (see above). */
-  readonly leases?: 'event_leases' | 'delivery_leases';
-  /** Columns of the queued row copied onto its lease by the claim, for queries that count leases by them (a
-   *  delivery's endpoint: its deliveries in flight). */
-  readonly leaseCopies?: readonly string[];
+  readonly leases?: 'event_leases';
   /** The status of a row waiting for work (and of a row due for a retry). */
   readonly waiting: string;
   /** Set when a row reaches a final status; cleared when it is scheduled again. */
@@ -35,8 +32,8 @@ export interface QueueDef {
   readonly error: string;
   /** The most bytes of UTF-8 a reason keeps (the rest is cut): less where an index holds the column. */
   readonly errorMaxBytes: number;
-  /** What a claim returns of each row (columns of alias q; with a lease table, l is the row's new lease;
-   *  `locked.taken_over` says whether the claim took the row over from an expired lease). */
+  /** What a claim returns of each row (columns of alias q; with a lease table, l is the row's new lease; without
+   *  one, `locked.taken_over` says whether the claim took the row over from an expired lease). */
   readonly returning: string;
   /**
    * Optional SQL choosing the candidate rows of a claim (one `id` column, at most $2 rows, $3… its own
@@ -71,10 +68,22 @@ export async function claimBatch<T>(
   o: { workerId: string; limit: number; leaseSeconds: number; params?: readonly unknown[] },
 ): Promise<T[]> {
   if (o.limit <= 0) return [];
-  if (q.serialKeys && !q.leases) throw new Error(`queue ${q.table}: serial keys need a lease table`);
+  if (q.leases) return claimLeased<T>(db, q, q.leases, o);
+  if (q.serialKeys) throw new Error(`queue ${q.table}: serial keys need a lease table`);
   const extra = o.params ?? [];
-  const locked = lockDue(q);
-  if (q.leases) return claimLeased<T>(db, q, q.leases, locked, { ...o, params: extra });
+  // Candidates chosen by a spreading query can be taken by another worker between the choice and the lock:
+  // those are skipped (SKIP LOCKED) and the due predicate checked again on the locked row.
+  // The candidates (a few dozen) are found first, then each is locked through its primary key. Written as `id IN
+  // (candidates)`, a table that grew faster than its statistics (a burst of deliveries into a fresh database)
+  // let the planner walk every pending row and test each against the candidates instead (15-90 ms a claim).
+  // `locked.taken_over` (for QueueDef.returning): the row still carried the expired lease of a worker that never
+  // finished it.
+  const locked = q.candidates
+    ? `WITH candidates AS (${q.candidates}),
+       locked AS (SELECT l.id, l.taken_over FROM candidates c CROSS JOIN LATERAL (
+         SELECT r.id, r.locked_by IS NOT NULL AS taken_over FROM ${q.table} r WHERE r.id = c.id AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED) l)`
+    : `WITH locked AS (SELECT id, locked_by IS NOT NULL AS taken_over FROM ${q.table} r WHERE ${due(q, 'r')}
+       ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
   const { rows } = await db.query<T>(
     `${locked}
      UPDATE ${q.table} q SET locked_by = $1, locked_until = now() + make_interval(secs => $${extra.length + 3}), attempts = q.attempts + 1
@@ -85,33 +94,6 @@ export async function claimBatch<T>(
   return rows;
 }
 
-/**
- * SQL: `WITH … locked AS (id, taken_over)`, the due rows of a claim, locked. $1 is the worker, $2 the limit, then
- * the `extra` parameters of the queue's candidates; the next one is the lease's length.
- *
- * Candidates chosen by a spreading query can be taken by another worker between the choice and the lock: those are
- * skipped (SKIP LOCKED) and the due predicate checked again on the locked row. The candidates (a few dozen) are
- * found first, then each is locked through its primary key. Written as `id IN (candidates)`, a table that grew
- * faster than its statistics (a burst of deliveries into a fresh database) let the planner walk every pending row
- * and test each against the candidates instead (15-90 ms a claim). `taken_over` (for QueueDef.returning): the row
- * still had the expired lease of a worker that never finished it.
- */
-function lockDue(q: QueueDef): string {
-  // A lease table is probed for it only when the claim returns it (a pkey probe a row, for nothing otherwise).
-  const takenOver = !q.returning.includes('locked.taken_over')
-    ? 'NULL::boolean'
-    : q.leases
-      ? `EXISTS (SELECT 1 FROM ${q.leases} x WHERE x.id = r.id)`
-      : 'r.locked_by IS NOT NULL';
-  const free = q.serialKeys && q.leases ? `AND NOT (${q.serialKeys('r')} && ARRAY(${liveLeaseKeys(q.leases)}))` : '';
-  return q.candidates
-    ? `WITH candidates AS (${q.candidates}),
-       locked AS (SELECT l.id, l.taken_over FROM candidates c CROSS JOIN LATERAL (
-         SELECT r.id, ${takenOver} AS taken_over FROM ${q.table} r WHERE r.id = c.id AND ${due(q, 'r')} FOR UPDATE SKIP LOCKED) l)`
-    : `WITH locked AS (SELECT id, ${takenOver} AS taken_over FROM ${q.table} r WHERE ${due(q, 'r')} ${free}
-       ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED)`;
-}
-
 /** The serial keys held by live leases of the lease table `leases`, as a claim reads them (found through the index
  *  on `until`, migration 0037). */
 export const liveLeaseKeys = (leases: string) =>
@@ -120,41 +102,28 @@ export const liveLeaseKeys = (leases: string) =>
 /**
  * The claim of a queue whose leases have a table of their own: the due rows are found and locked as above, and a
  * lease is written for each (or an expired one taken over, the attempts it counted kept); the row itself is not
- * written. Its serial keys are computed once, here, and kept on the lease, where the next claims look for them
- * (keys held by live leases: the few rows of the lease table, not the much larger set of waiting rows). The rows
- * come back in queue order, which is the order a batch runs the events of one object in.
+ * written. Its serial keys are computed once, here, and kept on the lease, where the next claims look for them.
  */
 async function claimLeased<T>(
   db: Queryable,
   q: QueueDef,
   leases: string,
-  locked: string,
-  o: { workerId: string; limit: number; leaseSeconds: number; params: readonly unknown[] },
+  o: { workerId: string; limit: number; leaseSeconds: number },
 ): Promise<T[]> {
-  const columns = ['id', 'worker', 'until', 'attempts', ...(q.serialKeys ? ['keys'] : []), ...(q.leaseCopies ?? [])];
-  const until = `now() + make_interval(secs => $${o.params.length + 3})`;
-  const values = [
-    'r.id',
-    '$1',
-    until,
-    'r.attempts + 1',
-    ...(q.serialKeys ? [q.serialKeys('r')] : []),
-    ...(q.leaseCopies ?? []).map((c) => `r.${c}`),
-  ];
+  // Keys held by live leases: the few rows of the lease table, not the (much larger) set of waiting rows. The rows
+  // come back in queue order, which is the order a batch runs the events of one object in.
+  const keys = q.serialKeys ? q.serialKeys('r') : `'{}'::text[]`;
+  const free = q.serialKeys ? `AND NOT (${q.serialKeys('r')} && ARRAY(${liveLeaseKeys(leases)}))` : '';
   const { rows } = await db.query<T>(
-    `${locked},
+    `WITH locked AS (SELECT id FROM ${q.table} r WHERE ${due(q, 'r')} ${free} ORDER BY r.next_attempt_at, r.id LIMIT $2 FOR UPDATE SKIP LOCKED),
      leased AS (
-       INSERT INTO ${leases} AS x (${columns.join(', ')})
-       SELECT ${values.join(', ')} FROM ${q.table} r JOIN locked ON r.id = locked.id
-       ON CONFLICT (id) DO UPDATE SET ${columns
-         .filter((c) => c !== 'id' && c !== 'attempts')
-         .map((c) => `${c} = EXCLUDED.${c}`)
-         .join(', ')}, attempts = x.attempts + 1
+       INSERT INTO ${leases} AS x (id, worker, until, keys, attempts)
+       SELECT r.id, $1, now() + make_interval(secs => $3), ${keys}, r.attempts + 1 FROM ${q.table} r JOIN locked ON r.id = locked.id
+       ON CONFLICT (id) DO UPDATE SET worker = EXCLUDED.worker, until = EXCLUDED.until, keys = EXCLUDED.keys, attempts = x.attempts + 1
          WHERE x.until < now()
-       RETURNING x.id, x.attempts${q.serialKeys ? ', x.keys' : ''})
-     SELECT ${q.returning} FROM ${q.table} q JOIN leased l ON l.id = q.id
-       ${q.returning.includes('locked.taken_over') ? 'JOIN locked ON locked.id = q.id' : ''} ORDER BY q.next_attempt_at, q.id`,
-    [o.workerId, o.limit, ...o.params, o.leaseSeconds],
+       RETURNING x.id, x.attempts, x.keys)
+     SELECT ${q.returning} FROM ${q.table} q JOIN leased l ON l.id = q.id ORDER BY q.next_attempt_at, q.id`,
+    [o.workerId, o.limit, o.leaseSeconds],
   );
   return rows;
 }
