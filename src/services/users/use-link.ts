@@ -100,8 +100,9 @@ export async function redeemLink(
 /**
  * Redeems the link, then signs its user in with the password just set. The session opens only while that password
  * is still the user's: another link redeemed in between (which ended every session) or the user deleted leaves the
- * new password set and no session (`cookie: null`), rather than a session the newer change was meant to end or a
- * foreign-key error. `afterRedeem` is a test seam, never passed in production: it runs between the two.
+ * new password set and no session (`cookie: null`), rather than a session the newer change was meant to end, or a
+ * 401 about a wrong password on the link's own page. `afterRedeem` is a test seam, never passed in production: it
+ * runs between the two.
  */
 export async function redeemLinkAndSignIn(
   ctx: Ctx,
