@@ -6,7 +6,8 @@
 //      table). A realistic mix: skewed workspace sizes, Stripe and Piano, a dozen types, 95 % processed,
 //      4 % ignored (types nobody handles), 1 % failed, received over the last 180 days.
 //   2. list: sequential GETs of /api/v1/workspaces/:ws/events through real HTTP with each filter (type,
-//      status, provider, since, cursors deep in the list, a type the workspace never had): p50/p99 per kind
+//      status, provider, since, cursors deep in the list, a type the workspace never had, families of types, a
+//      type or family with a provider that never sent it): p50/p99 per kind
 //      and over all; the health view and /metrics are timed too.
 //   3. ingest: signed Stripe events from C keep-alive clients into a new workspace of the seeded database,
 //      then the same into an empty database: acked/s and the ratio.
@@ -219,6 +220,11 @@ function probes(workspaces: string[]): Probe[] {
     { kind: 'provider=piano', path: () => ev(big, 'provider=piano') },
     { kind: 'provider=piano&status=failed', path: () => ev(big, 'provider=piano&status=failed') },
     { kind: 'type&status', path: () => ev(big, `type=invoice.payment_failed&status=failed`) },
+    { kind: 'family customer.*', path: () => ev(big, 'type=customer.*') },
+    { kind: 'family&status', path: () => ev(big, 'type=customer.subscription.*&status=ignored') },
+    { kind: 'family, provider never sent it', path: () => ev(big, 'type=customer.subscription.*&provider=piano') },
+    { kind: 'type, provider never sent it', path: () => ev(big, 'type=customer.subscription.updated&provider=piano') },
+    { kind: 'type&provider', path: () => ev(big, 'type=access_granted&provider=piano') },
     { kind: 'since 2 h (empty)', path: () => ev(big, `since=${ago(0.5)}`) },
     { kind: 'since 7 days', path: () => ev(big, `since=${ago(168)}&status=failed`) },
     { kind: 'deep cursor, limit 500', path: () => ev(big, `limit=500&cursor=${deepCursor()}`) },

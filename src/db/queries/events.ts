@@ -195,30 +195,35 @@ const CLOCK_SKEW_MS = 60_000;
 
 /**
  * Newest first, keyset-paged by id. Each filter combination is a range scan of one index in id order, so a
- * page costs the same wherever the cursor is and however few rows match (migration 0010):
- * type → (workspace, type, status, id); provider and/or status → (workspace, provider, status, id); neither →
- * (workspace, id). A column of the index the filter leaves open is one range per value (four statuses, three
- * providers), merged: each range stops after `limit` rows. `since` becomes a lower id bound (ids start with
- * their creation time), so a scan stops at the oldest row that can match instead of running to the end of
- * the workspace's history. A family of types (`typePrefix`) is one (workspace, type, status, id) range per type
- * of the family and status, in one statement (familyPage).
+ * page costs the same wherever the cursor is and however few rows match (migrations 0010, 0040):
+ * a type or a family of types → (workspace, type, provider, status, id), see typesPage; provider and/or status →
+ * (workspace, provider, status, id); neither → (workspace, id). A column of the index the filter leaves open is
+ * one range per value (four statuses, three providers), merged: each range stops after `limit` rows. `since`
+ * becomes a lower id bound (ids start with their creation time), so a scan stops at the oldest row that can match
+ * instead of running to the end of the workspace's history.
  */
 export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSummary[]> {
   const params: unknown[] = [f.workspaceId];
   const p = (v: unknown) => `$${params.push(v)}`;
   const where = ['workspace_id = $1'];
-  if (f.type !== undefined) where.push(`type = ${p(f.type)}`);
   if (f.since !== undefined) {
     where.push(`received_at >= ${p(f.since)}`, `id >= ${p(idFloor('ev', f.since.getTime() - CLOCK_SKEW_MS))}`);
   }
   if (f.before !== undefined) where.push(`id < ${p(f.before)}`);
   if (f.after !== undefined) where.push(`id > ${p(f.after)}`);
   if (f.exclude !== undefined && f.exclude.length > 0) where.push(`NOT (id = ANY(${p(f.exclude)}::text[]))`);
-  if ((f.type !== undefined || f.typePrefix !== undefined) && f.provider !== undefined) where.push(`provider = ${p(f.provider)}`);
   const order = f.oldestFirst ? 'ASC' : 'DESC';
   const limit = p(f.limit);
-  if (f.typePrefix !== undefined) {
-    const sql = familyPage(where, p(f.typePrefix), p(f.status !== undefined ? [f.status] : STATUSES), order, limit);
+  const statuses = f.status !== undefined ? [f.status] : STATUSES;
+  if (f.type !== undefined || f.typePrefix !== undefined) {
+    const provider = f.provider !== undefined ? p(f.provider) : undefined;
+    const pairs =
+      f.type === undefined
+        ? familyPairs(p(f.typePrefix), provider)
+        : provider !== undefined
+          ? `SELECT ${p(f.type)}::text AS type, ${provider}::text AS provider`
+          : providersOfType(p(f.type));
+    const sql = typesPage(where, pairs, p(statuses), order, limit);
     return (await db.query<EventSummary>(PLANNED_PER_CALL + sql, params)).rows;
   }
   // Planned per call: a generic plan, blind to how far back `since` or a cursor reaches, walked the covering
@@ -226,16 +231,15 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
   // 10 million events, against 1 ms on the (workspace, provider, status, id) ranges the values call for).
   const select = (extra: string[]) =>
     `SELECT ${SUMMARY} FROM events WHERE ${[...where, ...extra].join(' AND ')} ORDER BY id ${order} LIMIT ${limit}`;
-  // The equality columns of one index, each with the values to merge over when the filter leaves it open.
+  // The equality columns of the (workspace, provider, status, id) index, each with the values to merge over when
+  // the filter leaves it open.
   const ranges: [string, readonly string[]][] =
-    f.type !== undefined
-      ? [['status', f.status !== undefined ? [f.status] : STATUSES]]
-      : f.provider !== undefined || f.status !== undefined
-        ? [
-            ['provider', f.provider !== undefined ? [f.provider] : PROVIDERS],
-            ['status', f.status !== undefined ? [f.status] : STATUSES],
-          ]
-        : [];
+    f.provider !== undefined || f.status !== undefined
+      ? [
+          ['provider', f.provider !== undefined ? [f.provider] : PROVIDERS],
+          ['status', statuses],
+        ]
+      : [];
   let branches: string[][] = [[]];
   for (const [column, values] of ranges) branches = branches.flatMap((b) => values.map((v) => [...b, `${column} = ${p(v)}`]));
   const sql =
@@ -248,39 +252,63 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
 }
 
 /**
- * A page of the events whose type starts with `prefix` (a family: `customer.subscription.`), in one statement:
- *
- * 1. The family's types: the workspace's distinct types, found by skipping through the type index (workspace, type,
- *    status, id) from one type to the next (one index probe per type the workspace has, however many events each
- *    has), kept when they start with the prefix. All of them are walked, not a range from the prefix: under a
- *    linguistic collation (glibc's en_US.UTF-8, the default of many servers) the types sharing a prefix neither sit
- *    together nor inside `>= 'customer.' AND < 'customer/'` (punctuation counts only to break ties there:
- *    `customer.cash_balance_transaction.created`, `customer_cash_balance_transaction.created`, `customer.created`,
- *    `customer.subscription.created`, `customers.x`, `customer.zeta` sort in that order, and that range holds none
- *    of them); `type COLLATE "C"` ranges cannot use the index.
- * 2. For each type and status, the first `limit` ids of that range of the same index in the page's order, after
- *    the cursor and within the other filters; the page is the first `limit` of them all, then read whole by id.
- *
- * A UNION ALL branch per type and status, merged in id order like the statuses of a single type, reads fewer rows
- * but is planned anew with each call (as the list's statements are): 0.3 ms of planning per branch, 26 ms for the
- * 88 branches of `customer.*` on Stripe's types, against 0.6 ms for this statement (docs/scaling.md). Each range
- * here reads at most `limit` index entries, from the index alone unless `since` or `provider` is given.
+ * SQL: the (type, provider) pairs the workspace has events of whose type starts with `prefix` (a family:
+ * `customer.subscription.`) and whose provider is one of `providers`. The pairs are found by skipping through the
+ * (workspace, type, provider, status, id) index from one pair to the next (one index probe per pair the workspace
+ * has, however many events each has), then kept when they match. All of them are walked, not a range from the
+ * prefix: under a linguistic collation (glibc's en_US.UTF-8, the default of many servers) the types sharing a prefix
+ * neither sit together nor inside `>= 'customer.' AND < 'customer/'` (punctuation counts only to break ties there:
+ * `customer.cash_balance_transaction.created`, `customer_cash_balance_transaction.created`, `customer.created`,
+ * `customer.subscription.created`, `customers.x`, `customer.zeta` sort in that order, and that range holds none of
+ * them); `type COLLATE "C"` ranges cannot use the index. A provider that never sent a type of the family leaves no
+ * pair, so the page reads nothing more: with the provider after the type in the index, no range holds another
+ * provider's events (before migration 0040 such a page read every event of the family, 0.5-1.2 s at 2.4 million).
  */
-function familyPage(where: string[], prefix: string, statuses: string, order: 'ASC' | 'DESC', limit: string): string {
-  return `WITH RECURSIVE types(type) AS (
-      (SELECT type FROM events WHERE workspace_id = $1 ORDER BY type LIMIT 1)
+function familyPairs(prefix: string, provider: string | undefined): string {
+  return `WITH RECURSIVE walk(type, provider) AS (
+      (SELECT type, provider FROM events WHERE workspace_id = $1 ORDER BY type, provider LIMIT 1)
       UNION ALL
-      SELECT (SELECT e.type FROM events e WHERE e.workspace_id = $1 AND e.type > types.type ORDER BY e.type LIMIT 1)
-      FROM types WHERE types.type IS NOT NULL
+      SELECT next.type, next.provider FROM walk CROSS JOIN LATERAL (
+        SELECT e.type, e.provider FROM events e WHERE e.workspace_id = $1 AND (e.type, e.provider) > (walk.type, walk.provider)
+        ORDER BY e.type, e.provider LIMIT 1
+      ) next
     )
+    SELECT type, provider FROM walk WHERE starts_with(type, ${prefix})${provider !== undefined ? ` AND provider = ${provider}` : ''}`;
+}
+
+/** SQL: the pairs of one type with each provider that sent it, skipping through the same index. */
+function providersOfType(type: string): string {
+  return `WITH RECURSIVE walk(type, provider) AS (
+      (SELECT type, provider FROM events WHERE workspace_id = $1 AND type = ${type} ORDER BY provider LIMIT 1)
+      UNION ALL
+      SELECT next.type, next.provider FROM walk CROSS JOIN LATERAL (
+        SELECT e.type, e.provider FROM events e WHERE e.workspace_id = $1 AND e.type = walk.type AND e.provider > walk.provider
+        ORDER BY e.provider LIMIT 1
+      ) next
+    )
+    SELECT type, provider FROM walk`;
+}
+
+/**
+ * A page of the events of the (type, provider) pairs that `pairs` (SQL) selects, in one statement: for each pair
+ * and status, the first `limit` ids of that range of the (workspace, type, provider, status, id) index in the
+ * page's order, after the cursor and within the other filters; the page is the first `limit` of them all, then read
+ * whole by id. Each range reads at most `limit` index entries, from the index alone unless `since` is given.
+ *
+ * A UNION ALL branch per pair and status, merged in id order like the statuses of a provider, reads fewer rows but
+ * is planned anew with each call (as the list's statements are): 0.3 ms of planning per branch, 26 ms for the 88
+ * branches of `customer.*` on Stripe's types, against 0.6 ms for this statement (docs/scaling.md).
+ */
+function typesPage(where: string[], pairs: string, statuses: string, order: 'ASC' | 'DESC', limit: string): string {
+  return `WITH pairs AS MATERIALIZED (${pairs})
     SELECT ${SUMMARY} FROM events WHERE workspace_id = $1 AND id IN (
       SELECT hit.id
-      FROM types CROSS JOIN unnest(${statuses}::text[]) AS s(status)
+      FROM pairs CROSS JOIN unnest(${statuses}::text[]) AS s(status)
         CROSS JOIN LATERAL (
-          SELECT id FROM events WHERE ${where.join(' AND ')} AND type = types.type AND status = s.status
+          SELECT id FROM events
+          WHERE ${where.join(' AND ')} AND type = pairs.type AND provider = pairs.provider AND status = s.status
           ORDER BY id ${order} LIMIT ${limit}
         ) hit
-      WHERE starts_with(types.type, ${prefix})
       ORDER BY hit.id ${order} LIMIT ${limit}
     )
     ORDER BY id ${order}`;
