@@ -253,7 +253,7 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
 
 /**
  * SQL: the (type, provider) pairs the workspace has events of whose type starts with `prefix` (a family:
- * `customer.subscription.`) and whose provider is one of `providers`. The pairs are found by skipping through the
+ * `customer.subscription.`), and whose provider is `provider` when it is given. The pairs are found by skipping through the
  * (workspace, type, provider, status, id) index from one pair to the next (one index probe per pair the workspace
  * has, however many events each has), then kept when they match. All of them are walked, not a range from the
  * prefix: under a linguistic collation (glibc's en_US.UTF-8, the default of many servers) the types sharing a prefix
