@@ -222,7 +222,7 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
         ? familyPairs(p(f.typePrefix), provider)
         : provider !== undefined
           ? `SELECT ${p(f.type)}::text AS type, ${provider}::text AS provider`
-          : providersOfType(p(f.type));
+          : pairWalk(p(f.type));
     const sql = typesPage(where, pairs, p(statuses), order, limit);
     return (await db.query<EventSummary>(PLANNED_PER_CALL + sql, params)).rows;
   }
@@ -252,41 +252,37 @@ export async function listEvents(db: Queryable, f: EventFilter): Promise<EventSu
 }
 
 /**
- * SQL: the (type, provider) pairs the workspace has events of whose type starts with `prefix` (a family:
- * `customer.subscription.`), and whose provider is `provider` when it is given. The pairs are found by skipping through the
- * (workspace, type, provider, status, id) index from one pair to the next (one index probe per pair the workspace
- * has, however many events each has), then kept when they match. All of them are walked, not a range from the
- * prefix: under a linguistic collation (glibc's en_US.UTF-8, the default of many servers) the types sharing a prefix
- * neither sit together nor inside `>= 'customer.' AND < 'customer/'` (punctuation counts only to break ties there:
- * `customer.cash_balance_transaction.created`, `customer_cash_balance_transaction.created`, `customer.created`,
- * `customer.subscription.created`, `customers.x`, `customer.zeta` sort in that order, and that range holds none of
- * them); `type COLLATE "C"` ranges cannot use the index. A provider that never sent a type of the family leaves no
- * pair, so the page reads nothing more: with the provider after the type in the index, no range holds another
- * provider's events (before migration 0040 such a page read every event of the family, 0.5-1.2 s at 2.4 million).
+ * SQL: the (type, provider) pairs the workspace has events of (only those of `type`, a parameter, when given),
+ * found by skipping through the (workspace, type, provider, status, id) index from one pair to the next: one index
+ * probe per pair, however many events each has. A caller may append a WHERE on `type` and `provider`.
  */
-function familyPairs(prefix: string, provider: string | undefined): string {
+function pairWalk(type?: string): string {
+  const only = type !== undefined ? ` AND e.type = ${type}` : '';
   return `WITH RECURSIVE walk(type, provider) AS (
-      (SELECT type, provider FROM events WHERE workspace_id = $1 ORDER BY type, provider LIMIT 1)
+      (SELECT e.type, e.provider FROM events e WHERE e.workspace_id = $1${only} ORDER BY e.type, e.provider LIMIT 1)
       UNION ALL
       SELECT next.type, next.provider FROM walk CROSS JOIN LATERAL (
-        SELECT e.type, e.provider FROM events e WHERE e.workspace_id = $1 AND (e.type, e.provider) > (walk.type, walk.provider)
+        SELECT e.type, e.provider FROM events e
+        WHERE e.workspace_id = $1${only} AND (e.type, e.provider) > (walk.type, walk.provider)
         ORDER BY e.type, e.provider LIMIT 1
       ) next
     )
-    SELECT type, provider FROM walk WHERE starts_with(type, ${prefix})${provider !== undefined ? ` AND provider = ${provider}` : ''}`;
+    SELECT type, provider FROM walk`;
 }
 
-/** SQL: the pairs of one type with each provider that sent it, skipping through the same index. */
-function providersOfType(type: string): string {
-  return `WITH RECURSIVE walk(type, provider) AS (
-      (SELECT type, provider FROM events WHERE workspace_id = $1 AND type = ${type} ORDER BY provider LIMIT 1)
-      UNION ALL
-      SELECT next.type, next.provider FROM walk CROSS JOIN LATERAL (
-        SELECT e.type, e.provider FROM events e WHERE e.workspace_id = $1 AND e.type = walk.type AND e.provider > walk.provider
-        ORDER BY e.provider LIMIT 1
-      ) next
-    )
-    SELECT type, provider FROM walk`;
+/**
+ * SQL: the pairs of a family of types (`customer.subscription.`), and of `provider` when it is given. All the
+ * workspace's pairs are walked, not a range from the prefix: under a linguistic collation (glibc's en_US.UTF-8, the
+ * default of many servers) the types sharing a prefix neither sit together nor inside `>= 'customer.' AND <
+ * 'customer/'` (punctuation counts only to break ties there: `customer.cash_balance_transaction.created`,
+ * `customer_cash_balance_transaction.created`, `customer.created`, `customer.subscription.created`, `customers.x`,
+ * `customer.zeta` sort in that order, and that range holds none of them); `type COLLATE "C"` ranges cannot use the
+ * index. A provider that never sent a type of the family leaves no pair, so the page reads nothing more: with the
+ * provider after the type in the index, no range holds another provider's events (before migration 0040 such a page
+ * read every event of the family, 0.5-1.2 s at 2.4 million).
+ */
+function familyPairs(prefix: string, provider: string | undefined): string {
+  return `${pairWalk()} WHERE starts_with(type, ${prefix})${provider !== undefined ? ` AND provider = ${provider}` : ''}`;
 }
 
 /**
