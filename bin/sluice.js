@@ -3,6 +3,18 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import { restartArgv } from './young-generation.js';
+
+// The server's young generation is sized at process start: see young-generation.js. Nothing has run yet that a
+// restart in place could lose (no file, socket or child is open).
+const restart = restartArgv({
+  execPath: process.execPath,
+  execArgv: process.execArgv,
+  argv: process.argv,
+  nodeOptions: process.env.NODE_OPTIONS,
+  canExec: typeof process.execve === 'function',
+});
+if (restart) process.execve(process.execPath, restart, process.env);
 
 // Old-space growth: under load, projection batches and group-commit flushes keep their objects alive across a few
 // young collections, so V8 promotes them and they die in old space. With V8's own factor (up to 4x the live heap)

@@ -2,7 +2,7 @@
 // the overall time bound) `cleanup()` stops the children and drops the databases. Each child gets its own process
 // group, so a server's own children (an embedded PostgreSQL) are killed with it if it does not stop them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 
 export interface Child {
@@ -23,6 +23,19 @@ export function onCleanup(fn: () => Promise<void> | void) {
 
 export function removeDirOnCleanup(dir: string) {
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * The node flags `npm start` runs Sluice with (package.json's start script: `node <flags> bin/sluice.js start`), so a
+ * benchmark runs it as a user does on any Node version; a flag that BENCH_NODE_ARGS or PROF_NODE_ARGS also names
+ * is left to them.
+ */
+export function npmStartNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  const flags = words.slice(words.indexOf('node') + 1, words.indexOf('bin/sluice.js')).filter((w) => w.startsWith('--'));
+  const chosen = `${process.env.BENCH_NODE_ARGS ?? ''} ${process.env.PROF_NODE_ARGS ?? ''}`;
+  return flags.filter((f) => !chosen.includes(f.split('=')[0]!));
 }
 
 export function startChild(name: string, args: string[], env: Record<string, string | undefined>): Child {

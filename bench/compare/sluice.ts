@@ -1,4 +1,4 @@
-// Sluice as a user runs it: `node bin/sluice.js start` from the compiled dist/, on a fresh database of the local
+// Sluice as a user runs it: `node bin/sluice.js start` (with npm start's node flags) from the compiled dist/, on a fresh database of the local
 // PostgreSQL (DATABASE_URL) or embedded (no DATABASE_URL, a fresh SLUICE_DATA_DIR: the `npm start` way). Measured:
 // first start to /readyz, idle memory, ingest under 32 connections, projection throughput on the backlog that
 // ingest left, receipt → CRM row lag at a fixed offered rate, and signed deliveries/s to a local receiver.
@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, onCleanup, removeDirOnCleanup, sleep, startChild, waitReady, type Child } from './children.js';
+import { freePort, npmStartNodeFlags, onCleanup, removeDirOnCleanup, sleep, startChild, waitReady, type Child } from './children.js';
 import { signedEvents, WEBHOOK_SECRET } from './events.js';
 import { LoadClient, pct } from './load.js';
 import { cpuMeter, footprint, peakRssMb, relatedPids, sampleFootprint } from './memory.js';
@@ -149,7 +149,7 @@ export async function runSluice(db: 'postgres' | 'embedded', s: Settings, log: (
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const started = performance.now();
-  const child: Child = startChild(system, ['bin/sluice.js', 'start', '--port', String(port)], env);
+  const child: Child = startChild(system, [...npmStartNodeFlags(), 'bin/sluice.js', 'start', '--port', String(port)], env);
   try {
     const readyMs = await waitReady(child, `${base}/readyz`, started);
     const pid = child.proc.pid!;

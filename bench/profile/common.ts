@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { npmStartNodeFlags } from '../compare/children.js';
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TOKEN = 'profile_admin_token_0123456789';
@@ -44,11 +45,11 @@ export async function profileDatabase(name: string) {
 }
 export type ProfileDatabase = Awaited<ReturnType<typeof profileDatabase>>;
 
-/** `sluice start` from dist/ on the database with `args`; PROF_NODE_ARGS go to node (PROF_PHASE_CPU=1: see phase()). Resolves once /readyz answers
+/** `sluice start` from dist/ on the database with `args`; node runs with npm start's flags and PROF_NODE_ARGS (PROF_PHASE_CPU=1: see phase()). Resolves once /readyz answers
  *  (or with no port: once spawned, for `--role worker`). */
 export async function startSluice(db: ProfileDatabase, args: string[], env: Record<string, string> = {}) {
   const port = args.includes('--role') && args[args.indexOf('--role') + 1] === 'worker' ? undefined : await freePort();
-  const nodeArgs = (process.env.PROF_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...npmStartNodeFlags(), ...(process.env.PROF_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   if (process.env.PROF_PHASE_CPU) nodeArgs.push('--import', './bench/profile/phase-cpu-profile.mjs');
   const child: ChildProcess = spawn(
     process.execPath,
