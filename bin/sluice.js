@@ -14,7 +14,14 @@ const restart = restartArgv({
   nodeOptions: process.env.NODE_OPTIONS,
   canExec: typeof process.execve === 'function',
 });
-if (restart) process.execve(process.execPath, restart, process.env);
+if (restart) {
+  try {
+    process.execve(process.execPath, restart, process.env);
+  } catch (err) {
+    // Not worth failing a start for: the server runs with V8's own young generation (more memory, as fast).
+    process.stderr.write(`sluice: could not restart with ${restart[1]} (${err.message}); starting without it\n`);
+  }
+}
 
 // Old-space growth: under load, projection batches and group-commit flushes keep their objects alive across a few
 // young collections, so V8 promotes them and they die in old space. With V8's own factor (up to 4x the live heap)

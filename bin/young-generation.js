@@ -2,10 +2,9 @@
 // server started without the flag is started again with it, in place (same process id), by bin/sluice.js.
 //
 // Why: every webhook, projection batch and delivery allocates briefly-lived objects, and V8 grows the young
-// generation's semi-spaces up to its maximum under that allocation rate; the pages stay resident. Node 20's maximum
-// is 16 MB, Node 22 and later (V8 12.4+) use 32 MB on a machine with 4 GB of heap or more: Sluice on Node 24 peaked
-// at 278 MB RSS under the benchmark's load, against 163 MB on Node 20, and the embedded server at 350 MB with its
-// database. With 8 MB semi-spaces the peak is 143 MB (Node 20) and 162 MB (Node 24, embedded: 238 MB with its
+// generation's semi-spaces up to its maximum under that allocation rate; the pages stay resident. Node 20 and 22 grow
+// them to 16 MB; Node 24 (V8 13) to 32 MB, on a machine with 4 GB of heap or more: Sluice on Node 24 peaked at 278 MB
+// RSS under the benchmark's load, against 163 MB on Node 20, and the embedded server at 350 MB with its database. With 8 MB semi-spaces the peak is 143 MB (Node 20) and 162 MB (Node 24, embedded: 238 MB with its
 // database), ingest as fast as before, projection about 8 % slower than Node 24's default (docs/operations.md,
 // "Memory"; docs/benchmarks.md, "Twenty-eighth session").
 export const YOUNG_GENERATION_FLAG = '--max-semi-space-size=8';
