@@ -142,7 +142,7 @@ export function markdown(results: SystemResult[], info: RunInfo, svgName: string
     '- **ceiling**: `bench/compare/servers/ceiling.ts`, Fastify with the raw body, `stripe.webhooks.constructEvent`, answer 200; stores nothing.',
     '- **naive**: `bench/compare/servers/naive.ts`, Express + `express.raw` + `constructEvent` + one `INSERT … ON CONFLICT DO NOTHING` (pg Pool, 10 connections) into a fresh database.',
     '- **sync-engine**: `bench/compare/servers/sync-engine.ts`, `@supabase/stripe-sync-engine` as its README shows (`runMigrations`, `new StripeSync({ poolConfig, stripeWebhookSecret })`, `processWebhook(rawBody, signature)`) behind Fastify, on a fresh database; no call to api.stripe.com is needed for these events.',
-    '- **sluice-postgres**: `node --max-semi-space-size=8 bin/sluice.js start` (compiled dist/, with the node flags of `npm start`) with `DATABASE_URL` to a fresh database on the local server.',
+    '- **sluice-postgres**: `node --max-semi-space-size=4 bin/sluice.js start` (compiled dist/, with the node flags of `npm start`) with `DATABASE_URL` to a fresh database on the local server.',
     '- **sluice-embedded**: the same with no `DATABASE_URL` and a fresh `SLUICE_DATA_DIR` (what `npm start` runs); memory is the RSS of Sluice plus the PSS of its database server processes, if any.',
     '',
   );

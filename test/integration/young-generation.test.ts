@@ -1,4 +1,4 @@
-// `sluice start` runs with a young generation of 8 MB semi-spaces (bin/young-generation.js): Node 24 defaults to
+// `sluice start` runs with a young generation of 4 MB semi-spaces (bin/young-generation.js): Node 24 defaults to
 // 32 MB, which took Sluice's peak RSS under load from 163 to 278 MB. The server started as users start
 // it (`node bin/sluice.js start`, the compiled dist/) restarts itself in place with the flag where Node can.
 import assert from 'node:assert/strict';
