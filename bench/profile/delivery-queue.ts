@@ -2,9 +2,8 @@
 // time and recorded as succeeded, one after the other on one connection; prints the time of the claims and of the
 // records (their locks included) per delivery. PROF_EXPLAIN=1 prints EXPLAIN (ANALYZE, BUFFERS) of a claim half-way.
 // A fresh database on the server of DATABASE_URL (required), dropped at the end. Bounded; nothing leaves the machine.
-import type { Queryable } from '../../src/db/port.js';
 import { claimDueDeliveries, lockDeliveriesForRecord, recordAttempts, type ClaimedDelivery } from '../../src/db/queries/deliveries.js';
-import { createTestStore, openMigrated } from '../../test/helpers/db.js';
+import { createTestStore, openMigrated, watchingTransactions } from '../../test/helpers/db.js';
 
 const N = Number(process.env.PROF_DELIVERIES ?? 8000);
 const store = await createTestStore();
@@ -19,21 +18,8 @@ await db.exec(`
   SELECT 'dl' || lpad(g::text, 7, '0'), 'ws', 'ep' || (1 + g % 4), 'msg' || g FROM generate_series(1, ${N}) g;
   ANALYZE;`);
 
-/** The claim's statement and parameters, as the last claim sent them (for PROF_EXPLAIN). */
-let lastClaim: { sql: string; params: readonly unknown[] } | undefined;
-const watching: typeof db = {
-  ...db,
-  transaction: (fn) =>
-    db.transaction((tx) =>
-      fn({
-        exec: (sql) => tx.exec(sql),
-        query: (sql, params) => {
-          if (sql.includes('WITH candidates')) lastClaim = { sql, params: params ?? [] };
-          return tx.query(sql, params);
-        },
-      } satisfies Queryable),
-    ),
-};
+// The claim's statement and parameters, as the last claim sent them (for PROF_EXPLAIN).
+const { db: watching, last: lastClaim } = watchingTransactions(db, 'WITH candidates');
 
 const succeeded = (d: ClaimedDelivery, n: number) => ({
   id: `att${n}`,
@@ -71,9 +57,9 @@ try {
     });
     recordMs += performance.now() - t;
     done += got.length;
-    if (!explained && done >= N / 2 && lastClaim) {
+    if (!explained && done >= N / 2 && lastClaim()) {
       explained = true;
-      const claim = lastClaim;
+      const claim = lastClaim()!;
       await db
         .transaction(async (tx) => {
           const { rows } = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${claim.sql}`, claim.params);

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
-import type { Db } from '../../src/db/port.js';
+import type { Db, Queryable } from '../../src/db/port.js';
 import { openPostgres } from '../../src/db/postgres.js';
 
 export const usingPostgres = Boolean(process.env.DATABASE_URL);
@@ -99,4 +99,32 @@ export async function withMigratedBefore(version: number, fn: (db: Db, finish: (
     await db.close();
     await store.drop();
   }
+}
+
+/** A statement and its parameters as a query sent them. */
+export interface SentStatement {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/**
+ * `db` whose transactions remember the last statement containing `marker` (a claim's, to EXPLAIN it afterwards
+ * with the same text and values).
+ */
+export function watchingTransactions(db: Db, marker: string): { db: Db; last(): SentStatement | undefined } {
+  let sent: SentStatement | undefined;
+  const watched: Db = {
+    ...db,
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          exec: (sql) => tx.exec(sql),
+          query: (sql, params) => {
+            if (sql.includes(marker)) sent = { sql, params: params ?? [] };
+            return tx.query(sql, params);
+          },
+        } satisfies Queryable),
+      ),
+  };
+  return { db: watched, last: () => sent };
 }

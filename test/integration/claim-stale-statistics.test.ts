@@ -6,9 +6,8 @@
 // first second instead of 5,000.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Db, Queryable } from '../../src/db/port.js';
 import { claimDueDeliveries } from '../../src/db/queries/deliveries.js';
-import { createTestStore, openMigrated } from '../helpers/db.js';
+import { createTestStore, openMigrated, watchingTransactions } from '../helpers/db.js';
 
 test('the delivery claim locks its candidates by key when the statistics predate a burst', async () => {
   const store = await createTestStore();
@@ -31,20 +30,7 @@ test('the delivery claim locks its candidates by key when the statistics predate
       FROM generate_series(2001, 12000) g;`);
 
     // The statement the claim sends, and its generic plan's work (the claim runs with force_generic_plan).
-    let sent: { sql: string; params: readonly unknown[] } | undefined;
-    const watching: Db = {
-      ...db,
-      transaction: (fn) =>
-        db.transaction((tx) =>
-          fn({
-            exec: (sql) => tx.exec(sql),
-            query: (sql, params) => {
-              if (sql.includes('WITH candidates')) sent = { sql, params: params ?? [] };
-              return tx.query(sql, params);
-            },
-          } satisfies Queryable),
-        ),
-    };
+    const { db: watching, last } = watchingTransactions(db, 'WITH candidates');
     const claimed = await claimDueDeliveries(watching, { workerId: 'w_a', limit: 128, perEndpoint: 20, leaseSeconds: 60 });
     assert.equal(claimed.length, 80, '20 for each of the 4 endpoints');
     assert.equal(new Set(claimed.map((d) => d.id)).size, 80);
@@ -52,7 +38,7 @@ test('the delivery claim locks its candidates by key when the statistics predate
 
     const plan = await db.transaction(async (tx) => {
       await tx.exec(`SET LOCAL plan_cache_mode = force_generic_plan`);
-      await tx.exec(`PREPARE burst_claim AS ${sent!.sql}`);
+      await tx.exec(`PREPARE burst_claim AS ${last()!.sql}`);
       const { rows } = await tx.query<{ 'QUERY PLAN': [{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }] }>(
         // A utility statement takes no bound parameters: the claim's values, as literals (40 per endpoint: the first
         // sender holds 20 of each).
