@@ -13,6 +13,7 @@ import { registerInputGuard } from './plugins/input-guard.js';
 import { acceptJsonOnly } from './plugins/json-body.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { answerClientError, limitedServerFactory } from './server-limits.js';
+import { stripeWebhookFastPath } from './webhook-fast-path.js';
 import { observeRequestDuration } from './plugins/request-metrics.js';
 import { refuseUnknownQueryParameters } from './plugins/strict-query.js';
 import { connectionRoutes } from './routes/connections.js';
@@ -40,6 +41,10 @@ export interface AppDeps {
 }
 
 export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<FastifyInstance> {
+  // Stripe webhooks skip Fastify's machinery (webhook-fast-path.ts) until the app starts closing; from then on
+  // Fastify answers them, with its 503 for requests that arrive during the close.
+  let closing = false;
+  const fastPath = stripeWebhookFastPath(ctx, () => closing);
   const app = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
     // Request ids are our own: a client's X-Request-Id is not taken.
@@ -54,11 +59,15 @@ export async function buildApp({ ctx, admin, startScan }: AppDeps): Promise<Fast
     // 2,400): Fastify's default of 100 answered 414 for customer ids and access keys the schemas allow.
     routerOptions: { maxParamLength: 2500 },
     return503OnClosing: true,
-    serverFactory: limitedServerFactory(ctx.config),
+    serverFactory: limitedServerFactory(ctx.config, fastPath),
     // HTTP that cannot be parsed, and clients past their deadline, get our error body before the socket closes.
     clientErrorHandler: answerClientError,
     // Errors raised before routing (bad URL encoding) get our error body, not Fastify's internal code.
     frameworkErrors: answerFrameworkError,
+  });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
   });
   registerErrorHandling(app, { pageNotFound: (request, reply) => pageNotFound(ctx, request, reply) });
   registerInputGuard(app);

@@ -5,11 +5,14 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyServerFactory } from 'fastify';
 import type { Config } from '../config.js';
+import type { FastPath } from './webhook-fast-path.js';
 
 type Limits = Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxRequestsPerSocket' | 'maxConnections'>;
 
-export function limitedServerFactory(limits: Limits): FastifyServerFactory {
-  return (handler) => {
+/** `fastPath` sees each request first and takes it, or leaves it to Fastify (webhook-fast-path.ts). */
+export function limitedServerFactory(limits: Limits, fastPath?: FastPath): FastifyServerFactory {
+  return (fastify) => {
+    const handler: http.RequestListener = fastPath ? (req, res) => void (fastPath(req, res) || fastify(req, res)) : fastify;
     const requestTimeout = limits.requestTimeoutMs;
     const server = http.createServer(
       {
