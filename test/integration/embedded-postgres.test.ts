@@ -23,7 +23,7 @@ import { findBinaries, repairLibrarySymlinks, type PgBinaries } from '../../src/
 import { reachableBinaries, serverUser } from '../../src/db/embedded/os-user.js';
 import { LIFECYCLE_LOCK, readPostmasterPid, stopPostmaster } from '../../src/db/embedded/server.js';
 import { isAlive } from '../../src/lib/process-alive.js';
-import { startEmbeddedServer } from '../../src/db/embedded/supervisor.js';
+import { clusterServerPid, startEmbeddedServer } from '../../src/db/embedded/supervisor.js';
 import { processApi, runSluice, SLUICE_ENTRY, startSluiceProcess } from '../helpers/sluice-process.js';
 
 const TOKEN = 'embedded_pg_admin_token_0123456789';
@@ -544,6 +544,28 @@ test(
       const log = readFileSync(path.join(s.dataDir, 'postgres.log'), 'utf8');
       assert.ok(!/PANIC|could not open file/.test(log), log);
       assert.equal(readFileSync(path.join(s.cluster, 'PG_VERSION'), 'utf8').trim(), '18');
+    } finally {
+      await s.cleanup();
+    }
+  },
+);
+
+test(
+  "the server a process joined is the cluster's, whoever started it: a pid noted wrongly is not the one stopped",
+  { timeout: 60_000 },
+  async () => {
+    // Two processes starting at one instant can each spawn a server; one of them exits on the cluster's lock file,
+    // and its process may join the other through the shared socket before it sees its own go. The supervisor then
+    // takes the pid from postmaster.pid, at the join and again when it leaves, never the one it spawned.
+    const s = scratch();
+    try {
+      const server = await startEmbeddedServer({ dataDir: s.dataDir });
+      const gone = 2 ** 22 + 12_345; // above Linux's default pid_max: no such process
+      assert.equal(clusterServerPid(s.cluster, gone), server.pid, 'the live server of the cluster');
+      assert.equal(readPostmasterPid(s.cluster)?.pid, server.pid);
+      assert.equal(await server.release(), true);
+      assert.equal(clusterServerPid(s.cluster, gone), gone, 'no server: the pid given');
+      assert.equal(readPostmasterPid(s.cluster), undefined, 'stopped');
     } finally {
       await s.cleanup();
     }

@@ -111,6 +111,16 @@ async function prepare(
   return { bins, user, paths, created };
 }
 
+/**
+ * The pid of the server that holds the cluster now, as its postmaster.pid says, when that is a live postgres of this
+ * cluster; `fallback` otherwise. Every process reaches the cluster's server through the same socket, so the server a
+ * process joined is this one, whichever process started it.
+ */
+export function clusterServerPid(clusterDir: string, fallback: number): number {
+  const holder = readPostmasterPid(clusterDir);
+  return holder && isAlive(holder.pid) && runsPostgres(holder.pid, clusterDir) ? holder.pid : fallback;
+}
+
 /** Resolves when the process is gone (polled: it is not our child). */
 function whenGone(pid: number): { promise: Promise<void>; cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
@@ -202,7 +212,10 @@ export async function startEmbeddedServer(opts: EmbeddedOptions): Promise<Embedd
     async release(deadlineMs = 15_000) {
       stopping = true;
       clearInterval(watch);
-      const { pid, connection, membership } = current;
+      const { connection, membership } = current;
+      // What the count below is about is the server on the socket, so that is the one to stop: should the pid noted
+      // at the start be another's (see bringUp), stopping it would leave the real one running with nobody in it.
+      const pid = clusterServerPid(paths.dir, current.pid);
       await membership.end();
       const { stopped, others } = await stopUnlessUsed(connection, pid, deadlineMs);
       if (others > 0) emit('left the embedded PostgreSQL server running: other sessions use it', { postgresPid: pid, sessions: others });
@@ -269,6 +282,15 @@ async function bringUp(
     const state = await waitReady(conn, readyTimeoutMs, started.exited);
     const membership = state === 'ok' ? await joinServer(conn) : undefined;
     if (membership) {
+      // Another process may have started a server on the cluster at the same instant, between our look at
+      // postmaster.pid and our spawn: ours then exits on the lock file, but if the other answered on the shared
+      // socket before we saw ours go, we have joined the other. Which one is the file's to say. Keeping our own
+      // pid would have a last process stop a server that is already gone and leave the real one running.
+      const pid = clusterServerPid(paths.dir, started.pid);
+      if (pid !== started.pid) {
+        emit('reusing the embedded PostgreSQL server another process started at the same time', { postgresPid: pid });
+        return { pid, connection: conn, adopted: true, membership };
+      }
       emit('started the embedded PostgreSQL server', { postgresPid: started.pid, log: paths.logFile });
       return { pid: started.pid, connection: conn, adopted: false, membership };
     }
