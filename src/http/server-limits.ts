@@ -54,6 +54,14 @@ function urlTooLong(packet: unknown): boolean {
 /** HTTP that never reached a route (unparseable, too slow, headers too large): answered in our error shape, then closed. */
 export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // A request pipelined behind one still being answered (a webhook waiting for its commit): our error would reach
+  // the client as the answer to that earlier request, a refusal of an event that may be stored. The connection is
+  // closed instead, and the client, with no answer, sends both again (a stored event is then a duplicate).
+  const pending = (socket as Socket & { _httpMessage?: { writableEnded?: boolean } })._httpMessage;
+  if (pending && !pending.writableEnded) {
+    socket.destroy();
+    return;
+  }
   const [status, code, message] =
     err.code === 'HPE_HEADER_OVERFLOW' && urlTooLong((err as { rawPacket?: unknown }).rawPacket)
       ? URL_TOO_LONG

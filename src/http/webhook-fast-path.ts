@@ -2,7 +2,7 @@
 // server instead of through Fastify's routing, hooks, request and reply objects and per-request child logger
 // (10-15 % of the server's CPU per webhook, docs/benchmarks.md). Only a request that Fastify would have routed to
 // the same handler with nothing to refuse before it is taken here: POST to /webhooks/stripe/<a valid workspace id>
-// with no query string, a Content-Type, a Content-Length within the limit, no Transfer-Encoding or Expect, and a
+// with no query string, Stripe's Content-Type, a Content-Length within the limit, no Transfer-Encoding or Expect, and a
 // Stripe-Signature header the route's schema accepts; and not at log level debug or trace, where the route logs
 // each request. Everything else (and every request while the server closes) goes to Fastify
 // untouched, which answers it exactly as before. The answers, errors, headers and metrics are the route's own.
@@ -15,6 +15,8 @@ import { observeRequestDuration } from './plugins/request-metrics.js';
 /** The route's path as Fastify names it, for the request metrics. */
 export const STRIPE_WEBHOOK_ROUTE = '/webhooks/stripe/:workspaceId';
 const PATH = /^\/webhooks\/stripe\/(ws_[0-9a-z]{1,64})$/;
+/** `application/json`, with or without a UTF-8 charset, as Stripe sends it. */
+const JSON_TYPE = /^application\/json(?:\s*;\s*charset=(?:utf-8|"utf-8"))?$/i;
 /** The route schema's bound on the signature header. */
 const SIGNATURE_MAX = 8192;
 
@@ -37,8 +39,9 @@ export function stripeWebhookFastPath(ctx: Ctx, closing: () => boolean): FastPat
     const headers = req.headers;
     const length = headers['content-length'];
     if (length === undefined || headers['transfer-encoding'] !== undefined || headers.expect !== undefined) return false;
-    // What Fastify makes of a body without a media type is its own business: left to it.
-    if (headers['content-type'] === undefined) return false;
+    // The media type Stripe sends; any other (none, a malformed one Fastify answers 415) is Fastify's to judge.
+    const type = headers['content-type'];
+    if (type === undefined || !JSON_TYPE.test(type)) return false;
     const bytes = Number(length);
     if (!Number.isInteger(bytes) || bytes < 0 || bytes > limit) return false;
     const signature = headers['stripe-signature'];
@@ -69,9 +72,10 @@ export function stripeWebhookFastPath(ctx: Ctx, closing: () => boolean): FastPat
 function send(ctx: Ctx, res: ServerResponse, status: number, body: string, started: number, retryAfter = false): void {
   if (res.writableEnded || res.destroyed) return;
   res.statusCode = status;
+  // In the order Fastify's error handler and reply set them.
+  if (retryAfter) res.setHeader('retry-after', '5');
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));
-  if (retryAfter) res.setHeader('retry-after', '5');
   res.end(body);
   ctx.metrics.httpRequests.inc({ route: STRIPE_WEBHOOK_ROUTE, status: String(status) });
   observeRequestDuration(ctx.metrics, STRIPE_WEBHOOK_ROUTE, status, performance.now() - started);
