@@ -2,10 +2,10 @@
 // server instead of through Fastify's routing, hooks, request and reply objects and per-request child logger
 // (10-15 % of the server's CPU per webhook, docs/benchmarks.md). Only a request that Fastify would have routed to
 // the same handler with nothing to refuse before it is taken here: POST to /webhooks/stripe/<a valid workspace id>
-// with no query string, Stripe's Content-Type, a Content-Length within the limit, no Transfer-Encoding or Expect, and a
-// Stripe-Signature header the route's schema accepts; and not at log level debug or trace, where the route logs
-// each request. Everything else (and every request while the server closes) goes to Fastify
-// untouched, which answers it exactly as before. The answers, errors, headers and metrics are the route's own.
+// with no query string, Stripe's Content-Type, a Content-Length within the limit, no Transfer-Encoding or Expect,
+// and a Stripe-Signature header the route's schema accepts; and not at log level debug or trace, where the route
+// logs each request. Everything else (and every request once the app closes) goes to Fastify untouched, which
+// answers it exactly as before. The answers, errors, headers and metrics are the route's own.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../errors.js';
 import type { Ctx } from '../services/context.js';
