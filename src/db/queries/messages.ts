@@ -161,12 +161,22 @@ export async function publishMessages(
 ): Promise<number> {
   let stored = 0;
   for (let i = 0; i < messages.length; i += 2000) {
-    stored += await storeMessages(
+    const done = await storeMessages(
       db,
       messages.slice(i, i + 2000).map((m) => ({ ...m, workspaceId })),
     );
+    stored += done.stored;
   }
   return stored;
+}
+
+/** What storeMessages stored, and whether any of it is work for a worker of this process to claim. */
+export interface StoredMessages {
+  /** Messages actually stored (facts already published are skipped). */
+  stored: number;
+  /** A delivery to an enabled endpoint, or a workflow trigger, was created: the sender's (or the workflow worker's)
+   *  next claim finds something. A workspace without endpoints, or whose endpoints are paused, creates neither. */
+  claimable: boolean;
 }
 
 /**
@@ -175,9 +185,9 @@ export async function publishMessages(
  * the number actually stored (facts already published are skipped). A delivery id starts with the time part of
  * its message id, so deliveries sort as their messages do, then 14 hex digits of md5(message id, endpoint id).
  */
-export async function storeMessages(db: Queryable, messages: readonly NewMessage[]): Promise<number> {
-  if (messages.length === 0) return 0;
-  const { rows } = await db.query<{ n: number }>(
+export async function storeMessages(db: Queryable, messages: readonly NewMessage[]): Promise<StoredMessages> {
+  if (messages.length === 0) return { stored: 0, claimable: false };
+  const { rows } = await db.query<{ n: number; claimable: boolean }>(
     `WITH u AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb)
          AS u(id text, workspace_id text, type text, data jsonb, data_of_event text, source_provider text, source_event_id text,
@@ -198,8 +208,13 @@ export async function storeMessages(db: Queryable, messages: readonly NewMessage
        SELECT 'wtr' || substr(m.id, 4), m.workspace_id, m.id FROM m JOIN u ON u.id = m.id
        WHERE NOT u.test AND u.triggers
          AND EXISTS (SELECT 1 FROM workflows w WHERE w.workspace_id = m.workspace_id AND w.enabled AND w.deleted_at IS NULL)
+       RETURNING 1
      )
-     SELECT count(*)::int AS n FROM m`,
+     SELECT count(*)::int AS n,
+            EXISTS (SELECT 1 FROM wt) OR EXISTS (
+              SELECT 1 FROM m JOIN endpoints e ON e.workspace_id = m.workspace_id AND e.state = 'enabled' AND ${matchesTypeSql('e.event_types', 'm.type')}
+            ) AS claimable
+     FROM m`,
     // One JSON document for the lot: each message's data is written into it as it is, not as a string to be
     // quoted again inside an array literal (which doubled the memory and CPU of a flush). A raw provider message
     // sends only the id of its event: its data is the event's payload, already in the database, and the message
@@ -223,7 +238,7 @@ export async function storeMessages(db: Queryable, messages: readonly NewMessage
       ),
     ],
   );
-  return rows[0]!.n;
+  return { stored: rows[0]!.n, claimable: rows[0]!.claimable };
 }
 
 export async function findMessageByDedupeKey(db: Queryable, workspaceId: string, dedupeKey: string): Promise<MessageRow | undefined> {

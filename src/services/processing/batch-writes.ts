@@ -106,12 +106,18 @@ export class BatchWrites implements PendingWrites {
     this.links.splice(mark.links);
   }
 
+  /** Whether a flush created a delivery to an enabled endpoint or a workflow trigger: once the batch commits, the
+   *  workers that claim them are woken, and only then (an empty claim per batch costs both processes). */
+  claimable = false;
+
   /** Writes everything queued, in the batch's transaction, and empties the queues. */
   async flush(): Promise<void> {
     await linkCustomerEvents(this.tx, this.links.splice(0));
     const messages = this.messages.splice(0);
     this.messageKeys.clear();
     // Bounded statement size: a batch is at most SLUICE_WORKER_BATCH events, each publishing a few messages.
-    for (let i = 0; i < messages.length; i += 1000) await storeMessages(this.tx, messages.slice(i, i + 1000));
+    for (let i = 0; i < messages.length; i += 1000) {
+      if ((await storeMessages(this.tx, messages.slice(i, i + 1000))).claimable) this.claimable = true;
+    }
   }
 }

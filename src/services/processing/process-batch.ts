@@ -65,6 +65,8 @@ interface BatchRun {
   checkDueAt: number | undefined;
   /** Same-second ties settled by rank for want of an API key (counted once the run commits). */
   tiesWithoutKey: number;
+  /** Whether the run created work for the sender or the workflow worker (see BatchWrites.claimable). */
+  claimable: boolean;
 }
 
 /** An event failed in a batch run without savepoints: everything rolls back and the batch runs again with them. */
@@ -175,9 +177,9 @@ async function runBatch(
   rerun: NeedsSavepoints | undefined,
 ): Promise<BatchRun> {
   const savepoints = rerun !== undefined;
-  let run: BatchRun = { settled: [], alone: [], checkDueAt: undefined, tiesWithoutKey: 0 };
+  let run: BatchRun = { settled: [], alone: [], checkDueAt: undefined, tiesWithoutKey: 0, claimable: false };
   await ctx.db.transaction(async (tx) => {
-    run = { settled: [], alone: [], checkDueAt: undefined, tiesWithoutKey: 0 };
+    run = { settled: [], alone: [], checkDueAt: undefined, tiesWithoutKey: 0, claimable: false };
     const { settled, alone } = run;
     // A worker whose lease ran out (paused, partitioned) must not write: its projection and messages would
     // commit beside the run of the worker that took the event over. Checked and locked before any work.
@@ -262,6 +264,9 @@ async function runBatch(
       await savepoint.close(tx);
     }
     if (!savepoints) await batchStep(() => writes.flush());
+    // The run with savepoints also publishes the raw messages of failed events one by one (publishRawOfFailed),
+    // past BatchWrites: a rare path, whose workers are simply woken.
+    run.claimable = savepoints || writes.claimable;
     // The customers these events changed are checked for parity a little later, once for the whole burst.
     // (Piano's projection marks the customers whose subscriptions or access it changed itself: a Piano user
     // event changes neither.)
@@ -298,12 +303,9 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
   const { settled, alone, checkDueAt } = run;
   if (run.tiesWithoutKey > 0) ctx.metrics.tieRefetches.inc({ outcome: 'no_api_key' }, run.tiesWithoutKey);
 
-  let queued = false;
   for (const { event, outcome } of settled) {
     results.set(event.id, outcome);
     ctx.metrics.eventOutcomes.inc({ provider: event.provider, outcome });
-    // Every settled event published at least its raw message, a failed one too.
-    queued = true;
     if (outcome === 'processed' || outcome === 'ignored') {
       ctx.metrics.processingDuration.observe(
         { provider: event.provider, outcome },
@@ -311,7 +313,7 @@ export async function processBatch(ctx: Ctx, workerId: string, batch: readonly C
       );
     }
   }
-  if (queued) ctx.onDeliveriesQueued();
+  if (run.claimable) ctx.onDeliveriesQueued();
   if (checkDueAt !== undefined) ctx.onChecksDue?.(checkDueAt);
   for (const event of alone) results.set(event.id, await processEvent(ctx, workerId, event));
   for (const e of batch) if (!results.has(e.id)) results.set(e.id, 'lost');
