@@ -181,9 +181,9 @@ export interface StoredMessages {
 
 /**
  * Messages of any workspaces at once, each with its own options (the messages a batch of events published, see
- * services/processing/batch-writes.ts), with the deliveries and trigger inbox rows they owe, in one statement;
- * the number actually stored (facts already published are skipped). A delivery id starts with the time part of
- * its message id, so deliveries sort as their messages do, then 14 hex digits of md5(message id, endpoint id).
+ * services/processing/batch-writes.ts), with the deliveries and trigger inbox rows they owe, in one statement (see
+ * StoredMessages for what it says back). A delivery id starts with the time part of its message id, so deliveries
+ * sort as their messages do, then 14 hex digits of md5(message id, endpoint id).
  */
 export async function storeMessages(db: Queryable, messages: readonly NewMessage[]): Promise<StoredMessages> {
   if (messages.length === 0) return { stored: 0, claimable: false };
