@@ -57,6 +57,8 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): v
   // A request pipelined behind one still being answered (a webhook waiting for its commit): our error would reach
   // the client as the answer to that earlier request, a refusal of an event that may be stored. The connection is
   // closed instead, and the client, with no answer, sends both again (a stored event is then a duplicate).
+  // (`_httpMessage` is Node's own field for the response a socket is writing; were it ever gone, this check would
+  // simply not apply and the error be written as before.)
   const pending = (socket as Socket & { _httpMessage?: { writableEnded?: boolean } })._httpMessage;
   if (pending && !pending.writableEnded) {
     socket.destroy();

@@ -10,9 +10,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '../errors.js';
 import type { Ctx } from '../services/context.js';
 import { ingestStripeEvent } from '../services/ingest/ingest-stripe-event.js';
+import { appErrorAnswer, INTERNAL_ERROR } from './plugins/errors.js';
 import { observeRequestDuration } from './plugins/request-metrics.js';
 
-/** The route's path as Fastify names it, for the request metrics. */
+/** The route's path, as the Fastify route registers it and the request metrics name it. */
 export const STRIPE_WEBHOOK_ROUTE = '/webhooks/stripe/:workspaceId';
 const PATH = /^\/webhooks\/stripe\/(ws_[0-9a-z]{1,64})$/;
 /** `application/json`, with or without a UTF-8 charset, as Stripe sends it. */
@@ -86,10 +87,10 @@ function send(ctx: Ctx, res: ServerResponse, status: number, body: string, start
 function fail(ctx: Ctx, res: ServerResponse, err: unknown, path: string, started: number): void {
   if (err instanceof AppError) {
     if (err.status >= 500) ctx.log.error({ err: err.cause ?? err, code: err.code, route: STRIPE_WEBHOOK_ROUTE, path }, err.message);
-    const body = JSON.stringify({ error: { code: err.code, message: err.message, ...err.details } });
-    send(ctx, res, err.status, body, started, err.retryable);
+    const { status, body, retryAfter } = appErrorAnswer(err);
+    send(ctx, res, status, JSON.stringify(body), started, retryAfter);
     return;
   }
   ctx.log.error({ err, route: STRIPE_WEBHOOK_ROUTE, path }, 'unhandled error');
-  send(ctx, res, 500, JSON.stringify({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } }), started);
+  send(ctx, res, 500, JSON.stringify(INTERNAL_ERROR), started);
 }

@@ -73,11 +73,21 @@ function mapFrameworkError(err: FastifyError): Mapped | undefined {
   return undefined;
 }
 
+/** The body of an answer whose details stay in the log. */
+export const INTERNAL_ERROR = { error: { code: 'INTERNAL', message: 'internal error; see the server log' } };
+
+/** How an AppError is answered, wherever (this handler, the webhook fast path): its status, its body, and whether a
+ *  retry-after goes with it. */
+export function appErrorAnswer(err: AppError): { status: number; body: unknown; retryAfter: boolean } {
+  return { status: err.status, body: { error: { code: err.code, message: err.message, ...err.details } }, retryAfter: err.retryable };
+}
+
 function answer(request: FastifyRequest, reply: FastifyReply, err: FastifyError) {
   if (err instanceof AppError) {
     if (err.status >= 500) request.log.error({ err: err.cause ?? err, code: err.code }, err.message);
-    if (err.retryable) reply.header('retry-after', '5');
-    return reply.status(err.status).send({ error: { code: err.code, message: err.message, ...err.details } });
+    const { status, body, retryAfter } = appErrorAnswer(err);
+    if (retryAfter) reply.header('retry-after', '5');
+    return reply.status(status).send(body);
   }
   if (Array.isArray(err.validation)) {
     const problems = toProblems(err.validation, err.validationContext);
@@ -90,7 +100,7 @@ function answer(request: FastifyRequest, reply: FastifyReply, err: FastifyError)
   const mapped = mapFrameworkError(err);
   if (mapped && mapped.status < 500) return reply.status(mapped.status).send({ error: { code: mapped.code, message: mapped.message } });
   request.log.error({ err }, 'unhandled error');
-  return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the server log' } });
+  return reply.status(500).send(INTERNAL_ERROR);
 }
 
 /** For Fastify's `frameworkErrors` option: the errors raised before routing (bad URL encoding, over-long

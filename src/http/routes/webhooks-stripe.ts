@@ -6,6 +6,7 @@ import { ingestStripeEvent } from '../../services/ingest/ingest-stripe-event.js'
 import { startInboundSync, stopInboundSync } from '../../services/ingest/inbound-runtime.js';
 import { WorkspaceId, webhookErrors } from '../schemas/common.js';
 import { Received } from '../schemas/views.js';
+import { STRIPE_WEBHOOK_ROUTE } from '../webhook-fast-path.js';
 
 const schema = {
   summary: 'Receive a Stripe webhook',
@@ -36,7 +37,7 @@ export async function stripeWebhookRoutes(app: FastifyInstance, opts: { ctx: Ctx
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: ctx.config.maxBodyBytes }, (_req, body, done) => done(null, body));
 
   app.withTypeProvider<TypeBoxTypeProvider>().post(
-    '/webhooks/stripe/:workspaceId',
+    STRIPE_WEBHOOK_ROUTE,
     // Provider traffic is high-volume: no per-request lines at info (rejections are counted instead);
     // debug and trace keep them, and a quieter configured level stays quieter.
     { schema, bodyLimit: ctx.config.maxBodyBytes, logLevel: ctx.config.logLevel === 'info' ? 'warn' : (ctx.config.logLevel as LogLevel) },
